@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Records (field tables plus source metadata), arrays and batches. All memory
+ * comes from the arena of the batch being processed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_internal.h"
+
+const char *sl_type_name(sl_type t) {
+  static const char *const names[] = {"null", "bool", "int", "double",
+                                      "string", "bytes", "record", "array"};
+  return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
+}
+
+sl_record *sl_record_new(sl_arena *a, size_t capacity) {
+  sl_record *r = sl_arena_calloc(a, 1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->arena = a;
+  r->partition = -1;
+  r->offset = -1;
+  r->source_id = -1;
+  if (capacity) {
+    r->fields = sl_arena_alloc(a, capacity * sizeof *r->fields);
+    if (!r->fields)
+      return NULL;
+    r->cap = (uint32_t)capacity;
+  }
+  return r;
+}
+
+sl_record *sl_record_copy(sl_arena *a, const sl_record *r) {
+  sl_record *c = sl_arena_alloc(a, sizeof *c);
+  if (!c)
+    return NULL;
+  *c = *r;
+  c->arena = a;
+  c->cap = r->count + 4;
+  c->fields = sl_arena_alloc(a, c->cap * sizeof *c->fields);
+  if (!c->fields)
+    return NULL;
+  if (r->count)
+    memcpy(c->fields, r->fields, r->count * sizeof *r->fields);
+  if (r->header_count) {
+    c->headers = sl_arena_alloc(a, r->header_count * sizeof *r->headers);
+    if (!c->headers)
+      return NULL;
+    memcpy(c->headers, r->headers, r->header_count * sizeof *r->headers);
+    c->header_cap = r->header_count;
+  }
+  return c;
+}
+
+int sl_value_copy(sl_arena *a, const sl_value *v, sl_value *out) {
+  *out = *v;
+  switch (v->type) {
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES:
+    out->as.str.ptr = sl_arena_strndup(a, v->as.str.ptr, v->as.str.len);
+    return out->as.str.ptr ? SL_OK : SL_ERR_NOMEM;
+  case SL_TYPE_RECORD:
+    out->as.rec = sl_record_clone(a, v->as.rec);
+    return out->as.rec ? SL_OK : SL_ERR_NOMEM;
+  case SL_TYPE_ARRAY: {
+    size_t n = sl_array_len(v->as.arr);
+    sl_array *arr = sl_array_new(a, n);
+    if (!arr)
+      return SL_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+      sl_value item;
+      if (sl_value_copy(a, sl_array_at(v->as.arr, i), &item) != SL_OK ||
+          sl_array_push(arr, item) != SL_OK)
+        return SL_ERR_NOMEM;
+    }
+    out->as.arr = arr;
+    return SL_OK;
+  }
+  default:
+    return SL_OK;
+  }
+}
+
+static const void *dup_bytes(sl_arena *a, const void *p, size_t len) {
+  return p ? sl_arena_strndup(a, p, len) : NULL;
+}
+
+sl_record *sl_record_clone(sl_arena *a, const sl_record *r) {
+  sl_record *c = sl_record_copy(a, r);
+  if (!c)
+    return NULL;
+  for (uint32_t i = 0; i < c->count; i++)
+    if (sl_value_copy(a, &r->fields[i].value, &c->fields[i].value) != SL_OK)
+      return NULL;
+  if ((r->key && !(c->key = dup_bytes(a, r->key, r->key_len))) ||
+      (r->raw && !(c->raw = dup_bytes(a, r->raw, r->raw_len))))
+    return NULL;
+  for (uint32_t i = 0; i < c->header_count; i++) {
+    c->headers[i].name = sl_arena_strndup(a, r->headers[i].name, strlen(r->headers[i].name));
+    c->headers[i].value = dup_bytes(a, r->headers[i].value, r->headers[i].len);
+    if (!c->headers[i].name || (r->headers[i].value && !c->headers[i].value))
+      return NULL;
+  }
+  return c;
+}
+
+int sl_record_set(sl_record *r, sl_name name, sl_value v) {
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name) {
+      r->fields[i].value = v;
+      return SL_OK;
+    }
+  if (r->count == r->cap) {
+    uint32_t ncap = r->cap ? r->cap * 2 : 8;
+    sl_field *nf = sl_arena_alloc(r->arena, ncap * sizeof *nf);
+    if (!nf)
+      return SL_ERR_NOMEM;
+    if (r->count)
+      memcpy(nf, r->fields, r->count * sizeof *nf);
+    r->fields = nf;
+    r->cap = ncap;
+  }
+  r->fields[r->count].name = name;
+  r->fields[r->count].value = v;
+  r->count++;
+  return SL_OK;
+}
+
+const sl_value *sl_record_get(const sl_record *r, sl_name name) {
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name)
+      return &r->fields[i].value;
+  return NULL;
+}
+
+const sl_value *sl_record_get_cstr(const sl_record *r, const char *name) {
+  return sl_record_get(r, sl_name_cstr(name));
+}
+
+const sl_value *sl_record_get_path(const sl_record *r, const sl_name *path, size_t n) {
+  const sl_value *v = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!r)
+      return NULL;
+    v = sl_record_get(r, path[i]);
+    if (!v)
+      return NULL;
+    r = v->type == SL_TYPE_RECORD ? v->as.rec : NULL;
+  }
+  return v;
+}
+
+int sl_record_remove(sl_record *r, sl_name name) {
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name) {
+      memmove(&r->fields[i], &r->fields[i + 1], (r->count - i - 1) * sizeof *r->fields);
+      r->count--;
+      return 1;
+    }
+  return 0;
+}
+
+size_t sl_record_count(const sl_record *r) { return r->count; }
+sl_name sl_record_name_at(const sl_record *r, size_t i) { return r->fields[i].name; }
+const sl_value *sl_record_value_at(const sl_record *r, size_t i) { return &r->fields[i].value; }
+sl_arena *sl_record_arena(const sl_record *r) { return r->arena; }
+
+int64_t sl_record_timestamp(const sl_record *r) { return r->timestamp; }
+void sl_record_set_timestamp(sl_record *r, int64_t ms) { r->timestamp = ms; }
+int32_t sl_record_partition(const sl_record *r) { return r->partition; }
+int64_t sl_record_offset(const sl_record *r) { return r->offset; }
+int32_t sl_record_source_id(const sl_record *r) { return r->source_id; }
+const char *sl_record_source_name(const sl_record *r) { return r->source_name; }
+
+void sl_record_set_position(sl_record *r, int32_t source_id, const char *source_name,
+                            int32_t partition, int64_t offset) {
+  r->source_id = source_id;
+  r->source_name = source_name;
+  r->partition = partition;
+  r->offset = offset;
+}
+
+const void *sl_record_key(const sl_record *r, size_t *len) {
+  *len = r->key_len;
+  return r->key;
+}
+
+void sl_record_set_key(sl_record *r, const void *key, size_t len) {
+  r->key = key;
+  r->key_len = key ? len : 0;
+}
+
+const void *sl_record_raw(const sl_record *r, size_t *len) {
+  *len = r->raw_len;
+  return r->raw;
+}
+
+void sl_record_set_raw(sl_record *r, const void *raw, size_t len) {
+  r->raw = raw;
+  r->raw_len = raw ? len : 0;
+}
+
+int sl_record_header_add(sl_record *r, const char *name, const void *value, size_t len) {
+  if (r->header_count == r->header_cap) {
+    uint32_t ncap = r->header_cap ? r->header_cap * 2 : 4;
+    sl_header *nh = sl_arena_alloc(r->arena, ncap * sizeof *nh);
+    if (!nh)
+      return SL_ERR_NOMEM;
+    if (r->header_count)
+      memcpy(nh, r->headers, r->header_count * sizeof *nh);
+    r->headers = nh;
+    r->header_cap = ncap;
+  }
+  r->headers[r->header_count].name = name;
+  r->headers[r->header_count].value = value;
+  r->headers[r->header_count].len = len;
+  r->header_count++;
+  return SL_OK;
+}
+
+size_t sl_record_header_count(const sl_record *r) { return r->header_count; }
+
+const char *sl_record_header_at(const sl_record *r, size_t i, const void **value, size_t *len) {
+  *value = r->headers[i].value;
+  *len = r->headers[i].len;
+  return r->headers[i].name;
+}
+
+sl_array *sl_array_new(sl_arena *a, size_t capacity) {
+  sl_array *arr = sl_arena_calloc(a, 1, sizeof *arr);
+  if (!arr)
+    return NULL;
+  arr->arena = a;
+  if (capacity) {
+    arr->items = sl_arena_alloc(a, capacity * sizeof *arr->items);
+    if (!arr->items)
+      return NULL;
+    arr->cap = capacity;
+  }
+  return arr;
+}
+
+int sl_array_push(sl_array *arr, sl_value v) {
+  if (arr->len == arr->cap) {
+    size_t ncap = arr->cap ? arr->cap * 2 : 8;
+    sl_value *ni = sl_arena_alloc(arr->arena, ncap * sizeof *ni);
+    if (!ni)
+      return SL_ERR_NOMEM;
+    if (arr->len)
+      memcpy(ni, arr->items, arr->len * sizeof *ni);
+    arr->items = ni;
+    arr->cap = ncap;
+  }
+  arr->items[arr->len++] = v;
+  return SL_OK;
+}
+
+size_t sl_array_len(const sl_array *arr) { return arr->len; }
+const sl_value *sl_array_at(const sl_array *arr, size_t i) { return &arr->items[i]; }
+
+void sl_batch_init(sl_batch *b, sl_arena *arena) {
+  b->arena = arena;
+  b->records = NULL;
+  b->count = b->cap = 0;
+}
+
+int sl_batch_push(sl_batch *b, sl_record *r) {
+  if (b->count == b->cap) {
+    size_t ncap = b->cap ? b->cap * 2 : 64;
+    sl_record **nr = realloc(b->records, ncap * sizeof *nr);
+    if (!nr)
+      return SL_ERR_NOMEM;
+    b->records = nr;
+    b->cap = ncap;
+  }
+  b->records[b->count++] = r;
+  return SL_OK;
+}
+
+void sl_batch_clear(sl_batch *b) { b->count = 0; }
+
+void sl_batch_release(sl_batch *b) {
+  free(b->records);
+  b->records = NULL;
+  b->count = b->cap = 0;
+}
+
+size_t sl_batch_count(const sl_batch *b) { return b->count; }
+sl_record *sl_batch_at(const sl_batch *b, size_t i) { return b->records[i]; }
+sl_arena *sl_batch_arena(const sl_batch *b) { return b->arena; }

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Layout of records and batches, shared by core files only (never installed). */
+#ifndef SLUICE_RECORD_INTERNAL_H
+#define SLUICE_RECORD_INTERNAL_H
+
+#include "sluice/record.h"
+
+typedef struct sl_field {
+  sl_name name;
+  sl_value value;
+} sl_field;
+
+typedef struct sl_header {
+  const char *name; /* arena */
+  const void *value;
+  size_t len;
+} sl_header;
+
+struct sl_record {
+  sl_arena *arena;      /* where this record's tables grow */
+  sl_field *fields;     /* arena */
+  uint32_t count, cap;
+  int32_t source_id;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp;
+  const char *source_name; /* borrowed, lives as long as the source */
+  const void *key;
+  size_t key_len;
+  const void *raw;
+  size_t raw_len;
+  sl_header *headers; /* arena */
+  uint32_t header_count, header_cap;
+};
+
+struct sl_array {
+  sl_arena *arena;
+  sl_value *items;
+  size_t len, cap;
+};
+
+struct sl_batch {
+  sl_arena *arena;    /* shared by all records of the traversal */
+  sl_record **records; /* malloc'd, owned by the batch */
+  size_t count, cap;
+};
+
+/* Batches are engine-owned; these are for the runtime and test harnesses. */
+void sl_batch_init(sl_batch *b, sl_arena *arena);
+int sl_batch_push(sl_batch *b, sl_record *r);
+void sl_batch_clear(sl_batch *b); /* forget records, keep capacity */
+void sl_batch_release(sl_batch *b); /* free the record table */
+
+#endif

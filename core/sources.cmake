@@ -1,0 +1,8 @@
+list(APPEND SLUICE_SOURCES
+  core/arena.c
+  core/buf.c
+  core/config.c
+  core/error.c
+  core/name.c
+  core/record.c
+)

@@ -1,0 +1,2 @@
+list(APPEND SLUICE_SOURCES
+)

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <CUnit/CUnit.h>
+#include <string.h>
+
+#include "config.h"
+
+static const sl_config_entry demo_map[] = {
+    {"tumbling", SL_CFG_DURATION, 0, NULL, "window size"},
+    {"key", SL_CFG_STRING_LIST, SL_CFG_REQUIRED, NULL, "key field(s)"},
+    {"limit", SL_CFG_INT, 0, "10", "a limit"},
+    {"on", SL_CFG_BOOL, 0, "false", "a switch"},
+    {NULL, 0, 0, NULL, NULL},
+};
+static const sl_operator_desc demo = {.abi_version = SL_OPERATOR_ABI_VERSION,
+                                      .struct_size = sizeof(sl_operator_desc),
+                                      .name = "demo",
+                                      .config = demo_map};
+
+static char problems[8][600];
+static int nproblems;
+static void collect(void *ud, const sl_config *c, const char *msg) {
+  (void)ud, (void)c;
+  if (nproblems < 8)
+    snprintf(problems[nproblems++], sizeof problems[0], "%s", msg);
+}
+
+static void test_durations(void) {
+  static const struct {
+    const char *text;
+    int64_t ms;
+    int ok;
+  } cases[] = {{"250ms", 250, 1}, {"10s", 10000, 1}, {"5m", 300000, 1}, {"1h", 3600000, 1},
+               {"1d", 86400000, 1}, {"42", 42, 1},   {"", 0, 0},         {"10x", 0, 0},
+               {"s", 0, 0},         {"-1s", 0, 0},   {"1.5s", 0, 0},     {"99999999999999999999s", 0, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t ms = -1;
+    sl_error err;
+    int rc = sl_parse_duration(cases[i].text, &ms, &err);
+    CU_ASSERT_EQUAL(rc == SL_OK, cases[i].ok);
+    if (cases[i].ok) {
+      CU_ASSERT_EQUAL(ms, cases[i].ms);
+    } else {
+      CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad duration"));
+    }
+  }
+}
+
+static void test_accessors(void) {
+  sl_config *c = sl_config_new("p.lua", 7);
+  const char *keys[] = {"site", "line"};
+  sl_config_put_list(c, "key", keys, 2);
+  sl_config_put_string(c, "tumbling", "10s");
+  sl_config_put_number(c, "limit", 5);
+  sl_config_put_bool(c, "on", 1);
+  sl_config *child = sl_config_new("p.lua", 7);
+  sl_config_put_string(child, "security.protocol", "SASL_SSL");
+  sl_config_put_table(c, "kafka", child);
+  CU_ASSERT_EQUAL(sl_config_duration_ms(c, "tumbling", 0), 10000);
+  CU_ASSERT_EQUAL(sl_config_int(c, "limit", 0), 5);
+  CU_ASSERT_EQUAL(sl_config_bool(c, "on", 0), 1);
+  CU_ASSERT_EQUAL(sl_config_list_len(c, "key"), 2);
+  CU_ASSERT_STRING_EQUAL(sl_config_list_string(c, "key", 1), "line");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(sl_config_table(c, "kafka"), "security.protocol", ""),
+                         "SASL_SSL");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "missing", "dflt"), "dflt");
+  CU_ASSERT_EQUAL(sl_config_count(c), 5);
+  CU_ASSERT_STRING_EQUAL(sl_config_key_at(c, 0), "kafka"); /* sorted */
+  CU_ASSERT_EQUAL(sl_config_line(c), 7);
+  sl_config_destroy(c);
+  sl_config_destroy(NULL);
+}
+
+static void test_validate(void) {
+  sl_config *c = sl_config_new("p.lua", 3);
+  sl_config_put_string(c, "tumblin", "10s");
+  sl_config_put_string(c, "limit", "x");
+  sl_config_put_number(c, "on", 1);
+  nproblems = 0;
+  int n = sl_config_validate(c, &demo, collect, NULL);
+  CU_ASSERT_EQUAL(n, 4);
+  int seen_unknown = 0, seen_missing = 0, seen_int = 0, seen_bool = 0;
+  for (int i = 0; i < nproblems; i++) {
+    seen_unknown |= strstr(problems[i], "unknown option 'tumblin' (did you mean 'tumbling'?)") != NULL;
+    seen_missing |= strstr(problems[i], "missing required option 'key'") != NULL;
+    seen_int |= strstr(problems[i], "'limit' must be an integer") != NULL;
+    seen_bool |= strstr(problems[i], "'on' must be true or false") != NULL;
+  }
+  CU_ASSERT(seen_unknown && seen_missing && seen_int && seen_bool);
+  sl_config_destroy(c);
+
+  c = sl_config_new("p.lua", 3);
+  sl_config_put_string(c, "key", "m");
+  sl_config_put_string(c, "tumbling", "10 seconds");
+  nproblems = 0;
+  CU_ASSERT_EQUAL(sl_config_validate(c, &demo, collect, NULL), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(problems[0], "bad duration '10 seconds'"));
+  sl_config_destroy(c);
+}
+
+static void test_suggest(void) {
+  const char *names[] = {"avg", "count", "percentile", "stddev_pop"};
+  CU_ASSERT_STRING_EQUAL(sl_suggest("cout", names, 4), "count");
+  CU_ASSERT_STRING_EQUAL(sl_suggest("percent", names, 4), "percentile");
+  CU_ASSERT_PTR_NULL(sl_suggest("zzzzzz", names, 4));
+  CU_ASSERT_EQUAL(sl_edit_distance("kitten", "sitting"), 3);
+}
+
+int suite_core_config(void) {
+  CU_pSuite s = CU_add_suite("core/config", NULL, NULL);
+  if (!s || !CU_add_test(s, "durations", test_durations) ||
+      !CU_add_test(s, "accessors", test_accessors) || !CU_add_test(s, "validate", test_validate) ||
+      !CU_add_test(s, "suggestions", test_suggest))
+    return -1;
+  return 0;
+}

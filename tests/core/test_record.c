@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <CUnit/CUnit.h>
+#include <string.h>
+
+#include "record_internal.h"
+
+static void test_set_get_replace(void) {
+  sl_arena *a = sl_arena_new(128);
+  sl_record *r = sl_record_new(a, 0);
+  sl_name x = sl_name_cstr("x"), y = sl_name_cstr("y");
+  CU_ASSERT_PTR_EQUAL(x, sl_name_intern("x", 1));
+  for (int i = 0; i < 100; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "f%d", i);
+    CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr(name), sl_value_int(i)), SL_OK);
+  }
+  sl_record_set(r, x, sl_value_double(1.5));
+  sl_record_set(r, x, sl_value_double(2.5));
+  CU_ASSERT_EQUAL(sl_record_count(r), 101);
+  CU_ASSERT_DOUBLE_EQUAL(sl_record_get(r, x)->as.d, 2.5, 0);
+  CU_ASSERT_PTR_NULL(sl_record_get(r, y));
+  CU_ASSERT_EQUAL(sl_record_get_cstr(r, "f42")->as.i, 42);
+  CU_ASSERT_EQUAL(sl_record_remove(r, x), 1);
+  CU_ASSERT_EQUAL(sl_record_remove(r, x), 0);
+  CU_ASSERT_EQUAL(sl_record_count(r), 100);
+  sl_arena_destroy(a);
+}
+
+static void test_nested_path_and_clone(void) {
+  sl_arena *a = sl_arena_new(0), *b = sl_arena_new(0);
+  sl_record *inner = sl_record_new(a, 2);
+  char *s = sl_arena_strndup(a, "hello", 5);
+  sl_record_set(inner, sl_name_cstr("c"), sl_value_string(s, 5));
+  sl_record *outer = sl_record_new(a, 2);
+  sl_record_set(outer, sl_name_cstr("b"), sl_value_record(inner));
+  sl_array *arr = sl_array_new(a, 0);
+  for (int i = 0; i < 20; i++)
+    sl_array_push(arr, sl_value_int(i));
+  sl_record_set(outer, sl_name_cstr("list"), sl_value_array(arr));
+  sl_record_set_key(outer, "k1", 2);
+  sl_record_header_add(outer, "h", "v", 1);
+  sl_name path[] = {sl_name_cstr("b"), sl_name_cstr("c")};
+  const sl_value *v = sl_record_get_path(outer, path, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+  CU_ASSERT_EQUAL(v->as.str.len, 5);
+  sl_name bad[] = {sl_name_cstr("list"), sl_name_cstr("c")};
+  CU_ASSERT_PTR_NULL(sl_record_get_path(outer, bad, 2));
+
+  sl_record *c = sl_record_clone(b, outer);
+  sl_arena_destroy(a); /* the clone must not borrow from the first arena */
+  v = sl_record_get_path(c, path, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+  CU_ASSERT_NSTRING_EQUAL(v->as.str.ptr, "hello", 5);
+  CU_ASSERT_EQUAL(sl_array_len(sl_record_get_cstr(c, "list")->as.arr), 20);
+  CU_ASSERT_EQUAL(sl_array_at(sl_record_get_cstr(c, "list")->as.arr, 19)->as.i, 19);
+  size_t klen;
+  CU_ASSERT_NSTRING_EQUAL(sl_record_key(c, &klen), "k1", 2);
+  const void *hv;
+  size_t hl;
+  CU_ASSERT_STRING_EQUAL(sl_record_header_at(c, 0, &hv, &hl), "h");
+  sl_arena_destroy(b);
+}
+
+static void test_arena_large_and_reset(void) {
+  sl_arena *a = sl_arena_new(64);
+  char *big = sl_arena_alloc(a, 10000);
+  CU_ASSERT_PTR_NOT_NULL(big);
+  memset(big, 1, 10000);
+  CU_ASSERT(sl_arena_used(a) >= 10000);
+  sl_arena_reset(a);
+  CU_ASSERT_EQUAL(sl_arena_used(a), 0);
+  CU_ASSERT_EQUAL((uintptr_t)sl_arena_alloc(a, 3) % 16, 0);
+  sl_arena_destroy(a);
+  sl_arena_destroy(NULL);
+}
+
+static void test_batch(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_batch b;
+  sl_batch_init(&b, a);
+  for (int i = 0; i < 1000; i++)
+    sl_batch_push(&b, sl_record_new(a, 1));
+  CU_ASSERT_EQUAL(sl_batch_count(&b), 1000);
+  CU_ASSERT_PTR_EQUAL(sl_batch_arena(&b), a);
+  sl_batch_clear(&b);
+  CU_ASSERT_EQUAL(sl_batch_count(&b), 0);
+  sl_batch_release(&b);
+  sl_arena_destroy(a);
+}
+
+int suite_core_record(void) {
+  CU_pSuite s = CU_add_suite("core/record", NULL, NULL);
+  if (!s || !CU_add_test(s, "set/get/replace", test_set_get_replace) ||
+      !CU_add_test(s, "nested path and deep clone", test_nested_path_and_clone) ||
+      !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
+      !CU_add_test(s, "batch", test_batch))
+    return -1;
+  return 0;
+}

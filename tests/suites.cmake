@@ -1,0 +1,4 @@
+# One line per test file: sluice_suite(NAME FILE [LABELS integration]).
+# The NAME mirrors the source path (core/record.c -> core_record).
+sluice_suite(core_record core/test_record.c)
+sluice_suite(core_config core/test_config.c)
