@@ -3,6 +3,11 @@ list(APPEND SLUICE_SOURCES
   core/buf.c
   core/config.c
   core/error.c
+  core/expr_compile.c
+  core/expr_eval.c
+  core/expr_func.c
+  core/expr_lex.c
+  core/expr_parse.c
   core/name.c
   core/record.c
 )
