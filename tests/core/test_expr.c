@@ -349,10 +349,355 @@ static void test_table(void) {
   sl_arena_destroy(a);
 }
 
+
+/* Compile `text` at pipeline line `line` and expect a failure at line/col. */
+static void expect_compile_error(const char *text, int line, int code, int eline, int ecol,
+                                 const char *msg) {
+  sl_error err;
+  sl_error_clear(&err);
+  sl_expr *e = sl_expr_compile(text, line, &err);
+  CU_ASSERT_PTR_NULL(e);
+  sl_expr_free(e);
+  CU_ASSERT_EQUAL(err.code, code);
+  CU_ASSERT_EQUAL(err.line, eline);
+  CU_ASSERT_EQUAL(err.column, ecol);
+  if (msg) {
+    CU_ASSERT_STRING_EQUAL(err.message, msg);
+  }
+}
+
+static void expect_eval_error(const char *text, int code, const char *msg) {
+  sl_error err;
+  sl_value v;
+  sl_arena *a = sl_arena_new(0);
+  sl_expr *e = sl_expr_compile(text, 3, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), code);
+  CU_ASSERT_STRING_EQUAL(err.message, msg);
+  CU_ASSERT_EQUAL(err.line, 3);
+  sl_expr_free(e);
+  sl_arena_destroy(a);
+}
+
+static void test_messages(void) {
+  expect_compile_error("sqr(4)", 1, SL_ERR_INVALID, 1, 1,
+                       "unknown function 'sqr' (did you mean 'sqrt'?)");
+  expect_compile_error("abs(1", 1, SL_ERR_PARSE, 1, 6,
+                       "expected ')' after arguments, found end of expression");
+  expect_compile_error("frobnicate(1)", 1, SL_ERR_INVALID, 1, 1, "unknown function 'frobnicate'");
+  expect_compile_error("round(1, 2, 3)", 1, SL_ERR_INVALID, 1, 1,
+                       "function 'round' takes 1 or 2 arguments, got 3");
+  expect_compile_error("len()", 1, SL_ERR_INVALID, 1, 1, "function 'len' takes 1 argument, got 0");
+  expect_compile_error("min()", 1, SL_ERR_INVALID, 1, 1,
+                       "function 'min' takes at least 1 argument, got 0");
+  expect_compile_error("1 < 2 < 3", 1, SL_ERR_PARSE, 1, 7,
+                       "comparisons cannot be chained; combine them with 'and' or use parentheses");
+  expect_compile_error("'abc", 1, SL_ERR_PARSE, 1, 1, "unterminated string literal");
+  expect_compile_error("i = = 2", 1, SL_ERR_PARSE, 1, 5, "expected an expression, found '='");
+  expect_compile_error("i is 5", 1, SL_ERR_PARSE, 1, 6,
+                       "expected 'null' or 'not null' after 'is', found number '5'");
+  expect_compile_error("(1", 1, SL_ERR_PARSE, 1, 3,
+                       "expected ')' to close '(' of line 1 column 1, found end of expression");
+  expect_eval_error("s + 1", SL_ERR_TYPE, "cannot add string and int");
+  expect_eval_error("i / zero", SL_ERR_INVALID, "division by zero");
+  expect_eval_error("s = 1", SL_ERR_TYPE, "cannot compare string and int");
+  expect_eval_error("big + 1", SL_ERR_INVALID,
+                    "integer overflow in '+' (write a decimal such as 1.0 to compute in "
+                    "floating point)");
+  expect_eval_error("sqrt(j)", SL_ERR_INVALID, "sqrt() of a negative number (-7)");
+  expect_eval_error("lower(i)", SL_ERR_TYPE, "lower() needs a string, got int");
+  expect_eval_error("i and t", SL_ERR_TYPE, "'and' needs bool operands, got int");
+  expect_eval_error("i like 'x'", SL_ERR_TYPE, "'like' needs strings, got int like string");
+}
+
+static void test_multiline_positions(void) {
+  /* Line offsets count the newlines before the error; columns restart on each line. */
+  expect_compile_error("i > 1 and\n  sqr(j) < 2", 12, SL_ERR_INVALID, 13, 3, NULL);
+  expect_compile_error("i > 1\nand\n\n    (j < ", 40, SL_ERR_PARSE, 43, 10, NULL);
+  expect_compile_error("'a\nb' = s and\n @", 5, SL_ERR_PARSE, 7, 2, NULL);
+  expect_compile_error("abs(\n1,\n", 1, SL_ERR_PARSE, 3, 1, NULL);
+  expect_compile_error("\n\n\n'open", 100, SL_ERR_PARSE, 103, 1, NULL);
+  /* evaluation errors point at the operator too */
+  sl_error err;
+  sl_value v;
+  sl_arena *a = sl_arena_new(0);
+  sl_expr *e = sl_expr_compile("i > 1 and\n   s + 1 > 0", 20, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_ERR_TYPE);
+  CU_ASSERT_EQUAL(err.line, 21);
+  CU_ASSERT_EQUAL(err.column, 6);
+  sl_expr_free(e);
+  /* a multi-line expression that is fine */
+  e = sl_expr_compile("i between 40\n and 50\n and s like 'h%'", 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT(sl_expr_truthy(&v));
+  sl_expr_free(e);
+  sl_arena_destroy(a);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail) {
+  size_t len = strlen(head) + strlen(unit) * n + strlen(tail) + 1;
+  char *s = malloc(len);
+  strcpy(s, head);
+  for (size_t k = 0; k < n; k++)
+    strcat(s + strlen(s) - (k ? strlen(unit) : 0), unit);
+  strcat(s, tail);
+  return s;
+}
+
+/* Evaluate `text` expecting an int (or a compile error when want_err). */
+static void expect_int_or_depth_error(const char *text, int want_err, int64_t want) {
+  sl_error err;
+  sl_value v;
+  sl_arena *a = sl_arena_new(0);
+  sl_expr *e = sl_expr_compile(text, 1, &err);
+  if (want_err) {
+    CU_ASSERT_PTR_NULL(e);
+    CU_ASSERT_EQUAL(err.code, SL_ERR_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nested too deeply"));
+  } else {
+    CU_ASSERT_PTR_NOT_NULL(e);
+    if (e) {
+      CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+      CU_ASSERT_EQUAL(v.type, SL_TYPE_INT);
+      CU_ASSERT_EQUAL(v.as.i, want);
+    }
+  }
+  sl_expr_free(e);
+  sl_arena_destroy(a);
+}
+
+static void test_nesting_limits(void) {
+  char *ok_open = repeat("", "(", 200, ""), *ok_close = repeat("", ")", 200, "");
+  char *text = malloc(strlen(ok_open) * 2 + 8);
+  sprintf(text, "%s42%s", ok_open, ok_close);
+  expect_int_or_depth_error(text, 0, 42);
+  free(text);
+  free(ok_open);
+  free(ok_close);
+  char *deep = repeat("", "(", 300, "1"); /* the limit must trip before the missing ')' */
+  expect_int_or_depth_error(deep, 1, 0);
+  free(deep);
+  char *deep_open = repeat("", "(", 100000, "1");
+  expect_int_or_depth_error(deep_open, 1, 0);
+  free(deep_open);
+  char *negs = repeat("", "- ", 300, "1");
+  expect_int_or_depth_error(negs, 1, 0);
+  free(negs);
+  char *negs_ok = repeat("", "- ", 100, "1");
+  expect_int_or_depth_error(negs_ok, 0, 1);
+  free(negs_ok);
+  char *nots = repeat("", "not ", 300, "true");
+  expect_int_or_depth_error(nots, 1, 0);
+  free(nots);
+  char *calls = repeat("", "abs(", 300, "1");
+  expect_int_or_depth_error(calls, 1, 0);
+  free(calls);
+  /* a left-deep chain deeper than the limit is refused too ... */
+  char *sum = repeat("i", " + 1", 300, "");
+  expect_int_or_depth_error(sum, 1, 0);
+  free(sum);
+  /* ... and one within it evaluates */
+  char *sum_ok = repeat("i", " + 1", 200, "");
+  expect_int_or_depth_error(sum_ok, 0, 242);
+  free(sum_ok);
+}
+
+static void test_long_expressions(void) {
+  sl_error err;
+  sl_value v;
+  sl_arena *a = sl_arena_new(0);
+  /* 2000 'or' terms stay one flat node */
+  char *ors = repeat("i = -1", " or i = -1", 2000, " or i = 42");
+  sl_expr *e = sl_expr_compile(ors, 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT(sl_expr_truthy(&v));
+  CU_ASSERT_EQUAL(sl_expr_field_count(e), 1);
+  sl_expr_free(e);
+  free(ors);
+  /* an 'in' list of 5000 ints (sorted at compile time) and of strings */
+  char *in = repeat("i in (1000", ", 1000", 5000, ", 42)");
+  e = sl_expr_compile(in, 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT(sl_expr_truthy(&v));
+  sl_expr_free(e);
+  free(in);
+  char *ins = repeat("s in ('x'", ", 'y'", 3000, ", 'hello')");
+  e = sl_expr_compile(ins, 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT(sl_expr_truthy(&v));
+  sl_expr_free(e);
+  free(ins);
+  /* a 100 KB string literal */
+  char *lit = repeat("len('", "abcdefghij", 10000, "')");
+  e = sl_expr_compile(lit, 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT_EQUAL(v.as.i, 100000);
+  sl_expr_free(e);
+  free(lit);
+  /* 1000 function arguments */
+  char *args = repeat("max(0", ", 1", 1000, ", i)");
+  e = sl_expr_compile(args, 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_eval(e, rec, a, &v, &err), SL_OK);
+  CU_ASSERT_EQUAL(v.as.i, 42);
+  sl_expr_free(e);
+  free(args);
+  sl_arena_destroy(a);
+}
+
+static void test_fields_and_names(void) {
+  sl_error err;
+  sl_expr *e = sl_expr_compile("a + b.c > a and coalesce(`x y`, b.c, dev.loc.x) is null", 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_field_count(e), 4);
+  CU_ASSERT_STRING_EQUAL(sl_expr_field_at(e, 0), "a");
+  CU_ASSERT_STRING_EQUAL(sl_expr_field_at(e, 1), "b.c");
+  CU_ASSERT_STRING_EQUAL(sl_expr_field_at(e, 2), "x y");
+  CU_ASSERT_STRING_EQUAL(sl_expr_field_at(e, 3), "dev.loc.x");
+  CU_ASSERT_PTR_NULL(sl_expr_field_at(e, 4));
+  sl_expr_free(e);
+  e = sl_expr_compile("1 + 2", 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_EQUAL(sl_expr_field_count(e), 0);
+  sl_expr_free(e);
+  sl_expr_free(NULL);
+  size_t n = 0;
+  const char *const *names = sl_expr_function_names(&n);
+  CU_ASSERT_EQUAL(n, 11);
+  const char *want[] = {"abs", "round", "floor", "ceil", "sqrt", "min",
+                        "max", "coalesce", "lower", "upper", "len"};
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    int found = 0;
+    for (size_t m = 0; m < n; m++)
+      found |= strcmp(names[m], want[k]) == 0;
+    CU_ASSERT(found);
+  }
+  sl_value t = sl_value_bool(1), f = sl_value_bool(0), nul = sl_value_null(), one = sl_value_int(1);
+  CU_ASSERT_EQUAL(sl_expr_truthy(&t), 1);
+  CU_ASSERT_EQUAL(sl_expr_truthy(&f), 0);
+  CU_ASSERT_EQUAL(sl_expr_truthy(&nul), 0);
+  CU_ASSERT_EQUAL(sl_expr_truthy(&one), 0);
+  CU_ASSERT_PTR_NULL(sl_expr_compile(NULL, 1, &err));
+  CU_ASSERT_PTR_NULL(sl_expr_compile("(", 1, NULL)); /* err is optional */
+}
+
+/* Compile once, evaluate 100k times on an arena reset every 1000 rounds:
+ * under ASan this proves evaluation neither leaks nor reads freed memory. */
+static void test_many_evaluations(void) {
+  sl_error err;
+  sl_value v;
+  sl_arena *a = sl_arena_new(4096);
+  sl_expr *filter = sl_expr_compile(
+      "temperature between -40 and 150 and machine_id is not null", 1, &err);
+  sl_expr *str = sl_expr_compile("upper(machine_id) like 'M00%' and lower(up) = 'mixed'", 1, &err);
+  sl_expr *arith = sl_expr_compile("round(temperature * 2 + i / 5, 1) + len(s)", 1, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(filter);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(str);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(arith);
+  size_t bad = 0, peak = 0;
+  for (int k = 0; k < 100000; k++) {
+    bad += sl_expr_eval(filter, rec, a, &v, &err) != SL_OK || !sl_expr_truthy(&v);
+    bad += sl_expr_eval(str, rec, a, &v, &err) != SL_OK || !sl_expr_truthy(&v);
+    bad += sl_expr_eval(arith, rec, a, &v, &err) != SL_OK || v.type != SL_TYPE_DOUBLE ||
+           v.as.d != 56.0;
+    if (sl_arena_used(a) > peak)
+      peak = sl_arena_used(a);
+    if (k % 1000 == 999)
+      sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  /* only the two strings per round are allocated: 1000 rounds fit well under 64 KB */
+  CU_ASSERT(peak <= 1000 * 2 * 32);
+  sl_arena_reset(a);
+  sl_expr_eval(filter, rec, a, &v, &err);
+  CU_ASSERT_EQUAL(sl_arena_used(a), 0); /* the filter allocates nothing */
+  sl_expr_free(filter);
+  sl_expr_free(str);
+  sl_expr_free(arith);
+  sl_arena_destroy(a);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 16);
+}
+
+/* Either a compile error (parse/invalid) or an evaluation that returns a
+ * value or a type/invalid error: anything else (or a crash) is a bug. */
+static int try_text(const char *text, sl_arena *a) {
+  sl_error err;
+  sl_value v;
+  sl_error_clear(&err);
+  sl_expr *e = sl_expr_compile(text, 1, &err);
+  if (!e)
+    return (err.code == SL_ERR_PARSE || err.code == SL_ERR_INVALID) && err.message[0] &&
+           err.line >= 1 && err.column >= 1;
+  int rc = sl_expr_eval(e, rec, a, &v, &err);
+  sl_expr_free(e);
+  sl_arena_reset(a);
+  return rc == SL_OK || ((rc == SL_ERR_TYPE || rc == SL_ERR_INVALID) && err.message[0]);
+}
+
+static void test_fuzz(void) {
+  static const char *const toks[] = {
+      "i", "j", "s", "n", "d", "t", "f", "dev", ".", "loc", "x", "arr", "missing", "1", "0",
+      "-1", "2.5", "9223372036854775807", "'a'", "'h%'", "''", "\"q\"", "(", ")", ",", "+", "-",
+      "*", "/", "%", "=", "!=", "<>", "<", "<=", ">", ">=", "and", "or", "not", "between",
+      "in", "is", "null", "like", "true", "false", "abs", "round", "min", "max", "coalesce",
+      "lower", "upper", "len", "sqrt", "floor", "ceil", "`sp ace`", "'\\x41'", "\n"};
+  size_t ntoks = sizeof toks / sizeof toks[0];
+  sl_arena *a = sl_arena_new(0);
+  char buf[512];
+  int bad = 0, compiled = 0;
+  for (int k = 0; k < 20000; k++) {
+    size_t len = 0, count = 1 + rnd() % 24;
+    for (size_t m = 0; m < count; m++) {
+      const char *t = toks[rnd() % ntoks];
+      if (len + strlen(t) + 2 >= sizeof buf)
+        break;
+      len += (size_t)sprintf(buf + len, "%s ", t);
+    }
+    buf[len] = '\0';
+    bad += !try_text(buf, a);
+    sl_error err;
+    sl_expr *e = sl_expr_compile(buf, 1, &err);
+    compiled += e != NULL;
+    sl_expr_free(e);
+  }
+  for (int k = 0; k < 20000; k++) {
+    size_t len = rnd() % 64;
+    for (size_t m = 0; m < len; m++) {
+      char c = (char)(rnd() % 255 + 1);
+      buf[m] = (k & 1) ? c : "ij()+-*/%=<>!'\"`.,_ 0123456789aeinorst\\"[rnd() % 39];
+    }
+    buf[len] = '\0';
+    bad += !try_text(buf, a);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(compiled > 100); /* the token sequences did reach evaluation */
+  sl_arena_destroy(a);
+}
+
 int suite_core_expr(void);
 int suite_core_expr(void) {
   CU_pSuite s = CU_add_suite("core/expr", setup, teardown);
-  if (!s || !CU_add_test(s, "table of expressions", test_table))
+  if (!s || !CU_add_test(s, "table of expressions", test_table) ||
+      !CU_add_test(s, "error messages", test_messages) ||
+      !CU_add_test(s, "positions in multi-line expressions", test_multiline_positions) ||
+      !CU_add_test(s, "nesting limits", test_nesting_limits) ||
+      !CU_add_test(s, "long expressions", test_long_expressions) ||
+      !CU_add_test(s, "field list, function names, truthiness", test_fields_and_names) ||
+      !CU_add_test(s, "100k evaluations on a reset arena", test_many_evaluations) ||
+      !CU_add_test(s, "random input never crashes", test_fuzz))
     return -1;
   return 0;
 }
