@@ -1,2 +1,4 @@
 list(APPEND SLUICE_SOURCES
+  connectors/file_sink.c
+  connectors/file_source.c
 )

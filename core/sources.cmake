@@ -1,15 +1,26 @@
 list(APPEND SLUICE_SOURCES
   core/arena.c
   core/buf.c
+  core/builtin.c
+  core/cli.c
   core/config.c
+  core/dead_letter.c
   core/error.c
-  core/json_decode.c
-  core/json_encode.c
   core/expr_compile.c
   core/expr_eval.c
   core/expr_func.c
   core/expr_lex.c
   core/expr_parse.c
+  core/format.c
+  core/graph.c
+  core/host.c
+  core/json_decode.c
+  core/json_encode.c
+  core/log.c
+  core/lua_bridge.c
+  core/lua_pipeline.c
   core/name.c
   core/record.c
+  core/registry.c
+  core/runtime.c
 )

@@ -1,2 +1,7 @@
 list(APPEND SLUICE_SOURCES
+  operators/decode.c
+  operators/encode.c
+  operators/filter.c
+  operators/map.c
+  operators/select.c
 )

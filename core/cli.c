@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command-line parsing and the run/check/graph/version commands. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "lua_pipeline.h"
+#include "runtime.h"
+
+static const char usage_text[] =
+    "usage: sluice <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE.lua [--set KEY=VALUE]... [--api ADDR]   run a pipeline\n"
+    "  check FILE.lua [--set KEY=VALUE]...             validate a pipeline (exit 0 or 1)\n"
+    "  graph FILE.lua [--set KEY=VALUE]...             print the graph in Graphviz DOT\n"
+    "  version                                          print the version\n"
+    "\n"
+    "options (any command):\n"
+    "  --log-format json|text   log lines on stderr (default json)\n"
+    "  --log-level debug|info|warn|error\n"
+    "\n"
+    "environment: SLUICE_KAFKA_BROKERS (default embedded), SLUICE_REDIS_URL,\n"
+    "SLUICE_API_TOKEN. Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage,\n"
+    "3 runtime failure.\n";
+
+typedef struct cli_args {
+  const char *command;
+  const char *file;
+  const char **sets;
+  size_t nsets;
+  const char *api;
+} cli_args;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "sluice: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n%s", usage_text);
+  return SL_EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, cli_args *a) {
+  memset(a, 0, sizeof *a);
+  a->sets = calloc((size_t)argc, sizeof *a->sets);
+  if (!a->sets)
+    return SL_EXIT_RUNTIME;
+  sl_log_format format = SL_LOG_JSON;
+  sl_log_level level = SL_LOG_INFO;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(arg, "--set") == 0 || strcmp(arg, "--api") == 0 ||
+        strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0) {
+      if (!val)
+        return usage_error("option %s needs a value", arg);
+      i++;
+      if (strcmp(arg, "--set") == 0) {
+        if (!strchr(val, '=') || val[0] == '=')
+          return usage_error("--set expects KEY=VALUE, got '%s'", val);
+        a->sets[a->nsets++] = val;
+      } else if (strcmp(arg, "--api") == 0) {
+        a->api = val;
+      } else if (strcmp(arg, "--log-format") == 0) {
+        if (strcmp(val, "json") != 0 && strcmp(val, "text") != 0)
+          return usage_error("--log-format must be json or text, not '%s'", val);
+        format = val[0] == 't' ? SL_LOG_TEXT : SL_LOG_JSON;
+      } else {
+        level = sl_log_level_parse(val, (sl_log_level)-1);
+        if ((int)level < 0)
+          return usage_error("--log-level must be debug, info, warn or error, not '%s'", val);
+      }
+    } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      a->command = "help";
+    } else if (arg[0] == '-' && arg[1] == '-') {
+      return usage_error("unknown option '%s'", arg);
+    } else if (!a->command) {
+      a->command = arg;
+    } else if (!a->file) {
+      a->file = arg;
+    } else {
+      return usage_error("unexpected argument '%s'", arg);
+    }
+  }
+  sl_log_configure(format, level);
+  return SL_EXIT_OK;
+}
+
+static char *read_file(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp)
+    return NULL;
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (text && fread(text, 1, (size_t)n, fp) != (size_t)n) {
+    free(text);
+    text = NULL;
+  }
+  if (text)
+    text[n] = '\0';
+  fclose(fp);
+  return text;
+}
+
+static long error_line(const char *e) {
+  const char *colon = strchr(e, ':');
+  return colon ? strtol(colon + 1, NULL, 10) : 0;
+}
+
+/* Stable insertion sort: errors in file order read like a compiler's. */
+static void sort_errors_by_line(sl_graph_desc *g) {
+  for (size_t i = 1; i < g->nerrors; i++) {
+    char *e = g->errors[i];
+    size_t j = i;
+    while (j > 0 && error_line(g->errors[j - 1]) > error_line(e)) {
+      g->errors[j] = g->errors[j - 1];
+      j--;
+    }
+    g->errors[j] = e;
+  }
+}
+
+/* Load and validate; prints every problem. Returns 0 or an exit code. */
+static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_desc **g) {
+  sl_error err;
+  sl_error_clear(&err);
+  *reg = sl_registry_new_builtin(&err);
+  if (!*reg) {
+    fprintf(stderr, "sluice: %s\n", err.message);
+    return SL_EXIT_RUNTIME;
+  }
+  *g = sl_lua_load_pipeline(a->file, a->sets, a->nsets, *reg, lua, &err);
+  if (!*g) {
+    fprintf(stderr, "%s\n", err.message);
+    return err.code == SL_ERR_NOT_FOUND ? SL_EXIT_INVALID : SL_EXIT_RUNTIME;
+  }
+  /* Validate even after a Lua error so that one run reports every problem. */
+  char *text = read_file(a->file);
+  sl_graph_validate(*g, *reg, text);
+  free(text);
+  sort_errors_by_line(*g);
+  for (size_t i = 0; i < (*g)->nerrors; i++)
+    fprintf(stderr, "%s\n", (*g)->errors[i]);
+  return (*g)->nerrors ? SL_EXIT_INVALID : SL_EXIT_OK;
+}
+
+static void unload(sl_registry *reg, sl_lua *lua, sl_graph_desc *g) {
+  sl_graph_desc_free(g); /* configs hold Lua refs: free before the Lua state */
+  sl_lua_close(lua);
+  sl_registry_free(reg);
+}
+
+static sl_runtime *volatile running;
+
+static void on_signal(int sig) {
+  (void)sig;
+  sl_runtime *rt = running;
+  if (rt)
+    sl_runtime_stop(rt);
+}
+
+static int cmd_run(const cli_args *a) {
+  sl_registry *reg = NULL;
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = NULL;
+  int code = load(a, &reg, &lua, &g);
+  if (code != SL_EXIT_OK)
+    goto out;
+  sl_error err;
+  sl_error_clear(&err);
+  sl_runtime_options opts = {0};
+  opts.api_addr = a->api;
+  const char *redis = getenv("SLUICE_REDIS_URL");
+  opts.redis_url = redis && *redis ? redis : "redis://127.0.0.1:6379";
+  sl_runtime *rt = sl_runtime_new(g, reg, &opts, &err);
+  if (!rt) {
+    fprintf(stderr, "%s\n", err.message);
+    code = err.code == SL_ERR_IO || err.code == SL_ERR_INVALID || err.code == SL_ERR_PARSE
+               ? SL_EXIT_INVALID
+               : SL_EXIT_RUNTIME;
+    goto out;
+  }
+  running = rt;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' running (%zu nodes, state %s)", g->name, g->count,
+         g->state);
+  int rc = sl_runtime_run(rt, &err);
+  running = NULL;
+  if (rc != SL_OK) {
+    sl_log(SL_LOG_ERROR, "runtime", "pipeline '%s' failed: %s", g->name, err.message);
+    code = rc == SL_ERR_IO || rc == SL_ERR_INVALID ? SL_EXIT_INVALID : SL_EXIT_RUNTIME;
+  } else {
+    sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' finished: %llu records in, %llu dead letters",
+           g->name, (unsigned long long)sl_runtime_records_in(rt),
+           (unsigned long long)sl_runtime_dead_letters(rt));
+  }
+  sl_runtime_free(rt);
+out:
+  unload(reg, lua, g);
+  return code;
+}
+
+static int cmd_check_or_graph(const cli_args *a, int graph) {
+  sl_registry *reg = NULL;
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = NULL;
+  int code = load(a, &reg, &lua, &g);
+  if (code == SL_EXIT_OK && graph) {
+    sl_buf out = SL_BUF_INIT;
+    sl_graph_dot(g, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    sl_buf_free(&out);
+  } else if (code == SL_EXIT_OK) {
+    printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, g->count);
+  }
+  unload(reg, lua, g);
+  return code;
+}
+
+int sl_cli_main(int argc, char **argv) {
+  cli_args a;
+  int code = parse_args(argc, argv, &a);
+  if (code != SL_EXIT_OK)
+    goto out;
+  if (!a.command || strcmp(a.command, "help") == 0) {
+    fputs(usage_text, a.command ? stdout : stderr);
+    code = a.command ? SL_EXIT_OK : SL_EXIT_USAGE;
+  } else if (strcmp(a.command, "version") == 0) {
+    printf("sluice %s (operator ABI %u)\n", SLUICE_VERSION, SL_OPERATOR_ABI_VERSION);
+  } else if (strcmp(a.command, "run") == 0 || strcmp(a.command, "check") == 0 ||
+             strcmp(a.command, "graph") == 0) {
+    if (!a.file)
+      code = usage_error("%s needs a pipeline file", a.command);
+    else if (a.command[0] == 'r')
+      code = cmd_run(&a);
+    else
+      code = cmd_check_or_graph(&a, a.command[0] == 'g');
+  } else {
+    code = usage_error("unknown command '%s'", a.command);
+  }
+out:
+  free(a.sets);
+  return code;
+}

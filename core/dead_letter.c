@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Dead letters: every record that failed decoding, evaluation or delivery,
+ * or arrived late, becomes {"reason","error","source","raw"} with its original
+ * key, bytes and headers, and goes to the dead-letter sink. Without one it is
+ * still counted and logged (rate-limited): never dropped silently. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "runtime_internal.h"
+
+static int valid_utf8(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!len || i + len > n)
+      return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((s[i + k] & 0xC0) != 0x80)
+        return 0;
+    i += len;
+  }
+  return 1;
+}
+
+static int set_str(sl_record *r, const char *name, const char *s) {
+  size_t n = strlen(s);
+  char *copy = sl_arena_strndup(sl_record_arena(r), s, n);
+  return copy ? sl_record_set(r, sl_name_cstr(name), sl_value_string(copy, n)) : SL_ERR_NOMEM;
+}
+
+static int add_header(sl_record *r, const char *name, const char *value) {
+  sl_arena *a = sl_record_arena(r);
+  char *v = sl_arena_strndup(a, value, strlen(value));
+  return v ? sl_record_header_add(r, name, v, strlen(v)) : SL_ERR_NOMEM;
+}
+
+static const char base64_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *base64(sl_arena *a, const unsigned char *p, size_t n, size_t *outlen) {
+  size_t len = 4 * ((n + 2) / 3);
+  char *o = sl_arena_alloc(a, len + 1);
+  if (!o)
+    return NULL;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                 (i + 2 < n ? p[i + 2] : 0);
+    o[j++] = base64_chars[(v >> 18) & 63];
+    o[j++] = base64_chars[(v >> 12) & 63];
+    o[j++] = i + 1 < n ? base64_chars[(v >> 6) & 63] : '=';
+    o[j++] = i + 2 < n ? base64_chars[v & 63] : '=';
+  }
+  o[j] = '\0';
+  *outlen = j;
+  return o;
+}
+
+static sl_record *build(sl_arena *a, const sl_record *r, const char *reason, const char *message) {
+  sl_record *d = sl_record_new(a, 6);
+  sl_record *src = sl_record_new(a, 3);
+  if (!d || !src || set_str(d, "reason", reason) || set_str(d, "error", message))
+    return NULL;
+  const char *sname = r ? sl_record_source_name(r) : NULL;
+  if (sname)
+    set_str(src, "name", sname);
+  if (r && sl_record_partition(r) >= 0)
+    sl_record_set(src, sl_name_cstr("partition"), sl_value_int(sl_record_partition(r)));
+  if (r && sl_record_offset(r) >= 0)
+    sl_record_set(src, sl_name_cstr("offset"), sl_value_int(sl_record_offset(r)));
+  sl_record_set(d, sl_name_cstr("source"), sl_value_record(src));
+  if (!r)
+    return d;
+  size_t rawlen, keylen;
+  const void *raw = sl_record_raw(r, &rawlen);
+  if (raw) {
+    if (valid_utf8(raw, rawlen)) {
+      sl_record_set(d, sl_name_cstr("raw"), sl_value_string(raw, rawlen));
+    } else {
+      size_t n;
+      char *b = base64(a, raw, rawlen, &n);
+      if (b)
+        sl_record_set(d, sl_name_cstr("raw_base64"), sl_value_string(b, n));
+    }
+    sl_record_set_raw(d, raw, rawlen);
+  } else {
+    /* A record made inside the pipeline (e.g. a window result) has no bytes. */
+    sl_record_set(d, sl_name_cstr("record"), sl_value_record((sl_record *)r));
+  }
+  const void *key = sl_record_key(r, &keylen);
+  sl_record_set_key(d, key, keylen);
+  sl_record_set_position(d, sl_record_source_id(r), sname, sl_record_partition(r),
+                         sl_record_offset(r));
+  sl_record_set_timestamp(d, sl_record_timestamp(r));
+  for (size_t i = 0; i < sl_record_header_count(r); i++) {
+    const void *hv;
+    size_t hl;
+    const char *hn = sl_record_header_at(r, i, &hv, &hl);
+    sl_record_header_add(d, hn, hv, hl);
+  }
+  char num[32];
+  add_header(d, "sluice-error", message);
+  add_header(d, "sluice-reason", reason);
+  add_header(d, "sluice-source-topic", sname ? sname : "");
+  snprintf(num, sizeof num, "%d", (int)sl_record_partition(r));
+  add_header(d, "sluice-source-partition", num);
+  snprintf(num, sizeof num, "%lld", (long long)sl_record_offset(r));
+  add_header(d, "sluice-source-offset", num);
+  return d;
+}
+
+int sl_runtime_dead_letter(sl_runtime *rt, sl_node *from, const sl_record *r, const char *reason,
+                           const char *message) {
+  rt->dead_letters++;
+  sl_runtime_counter_add(rt, from, "sluice_records_failed_total", 1);
+  if (strcmp(reason, "late") == 0 && from->kind != SL_NODE_OPERATOR)
+    sl_runtime_counter_add(rt, from, "sluice_late_records_total", 1);
+  if (!rt->dead_letter) {
+    sl_log_limited(reason, 10, SL_LOG_WARN, from->desc->label,
+                   "record %s:%d:%lld failed (%s): %s; add p:dead_letter{path = ...} to keep it",
+                   r && sl_record_source_name(r) ? sl_record_source_name(r) : "?",
+                   r ? (int)sl_record_partition(r) : -1,
+                   r ? (long long)sl_record_offset(r) : -1LL, reason, message);
+    return SL_OK;
+  }
+  sl_record *d = build(rt->arena, r, reason, message);
+  if (!d)
+    return SL_ERR_NOMEM;
+  return sl_batch_push(&rt->dl_batch, d);
+}
+
+int sl_runtime_flush_dead_letters(sl_runtime *rt, sl_error *err) {
+  if (!rt->dead_letter || rt->dl_batch.count == 0)
+    return SL_OK;
+  int rc = sl_runtime_sink_write(rt, rt->dead_letter, &rt->dl_batch, err);
+  sl_batch_clear(&rt->dl_batch);
+  return rc;
+}

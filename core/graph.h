@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The plain description of a pipeline that the Lua file declares: nodes with
+ * their options and parents. Lua builds it; C validates and runs it. */
+#ifndef SLUICE_GRAPH_H
+#define SLUICE_GRAPH_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "registry.h"
+
+typedef enum sl_node_kind { SL_NODE_SOURCE, SL_NODE_OPERATOR, SL_NODE_SINK } sl_node_kind;
+
+typedef struct sl_node_desc {
+  int id;            /* index in sl_graph_desc.nodes */
+  sl_node_kind kind;
+  char *type;        /* method name: "filter", "kafka_source", "dead_letter" */
+  char *label;       /* "filter#3": metrics label and node id */
+  sl_config *config; /* owned */
+  int parent;        /* node id, -1 for sources and the dead-letter sink */
+  int line;          /* declaring line in the pipeline file */
+  int open;          /* window node still waiting for :aggregate{} */
+} sl_node_desc;
+
+typedef struct sl_graph_desc {
+  char *file;            /* pipeline file path */
+  char *name;            /* pipeline name */
+  char *state;           /* "memory" | "redis" */
+  int64_t checkpoint_ms; /* checkpoint interval */
+  sl_config *pipeline;   /* the whole sl.pipeline{} table, owned */
+  int pipeline_line;
+  sl_node_desc *nodes;
+  size_t count, cap;
+  char **errors;         /* "file:line: message", owned */
+  size_t nerrors, caperrors;
+} sl_graph_desc;
+
+void sl_graph_desc_free(sl_graph_desc *g); /* frees the struct too; NULL no-op */
+int sl_graph_add_node(sl_graph_desc *g, sl_node_kind kind, const char *type, sl_config *cfg,
+                      int parent, int line); /* returns the id or -1; takes cfg */
+/* Record "file:line: message". */
+void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+/* Children of node `id` in declaration order; returns the count. */
+size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
+/* Validate every node against the registry (unknown types, options,
+ * expressions, operator init); appends to g->errors. */
+void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text);
+/* The graph in Graphviz DOT. */
+int sl_graph_dot(const sl_graph_desc *g, sl_buf *out);
+/* The graph as JSON {"name":..,"nodes":[..],"edges":[..]} for the API. */
+int sl_graph_json(const sl_graph_desc *g, sl_buf *out);
+
+#endif

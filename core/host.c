@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sl_host table: how operators reach the engine (emit, dead letters,
+ * arenas, clock, metrics, expressions, Lua functions, snapshots). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "expr.h"
+#include "host.h"
+#include "log.h"
+#include "lua_pipeline.h"
+#include "runtime_internal.h"
+
+static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sl_logv(level, op ? op->label : NULL, fmt, ap);
+  va_end(ap);
+}
+
+static int host_emit(sl_emitter *out, sl_record *r) {
+  if (!out->batch)
+    return SL_ERR_INVALID;
+  out->node->emitted++;
+  return sl_batch_push(out->batch, r);
+}
+
+static int host_dead_letter(sl_emitter *out, const sl_record *r, const char *reason,
+                            const char *message) {
+  if (!out->rt)
+    return SL_OK;
+  out->node->failed++;
+  return sl_runtime_dead_letter(out->rt, out->node, r, reason, message);
+}
+
+static sl_arena *host_arena(sl_emitter *out) { return out->rt ? out->rt->arena : NULL; }
+
+static int64_t host_now(sl_operator *op) {
+  (void)op;
+  return sl_runtime_now_ms();
+}
+
+static void host_counter_add(sl_operator *op, const char *name, double delta) {
+  if (op->rt)
+    sl_runtime_counter_add(op->rt, op->node, name, delta);
+}
+
+static void host_gauge_set(sl_operator *op, const char *name, double value) {
+  if (!op->rt)
+    return;
+  for (int i = 0; i < 8; i++) {
+    node_counter *c = &op->node->counters[i];
+    if (!c->name || strcmp(c->name, name) == 0) {
+      c->name = name;
+      c->value = value;
+      return;
+    }
+  }
+}
+
+static sl_expr *host_expr_compile(sl_operator *op, const char *text, int line, sl_error *err) {
+  (void)op;
+  return sl_expr_compile(text, line, err);
+}
+
+static int host_lua_call(sl_operator *op, const sl_lua_fn *fn, const sl_record *r, sl_arena *a,
+                         sl_value *out, sl_error *err) {
+  (void)op;
+  return sl_lua_call(fn, r, a, out, err);
+}
+
+/* Snapshots are routed by the checkpoint code once a durable backend runs;
+ * with state = "memory" there is nothing to store. */
+static int host_snapshot_put(sl_snapshot *s, int32_t partition, const void *key, size_t key_len,
+                             const void *val, size_t val_len) {
+  (void)s, (void)partition, (void)key, (void)key_len, (void)val, (void)val_len;
+  return SL_OK;
+}
+
+static int host_snapshot_delete(sl_snapshot *s, int32_t partition, const void *key,
+                                size_t key_len) {
+  (void)s, (void)partition, (void)key, (void)key_len;
+  return SL_OK;
+}
+
+const sl_host sl_runtime_host = {
+    .abi_version = SL_OPERATOR_ABI_VERSION,
+    .struct_size = sizeof(sl_host),
+    .log = host_log,
+    .emit = host_emit,
+    .dead_letter = host_dead_letter,
+    .arena = host_arena,
+    .now_ms = host_now,
+    .counter_add = host_counter_add,
+    .gauge_set = host_gauge_set,
+    .expr_compile = host_expr_compile,
+    .expr_eval = sl_expr_eval,
+    .expr_free = sl_expr_free,
+    .lua_call = host_lua_call,
+    .snapshot_put = host_snapshot_put,
+    .snapshot_delete = host_snapshot_delete,
+};
+
+int sl_host_check_operator(const sl_operator_desc *d, const sl_config *cfg, const char *label,
+                           sl_error *err) {
+  struct sl_operator handle = {NULL, NULL, label};
+  void *state = NULL;
+  int rc = d->init(&sl_runtime_host, &handle, cfg, &state, err);
+  if (rc == SL_OK && d->destroy)
+    d->destroy(state);
+  return rc;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The engine's sl_host table (what operators may ask of it). */
+#ifndef SLUICE_HOST_H
+#define SLUICE_HOST_H
+
+#include "sluice/operator.h"
+
+/* The host table used for every operator the runtime runs. */
+extern const sl_host sl_runtime_host;
+
+/* For `sluice check`: init the operator with `cfg` against a host that
+ * accepts nothing at run time, then destroy it; reports init errors. */
+int sl_host_check_operator(const sl_operator_desc *d, const sl_config *cfg, const char *label,
+                           sl_error *err);
+
+#endif

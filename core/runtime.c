@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Running a pipeline: nodes built from the graph description, source batches
+ * pushed depth-first through operators to sinks with one arena per batch,
+ * timers, draining of finite input, offset commits after sinks acknowledged,
+ * and graceful stop. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builtin.h"
+#include "host.h"
+#include "log.h"
+#include "runtime_internal.h"
+
+int64_t sl_runtime_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta) {
+  (void)rt;
+  for (int i = 0; i < 8; i++) {
+    node_counter *c = &n->counters[i];
+    if (!c->name || strcmp(c->name, name) == 0) {
+      c->name = name;
+      c->value += delta;
+      return;
+    }
+  }
+}
+
+static void env_log(void *runtime, sl_log_level level, const char *fmt, ...) {
+  (void)runtime;
+  va_list ap;
+  va_start(ap, fmt);
+  sl_logv(level, "connector", fmt, ap);
+  va_end(ap);
+}
+
+static void env_counter_add(void *runtime, const char *name, double delta) {
+  (void)runtime, (void)name, (void)delta;
+}
+
+static int env_dead_letter(void *runtime, const sl_record *r, const char *reason,
+                           const char *message) {
+  sl_runtime *rt = runtime;
+  /* Connector failures are attributed to the first node for counting. */
+  return sl_runtime_dead_letter(rt, &rt->nodes[0], r, reason, message);
+}
+
+static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
+                         int64_t *start_offsets) {
+  (void)runtime, (void)source_id, (void)partitions;
+  for (size_t i = 0; i < n; i++)
+    start_offsets[i] = -1; /* memory state: resume from the committed offsets */
+  return SL_OK;
+}
+
+static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
+  (void)runtime, (void)source_id, (void)partitions, (void)n;
+  return SL_OK;
+}
+
+static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
+  sl_connector_env *e = &n->env;
+  e->pipeline = rt->graph->name;
+  e->kafka = sl_config_table(rt->graph->pipeline, "kafka");
+  e->redis_url = rt->opts.redis_url;
+  e->state = rt->graph->state;
+  e->source_id = source_id;
+  e->node_name = n->desc->label;
+  e->runtime = rt;
+  e->log = env_log;
+  e->counter_add = env_counter_add;
+  e->dead_letter = env_dead_letter;
+  e->on_assign = env_on_assign;
+  e->on_revoke = env_on_revoke;
+}
+
+/* The dead-letter sink is a file or Kafka sink with dead-letter options. */
+static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
+  const sl_config *c = n->desc->config;
+  sl_config *cfg = sl_config_new(sl_config_file(c), sl_config_line(c));
+  if (!cfg)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  const char *path = sl_config_string(c, "path", NULL);
+  if (path) {
+    n->sink = sl_registry_sink(rt->reg, "file_sink");
+    sl_config_put_string(cfg, "path", path);
+  } else {
+    n->sink = sl_registry_sink(rt->reg, "kafka_sink");
+    sl_config_put_string(cfg, "topic", sl_config_string(c, "topic", ""));
+    sl_config_put_bool(cfg, "raw", 1);
+  }
+  int rc = n->sink ? n->sink->open(&n->env, cfg, &n->sink_state, err)
+                   : sl_error_set(err, SL_ERR_NOT_FOUND, "no sink available for dead letters");
+  sl_config_destroy(cfg);
+  rt->dead_letter = n;
+  return rc;
+}
+
+/* Sources with `format` decode in place through the decode operator. */
+static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
+  const char *format = sl_config_string(n->desc->config, "format", NULL);
+  if (!format || strcmp(format, "raw") == 0)
+    return SL_OK;
+  n->op = sl_registry_operator(rt->reg, "decode");
+  if (!n->op)
+    return sl_error_set(err, SL_ERR_INTERNAL, "decode operator missing");
+  sl_config *cfg = sl_config_new(sl_config_file(n->desc->config), n->desc->line);
+  if (!cfg)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  sl_config_put_string(cfg, "format", format);
+  const char *schema = sl_config_string(n->desc->config, "schema", NULL);
+  if (schema)
+    sl_config_put_string(cfg, "schema", schema);
+  int rc = n->op->init(&sl_runtime_host, &n->handle, cfg, &n->op_state, err);
+  sl_config_destroy(cfg);
+  return rc;
+}
+
+static int build_node(sl_runtime *rt, sl_node *n, int32_t *source_ids, sl_error *err) {
+  const sl_node_desc *d = n->desc;
+  n->kind = d->kind;
+  n->handle.rt = rt;
+  n->handle.node = n;
+  n->handle.label = d->label;
+  sl_batch_init(&n->out, rt->arena);
+  switch (d->kind) {
+  case SL_NODE_SOURCE:
+    fill_env(rt, n, (*source_ids)++);
+    n->source = sl_registry_source(rt->reg, d->type);
+    if (n->source->open(&n->env, d->config, &n->source_state, err) != SL_OK)
+      return err->code;
+    return open_source_decoder(rt, n, err);
+  case SL_NODE_SINK:
+    fill_env(rt, n, -1);
+    if (strcmp(d->type, "dead_letter") == 0)
+      return open_dead_letter(rt, n, err);
+    n->sink = sl_registry_sink(rt->reg, d->type);
+    return n->sink->open(&n->env, d->config, &n->sink_state, err);
+  case SL_NODE_OPERATOR:
+    n->op = sl_registry_operator(rt->reg, d->type);
+    return n->op->init(&sl_runtime_host, &n->handle, d->config, &n->op_state, err);
+  }
+  return SL_OK;
+}
+
+sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_runtime_options *o,
+                           sl_error *err) {
+  sl_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt)
+    goto out_nomem;
+  rt->graph = g;
+  rt->reg = reg;
+  if (o)
+    rt->opts = *o;
+  if (!rt->opts.batch_size)
+    rt->opts.batch_size = 1024;
+  if (!rt->opts.max_line_bytes)
+    rt->opts.max_line_bytes = 1 << 20;
+  rt->arena = sl_arena_new(1 << 20);
+  rt->nodes = calloc(g->count ? g->count : 1, sizeof *rt->nodes);
+  if (!rt->arena || !rt->nodes)
+    goto out_nomem;
+  sl_batch_init(&rt->dl_batch, rt->arena);
+  rt->count = g->count;
+  int32_t source_ids = 0;
+  for (size_t i = 0; i < g->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    n->desc = &g->nodes[i];
+    int kids[256];
+    size_t nk = sl_graph_children(g, (int)i, kids, 256);
+    n->children = malloc((nk ? nk : 1) * sizeof *n->children);
+    if (!n->children)
+      goto out_nomem;
+    memcpy(n->children, kids, nk * sizeof *kids);
+    n->nchildren = nk;
+  }
+  /* Open the dead-letter sink first: other nodes may fail records at once. */
+  for (size_t i = 0; i < g->count; i++)
+    if (strcmp(g->nodes[i].type, "dead_letter") == 0 &&
+        build_node(rt, &rt->nodes[i], &source_ids, err) != SL_OK)
+      goto out_fail;
+  for (size_t i = 0; i < g->count; i++) {
+    if (strcmp(g->nodes[i].type, "dead_letter") == 0)
+      continue;
+    if (build_node(rt, &rt->nodes[i], &source_ids, err) != SL_OK)
+      goto out_fail;
+  }
+  return rt;
+out_nomem:
+  sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+out_fail:
+  sl_runtime_free(rt);
+  return NULL;
+}
+
+void sl_runtime_free(sl_runtime *rt) {
+  if (!rt)
+    return;
+  for (size_t i = 0; rt->nodes && i < rt->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    if (n->op && n->op->destroy && n->op_state)
+      n->op->destroy(n->op_state);
+    if (n->source && n->source->close && n->source_state)
+      n->source->close(n->source_state);
+    if (n->sink && n->sink->close && n->sink_state)
+      n->sink->close(n->sink_state);
+    sl_batch_release(&n->out);
+    free(n->children);
+  }
+  free(rt->nodes);
+  sl_batch_release(&rt->dl_batch);
+  sl_arena_destroy(rt->arena);
+  free(rt);
+}
+
+void sl_runtime_stop(sl_runtime *rt) { rt->stop = 1; }
+uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
+uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
+
+int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
+  size_t done = 0;
+  n->in += b->count;
+  while (done < b->count) {
+    sl_batch view = *b;
+    view.records = b->records + done;
+    view.count = b->count - done;
+    size_t written = 0;
+    int rc = n->sink->write(n->sink_state, &view, &written, err);
+    done += written;
+    if (rc == SL_OK)
+      return SL_OK;
+    if (rc != SL_ERR_LIMIT)
+      return rc;
+    /* Backpressure: the sink's queue is full; let it drain, then retry. */
+    if (n->sink->poll)
+      n->sink->poll(n->sink_state);
+    rc = n->sink->flush(n->sink_state, 100, err);
+    if (rc != SL_OK && rc != SL_ERR_UNAVAILABLE)
+      return rc;
+    if (rt->stop > 1)
+      return sl_error_set(err, SL_ERR_UNAVAILABLE, "stopped while %s was full", n->desc->label);
+  }
+  return SL_OK;
+}
+
+static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err);
+
+static int push_children(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
+  if (b->count == 0)
+    return SL_OK;
+  for (size_t i = 0; i < n->nchildren; i++) {
+    int rc = push(rt, &rt->nodes[n->children[i]], b, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err) {
+  if (n->kind == SL_NODE_SINK)
+    return sl_runtime_sink_write(rt, n, in, err);
+  const sl_batch *b = in;
+  if (n->op) {
+    sl_batch_clear(&n->out);
+    n->out.arena = rt->arena;
+    struct sl_emitter em = {rt, n, &n->out};
+    if (n->kind == SL_NODE_OPERATOR)
+      n->in += in->count;
+    int rc = n->op->process(n->op_state, in, &em, err);
+    if (rc != SL_OK) {
+      sl_log(SL_LOG_ERROR, n->desc->label, "%s", err->message);
+      return rc;
+    }
+    b = &n->out;
+  }
+  return push_children(rt, n, b, err);
+}
+
+/* Watermark or tick callbacks, in declaration order (parents first), so
+ * that results fired upstream reach downstream operators before they fire. */
+static int fire_timers(sl_runtime *rt, int64_t watermark, int64_t now, sl_error *err) {
+  for (size_t i = 0; i < rt->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    if (n->kind != SL_NODE_OPERATOR || !n->op)
+      continue;
+    int (*cb)(void *, int64_t, sl_emitter *, sl_error *) =
+        watermark != SL_WATERMARK_NONE ? n->op->on_watermark : n->op->on_tick;
+    if (!cb)
+      continue;
+    sl_batch_clear(&n->out);
+    n->out.arena = rt->arena;
+    struct sl_emitter em = {rt, n, &n->out};
+    int rc = cb(n->op_state, watermark != SL_WATERMARK_NONE ? watermark : now, &em, err);
+    if (rc == SL_OK)
+      rc = push_children(rt, n, &n->out, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+/* End of one traversal: dead letters out, arena reused. */
+static int finish_traversal(sl_runtime *rt, sl_error *err) {
+  int rc = sl_runtime_flush_dead_letters(rt, err);
+  for (size_t i = 0; i < rt->count; i++)
+    if (rt->nodes[i].sink && rt->nodes[i].sink->poll)
+      rt->nodes[i].sink->poll(rt->nodes[i].sink_state);
+  sl_arena_reset(rt->arena);
+  return rc;
+}
+
+/* Wait until every sink acknowledged what it was given. */
+static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err) {
+  int64_t deadline = sl_runtime_now_ms() + timeout_ms;
+  for (size_t i = 0; i < rt->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    if (!n->sink)
+      continue;
+    int rc;
+    do {
+      rc = n->sink->flush(n->sink_state, 200, err);
+    } while (rc == SL_ERR_UNAVAILABLE && sl_runtime_now_ms() < deadline && rt->stop < 2);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+typedef struct pending_offsets {
+  sl_offset *items;
+  size_t count, cap;
+} pending_offsets;
+
+static void note_offsets(pending_offsets *p, const sl_batch *b) {
+  for (size_t i = 0; i < b->count; i++) {
+    const sl_record *r = b->records[i];
+    int32_t part = sl_record_partition(r);
+    int64_t next = sl_record_offset(r) + 1;
+    if (part < 0)
+      continue;
+    size_t k = 0;
+    while (k < p->count && p->items[k].partition != part)
+      k++;
+    if (k == p->count) {
+      if (p->count == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 8;
+        sl_offset *n = realloc(p->items, ncap * sizeof *n);
+        if (!n)
+          continue;
+        p->items = n;
+        p->cap = ncap;
+      }
+      p->items[p->count].partition = part;
+      p->items[p->count].next_offset = next;
+      p->count++;
+    } else if (next > p->items[k].next_offset) {
+      p->items[k].next_offset = next;
+    }
+  }
+}
+
+/* Commit offsets of records whose effects the sinks have acknowledged. */
+static int commit_sources(sl_runtime *rt, pending_offsets *pending, sl_error *err) {
+  int rc = flush_sinks(rt, 30000, err);
+  if (rc != SL_OK)
+    return rc;
+  for (size_t i = 0; i < rt->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    if (n->kind != SL_NODE_SOURCE || !n->source->commit || pending[i].count == 0)
+      continue;
+    rc = n->source->commit(n->source_state, pending[i].items, pending[i].count, err);
+    if (rc != SL_OK)
+      return rc;
+    pending[i].count = 0;
+  }
+  return SL_OK;
+}
+
+int sl_runtime_run(sl_runtime *rt, sl_error *err) {
+  int rc = SL_OK;
+  size_t nsources = 0;
+  pending_offsets *pending = calloc(rt->count ? rt->count : 1, sizeof *pending);
+  if (!pending)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < rt->count; i++)
+    nsources += rt->nodes[i].kind == SL_NODE_SOURCE;
+  int64_t last_commit = sl_runtime_now_ms();
+  rt->last_tick_ms = last_commit;
+  sl_batch batch;
+  sl_batch_init(&batch, rt->arena);
+  while (!rt->stop) {
+    size_t live = 0, got = 0;
+    for (size_t i = 0; i < rt->count && !rt->stop; i++) {
+      sl_node *n = &rt->nodes[i];
+      if (n->kind != SL_NODE_SOURCE || n->eof)
+        continue;
+      live++;
+      sl_batch_clear(&batch);
+      batch.arena = rt->arena;
+      int eof = 0;
+      rc = n->source->poll(n->source_state, &batch, rt->opts.batch_size, got ? 0 : 50, &eof, err);
+      if (rc != SL_OK)
+        goto out;
+      n->eof = eof;
+      if (batch.count) {
+        got += batch.count;
+        n->emitted += batch.count;
+        rt->records_in += batch.count;
+        note_offsets(&pending[i], &batch);
+        rc = push(rt, n, &batch, err);
+        if (rc == SL_OK)
+          rc = finish_traversal(rt, err);
+        if (rc != SL_OK)
+          goto out;
+      }
+    }
+    int64_t now = sl_runtime_now_ms();
+    if (now - rt->last_tick_ms >= 1000) {
+      rt->last_tick_ms = now;
+      if ((rc = fire_timers(rt, SL_WATERMARK_NONE, now, err)) != SL_OK ||
+          (rc = finish_traversal(rt, err)) != SL_OK)
+        goto out;
+    }
+    if (now - last_commit >= rt->graph->checkpoint_ms) {
+      last_commit = now;
+      if ((rc = commit_sources(rt, pending, err)) != SL_OK)
+        goto out;
+    }
+    if (live == 0 && nsources > 0) {
+      /* Every source is finite and drained: fire every open window. */
+      sl_log(SL_LOG_INFO, "runtime", "input drained after %llu records; firing open windows",
+             (unsigned long long)rt->records_in);
+      if ((rc = fire_timers(rt, SL_WATERMARK_END, 0, err)) != SL_OK ||
+          (rc = finish_traversal(rt, err)) != SL_OK)
+        goto out;
+      break;
+    }
+  }
+  for (size_t i = 0; i < rt->count; i++)
+    if (rt->nodes[i].kind == SL_NODE_SOURCE && rt->nodes[i].source->pause)
+      rt->nodes[i].source->pause(rt->nodes[i].source_state);
+  rc = commit_sources(rt, pending, err);
+out:
+  sl_batch_release(&batch);
+  for (size_t i = 0; i < rt->count; i++)
+    free(pending[i].items);
+  free(pending);
+  return rc;
+}

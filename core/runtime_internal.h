@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Runtime structures shared by runtime.c, host.c and dead_letter.c. */
+#ifndef SLUICE_RUNTIME_INTERNAL_H
+#define SLUICE_RUNTIME_INTERNAL_H
+
+#include "connector.h"
+#include "record_internal.h"
+#include "runtime.h"
+
+typedef struct sl_node sl_node;
+
+/* The engine's handle of an operator instance. */
+struct sl_operator {
+  sl_runtime *rt; /* NULL under `sluice check` */
+  sl_node *node;
+  const char *label;
+};
+
+/* Output of one callback: records appended to `batch`. */
+struct sl_emitter {
+  sl_runtime *rt;
+  sl_node *node;
+  sl_batch *batch;
+};
+
+typedef struct node_counter {
+  const char *name; /* static string from the operator */
+  double value;
+} node_counter;
+
+struct sl_node {
+  const sl_node_desc *desc;
+  sl_node_kind kind;
+  const sl_operator_desc *op;
+  void *op_state;
+  struct sl_operator handle;
+  const sl_source_desc *source;
+  void *source_state;
+  const sl_sink_desc *sink;
+  void *sink_state;
+  sl_connector_env env;
+  int *children;
+  size_t nchildren;
+  sl_batch out;       /* reused for every callback's output */
+  int eof;            /* sources: drained */
+  uint64_t in, emitted, failed;
+  node_counter counters[8];
+  int depth;          /* guards re-entrant traversal of `out` */
+};
+
+struct sl_runtime {
+  const sl_graph_desc *graph;
+  sl_registry *reg;
+  sl_runtime_options opts;
+  sl_node *nodes;
+  size_t count;
+  sl_node *dead_letter; /* NULL: failures are counted and logged only */
+  sl_batch dl_batch;    /* dead letters of the current traversal */
+  sl_arena *arena;      /* the traversal arena */
+  volatile int stop;
+  uint64_t records_in, dead_letters;
+  int64_t last_tick_ms;
+};
+
+/* dead_letter.c: build the dead-letter record for `r` and queue it. */
+int sl_runtime_dead_letter(sl_runtime *rt, sl_node *from, const sl_record *r, const char *reason,
+                           const char *message);
+/* Write queued dead letters to the dead-letter sink. */
+int sl_runtime_flush_dead_letters(sl_runtime *rt, sl_error *err);
+/* runtime.c: write `b` to a sink node, applying backpressure. */
+int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err);
+void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta);
+int64_t sl_runtime_now_ms(void);
+
+#endif
