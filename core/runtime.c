@@ -102,7 +102,11 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 
 /* Sources with `format` decode in place through the decode operator. */
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
-  const char *format = sl_config_string(n->desc->config, "format", NULL);
+  const char *def = NULL; /* the source's documented default format */
+  for (const sl_config_entry *e = n->source->config; e && e->key; e++)
+    if (strcmp(e->key, "format") == 0)
+      def = e->default_value;
+  const char *format = sl_config_string(n->desc->config, "format", def);
   if (!format || strcmp(format, "raw") == 0)
     return SL_OK;
   n->op = sl_registry_operator(rt->reg, "decode");
