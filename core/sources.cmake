@@ -5,4 +5,10 @@ list(APPEND SLUICE_SOURCES
   core/error.c
   core/name.c
   core/record.c
+  core/window_assign.c
+  core/watermark.c
+  core/ddsketch.c
+  core/hll.c
+  core/aggregate.c
+  core/keyed_state.c
 )

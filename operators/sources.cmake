@@ -1,2 +1,3 @@
 list(APPEND SLUICE_SOURCES
+  operators/window.c
 )
