@@ -138,6 +138,15 @@ static int parse_spec(sl_agg_def *d, const char *spec, sl_error *err) {
   while (fi < FN_COUNT && strcmp(fn_table[fi].name, fname) != 0)
     fi++;
   if (fi == FN_COUNT) {
+    /* names users bring from SQL and other tools, which edit distance misses */
+    static const char *const alias[][2] = {{"mean", "avg"},         {"average", "avg"},
+                                           {"median", "p50"},       {"std", "stddev"},
+                                           {"stdev", "stddev"},     {"uniq", "distinct"},
+                                           {"count_distinct", "distinct"}, {"quantile", "percentile"}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+      if (strcmp(fname, alias[i][0]) == 0)
+        return sl_error_set(err, SL_ERR_INVALID, "unknown aggregate '%s' (did you mean '%s'?)",
+                            fname, alias[i][1]);
     const char *names[FN_COUNT];
     for (size_t i = 0; i < FN_COUNT; i++)
       names[i] = fn_table[i].name;
