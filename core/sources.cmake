@@ -1,4 +1,5 @@
 list(APPEND SLUICE_SOURCES
+  core/aggregate.c
   core/arena.c
   core/avro_decode.c
   core/avro_encode.c
@@ -8,6 +9,7 @@ list(APPEND SLUICE_SOURCES
   core/builtin.c
   core/cli.c
   core/config.c
+  core/ddsketch.c
   core/dead_letter.c
   core/error.c
   core/expr_compile.c
@@ -17,9 +19,11 @@ list(APPEND SLUICE_SOURCES
   core/expr_parse.c
   core/format.c
   core/graph.c
+  core/hll.c
   core/host.c
   core/json_decode.c
   core/json_encode.c
+  core/keyed_state.c
   core/log.c
   core/lua_bridge.c
   core/lua_pipeline.c
@@ -27,4 +31,6 @@ list(APPEND SLUICE_SOURCES
   core/record.c
   core/registry.c
   core/runtime.c
+  core/watermark.c
+  core/window_assign.c
 )

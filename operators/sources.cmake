@@ -4,4 +4,5 @@ list(APPEND SLUICE_SOURCES
   operators/filter.c
   operators/map.c
   operators/select.c
+  operators/window.c
 )

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The window state table (see keyed_state.h): chained hash on the key bytes
+ * (all windows of a key share a chain, which sessions need), an indexed
+ * min-heap of action times, dirty tracking and the canonical key codec. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash64.h"
+#include "keyed_state.h"
+#include "sluice/operator.h"
+#include "varint.h"
+#include "window_assign.h"
+
+#define NO_IDX UINT32_MAX
+
+uint32_t sl_key_hash(const void *key, size_t len) {
+  return (uint32_t)(sl_hash64(key, len, 0x77696e64) >> 32);
+}
+
+int sl_kstate_init(sl_kstate *s, const sl_agg_set *aggs, int64_t lateness) {
+  memset(s, 0, sizeof *s);
+  s->aggs = aggs;
+  s->lateness = lateness;
+  s->nbuckets = 64;
+  s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+  return s->buckets ? SL_OK : SL_ERR_NOMEM;
+}
+
+static void entry_free(sl_kstate *s, sl_kentry *e) {
+  sl_agg_release(s->aggs, sl_kentry_block(e));
+  free(e);
+}
+
+void sl_kstate_free(sl_kstate *s) {
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    sl_kentry *e = s->buckets[i];
+    while (e) {
+      sl_kentry *n = e->next;
+      entry_free(s, e);
+      e = n;
+    }
+  }
+  free(s->buckets);
+  free(s->heap);
+  free(s->dirty);
+  sl_buf_free(&s->deletes);
+  memset(s, 0, sizeof *s);
+}
+
+/* The key bytes sit after the aggregate block; the block size is the same
+ * for every entry of a table, but entries do not point at their table, so
+ * the key offset is stored implicitly: key bytes are the last key_len bytes
+ * of the allocation, which starts at e + 1 + block_size. */
+static unsigned char *key_ptr(const sl_kstate *s, const sl_kentry *e) {
+  return (unsigned char *)(e + 1) + s->aggs->block_size;
+}
+
+const unsigned char *sl_kentry_key(const sl_kstate *s, const sl_kentry *e) { return key_ptr(s, e); }
+
+static int same_key(const sl_kstate *s, const sl_kentry *e, uint32_t hash, const void *key,
+                    size_t len) {
+  return e->hash == hash && e->key_len == len && memcmp(key_ptr(s, e), key, len) == 0;
+}
+
+sl_kentry *sl_kstate_find(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                          int64_t start) {
+  for (sl_kentry *e = s->buckets[hash & (s->nbuckets - 1)]; e; e = e->next)
+    if (e->start == start && same_key(s, e, hash, key, len))
+      return e;
+  return NULL;
+}
+
+size_t sl_kstate_key_entries(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                             sl_kentry **out, size_t max) {
+  size_t n = 0;
+  for (sl_kentry *e = s->buckets[hash & (s->nbuckets - 1)]; e; e = e->next)
+    if (same_key(s, e, hash, key, len)) {
+      if (n < max)
+        out[n] = e;
+      n++;
+    }
+  return n;
+}
+
+/* ---- heap --------------------------------------------------------------- */
+
+int64_t sl_kstate_action_time(const sl_kstate *s, const sl_kentry *e) {
+  return (e->flags & SL_KE_FIRED) ? sl_sat_add(e->end - 1, s->lateness) : e->end - 1;
+}
+
+static void heap_set(sl_kstate *s, size_t i, sl_kentry *e) {
+  s->heap[i] = e;
+  e->heap_idx = (uint32_t)i;
+}
+
+static void sift_up(sl_kstate *s, size_t i) {
+  sl_kentry *e = s->heap[i];
+  int64_t t = sl_kstate_action_time(s, e);
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (sl_kstate_action_time(s, s->heap[p]) <= t)
+      break;
+    heap_set(s, i, s->heap[p]);
+    i = p;
+  }
+  heap_set(s, i, e);
+}
+
+static void sift_down(sl_kstate *s, size_t i) {
+  sl_kentry *e = s->heap[i];
+  int64_t t = sl_kstate_action_time(s, e);
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= s->heap_len)
+      break;
+    if (c + 1 < s->heap_len &&
+        sl_kstate_action_time(s, s->heap[c + 1]) < sl_kstate_action_time(s, s->heap[c]))
+      c++;
+    if (sl_kstate_action_time(s, s->heap[c]) >= t)
+      break;
+    heap_set(s, i, s->heap[c]);
+    i = c;
+  }
+  heap_set(s, i, e);
+}
+
+void sl_kstate_heap_update(sl_kstate *s, sl_kentry *e) {
+  sift_up(s, e->heap_idx);
+  sift_down(s, e->heap_idx);
+}
+
+static void heap_remove(sl_kstate *s, sl_kentry *e) {
+  size_t i = e->heap_idx;
+  if (i == NO_IDX)
+    return; /* popped by sl_kstate_pop */
+  e->heap_idx = NO_IDX;
+  sl_kentry *last = s->heap[--s->heap_len];
+  if (i == s->heap_len)
+    return;
+  heap_set(s, i, last);
+  sl_kstate_heap_update(s, last);
+}
+
+sl_kentry *sl_kstate_pop(sl_kstate *s) {
+  sl_kentry *e = sl_kstate_top(s);
+  if (e)
+    heap_remove(s, e);
+  return e;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+int sl_kstate_touch(sl_kstate *s, sl_kentry *e) {
+  if (e->dirty_idx != NO_IDX)
+    return SL_OK;
+  if (s->dirty_len == s->dirty_cap) {
+    size_t ncap = s->dirty_cap ? s->dirty_cap * 2 : 64;
+    sl_kentry **n = realloc(s->dirty, ncap * sizeof *n);
+    if (!n)
+      return SL_ERR_NOMEM;
+    s->dirty = n;
+    s->dirty_cap = ncap;
+  }
+  e->dirty_idx = (uint32_t)s->dirty_len;
+  s->dirty[s->dirty_len++] = e;
+  return SL_OK;
+}
+
+static int grow_buckets(sl_kstate *s) {
+  size_t n = s->nbuckets * 2;
+  sl_kentry **b = calloc(n, sizeof *b);
+  if (!b)
+    return SL_ERR_NOMEM;
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    sl_kentry *e = s->buckets[i];
+    while (e) {
+      sl_kentry *next = e->next;
+      e->next = b[e->hash & (n - 1)];
+      b[e->hash & (n - 1)] = e;
+      e = next;
+    }
+  }
+  free(s->buckets);
+  s->buckets = b;
+  s->nbuckets = n;
+  return SL_OK;
+}
+
+sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                            int64_t start, int64_t end, int32_t partition) {
+  if (len > UINT16_MAX)
+    return NULL;
+  if (s->count >= s->nbuckets && grow_buckets(s) != SL_OK)
+    return NULL;
+  if (s->heap_len == s->heap_cap) {
+    size_t ncap = s->heap_cap ? s->heap_cap * 2 : 64;
+    sl_kentry **n = realloc(s->heap, ncap * sizeof *n);
+    if (!n)
+      return NULL;
+    s->heap = n;
+    s->heap_cap = ncap;
+  }
+  sl_kentry *e = malloc(sizeof *e + s->aggs->block_size + len);
+  if (!e)
+    return NULL;
+  memset(e, 0, sizeof *e);
+  e->start = start;
+  e->end = end;
+  e->hash = hash;
+  e->partition = partition;
+  e->dirty_idx = NO_IDX;
+  e->key_len = (uint16_t)len;
+  sl_agg_init(s->aggs, sl_kentry_block(e));
+  memcpy(key_ptr(s, e), key, len);
+  if (sl_kstate_touch(s, e) != SL_OK) {
+    entry_free(s, e);
+    return NULL;
+  }
+  size_t b = hash & (s->nbuckets - 1);
+  e->next = s->buckets[b];
+  s->buckets[b] = e;
+  s->count++;
+  s->heap[s->heap_len] = e;
+  e->heap_idx = (uint32_t)s->heap_len++;
+  sift_up(s, e->heap_idx);
+  return e;
+}
+
+/* Snapshot key of an entry: tag, zigzag start, key bytes. */
+static size_t snap_key(const sl_kstate *s, const sl_kentry *e, int64_t start, sl_buf *out) {
+  sl_buf_reset(out);
+  if (sl_buf_putc(out, SL_KSTATE_TAG) || sl_varint_put(out, sl_zigzag(start)) ||
+      sl_buf_append(out, key_ptr(s, e), e->key_len))
+    return 0;
+  return out->len;
+}
+
+static int queue_delete(sl_kstate *s, const sl_kentry *e) {
+  if (!(e->flags & SL_KE_PERSISTED))
+    return SL_OK;
+  sl_buf k = SL_BUF_INIT;
+  int rc = SL_ERR_NOMEM;
+  size_t n = snap_key(s, e, e->start, &k);
+  uint32_t len = (uint32_t)n;
+  if (n && !sl_buf_append(&s->deletes, &e->snap_partition, 4) &&
+      !sl_buf_append(&s->deletes, &len, 4) && !sl_buf_append(&s->deletes, k.data, n))
+    rc = SL_OK;
+  sl_buf_free(&k);
+  return rc;
+}
+
+int sl_kstate_rebound(sl_kstate *s, sl_kentry *e, int64_t start, int64_t end) {
+  int rc = SL_OK;
+  if (start != e->start) { /* the snapshot key changes: drop the old one */
+    rc = queue_delete(s, e);
+    e->flags &= (uint8_t)~SL_KE_PERSISTED;
+    e->start = start;
+  }
+  e->end = end;
+  sl_kstate_heap_update(s, e);
+  return rc != SL_OK ? rc : sl_kstate_touch(s, e);
+}
+
+void sl_kstate_set_fired(sl_kstate *s, sl_kentry *e, int fired) {
+  if (fired)
+    e->flags |= SL_KE_FIRED;
+  else
+    e->flags &= (uint8_t)~SL_KE_FIRED;
+  sl_kstate_heap_update(s, e);
+}
+
+static void unlink_entry(sl_kstate *s, sl_kentry *e) {
+  sl_kentry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+  while (*pp != e)
+    pp = &(*pp)->next;
+  *pp = e->next;
+  s->count--;
+  heap_remove(s, e);
+  if (e->dirty_idx != NO_IDX)
+    s->dirty[e->dirty_idx] = NULL;
+}
+
+int sl_kstate_remove(sl_kstate *s, sl_kentry *e) {
+  int rc = queue_delete(s, e);
+  unlink_entry(s, e);
+  entry_free(s, e);
+  return rc;
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del, void *ctx) {
+  int rc = SL_OK;
+  sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
+  /* deletes first: a session that moved its start is deleted, then re-put */
+  for (size_t off = 0; off + 8 <= s->deletes.len && rc == SL_OK;) {
+    int32_t part;
+    uint32_t len;
+    memcpy(&part, s->deletes.data + off, 4);
+    memcpy(&len, s->deletes.data + off + 4, 4);
+    rc = del(ctx, part, s->deletes.data + off + 8, len);
+    off += 8 + len;
+  }
+  if (rc != SL_OK)
+    goto out;
+  sl_buf_reset(&s->deletes);
+  for (size_t i = 0; i < s->dirty_len; i++) {
+    sl_kentry *e = s->dirty[i];
+    if (!e)
+      continue;
+    if (!snap_key(s, e, e->start, &k)) {
+      rc = SL_ERR_NOMEM;
+      goto out;
+    }
+    if ((e->flags & SL_KE_PERSISTED) && e->snap_partition != e->partition) {
+      rc = del(ctx, e->snap_partition, k.data, k.len); /* its partition changed */
+      if (rc != SL_OK)
+        goto out;
+    }
+    sl_buf_reset(&v);
+    if (sl_varint_put(&v, 1) || sl_varint_put(&v, sl_zigzag(e->end)) ||
+        sl_varint_put(&v, e->flags & SL_KE_FIRED) ||
+        sl_agg_serialize(s->aggs, sl_kentry_block(e), &v) != SL_OK) {
+      rc = SL_ERR_NOMEM;
+      goto out;
+    }
+    rc = put(ctx, e->partition, k.data, k.len, v.data, v.len);
+    if (rc != SL_OK)
+      goto out;
+    e->flags |= SL_KE_PERSISTED;
+    e->snap_partition = e->partition;
+    e->dirty_idx = NO_IDX;
+    s->dirty[i] = NULL;
+  }
+  s->dirty_len = 0;
+out:
+  sl_buf_free(&k);
+  sl_buf_free(&v);
+  return rc;
+}
+
+int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t key_len,
+                      const void *val, size_t val_len) {
+  sl_rd kr = {key, (const unsigned char *)key + key_len, 0};
+  const unsigned char *tag = sl_bytes_get(&kr, 1);
+  int64_t start = sl_unzigzag(sl_varint_get(&kr));
+  if (!tag || *tag != SL_KSTATE_TAG || kr.bad)
+    return SL_ERR_PARSE;
+  sl_rd vr = {val, (const unsigned char *)val + val_len, 0};
+  uint64_t version = sl_varint_get(&vr);
+  int64_t end = sl_unzigzag(sl_varint_get(&vr));
+  uint64_t fired = sl_varint_get(&vr);
+  if (vr.bad || version != 1 || end <= start)
+    return SL_ERR_PARSE;
+  size_t klen = (size_t)(kr.end - kr.p);
+  uint32_t hash = sl_key_hash(kr.p, klen);
+  sl_kentry *old = sl_kstate_find(s, hash, kr.p, klen, start);
+  if (old) { /* restoring twice replaces */
+    unlink_entry(s, old);
+    entry_free(s, old);
+  }
+  sl_kentry *e = sl_kstate_insert(s, hash, kr.p, klen, start, end, partition);
+  if (!e)
+    return SL_ERR_NOMEM;
+  int rc = sl_agg_deserialize(s->aggs, sl_kentry_block(e), vr.p, (size_t)(vr.end - vr.p));
+  if (rc != SL_OK) {
+    sl_kstate_remove(s, e);
+    return rc;
+  }
+  e->flags = SL_KE_PERSISTED | (fired ? SL_KE_FIRED : 0);
+  e->snap_partition = partition;
+  sl_kstate_heap_update(s, e);
+  s->dirty[e->dirty_idx] = NULL; /* identical to the snapshot: clean */
+  e->dirty_idx = NO_IDX;
+  return SL_OK;
+}
+
+void sl_kstate_drop_partition(sl_kstate *s, int32_t partition) {
+  for (size_t i = 0; i < s->nbuckets; i++) {
+    sl_kentry *e = s->buckets[i];
+    while (e) {
+      sl_kentry *next = e->next;
+      if (e->partition == partition) {
+        unlink_entry(s, e);
+        entry_free(s, e);
+      }
+      e = next;
+    }
+  }
+  /* and its pending deletes: the new owner holds that state now */
+  sl_buf keep = SL_BUF_INIT;
+  for (size_t off = 0; off + 8 <= s->deletes.len;) {
+    int32_t part;
+    uint32_t len;
+    memcpy(&part, s->deletes.data + off, 4);
+    memcpy(&len, s->deletes.data + off + 4, 4);
+    if (part != partition)
+      sl_buf_append(&keep, s->deletes.data + off, 8 + len);
+    off += 8 + len;
+  }
+  sl_buf_free(&s->deletes);
+  s->deletes = keep;
+}
+
+/* ---- canonical key codec ------------------------------------------------ */
+
+enum { KT_NULL = 1, KT_BOOL, KT_INT, KT_DOUBLE, KT_STRING, KT_BYTES };
+
+static int put_be64(sl_buf *out, uint64_t u) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++)
+    b[i] = (unsigned char)(u >> (56 - 8 * i));
+  return sl_buf_append(out, b, 8);
+}
+
+int sl_key_encode(const sl_value *v, sl_buf *out) {
+  int rc;
+  switch (v ? v->type : SL_TYPE_NULL) {
+  case SL_TYPE_NULL:
+    rc = sl_buf_putc(out, KT_NULL);
+    break;
+  case SL_TYPE_BOOL:
+    rc = sl_buf_putc(out, KT_BOOL) || sl_buf_putc(out, (char)(v->as.b != 0));
+    break;
+  case SL_TYPE_INT:
+    rc = sl_buf_putc(out, KT_INT) || put_be64(out, (uint64_t)v->as.i ^ (UINT64_C(1) << 63));
+    break;
+  case SL_TYPE_DOUBLE: {
+    double d = v->as.d == 0 ? 0.0 : v->as.d; /* -0.0 and 0.0 are one key */
+    uint64_t u;
+    if (isnan(d))
+      d = NAN; /* one NaN */
+    memcpy(&u, &d, 8);
+    u = (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+    rc = sl_buf_putc(out, KT_DOUBLE) || put_be64(out, u);
+    break;
+  }
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES:
+    rc = sl_buf_putc(out, v->type == SL_TYPE_STRING ? KT_STRING : KT_BYTES);
+    for (size_t i = 0; i < v->as.str.len && !rc; i++) {
+      rc = sl_buf_putc(out, v->as.str.ptr[i]);
+      if (!rc && v->as.str.ptr[i] == 0)
+        rc = sl_buf_putc(out, (char)0xff);
+    }
+    rc = rc || sl_buf_putc(out, 0) || sl_buf_putc(out, 1);
+    break;
+  default:
+    return SL_ERR_TYPE;
+  }
+  return rc ? SL_ERR_NOMEM : SL_OK;
+}
+
+static uint64_t get_be64(const unsigned char *p) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++)
+    u = u << 8 | p[i];
+  return u;
+}
+
+int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *a,
+                  sl_value *out) {
+  const unsigned char *p = *pp;
+  if (p >= end)
+    return SL_ERR_PARSE;
+  unsigned char tag = *p++;
+  switch (tag) {
+  case KT_NULL:
+    *out = sl_value_null();
+    break;
+  case KT_BOOL:
+    if (p >= end)
+      return SL_ERR_PARSE;
+    *out = sl_value_bool(*p++);
+    break;
+  case KT_INT:
+    if (end - p < 8)
+      return SL_ERR_PARSE;
+    *out = sl_value_int((int64_t)(get_be64(p) ^ (UINT64_C(1) << 63)));
+    p += 8;
+    break;
+  case KT_DOUBLE: {
+    if (end - p < 8)
+      return SL_ERR_PARSE;
+    uint64_t u = get_be64(p);
+    u = (u >> 63) ? u & ~(UINT64_C(1) << 63) : ~u;
+    double d;
+    memcpy(&d, &u, 8);
+    *out = sl_value_double(d);
+    p += 8;
+    break;
+  }
+  case KT_STRING:
+  case KT_BYTES: {
+    size_t n = 0;
+    const unsigned char *q = p;
+    for (;; q++) { /* measure */
+      if (q + 1 >= end)
+        return SL_ERR_PARSE;
+      if (*q == 0) {
+        if (q[1] == 1)
+          break;
+        q++;
+      }
+      n++;
+    }
+    char *s = sl_arena_alloc(a, n + 1);
+    if (!s)
+      return SL_ERR_NOMEM;
+    size_t k = 0;
+    while (p < q) {
+      s[k++] = (char)*p;
+      p += *p == 0 ? 2 : 1;
+    }
+    s[n] = 0;
+    p = q + 2;
+    *out = tag == KT_STRING ? sl_value_string(s, n) : sl_value_bytes(s, n);
+    break;
+  }
+  default:
+    return SL_ERR_PARSE;
+  }
+  *pp = p;
+  return SL_OK;
+}
+
+int sl_key_text(const sl_value *v, sl_buf *out) {
+  switch (v->type) {
+  case SL_TYPE_NULL:
+    return SL_OK;
+  case SL_TYPE_BOOL:
+    return sl_buf_puts(out, v->as.b ? "true" : "false") ? SL_ERR_NOMEM : SL_OK;
+  case SL_TYPE_INT:
+    return sl_buf_printf(out, "%lld", (long long)v->as.i) ? SL_ERR_NOMEM : SL_OK;
+  case SL_TYPE_DOUBLE:
+    return sl_buf_printf(out, "%.17g", v->as.d) ? SL_ERR_NOMEM : SL_OK;
+  default:
+    return sl_buf_append(out, v->as.str.ptr, v->as.str.len) ? SL_ERR_NOMEM : SL_OK;
+  }
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Window state of one operator: (key bytes, window start) -> entry holding
+ * the window end, flags and the aggregate state block, in one allocation.
+ * Also a min-heap of entries by their next action time (fire or close), a
+ * dirty list for incremental snapshots and the pending snapshot deletes of
+ * closed windows. Pure computation: snapshots go through callbacks, so any
+ * backend (memory, Redis) plugs in behind the operator's host table.
+ *
+ * Keys are canonical, order-preserving byte encodings of the key values
+ * (sl_key_encode), so comparing keys is memcmp and "ordered by key" is the
+ * bytewise order of these encodings. */
+#ifndef SLUICE_KEYED_STATE_H
+#define SLUICE_KEYED_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aggregate.h"
+#include "buf.h"
+#include "sluice/record.h"
+
+#define SL_KE_FIRED 0x1u     /* emitted at least once; next action is closing */
+#define SL_KE_PERSISTED 0x2u /* a snapshot holds it under snap_partition */
+
+typedef struct sl_kentry {
+  struct sl_kentry *next; /* hash chain */
+  int64_t start, end;     /* the window [start, end) */
+  uint32_t hash;          /* of the key bytes */
+  int32_t partition;      /* source partition of the last record */
+  int32_t snap_partition; /* where the snapshot holds it (SL_KE_PERSISTED) */
+  uint32_t heap_idx;
+  uint32_t dirty_idx;     /* UINT32_MAX when clean */
+  uint16_t key_len;
+  uint8_t flags;          /* SL_KE_* */
+  uint8_t pad_;
+  /* followed by the aggregate block (8-aligned), then key_len key bytes */
+} sl_kentry;
+
+typedef struct sl_kstate {
+  sl_kentry **buckets; /* power of two */
+  size_t nbuckets, count;
+  sl_kentry **heap; /* by sl_kstate_action_time */
+  size_t heap_len, heap_cap;
+  sl_kentry **dirty; /* entries changed since the last snapshot (NULL: removed) */
+  size_t dirty_len, dirty_cap;
+  sl_buf deletes; /* pending snapshot deletes: int32 partition, uint32 len, bytes */
+  const sl_agg_set *aggs;
+  int64_t lateness;
+} sl_kstate;
+
+int sl_kstate_init(sl_kstate *s, const sl_agg_set *aggs, int64_t lateness);
+void sl_kstate_free(sl_kstate *s); /* frees every entry */
+
+static inline void *sl_kentry_block(sl_kentry *e) { return (char *)(e + 1); }
+const unsigned char *sl_kentry_key(const sl_kstate *s, const sl_kentry *e);
+uint32_t sl_key_hash(const void *key, size_t len);
+
+/* The entry of (key, start), or NULL. */
+sl_kentry *sl_kstate_find(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                          int64_t start);
+/* Up to `max` entries of `key` (any window) into out; returns how many exist. */
+size_t sl_kstate_key_entries(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                             sl_kentry **out, size_t max);
+/* New entry with an initialised aggregate block, in the heap and dirty. NULL on OOM. */
+sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len,
+                            int64_t start, int64_t end, int32_t partition);
+/* Change the window bounds (sessions); keeps the snapshot consistent. */
+int sl_kstate_rebound(sl_kstate *s, sl_kentry *e, int64_t start, int64_t end);
+int sl_kstate_touch(sl_kstate *s, sl_kentry *e); /* mark changed */
+void sl_kstate_set_fired(sl_kstate *s, sl_kentry *e, int fired);
+/* Unlink and free; queues a snapshot delete when persisted. */
+int sl_kstate_remove(sl_kstate *s, sl_kentry *e);
+
+/* When the entry must act: end - 1 (fire), then end - 1 + lateness (close). */
+int64_t sl_kstate_action_time(const sl_kstate *s, const sl_kentry *e);
+/* Entry with the smallest action time, NULL if empty. */
+static inline sl_kentry *sl_kstate_top(const sl_kstate *s) {
+  return s->heap_len ? s->heap[0] : NULL;
+}
+void sl_kstate_heap_update(sl_kstate *s, sl_kentry *e);
+/* Take the top entry out of the heap (it must then be removed). */
+sl_kentry *sl_kstate_pop(sl_kstate *s);
+
+/* Snapshot callbacks (the operator forwards them to host->snapshot_*). */
+typedef int (*sl_kstate_put_fn)(void *ctx, int32_t partition, const void *key, size_t key_len,
+                                const void *val, size_t val_len);
+typedef int (*sl_kstate_del_fn)(void *ctx, int32_t partition, const void *key, size_t key_len);
+/* Write dirty entries and pending deletes, then forget them. */
+int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del, void *ctx);
+/* Rebuild one entry from a snapshot key/value (keys start with SL_KSTATE_TAG). */
+int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t key_len,
+                      const void *val, size_t val_len);
+/* Forget a partition's entries without deleting them from the snapshot
+ * (the partition's new owner restores them). */
+void sl_kstate_drop_partition(sl_kstate *s, int32_t partition);
+
+#define SL_KSTATE_TAG 0x01 /* first byte of window snapshot keys */
+
+/* ---- canonical key encoding --------------------------------------------- */
+
+/* Append the canonical encoding of a scalar: tag, then an order-preserving
+ * payload (ints and doubles big-endian with the sign flipped, strings with
+ * 0x00 escaped and a 0x00 0x01 terminator). SL_ERR_TYPE for records and
+ * arrays, SL_ERR_NOMEM. */
+int sl_key_encode(const sl_value *v, sl_buf *out);
+/* Decode one value (strings copied into `a`); SL_ERR_PARSE if malformed. */
+int sl_key_decode(const unsigned char **p, const unsigned char *end, sl_arena *a, sl_value *out);
+/* Append the value's text form ("m1", "42", "true", "" for null) to out. */
+int sl_key_text(const sl_value *v, sl_buf *out);
+
+#endif

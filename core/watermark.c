@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-partition watermark tracking with idleness (see watermark.h). The
+ * partition count is small (tens), so a linear scan per advance is cheaper
+ * than any structure that would need maintenance. */
+#include <stdlib.h>
+
+#include "sluice/operator.h"
+#include "watermark.h"
+#include "window_assign.h"
+
+void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle) {
+  w->parts = NULL;
+  w->count = w->cap = 0;
+  w->delay = delay;
+  w->idle = idle;
+  w->current = SL_WATERMARK_NONE;
+}
+
+void sl_watermark_free(sl_watermark *w) {
+  free(w->parts);
+  w->parts = NULL;
+  w->count = w->cap = 0;
+}
+
+static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t partition) {
+  for (size_t i = 0; i < w->count; i++)
+    if (w->parts[i].source_id == source_id && w->parts[i].partition == partition)
+      return &w->parts[i];
+  if (w->count == w->cap) {
+    size_t ncap = w->cap ? w->cap * 2 : 8;
+    sl_wm_part *n = realloc(w->parts, ncap * sizeof *n);
+    if (!n)
+      return NULL;
+    w->parts = n;
+    w->cap = ncap;
+  }
+  sl_wm_part *p = &w->parts[w->count++];
+  p->source_id = source_id;
+  p->partition = partition;
+  p->max_t = SL_WATERMARK_NONE;
+  p->last_seen = INT64_MIN;
+  return p;
+}
+
+static void recompute(sl_watermark *w, int64_t now) {
+  int64_t min = INT64_MAX;
+  int any = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    const sl_wm_part *p = &w->parts[i];
+    if (p->max_t == SL_WATERMARK_NONE || sl_sat_add(p->last_seen, w->idle) <= now)
+      continue; /* idle: it must not hold the others back */
+    int64_t pw = sl_sat_add(p->max_t, -w->delay);
+    if (pw < min)
+      min = pw;
+    any = 1;
+  }
+  if (any && min > w->current)
+    w->current = min;
+}
+
+int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t,
+                         int64_t now) {
+  sl_wm_part *p = find_or_add(w, source_id, partition);
+  if (!p)
+    return SL_ERR_NOMEM;
+  p->last_seen = now;
+  if (t > p->max_t)
+    p->max_t = t;
+  recompute(w, now);
+  return 0;
+}
+
+void sl_watermark_tick(sl_watermark *w, int64_t now) { recompute(w, now); }
+
+void sl_watermark_force(sl_watermark *w, int64_t wm) {
+  if (wm > w->current)
+    w->current = wm;
+}
+
+int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
+                              int64_t max_t, int64_t now) {
+  sl_wm_part *p = find_or_add(w, source_id, partition);
+  if (!p)
+    return SL_ERR_NOMEM;
+  if (max_t > p->max_t)
+    p->max_t = max_t;
+  p->last_seen = now;
+  return 0;
+}
+
+void sl_watermark_drop_partition(sl_watermark *w, int32_t partition) {
+  size_t j = 0;
+  for (size_t i = 0; i < w->count; i++)
+    if (w->parts[i].partition != partition)
+      w->parts[j++] = w->parts[i];
+  w->count = j;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Event-time watermark of one operator: per source partition the maximum
+ * event time seen minus `delay`; the operator watermark is the minimum over
+ * partitions that received data within `idle` ms of processing time, and
+ * never moves backwards. */
+#ifndef SLUICE_WATERMARK_H
+#define SLUICE_WATERMARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_wm_part {
+  int32_t source_id;
+  int32_t partition;
+  int64_t max_t;     /* largest event time seen */
+  int64_t last_seen; /* processing time of the last record */
+} sl_wm_part;
+
+typedef struct sl_watermark {
+  sl_wm_part *parts; /* malloc'd */
+  size_t count, cap;
+  int64_t delay;
+  int64_t idle;
+  int64_t current; /* SL_WATERMARK_NONE until data arrives */
+} sl_watermark;
+
+void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle);
+void sl_watermark_free(sl_watermark *w);
+/* A record with event time t arrived on (source_id, partition) at
+ * processing time now. Returns SL_OK or SL_ERR_NOMEM; the new watermark is
+ * w->current. */
+int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t,
+                         int64_t now);
+/* Re-evaluate idleness at processing time now (may advance the watermark). */
+void sl_watermark_tick(sl_watermark *w, int64_t now);
+/* An upstream watermark: current = max(current, wm). */
+void sl_watermark_force(sl_watermark *w, int64_t wm);
+/* Restore one partition's maximum (keeps the larger value). */
+int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
+                              int64_t max_t, int64_t now);
+/* Forget the partition (all sources); the watermark itself never moves back. */
+void sl_watermark_drop_partition(sl_watermark *w, int32_t partition);
+
+#endif

@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `window` operator: event-time tumbling, hopping and session windows
+ * per key with the aggregates of the `aggregate` table (SPEC section 5).
+ *
+ * Per record, in arrival order: extract event time, check aggregate
+ * argument types, encode the key, assign the record to its windows using
+ * the watermark as it was BEFORE the record (so a record never closes its
+ * own window), re-emit windows that already fired but are still within
+ * `lateness`, then advance the watermark with the record and fire what the
+ * advance ripened. Results of one advance are ordered by (window_end, key
+ * bytes). Nothing here depends on batch boundaries.
+ *
+ * The engine is reached only through the sl_host table; the state table,
+ * aggregates, sketches and watermark live in core/ as pure computation. */
+#define _GNU_SOURCE /* qsort_r */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "builtin.h"
+#include "buf.h"
+#include "keyed_state.h"
+#include "varint.h"
+#include "watermark.h"
+#include "window_assign.h"
+
+typedef enum { W_TUMBLING, W_HOPPING, W_SESSION } win_kind;
+
+typedef struct win_path {
+  sl_name *names; /* malloc'd */
+  size_t len;
+} win_path;
+
+typedef struct win_op {
+  const sl_host *host;
+  sl_operator *op;
+  win_kind kind;
+  int64_t size, every, lateness; /* size is the gap for sessions */
+  win_path *keys;
+  sl_name *key_out; /* output field per key: the full dotted path */
+  size_t nkeys;
+  win_path time; /* len 0: the record timestamp */
+  sl_agg_set aggs;
+  sl_kstate st;
+  sl_watermark wm;
+  uint64_t seq;  /* arrival counter for first/last ties */
+  sl_buf key;    /* scratch: canonical key of the current record */
+  sl_buf text;   /* scratch: result key text */
+  sl_kentry **emit, **close, **same; /* scratch lists */
+  size_t emit_cap, close_cap, same_cap;
+  sl_name n_start, n_end;
+} win_op;
+
+/* ---- configuration ------------------------------------------------------ */
+
+static const sl_config_entry win_config[] = {
+    {"tumbling", SL_CFG_DURATION, 0, NULL, "size of tumbling windows"},
+    {"hopping", SL_CFG_DURATION, 0, NULL, "size of hopping windows (with `every`)"},
+    {"every", SL_CFG_DURATION, 0, NULL, "advance of hopping windows"},
+    {"session", SL_CFG_DURATION, 0, NULL, "inactivity gap closing a session window"},
+    {"key", SL_CFG_STRING_LIST, SL_CFG_REQUIRED, NULL, "key field(s), dotted paths allowed"},
+    {"time", SL_CFG_STRING, 0, NULL, "event-time field (default: the record timestamp)"},
+    {"delay", SL_CFG_DURATION, 0, "0", "how far the watermark trails the newest event time"},
+    {"lateness", SL_CFG_DURATION, 0, "0", "how long a fired window still accepts records"},
+    {"idle", SL_CFG_DURATION, 0, "30s", "a partition without data this long stops holding back the watermark"},
+    {"aggregate", SL_CFG_TABLE, SL_CFG_REQUIRED, NULL, "output = \"fn(args)\" pairs"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int split_path(const char *text, win_path *p, sl_error *err) {
+  size_t n = 1, len = strlen(text);
+  for (size_t i = 0; i < len; i++)
+    n += text[i] == '.';
+  p->names = calloc(n, sizeof *p->names);
+  if (!p->names)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  p->len = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '.')
+      continue;
+    if (i == start)
+      return sl_error_set(err, SL_ERR_INVALID, "window: '%s' is not a field path", text);
+    p->names[p->len++] = sl_name_intern(text + start, i - start);
+    start = i + 1;
+  }
+  return SL_OK;
+}
+
+static int duration_opt(const sl_config *cfg, const char *key, int64_t def, int64_t min,
+                        int64_t *out, sl_error *err) {
+  *out = sl_config_duration_ms(cfg, key, def);
+  if (*out < min || *out > SL_WINDOW_MAX_DURATION)
+    return sl_error_set(err, SL_ERR_INVALID, "window: %s must be %s and at most 2^59 ms", key,
+                        min > 0 ? "positive" : "zero or more");
+  return SL_OK;
+}
+
+static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
+  int t = sl_config_has(cfg, "tumbling"), h = sl_config_has(cfg, "hopping"),
+      s = sl_config_has(cfg, "session");
+  if (t + h + s != 1)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "window needs exactly one of tumbling, hopping or session (got %d)", t + h + s);
+  if (sl_config_has(cfg, "every") && !h)
+    return sl_error_set(err, SL_ERR_INVALID, "window: `every` only applies to hopping windows");
+  w->kind = t ? W_TUMBLING : h ? W_HOPPING : W_SESSION;
+  int rc = duration_opt(cfg, t ? "tumbling" : h ? "hopping" : "session", 0, 1, &w->size, err);
+  if (rc != SL_OK || !h)
+    return rc;
+  if (!sl_config_has(cfg, "every"))
+    return sl_error_set(err, SL_ERR_INVALID, "window: hopping windows need `every` (e.g. every = \"10s\")");
+  rc = duration_opt(cfg, "every", 0, 1, &w->every, err);
+  if (rc == SL_OK && w->every > w->size)
+    return sl_error_set(err, SL_ERR_INVALID, "window: every (%lld ms) must not exceed the hopping size (%lld ms)",
+                        (long long)w->every, (long long)w->size);
+  return rc;
+}
+
+static int config_aggs(win_op *w, const sl_config *cfg, sl_error *err) {
+  const sl_config *agg = sl_config_table(cfg, "aggregate");
+  size_t n = sl_config_count(agg);
+  if (!agg || n == 0)
+    return sl_error_set(err, SL_ERR_INVALID, "window: aggregate needs at least one output, e.g. n = \"count()\"");
+  for (size_t i = 0; i < n; i++) {
+    const char *out = sl_config_key_at(agg, i), *spec = sl_config_string(agg, out, NULL);
+    if (!spec)
+      return sl_error_set(err, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"", out);
+    sl_name name = sl_name_cstr(out);
+    int clash = name == w->n_start || name == w->n_end;
+    for (size_t k = 0; k < w->nkeys; k++)
+      clash |= name == w->key_out[k];
+    if (clash)
+      return sl_error_set(err, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field", out);
+    int rc = sl_agg_set_add(&w->aggs, out, spec, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+static void win_destroy(void *state);
+
+static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, void **state,
+                    sl_error *err) {
+  win_op *w = calloc(1, sizeof *w);
+  if (!w)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  w->host = host;
+  w->op = op;
+  w->n_start = sl_name_cstr("window_start");
+  w->n_end = sl_name_cstr("window_end");
+  int64_t delay, idle;
+  int rc = config_kind(w, cfg, err);
+  if (rc == SL_OK)
+    rc = duration_opt(cfg, "delay", 0, 0, &delay, err);
+  if (rc == SL_OK)
+    rc = duration_opt(cfg, "lateness", 0, 0, &w->lateness, err);
+  if (rc == SL_OK)
+    rc = duration_opt(cfg, "idle", 30000, 1, &idle, err);
+  if (rc != SL_OK)
+    goto out_free;
+  w->nkeys = sl_config_list_len(cfg, "key");
+  if (w->nkeys == 0) {
+    rc = sl_error_set(err, SL_ERR_INVALID, "window: key needs at least one field");
+    goto out_free;
+  }
+  w->keys = calloc(w->nkeys, sizeof *w->keys);
+  w->key_out = calloc(w->nkeys, sizeof *w->key_out);
+  if (!w->keys || !w->key_out) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    goto out_free;
+  }
+  for (size_t i = 0; i < w->nkeys && rc == SL_OK; i++) {
+    const char *k = sl_config_list_string(cfg, "key", i);
+    rc = split_path(k, &w->keys[i], err);
+    w->key_out[i] = sl_name_cstr(k);
+  }
+  if (rc == SL_OK && sl_config_has(cfg, "time"))
+    rc = split_path(sl_config_string(cfg, "time", ""), &w->time, err);
+  if (rc == SL_OK)
+    rc = config_aggs(w, cfg, err);
+  if (rc != SL_OK)
+    goto out_free;
+  sl_watermark_init(&w->wm, delay, idle);
+  if (sl_kstate_init(&w->st, &w->aggs, w->lateness) != SL_OK) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    goto out_free;
+  }
+  *state = w;
+  return SL_OK;
+out_free:
+  win_destroy(w);
+  return rc;
+}
+
+static void win_destroy(void *state) {
+  win_op *w = state;
+  if (!w)
+    return;
+  if (w->st.buckets)
+    sl_kstate_free(&w->st);
+  sl_watermark_free(&w->wm);
+  for (size_t i = 0; w->keys && i < w->nkeys; i++)
+    free(w->keys[i].names);
+  free(w->keys);
+  free(w->key_out);
+  free(w->time.names);
+  sl_agg_set_free(&w->aggs);
+  sl_buf_free(&w->key);
+  sl_buf_free(&w->text);
+  free(w->emit);
+  free(w->close);
+  free(w->same);
+  free(w);
+}
+
+/* ---- emitting ----------------------------------------------------------- */
+
+static int push(sl_kentry ***list, size_t *cap, size_t len, sl_kentry *e) {
+  if (len == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 64;
+    sl_kentry **n = realloc(*list, ncap * sizeof *n);
+    if (!n)
+      return SL_ERR_NOMEM;
+    *list = n;
+    *cap = ncap;
+  }
+  (*list)[len] = e;
+  return SL_OK;
+}
+
+static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
+  sl_arena *a = w->host->arena(out);
+  sl_record *r = sl_record_new(a, w->nkeys + 2 + w->aggs.count);
+  if (!r)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  const unsigned char *p = sl_kentry_key(&w->st, e), *end = p + e->key_len;
+  sl_buf_reset(&w->text);
+  int rc = SL_OK;
+  for (size_t i = 0; i < w->nkeys && rc == SL_OK; i++) {
+    sl_value v;
+    rc = sl_key_decode(&p, end, a, &v);
+    if (rc == SL_OK)
+      rc = sl_record_set(r, w->key_out[i], v);
+    if (rc == SL_OK && i > 0)
+      rc = sl_buf_putc(&w->text, '|') ? SL_ERR_NOMEM : SL_OK;
+    if (rc == SL_OK)
+      rc = sl_key_text(&v, &w->text);
+  }
+  if (rc == SL_OK)
+    rc = sl_record_set(r, w->n_start, sl_value_int(e->start));
+  if (rc == SL_OK)
+    rc = sl_record_set(r, w->n_end, sl_value_int(e->end));
+  if (rc == SL_OK)
+    rc = sl_agg_result(&w->aggs, sl_kentry_block(e), a, r);
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, "window: cannot build a result (%s)", sl_strerror(rc));
+  char *key = sl_arena_strndup(a, w->text.data ? w->text.data : "", w->text.len);
+  if (!key)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  sl_record_set_key(r, key, w->text.len);
+  sl_record_set_timestamp(r, e->end - 1);
+  sl_record_set_position(r, -1, NULL, e->partition, -1);
+  rc = w->host->emit(out, r);
+  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: emit failed (%s)", sl_strerror(rc));
+}
+
+static int cmp_fire(const void *a, const void *b, void *ctx) {
+  const sl_kentry *x = *(sl_kentry *const *)a, *y = *(sl_kentry *const *)b;
+  const sl_kstate *st = ctx;
+  if (x->end != y->end)
+    return x->end < y->end ? -1 : 1;
+  size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+  int c = memcmp(sl_kentry_key(st, x), sl_kentry_key(st, y), n);
+  if (c)
+    return c;
+  if (x->key_len != y->key_len)
+    return x->key_len < y->key_len ? -1 : 1;
+  return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Fire every window ripened by the current watermark, in (end, key) order,
+ * then free the windows whose lateness ran out. */
+static int fire(win_op *w, sl_emitter *out, sl_error *err) {
+  int64_t wm = w->wm.current;
+  size_t n_emit = 0, n_close = 0;
+  sl_kentry *e;
+  int rc = SL_OK;
+  while ((e = sl_kstate_top(&w->st)) && sl_kstate_action_time(&w->st, e) <= wm) {
+    if (!(e->flags & SL_KE_FIRED)) {
+      rc = push(&w->emit, &w->emit_cap, n_emit++, e);
+      sl_kstate_set_fired(&w->st, e, 1);
+      if (rc == SL_OK)
+        rc = sl_kstate_touch(&w->st, e);
+    } else {
+      rc = push(&w->close, &w->close_cap, n_close++, sl_kstate_pop(&w->st));
+    }
+    if (rc != SL_OK)
+      return sl_error_set(err, rc, "out of memory");
+  }
+  if (n_emit > 1)
+    qsort_r(w->emit, n_emit, sizeof *w->emit, cmp_fire, &w->st);
+  for (size_t i = 0; i < n_emit && rc == SL_OK; i++)
+    rc = emit_entry(w, w->emit[i], out, err);
+  for (size_t i = 0; i < n_close; i++) {
+    int r2 = sl_kstate_remove(&w->st, w->close[i]);
+    if (rc == SL_OK && r2 != SL_OK)
+      rc = sl_error_set(err, r2, "out of memory");
+  }
+  return rc;
+}
+
+/* ---- assigning records -------------------------------------------------- */
+
+static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm,
+                sl_emitter *out) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "window [%lld, %lld) closed at watermark %lld", (long long)s,
+           (long long)e, (long long)wm);
+  w->host->counter_add(w->op, "sluice_late_records_total", 1);
+  return w->host->dead_letter(out, r, "late", msg);
+}
+
+static int is_closed(const win_op *w, int64_t end, int64_t wm) {
+  return wm >= sl_sat_add(end - 1, w->lateness);
+}
+
+/* Add r to entry e and emit it at once if its window already fired. */
+static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_t wm,
+                  sl_emitter *out, sl_error *err) {
+  int rc = sl_agg_update(&w->aggs, sl_kentry_block(e), r, t, w->seq);
+  e->partition = sl_record_partition(r);
+  if (rc == SL_OK)
+    rc = sl_kstate_touch(&w->st, e);
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, "out of memory");
+  if (wm < e->end - 1)
+    return SL_OK;
+  if (!(e->flags & SL_KE_FIRED))
+    sl_kstate_set_fired(&w->st, e, 1);
+  return emit_entry(w, e, out, err); /* within lateness: the updated result again */
+}
+
+static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_record *r,
+                       int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
+  sl_kentry *en = sl_kstate_find(&w->st, hash, w->key.data, w->key.len, s);
+  if (!en && !(en = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e,
+                                     sl_record_partition(r))))
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  return add_to(w, en, r, t, wm, out, err);
+}
+
+static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t t, int64_t wm,
+                          sl_emitter *out, sl_error *err) {
+  size_t n;
+  for (;;) {
+    n = sl_kstate_key_entries(&w->st, hash, w->key.data, w->key.len, w->same, w->same_cap);
+    if (n <= w->same_cap)
+      break;
+    sl_kentry **grown = realloc(w->same, n * 2 * sizeof *grown);
+    if (!grown)
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    w->same = grown;
+    w->same_cap = n * 2;
+  }
+  int64_t s = t, e = t + w->size;
+  sl_kentry *keep = NULL;
+  size_t n_overlap = 0;
+  for (size_t i = 0; i < n; i++) { /* sessions overlapping [t, t + gap) merge */
+    sl_kentry *x = w->same[i];
+    if (!(x->start < t + w->size && t < x->end))
+      continue;
+    w->same[n_overlap++] = x;
+    if (x->start < s)
+      s = x->start;
+    if (x->end > e)
+      e = x->end;
+    if (!keep || x->start < keep->start)
+      keep = x;
+  }
+  if (is_closed(w, e, wm))
+    return late(w, r, s, e, wm, out);
+  if (!keep) {
+    keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, sl_record_partition(r));
+    if (!keep)
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  int rc = SL_OK;
+  for (size_t i = 0; i < n_overlap && rc == SL_OK; i++) {
+    if (w->same[i] == keep)
+      continue;
+    rc = sl_agg_merge(&w->aggs, sl_kentry_block(keep), sl_kentry_block(w->same[i]));
+    if (rc == SL_OK)
+      rc = sl_kstate_remove(&w->st, w->same[i]);
+  }
+  if (rc == SL_OK && (keep->start != s || keep->end != e)) {
+    rc = sl_kstate_rebound(&w->st, keep, s, e);
+    /* a longer session fires again at its new end */
+    if (rc == SL_OK && (keep->flags & SL_KE_FIRED) && wm < e - 1)
+      sl_kstate_set_fired(&w->st, keep, 0);
+  }
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, "out of memory");
+  return add_to(w, keep, r, t, wm, out, err);
+}
+
+static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_error *err) {
+  int64_t wm = w->wm.current;
+  uint32_t hash = sl_key_hash(w->key.data, w->key.len);
+  if (w->kind == W_SESSION)
+    return assign_session(w, hash, r, t, wm, out, err);
+  if (w->kind == W_TUMBLING) {
+    int64_t s = sl_tumbling_start(t, w->size), e = s + w->size;
+    if (is_closed(w, e, wm))
+      return late(w, r, s, e, wm, out);
+    return join_window(w, hash, s, e, r, t, wm, out, err);
+  }
+  int64_t k0, k1, joined = 0;
+  sl_hopping_range(t, w->size, w->every, &k0, &k1);
+  for (int64_t k = k0; k <= k1; k++) { /* ascending k = ascending window end */
+    int64_t s = k * w->every, e = s + w->size;
+    if (is_closed(w, e, wm))
+      continue;
+    joined++;
+    int rc = join_window(w, hash, s, e, r, t, wm, out, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  if (!joined)
+    return late(w, r, k1 * w->every, k1 * w->every + w->size, wm, out);
+  return SL_OK;
+}
+
+/* Canonical key of r into w->key; a message in `why` when it cannot be a key. */
+static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
+  sl_buf_reset(&w->key);
+  for (size_t i = 0; i < w->nkeys; i++) {
+    const sl_value *v = sl_record_get_path(r, w->keys[i].names, w->keys[i].len);
+    int rc = sl_key_encode(v, &w->key);
+    if (rc == SL_ERR_TYPE) {
+      snprintf(why, why_len, "key field '%s' is a %s, not a scalar", w->key_out[i],
+               sl_type_name(v->type));
+      return rc;
+    }
+    if (rc != SL_OK)
+      return rc;
+  }
+  if (w->key.len > UINT16_MAX) {
+    snprintf(why, why_len, "key is longer than 65535 bytes");
+    return SL_ERR_LIMIT;
+  }
+  return SL_OK;
+}
+
+static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out,
+                     sl_error *err) {
+  int64_t t;
+  char why[256];
+  if (w->time.len) {
+    const sl_value *v = sl_record_get_path(r, w->time.names, w->time.len);
+    int rc = sl_event_time_of(v, &t);
+    if (rc != SL_OK) {
+      snprintf(why, sizeof why, "event time field '%s': %s", w->time.names[w->time.len - 1],
+               !v || v->type == SL_TYPE_NULL ? "missing or null"
+               : rc == SL_ERR_LIMIT          ? "out of range (|t| > 2^62 ms)"
+               : v->type == SL_TYPE_STRING   ? "not an RFC 3339 timestamp"
+                                             : "not a time (int/double ms or RFC 3339 string)");
+      return w->host->dead_letter(out, r, "eval", why);
+    }
+  } else {
+    t = sl_record_timestamp(r);
+    if (t < SL_EVENT_TIME_MIN || t > SL_EVENT_TIME_MAX)
+      return w->host->dead_letter(out, r, "eval", "record timestamp out of range (|t| > 2^62 ms)");
+  }
+  sl_error aerr;
+  if (sl_agg_check(&w->aggs, r, &aerr) != SL_OK)
+    return w->host->dead_letter(out, r, "eval", aerr.message);
+  int rc = build_key(w, r, why, sizeof why);
+  if (rc == SL_ERR_TYPE || rc == SL_ERR_LIMIT)
+    return w->host->dead_letter(out, r, "eval", why);
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, "out of memory");
+  w->seq++;
+  rc = assign(w, r, t, out, err);
+  if (rc != SL_OK)
+    return rc;
+  int64_t before = w->wm.current;
+  if (sl_watermark_observe(&w->wm, sl_record_source_id(r), sl_record_partition(r), t, now) !=
+      SL_OK)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  return w->wm.current > before ? fire(w, out, err) : SL_OK;
+}
+
+static int win_process(void *state, const sl_batch *in, sl_emitter *out, sl_error *err) {
+  win_op *w = state;
+  size_t n = sl_batch_count(in);
+  if (!n)
+    return SL_OK;
+  int64_t now = w->host->now_ms(w->op);
+  for (size_t i = 0; i < n; i++) {
+    int rc = on_record(w, sl_batch_at(in, i), now, out, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+static int win_on_watermark(void *state, int64_t watermark, sl_emitter *out, sl_error *err) {
+  win_op *w = state;
+  int64_t before = w->wm.current;
+  sl_watermark_force(&w->wm, watermark);
+  return w->wm.current > before ? fire(w, out, err) : SL_OK;
+}
+
+static int win_on_tick(void *state, int64_t now_ms, sl_emitter *out, sl_error *err) {
+  win_op *w = state;
+  int64_t before = w->wm.current;
+  sl_watermark_tick(&w->wm, now_ms);
+  return w->wm.current > before ? fire(w, out, err) : SL_OK;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Watermark state: key 0x00 'P' zigzag(source_id) under the partition;
+ * value: zigzag(max event time), zigzag(operator watermark), seq. */
+#define WM_TAG0 0x00
+#define WM_TAG1 'P'
+
+typedef struct snap_ctx {
+  const sl_host *host;
+  sl_snapshot *snap;
+} snap_ctx;
+
+static int snap_put(void *ctx, int32_t partition, const void *key, size_t key_len,
+                    const void *val, size_t val_len) {
+  snap_ctx *c = ctx;
+  return c->host->snapshot_put(c->snap, partition, key, key_len, val, val_len);
+}
+
+static int snap_del(void *ctx, int32_t partition, const void *key, size_t key_len) {
+  snap_ctx *c = ctx;
+  return c->host->snapshot_delete(c->snap, partition, key, key_len);
+}
+
+static int win_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
+  win_op *w = state;
+  snap_ctx c = {w->host, snap};
+  int rc = sl_kstate_snapshot(&w->st, snap_put, snap_del, &c);
+  sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
+  for (size_t i = 0; i < w->wm.count && rc == SL_OK; i++) {
+    const sl_wm_part *p = &w->wm.parts[i];
+    sl_buf_reset(&k);
+    sl_buf_reset(&v);
+    if (sl_buf_putc(&k, WM_TAG0) || sl_buf_putc(&k, WM_TAG1) ||
+        sl_varint_put(&k, sl_zigzag(p->source_id)) || sl_varint_put(&v, sl_zigzag(p->max_t)) ||
+        sl_varint_put(&v, sl_zigzag(w->wm.current)) || sl_varint_put(&v, w->seq)) {
+      rc = SL_ERR_NOMEM;
+      break;
+    }
+    rc = w->host->snapshot_put(snap, p->partition, k.data, k.len, v.data, v.len);
+  }
+  sl_buf_free(&k);
+  sl_buf_free(&v);
+  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: snapshot failed (%s)", sl_strerror(rc));
+}
+
+static int win_restore(void *state, int32_t partition, const void *key, size_t key_len,
+                       const void *val, size_t val_len, sl_error *err) {
+  win_op *w = state;
+  const unsigned char *k = key;
+  int rc;
+  if (key_len >= 1 && k[0] == SL_KSTATE_TAG) {
+    rc = sl_kstate_restore(&w->st, partition, key, key_len, val, val_len);
+  } else if (key_len >= 2 && k[0] == WM_TAG0 && k[1] == WM_TAG1) {
+    sl_rd kr = {k + 2, k + key_len, 0}, vr = {val, (const unsigned char *)val + val_len, 0};
+    int64_t source = sl_unzigzag(sl_varint_get(&kr));
+    int64_t max_t = sl_unzigzag(sl_varint_get(&vr));
+    int64_t wm = sl_unzigzag(sl_varint_get(&vr));
+    uint64_t seq = sl_varint_get(&vr);
+    if (kr.bad || vr.bad || source < INT32_MIN || source > INT32_MAX) {
+      rc = SL_ERR_PARSE;
+    } else {
+      rc = sl_watermark_restore_part(&w->wm, (int32_t)source, partition, max_t,
+                                     w->host->now_ms(w->op));
+      sl_watermark_force(&w->wm, wm);
+      if (seq > w->seq)
+        w->seq = seq;
+    }
+  } else {
+    rc = SL_ERR_PARSE;
+  }
+  if (rc == SL_ERR_PARSE)
+    return sl_error_set(err, rc, "window: unreadable state entry for partition %d (%zu bytes)",
+                        (int)partition, val_len);
+  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: restore failed (%s)", sl_strerror(rc));
+}
+
+static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
+  (void)err;
+  win_op *w = state;
+  sl_kstate_drop_partition(&w->st, partition);
+  sl_watermark_drop_partition(&w->wm, partition);
+  return SL_OK;
+}
+
+const sl_operator_desc sl_op_window = {
+    .abi_version = SL_OPERATOR_ABI_VERSION,
+    .struct_size = sizeof(sl_operator_desc),
+    .name = "window",
+    .summary = "event-time tumbling, hopping and session windows with aggregates per key",
+    .config = win_config,
+    .positional = NULL,
+    .flags = 0,
+    .free_key_type = 0,
+    .init = win_init,
+    .process = win_process,
+    .on_watermark = win_on_watermark,
+    .on_tick = win_on_tick,
+    .snapshot = win_snapshot,
+    .restore = win_restore,
+    .drop_partition = win_drop_partition,
+    .destroy = win_destroy,
+};
