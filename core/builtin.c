@@ -2,13 +2,13 @@
 /* The built-in operators, sources and sinks, registered at start-up through
  * the same registry call a plugin's operators go through. */
 #include "builtin.h"
+#include "../operators/builtin.h"
 
-extern const sl_operator_desc sl_op_filter, sl_op_map, sl_op_select, sl_op_decode, sl_op_encode;
 extern const sl_source_desc sl_file_source, sl_stdin_source;
 extern const sl_sink_desc sl_file_sink, sl_stdout_sink;
 
 const sl_operator_desc *const sl_builtin_operators[] = {
-    &sl_op_filter, &sl_op_map, &sl_op_select, &sl_op_decode, &sl_op_encode, NULL,
+    &sl_op_filter, &sl_op_map, &sl_op_select, &sl_op_decode, &sl_op_encode, &sl_op_window, NULL,
 };
 
 const sl_source_desc *const sl_builtin_sources[] = {&sl_file_source, &sl_stdin_source, NULL};

@@ -5,6 +5,11 @@
 
 #include "sluice/operator.h"
 
+extern const sl_operator_desc sl_op_filter;
+extern const sl_operator_desc sl_op_map;
+extern const sl_operator_desc sl_op_select;
+extern const sl_operator_desc sl_op_decode;
+extern const sl_operator_desc sl_op_encode;
 extern const sl_operator_desc sl_op_window;
 
 #endif
