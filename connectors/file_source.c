@@ -153,6 +153,7 @@ static int file_source_poll(void *state, sl_batch *out, size_t max, int timeout_
 const sl_source_desc sl_file_source = {
     .name = "file_source",
     .summary = "read JSON Lines from a file (finite)",
+    .flags = SL_SOURCE_DECODES,
     .config = file_source_config,
     .positional = "path",
     .open = file_source_open,
@@ -163,6 +164,7 @@ const sl_source_desc sl_file_source = {
 const sl_source_desc sl_stdin_source = {
     .name = "stdin_source",
     .summary = "read JSON Lines from standard input (finite)",
+    .flags = SL_SOURCE_DECODES,
     .config = stdin_source_config,
     .positional = "format",
     .open = stdin_source_open,

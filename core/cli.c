@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "log.h"
 #include "lua_pipeline.h"
@@ -17,6 +18,8 @@ static const char usage_text[] =
     "  run FILE.lua [--set KEY=VALUE]... [--api ADDR]   run a pipeline\n"
     "  check FILE.lua [--set KEY=VALUE]...             validate a pipeline (exit 0 or 1)\n"
     "  graph FILE.lua [--set KEY=VALUE]...             print the graph in Graphviz DOT\n"
+    "  bench [--format avro|json] [--keys N] [--records N] [--pipeline FILE]\n"
+    "                                                   measure throughput on generated input\n"
     "  version                                          print the version\n"
     "\n"
     "options (any command):\n"
@@ -227,6 +230,8 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
 }
 
 int sl_cli_main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "bench") == 0)
+    return sl_bench_main(argc, argv);
   cli_args a;
   int code = parse_args(argc, argv, &a);
   if (code != SL_EXIT_OK)

@@ -40,9 +40,15 @@ typedef struct sl_offset {
   int64_t next_offset;
 } sl_offset;
 
+/* The runtime decodes this source's records with its `format` option
+ * (file_source{format = "json"}); otherwise records keep raw bytes until a
+ * :decode{} downstream. */
+#define SL_SOURCE_DECODES 0x1u
+
 typedef struct sl_source_desc {
   const char *name;               /* method name: "file_source", "kafka_source" */
   const char *summary;
+  unsigned flags;                 /* SL_SOURCE_* */
   const sl_config_entry *config;  /* validated before open() */
   const char *positional;         /* like sl_operator_desc.positional */
   int (*open)(const sl_connector_env *env, const sl_config *cfg, void **state, sl_error *err);

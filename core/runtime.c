@@ -102,6 +102,8 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 
 /* Sources with `format` decode in place through the decode operator. */
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
+  if (!(n->source->flags & SL_SOURCE_DECODES))
+    return SL_OK;
   const char *def = NULL; /* the source's documented default format */
   for (const sl_config_entry *e = n->source->config; e && e->key; e++)
     if (strcmp(e->key, "format") == 0)

@@ -1,6 +1,7 @@
 list(APPEND SLUICE_SOURCES
   core/aggregate.c
   core/arena.c
+  core/bench.c
   core/avro_decode.c
   core/avro_encode.c
   core/avro_resolve.c
