@@ -325,10 +325,14 @@ int ex_eval_in(const ex_node *n, ex_ctx *c, sl_value *out) {
     found = set_search(n, &x);
     saw_null = n->set_has_null;
   } else {
-    for (uint32_t i = 1; i < n->nkids && !found; i++) {
+    /* A sorted set holds no nulls (set_has_null says if there were any), so
+     * walk the set itself, not the original item list. */
+    saw_null = n->set && n->set_has_null;
+    uint32_t count = n->set ? n->nset : n->nkids - 1;
+    for (uint32_t i = 0; i < count && !found; i++) {
       if (n->set)
-        item = n->set[i - 1];
-      else if ((rc = EVAL(n->kids[i], c, &item)) != SL_OK)
+        item = n->set[i];
+      else if ((rc = EVAL(n->kids[i + 1], c, &item)) != SL_OK)
         return rc;
       if (item.type == SL_TYPE_NULL) {
         saw_null = 1;

@@ -89,8 +89,18 @@ static int hexval(int c) {
  * other backslash pair is kept as written so `like` patterns can say '\%'. */
 static int lex_quoted(ex_lexer *lx, ex_token *t, char quote, size_t *err_pos, sl_error *err) {
   const char *s = lx->text;
-  size_t start = lx->pos, p = lx->pos + 1;
-  char *out = sl_arena_alloc(lx->arena, lx->len - start + 1);
+  size_t start = lx->pos, p = lx->pos + 1, q = p;
+  /* Find the closing quote first so the copy is sized by this literal, not
+   * by the rest of the text (long `in` lists hold thousands of strings). */
+  while (q < lx->len) {
+    if (s[q] == '\\' && q + 1 < lx->len)
+      q += 2;
+    else if (s[q] == quote && !(q + 1 < lx->len && s[q + 1] == quote))
+      break;
+    else
+      q += s[q] == quote ? 2 : 1;
+  }
+  char *out = sl_arena_alloc(lx->arena, q - start + 1);
   if (!out)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   size_t n = 0;
