@@ -213,6 +213,39 @@ static void test_encode_special(void) {
   sl_arena_destroy(a);
 }
 
+static void test_double_round_trip(void) {
+  /* Decimal-looking doubles take the encoder's fast path; thirds take the %g path. */
+  sl_arena *a = sl_arena_new(0);
+  sl_buf b = SL_BUF_INIT;
+  int bad = 0;
+  for (int i = -200000; i <= 200000; i += 7) {
+    double ds[] = {i / 1000.0, i / 3.0, i * 0.01, i * 1e-6, i * 1e9 + 0.5};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+      sl_value v = sl_value_double(ds[k]);
+      sl_buf_reset(&b);
+      sl_buf_puts(&b, "{\"v\":");
+      sl_json_encode_value(&v, &b, NULL);
+      sl_buf_putc(&b, '}');
+      sl_record *r;
+      if (sl_json_decode(b.data, b.len, a, &r, NULL) != SL_OK ||
+          sl_record_get_cstr(r, "v")->type != SL_TYPE_DOUBLE || sl_record_get_cstr(r, "v")->as.d != ds[k]) {
+        if (bad++ < 3)
+          fprintf(stderr, "\n  %.17g -> %s\n", ds[k], b.data);
+      }
+      sl_arena_reset(a);
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_buf_reset(&b);
+  sl_value v = sl_value_double(71.25);
+  sl_json_encode_value(&v, &b, NULL);
+  v = sl_value_double(-0.003);
+  sl_json_encode_value(&v, &b, NULL);
+  CU_ASSERT_STRING_EQUAL(b.data, "71.25-0.003");
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+}
+
 /* ---- random round trips ------------------------------------------------ */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -375,6 +408,7 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "int64 edges and overflow to double", test_int64_edges);
   CU_add_test(s, "malformed documents give positioned errors", test_malformed);
   CU_add_test(s, "NaN, integral doubles, base64, bad UTF-8 on encode", test_encode_special);
+  CU_add_test(s, "doubles round trip exactly", test_double_round_trip);
   CU_add_test(s, "random records round trip", test_round_trip_random);
   CU_add_test(s, "random bytes never crash the decoder", test_fuzz_never_crashes);
   return 0;
