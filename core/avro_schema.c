@@ -31,31 +31,32 @@ static int grow(void **tab, uint32_t *cap, uint32_t need, size_t elsz) {
   return SL_OK;
 }
 
-#define ADD_ROWS(s, tab, count, cap, rows, n, first)                                     \
-  do {                                                                                   \
-    if (grow((void **)&(s)->tab, &(s)->cap, (s)->count + (n), sizeof *(s)->tab) != SL_OK) \
-      return SL_ERR_NOMEM;                                                               \
-    if (n)                                                                               \
-      memcpy((s)->tab + (s)->count, (rows), (size_t)(n) * sizeof *(s)->tab);             \
-    *(first) = (s)->count;                                                               \
-    (s)->count += (n);                                                                   \
-    return SL_OK;                                                                        \
-  } while (0)
+/* Append `n` rows of `elsz` bytes to a table; `*first` gets the index of the first. */
+static int add_rows(void **tab, uint32_t *count, uint32_t *cap, const void *rows, uint32_t n,
+                    size_t elsz, uint32_t *first) {
+  if (grow(tab, cap, *count + n, elsz) != SL_OK)
+    return SL_ERR_NOMEM;
+  if (n)
+    memcpy((char *)*tab + (size_t)*count * elsz, rows, (size_t)n * elsz);
+  *first = *count;
+  *count += n;
+  return SL_OK;
+}
 
 int sl_avro_plan_add_node(sl_avro_schema *s, const av_node *n, uint32_t *index) {
-  ADD_ROWS(s, nodes, node_count, node_cap, n, 1u, index);
+  return add_rows((void **)&s->nodes, &s->node_count, &s->node_cap, n, 1, sizeof *n, index);
 }
 int sl_avro_plan_add_fields(sl_avro_schema *s, const av_field *f, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, fields, field_count, field_cap, f, n, first);
+  return add_rows((void **)&s->fields, &s->field_count, &s->field_cap, f, n, sizeof *f, first);
 }
 int sl_avro_plan_add_branches(sl_avro_schema *s, const uint32_t *b, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, branches, branch_count, branch_cap, b, n, first);
+  return add_rows((void **)&s->branches, &s->branch_count, &s->branch_cap, b, n, sizeof *b, first);
 }
 int sl_avro_plan_add_symbols(sl_avro_schema *s, const sl_value *v, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, symbols, symbol_count, symbol_cap, v, n, first);
+  return add_rows((void **)&s->symbols, &s->symbol_count, &s->symbol_cap, v, n, sizeof *v, first);
 }
 int sl_avro_plan_add_defaults(sl_avro_schema *s, const av_default *d, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, defaults, default_count, default_cap, d, n, first);
+  return add_rows((void **)&s->defaults, &s->default_count, &s->default_cap, d, n, sizeof *d, first);
 }
 
 sl_avro_schema *sl_avro_plan_new(void) {
@@ -171,8 +172,8 @@ static sl_type natural_out(int kind) {
   case AV_NULL: return SL_TYPE_NULL;
   case AV_BOOLEAN: return SL_TYPE_BOOL;
   case AV_INT:
-  case AV_LONG:
-  case AV_ENUM: return kind == AV_ENUM ? SL_TYPE_STRING : SL_TYPE_INT;
+  case AV_LONG: return SL_TYPE_INT;
+  case AV_ENUM: return SL_TYPE_STRING; /* the symbol */
   case AV_FLOAT:
   case AV_DOUBLE: return SL_TYPE_DOUBLE;
   case AV_STRING: return SL_TYPE_STRING;

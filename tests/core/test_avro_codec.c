@@ -751,6 +751,47 @@ static void test_encode_conversions(void) {
   sl_avro_schema_free(s);
 }
 
+static void test_recursive_schema(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\",\"type\":\"long\"},"
+                            "{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *head = NULL;
+  for (int i = 0; i < 70; i++) { /* 70 levels: deeper than the decoder allows */
+    sl_record *n = sl_record_new(a, 2);
+    set(n, "v", sl_value_int(i));
+    if (head)
+      set(n, "next", sl_value_record(head));
+    head = n;
+    if (i == 2) { /* a short list round trips */
+      sl_buf b = SL_BUF_INIT;
+      sl_record *got;
+      CU_ASSERT_EQUAL(sl_avro_encode(s, head, &b, NULL), SL_OK);
+      CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &got, NULL), SL_OK);
+      CU_ASSERT_EQUAL(sl_record_get_cstr(sl_record_get_cstr(got, "next")->as.rec, "v")->as.i, 1);
+      sl_buf_free(&b);
+    }
+  }
+  sl_buf b = SL_BUF_INIT;
+  sl_error err;
+  CU_ASSERT_EQUAL(sl_avro_encode(s, head, &b, &err), SL_ERR_LIMIT);
+  /* hand-made deep datum: (v=0, branch 1) x 70 then branch 0 */
+  char deep[200];
+  size_t n = 0;
+  for (int i = 0; i < 70; i++) {
+    deep[n++] = 0;
+    deep[n++] = 2;
+  }
+  deep[n++] = 0;
+  deep[n++] = 0;
+  sl_record *got;
+  CU_ASSERT_EQUAL(sl_avro_decode(s, deep, n, a, &got, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nested deeper than 64"));
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 int suite_core_avro_codec(void) {
   CU_pSuite s = CU_add_suite("core_avro_codec", NULL, NULL);
   if (!s)
@@ -765,5 +806,6 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "resolution errors", test_resolution_errors);
   CU_add_test(s, "schema errors", test_schema_errors);
   CU_add_test(s, "encode conversions and errors", test_encode_conversions);
+  CU_add_test(s, "recursive schemas and depth limits", test_recursive_schema);
   return 0;
 }
