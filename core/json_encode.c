@@ -194,7 +194,9 @@ static int enc_value(const sl_value *v, sl_buf *out, sl_error *err, int depth) {
   int rc;
   switch (v->type) {
   case SL_TYPE_NULL: rc = sl_buf_append(out, "null", 4); break;
-  case SL_TYPE_BOOL: rc = v->as.b ? sl_buf_append(out, "true", 4) : sl_buf_append(out, "false", 5); break;
+  case SL_TYPE_BOOL:
+    rc = v->as.b ? sl_buf_append(out, "true", 4) : sl_buf_append(out, "false", 5);
+    break;
   case SL_TYPE_INT: rc = put_int(out, v->as.i); break;
   case SL_TYPE_DOUBLE: rc = put_double(out, v->as.d); break;
   case SL_TYPE_STRING: rc = put_string(out, v->as.str.ptr, v->as.str.len); break;
