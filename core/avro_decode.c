@@ -36,7 +36,9 @@ static int truncated(av_dec *d, size_t need) {
                       need, d->field, pos(d), (size_t)(d->end - d->p));
 }
 
-static int nomem(av_dec *d) { return sl_error_set(d->err, SL_ERR_NOMEM, "out of memory decoding Avro"); }
+static int nomem(av_dec *d) {
+  return sl_error_set(d->err, SL_ERR_NOMEM, "out of memory decoding Avro");
+}
 
 static inline int rd_long(av_dec *d, int64_t *out) {
   const uint8_t *p = d->p;
@@ -50,8 +52,9 @@ static inline int rd_long(av_dec *d, int64_t *out) {
     if (p >= d->end)
       return truncated(d, (size_t)(p - d->p) + 1);
     if (shift > 63)
-      return sl_error_set(d->err, SL_ERR_PARSE, "bad varint (longer than 10 bytes) for field '%s' at byte %zu",
-                          d->field, pos(d));
+      return sl_error_set(d->err, SL_ERR_PARSE,
+                          "bad varint (longer than 10 bytes) for field '%s' at byte %zu", d->field,
+                          pos(d));
     uint8_t b = *p++;
     v |= (uint64_t)(b & 0x7f) << shift;
     if (!(b & 0x80))
@@ -197,9 +200,10 @@ static int rd_block(av_dec *d, uint32_t item_min, int64_t *count) {
   }
   uint64_t left = (uint64_t)(d->end - d->p);
   if (item_min ? (uint64_t)*count > left / item_min : *count > ZERO_SIZE_ITEMS_MAX)
-    return sl_error_set(d->err, SL_ERR_PARSE,
-                        "block of %lld items for field '%s' at byte %zu does not fit in the %llu bytes left",
-                        (long long)*count, d->field, pos(d), (unsigned long long)left);
+    return sl_error_set(
+        d->err, SL_ERR_PARSE,
+        "block of %lld items for field '%s' at byte %zu does not fit in the %llu bytes left",
+        (long long)*count, d->field, pos(d), (unsigned long long)left);
   return SL_OK;
 }
 
@@ -268,8 +272,8 @@ static int rd_index(av_dec *d, uint32_t count, const char *what, int64_t *idx) {
   if (rc != SL_OK)
     return rc;
   if (*idx < 0 || *idx >= (int64_t)count)
-    return sl_error_set(d->err, SL_ERR_PARSE, "%s %lld out of range for field '%s' at byte %zu", what,
-                        (long long)*idx, d->field, at);
+    return sl_error_set(d->err, SL_ERR_PARSE, "%s %lld out of range for field '%s' at byte %zu",
+                        what, (long long)*idx, d->field, at);
   return SL_OK;
 }
 
@@ -280,9 +284,7 @@ static int dec_value(av_dec *d, uint32_t ni, sl_value *out) {
   double x = 0;
   int rc;
   switch (n->kind) {
-  case AV_NULL:
-    *out = sl_value_null();
-    return SL_OK;
+  case AV_NULL: *out = sl_value_null(); return SL_OK;
   case AV_BOOLEAN:
     if (d->p >= d->end)
       return truncated(d, 1);
@@ -326,8 +328,8 @@ static int dec_value(av_dec *d, uint32_t ni, sl_value *out) {
     *out = s->symbols[n->first + i];
     if (out->type != SL_TYPE_STRING)
       return sl_error_set(d->err, SL_ERR_PARSE,
-                          "enum symbol %lld of field '%s' is unknown to the reader schema", (long long)i,
-                          d->field);
+                          "enum symbol %lld of field '%s' is unknown to the reader schema",
+                          (long long)i, d->field);
     return SL_OK;
   case AV_UNION: {
     if ((rc = rd_index(d, n->count, "union branch", &i)) != SL_OK)
@@ -417,8 +419,8 @@ static int skip_value(av_dec *d, uint32_t ni) {
   return sl_error_set(d->err, SL_ERR_INTERNAL, "bad Avro plan node kind %d", n->kind);
 }
 
-int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a, sl_record **out,
-                   sl_error *err) {
+int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a,
+                   sl_record **out, sl_error *err) {
   av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0};
   sl_record *r = NULL;
   *out = NULL;
@@ -426,7 +428,8 @@ int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_aren
   if (rc != SL_OK)
     return rc;
   if (d.p != d.end)
-    return sl_error_set(err, SL_ERR_PARSE, "%zu bytes left after the record", (size_t)(d.end - d.p));
+    return sl_error_set(err, SL_ERR_PARSE, "%zu bytes left after the record",
+                        (size_t)(d.end - d.p));
   *out = r;
   return SL_OK;
 }

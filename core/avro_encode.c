@@ -23,7 +23,9 @@ typedef struct av_enc {
 
 static int enc_value(av_enc *e, uint32_t ni, const sl_value *v);
 
-static int nomem(av_enc *e) { return sl_error_set(e->err, SL_ERR_NOMEM, "out of memory encoding Avro"); }
+static int nomem(av_enc *e) {
+  return sl_error_set(e->err, SL_ERR_NOMEM, "out of memory encoding Avro");
+}
 
 static int mismatch(av_enc *e, const sl_value *v, const av_node *n) {
   return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': a %s value cannot be written as Avro %s",
@@ -89,7 +91,8 @@ static int as_integer(const sl_value *v, int64_t *out) {
 static int find_symbol(const sl_avro_schema *s, const av_node *n, const sl_value *v) {
   for (uint32_t i = 0; i < n->count; i++) {
     const sl_value *sym = &s->symbols[n->first + i];
-    if (sym->as.str.len == v->as.str.len && memcmp(sym->as.str.ptr, v->as.str.ptr, v->as.str.len) == 0)
+    if (sym->as.str.len == v->as.str.len &&
+        memcmp(sym->as.str.ptr, v->as.str.ptr, v->as.str.len) == 0)
       return (int)i;
   }
   return -1;
@@ -111,7 +114,8 @@ static int takes(const sl_avro_schema *s, uint32_t ni, const sl_value *v, int ex
   case AV_STRING: return v->type == SL_TYPE_STRING || (!exact && v->type == SL_TYPE_BYTES);
   case AV_BYTES: return v->type == SL_TYPE_BYTES || (!exact && v->type == SL_TYPE_STRING);
   case AV_FIXED:
-    return (v->type == SL_TYPE_BYTES || (!exact && v->type == SL_TYPE_STRING)) && v->as.str.len == n->size;
+    return (v->type == SL_TYPE_BYTES || (!exact && v->type == SL_TYPE_STRING)) &&
+           v->as.str.len == n->size;
   case AV_ENUM: return v->type == SL_TYPE_STRING && find_symbol(s, n, v) >= 0;
   case AV_RECORD: return v->type == SL_TYPE_RECORD;
   case AV_MAP: return v->type == SL_TYPE_RECORD && !exact;
@@ -129,8 +133,9 @@ static int enc_union(av_enc *e, const av_node *n, const sl_value *v) {
         return rc != SL_OK ? rc : enc_value(e, b, v);
       }
     }
-  return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': a %s value matches no branch of its Avro union",
-                      e->field, sl_type_name(v->type));
+  return sl_error_set(e->err, SL_ERR_TYPE,
+                      "field '%s': a %s value matches no branch of its Avro union", e->field,
+                      sl_type_name(v->type));
 }
 
 static int enc_record(av_enc *e, const av_node *n, const sl_record *r) {
@@ -179,8 +184,8 @@ static int enc_value(av_enc *e, uint32_t ni, const sl_value *v) {
       i *= 1000; /* sluice time is milliseconds */
     }
     if (n->kind == AV_INT && (i < INT32_MIN || i > INT32_MAX))
-      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': %lld does not fit an Avro int", e->field,
-                          (long long)i);
+      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': %lld does not fit an Avro int",
+                          e->field, (long long)i);
     return put_long(e, i);
   case AV_FLOAT:
   case AV_DOUBLE:
@@ -198,16 +203,17 @@ static int enc_value(av_enc *e, uint32_t ni, const sl_value *v) {
     if (v->type != SL_TYPE_STRING && v->type != SL_TYPE_BYTES)
       return mismatch(e, v, n);
     if (v->as.str.len != n->size)
-      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': fixed %s needs %u bytes, got %zu", e->field,
-                          n->name, n->size, v->as.str.len);
+      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': fixed %s needs %u bytes, got %zu",
+                          e->field, n->name, n->size, v->as.str.len);
     return put_raw(e, v->as.str.ptr, n->size);
   case AV_ENUM: {
     if (v->type != SL_TYPE_STRING)
       return mismatch(e, v, n);
     int sym = find_symbol(e->s, n, v);
     if (sym < 0)
-      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': '%.*s' is not a symbol of enum %s", e->field,
-                          (int)(v->as.str.len > 64 ? 64 : v->as.str.len), v->as.str.ptr, n->name);
+      return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': '%.*s' is not a symbol of enum %s",
+                          e->field, (int)(v->as.str.len > 64 ? 64 : v->as.str.len), v->as.str.ptr,
+                          n->name);
     return put_long(e, sym);
   }
   case AV_UNION: return enc_union(e, n, v);
@@ -249,8 +255,9 @@ static int enc_value(av_enc *e, uint32_t ni, const sl_value *v) {
 
 int sl_avro_encode(const sl_avro_schema *s, const sl_record *r, sl_buf *out, sl_error *err) {
   if (s->decode_only)
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "a resolved (writer -> reader) Avro plan can only decode; encode with the reader schema");
+    return sl_error_set(
+        err, SL_ERR_INVALID,
+        "a resolved (writer -> reader) Avro plan can only decode; encode with the reader schema");
   av_enc e = {s, out, err, "", 0};
   size_t mark = out->len;
   int rc = enc_record(&e, &s->nodes[s->root], r);

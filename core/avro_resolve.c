@@ -82,9 +82,9 @@ static int add(resolver *c, const av_node *n, uint32_t *out) {
 }
 
 static int incompatible(resolver *c, uint32_t wn, uint32_t rn) {
-  return sl_error_set(c->err, SL_ERR_TYPE,
-                      "field '%s': data written as Avro %s cannot be read as %s", c->field,
-                      sl_avro_kind_name(c->w->nodes[wn].kind), sl_avro_kind_name(c->r->nodes[rn].kind));
+  return sl_error_set(
+      c->err, SL_ERR_TYPE, "field '%s': data written as Avro %s cannot be read as %s", c->field,
+      sl_avro_kind_name(c->w->nodes[wn].kind), sl_avro_kind_name(c->r->nodes[rn].kind));
 }
 
 static int resolve_union(resolver *c, uint32_t wn, uint32_t rn, uint32_t *out) {
@@ -104,8 +104,9 @@ static int resolve_union(resolver *c, uint32_t wn, uint32_t rn, uint32_t *out) {
     found++;
   }
   if (!found) {
-    rc = sl_error_set(c->err, SL_ERR_TYPE, "field '%s': no branch of the writer's union can be read as %s",
-                      c->field, sl_avro_kind_name(r->kind));
+    rc = sl_error_set(c->err, SL_ERR_TYPE,
+                      "field '%s': no branch of the writer's union can be read as %s", c->field,
+                      sl_avro_kind_name(r->kind));
     goto out;
   }
   av_node u = c->w->nodes[wn];
@@ -215,9 +216,10 @@ static int resolve_record(resolver *c, uint32_t wn, uint32_t rn, uint32_t *out) 
     if (used[k])
       continue;
     if (!rf->has_default) {
-      rc = sl_error_set(c->err, SL_ERR_TYPE,
-                        "reader field '%s' of record '%s' is missing from the writer schema and has no default",
-                        rf->name, r->name);
+      rc = sl_error_set(
+          c->err, SL_ERR_TYPE,
+          "reader field '%s' of record '%s' is missing from the writer schema and has no default",
+          rf->name, r->name);
       goto out;
     }
     defs[ndefs].slot = k;
@@ -262,10 +264,12 @@ static int resolve(resolver *c, uint32_t wn, uint32_t rn, uint32_t *out) {
     rc = resolve_union(c, wn, rn, out);
   } else if (r->kind == AV_UNION) {
     uint32_t rb;
-    rc = first_branch(c, wn, r, &rb) ? resolve(c, wn, rb, out)
-                                     : sl_error_set(c->err, SL_ERR_TYPE,
-                                                    "field '%s': data written as Avro %s matches no branch of the reader's union",
-                                                    c->field, sl_avro_kind_name(w->kind));
+    rc = first_branch(c, wn, r, &rb)
+             ? resolve(c, wn, rb, out)
+             : sl_error_set(
+                   c->err, SL_ERR_TYPE,
+                   "field '%s': data written as Avro %s matches no branch of the reader's union",
+                   c->field, sl_avro_kind_name(w->kind));
   } else if (!matches(c, wn, rn, 0) && !(w->kind == AV_RECORD && r->kind == AV_RECORD)) {
     rc = incompatible(c, wn, rn);
   } else {

@@ -31,31 +31,33 @@ static int grow(void **tab, uint32_t *cap, uint32_t need, size_t elsz) {
   return SL_OK;
 }
 
-#define ADD_ROWS(s, tab, count, cap, rows, n, first)                                     \
-  do {                                                                                   \
-    if (grow((void **)&(s)->tab, &(s)->cap, (s)->count + (n), sizeof *(s)->tab) != SL_OK) \
-      return SL_ERR_NOMEM;                                                               \
-    if (n)                                                                               \
-      memcpy((s)->tab + (s)->count, (rows), (size_t)(n) * sizeof *(s)->tab);             \
-    *(first) = (s)->count;                                                               \
-    (s)->count += (n);                                                                   \
-    return SL_OK;                                                                        \
-  } while (0)
+/* Append `n` rows of `elsz` bytes to a table; `*first` gets the index of the first. */
+static int add_rows(void **tab, uint32_t *count, uint32_t *cap, const void *rows, uint32_t n,
+                    size_t elsz, uint32_t *first) {
+  if (grow(tab, cap, *count + n, elsz) != SL_OK)
+    return SL_ERR_NOMEM;
+  if (n)
+    memcpy((char *)*tab + (size_t)*count * elsz, rows, (size_t)n * elsz);
+  *first = *count;
+  *count += n;
+  return SL_OK;
+}
 
 int sl_avro_plan_add_node(sl_avro_schema *s, const av_node *n, uint32_t *index) {
-  ADD_ROWS(s, nodes, node_count, node_cap, n, 1u, index);
+  return add_rows((void **)&s->nodes, &s->node_count, &s->node_cap, n, 1, sizeof *n, index);
 }
 int sl_avro_plan_add_fields(sl_avro_schema *s, const av_field *f, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, fields, field_count, field_cap, f, n, first);
+  return add_rows((void **)&s->fields, &s->field_count, &s->field_cap, f, n, sizeof *f, first);
 }
 int sl_avro_plan_add_branches(sl_avro_schema *s, const uint32_t *b, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, branches, branch_count, branch_cap, b, n, first);
+  return add_rows((void **)&s->branches, &s->branch_count, &s->branch_cap, b, n, sizeof *b, first);
 }
 int sl_avro_plan_add_symbols(sl_avro_schema *s, const sl_value *v, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, symbols, symbol_count, symbol_cap, v, n, first);
+  return add_rows((void **)&s->symbols, &s->symbol_count, &s->symbol_cap, v, n, sizeof *v, first);
 }
 int sl_avro_plan_add_defaults(sl_avro_schema *s, const av_default *d, uint32_t n, uint32_t *first) {
-  ADD_ROWS(s, defaults, default_count, default_cap, d, n, first);
+  return add_rows((void **)&s->defaults, &s->default_count, &s->default_cap, d, n, sizeof *d,
+                  first);
 }
 
 sl_avro_schema *sl_avro_plan_new(void) {
@@ -86,9 +88,9 @@ void sl_avro_schema_free(sl_avro_schema *s) {
 const char *sl_avro_schema_json(const sl_avro_schema *s) { return s->json; }
 
 const char *sl_avro_kind_name(int kind) {
-  static const char *const names[] = {"null", "boolean", "int", "long", "float",
-                                      "double", "bytes", "string", "record", "enum",
-                                      "array", "map", "fixed", "union"};
+  static const char *const names[] = {"null",   "boolean", "int",    "long",   "float",
+                                      "double", "bytes",   "string", "record", "enum",
+                                      "array",  "map",     "fixed",  "union"};
   return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
@@ -122,7 +124,8 @@ void sl_avro_plan_finish(sl_avro_schema *s) {
     f->op = AV_OP_GENERIC;
     if ((n->kind == AV_LONG || n->kind == AV_INT) && n->out == SL_TYPE_INT &&
         (n->logical == AV_LT_NONE || n->logical == AV_LT_TS_MILLIS ||
-         n->logical == AV_LT_LOCAL_TS_MILLIS) && n->kind == AV_LONG)
+         n->logical == AV_LT_LOCAL_TS_MILLIS) &&
+        n->kind == AV_LONG)
       f->op = AV_OP_LONG; /* ints keep the generic path for their 32-bit range check */
     else if (n->kind == AV_DOUBLE)
       f->op = AV_OP_DOUBLE;
@@ -158,8 +161,8 @@ typedef struct compiler {
 static int compile(compiler *c, json_t *t, const char *ns, uint32_t *out);
 
 static int primitive_kind(const char *name) {
-  static const char *const prim[] = {"null", "boolean", "int", "long", "float",
-                                     "double", "bytes", "string"};
+  static const char *const prim[] = {"null",  "boolean", "int",   "long",
+                                     "float", "double",  "bytes", "string"};
   for (int i = 0; i < 8; i++)
     if (strcmp(name, prim[i]) == 0)
       return i;
@@ -171,8 +174,8 @@ static sl_type natural_out(int kind) {
   case AV_NULL: return SL_TYPE_NULL;
   case AV_BOOLEAN: return SL_TYPE_BOOL;
   case AV_INT:
-  case AV_LONG:
-  case AV_ENUM: return kind == AV_ENUM ? SL_TYPE_STRING : SL_TYPE_INT;
+  case AV_LONG: return SL_TYPE_INT;
+  case AV_ENUM: return SL_TYPE_STRING; /* the symbol */
   case AV_FLOAT:
   case AV_DOUBLE: return SL_TYPE_DOUBLE;
   case AV_STRING: return SL_TYPE_STRING;
@@ -227,16 +230,24 @@ static int logical_of(const char *lt, int kind) {
   if (!lt)
     return AV_LT_NONE;
   if (kind == AV_LONG) {
-    if (!strcmp(lt, "timestamp-millis")) return AV_LT_TS_MILLIS;
-    if (!strcmp(lt, "timestamp-micros")) return AV_LT_TS_MICROS;
-    if (!strcmp(lt, "local-timestamp-millis")) return AV_LT_LOCAL_TS_MILLIS;
-    if (!strcmp(lt, "local-timestamp-micros")) return AV_LT_LOCAL_TS_MICROS;
-    if (!strcmp(lt, "time-micros")) return AV_LT_TIME_MICROS;
+    if (!strcmp(lt, "timestamp-millis"))
+      return AV_LT_TS_MILLIS;
+    if (!strcmp(lt, "timestamp-micros"))
+      return AV_LT_TS_MICROS;
+    if (!strcmp(lt, "local-timestamp-millis"))
+      return AV_LT_LOCAL_TS_MILLIS;
+    if (!strcmp(lt, "local-timestamp-micros"))
+      return AV_LT_LOCAL_TS_MICROS;
+    if (!strcmp(lt, "time-micros"))
+      return AV_LT_TIME_MICROS;
   } else if (kind == AV_INT) {
-    if (!strcmp(lt, "date")) return AV_LT_DATE;
-    if (!strcmp(lt, "time-millis")) return AV_LT_TIME_MILLIS;
+    if (!strcmp(lt, "date"))
+      return AV_LT_DATE;
+    if (!strcmp(lt, "time-millis"))
+      return AV_LT_TIME_MILLIS;
   } else if (kind == AV_BYTES || kind == AV_FIXED) {
-    if (!strcmp(lt, "decimal")) return AV_LT_DECIMAL;
+    if (!strcmp(lt, "decimal"))
+      return AV_LT_DECIMAL;
   } else if (kind == AV_STRING && !strcmp(lt, "uuid")) {
     return AV_LT_UUID;
   }
@@ -336,7 +347,8 @@ static int compile_record(compiler *c, json_t *t, sl_name name, uint32_t *out) {
     fs[i].slot = (uint32_t)i;
     for (size_t k = 0; k < i; k++)
       if (fs[k].name == fs[i].name) {
-        rc = sl_error_set(c->err, SL_ERR_PARSE, "record '%s' has two fields named '%s'", name, fname);
+        rc = sl_error_set(c->err, SL_ERR_PARSE, "record '%s' has two fields named '%s'", name,
+                          fname);
         goto out;
       }
     if ((rc = compile(c, json_object_get(f, "type"), ns, &fs[i].type)) != SL_OK)
@@ -425,7 +437,8 @@ static int compile_object(compiler *c, json_t *t, const char *ns, uint32_t *out)
     *out = idx;
     return SL_OK;
   }
-  if (!strcmp(tn, "record") || !strcmp(tn, "error") || !strcmp(tn, "enum") || !strcmp(tn, "fixed")) {
+  if (!strcmp(tn, "record") || !strcmp(tn, "error") || !strcmp(tn, "enum") ||
+      !strcmp(tn, "fixed")) {
     const char *name = str_member(t, "name");
     const char *own_ns = str_member(t, "namespace");
     if (!name)
@@ -436,7 +449,8 @@ static int compile_object(compiler *c, json_t *t, const char *ns, uint32_t *out)
     if (tn[0] == 'e' && tn[1] == 'n')
       return compile_enum(c, t, full, out);
     if (tn[0] == 'f') {
-      if ((rc = add_node(c, AV_FIXED, out)) != SL_OK || (rc = register_name(c, full, *out)) != SL_OK)
+      if ((rc = add_node(c, AV_FIXED, out)) != SL_OK ||
+          (rc = register_name(c, full, *out)) != SL_OK)
         return rc;
       av_node *n = &c->s->nodes[*out];
       n->size = (uint32_t)json_integer_value(json_object_get(t, "size"));
@@ -453,7 +467,8 @@ static int compile_object(compiler *c, json_t *t, const char *ns, uint32_t *out)
 
 static int default_value(sl_avro_schema *s, uint32_t ni, json_t *j, sl_value *out, int depth);
 
-static int default_record(sl_avro_schema *s, const av_node *n, json_t *j, sl_value *out, int depth) {
+static int default_record(sl_avro_schema *s, const av_node *n, json_t *j, sl_value *out,
+                          int depth) {
   if (!json_is_object(j))
     return SL_ERR_TYPE;
   sl_record *r = sl_record_new(s->arena, n->count);
@@ -486,9 +501,7 @@ static int default_value(sl_avro_schema *s, uint32_t ni, json_t *j, sl_value *ou
   if (depth > 64)
     return SL_ERR_TYPE;
   switch (n->kind) {
-  case AV_NULL:
-    *out = sl_value_null();
-    return json_is_null(j) ? SL_OK : SL_ERR_TYPE;
+  case AV_NULL: *out = sl_value_null(); return json_is_null(j) ? SL_OK : SL_ERR_TYPE;
   case AV_BOOLEAN:
     *out = sl_value_bool(json_is_true(j));
     return json_is_boolean(j) ? SL_OK : SL_ERR_TYPE;
@@ -620,13 +633,15 @@ sl_avro_schema *sl_avro_schema_parse(const char *json, size_t len, sl_error *err
   json_error_t jerr;
   json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!doc) {
-    sl_error_set(err, SL_ERR_PARSE, "invalid Avro schema JSON at line %d: %s", jerr.line, jerr.text);
+    sl_error_set(err, SL_ERR_PARSE, "invalid Avro schema JSON at line %d: %s", jerr.line,
+                 jerr.text);
     return NULL;
   }
   compiler c = {0};
   c.err = err;
   c.s = sl_avro_plan_new();
-  int rc = c.s ? compile(&c, doc, "", &c.s->root) : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  int rc =
+      c.s ? compile(&c, doc, "", &c.s->root) : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   if (rc != SL_OK)
     goto fail;
   if (c.s->nodes[c.s->root].kind != AV_RECORD) {

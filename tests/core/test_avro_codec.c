@@ -22,19 +22,22 @@ static const char ALL_TYPES[] =
     "{\"name\":\"d\",\"type\":\"double\"},"
     "{\"name\":\"by\",\"type\":\"bytes\"},"
     "{\"name\":\"s\",\"type\":\"string\"},"
-    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"]}},"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\","
+    "\"BLUE\"]}},"
     "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F4\",\"size\":4}},"
     "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"double\"}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"string\"]},"
     "{\"name\":\"u2\",\"type\":[\"int\",\"string\",\"Color\"]},"
     "{\"name\":\"sub\",\"type\":{\"type\":\"record\",\"name\":\"Sub\",\"fields\":["
-    "{\"name\":\"x\",\"type\":\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}},"
+    "{\"name\":\"x\",\"type\":\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":"
+    "\"string\"}}]}},"
     "{\"name\":\"subs\",\"type\":{\"type\":\"array\",\"items\":\"Sub\"}},"
     "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
     "{\"name\":\"tsm\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
     "{\"name\":\"dt\",\"type\":{\"type\":\"int\",\"logicalType\":\"date\"}},"
-    "{\"name\":\"dec\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":9,\"scale\":2}}"
+    "{\"name\":\"dec\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":9,"
+    "\"scale\":2}}"
     "]}";
 
 static const char *const COLORS[] = {"RED", "GREEN", "BLUE"};
@@ -118,7 +121,9 @@ static void build_avro_c(avro_value_t *val, int k, int enum_as_string) {
   avro_value_set_bytes(&f, (void *)"\x01\x86\xa0", 3);
 }
 
-static void set(sl_record *r, const char *name, sl_value v) { sl_record_set(r, sl_name_cstr(name), v); }
+static void set(sl_record *r, const char *name, sl_value v) {
+  sl_record_set(r, sl_name_cstr(name), v);
+}
 
 static sl_record *sub_record(sl_arena *a, int x, int with_tag) {
   sl_record *s = sl_record_new(a, 2);
@@ -151,8 +156,10 @@ static sl_record *build_expected(sl_arena *a, int k) {
     set(m, KEYS[j], sl_value_double(j + k * 0.25));
   set(r, "m", sl_value_record(m));
   set(r, "u", k % 2 ? sl_value_null() : sl_value_string("site-7", 6));
-  set(r, "u2", k % 3 == 0 ? sl_value_int(-k) : k % 3 == 1 ? sl_value_string("text", 4)
-                                                           : sl_value_string("BLUE", 4));
+  set(r, "u2",
+      k % 3 == 0   ? sl_value_int(-k)
+      : k % 3 == 1 ? sl_value_string("text", 4)
+                   : sl_value_string("BLUE", 4));
   set(r, "sub", sl_value_record(sub_record(a, k, 1)));
   sl_array *subs = sl_array_new(a, 0);
   for (int j = 0; j < k % 3; j++)
@@ -176,7 +183,8 @@ static int value_equal(const sl_value *x, const sl_value *y) {
   case SL_TYPE_DOUBLE: return x->as.d == y->as.d;
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES:
-    return x->as.str.len == y->as.str.len && memcmp(x->as.str.ptr, y->as.str.ptr, x->as.str.len) == 0;
+    return x->as.str.len == y->as.str.len &&
+           memcmp(x->as.str.ptr, y->as.str.ptr, x->as.str.len) == 0;
   case SL_TYPE_RECORD:
     if (sl_record_count(x->as.rec) != sl_record_count(y->as.rec))
       return 0;
@@ -305,7 +313,8 @@ static void test_encode_read_by_avro_c(void) {
 
 static sl_avro_schema *machine_schema(void) {
   sl_error err = {0};
-  sl_avro_schema *s = sl_avro_schema_load(SLUICE_SOURCE_DIR "/pipelines/schemas/machine_reading.avsc", &err);
+  sl_avro_schema *s =
+      sl_avro_schema_load(SLUICE_SOURCE_DIR "/pipelines/schemas/machine_reading.avsc", &err);
   if (!s)
     fprintf(stderr, "\n  %s\n", err.message);
   return s;
@@ -335,8 +344,8 @@ static void test_machine_reading(void) {
   CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &r, &err), SL_OK);
   CU_ASSERT(records_match(r, machine_record(a, "plant-a")));
   CU_ASSERT_EQUAL(sl_avro_decode(s, b.data, 15, a, &r, &err), SL_ERR_PARSE);
-  CU_ASSERT_STRING_EQUAL(err.message,
-                         "truncated record: needed 8 bytes for field 'temperature' at byte 12 (3 left)");
+  CU_ASSERT_STRING_EQUAL(
+      err.message, "truncated record: needed 8 bytes for field 'temperature' at byte 12 (3 left)");
   /* missing nullable field -> null */
   sl_buf_reset(&b);
   CU_ASSERT_EQUAL_FATAL(sl_avro_encode(s, machine_record(a, NULL), &b, &err), SL_OK);
@@ -355,8 +364,9 @@ static void test_machine_reading(void) {
   /* negative string length, bad varint */
   CU_ASSERT_EQUAL(sl_avro_decode(s, "\x05", 1, a, &r, &err), SL_ERR_PARSE);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "negative length -3 for field 'machine_id'"));
-  CU_ASSERT_EQUAL(sl_avro_decode(s, "\x02x\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 13, a, &r, &err),
-                  SL_ERR_PARSE);
+  CU_ASSERT_EQUAL(
+      sl_avro_decode(s, "\x02x\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 13, a, &r, &err),
+      SL_ERR_PARSE);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad varint"));
   /* encode errors */
   sl_record *m = machine_record(a, NULL);
@@ -385,12 +395,14 @@ static void test_machine_reading(void) {
 }
 
 static void test_timestamp_micros(void) {
-  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"t\",\"type\":"
-                            "{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
+  sl_avro_schema *s =
+      parse("{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"t\",\"type\":"
+            "{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
   static const struct {
     int64_t micros, ms;
-  } table[] = {{1700000000123456LL, 1700000000123LL}, {0, 0}, {999, 0}, {-1, -1}, {-1000, -1}, {-1001, -2}};
+  } table[] = {
+      {1700000000123456LL, 1700000000123LL}, {0, 0}, {999, 0}, {-1, -1}, {-1000, -1}, {-1001, -2}};
   sl_arena *a = sl_arena_new(0);
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     char buf[16];
@@ -411,7 +423,8 @@ static void test_timestamp_micros(void) {
   sl_buf b = SL_BUF_INIT;
   CU_ASSERT_EQUAL(sl_avro_encode(s, r, &b, NULL), SL_OK);
   avro_schema_t sch;
-  avro_schema_from_json_literal("{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"t\",\"type\":\"long\"}]}", &sch);
+  avro_schema_from_json_literal(
+      "{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"t\",\"type\":\"long\"}]}", &sch);
   avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
   avro_value_t v, f;
   avro_generic_value_new(iface, &v);
@@ -520,10 +533,12 @@ static void test_fuzz_never_crashes(void) {
 
 /* ---- resolution -------------------------------------------------------- */
 
-#define REC(fields) "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"x\",\"fields\":[" fields "]}"
+#define REC(fields)                                                                                \
+  "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"x\",\"fields\":[" fields "]}"
 
 /* Encode `in` with `wschema`, decode with the resolved plan, compare with `want`. */
-static void check_resolve(const char *wschema, const char *rschema, sl_record *in, sl_record *want) {
+static void check_resolve(const char *wschema, const char *rschema, sl_record *in,
+                          sl_record *want) {
   sl_avro_schema *w = parse(wschema), *rd = parse(rschema);
   CU_ASSERT_PTR_NOT_NULL_FATAL(w);
   CU_ASSERT_PTR_NOT_NULL_FATAL(rd);
@@ -570,17 +585,23 @@ static void test_resolution(void) {
   sl_record *loc = sl_record_new(a, 0);
   set(loc, "x", sl_value_int(1));
   set(want, "loc", sl_value_record(loc));
-  check_resolve(REC("{\"name\":\"id\",\"type\":\"string\"},"
-                    "{\"name\":\"debug\",\"type\":{\"type\":\"record\",\"name\":\"Sub\",\"fields\":["
-                    "{\"name\":\"x\",\"type\":\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}},"
-                    "{\"name\":\"t\",\"type\":\"double\"}"),
-                REC("{\"name\":\"t\",\"type\":\"double\"},{\"name\":\"unit\",\"type\":\"string\",\"default\":\"C\"},"
-                    "{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"site\",\"type\":[\"null\",\"string\"],\"default\":null},"
-                    "{\"name\":\"loc\",\"type\":{\"type\":\"record\",\"name\":\"Loc\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]},"
-                    "\"default\":{\"x\":1}}"),
-                in, want);
+  check_resolve(
+      REC("{\"name\":\"id\",\"type\":\"string\"},"
+          "{\"name\":\"debug\",\"type\":{\"type\":\"record\",\"name\":\"Sub\",\"fields\":["
+          "{\"name\":\"x\",\"type\":\"int\"},{\"name\":\"tags\",\"type\":{\"type\":\"array\","
+          "\"items\":\"string\"}}]}},"
+          "{\"name\":\"t\",\"type\":\"double\"}"),
+      REC("{\"name\":\"t\",\"type\":\"double\"},{\"name\":\"unit\",\"type\":\"string\",\"default\":"
+          "\"C\"},"
+          "{\"name\":\"id\",\"type\":\"string\"},{\"name\":\"site\",\"type\":[\"null\",\"string\"],"
+          "\"default\":null},"
+          "{\"name\":\"loc\",\"type\":{\"type\":\"record\",\"name\":\"Loc\",\"fields\":[{\"name\":"
+          "\"x\",\"type\":\"int\"}]},"
+          "\"default\":{\"x\":1}}"),
+      in, want);
 
-  /* promotions: int->long, int->double, long->double, float->double, string->bytes, bytes->string */
+  /* promotions: int->long, int->double, long->double, float->double, string->bytes, bytes->string
+   */
   in = sl_record_new(a, 0);
   set(in, "a", sl_value_int(-5));
   set(in, "b", sl_value_int(7));
@@ -595,19 +616,28 @@ static void test_resolution(void) {
   set(want, "d", sl_value_double(0.5));
   set(want, "e", sl_value_bytes("s", 1));
   set(want, "f", sl_value_string("b", 1));
-  check_resolve(REC("{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"int\"},{\"name\":\"c\",\"type\":\"long\"},"
-                    "{\"name\":\"d\",\"type\":\"float\"},{\"name\":\"e\",\"type\":\"string\"},{\"name\":\"f\",\"type\":\"bytes\"}"),
-                REC("{\"name\":\"a\",\"type\":\"long\"},{\"name\":\"b\",\"type\":\"double\"},{\"name\":\"c\",\"type\":\"double\"},"
-                    "{\"name\":\"d\",\"type\":\"double\"},{\"name\":\"e\",\"type\":\"bytes\"},{\"name\":\"f\",\"type\":\"string\"}"),
+  check_resolve(REC("{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"int\"},{\"name\":"
+                    "\"c\",\"type\":\"long\"},"
+                    "{\"name\":\"d\",\"type\":\"float\"},{\"name\":\"e\",\"type\":\"string\"},{"
+                    "\"name\":\"f\",\"type\":\"bytes\"}"),
+                REC("{\"name\":\"a\",\"type\":\"long\"},{\"name\":\"b\",\"type\":\"double\"},{"
+                    "\"name\":\"c\",\"type\":\"double\"},"
+                    "{\"name\":\"d\",\"type\":\"double\"},{\"name\":\"e\",\"type\":\"bytes\"},{"
+                    "\"name\":\"f\",\"type\":\"string\"}"),
                 in, want);
 
   /* union reorder, writer plain -> reader union, writer union -> reader plain, alias, enum */
-  const char *wu = REC("{\"name\":\"u\",\"type\":[\"null\",\"string\"]},{\"name\":\"v\",\"type\":\"int\"},"
-                       "{\"name\":\"w\",\"type\":[\"int\",\"null\"]},{\"name\":\"temperature\",\"type\":\"double\"},"
-                       "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\",\"D\"]}}");
-  const char *ru = REC("{\"name\":\"u\",\"type\":[\"string\",\"null\"]},{\"name\":\"v\",\"type\":[\"null\",\"long\"]},"
-                       "{\"name\":\"w\",\"type\":\"long\"},{\"name\":\"temp\",\"aliases\":[\"temperature\"],\"type\":\"double\"},"
-                       "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"B\",\"A\",\"Z\"],\"default\":\"Z\"}}");
+  const char *wu = REC(
+      "{\"name\":\"u\",\"type\":[\"null\",\"string\"]},{\"name\":\"v\",\"type\":\"int\"},"
+      "{\"name\":\"w\",\"type\":[\"int\",\"null\"]},{\"name\":\"temperature\",\"type\":\"double\"},"
+      "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\",\"D\"]}"
+      "}");
+  const char *ru = REC("{\"name\":\"u\",\"type\":[\"string\",\"null\"]},{\"name\":\"v\",\"type\":["
+                       "\"null\",\"long\"]},"
+                       "{\"name\":\"w\",\"type\":\"long\"},{\"name\":\"temp\",\"aliases\":["
+                       "\"temperature\"],\"type\":\"double\"},"
+                       "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
+                       "\"B\",\"A\",\"Z\"],\"default\":\"Z\"}}");
   const char *syms[] = {"A", "B", "D"}, *rsyms[] = {"A", "B", "Z"};
   for (int k = 0; k < 3; k++) {
     in = sl_record_new(a, 0);
@@ -657,10 +687,11 @@ static void test_resolution_errors(void) {
        "field 'a': data written as Avro string cannot be read as long"},
       {REC("{\"name\":\"a\",\"type\":\"long\"}"), REC("{\"name\":\"a\",\"type\":\"int\"}"),
        "cannot be read as int"},
-      {REC("{\"name\":\"a\",\"type\":\"double\"}"), REC("{\"name\":\"a\",\"type\":[\"null\",\"long\"]}"),
+      {REC("{\"name\":\"a\",\"type\":\"double\"}"),
+       REC("{\"name\":\"a\",\"type\":[\"null\",\"long\"]}"),
        "matches no branch of the reader's union"},
-      {REC("{\"name\":\"a\",\"type\":[\"null\",\"string\"]}"), REC("{\"name\":\"a\",\"type\":\"long\"}"),
-       "no branch of the writer's union"},
+      {REC("{\"name\":\"a\",\"type\":[\"null\",\"string\"]}"),
+       REC("{\"name\":\"a\",\"type\":\"long\"}"), "no branch of the writer's union"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     sl_avro_schema *w = parse(table[i][0]), *r = parse(table[i][1]);
@@ -707,10 +738,12 @@ static void test_schema_errors(void) {
 }
 
 static void test_encode_conversions(void) {
-  sl_avro_schema *s = parse(REC("{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"]}},"
-                                "{\"name\":\"i\",\"type\":\"int\"},{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
-                                "{\"name\":\"d\",\"type\":\"long\",\"default\":42},"
-                                "{\"name\":\"u\",\"type\":[\"long\",\"double\"]}"));
+  sl_avro_schema *s = parse(
+      REC("{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"]}},"
+          "{\"name\":\"i\",\"type\":\"int\"},{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":"
+          "\"long\"}},"
+          "{\"name\":\"d\",\"type\":\"long\",\"default\":42},"
+          "{\"name\":\"u\",\"type\":[\"long\",\"double\"]}"));
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
   sl_arena *a = sl_arena_new(0);
   sl_buf b = SL_BUF_INIT;
@@ -745,7 +778,50 @@ static void test_encode_conversions(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not fit an Avro int"));
   set(r, "i", sl_value_string("7", 1));
   CU_ASSERT_EQUAL(sl_avro_encode(s, r, &b, &err), SL_ERR_TYPE);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "field 'i': a string value cannot be written as Avro int"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(err.message, "field 'i': a string value cannot be written as Avro int"));
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
+static void test_recursive_schema(void) {
+  sl_avro_schema *s =
+      parse("{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\",\"type\":\"long\"},"
+            "{\"name\":\"next\",\"type\":[\"null\",\"Node\"],\"default\":null}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *head = NULL;
+  for (int i = 0; i < 70; i++) { /* 70 levels: deeper than the decoder allows */
+    sl_record *n = sl_record_new(a, 2);
+    set(n, "v", sl_value_int(i));
+    if (head)
+      set(n, "next", sl_value_record(head));
+    head = n;
+    if (i == 2) { /* a short list round trips */
+      sl_buf b = SL_BUF_INIT;
+      sl_record *got;
+      CU_ASSERT_EQUAL(sl_avro_encode(s, head, &b, NULL), SL_OK);
+      CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &got, NULL), SL_OK);
+      CU_ASSERT_EQUAL(sl_record_get_cstr(sl_record_get_cstr(got, "next")->as.rec, "v")->as.i, 1);
+      sl_buf_free(&b);
+    }
+  }
+  sl_buf b = SL_BUF_INIT;
+  sl_error err;
+  CU_ASSERT_EQUAL(sl_avro_encode(s, head, &b, &err), SL_ERR_LIMIT);
+  /* hand-made deep datum: (v=0, branch 1) x 70 then branch 0 */
+  char deep[200];
+  size_t n = 0;
+  for (int i = 0; i < 70; i++) {
+    deep[n++] = 0;
+    deep[n++] = 2;
+  }
+  deep[n++] = 0;
+  deep[n++] = 0;
+  sl_record *got;
+  CU_ASSERT_EQUAL(sl_avro_decode(s, deep, n, a, &got, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nested deeper than 64"));
   sl_buf_free(&b);
   sl_arena_destroy(a);
   sl_avro_schema_free(s);
@@ -755,7 +831,8 @@ int suite_core_avro_codec(void) {
   CU_pSuite s = CU_add_suite("core_avro_codec", NULL, NULL);
   if (!s)
     return -1;
-  CU_add_test(s, "datums written by Avro-C decode to the expected records", test_decode_matches_avro_c);
+  CU_add_test(s, "datums written by Avro-C decode to the expected records",
+              test_decode_matches_avro_c);
   CU_add_test(s, "our encoding reads back with Avro-C, byte-identical", test_encode_read_by_avro_c);
   CU_add_test(s, "machine reading schema, error messages", test_machine_reading);
   CU_add_test(s, "timestamp-micros decode to ms and encode back", test_timestamp_micros);
@@ -765,5 +842,6 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "resolution errors", test_resolution_errors);
   CU_add_test(s, "schema errors", test_schema_errors);
   CU_add_test(s, "encode conversions and errors", test_encode_conversions);
+  CU_add_test(s, "recursive schemas and depth limits", test_recursive_schema);
   return 0;
 }
