@@ -1,2 +1,5 @@
 list(APPEND SLUICE_SOURCES
+  connectors/redis_conn.c
+  connectors/redis_checkpoint.c
+  connectors/redis_restore.c
 )

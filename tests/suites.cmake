@@ -2,3 +2,5 @@
 # The NAME mirrors the source path (core/record.c -> core_record).
 sluice_suite(core_record core/test_record.c)
 sluice_suite(core_config core/test_config.c)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_fixture.c) # shared by the redis suites
+sluice_suite(connectors_redis_conn connectors/test_redis_conn.c LABELS integration)
