@@ -5,3 +5,4 @@ sluice_suite(core_config core/test_config.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_fixture.c) # shared by the redis suites
 sluice_suite(connectors_redis_conn connectors/test_redis_conn.c LABELS integration)
 sluice_suite(connectors_redis_checkpoint connectors/test_redis_checkpoint.c LABELS integration)
+sluice_suite(core_json_codec core/test_json_codec.c)
