@@ -6,3 +6,4 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_fixture.c) # shared by the 
 sluice_suite(connectors_redis_conn connectors/test_redis_conn.c LABELS integration)
 sluice_suite(connectors_redis_checkpoint connectors/test_redis_checkpoint.c LABELS integration)
 sluice_suite(core_json_codec core/test_json_codec.c)
+sluice_suite(connectors_redis_cache connectors/test_redis_cache.c LABELS integration)
