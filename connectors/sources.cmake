@@ -1,5 +1,11 @@
 list(APPEND SLUICE_SOURCES
   connectors/file_sink.c
   connectors/file_source.c
+  connectors/redis_alerts.c
+  connectors/redis_cache.c
+  connectors/redis_checkpoint.c
+  connectors/redis_conn.c
+  connectors/redis_read.c
+  connectors/redis_restore.c
   connectors/simulator.c
 )

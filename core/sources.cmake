@@ -1,11 +1,11 @@
 list(APPEND SLUICE_SOURCES
   core/aggregate.c
   core/arena.c
-  core/bench.c
   core/avro_decode.c
   core/avro_encode.c
   core/avro_resolve.c
   core/avro_schema.c
+  core/bench.c
   core/buf.c
   core/builtin.c
   core/cli.c

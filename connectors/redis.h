@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Redis for sluice (internal, never installed): the connection, exactly-once
+ * checkpoints and restore of partition state, the hot cache sink, the alert
+ * store and the read helpers of the HTTP API.
+ *
+ * Key layout (fixed: the HTTP API and operators' docs rely on it):
+ *   sl:{P:T:N}:epoch           integer, INCR on every assignment of partition N
+ *   sl:{P:T:N}:offset          next offset to consume
+ *   sl:{P:T:N}:state:<op_id>   hash: operator state key -> binary partial state
+ *   sl:cache:<name>:v:<key>    latest record (JSON), EX ttl
+ *   sl:cache:<name>:h:<key>    list of records, newest first, LTRIM to history
+ *   sl:cache:<name>:keys       sorted set (score 0) of keys, for prefix listing
+ *   sl:alerts:<P>              hash "<alert>\x1f<key json>" -> alert JSON
+ *   PUBLISH sl:events <json>   window results and alerts for SSE
+ * The {P:T:N} hash tag keeps one partition in one Redis Cluster slot: the
+ * atomic unit of a checkpoint is the partition (state + offset together).
+ *
+ * Ownership: every function copies what it keeps; strings it returns are
+ * malloc'd and freed by the caller with free() unless stated otherwise. */
+#ifndef SLUICE_REDIS_H
+#define SLUICE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connector.h"
+#include "sluice/error.h"
+
+/* ---- connection (redis_conn.c) ------------------------------------------ */
+
+typedef struct sl_redis sl_redis;
+
+/* A parsed SLUICE_REDIS_URL: redis://[user[:password]@]host[:port][/db]
+ * and redis://:password@host. */
+typedef struct sl_redis_url {
+  char host[256];
+  int port;           /* default 6379 */
+  int db;             /* default 0 */
+  char user[128];     /* empty: no ACL user (AUTH password, or no AUTH) */
+  char password[256]; /* empty: no AUTH */
+} sl_redis_url;
+
+/* Parse `url`; the error message never contains the password. */
+int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err);
+
+typedef struct sl_redis_opts {
+  int connect_timeout_ms; /* <= 0: 1000 */
+  int command_timeout_ms; /* <= 0: 5000 */
+  int backoff_min_ms;     /* <= 0: 100 */
+  int backoff_max_ms;     /* <= 0: 10000 */
+  uint32_t seed;          /* jitter seed; 0: derived from the address */
+  /* Allow checkpoints although the #14541 check found the `default` user
+   * without permissions while AOF is on (see docs/state.md). */
+  int allow_unsafe_acl;
+} sl_redis_opts;
+
+/* A handle that connects lazily. NULL with `err` set on a bad URL or OOM.
+ * `opts` may be NULL (defaults). */
+sl_redis *sl_redis_new(const char *url, const sl_redis_opts *opts, sl_error *err);
+void sl_redis_free(sl_redis *r); /* NULL is a no-op */
+
+/* One connection attempt now (connect timeout bounded), with AUTH and SELECT.
+ * SL_OK when connected (or already connected); SL_ERR_UNAVAILABLE when the
+ * server cannot be reached (retriable); SL_ERR_INVALID for WRONGPASS,
+ * NOPERM, a bad db (not retriable: fix the configuration). */
+int sl_redis_connect(sl_redis *r, sl_error *err);
+
+/* For the runtime's loop: SL_OK when connected; otherwise, if the backoff
+ * delay has passed at `now_ms`, one connection attempt. When still not
+ * connected returns SL_ERR_UNAVAILABLE (or SL_ERR_INVALID) and sets
+ * *retry_in_ms to the time until the next attempt is due (exponential
+ * backoff with jitter). Never sleeps, so the caller keeps serving. */
+int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err);
+int sl_redis_is_connected(const sl_redis *r);
+/* Drop the connection (the next call reconnects). */
+void sl_redis_disconnect(sl_redis *r);
+/* "redis://user@host:port/db" without the password; owned by `r`. */
+const char *sl_redis_describe(const sl_redis *r);
+/* A warning found by the state safety check (e.g. "could not verify the
+ * ACL of the default user"), or NULL; owned by `r`. */
+const char *sl_redis_warning(const sl_redis *r);
+
+/* Backoff delay before attempt number `attempt` (0-based failures so far):
+ * min(max, min * 2^attempt), then "equal jitter": half fixed, half random
+ * from `*rng` (xorshift state, updated). Pure: exposed for tests. */
+int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng);
+
+/* ---- checkpoints and restore (redis_checkpoint.c, redis_restore.c) ------ */
+
+typedef struct sl_checkpoint sl_checkpoint;
+
+/* A partition whose epoch check failed: a newer worker owns it. */
+typedef struct sl_fenced {
+  const char *topic; /* owned by the checkpoint, valid until reset/free */
+  int32_t partition;
+  int64_t epoch;         /* the epoch we committed with */
+  int64_t current_epoch; /* the epoch stored in Redis (0: none) */
+} sl_fenced;
+
+sl_checkpoint *sl_checkpoint_new(const char *pipeline);
+/* Stage a put/delete of operator `op_id`'s state key for one partition
+ * (bytes copied). Changes to the same key apply in call order. */
+int sl_checkpoint_put(sl_checkpoint *cp, const char *topic, int32_t partition, const char *op_id,
+                      const void *key, size_t klen, const void *val, size_t vlen);
+int sl_checkpoint_delete(sl_checkpoint *cp, const char *topic, int32_t partition,
+                         const char *op_id, const void *key, size_t klen);
+/* The epoch this worker holds for the partition (from
+ * sl_state_acquire_epoch) and the next offset to store; next_offset < 0
+ * leaves the stored offset as it is. Every partition staged with put or
+ * delete needs this call before commit. */
+int sl_checkpoint_offset(sl_checkpoint *cp, const char *topic, int32_t partition, int64_t epoch,
+                         int64_t next_offset);
+/* Number of partitions staged. */
+size_t sl_checkpoint_partitions(const sl_checkpoint *cp);
+
+/* Write every staged partition, each in ONE atomic step (a Lua script run
+ * by EVALSHA) that first checks sl:{..}:epoch == the staged epoch. All
+ * partitions are pipelined: one round trip for the whole checkpoint.
+ * Returns SL_OK when all committed; SL_ERR_FENCED when some partitions were
+ * refused (nothing of theirs was written; the others committed), listed in
+ * *fenced / *nfenced (owned by `cp`, valid until reset/free);
+ * SL_ERR_UNAVAILABLE when Redis is unreachable (the outcome of each
+ * partition is unknown: call commit again with the same checkpoint, which is
+ * idempotent); SL_ERR_INVALID for an ACL problem. The staged changes stay
+ * in `cp` until sl_checkpoint_reset. `fenced`/`nfenced` may be NULL. */
+int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced,
+                         size_t *nfenced, sl_error *err);
+void sl_checkpoint_reset(sl_checkpoint *cp);
+void sl_checkpoint_free(sl_checkpoint *cp); /* NULL is a no-op */
+
+/* Take a new epoch for a partition on assignment (INCR); every older epoch
+ * is fenced from then on. */
+int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic,
+                           int32_t partition, int64_t *epoch, sl_error *err);
+
+typedef int (*sl_state_entry_fn)(void *ud, const char *op_id, const void *k, size_t kl,
+                                 const void *v, size_t vl);
+/* Stream every (op_id, key, value) of the partition's operators `op_ids` to
+ * `cb` (HSCAN, pipelined across operators) and return the stored next offset
+ * in *next_offset (-1 if none). A non-zero return of `cb` stops the load and
+ * is returned. Buffers passed to `cb` are valid for the call only. */
+int sl_state_load(sl_redis *r, const char *pipeline, const char *topic, int32_t partition,
+                  const char *const *op_ids, size_t nops, sl_state_entry_fn cb, void *ud,
+                  int64_t *next_offset, sl_error *err);
+
+/* ---- cache sink (redis_cache.c) ------------------------------------------ */
+
+extern const sl_sink_desc sl_cache_sink;
+
+/* ---- alerts (redis_alerts.c) --------------------------------------------- */
+
+/* Record a firing alert (`alert_json` is the whole alert output record) and
+ * publish it on sl:events. */
+int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert,
+                         const char *key_json, const char *alert_json, sl_error *err);
+/* Remove a firing alert and publish the resolution `alert_json` (may be NULL:
+ * nothing published). */
+int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
+                      const char *alert_json, sl_error *err);
+/* JSON array of the alerts of `pipeline` (NULL: every pipeline) whose
+ * "state" equals `state` (NULL: any). *out is malloc'd. */
+int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out,
+                   sl_error *err);
+/* PUBLISH sl:events `json`. */
+int sl_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err);
+
+/* ---- read helpers for the HTTP API (redis_read.c) ------------------------ */
+
+/* Latest record of `key` as JSON in *out (malloc'd); SL_ERR_NOT_FOUND if none. */
+int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **out,
+                        sl_error *err);
+/* JSON array of the `limit` most recent records of `key`, newest first
+ * (limit <= 0: all kept). SL_ERR_NOT_FOUND when the key has no history. */
+int sl_cache_history(sl_redis *r, const char *name, const char *key, long limit, char **out,
+                     sl_error *err);
+/* Keys of cache `name` starting with `prefix` (may be "" or NULL), in byte
+ * order, after `cursor` (NULL or "": from the start), at most `limit`
+ * (<= 0: 100). *out is a JSON array [{"key":K,"record":{...}|null}, ...];
+ * *next_cursor (malloc'd) is the cursor of the next page, or NULL when this
+ * page is the last. Expired keys are dropped from the index as met. */
+int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit,
+                  const char *cursor, char **out, char **next_cursor, sl_error *err);
+
+#endif

@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Redis connection: SLUICE_REDIS_URL parsing, connecting with bounded
+ * timeouts, AUTH/SELECT, reconnection with exponential backoff and jitter
+ * (reported, never slept), classification of failures into retriable
+ * (SL_ERR_UNAVAILABLE) and configuration errors (SL_ERR_INVALID), and the
+ * once-per-connection preparation for checkpoints (script load and the
+ * redis/redis#14541 ACL check). Passwords never appear in messages. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_internal.h"
+
+struct sl_redis {
+  sl_redis_url url;
+  sl_redis_opts opts;
+  redisContext *ctx;  /* NULL while disconnected */
+  char describe[512]; /* URL without the password */
+  int failures;       /* consecutive failed connection attempts */
+  int64_t next_attempt_ms;
+  uint32_t rng;
+  sl_error last_err;  /* why the last attempt failed */
+  int state_ready;    /* script loaded and safety checked on this connection */
+  char sha[41];
+  char warning[512];
+};
+
+extern const char sl_redis_checkpoint_lua[]; /* redis_checkpoint.c */
+
+/* ---- URL ----------------------------------------------------------------- */
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c = tolower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode [s, s+n) into dst (size cap). -1 when too long or bad. */
+static int pct_decode(const char *s, size_t n, char *dst, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+    if (c == '%') {
+      if (i + 2 >= n)
+        return -1;
+      int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+      if (h < 0 || l < 0 || (h == 0 && l == 0))
+        return -1;
+      c = h * 16 + l;
+      i += 2;
+    }
+    if (o + 1 >= cap)
+      return -1;
+    dst[o++] = (char)c;
+  }
+  dst[o] = '\0';
+  return 0;
+}
+
+static int parse_uint(const char *s, size_t n, long max, long *out) {
+  if (n == 0 || n > 10)
+    return -1;
+  long v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)s[i]))
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
+  static const char scheme[] = "redis://";
+  memset(out, 0, sizeof *out);
+  out->port = 6379;
+  if (!url)
+    return sl_error_set(err, SL_ERR_INVALID, "no Redis URL given");
+  if (strncmp(url, "rediss://", 9) == 0)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis URL: TLS (rediss://) is not supported by this build (hiredis 0.14 "
+                        "has no TLS); reach Redis through a TLS tunnel such as stunnel");
+  if (strncmp(url, scheme, sizeof scheme - 1) != 0)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis URL must start with redis:// (expected "
+                        "redis://[user[:password]@]host[:port][/db])");
+  const char *p = url + sizeof scheme - 1;
+  const char *end = p + strcspn(p, "/?#");
+  const char *at = NULL;
+  for (const char *q = p; q < end; q++)
+    if (*q == '@')
+      at = q; /* the last '@': passwords may contain one when not escaped */
+  if (at) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *uend = colon ? colon : at;
+    if (pct_decode(p, (size_t)(uend - p), out->user, sizeof out->user) != 0)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long user name");
+    if (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), out->password,
+                            sizeof out->password) != 0)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long password");
+    if (colon && !out->password[0])
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: empty password after ':'");
+    p = at + 1;
+  }
+  const char *hend;
+  if (*p == '[') { /* [IPv6] */
+    const char *rb = memchr(p, ']', (size_t)(end - p));
+    if (!rb)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing ']' after IPv6 host");
+    if ((size_t)(rb - p - 1) >= sizeof out->host || rb == p + 1)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad IPv6 host");
+    memcpy(out->host, p + 1, (size_t)(rb - p - 1));
+    hend = rb + 1;
+  } else {
+    hend = memchr(p, ':', (size_t)(end - p));
+    if (!hend)
+      hend = end;
+    if (hend == p)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing host");
+    if ((size_t)(hend - p) >= sizeof out->host)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: host name too long");
+    memcpy(out->host, p, (size_t)(hend - p));
+  }
+  if (hend < end) {
+    long port;
+    if (*hend != ':' || parse_uint(hend + 1, (size_t)(end - hend - 1), 65535, &port) != 0 ||
+        port == 0)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad port (expected 1-65535)");
+    out->port = (int)port;
+  }
+  if (*end == '/') {
+    const char *d = end + 1;
+    size_t n = strcspn(d, "?#");
+    long db = 0;
+    if (n && parse_uint(d, n, 1000000, &db) != 0)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad database number after '/'");
+    out->db = (int)db;
+    end = d + n;
+  }
+  if (*end)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis URL: unexpected '%c...' (expected "
+                        "redis://[user[:password]@]host[:port][/db])",
+                        *end);
+  return SL_OK;
+}
+
+/* ---- backoff ----------------------------------------------------------- */
+
+static uint32_t xorshift(uint32_t *s) {
+  uint32_t x = *s ? *s : 0x9e3779b9u;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return *s = x;
+}
+
+int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng) {
+  if (min_ms <= 0)
+    min_ms = 1;
+  if (max_ms < min_ms)
+    max_ms = min_ms;
+  int64_t base = min_ms;
+  for (int i = 0; i < attempt && base < max_ms; i++)
+    base *= 2;
+  if (base > max_ms)
+    base = max_ms;
+  /* Equal jitter: workers that lost Redis together do not return together,
+   * yet each waits at least half the nominal delay. */
+  int64_t half = base / 2;
+  return base - half + (half > 0 ? (int64_t)(xorshift(rng) % (uint32_t)(half + 1)) : 0);
+}
+
+/* ---- connection -------------------------------------------------------- */
+
+static void describe(sl_redis *r) {
+  const sl_redis_url *u = &r->url;
+  int v6 = strchr(u->host, ':') != NULL;
+  snprintf(r->describe, sizeof r->describe, "redis://%s%s%s%s%s:%d/%d", u->user,
+           u->user[0] ? "@" : (u->password[0] ? ":***@" : ""), v6 ? "[" : "", u->host,
+           v6 ? "]" : "", u->port, u->db);
+}
+
+sl_redis *sl_redis_new(const char *url, const sl_redis_opts *opts, sl_error *err) {
+  sl_redis *r = calloc(1, sizeof *r);
+  if (!r) {
+    sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (sl_redis_url_parse(url, &r->url, err) != SL_OK) {
+    free(r);
+    return NULL;
+  }
+  if (opts)
+    r->opts = *opts;
+  if (r->opts.connect_timeout_ms <= 0)
+    r->opts.connect_timeout_ms = 1000;
+  if (r->opts.command_timeout_ms <= 0)
+    r->opts.command_timeout_ms = 5000;
+  if (r->opts.backoff_min_ms <= 0)
+    r->opts.backoff_min_ms = 100;
+  if (r->opts.backoff_max_ms <= 0)
+    r->opts.backoff_max_ms = 10000;
+  describe(r);
+  r->rng = r->opts.seed;
+  if (!r->rng) /* spread workers that start together */
+    for (const char *s = r->describe; *s; s++)
+      r->rng = r->rng * 31u + (unsigned char)*s + (uint32_t)(uintptr_t)r;
+  return r;
+}
+
+void sl_redis_disconnect(sl_redis *r) {
+  if (r && r->ctx) {
+    redisFree(r->ctx);
+    r->ctx = NULL;
+    r->state_ready = 0;
+  }
+}
+
+void sl_redis_free(sl_redis *r) {
+  if (!r)
+    return;
+  sl_redis_disconnect(r);
+  /* The password must not linger in freed memory. */
+  volatile char *pw = r->url.password;
+  for (size_t i = 0; i < sizeof r->url.password; i++)
+    pw[i] = 0;
+  free(r);
+}
+
+int sl_redis_is_connected(const sl_redis *r) { return r && r->ctx != NULL; }
+const char *sl_redis_describe(const sl_redis *r) { return r->describe; }
+const char *sl_redis_warning(const sl_redis *r) { return r->warning[0] ? r->warning : NULL; }
+
+static int starts(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, sl_error *err) {
+  const char *m = rep && rep->str ? rep->str : "unexpected reply";
+  if (starts(m, "WRONGPASS") || starts(m, "NOAUTH") || starts(m, "NOPERM") ||
+      starts(m, "ERR invalid password") || starts(m, "ERR AUTH"))
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis at %s refused %s: %.200s (check the user, password and ACL "
+                        "permissions in SLUICE_REDIS_URL)",
+                        r->describe, what, m);
+  if (starts(m, "LOADING") || starts(m, "BUSY") || starts(m, "TRYAGAIN") ||
+      starts(m, "MASTERDOWN") || starts(m, "CLUSTERDOWN") || starts(m, "READONLY") ||
+      starts(m, "MISCONF"))
+    return sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s cannot serve %s now: %.200s",
+                        r->describe, what, m);
+  if (starts(m, "MOVED") || starts(m, "ASK"))
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis at %s redirected %s (%.100s): sluice talks to one Redis node; "
+                        "point SLUICE_REDIS_URL at a standalone server or a cluster proxy",
+                        r->describe, what, m);
+  return sl_error_set(err, SL_ERR_INTERNAL, "Redis at %s failed %s: %.200s", r->describe, what,
+                      m);
+}
+
+int sl_redis_io_error(sl_redis *r, const char *what, sl_error *err) {
+  const char *why = r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "connection lost";
+  if (r->ctx && r->ctx->err == REDIS_ERR_OOM)
+    why = "out of memory";
+  sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s unreachable during %s: %s", r->describe,
+               what, why);
+  sl_redis_disconnect(r);
+  return SL_ERR_UNAVAILABLE;
+}
+
+int sl_redis_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err) {
+  void *p = NULL;
+  *rep = NULL;
+  if (!r->ctx || redisGetReply(r->ctx, &p) != REDIS_OK || !p) {
+    if (p)
+      freeReplyObject(p);
+    return sl_redis_io_error(r, what, err);
+  }
+  *rep = p;
+  return SL_OK;
+}
+
+int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen,
+                 redisReply **rep, const char *what, sl_error *err) {
+  *rep = NULL;
+  redisContext *c = sl_redis_ctx(r, err);
+  if (!c)
+    return err ? err->code : SL_ERR_UNAVAILABLE;
+  if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK)
+    return sl_redis_io_error(r, what, err);
+  redisReply *x;
+  int rc = sl_redis_read(r, &x, what, err);
+  if (rc != SL_OK)
+    return rc;
+  if (x->type == REDIS_REPLY_ERROR) {
+    rc = sl_redis_reply_error(r, x, what, err);
+    freeReplyObject(x);
+    return rc;
+  }
+  *rep = x;
+  return SL_OK;
+}
+
+static int simple(sl_redis *r, int argc, const char **argv, const char *what, sl_error *err) {
+  size_t lens[4];
+  for (int i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  redisReply *rep;
+  int rc = sl_redis_run(r, argc, argv, lens, &rep, what, err);
+  if (rep)
+    freeReplyObject(rep);
+  return rc;
+}
+
+int sl_redis_connect(sl_redis *r, sl_error *err) {
+  if (r->ctx)
+    return SL_OK;
+  int ms = r->opts.connect_timeout_ms;
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, tv);
+  if (!c)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory connecting to Redis");
+  if (c->err) {
+    sl_error_set(err, SL_ERR_UNAVAILABLE, "cannot connect to Redis at %s: %s", r->describe,
+                 c->errstr);
+    redisFree(c);
+    return SL_ERR_UNAVAILABLE;
+  }
+  ms = r->opts.command_timeout_ms;
+  struct timeval ctv = {ms / 1000, (ms % 1000) * 1000};
+  redisSetTimeout(c, ctv);
+  redisEnableKeepAlive(c);
+  r->ctx = c;
+  r->state_ready = 0;
+  int rc = SL_OK;
+  if (r->url.password[0] || r->url.user[0]) {
+    const char *argv[3] = {"AUTH", r->url.user, r->url.password};
+    rc = r->url.user[0] ? simple(r, 3, argv, "AUTH (user and password)", err)
+                        : (argv[1] = r->url.password, simple(r, 2, argv, "AUTH (password)", err));
+  }
+  if (rc == SL_OK && r->url.db) {
+    char db[16];
+    snprintf(db, sizeof db, "%d", r->url.db);
+    const char *argv[2] = {"SELECT", db};
+    rc = simple(r, 2, argv, "SELECT of the database in the URL", err);
+    if (rc == SL_ERR_INTERNAL) /* "ERR DB index is out of range" */
+      rc = err ? (err->code = SL_ERR_INVALID, err->retriable = 0, SL_ERR_INVALID)
+               : SL_ERR_INVALID;
+  }
+  if (rc == SL_OK) {
+    const char *argv[1] = {"PING"};
+    rc = simple(r, 1, argv, "PING", err);
+  }
+  if (rc != SL_OK)
+    sl_redis_disconnect(r);
+  return rc;
+}
+
+int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
+  if (retry_in_ms)
+    *retry_in_ms = 0;
+  if (r->ctx)
+    return SL_OK;
+  if (r->failures > 0 && now_ms < r->next_attempt_ms) {
+    if (retry_in_ms)
+      *retry_in_ms = r->next_attempt_ms - now_ms;
+    if (err)
+      *err = r->last_err;
+    return r->last_err.code;
+  }
+  sl_error e;
+  sl_error_clear(&e);
+  int rc = sl_redis_connect(r, &e);
+  if (rc == SL_OK) {
+    r->failures = 0;
+    return SL_OK;
+  }
+  int64_t delay =
+      sl_redis_backoff_ms(r->failures, r->opts.backoff_min_ms, r->opts.backoff_max_ms, &r->rng);
+  r->failures++;
+  r->next_attempt_ms = now_ms + delay;
+  r->last_err = e;
+  if (retry_in_ms)
+    *retry_in_ms = delay;
+  if (err)
+    *err = e;
+  return rc;
+}
+
+redisContext *sl_redis_ctx(sl_redis *r, sl_error *err) {
+  if (!r->ctx && sl_redis_connect(r, err) != SL_OK)
+    return NULL;
+  return r->ctx;
+}
+
+/* ---- preparation for checkpoints ---------------------------------------- */
+
+const char *sl_redis_script_sha(const sl_redis *r) { return r->sha; }
+void sl_redis_script_lost(sl_redis *r) { r->state_ready = 0; }
+
+/* redis/redis#14541: when Redis replays its AOF it runs the MULTI/EXEC
+ * blocks (which is how script effects and transactions are logged) as a
+ * client authenticated as `default`, and EXEC re-checks ACLs: if `default`
+ * may not run the commands, every checkpoint write is silently dropped on
+ * restart. Single commands are not affected. The fix is configuration (the
+ * `default` user may stay `off` but needs the permissions), so we check it
+ * with ACL DRYRUN and refuse to checkpoint when it is verifiably unsafe. */
+static int check_aof_acl(sl_redis *r, sl_error *err) {
+  static const char *const probes[][5] = {
+      {"ACL", "DRYRUN", "default", "HSET", "sl:{check}:state:op"},
+      {"ACL", "DRYRUN", "default", "HDEL", "sl:{check}:state:op"},
+      {"ACL", "DRYRUN", "default", "SET", "sl:{check}:offset"},
+  };
+  const char *denied = NULL;
+  for (size_t i = 0; i < sizeof probes / sizeof probes[0] && !denied; i++) {
+    const char *argv[7];
+    size_t lens[7];
+    int n = 0;
+    for (; n < 5; n++)
+      argv[n] = probes[i][n];
+    argv[n++] = "x"; /* field / value */
+    if (strcmp(probes[i][3], "HSET") == 0)
+      argv[n++] = "x";
+    for (int j = 0; j < n; j++)
+      lens[j] = strlen(argv[j]);
+    redisContext *c = sl_redis_ctx(r, err);
+    if (!c)
+      return err ? err->code : SL_ERR_UNAVAILABLE;
+    if (redisAppendCommandArgv(c, n, argv, lens) != REDIS_OK)
+      return sl_redis_io_error(r, "ACL DRYRUN", err);
+    redisReply *rep;
+    int rc = sl_redis_read(r, &rep, "ACL DRYRUN", err);
+    if (rc != SL_OK)
+      return rc;
+    if (rep->type == REDIS_REPLY_ERROR) {
+      /* No permission for ACL DRYRUN, or Redis < 7: we cannot tell. */
+      snprintf(r->warning, sizeof r->warning,
+               "could not verify that the Redis user 'default' may run checkpoint writes "
+               "(%.120s); if AOF is on and 'default' has no permissions, Redis 7.0 drops "
+               "checkpoints when it restarts (redis/redis#14541): see docs/state.md",
+               rep->str);
+      freeReplyObject(rep);
+      return SL_OK;
+    }
+    if (rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "OK") != 0)
+      denied = probes[i][3];
+    freeReplyObject(rep);
+  }
+  if (!denied)
+    return SL_OK;
+  /* Only the AOF is affected: RDB snapshots store data, not commands. */
+  const char *argv[3] = {"CONFIG", "GET", "appendonly"};
+  size_t lens[3] = {6, 3, 10};
+  redisReply *rep = NULL;
+  sl_error e;
+  int aof = 1; /* unknown counts as on */
+  if (sl_redis_run(r, 3, argv, lens, &rep, "CONFIG GET appendonly", &e) == SL_OK &&
+      rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+      rep->element[1]->type == REDIS_REPLY_STRING && strcmp(rep->element[1]->str, "no") == 0)
+    aof = 0;
+  if (rep)
+    freeReplyObject(rep);
+  if (!r->ctx)
+    return sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s: connection lost", r->describe);
+  if (!aof) {
+    snprintf(r->warning, sizeof r->warning,
+             "the Redis user 'default' may not run %s; harmless while appendonly is off, but "
+             "with AOF on Redis 7.0 drops checkpoints on restart (redis/redis#14541)",
+             denied);
+    return SL_OK;
+  }
+  if (r->opts.allow_unsafe_acl) {
+    snprintf(r->warning, sizeof r->warning,
+             "UNSAFE: the Redis user 'default' may not run %s with AOF on: checkpoints may be "
+             "lost when Redis restarts (redis/redis#14541)",
+             denied);
+    return SL_OK;
+  }
+  return sl_error_set(
+      err, SL_ERR_INVALID,
+      "Redis at %s would lose checkpoints on restart: AOF is on (or could not be checked) and "
+      "the ACL user 'default' may not run %s on sl:* keys, so Redis 7.0 skips the checkpoint "
+      "transactions when it replays the AOF (redis/redis#14541). Give 'default' the permissions "
+      "and keep it disabled: ACL SETUSER default off ~* &* +@all (see docs/state.md)",
+      r->describe, denied);
+}
+
+int sl_redis_state_ready(sl_redis *r, sl_error *err) {
+  if (r->ctx && r->state_ready)
+    return SL_OK;
+  if (!sl_redis_ctx(r, err))
+    return err ? err->code : SL_ERR_UNAVAILABLE;
+  int rc = check_aof_acl(r, err);
+  if (rc != SL_OK)
+    return rc;
+  const char *argv[3] = {"SCRIPT", "LOAD", sl_redis_checkpoint_lua};
+  size_t lens[3] = {6, 4, strlen(sl_redis_checkpoint_lua)};
+  redisReply *rep;
+  rc = sl_redis_run(r, 3, argv, lens, &rep, "SCRIPT LOAD of the checkpoint script", err);
+  if (rc != SL_OK)
+    return rc;
+  if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+    freeReplyObject(rep);
+    return sl_error_set(err, SL_ERR_INTERNAL, "Redis at %s: unexpected SCRIPT LOAD reply",
+                        r->describe);
+  }
+  memcpy(r->sha, rep->str, 40);
+  r->sha[40] = '\0';
+  freeReplyObject(rep);
+  r->state_ready = 1;
+  return SL_OK;
+}
+
+int sl_redis_partition_prefix(sl_buf *b, const char *pipeline, const char *topic,
+                              int32_t partition) {
+  sl_buf_reset(b);
+  return sl_buf_printf(b, "sl:{%s:%s:%d}:", pipeline, topic, (int)partition);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A throwaway redis-server for integration tests: started on a free loopback
+ * port in a fresh temp dir, stopped (and the dir removed) afterwards. Can be
+ * killed with SIGKILL and restarted on the same dir and port to test
+ * durability. */
+#ifndef SLUICE_TEST_REDIS_FIXTURE_H
+#define SLUICE_TEST_REDIS_FIXTURE_H
+
+#include <sys/types.h>
+
+typedef struct rf_opts {
+  int appendonly;            /* appendonly yes */
+  const char *appendfsync;   /* "always", "everysec" (default) or "no" */
+  const char *user;          /* an ACL user to create with all permissions, or NULL */
+  const char *password;      /* its password (also `requirepass` when no user) */
+  const char *default_acl;   /* rules of the `default` user, e.g. "off nopass -@all" */
+} rf_opts;
+
+typedef struct rf_server {
+  char dir[128];
+  char conf[160];
+  int port;
+  pid_t pid; /* 0 when not running */
+} rf_server;
+
+/* Start a server; 0 on success (it answers PING or NOAUTH), -1 otherwise
+ * (message on stderr). `o` may be NULL. */
+int rf_start(rf_server *s, const rf_opts *o);
+/* SIGKILL: no shutdown, no final fsync. */
+void rf_kill9(rf_server *s);
+/* Start again on the same dir, config and port. */
+int rf_restart(rf_server *s);
+/* Stop (SIGTERM, wait) and remove the dir. Safe to call twice. */
+void rf_stop(rf_server *s);
+/* "redis://[user:pass@]127.0.0.1:port[/db]" into buf. user/pass may be NULL. */
+const char *rf_url(const rf_server *s, const char *user, const char *pass, int db, char *buf,
+                   size_t cap);
+/* A loopback port nothing listens on (for "Redis down" tests). */
+int rf_free_port(void);
+
+#endif
