@@ -858,12 +858,18 @@ static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
 
 int sl_agg_deserialize(const sl_agg_set *s, void *block, const void *data, size_t len) {
   sl_rd r = {data, (const unsigned char *)data + len, 0};
+  int rc = SL_OK;
+  sl_agg_release(s, block); /* replaces whatever the block held */
+  sl_agg_init(s, block);
   if (sl_varint_get(&r) != AGG_FORMAT)
     return SL_ERR_PARSE;
-  for (size_t i = 0; i < s->count; i++) {
-    int rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
-    if (rc != SL_OK)
-      return rc;
+  for (size_t i = 0; i < s->count && rc == SL_OK; i++)
+    rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
+  if (rc == SL_OK && r.p != r.end)
+    rc = SL_ERR_PARSE;
+  if (rc != SL_OK) { /* never leave a half-read block behind */
+    sl_agg_release(s, block);
+    sl_agg_init(s, block);
   }
-  return r.p == r.end ? SL_OK : SL_ERR_PARSE;
+  return rc;
 }

@@ -285,13 +285,347 @@ static void test_property_tumbling(void) { property(REF_TUMBLING, 400, 0x1234567
 static void test_property_hopping(void) { property(REF_HOPPING, 400, 0xabcdefu); }
 static void test_property_session(void) { property(REF_SESSION, 400, 0x5eed5u); }
 
-/* EDGE_CASES */
+
+/* ---- edge cases ---------------------------------------------------------- */
+
+static sl_record *R(th_op *t, const char *k, int64_t ts, sl_value v) {
+  return th_rec(t, "k", th_str(t, k), "ts", sl_value_int(ts), "v", v, NULL);
+}
+
+static void one(th_op *t, sl_record *r) { CU_ASSERT_EQUAL(th_process(t, &r, 1), SL_OK); }
+
+static int64_t outi(th_op *t, size_t i, const char *f) {
+  const sl_value *v = th_out_field(t, i, f);
+  return v && v->type == SL_TYPE_INT ? v->as.i : INT64_MIN;
+}
+
+static void test_bad_config(void) {
+  th_op t;
+  const char *none[] = {"key", "k", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, none, AGGS), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.err.message, "exactly one of tumbling, hopping or session"));
+  th_op_free(&t);
+  const char *two[] = {"tumbling", "10s", "session", "5s", "key", "k", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, two, AGGS), SL_ERR_INVALID);
+  th_op_free(&t);
+  const char *noevery[] = {"hopping", "10s", "key", "k", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, noevery, AGGS), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.err.message, "every"));
+  th_op_free(&t);
+  const char *bigevery[] = {"hopping", "10s", "every", "11s", "key", "k", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, bigevery, AGGS), SL_ERR_INVALID);
+  th_op_free(&t);
+  const char *ok[] = {"tumbling", "10s", "key", "k", NULL};
+  const char *mean[] = {"avg_temp", "mean(temperature)", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, ok, mean), SL_ERR_INVALID);
+  CU_ASSERT_STRING_EQUAL(t.err.message, "unknown aggregate 'mean' (did you mean 'avg'?)");
+  th_op_free(&t);
+  CU_ASSERT_EQUAL(init_op(&t, ok, NULL), SL_ERR_INVALID);
+  th_op_free(&t);
+  const char *clash[] = {"window_end", "count()", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, ok, clash), SL_ERR_INVALID);
+  th_op_free(&t);
+  const char *neg[] = {"tumbling", "0", "key", "k", NULL};
+  CU_ASSERT_EQUAL(init_op(&t, neg, AGGS), SL_ERR_INVALID);
+  th_op_free(&t);
+  sl_op_window.destroy(NULL);
+}
+
+static const char *const T10[] = {"tumbling", "10", "key", "k", "time", "ts", NULL};
+
+static void test_boundaries_and_late(void) {
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, AGGS), SL_OK);
+  CU_ASSERT_EQUAL(th_process(&t, NULL, 0), SL_OK); /* empty batch */
+  CU_ASSERT_EQUAL(t.out_count, 0);
+  one(&t, R(&t, "a", 0, sl_value_int(1)));
+  one(&t, R(&t, "a", 8, sl_value_int(2)));
+  CU_ASSERT_EQUAL(t.out_count, 0);
+  one(&t, R(&t, "a", 9, sl_value_int(3))); /* t = e - 1: watermark 9 closes [0, 10) */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 0);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_end"), 10);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 3);
+  CU_ASSERT_EQUAL(sl_record_timestamp(t.out[0]), 9);
+  one(&t, R(&t, "a", 10, sl_value_int(4))); /* t = e: the next window */
+  one(&t, R(&t, "a", 5, sl_value_int(5)));  /* late */
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "late");
+  CU_ASSERT_STRING_EQUAL(t.dead[0].message, "window [0, 10) closed at watermark 10");
+  CU_ASSERT_DOUBLE_EQUAL(th_counter(&t, "sluice_late_records_total"), 1, 0);
+  CU_ASSERT_EQUAL(th_watermark(&t, SL_WATERMARK_END), SL_OK);
+  CU_ASSERT_EQUAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1);
+  CU_ASSERT_EQUAL(th_watermark(&t, SL_WATERMARK_END), SL_OK); /* idempotent */
+  CU_ASSERT_EQUAL(t.out_count, 2);
+  th_op_free(&t);
+}
+
+static void test_event_time_forms(void) {
+  const char *opts[] = {"tumbling", "1s", "key", "k", "time", "meta.at", "delay", "10s", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  const char *good[] = {"1970-01-01T00:00:01.5Z", "1970-01-01T01:00:01.999+01:00",
+                        "1969-12-31T23:00:01-01:00", "1970-01-01 00:00:01.123456Z"};
+  for (int i = 0; i < 4; i++) {
+    sl_record *m = th_rec(&t, "at", th_str(&t, good[i]), NULL);
+    one(&t, th_rec(&t, "k", th_str(&t, "x"), "meta", sl_value_record(m), NULL));
+  }
+  sl_record *m = th_rec(&t, "at", sl_value_double(1999.9), NULL);
+  one(&t, th_rec(&t, "k", th_str(&t, "x"), "meta", sl_value_record(m), NULL));
+  const char *bad[] = {"yesterday", "2026-02-30T00:00:00Z", "2026-11-27T10:00:00", ""};
+  for (int i = 0; i < 4; i++) {
+    sl_record *b = th_rec(&t, "at", th_str(&t, bad[i]), NULL);
+    one(&t, th_rec(&t, "k", th_str(&t, "x"), "meta", sl_value_record(b), NULL));
+  }
+  one(&t, th_rec(&t, "k", th_str(&t, "x"), NULL)); /* missing */
+  sl_record *nan = th_rec(&t, "at", sl_value_double(NAN), NULL);
+  one(&t, th_rec(&t, "k", th_str(&t, "x"), "meta", sl_value_record(nan), NULL));
+  CU_ASSERT_EQUAL(t.dead_count, 6);
+  for (size_t i = 0; i < t.dead_count; i++)
+    CU_ASSERT_STRING_EQUAL(t.dead[i].reason, "eval");
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 1000);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 5);
+  th_op_free(&t);
+  /* without `time`: the record timestamp */
+  const char *nt[] = {"tumbling", "10", "key", "k", NULL};
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, nt, aggs), SL_OK);
+  sl_record *r = th_rec(&t, "k", th_str(&t, "x"), NULL);
+  sl_record_set_timestamp(r, 12345);
+  one(&t, r);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 12340);
+  th_op_free(&t);
+}
+
+static void test_extreme_timestamps(void) {
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, AGGS), SL_OK);
+  int64_t ts[] = {-10, -1, -11, INT64_C(1) << 62, -(INT64_C(1) << 62), (INT64_C(1) << 62) + 1,
+                  INT64_MIN, INT64_MAX};
+  for (int i = 0; i < 8; i++)
+    one(&t, R(&t, "a", ts[i], sl_value_int(i)));
+  /* -10 and -1 share [-10, 0), which -1 (= e - 1) closes at once; -11 in
+   * [-20, -10) is then late; +-2^62 are accepted, beyond is refused */
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 5);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "late");
+  CU_ASSERT_STRING_EQUAL(t.dead[1].reason, "late"); /* -2^62 after 2^62 */
+  for (int i = 2; i < 5; i++)
+    CU_ASSERT_STRING_EQUAL(t.dead[i].reason, "eval");
+  CU_ASSERT_EQUAL(t.out_count, 1);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), -10);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_end"), 0);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 2);
+  CU_ASSERT_EQUAL(outi(&t, 1, "window_start"), (INT64_C(1) << 62) - 4); /* 2^62 = 4 mod 10 */
+  th_op_free(&t);
+}
+
+static void test_nan_inf_nulls_types(void) {
+  const char *aggs[] = {"n", "count()", "nv", "count(v)", "lo", "min(v)", "hi", "max(v)", "s", "sum(v)",
+                        "a", "avg(v)", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, aggs), SL_OK);
+  one(&t, R(&t, "a", 1, sl_value_double(NAN)));
+  one(&t, R(&t, "a", 2, sl_value_double(INFINITY)));
+  one(&t, R(&t, "a", 3, sl_value_int(-4)));
+  one(&t, R(&t, "a", 3, sl_value_null()));
+  one(&t, R(&t, "a", 4, th_str(&t, "oops"))); /* not a number: dead letter, not counted */
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "eval");
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.dead[0].message, "expected a number"));
+  one(&t, R(&t, "b", 5, sl_value_null())); /* a key whose values are all null */
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 4);
+  CU_ASSERT_EQUAL(outi(&t, 0, "nv"), 2);
+  CU_ASSERT_EQUAL(outi(&t, 0, "lo"), -4);
+  CU_ASSERT(isinf(th_out_field(&t, 0, "hi")->as.d));
+  CU_ASSERT(isinf(th_out_field(&t, 0, "a")->as.d));
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1);
+  CU_ASSERT_EQUAL(outi(&t, 1, "nv"), 0);
+  CU_ASSERT_EQUAL(th_out_field(&t, 1, "lo")->type, SL_TYPE_NULL);
+  CU_ASSERT_EQUAL(th_out_field(&t, 1, "s")->type, SL_TYPE_NULL);
+  CU_ASSERT_EQUAL(th_out_field(&t, 1, "a")->type, SL_TYPE_NULL);
+  th_op_free(&t);
+}
+
+static void test_order_by_end_then_key(void) {
+  const char *opts[] = {"tumbling", "10", "key", "k", "time", "ts", "delay", "100", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  const char *keys[] = {"b", "a", "c", "ab"};
+  for (int i = 0; i < 4; i++)
+    one(&t, R(&t, keys[i], 25 - 10 * (i % 3), sl_value_null()));
+  one(&t, R(&t, "z", 200, sl_value_null())); /* watermark 100 fires them all */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 4);
+  const char *want[] = {"c", "a", "ab", "b"}; /* [0,10) c; [10,20) a, ab; [20,30) b */
+  for (int i = 0; i < 4; i++)
+    CU_ASSERT_STRING_EQUAL(th_out_field(&t, (size_t)i, "k")->as.str.ptr, want[i]);
+  th_op_free(&t);
+}
+
+static void test_sessions_merge_three_ways(void) {
+  const char *opts[] = {"session", "10", "key", "k", "time", "ts", "delay", "50", NULL};
+  const char *aggs[] = {"n", "count()", "f", "first(v)", "l", "last(v)", "sd", "stddev(v)", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  one(&t, R(&t, "a", 0, sl_value_int(1)));
+  one(&t, R(&t, "a", 18, sl_value_int(2)));
+  one(&t, R(&t, "a", 40, sl_value_int(3))); /* a separate session [40, 50) */
+  one(&t, R(&t, "b", 9, sl_value_int(9)));  /* other key: never merges with a */
+  one(&t, R(&t, "a", 9, sl_value_int(4)));  /* bridges [0,10) and [18,28) */
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 3);
+  CU_ASSERT_STRING_EQUAL(th_out_field(&t, 0, "k")->as.str.ptr, "b");
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 9);
+  CU_ASSERT_EQUAL(outi(&t, 1, "window_start"), 0);
+  CU_ASSERT_EQUAL(outi(&t, 1, "window_end"), 28);
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 3);
+  CU_ASSERT_EQUAL(outi(&t, 1, "f"), 1);
+  CU_ASSERT_EQUAL(outi(&t, 1, "l"), 2);
+  CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, 1, "sd")->as.d, 1.5275252316519468, 1e-12);
+  CU_ASSERT_EQUAL(outi(&t, 2, "window_start"), 40);
+  th_op_free(&t);
+}
+
+static void test_composite_and_dotted_keys(void) {
+  const char *opts[] = {"tumbling", "10", "key", "site,dev.id", "time", "ts", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  for (int i = 0; i < 5; i++) {
+    sl_record *dev = th_rec(&t, "id", sl_value_int(i % 2 ? 7 : -3), NULL);
+    one(&t, th_rec(&t, "site", th_str(&t, "north"), "dev", sl_value_record(dev), "ts",
+                   sl_value_int(i), NULL));
+  }
+  sl_record *arr = th_rec(&t, "site", sl_value_array(sl_array_new(t.arena, 1)), "ts",
+                          sl_value_int(1), NULL);
+  one(&t, arr); /* an array cannot be a key */
+  CU_ASSERT_EQUAL(t.dead_count, 1);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 0, "dev.id"), -3); /* ints order numerically */
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 3);
+  CU_ASSERT_EQUAL(outi(&t, 1, "dev.id"), 7);
+  CU_ASSERT_STRING_EQUAL(th_out_field(&t, 1, "site")->as.str.ptr, "north");
+  size_t len;
+  const char *key = sl_record_key(t.out[1], &len);
+  CU_ASSERT(len == 7 && memcmp(key, "north|7", 7) == 0);
+  th_op_free(&t);
+}
+
+static void test_lateness_reemits(void) {
+  const char *opts[] = {"tumbling", "10", "key", "k", "time", "ts", "lateness", "5", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  one(&t, R(&t, "a", 1, sl_value_null()));
+  one(&t, R(&t, "a", 12, sl_value_null())); /* fires [0,10) with n=1 */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  one(&t, R(&t, "a", 3, sl_value_null())); /* within lateness: n=2 again */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 1, "window_start"), 0);
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 2);
+  one(&t, R(&t, "a", 14, sl_value_null())); /* watermark 14 = 9 + 5: closed */
+  one(&t, R(&t, "a", 4, sl_value_null()));
+  CU_ASSERT_EQUAL(t.dead_count, 1);
+  CU_ASSERT_EQUAL(t.out_count, 2);
+  th_op_free(&t);
+}
+
+static void test_hopping_late_only_when_all_closed(void) {
+  const char *opts[] = {"hopping", "10", "every", "5", "key", "k", "time", "ts", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  one(&t, R(&t, "a", 12, sl_value_null())); /* watermark 12 */
+  one(&t, R(&t, "a", 7, sl_value_null()));  /* [0,10) closed, joins [5,15) */
+  CU_ASSERT_EQUAL(t.dead_count, 0);
+  one(&t, R(&t, "a", 20, sl_value_null())); /* fires [5,15) and [10,20) */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 5);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 2);
+  CU_ASSERT_EQUAL(outi(&t, 1, "window_start"), 10);
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1);
+  one(&t, R(&t, "a", 7, sl_value_null())); /* every window closed now */
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].message, "window [5, 15) closed at watermark 20");
+  th_op_free(&t);
+}
+
+static void test_idle_partitions(void) {
+  const char *opts[] = {"tumbling", "10", "key", "k", "time", "ts", "idle", "30s", NULL};
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, opts, aggs), SL_OK);
+  int64_t t0 = t.now_ms;
+  sl_record *r0 = R(&t, "a", 5, sl_value_null()), *r1 = R(&t, "a", 5, sl_value_null());
+  sl_record_set_position(r0, 0, "topic", 0, 1);
+  sl_record_set_position(r1, 0, "topic", 1, 1);
+  one(&t, r0);
+  one(&t, r1);
+  t.now_ms = t0 + 20000;
+  sl_record *r2 = R(&t, "a", 50, sl_value_null());
+  sl_record_set_position(r2, 0, "topic", 0, 2);
+  one(&t, r2); /* partition 1 holds the watermark at 5 */
+  CU_ASSERT_EQUAL(t.out_count, 0);
+  CU_ASSERT_EQUAL(th_tick(&t, t0 + 29999), SL_OK);
+  CU_ASSERT_EQUAL(t.out_count, 0);
+  CU_ASSERT_EQUAL(th_tick(&t, t0 + 30000), SL_OK); /* partition 1 idle: watermark 50 */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 2);
+  th_op_free(&t);
+}
+
+static void test_drop_partition_and_restore_errors(void) {
+  const char *aggs[] = {"n", "count()", "p", "p95(v)", "d", "distinct(v)", NULL};
+  th_op t, u;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, aggs), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&u, T10, aggs), SL_OK);
+  for (int i = 0; i < 6; i++) {
+    sl_record *r = R(&t, i % 2 ? "odd" : "even", i, sl_value_int(i * 10));
+    sl_record_set_position(r, 0, "topic", i % 2, i);
+    one(&t, r);
+  }
+  CU_ASSERT_EQUAL(th_snapshot(&t), SL_OK);
+  CU_ASSERT_EQUAL(th_restore_into(&t, &u), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 1, &t.err), SL_OK);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  CU_ASSERT_STRING_EQUAL(th_out_field(&t, 0, "k")->as.str.ptr, "even");
+  th_watermark(&u, SL_WATERMARK_END); /* the restored copy still has both */
+  CU_ASSERT_EQUAL_FATAL(u.out_count, 2);
+  CU_ASSERT_EQUAL(outi(&u, 1, "d"), 3);
+  CU_ASSERT_DOUBLE_EQUAL(th_out_field(&u, 1, "p")->as.d, 30, 0.3); /* rank floor(0.95 * 2) */
+  CU_ASSERT_NOT_EQUAL(sl_op_window.restore(u.state, 0, "\x01\x02k", 3, "\x07", 1, &u.err), SL_OK);
+  CU_ASSERT_NOT_EQUAL(sl_op_window.restore(u.state, 0, "zz", 2, "", 0, &u.err), SL_OK);
+  th_op_free(&t);
+  th_op_free(&u);
+}
 
 int suite_operators_window(void) {
   CU_pSuite s = CU_add_suite("operators/window", NULL, NULL);
   if (!s || !CU_add_test(s, "property: tumbling == reference", test_property_tumbling) ||
       !CU_add_test(s, "property: hopping == reference", test_property_hopping) ||
-      !CU_add_test(s, "property: session == reference", test_property_session))
+      !CU_add_test(s, "property: session == reference", test_property_session) ||
+      !CU_add_test(s, "bad config and destroy(NULL)", test_bad_config) ||
+      !CU_add_test(s, "boundaries t = e-1, t = e, late, empty", test_boundaries_and_late) ||
+      !CU_add_test(s, "event time forms and bad times", test_event_time_forms) ||
+      !CU_add_test(s, "negative and extreme timestamps", test_extreme_timestamps) ||
+      !CU_add_test(s, "NaN, Inf, nulls, wrong types", test_nan_inf_nulls_types) ||
+      !CU_add_test(s, "results ordered by end, then key", test_order_by_end_then_key) ||
+      !CU_add_test(s, "sessions merge three ways", test_sessions_merge_three_ways) ||
+      !CU_add_test(s, "composite and dotted keys", test_composite_and_dotted_keys) ||
+      !CU_add_test(s, "lateness re-emits", test_lateness_reemits) ||
+      !CU_add_test(s, "hopping: late only when all closed", test_hopping_late_only_when_all_closed) ||
+      !CU_add_test(s, "idle partitions (fake clock)", test_idle_partitions) ||
+      !CU_add_test(s, "drop_partition, sketches restored, bad state", test_drop_partition_and_restore_errors))
     return -1;
   return 0;
 }
