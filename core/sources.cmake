@@ -10,5 +10,6 @@ list(APPEND SLUICE_SOURCES
   core/ddsketch.c
   core/hll.c
   core/aggregate.c
+  core/aggregate_codec.c
   core/keyed_state.c
 )
