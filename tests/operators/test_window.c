@@ -47,7 +47,8 @@ static sl_config *mk(const char *const *opts, const char *const *aggs) {
 }
 
 static const char *const AGGS[] = {"n", "count()", "nv", "count(v)", "s", "sum(v)", "lo", "min(v)",
-                                   "hi", "max(v)", "f", "first(v)", "l", "last(v)", NULL};
+                                   "hi", "max(v)", "f", "first(v)", "l", "last(v)", "a", "avg(v)",
+                                   "p", "p50(v)", "d", "distinct(v)", NULL};
 
 static int init_op(th_op *t, const char *const *opts, const char *const *aggs) {
   sl_config *c = mk(opts, aggs);
@@ -174,6 +175,15 @@ static int diff_out(const sl_record *o, const ref_out *e, int str_keys) {
     if (nul != (e->nv == 0) || (!nul && got != w[i]))
       return 5 + i;
   }
+  const sl_value *a = sl_record_get_cstr(o, "a"), *p = sl_record_get_cstr(o, "p"),
+                 *d = sl_record_get_cstr(o, "d");
+  if (e->nv == 0 ? (a->type != SL_TYPE_NULL || p->type != SL_TYPE_NULL || d->type != SL_TYPE_NULL)
+                 : (a->type != SL_TYPE_DOUBLE ||
+                    fabs(a->as.d - (double)e->sum / (double)e->nv) > 1e-9 * (1 + fabs(a->as.d)) ||
+                    p->type != SL_TYPE_DOUBLE || p->as.d < (double)e->lo - 1e-9 ||
+                    p->as.d > (double)e->hi + 1e-9 || d->type != SL_TYPE_INT || d->as.i < 1 ||
+                    d->as.i > e->nv))
+    return 12; /* sketches: bounded by min/max and the value count */
   size_t klen;
   const char *key = sl_record_key(o, &klen);
   char ktext[32];
