@@ -1,53 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Aggregate functions (see aggregate.h): parsing "fn(args)", the state
  * block layout, update, merge, results and serialisation. Sketch-based
- * functions delegate to ddsketch.c and hll.c. */
+ * functions delegate to ddsketch.c and hll.c; serialisation is in
+ * aggregate_codec.c. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aggregate.h"
+#include "aggregate_state.h"
 #include "config.h"
 #include "ddsketch.h"
 #include "hash64.h"
 #include "hll.h"
-#include "varint.h"
-
-/* A scalar kept across batches: strings and bytes are malloc'd copies. */
-typedef struct agg_val {
-  union {
-    int64_t i;
-    double d;
-    char *s;
-  } u;
-  uint32_t len;
-  uint8_t type; /* sl_type; SL_TYPE_NULL = nothing yet */
-} agg_val;
-
-typedef struct st_sum {
-  union {
-    int64_t i;
-    double d;
-  } u;
-  uint8_t kind; /* 0 empty, 1 int, 2 double */
-} st_sum;
-
-typedef struct st_avg {
-  double sum;
-  int64_t n;
-} st_avg;
-
-typedef struct st_ordered { /* first / last */
-  agg_val v;
-  int64_t t;
-  uint64_t seq;
-} st_ordered;
-
-typedef struct st_var { /* Welford / Chan */
-  int64_t n;
-  double mean, m2;
-} st_var;
 
 static const struct {
   const char *name;
@@ -241,13 +207,13 @@ static const sl_value *arg_of(const sl_agg_def *d, const sl_record *r) {
   return v;
 }
 
-static void val_free(agg_val *a) {
+void sl_agg_val_free(agg_val *a) {
   if (a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES)
     free(a->u.s);
   a->type = SL_TYPE_NULL;
 }
 
-static int val_set(agg_val *a, const sl_value *v) {
+int sl_agg_val_set(agg_val *a, const sl_value *v) {
   if (v->type == SL_TYPE_STRING || v->type == SL_TYPE_BYTES) {
     char *s;
     if ((a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES) && a->len >= v->as.str.len) {
@@ -256,14 +222,14 @@ static int val_set(agg_val *a, const sl_value *v) {
       s = malloc(v->as.str.len + 1);
       if (!s)
         return SL_ERR_NOMEM;
-      val_free(a);
+      sl_agg_val_free(a);
     }
     memcpy(s, v->as.str.ptr, v->as.str.len);
     s[v->as.str.len] = 0;
     a->u.s = s;
     a->len = (uint32_t)v->as.str.len;
   } else {
-    val_free(a);
+    sl_agg_val_free(a);
     if (v->type == SL_TYPE_DOUBLE)
       a->u.d = v->as.d;
     else if (v->type == SL_TYPE_BOOL)
@@ -276,7 +242,7 @@ static int val_set(agg_val *a, const sl_value *v) {
   return SL_OK;
 }
 
-static sl_value val_get(const agg_val *a) {
+sl_value sl_agg_val_get(const agg_val *a) {
   switch (a->type) {
   case SL_TYPE_INT:
     return sl_value_int(a->u.i);
@@ -357,11 +323,11 @@ void sl_agg_release(const sl_agg_set *s, void *block) {
     switch (s->defs[i].fn) {
     case SL_AGG_MIN:
     case SL_AGG_MAX:
-      val_free(st);
+      sl_agg_val_free(st);
       break;
     case SL_AGG_FIRST:
     case SL_AGG_LAST:
-      val_free(&((st_ordered *)st)->v);
+      sl_agg_val_free(&((st_ordered *)st)->v);
       break;
     case SL_AGG_PERCENTILE:
       sl_dds_destroy(*(sl_ddsketch **)st);
@@ -428,7 +394,7 @@ static int ordered_put(st_ordered *o, const sl_value *v, int64_t t, uint64_t seq
                 : (t < o->t || (t == o->t && seq < o->seq));
   if (!take)
     return SL_OK;
-  int rc = val_set(&o->v, v);
+  int rc = sl_agg_val_set(&o->v, v);
   o->t = t;
   o->seq = seq;
   return rc;
@@ -480,10 +446,10 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
     agg_val *a = st;
-    sl_value cur = val_get(a);
+    sl_value cur = sl_agg_val_get(a);
     int c = a->type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
     if (a->type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
-      return val_set(a, v);
+      return sl_agg_val_set(a, v);
     return SL_OK;
   }
   case SL_AGG_AVG: {
@@ -556,7 +522,7 @@ static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
     const agg_val *b = src;
     if (b->type == SL_TYPE_NULL)
       return SL_OK;
-    sl_value v = val_get(b);
+    sl_value v = sl_agg_val_get(b);
     return update_one(d, dst, &v, 0, 0);
   }
   case SL_AGG_AVG: {
@@ -571,7 +537,7 @@ static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
     const st_ordered *b = src;
     if (b->v.type == SL_TYPE_NULL)
       return SL_OK;
-    sl_value v = val_get(&b->v);
+    sl_value v = sl_agg_val_get(&b->v);
     return ordered_put(dst, &v, b->t, b->seq, d->fn == SL_AGG_LAST);
   }
   case SL_AGG_STDDEV:
@@ -629,7 +595,7 @@ static int result_one(const sl_agg_def *d, const void *st, sl_arena *a, sl_value
   }
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
-    sl_value v = val_get(st);
+    sl_value v = sl_agg_val_get(st);
     return sl_value_copy(a, &v, out);
   }
   case SL_AGG_AVG: {
@@ -640,7 +606,7 @@ static int result_one(const sl_agg_def *d, const void *st, sl_arena *a, sl_value
   }
   case SL_AGG_FIRST:
   case SL_AGG_LAST: {
-    sl_value v = val_get(&((const st_ordered *)st)->v);
+    sl_value v = sl_agg_val_get(&((const st_ordered *)st)->v);
     return sl_value_copy(a, &v, out);
   }
   case SL_AGG_STDDEV:
@@ -680,190 +646,3 @@ int sl_agg_result(const sl_agg_set *s, const void *block, sl_arena *a, sl_record
   return SL_OK;
 }
 
-/* ---- serialisation ------------------------------------------------------ */
-
-#define AGG_FORMAT 1
-
-static int val_put(sl_buf *b, const agg_val *a) {
-  int rc = sl_varint_put(b, a->type);
-  switch (a->type) {
-  case SL_TYPE_INT:
-  case SL_TYPE_BOOL:
-    return rc ? rc : sl_varint_put(b, sl_zigzag(a->u.i));
-  case SL_TYPE_DOUBLE:
-    return rc ? rc : sl_f64_put(b, a->u.d);
-  case SL_TYPE_STRING:
-  case SL_TYPE_BYTES:
-    rc = rc ? rc : sl_varint_put(b, a->len);
-    return rc ? rc : sl_buf_append(b, a->u.s, a->len);
-  default:
-    return rc;
-  }
-}
-
-static int val_read(sl_rd *r, agg_val *a) {
-  uint64_t type = sl_varint_get(r);
-  sl_value v = sl_value_null();
-  switch (type) {
-  case SL_TYPE_NULL:
-    return r->bad ? SL_ERR_PARSE : SL_OK;
-  case SL_TYPE_INT:
-    v = sl_value_int(sl_unzigzag(sl_varint_get(r)));
-    break;
-  case SL_TYPE_BOOL:
-    v = sl_value_bool((int)sl_unzigzag(sl_varint_get(r)));
-    break;
-  case SL_TYPE_DOUBLE:
-    v = sl_value_double(sl_f64_get(r));
-    break;
-  case SL_TYPE_STRING:
-  case SL_TYPE_BYTES: {
-    uint64_t n = sl_varint_get(r);
-    const unsigned char *p = r->bad || n > UINT32_MAX ? NULL : sl_bytes_get(r, n);
-    if (!p)
-      return SL_ERR_PARSE;
-    v = sl_value_string((const char *)p, n);
-    v.type = (sl_type)type;
-    break;
-  }
-  default:
-    return SL_ERR_PARSE;
-  }
-  return r->bad ? SL_ERR_PARSE : val_set(a, &v);
-}
-
-static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
-  switch (d->fn) {
-  case SL_AGG_COUNT_ALL:
-  case SL_AGG_COUNT:
-    return sl_varint_put(b, (uint64_t) * (const int64_t *)st);
-  case SL_AGG_SUM: {
-    const st_sum *s = st;
-    int rc = sl_varint_put(b, s->kind);
-    if (s->kind == 1)
-      return rc ? rc : sl_varint_put(b, sl_zigzag(s->u.i));
-    if (s->kind == 2)
-      return rc ? rc : sl_f64_put(b, s->u.d);
-    return rc;
-  }
-  case SL_AGG_MIN:
-  case SL_AGG_MAX:
-    return val_put(b, st);
-  case SL_AGG_AVG: {
-    const st_avg *s = st;
-    int rc = sl_varint_put(b, (uint64_t)s->n);
-    return rc ? rc : sl_f64_put(b, s->sum);
-  }
-  case SL_AGG_FIRST:
-  case SL_AGG_LAST: {
-    const st_ordered *o = st;
-    int rc = val_put(b, &o->v);
-    rc = rc ? rc : sl_varint_put(b, sl_zigzag(o->t));
-    return rc ? rc : sl_varint_put(b, o->seq);
-  }
-  case SL_AGG_STDDEV:
-  case SL_AGG_STDDEV_POP: {
-    const st_var *s = st;
-    int rc = sl_varint_put(b, (uint64_t)s->n);
-    rc = rc ? rc : sl_f64_put(b, s->mean);
-    return rc ? rc : sl_f64_put(b, s->m2);
-  }
-  case SL_AGG_PERCENTILE: {
-    const sl_ddsketch *sk = *(sl_ddsketch *const *)st;
-    int rc = sl_varint_put(b, sk != NULL);
-    return rc || !sk ? rc : sl_dds_serialize(sk, b);
-  }
-  case SL_AGG_DISTINCT: {
-    const sl_hll *h = *(sl_hll *const *)st;
-    int rc = sl_varint_put(b, h != NULL);
-    return rc || !h ? rc : sl_hll_serialize(h, b);
-  }
-  }
-  return SL_OK;
-}
-
-int sl_agg_serialize(const sl_agg_set *s, const void *block, sl_buf *out) {
-  if (sl_varint_put(out, AGG_FORMAT))
-    return SL_ERR_NOMEM;
-  for (size_t i = 0; i < s->count; i++)
-    if (put_one(&s->defs[i], (const char *)block + s->defs[i].offset, out) != SL_OK)
-      return SL_ERR_NOMEM;
-  return SL_OK;
-}
-
-static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
-  switch (d->fn) {
-  case SL_AGG_COUNT_ALL:
-  case SL_AGG_COUNT:
-    *(int64_t *)st = (int64_t)sl_varint_get(r);
-    break;
-  case SL_AGG_SUM: {
-    st_sum *s = st;
-    uint64_t kind = sl_varint_get(r);
-    if (kind > 2)
-      return SL_ERR_PARSE;
-    s->kind = (uint8_t)kind;
-    if (kind == 1)
-      s->u.i = sl_unzigzag(sl_varint_get(r));
-    else if (kind == 2)
-      s->u.d = sl_f64_get(r);
-    break;
-  }
-  case SL_AGG_MIN:
-  case SL_AGG_MAX:
-    return val_read(r, st);
-  case SL_AGG_AVG: {
-    st_avg *s = st;
-    s->n = (int64_t)sl_varint_get(r);
-    s->sum = sl_f64_get(r);
-    break;
-  }
-  case SL_AGG_FIRST:
-  case SL_AGG_LAST: {
-    st_ordered *o = st;
-    int rc = val_read(r, &o->v);
-    if (rc != SL_OK)
-      return rc;
-    o->t = sl_unzigzag(sl_varint_get(r));
-    o->seq = sl_varint_get(r);
-    break;
-  }
-  case SL_AGG_STDDEV:
-  case SL_AGG_STDDEV_POP: {
-    st_var *s = st;
-    s->n = (int64_t)sl_varint_get(r);
-    s->mean = sl_f64_get(r);
-    s->m2 = sl_f64_get(r);
-    break;
-  }
-  case SL_AGG_PERCENTILE:
-    if (sl_varint_get(r) == 1) {
-      sl_ddsketch *sk = sl_dds_deserialize(&r->p, r->end);
-      if (!sk)
-        return SL_ERR_PARSE;
-      *(sl_ddsketch **)st = sk;
-    }
-    break;
-  case SL_AGG_DISTINCT:
-    if (sl_varint_get(r) == 1) {
-      sl_hll *h = sl_hll_deserialize(&r->p, r->end);
-      if (!h)
-        return SL_ERR_PARSE;
-      *(sl_hll **)st = h;
-    }
-    break;
-  }
-  return r->bad ? SL_ERR_PARSE : SL_OK;
-}
-
-int sl_agg_deserialize(const sl_agg_set *s, void *block, const void *data, size_t len) {
-  sl_rd r = {data, (const unsigned char *)data + len, 0};
-  if (sl_varint_get(&r) != AGG_FORMAT)
-    return SL_ERR_PARSE;
-  for (size_t i = 0; i < s->count; i++) {
-    int rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
-    if (rc != SL_OK)
-      return rc;
-  }
-  return r.p == r.end ? SL_OK : SL_ERR_PARSE;
-}

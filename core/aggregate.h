@@ -77,7 +77,8 @@ int sl_agg_merge(const sl_agg_set *s, void *dst, const void *src);
 /* Set every output field of the set on `out`; strings are copied into `a`. */
 int sl_agg_result(const sl_agg_set *s, const void *block, sl_arena *a, sl_record *out);
 /* Compact binary form of a block (varints), and back into an initialised
- * block. Deserialise returns SL_ERR_PARSE on malformed bytes. */
+ * block (whose previous contents are released). Deserialise returns
+ * SL_ERR_PARSE on malformed bytes and leaves the block empty. */
 int sl_agg_serialize(const sl_agg_set *s, const void *block, sl_buf *out);
 int sl_agg_deserialize(const sl_agg_set *s, void *block, const void *data, size_t len);
 

@@ -314,13 +314,20 @@ static int fire(win_op *w, sl_emitter *out, sl_error *err) {
 
 /* ---- assigning records -------------------------------------------------- */
 
+static int dead(win_op *w, sl_emitter *out, const sl_record *r, const char *reason,
+                const char *msg, sl_error *err) {
+  int rc = w->host->dead_letter(out, r, reason, msg);
+  return rc == SL_OK ? SL_OK
+                     : sl_error_set(err, rc, "window: dead-letter sink failed (%s)", sl_strerror(rc));
+}
+
 static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm,
-                sl_emitter *out) {
+                sl_emitter *out, sl_error *err) {
   char msg[160];
   snprintf(msg, sizeof msg, "window [%lld, %lld) closed at watermark %lld", (long long)s,
            (long long)e, (long long)wm);
   w->host->counter_add(w->op, "sluice_late_records_total", 1);
-  return w->host->dead_letter(out, r, "late", msg);
+  return dead(w, out, r, "late", msg, err);
 }
 
 static int is_closed(const win_op *w, int64_t end, int64_t wm) {
@@ -381,7 +388,7 @@ static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t 
       keep = x;
   }
   if (is_closed(w, e, wm))
-    return late(w, r, s, e, wm, out);
+    return late(w, r, s, e, wm, out, err);
   if (!keep) {
     keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, sl_record_partition(r));
     if (!keep)
@@ -414,7 +421,7 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
   if (w->kind == W_TUMBLING) {
     int64_t s = sl_tumbling_start(t, w->size), e = s + w->size;
     if (is_closed(w, e, wm))
-      return late(w, r, s, e, wm, out);
+      return late(w, r, s, e, wm, out, err);
     return join_window(w, hash, s, e, r, t, wm, out, err);
   }
   int64_t k0, k1, joined = 0;
@@ -429,7 +436,7 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
       return rc;
   }
   if (!joined)
-    return late(w, r, k1 * w->every, k1 * w->every + w->size, wm, out);
+    return late(w, r, k1 * w->every, k1 * w->every + w->size, wm, out, err);
   return SL_OK;
 }
 
@@ -467,19 +474,19 @@ static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out
                : rc == SL_ERR_LIMIT          ? "out of range (|t| > 2^62 ms)"
                : v->type == SL_TYPE_STRING   ? "not an RFC 3339 timestamp"
                                              : "not a time (int/double ms or RFC 3339 string)");
-      return w->host->dead_letter(out, r, "eval", why);
+      return dead(w, out, r, "eval", why, err);
     }
   } else {
     t = sl_record_timestamp(r);
     if (t < SL_EVENT_TIME_MIN || t > SL_EVENT_TIME_MAX)
-      return w->host->dead_letter(out, r, "eval", "record timestamp out of range (|t| > 2^62 ms)");
+      return dead(w, out, r, "eval", "record timestamp out of range (|t| > 2^62 ms)", err);
   }
   sl_error aerr;
   if (sl_agg_check(&w->aggs, r, &aerr) != SL_OK)
-    return w->host->dead_letter(out, r, "eval", aerr.message);
+    return dead(w, out, r, "eval", aerr.message, err);
   int rc = build_key(w, r, why, sizeof why);
   if (rc == SL_ERR_TYPE || rc == SL_ERR_LIMIT)
-    return w->host->dead_letter(out, r, "eval", why);
+    return dead(w, out, r, "eval", why, err);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
   w->seq++;

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Compact binary form of aggregate state blocks (varints, zigzag, raw
+ * little-endian doubles), used by checkpoints and tests. A format byte
+ * leads so the layout can evolve. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "aggregate_state.h"
+#include "ddsketch.h"
+#include "hll.h"
+#include "varint.h"
+
+#define AGG_FORMAT 1
+
+static int val_put(sl_buf *b, const agg_val *a) {
+  int rc = sl_varint_put(b, a->type);
+  switch (a->type) {
+  case SL_TYPE_INT:
+  case SL_TYPE_BOOL:
+    return rc ? rc : sl_varint_put(b, sl_zigzag(a->u.i));
+  case SL_TYPE_DOUBLE:
+    return rc ? rc : sl_f64_put(b, a->u.d);
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES:
+    rc = rc ? rc : sl_varint_put(b, a->len);
+    return rc ? rc : sl_buf_append(b, a->u.s, a->len);
+  default:
+    return rc;
+  }
+}
+
+static int val_read(sl_rd *r, agg_val *a) {
+  uint64_t type = sl_varint_get(r);
+  sl_value v = sl_value_null();
+  switch (type) {
+  case SL_TYPE_NULL:
+    return r->bad ? SL_ERR_PARSE : SL_OK;
+  case SL_TYPE_INT:
+    v = sl_value_int(sl_unzigzag(sl_varint_get(r)));
+    break;
+  case SL_TYPE_BOOL:
+    v = sl_value_bool((int)sl_unzigzag(sl_varint_get(r)));
+    break;
+  case SL_TYPE_DOUBLE:
+    v = sl_value_double(sl_f64_get(r));
+    break;
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES: {
+    uint64_t n = sl_varint_get(r);
+    const unsigned char *p = r->bad || n > UINT32_MAX ? NULL : sl_bytes_get(r, n);
+    if (!p)
+      return SL_ERR_PARSE;
+    v = sl_value_string((const char *)p, n);
+    v.type = (sl_type)type;
+    break;
+  }
+  default:
+    return SL_ERR_PARSE;
+  }
+  return r->bad ? SL_ERR_PARSE : sl_agg_val_set(a, &v);
+}
+
+static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
+  switch (d->fn) {
+  case SL_AGG_COUNT_ALL:
+  case SL_AGG_COUNT:
+    return sl_varint_put(b, (uint64_t) * (const int64_t *)st);
+  case SL_AGG_SUM: {
+    const st_sum *s = st;
+    int rc = sl_varint_put(b, s->kind);
+    if (s->kind == 1)
+      return rc ? rc : sl_varint_put(b, sl_zigzag(s->u.i));
+    if (s->kind == 2)
+      return rc ? rc : sl_f64_put(b, s->u.d);
+    return rc;
+  }
+  case SL_AGG_MIN:
+  case SL_AGG_MAX:
+    return val_put(b, st);
+  case SL_AGG_AVG: {
+    const st_avg *s = st;
+    int rc = sl_varint_put(b, (uint64_t)s->n);
+    return rc ? rc : sl_f64_put(b, s->sum);
+  }
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST: {
+    const st_ordered *o = st;
+    int rc = val_put(b, &o->v);
+    rc = rc ? rc : sl_varint_put(b, sl_zigzag(o->t));
+    return rc ? rc : sl_varint_put(b, o->seq);
+  }
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP: {
+    const st_var *s = st;
+    int rc = sl_varint_put(b, (uint64_t)s->n);
+    rc = rc ? rc : sl_f64_put(b, s->mean);
+    return rc ? rc : sl_f64_put(b, s->m2);
+  }
+  case SL_AGG_PERCENTILE: {
+    const sl_ddsketch *sk = *(sl_ddsketch *const *)st;
+    int rc = sl_varint_put(b, sk != NULL);
+    return rc || !sk ? rc : sl_dds_serialize(sk, b);
+  }
+  case SL_AGG_DISTINCT: {
+    const sl_hll *h = *(sl_hll *const *)st;
+    int rc = sl_varint_put(b, h != NULL);
+    return rc || !h ? rc : sl_hll_serialize(h, b);
+  }
+  }
+  return SL_OK;
+}
+
+int sl_agg_serialize(const sl_agg_set *s, const void *block, sl_buf *out) {
+  if (sl_varint_put(out, AGG_FORMAT))
+    return SL_ERR_NOMEM;
+  for (size_t i = 0; i < s->count; i++)
+    if (put_one(&s->defs[i], (const char *)block + s->defs[i].offset, out) != SL_OK)
+      return SL_ERR_NOMEM;
+  return SL_OK;
+}
+
+static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
+  switch (d->fn) {
+  case SL_AGG_COUNT_ALL:
+  case SL_AGG_COUNT:
+    *(int64_t *)st = (int64_t)sl_varint_get(r);
+    break;
+  case SL_AGG_SUM: {
+    st_sum *s = st;
+    uint64_t kind = sl_varint_get(r);
+    if (kind > 2)
+      return SL_ERR_PARSE;
+    s->kind = (uint8_t)kind;
+    if (kind == 1)
+      s->u.i = sl_unzigzag(sl_varint_get(r));
+    else if (kind == 2)
+      s->u.d = sl_f64_get(r);
+    break;
+  }
+  case SL_AGG_MIN:
+  case SL_AGG_MAX:
+    return val_read(r, st);
+  case SL_AGG_AVG: {
+    st_avg *s = st;
+    s->n = (int64_t)sl_varint_get(r);
+    s->sum = sl_f64_get(r);
+    break;
+  }
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST: {
+    st_ordered *o = st;
+    int rc = val_read(r, &o->v);
+    if (rc != SL_OK)
+      return rc;
+    o->t = sl_unzigzag(sl_varint_get(r));
+    o->seq = sl_varint_get(r);
+    break;
+  }
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP: {
+    st_var *s = st;
+    s->n = (int64_t)sl_varint_get(r);
+    s->mean = sl_f64_get(r);
+    s->m2 = sl_f64_get(r);
+    break;
+  }
+  case SL_AGG_PERCENTILE:
+    if (sl_varint_get(r) == 1) {
+      sl_ddsketch *sk = sl_dds_deserialize(&r->p, r->end);
+      if (!sk)
+        return SL_ERR_PARSE;
+      *(sl_ddsketch **)st = sk;
+    }
+    break;
+  case SL_AGG_DISTINCT:
+    if (sl_varint_get(r) == 1) {
+      sl_hll *h = sl_hll_deserialize(&r->p, r->end);
+      if (!h)
+        return SL_ERR_PARSE;
+      *(sl_hll **)st = h;
+    }
+    break;
+  }
+  return r->bad ? SL_ERR_PARSE : SL_OK;
+}
+
+int sl_agg_deserialize(const sl_agg_set *s, void *block, const void *data, size_t len) {
+  sl_rd r = {data, (const unsigned char *)data + len, 0};
+  int rc = SL_OK;
+  sl_agg_release(s, block); /* replaces whatever the block held */
+  sl_agg_init(s, block);
+  if (sl_varint_get(&r) != AGG_FORMAT)
+    return SL_ERR_PARSE;
+  for (size_t i = 0; i < s->count && rc == SL_OK; i++)
+    rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
+  if (rc == SL_OK && r.p != r.end)
+    rc = SL_ERR_PARSE;
+  if (rc != SL_OK) { /* never leave a half-read block behind */
+    sl_agg_release(s, block);
+    sl_agg_init(s, block);
+  }
+  return rc;
+}

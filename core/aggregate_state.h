@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Layouts of the aggregate partial states inside a state block, shared by
+ * aggregate.c (update, merge, results) and aggregate_codec.c. Internal. */
+#ifndef SLUICE_AGGREGATE_STATE_H
+#define SLUICE_AGGREGATE_STATE_H
+
+#include <stdint.h>
+
+#include "sluice/record.h"
+
+/* A scalar kept across batches: strings and bytes are malloc'd copies. */
+typedef struct agg_val {
+  union {
+    int64_t i;
+    double d;
+    char *s;
+  } u;
+  uint32_t len;
+  uint8_t type; /* sl_type; SL_TYPE_NULL = nothing yet */
+} agg_val;
+
+typedef struct st_sum {
+  union {
+    int64_t i;
+    double d;
+  } u;
+  uint8_t kind; /* 0 empty, 1 int, 2 double */
+} st_sum;
+
+typedef struct st_avg {
+  double sum;
+  int64_t n;
+} st_avg;
+
+typedef struct st_ordered { /* first / last */
+  agg_val v;
+  int64_t t;
+  uint64_t seq;
+} st_ordered;
+
+typedef struct st_var { /* Welford / Chan */
+  int64_t n;
+  double mean, m2;
+} st_var;
+
+void sl_agg_val_free(agg_val *a);
+/* Copy v into a (strings into owned memory). SL_OK or SL_ERR_NOMEM. */
+int sl_agg_val_set(agg_val *a, const sl_value *v);
+/* A value borrowing a's string. */
+sl_value sl_agg_val_get(const agg_val *a);
+
+#endif
