@@ -102,7 +102,13 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 
 /* Sources with `format` decode in place through the decode operator. */
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
-  const char *format = sl_config_string(n->desc->config, "format", NULL);
+  /* An absent `format` means the source's documented default ("json" for
+   * file_source), not "raw": look it up in the source's config map. */
+  const char *def = NULL;
+  for (const sl_config_entry *e = n->source->config; e && e->key; e++)
+    if (strcmp(e->key, "format") == 0)
+      def = e->default_value;
+  const char *format = sl_config_string(n->desc->config, "format", def);
   if (!format || strcmp(format, "raw") == 0)
     return SL_OK;
   n->op = sl_registry_operator(rt->reg, "decode");
