@@ -104,7 +104,9 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
   if (!(n->source->flags & SL_SOURCE_DECODES))
     return SL_OK;
-  const char *def = NULL; /* the source's documented default format */
+  /* An absent `format` means the source's documented default ("json" for
+   * file_source), not "raw": look it up in the source's config map. */
+  const char *def = NULL;
   for (const sl_config_entry *e = n->source->config; e && e->key; e++)
     if (strcmp(e->key, "format") == 0)
       def = e->default_value;

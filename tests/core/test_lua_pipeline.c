@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Lua pipeline loader: graph nodes (types, parents, lines, options) and
+ * every error as "FILE:LINE: message", loaded and validated like `sluice
+ * check` does (core/cli.c load()). */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graph.h"
+#include "lua_pipeline.h"
+#include "registry.h"
+
+static char dir[256];
+static char path[320];
+
+typedef struct loaded {
+  sl_registry *reg;
+  sl_lua *lua;
+  sl_graph_desc *g;
+} loaded;
+
+static int setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/sluice_luapipe_XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *name, const char *text) {
+  char p[400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *fp = fopen(p, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/* Write `text` to NAME in the temp dir, load and validate it. */
+static loaded load_named(const char *name, const char *text, const char *const *params, size_t n) {
+  loaded l = {0};
+  write_file(name, text);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  sl_error err;
+  sl_error_clear(&err);
+  l.reg = sl_registry_new_builtin(&err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
+  l.g = sl_lua_load_pipeline(path, params, n, l.reg, &l.lua, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
+  sl_graph_validate(l.g, l.reg, text);
+  return l;
+}
+
+static loaded load(const char *text) { return load_named("p.lua", text, NULL, 0); }
+
+static void unload(loaded *l) {
+  sl_graph_desc_free(l->g);
+  sl_lua_close(l->lua);
+  sl_registry_free(l->reg);
+}
+
+/* 1 when the graph has exactly the error "PATH:LINE: msg". */
+static int has_error(const sl_graph_desc *g, int line, const char *msg) {
+  char want[1200];
+  snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+  for (size_t i = 0; i < g->nerrors; i++)
+    if (strcmp(g->errors[i], want) == 0)
+      return 1;
+  fprintf(stderr, "\nmissing error: %s\nhave:\n", want);
+  for (size_t i = 0; i < g->nerrors; i++)
+    fprintf(stderr, "  %s\n", g->errors[i]);
+  return 0;
+}
+
+#define HDR "local sl = require \"sluice\"\n"
+
+static void test_minimal_graph_and_defaults(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\n"
+                      "local s = p:file_source { path = \"in.jsonl\" }\n"
+                      "s:filter \"t > 1\"\n"
+                      "  :file_sink { path = \"out.jsonl\", truncate = true }\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_STRING_EQUAL(l.g->name, "p"); /* file base name */
+  CU_ASSERT_STRING_EQUAL(l.g->state, "memory");
+  CU_ASSERT_EQUAL(l.g->checkpoint_ms, 1000);
+  CU_ASSERT_EQUAL(l.g->pipeline_line, 2);
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 3);
+  sl_node_desc *n = l.g->nodes;
+  CU_ASSERT_STRING_EQUAL(n[0].type, "file_source");
+  CU_ASSERT_EQUAL(n[0].kind, SL_NODE_SOURCE);
+  CU_ASSERT_EQUAL(n[0].parent, -1);
+  CU_ASSERT_EQUAL(n[0].line, 3);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[0].config, "path", ""), "in.jsonl");
+  CU_ASSERT_STRING_EQUAL(n[1].type, "filter");
+  CU_ASSERT_EQUAL(n[1].kind, SL_NODE_OPERATOR);
+  CU_ASSERT_EQUAL(n[1].parent, 0);
+  CU_ASSERT_EQUAL(n[1].line, 4);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[1].config, "expr", ""), "t > 1");
+  CU_ASSERT_STRING_EQUAL(n[2].type, "file_sink");
+  CU_ASSERT_EQUAL(n[2].kind, SL_NODE_SINK);
+  CU_ASSERT_EQUAL(n[2].parent, 1);
+  CU_ASSERT_EQUAL(n[2].line, 5); /* chained call on a later line */
+  CU_ASSERT_EQUAL(sl_config_bool(n[2].config, "truncate", 0), 1);
+  CU_ASSERT_STRING_EQUAL(n[2].label, "file_sink#2");
+  unload(&l);
+}
+
+static void test_pipeline_options(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"line-7\", state = \"redis\",\n"
+                      "  checkpoint = \"250ms\", redis = \"redis://h:1\",\n"
+                      "  kafka = { [\"bootstrap.servers\"] = \"b:9092\", [\"acks\"] = \"all\" } }\n"
+                      "p:file_source \"in.jsonl\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_STRING_EQUAL(l.g->name, "line-7");
+  CU_ASSERT_STRING_EQUAL(l.g->state, "redis");
+  CU_ASSERT_EQUAL(l.g->checkpoint_ms, 250);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->pipeline, "redis", ""), "redis://h:1");
+  const sl_config *k = sl_config_table(l.g->pipeline, "kafka");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(k, "bootstrap.servers", ""), "b:9092");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(k, "acks", ""), "all");
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 1);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[0].config, "path", ""), "in.jsonl");
+  unload(&l);
+}
+
+static void test_pipeline_option_errors(void) {
+  loaded l = load(HDR "local p = sl.pipeline { nmae = \"x\", state = \"disk\", checkpoint = \"5 parsecs\" }\n"
+                      "p:file_source \"in.jsonl\"\n");
+  CU_ASSERT(has_error(l.g, 2, "pipeline: unknown option 'nmae' (did you mean 'name'?)"));
+  CU_ASSERT(has_error(l.g, 2, "state must be \"memory\" or \"redis\", not \"disk\""));
+  CU_ASSERT(has_error(l.g, 2, "option 'checkpoint': bad duration '5 parsecs' (use a number with ms, "
+                              "s, m, h or d, e.g. \"10s\")"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 3);
+  unload(&l);
+}
+
+static void test_pipeline_twice_none_no_source(void) {
+  loaded l = load(HDR "sl.pipeline {}\nsl.pipeline {}\n");
+  CU_ASSERT(has_error(l.g, 3, "sl.pipeline called twice (first at line 2)"));
+  CU_ASSERT(has_error(l.g, 2, "the pipeline has no source: add one such as p:file_source{path = "
+                              "\"in.jsonl\"}"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 2);
+  unload(&l);
+  l = load(HDR "local x = 1\n");
+  CU_ASSERT(has_error(l.g, 1, "no pipeline declared: start with local p = sl.pipeline { name = "
+                              "\"...\" } (and local sl = require \"sluice\")"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+}
+
+static const char param_src[] = HDR "local p = sl.pipeline {}\n"
+                                    "local t = sl.param(\"alert.t\", 5)\n"
+                                    "local on = sl.param(\"on\", false)\n"
+                                    "local s = sl.param(\"name\", \"def\")\n"
+                                    "local a = sl.param(\"absent\", 1.5)\n"
+                                    "p:file_source \"in\"\n"
+                                    "  :map { t = tostring(t) .. \" + 0\", on = tostring(on),\n"
+                                    "         s = \"'\" .. s .. \"'\", a = tostring(a),\n"
+                                    "         ty = \"'\" .. math.type(t) .. \"'\" }\n";
+
+static void test_params(void) {
+  loaded l = load(param_src);
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 2);
+  const sl_config *c = l.g->nodes[1].config;
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "t", ""), "5 + 0");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "on", ""), "false");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "s", ""), "'def'");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "a", ""), "1.5");
+  unload(&l);
+
+  static const char *const sets[] = {"alert.t=7", "on=true", "name=x=y", "alert.t=90",
+                                     "alert=1"};
+  l = load_named("p.lua", param_src, sets, 5);
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  c = l.g->nodes[1].config;
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "t", ""), "90 + 0"); /* last --set wins */
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "ty", ""), "'integer'");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "on", ""), "true");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "s", ""), "'x=y'");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(c, "a", ""), "1.5");
+  unload(&l);
+
+  static const char *const badnum[] = {"alert.t=abc"};
+  l = load_named("p.lua", param_src, badnum, 1);
+  CU_ASSERT(has_error(l.g, 3, "--set alert.t=abc: expected a number"));
+  unload(&l);
+  static const char *const badbool[] = {"on=yes"};
+  l = load_named("p.lua", param_src, badbool, 1);
+  CU_ASSERT(has_error(l.g, 4, "--set on=yes: expected true or false"));
+  unload(&l);
+}
+
+static void test_branching_and_forms(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"b\" }\n"
+                      "local s = p:file_source { path = \"in\" }\n"
+                      "local hot = s:filter { expr = \"t > 90\" }\n"
+                      "local cold = s:filter { \"t < 0\" }\n"
+                      "s:filter(function(r) return r.ok end)\n"
+                      "hot:select { \"id\", \"t\" }:stdout_sink {}\n"
+                      "cold:map { f = \"t * 9 / 5 + 32\", g = \"'x'\" }\n"
+                      "s:map(function(r) return r end)\n"
+                      "s:apply(\"select\", { fields = { \"id\" } })\n"
+                      "p:dead_letter { path = \"dl.jsonl\" }\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 10);
+  int kids[16];
+  size_t nk = sl_graph_children(l.g, 0, kids, 16);
+  CU_ASSERT_EQUAL_FATAL(nk, 5);
+  CU_ASSERT_EQUAL(kids[0], 1);
+  CU_ASSERT_EQUAL(kids[1], 2);
+  sl_node_desc *n = l.g->nodes;
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[1].config, "expr", ""), "t > 90");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[2].config, "expr", ""), "t < 0");
+  CU_ASSERT_EQUAL(sl_config_kind_of(n[3].config, "expr"), SL_CV_FUNCTION);
+  CU_ASSERT_PTR_NOT_NULL(sl_config_function(n[3].config, "expr"));
+  CU_ASSERT_STRING_EQUAL(n[4].type, "select");
+  CU_ASSERT_EQUAL(n[4].parent, 1);
+  CU_ASSERT_EQUAL_FATAL(sl_config_list_len(n[4].config, "fields"), 2);
+  CU_ASSERT_STRING_EQUAL(sl_config_list_string(n[4].config, "fields", 1), "t");
+  CU_ASSERT_STRING_EQUAL(n[5].type, "stdout_sink");
+  CU_ASSERT_EQUAL(n[5].parent, 4);
+  CU_ASSERT_STRING_EQUAL(n[6].type, "map");
+  CU_ASSERT_EQUAL(n[6].parent, 2);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[6].config, "f", ""), "t * 9 / 5 + 32");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(n[6].config, "g", ""), "'x'");
+  CU_ASSERT_EQUAL(sl_config_kind_of(n[7].config, "fn"), SL_CV_FUNCTION);
+  CU_ASSERT_STRING_EQUAL(n[8].type, "select");
+  CU_ASSERT_EQUAL(n[8].line, 10);
+  CU_ASSERT_STRING_EQUAL(sl_config_list_string(n[8].config, "fields", 0), "id");
+  CU_ASSERT_STRING_EQUAL(n[9].type, "dead_letter");
+  CU_ASSERT_EQUAL(n[9].parent, -1);
+  CU_ASSERT_EQUAL(n[9].kind, SL_NODE_SINK);
+  CU_ASSERT_EQUAL(n[5].line, 7);
+  CU_ASSERT_EQUAL(n[9].line, 11);
+  unload(&l);
+}
+
+static void test_method_errors(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\n"                      /* 2 */
+                      "local s = p:file_source { path = \"in\" }\n"     /* 3 */
+                      "s:fitler \"a > 1\"\n"                            /* 4 */
+                      "p:file_sorce { path = \"x\" }\n"                 /* 5 */
+                      "p:filter \"a > 1\"\n"                            /* 6 */
+                      "s:file_source { path = \"x\" }\n"                /* 7 */
+                      "s:apply(\"nope\", {})\n"                         /* 8 */
+                      "s:apply(\"fitler\", {})\n"                       /* 9 */
+                      "s:window { tumbling = \"10s\" }\n"               /* 10 */
+                      "s:aggregate { n = \"count()\" }\n"               /* 11 */
+                      "p:dead_letter { }\n"                             /* 12 */
+                      "p:dead_letter { path = \"a\", topic = \"b\" }\n" /* 13 */
+                      "s:file_sink { }\n"                               /* 14 */
+                      "s:file_sink { path = 3 }\n"                      /* 15 */
+                      "s:filter { expr = \"a > 1\", exrp = 2 }\n"       /* 16 */
+                      "s:file_sink { path = \"o\", truncate = \"yes\" }\n" /* 17 */
+                      "s:map { fn = function(r) return r end, y = \"1\" }\n"); /* 18 */
+  CU_ASSERT(has_error(l.g, 4, "unknown operator 'fitler' (did you mean 'filter'?)"));
+  CU_ASSERT(has_error(l.g, 5, "unknown source 'file_sorce' (did you mean 'file_source'?)"));
+  CU_ASSERT(has_error(l.g, 6, "filter works on a stream, not on the pipeline: start with a source "
+                              "such as p:kafka_source{...}"));
+  CU_ASSERT(has_error(l.g, 7, "file_source is a source: call it on the pipeline (p:file_source{...})"));
+  CU_ASSERT(has_error(l.g, 8, "unknown operator 'nope' (load its plugin first with sl.plugin(PATH))"));
+  CU_ASSERT(has_error(l.g, 9, "unknown operator 'fitler' (did you mean 'filter'?)"));
+  CU_ASSERT(has_error(l.g, 10, "window must be followed by :aggregate{...}"));
+  CU_ASSERT(has_error(l.g, 11, "aggregate needs a window first: stream:window{tumbling = \"10s\", "
+                               "key = \"id\"}:aggregate{...}"));
+  CU_ASSERT(has_error(l.g, 12, "dead_letter needs exactly one of path = FILE or topic = NAME"));
+  CU_ASSERT(has_error(l.g, 13, "only one dead_letter sink per pipeline (first at line 12)"));
+  CU_ASSERT(has_error(l.g, 14, "file_sink: missing required option 'path' (file to append JSON "
+                               "Lines to)"));
+  CU_ASSERT(has_error(l.g, 15, "option 'path' must be a string, not a number"));
+  CU_ASSERT(has_error(l.g, 16, "filter: unknown option 'exrp' (did you mean 'expr'?)"));
+  CU_ASSERT(has_error(l.g, 17, "option 'truncate' must be true or false, not a string"));
+  CU_ASSERT(has_error(l.g, 18, "map: map takes either field = expression pairs or one function, "
+                               "not both"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 15);
+  unload(&l);
+}
+
+static void test_dead_letter_both_forms(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\np:file_source \"in\"\n"
+                      "p:dead_letter { path = \"a\", topic = \"b\" }\n");
+  CU_ASSERT(has_error(l.g, 4, "dead_letter needs exactly one of path = FILE or topic = NAME"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+  l = load(HDR "local p = sl.pipeline {}\np:file_source \"in\"\np:dead_letter { topic = \"dlq\" }\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[1].config, "topic", ""), "dlq");
+  unload(&l);
+}
+
+static void test_window_then_aggregate_attaches(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\n"
+                      "p:file_source \"in\"\n"
+                      "  :window { tumbling = \"10s\", key = \"id\" }\n"
+                      "  :aggregate { n = \"count()\" }\n");
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 2);
+  CU_ASSERT_STRING_EQUAL(l.g->nodes[1].type, "window");
+  CU_ASSERT_EQUAL(l.g->nodes[1].open, 0);
+  CU_ASSERT_EQUAL(l.g->nodes[1].line, 4);
+  const sl_config *agg = sl_config_table(l.g->nodes[1].config, "aggregate");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(agg);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(agg, "n", ""), "count()");
+  unload(&l);
+}
+
+static void test_expression_errors_line_and_column(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\n"
+                      "p:file_source { path = \"in\" }:filter \"a >\"\n" /* 3 */
+                      "p:file_source { path = \"in\" }\n"              /* 4 */
+                      "  :map { y = \"1\" }\n"                         /* 5 */
+                      "  :filter \"a >> 2\"\n"                         /* 6 */
+                      "  :map { x = \"sqr(a)\" }\n");                  /* 7 */
+  CU_ASSERT(has_error(l.g, 3, "filter: expr 'a >': expected an expression, found end of expression "
+                              "(column 42)"));
+  CU_ASSERT(has_error(l.g, 6, "filter: expr 'a >> 2': expected an expression, found '>' (column 15)"));
+  CU_ASSERT(has_error(l.g, 7, "map: x 'sqr(a)': unknown function 'sqr' (did you mean 'sqrt'?) (column 15)"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 3);
+  unload(&l);
+}
+
+static void test_lua_syntax_and_runtime_errors(void) {
+  loaded l = load(HDR "local p = sl.pipeline {}\nlocal x = = 3\n");
+  CU_ASSERT(has_error(l.g, 3, "unexpected symbol near '='"));
+  unload(&l);
+  l = load(HDR "local p = sl.pipeline {}\np:file_source \"in\"\n\nerror(\"boom\")\n");
+  CU_ASSERT(has_error(l.g, 5, "boom"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+}
+
+static void test_missing_file(void) {
+  sl_error err;
+  sl_error_clear(&err);
+  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_lua *lua = (sl_lua *)1;
+  sl_graph_desc *g = sl_lua_load_pipeline("/nonexistent/x.lua", NULL, 0, reg, &lua, &err);
+  CU_ASSERT_PTR_NULL(g);
+  CU_ASSERT_PTR_NULL(lua);
+  CU_ASSERT_EQUAL(err.code, SL_ERR_NOT_FOUND);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/x.lua"));
+  sl_registry_free(reg);
+}
+
+static void test_require_helper_next_to_file(void) {
+  write_file("helper_mod.lua", "local M = {}\nfunction M.expr(t) return \"t > \" .. t end\n"
+                               "return M\n");
+  loaded l = load(HDR "local h = require \"helper_mod\"\n"
+                      "local p = sl.pipeline {}\n"
+                      "p:file_source \"in\":filter(h.expr(42))\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_EQUAL_FATAL(l.g->count, 2);
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[1].config, "expr", ""), "t > 42");
+  unload(&l);
+}
+
+int suite_core_lua_pipeline(void) {
+  CU_pSuite s = CU_add_suite("core_lua_pipeline", setup, teardown);
+  if (!s)
+    return -1;
+  CU_add_test(s, "minimal graph and defaults", test_minimal_graph_and_defaults);
+  CU_add_test(s, "sl.pipeline options", test_pipeline_options);
+  CU_add_test(s, "sl.pipeline option errors", test_pipeline_option_errors);
+  CU_add_test(s, "pipeline twice, none, no source", test_pipeline_twice_none_no_source);
+  CU_add_test(s, "sl.param and --set", test_params);
+  CU_add_test(s, "branching, filter/map/select forms, apply", test_branching_and_forms);
+  CU_add_test(s, "method errors", test_method_errors);
+  CU_add_test(s, "dead_letter path/topic", test_dead_letter_both_forms);
+  CU_add_test(s, "window:aggregate attaches", test_window_then_aggregate_attaches);
+  CU_add_test(s, "expression errors: line and column", test_expression_errors_line_and_column);
+  CU_add_test(s, "Lua syntax and runtime errors", test_lua_syntax_and_runtime_errors);
+  CU_add_test(s, "missing pipeline file", test_missing_file);
+  CU_add_test(s, "require a helper next to the file", test_require_helper_next_to_file);
+  return CU_get_error();
+}
