@@ -9,6 +9,7 @@
 #include "host.h"
 #include "log.h"
 #include "lua_pipeline.h"
+#include "redis.h"
 #include "runtime_internal.h"
 
 static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) {
@@ -69,18 +70,21 @@ static int host_lua_call(sl_operator *op, const sl_lua_fn *fn, const sl_record *
   return sl_lua_call(fn, r, a, out, err);
 }
 
-/* Snapshots are routed by the checkpoint code once a durable backend runs;
- * with state = "memory" there is nothing to store. */
+/* Snapshots stage changes in the checkpoint being built (checkpoint.c). */
 static int host_snapshot_put(sl_snapshot *s, int32_t partition, const void *key, size_t key_len,
                              const void *val, size_t val_len) {
-  (void)s, (void)partition, (void)key, (void)key_len, (void)val, (void)val_len;
-  return SL_OK;
+  int rc = sl_checkpoint_put(s->cp, s->topic, partition, s->op_id, key, key_len, val, val_len);
+  if (rc != SL_OK)
+    s->failed = 1;
+  return rc;
 }
 
 static int host_snapshot_delete(sl_snapshot *s, int32_t partition, const void *key,
                                 size_t key_len) {
-  (void)s, (void)partition, (void)key, (void)key_len;
-  return SL_OK;
+  int rc = sl_checkpoint_delete(s->cp, s->topic, partition, s->op_id, key, key_len);
+  if (rc != SL_OK)
+    s->failed = 1;
+  return rc;
 }
 
 const sl_host sl_runtime_host = {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "builtin.h"
+#include "checkpoint.h"
 #include "host.h"
 #include "log.h"
 #include "runtime_internal.h"
@@ -49,16 +50,41 @@ static int env_dead_letter(void *runtime, const sl_record *r, const char *reason
   return sl_runtime_dead_letter(rt, &rt->nodes[0], r, reason, message);
 }
 
+static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
+
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
-  (void)runtime, (void)source_id, (void)partitions;
+  sl_runtime *rt = runtime;
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
-  return SL_OK;
+  if (!rt->ckpt)
+    return SL_OK;
+  sl_error err;
+  sl_error_clear(&err);
+  int rc = sl_ckpt_assign(rt->ckpt, source_id, partitions, n, start_offsets, &err);
+  if (rc != SL_OK)
+    sl_log(SL_LOG_ERROR, "checkpoint", "restoring assigned partitions failed: %s", err.message);
+  return rc;
 }
 
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
-  (void)runtime, (void)source_id, (void)partitions, (void)n;
+  sl_runtime *rt = runtime;
+  if (!rt->ckpt)
+    return SL_OK;
+  /* Outputs first, then the checkpoint: a result whose state is released
+   * must already be acknowledged. */
+  sl_error err;
+  sl_error_clear(&err);
+  int rc = sl_runtime_flush_dead_letters(rt, &err);
+  if (rc == SL_OK)
+    rc = flush_sinks(rt, 10000, &err);
+  if (rc == SL_OK)
+    rc = sl_ckpt_revoke(rt->ckpt, source_id, partitions, n, &err);
+  if (rc != SL_OK)
+    sl_log(SL_LOG_WARN, "checkpoint",
+           "checkpoint before giving up %zu partitions failed (%s); the new owner resumes from "
+           "the last checkpoint",
+           n, err.message);
   return SL_OK;
 }
 
@@ -66,7 +92,7 @@ static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   sl_connector_env *e = &n->env;
   e->pipeline = rt->graph->name;
   e->kafka = sl_config_table(rt->graph->pipeline, "kafka");
-  e->redis_url = rt->opts.redis_url;
+  e->redis_url = sl_config_string(rt->graph->pipeline, "redis", rt->opts.redis_url);
   e->state = rt->graph->state;
   e->source_id = source_id;
   e->node_name = n->desc->label;
@@ -197,6 +223,12 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     if (build_node(rt, &rt->nodes[i], &source_ids, err) != SL_OK)
       goto out_fail;
   }
+  if (strcmp(g->state, "redis") == 0) {
+    const char *url = sl_config_string(g->pipeline, "redis", rt->opts.redis_url);
+    rt->ckpt = sl_ckpt_new(rt, url ? url : "redis://127.0.0.1:6379", 60000, err);
+    if (!rt->ckpt)
+      goto out_fail;
+  }
   return rt;
 out_nomem:
   sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -220,6 +252,7 @@ void sl_runtime_free(sl_runtime *rt) {
     free(n->children);
   }
   free(rt->nodes);
+  sl_ckpt_free(rt->ckpt);
   sl_batch_release(&rt->dl_batch);
   sl_arena_destroy(rt->arena);
   free(rt);
@@ -371,11 +404,60 @@ static void note_offsets(pending_offsets *p, const sl_batch *b) {
   }
 }
 
-/* Commit offsets of records whose effects the sinks have acknowledged. */
+/* Records of partitions another worker now owns are not ours to process;
+ * the rest have their offsets noted for the next checkpoint. */
+static void skip_fenced(sl_runtime *rt, sl_batch *b) {
+  size_t w = 0;
+  for (size_t i = 0; i < b->count; i++) {
+    sl_record *r = b->records[i];
+    if (sl_record_partition(r) >= 0 &&
+        sl_ckpt_fenced(rt->ckpt, sl_record_source_id(r), sl_record_partition(r)))
+      continue;
+    if (sl_record_partition(r) >= 0)
+      sl_ckpt_note(rt->ckpt, sl_record_source_id(r), sl_record_partition(r),
+                   sl_record_offset(r) + 1);
+    b->records[w++] = r;
+  }
+  b->count = w;
+}
+
+/* Commit offsets of records whose effects the sinks have acknowledged; with
+ * state = "redis" first checkpoint state and offsets atomically. */
 static int commit_sources(sl_runtime *rt, pending_offsets *pending, sl_error *err) {
-  int rc = flush_sinks(rt, 30000, err);
+  int rc = flush_sinks(rt, 5000, err);
+  if (rc == SL_ERR_UNAVAILABLE) {
+    /* A sink's destination is down: hold everything, retry shortly. */
+    if (!rt->paused)
+      sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
+             err->message);
+    rt->paused = 1;
+    rt->resume_at_ms = sl_runtime_now_ms() + 1000;
+    return SL_OK;
+  }
   if (rc != SL_OK)
     return rc;
+  if (rt->ckpt) {
+    int64_t now = sl_runtime_now_ms(), retry_in = 0;
+    rc = sl_ckpt_take(rt->ckpt, now, &retry_in, err);
+    if (rc == SL_ERR_UNAVAILABLE) {
+      if (!rt->paused)
+        sl_log(SL_LOG_ERROR, "checkpoint",
+               "cannot write the checkpoint (%s): processing paused until Redis answers",
+               err->message);
+      rt->paused = 1;
+      rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
+      return SL_OK;
+    }
+    if (rc == SL_OK && rt->paused) {
+      sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written: processing resumed");
+      rt->paused = 0;
+    }
+    if (rc == SL_OK)
+      rt->checkpoints++;
+    for (size_t i = 0; i < rt->count; i++)
+      pending[i].count = 0;
+    return rc;
+  }
   for (size_t i = 0; i < rt->count; i++) {
     sl_node *n = &rt->nodes[i];
     if (n->kind != SL_NODE_SOURCE || !n->source->commit || pending[i].count == 0)
@@ -385,6 +467,9 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, sl_error *er
       return rc;
     pending[i].count = 0;
   }
+  if (rt->paused)
+    sl_log(SL_LOG_INFO, "runtime", "outputs acknowledged: processing resumed");
+  rt->paused = 0;
   return SL_OK;
 }
 
@@ -402,6 +487,19 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   sl_batch_init(&batch, rt->arena);
   while (!rt->stop) {
     size_t live = 0, got = 0;
+    if (rt->paused) {
+      /* Redis is down: keep nothing more in memory, retry the checkpoint. */
+      int64_t wait = rt->resume_at_ms - sl_runtime_now_ms();
+      if (wait > 0) {
+        struct timespec ts = {0, (long)(wait > 100 ? 100 : wait) * 1000000L};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+      if ((rc = commit_sources(rt, pending, err)) != SL_OK)
+        goto out;
+      last_commit = sl_runtime_now_ms();
+      continue;
+    }
     for (size_t i = 0; i < rt->count && !rt->stop; i++) {
       sl_node *n = &rt->nodes[i];
       if (n->kind != SL_NODE_SOURCE || n->eof)
@@ -414,6 +512,8 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       if (rc != SL_OK)
         goto out;
       n->eof = eof;
+      if (rt->ckpt)
+        skip_fenced(rt, &batch);
       if (batch.count) {
         got += batch.count;
         n->emitted += batch.count;
@@ -451,7 +551,19 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   for (size_t i = 0; i < rt->count; i++)
     if (rt->nodes[i].kind == SL_NODE_SOURCE && rt->nodes[i].source->pause)
       rt->nodes[i].source->pause(rt->nodes[i].source_state);
+  /* The final checkpoint; while Redis is down, retry within the stop budget. */
+  int64_t give_up = sl_runtime_now_ms() + 8000;
   rc = commit_sources(rt, pending, err);
+  while (rc == SL_OK && rt->paused && sl_runtime_now_ms() < give_up && rt->stop < 2) {
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+    if (sl_runtime_now_ms() >= rt->resume_at_ms)
+      rc = commit_sources(rt, pending, err);
+  }
+  if (rc == SL_OK && rt->paused)
+    rc = sl_error_set(err, SL_ERR_UNAVAILABLE,
+                      "stopped without a final checkpoint: Redis unreachable; the next start "
+                      "resumes from the last checkpoint");
 out:
   sl_batch_release(&batch);
   for (size_t i = 0; i < rt->count; i++)

@@ -8,6 +8,16 @@
 #include "runtime.h"
 
 typedef struct sl_node sl_node;
+typedef struct sl_checkpoint sl_checkpoint; /* connectors/redis.h */
+struct sl_ckpt;
+
+/* What host->snapshot_put writes into during a checkpoint. */
+struct sl_snapshot {
+  sl_checkpoint *cp;
+  const char *topic;  /* checkpoint topic of the operator's source */
+  const char *op_id;  /* the operator's label */
+  int failed;         /* a put could not be staged */
+};
 
 /* The engine's handle of an operator instance. */
 struct sl_operator {
@@ -60,6 +70,10 @@ struct sl_runtime {
   volatile int stop;
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
+  struct sl_ckpt *ckpt; /* state = "redis" */
+  int paused;           /* outputs or a checkpoint not acknowledged: no polling */
+  uint64_t checkpoints; /* written since start */
+  int64_t resume_at_ms; /* when to retry it */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */

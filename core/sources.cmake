@@ -9,6 +9,7 @@ list(APPEND SLUICE_SOURCES
   core/bench.c
   core/buf.c
   core/builtin.c
+  core/checkpoint.c
   core/cli.c
   core/config.c
   core/ddsketch.c
