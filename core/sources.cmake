@@ -5,4 +5,5 @@ list(APPEND SLUICE_SOURCES
   core/error.c
   core/name.c
   core/record.c
+  core/metrics.c
 )
