@@ -3,3 +3,4 @@
 sluice_suite(core_record core/test_record.c)
 sluice_suite(core_config core/test_config.c)
 sluice_suite(core_metrics core/test_metrics.c)
+sluice_suite(core_http core/test_http.c LABELS integration)
