@@ -57,8 +57,10 @@ static long long now_ms(void) {
 static void tick(redisContext *rc, int step, double *temp, int *firing) {
   long long t = now_ms();
   for (int m = 0; m < MACHINES; m++) {
-    /* a slow wave per machine plus noise; machine 3 runs hot */
-    temp[m] += 0.6 * sin(step / 9.0 + m) + ((double)rand() / RAND_MAX - 0.5) * 0.8;
+    /* a slow wave per machine plus noise, pulled back to its base */
+    double base = 64 + m * 2.5 + (m == 3 ? 20 : 0); /* machine 3 runs hot */
+    temp[m] += 0.08 * (base - temp[m]) + 0.6 * sin(step / 9.0 + m) +
+               ((double)rand() / RAND_MAX - 0.5) * 0.8;
     if (temp[m] < 55)
       temp[m] = 55;
     double vib = 2.0 + m * 0.3 + ((double)rand() / RAND_MAX) * 0.4;
