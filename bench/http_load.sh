@@ -45,7 +45,7 @@ run() {
   echo "== $1 ($SECS s, $CONNS connections, 2 threads)"
   wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/auth.lua" "http://127.0.0.1:$PORT$1" |
     awk '/Requests\/sec/ {print "requests/s: " $2} / 50%/ {print "p50: " $2} / 99%/ {print "p99: " $2}
-         /Non-2xx/ {print "non-2xx: " $4} /Socket errors/ {print}'
+         /Non-2xx/ {print "non-2xx: " $5} /Socket errors/ {print}'
 }
 run /api/v1/caches/machine_stats/m0042
 run /api/v1/caches/machine_stats?limit=10

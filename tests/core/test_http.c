@@ -556,6 +556,33 @@ static void test_sse_slow_client_dropped(void) {
   close(fd);
 }
 
+/* Idle SSE streams outlive the connection timeout; keepalives flow. */
+static void test_sse_keepalive(void) {
+  sl_http_config cfg = base_config();
+  cfg.timeout_sec = 1;
+  cfg.sse_keepalive_ms = 1500; /* quieter than the 1 s timeout */
+  sl_error err = {0};
+  sl_http_server *s = sl_http_start(&cfg, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  int fd = sse_open(sl_http_port(s), 0);
+  sl_buf acc = SL_BUF_INIT;
+  CU_ASSERT_FATAL(sse_wait(fd, &acc, ": connected"));
+  int n = 0;
+  double end = now_s() + 5;
+  while (n < 2 && now_s() < end) {
+    sl_buf_reset(&acc);
+    if (!sse_wait(fd, &acc, ": keepalive"))
+      break;
+    n++;
+  }
+  CU_ASSERT_EQUAL(n, 2);
+  CU_ASSERT_EQUAL(sl_events_publish("result", "{\"after\":\"idle\"}"), 0);
+  CU_ASSERT(sse_wait(fd, &acc, "data: {\"after\":\"idle\"}"));
+  sl_buf_free(&acc);
+  close(fd);
+  sl_http_stop(s);
+}
+
 static void test_rate_limit(void) {
   sl_http_config cfg = base_config();
   cfg.rate_per_sec = 1;
@@ -791,6 +818,7 @@ int suite_core_http(void) {
       !CU_add_test(s, "alerts", test_alerts) ||
       !CU_add_test(s, "SSE order", test_sse_order) ||
       !CU_add_test(s, "SSE slow client dropped", test_sse_slow_client_dropped) ||
+      !CU_add_test(s, "SSE keepalive outlives the timeout", test_sse_keepalive) ||
       !CU_add_test(s, "rate limit", test_rate_limit) ||
       !CU_add_test(s, "max connections", test_max_connections) ||
       !CU_add_test(s, "bad configuration", test_bad_config) ||
