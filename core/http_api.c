@@ -30,6 +30,7 @@ typedef struct api_op {
   char **keys; /* list: page keys; alerts: hash names */
   size_t nkeys, kcap;
   int pending; /* alerts: HGETALL replies still due */
+  size_t done; /* alerts: HGETALL replies received (index of the next one) */
   int first;   /* alerts: no item written yet */
   char *next_cursor;
 } api_op;
@@ -286,7 +287,7 @@ static void on_alert_hash(redisAsyncContext *ac, void *reply, void *priv) {
   (void)ac;
   api_op *op = priv;
   redisReply *r = reply;
-  const char *pipeline = op->keys[op->nkeys - op->pending] + strlen("sl:alerts:");
+  const char *pipeline = op->keys[op->done++] + strlen("sl:alerts:");
   for (size_t i = 1; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i += 2) {
     json_t *a = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
     if (!json_is_object(a)) {
