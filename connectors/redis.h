@@ -162,7 +162,7 @@ int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, cons
 int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out,
                    sl_error *err);
 /* PUBLISH sl:events `json`. */
-int sl_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err);
+int sl_redis_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err);
 
 /* ---- read helpers for the HTTP API (redis_read.c) ------------------------ */
 

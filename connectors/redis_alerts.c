@@ -95,7 +95,7 @@ int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, cons
   return alert_change(r, pipeline, alert, key_json, alert_json, 0, err);
 }
 
-int sl_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err) {
+int sl_redis_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err) {
   const char *argv[3] = {"PUBLISH", "sl:events", json};
   size_t lens[3] = {7, 9, len};
   redisReply *rep;

@@ -15,6 +15,7 @@ list(APPEND SLUICE_SOURCES
   core/ddsketch.c
   core/dead_letter.c
   core/error.c
+  core/events.c
   core/expr_compile.c
   core/expr_eval.c
   core/expr_func.c
@@ -24,12 +25,19 @@ list(APPEND SLUICE_SOURCES
   core/graph.c
   core/hll.c
   core/host.c
+  core/http_api.c
+  core/http_auth.c
+  core/http_limits.c
+  core/http_redis.c
+  core/http_server.c
+  core/http_sse.c
   core/json_decode.c
   core/json_encode.c
   core/keyed_state.c
   core/log.c
   core/lua_bridge.c
   core/lua_pipeline.c
+  core/metrics.c
   core/name.c
   core/record.c
   core/registry.c
@@ -37,3 +45,4 @@ list(APPEND SLUICE_SOURCES
   core/watermark.c
   core/window_assign.c
 )
+include(core/dashboard/dashboard.cmake)

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals shared by the http_*.c files; everything here runs on the server
+ * thread unless said otherwise. */
+#ifndef SLUICE_HTTP_INTERNAL_H
+#define SLUICE_HTTP_INTERNAL_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <hiredis/async.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "http_server.h"
+#include "metrics.h"
+
+typedef struct sse_client sse_client;
+
+/* One tracked client connection (the conn table enforces max_connections). */
+typedef struct http_conn {
+  struct evhttp_connection *evcon;
+  sse_client *sse; /* set while the connection streams events */
+} http_conn;
+
+typedef struct rate_bucket rate_bucket;
+
+typedef struct http_redis {
+  char *host;
+  int port;
+  char *password; /* NULL when none */
+  int db;
+  redisAsyncContext *ac;  /* commands; NULL while disconnected */
+  int connected;          /* connect callback reported success */
+  redisAsyncContext *sub; /* serve mode: SUBSCRIBE sl:events */
+  struct event *retry;    /* reconnect timer */
+  int stopping;
+} http_redis;
+
+struct sl_http_server {
+  sl_http_config cfg; /* strings below are our own copies */
+  char *listen, *token, *tls_cert, *tls_key, *redis_url;
+  char **pipelines;
+  size_t token_len;
+  int token_set; /* cfg.api_token was given (maybe "": no auth) */
+  struct event_base *base;
+  struct evhttp *http;
+  int port;
+  SSL_CTX *ssl;
+  pthread_t thread;
+  int thread_started;
+
+  http_conn *conns; /* max_connections slots */
+  size_t nconns;
+  rate_bucket **rate_table; /* chained hash by client address */
+  size_t rate_count;
+  double rate_last_sweep;
+
+  http_redis redis;
+  sse_client *sse_list;
+  size_t sse_count;
+
+  sl_metric *m_requests[6]; /* sluice_http_requests_total by status class 1xx..5xx */
+  sl_metric *m_sse_clients, *m_sse_dropped, *m_rate_limited;
+};
+
+/* http_server.c: replies. Every error body is {"error":msg,"status":code}. */
+void http_reply(sl_http_server *s, struct evhttp_request *req, int code, const char *ctype,
+                const char *body, size_t len);
+void http_reply_json(sl_http_server *s, struct evhttp_request *req, int code, const sl_buf *b);
+void http_reply_error(sl_http_server *s, struct evhttp_request *req, int code, const char *msg);
+void http_count(sl_http_server *s, int code);
+
+/* http_auth.c */
+int http_auth_load(sl_http_server *s, sl_error *err);
+/* 1 when the request may pass (no token configured or the right bearer). */
+int http_auth_ok(const sl_http_server *s, struct evhttp_request *req);
+SSL_CTX *http_tls_ctx(const char *cert, const char *key, sl_error *err);
+
+/* http_limits.c */
+int http_limits_init(sl_http_server *s);
+void http_limits_free(sl_http_server *s);
+/* Track the request's connection; NULL when max_connections is reached. */
+http_conn *http_conn_track(sl_http_server *s, struct evhttp_connection *evcon);
+http_conn *http_conn_find(sl_http_server *s, struct evhttp_connection *evcon);
+/* 0 to pass, else seconds the client should wait (Retry-After). */
+int http_rate_check(sl_http_server *s, const char *addr);
+
+/* http_redis.c */
+int http_redis_init(sl_http_server *s, sl_error *err);
+void http_redis_start(sl_http_server *s);
+void http_redis_free(sl_http_server *s);
+/* Queue a command; SL_ERR_UNAVAILABLE when not connected. The callback always
+ * runs once (with NULL reply on disconnect or shutdown). */
+int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
+                    const size_t *lens);
+
+/* http_api.c: /api/v1/... ; `path` is the raw path. */
+void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *path);
+void http_readyz(sl_http_server *s, struct evhttp_request *req);
+
+/* http_sse.c */
+void http_sse_start(sl_http_server *s, struct evhttp_request *req, http_conn *conn);
+void http_sse_closed(sl_http_server *s, sse_client *c);
+void http_sse_free_all(sl_http_server *s);
+
+/* dashboard (generated from core/dashboard/index.html) */
+extern const unsigned char sl_dashboard_html[];
+extern const size_t sl_dashboard_html_len;
+
+#endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The HTTP server's Redis connections: one hiredis async context attached to
+ * the server's event_base for API reads (commands pipeline on one socket and
+ * never block the loop), plus in serve mode a second one subscribed to
+ * `sl:events` that relays each message to the event bus. Both reconnect every
+ * second while Redis is away; meanwhile API reads answer 503. */
+#include <hiredis/adapters/libevent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "http_internal.h"
+
+#define RETRY_MS 1000
+
+static int parse_url(http_redis *r, const char *url, sl_error *err) {
+  const char *p = url;
+  if (strncmp(p, "redis://", 8) != 0)
+    goto bad;
+  p += 8;
+  const char *at = strchr(p, '@');
+  if (at) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *pw = colon ? colon + 1 : p;
+    if (at > pw && !(r->password = strndup(pw, (size_t)(at - pw))))
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    p = at + 1;
+  }
+  size_t hl = strcspn(p, ":/");
+  r->host = hl ? strndup(p, hl) : strdup("127.0.0.1");
+  if (!r->host)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  p += hl;
+  r->port = 6379;
+  if (*p == ':') {
+    char *end;
+    long port = strtol(p + 1, &end, 10);
+    if (end == p + 1 || port <= 0 || port > 65535)
+      goto bad;
+    r->port = (int)port;
+    p = end;
+  }
+  if (*p == '/' && p[1]) {
+    char *end;
+    long db = strtol(p + 1, &end, 10);
+    if (*end || db < 0)
+      goto bad;
+    r->db = (int)db;
+  } else if (*p && strcmp(p, "/") != 0) {
+    goto bad;
+  }
+  return SL_OK;
+bad:
+  return sl_error_set(err, SL_ERR_INVALID,
+                      "invalid Redis URL '%s' (expected redis://[:password@]host[:port][/db])",
+                      url);
+}
+
+static void connect_all(sl_http_server *s);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  connect_all(arg);
+}
+
+static void schedule_retry(sl_http_server *s) {
+  if (s->redis.stopping || !s->redis.retry)
+    return;
+  struct timeval tv = {RETRY_MS / 1000, (RETRY_MS % 1000) * 1000};
+  evtimer_add(s->redis.retry, &tv);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  sl_http_server *s = ac->data;
+  if (status == REDIS_OK) {
+    if (ac == s->redis.ac)
+      s->redis.connected = 1;
+    return;
+  }
+  /* hiredis frees the context after this callback. */
+  if (ac == s->redis.ac) {
+    s->redis.ac = NULL;
+    s->redis.connected = 0;
+  } else if (ac == s->redis.sub) {
+    s->redis.sub = NULL;
+  }
+  schedule_retry(s);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  (void)status;
+  sl_http_server *s = ac->data;
+  if (ac == s->redis.ac) {
+    s->redis.ac = NULL;
+    s->redis.connected = 0;
+  } else if (ac == s->redis.sub) {
+    s->redis.sub = NULL;
+  }
+  schedule_retry(s);
+}
+
+/* A message on sl:events: {"type":"result","data":{...}} -> the event bus. */
+static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
+  (void)ac;
+  (void)priv;
+  redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+      r->element[2]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0)
+    return;
+  json_t *msg = json_loadb(r->element[2]->str, r->element[2]->len, 0, NULL);
+  json_t *type = json_object_get(msg, "type"), *data = json_object_get(msg, "data");
+  if (json_is_string(type) && data) {
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text)
+      sl_events_publish(json_string_value(type), text);
+    free(text);
+  }
+  json_decref(msg);
+}
+
+static redisAsyncContext *open_ctx(sl_http_server *s) {
+  http_redis *r = &s->redis;
+  redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+  if (!ac)
+    return NULL;
+  if (ac->err) {
+    redisAsyncFree(ac);
+    return NULL;
+  }
+  ac->data = s;
+  redisLibeventAttach(ac, s->base);
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  /* Queued before anything else, so they run first on the new socket. */
+  if (r->password)
+    redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->password);
+  if (r->db)
+    redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+  return ac;
+}
+
+static void connect_all(sl_http_server *s) {
+  http_redis *r = &s->redis;
+  if (r->stopping)
+    return;
+  int failed = 0;
+  if (!r->ac && !(r->ac = open_ctx(s)))
+    failed = 1;
+  if (s->cfg.serve_mode && !r->sub) {
+    r->sub = open_ctx(s);
+    if (r->sub)
+      redisAsyncCommand(r->sub, on_message, NULL, "SUBSCRIBE sl:events");
+    else
+      failed = 1;
+  }
+  if (failed)
+    schedule_retry(s);
+}
+
+int http_redis_init(sl_http_server *s, sl_error *err) {
+  return parse_url(&s->redis, s->redis_url, err);
+}
+
+void http_redis_start(sl_http_server *s) {
+  s->redis.retry = evtimer_new(s->base, on_retry, s);
+  connect_all(s);
+}
+
+int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
+                    const size_t *lens) {
+  if (!s->redis.ac || !s->redis.connected)
+    return SL_ERR_UNAVAILABLE;
+  if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
+    return SL_ERR_UNAVAILABLE;
+  return SL_OK;
+}
+
+void http_redis_free(sl_http_server *s) {
+  http_redis *r = &s->redis;
+  r->stopping = 1;
+  /* redisAsyncFree runs pending callbacks with a NULL reply, then the
+   * disconnect callback, which sees `stopping` and does not retry. */
+  if (r->ac) {
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL;
+    redisAsyncFree(ac);
+  }
+  if (r->sub) {
+    redisAsyncContext *ac = r->sub;
+    r->sub = NULL;
+    redisAsyncFree(ac);
+  }
+  if (r->retry)
+    event_free(r->retry);
+  r->retry = NULL;
+  free(r->host);
+  free(r->password);
+}
