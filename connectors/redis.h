@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "connector.h"
 #include "sluice/error.h"
 
@@ -180,5 +181,12 @@ int sl_cache_history(sl_redis *r, const char *name, const char *key, long limit,
  * page is the last. Expired keys are dropped from the index as met. */
 int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit,
                   const char *cursor, char **out, char **next_cursor, sl_error *err);
+
+/* ---- pipelines registry (redis_pipelines.c) -------------------------------- */
+
+/* HSET sl:pipelines <name> <doc>: the pipelines document of a worker. */
+int sl_pipelines_announce(sl_redis *r, const char *name, const char *doc, sl_error *err);
+/* {"pipelines":[doc, ...]} of every announced pipeline, appended to `out`. */
+int sl_pipelines_list(sl_redis *r, sl_buf *out, sl_error *err);
 
 #endif

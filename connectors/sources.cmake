@@ -5,6 +5,7 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_cache.c
   connectors/redis_checkpoint.c
   connectors/redis_conn.c
+  connectors/redis_pipelines.c
   connectors/redis_read.c
   connectors/redis_restore.c
   connectors/simulator.c

@@ -9,15 +9,19 @@
 #include "cli.h"
 #include "log.h"
 #include "lua_pipeline.h"
+#include "pipeline_api.h"
 #include "runtime.h"
+#include "serve.h"
 
 static const char usage_text[] =
     "usage: sluice <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run FILE.lua [--set KEY=VALUE]... [--api ADDR]   run a pipeline\n"
+    "  run FILE.lua [--set KEY=VALUE]... [--api ADDR]   run a pipeline (API and dashboard on\n"
+    "                                                   ADDR, default 127.0.0.1:8080; off: none)\n"
     "  check FILE.lua [--set KEY=VALUE]...             validate a pipeline (exit 0 or 1)\n"
     "  graph FILE.lua [--set KEY=VALUE]...             print the graph in Graphviz DOT\n"
+    "  serve [--api ADDR]                               API and dashboard alone, reading Redis\n"
     "  bench [--format avro|json] [--keys N] [--records N] [--pipeline FILE]\n"
     "                                                   measure throughput on generated input\n"
     "  version                                          print the version\n"
@@ -25,6 +29,7 @@ static const char usage_text[] =
     "options (any command):\n"
     "  --log-format json|text   log lines on stderr (default json)\n"
     "  --log-level debug|info|warn|error\n"
+    "  --tls-cert FILE --tls-key FILE   serve the API over HTTPS (run, serve)\n"
     "\n"
     "environment: SLUICE_KAFKA_BROKERS (default embedded), SLUICE_REDIS_URL,\n"
     "SLUICE_API_TOKEN. Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage,\n"
@@ -36,6 +41,7 @@ typedef struct cli_args {
   const char **sets;
   size_t nsets;
   const char *api;
+  const char *tls_cert, *tls_key;
 } cli_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -56,6 +62,7 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     const char *arg = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(arg, "--set") == 0 || strcmp(arg, "--api") == 0 ||
+        strcmp(arg, "--tls-cert") == 0 || strcmp(arg, "--tls-key") == 0 ||
         strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0) {
       if (!val)
         return usage_error("option %s needs a value", arg);
@@ -66,6 +73,10 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         a->sets[a->nsets++] = val;
       } else if (strcmp(arg, "--api") == 0) {
         a->api = val;
+      } else if (strcmp(arg, "--tls-cert") == 0) {
+        a->tls_cert = val;
+      } else if (strcmp(arg, "--tls-key") == 0) {
+        a->tls_key = val;
       } else if (strcmp(arg, "--log-format") == 0) {
         if (strcmp(val, "json") != 0 && strcmp(val, "text") != 0)
           return usage_error("--log-format must be json or text, not '%s'", val);
@@ -88,6 +99,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     }
   }
   sl_log_configure(format, level);
+  if (!a->tls_cert != !a->tls_key)
+    return usage_error("%s", "--tls-cert and --tls-key go together");
   return SL_EXIT_OK;
 }
 
@@ -187,6 +200,21 @@ static int cmd_run(const cli_args *a) {
                : SL_EXIT_RUNTIME;
     goto out;
   }
+  sl_pipeline_api *api = NULL;
+  if (!a->api || strcmp(a->api, "off") != 0) {
+    sl_api_options ao = {a->api ? a->api : "127.0.0.1:8080", a->tls_cert, a->tls_key,
+                         opts.redis_url};
+    api = sl_pipeline_api_start(g, rt, &ao, &err);
+    if (!api && a->api) {
+      /* An address the user asked for must work. */
+      fprintf(stderr, "sluice: --api %s: %s\n", a->api, err.message);
+      sl_runtime_free(rt);
+      code = SL_EXIT_RUNTIME;
+      goto out;
+    }
+    if (!api)
+      sl_log(SL_LOG_WARN, "api", "no API and dashboard: %s (use --api ADDR)", err.message);
+  }
   running = rt;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -206,6 +234,7 @@ static int cmd_run(const cli_args *a) {
            g->name, (unsigned long long)sl_runtime_records_in(rt),
            (unsigned long long)sl_runtime_dead_letters(rt));
   }
+  sl_pipeline_api_stop(api);
   sl_runtime_free(rt);
 out:
   unload(reg, lua, g);
@@ -239,6 +268,9 @@ int sl_cli_main(int argc, char **argv) {
   if (!a.command || strcmp(a.command, "help") == 0) {
     fputs(usage_text, a.command ? stdout : stderr);
     code = a.command ? SL_EXIT_OK : SL_EXIT_USAGE;
+  } else if (strcmp(a.command, "serve") == 0) {
+    code = a.file ? usage_error("serve takes no file, got '%s'", a.file)
+                  : sl_serve_main(a.api, a.tls_cert, a.tls_key);
   } else if (strcmp(a.command, "version") == 0) {
     printf("sluice %s (operator ABI %u)\n", SLUICE_VERSION, SL_OPERATOR_ABI_VERSION);
   } else if (strcmp(a.command, "run") == 0 || strcmp(a.command, "check") == 0 ||

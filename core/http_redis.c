@@ -101,7 +101,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   schedule_retry(s);
 }
 
-/* A message on sl:events: {"type":"result","data":{...}} -> the event bus. */
+/* A message on sl:events -> the event bus: {"type":"result","data":{...}}, or
+ * the flat form the cache sink writes, {"type":"result","cache":..,...},
+ * whose fields but "type" are the data. */
 static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   (void)ac;
   (void)priv;
@@ -111,12 +113,19 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
     return;
   json_t *msg = json_loadb(r->element[2]->str, r->element[2]->len, 0, NULL);
   json_t *type = json_object_get(msg, "type"), *data = json_object_get(msg, "data");
+  json_t *flat = NULL;
+  if (json_is_string(type) && !data && json_is_object(msg)) {
+    flat = json_deep_copy(msg);
+    json_object_del(flat, "type");
+    data = flat;
+  }
   if (json_is_string(type) && data) {
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text)
       sl_events_publish(json_string_value(type), text);
     free(text);
   }
+  json_decref(flat);
   json_decref(msg);
 }
 

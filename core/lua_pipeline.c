@@ -434,6 +434,7 @@ static const sl_config_entry pipeline_map[] = {
     {"checkpoint", SL_CFG_DURATION, 0, "1s", "checkpoint interval"},
     {"kafka", SL_CFG_TABLE, 0, NULL, "librdkafka properties"},
     {"redis", SL_CFG_STRING, 0, "SLUICE_REDIS_URL", "Redis URL"},
+    {"units", SL_CFG_TABLE, 0, NULL, "units of fields for the dashboard, e.g. { avg_temp = \"°C\" }"},
     {NULL, 0, 0, NULL, NULL},
 };
 static const sl_operator_desc pipeline_desc = {.name = "pipeline", .config = pipeline_map};

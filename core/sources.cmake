@@ -39,9 +39,11 @@ list(APPEND SLUICE_SOURCES
   core/lua_pipeline.c
   core/metrics.c
   core/name.c
+  core/pipeline_api.c
   core/record.c
   core/registry.c
   core/runtime.c
+  core/serve.c
   core/watermark.c
   core/window_assign.c
 )
