@@ -2,3 +2,4 @@
 # The NAME mirrors the source path (core/record.c -> core_record).
 sluice_suite(core_record core/test_record.c)
 sluice_suite(core_config core/test_config.c)
+sluice_suite(core_json_codec core/test_json_codec.c)

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* JSON -> sl_record: a strict RFC 8259 parser that writes straight into arena records.
+ *
+ * Hand-written on purpose: jansson (used for configuration and HTTP bodies) builds a
+ * malloc'd tree per document, and decoding runs once per record at millions of records
+ * per second, where the budget is zero mallocs per record. Every string, record and array
+ * made here comes from the caller's arena; field names come from the interning table
+ * through a per-thread cache (codec_names.h). Positions in error messages are 0-based byte
+ * offsets into the input. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_names.h"
+#include "json_codec.h"
+#include "record_internal.h"
+
+typedef struct jp {
+  const unsigned char *start, *p, *end;
+  sl_arena *a;
+  sl_error *err;
+  int depth;
+} jp;
+
+static int parse_value(jp *j, sl_value *out);
+
+static int fail(jp *j, const unsigned char *at, const char *what) {
+  return sl_error_set(j->err, SL_ERR_PARSE, "%s at byte %zu", what, (size_t)(at - j->start));
+}
+
+static int nomem(jp *j) { return sl_error_set(j->err, SL_ERR_NOMEM, "out of memory decoding JSON"); }
+
+static inline void skip_ws(jp *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+    j->p++;
+}
+
+static int hex4(const unsigned char *p, unsigned *out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned c = p[i], d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return -1;
+    v = v << 4 | d;
+  }
+  *out = v;
+  return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6);
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12);
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | cp >> 18);
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* Second pass over a string known to be terminated and valid UTF-8: resolve escapes into
+ * `o` (room for end - s bytes: an escape never decodes longer than it is written). */
+static int unescape(jp *j, const unsigned char *s, const unsigned char *e, char *o, size_t *olen) {
+  size_t n = 0;
+  while (s < e) {
+    if (*s != '\\') {
+      o[n++] = (char)*s++;
+      continue;
+    }
+    const unsigned char *at = s;
+    s++; /* pass 1 guarantees a byte follows the backslash */
+    switch (*s++) {
+    case '"': o[n++] = '"'; break;
+    case '\\': o[n++] = '\\'; break;
+    case '/': o[n++] = '/'; break;
+    case 'b': o[n++] = '\b'; break;
+    case 'f': o[n++] = '\f'; break;
+    case 'n': o[n++] = '\n'; break;
+    case 'r': o[n++] = '\r'; break;
+    case 't': o[n++] = '\t'; break;
+    case 'u': {
+      unsigned cp, lo;
+      if (e - s < 4 || hex4(s, &cp) != 0)
+        return fail(j, at, "invalid \\u escape (need 4 hex digits)");
+      s += 4;
+      if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return fail(j, at, "lone low surrogate in \\u escape");
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (e - s < 6 || s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &lo) != 0 || lo < 0xDC00 ||
+            lo > 0xDFFF)
+          return fail(j, at, "lone high surrogate in \\u escape (expected a \\uDC00-\\uDFFF pair)");
+        s += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      }
+      n += put_utf8(o + n, cp);
+      break;
+    }
+    default:
+      return fail(j, at, "invalid escape in string");
+    }
+  }
+  o[n] = '\0';
+  *olen = n;
+  return SL_OK;
+}
+
+/* Parse a string at j->p (on the opening quote). Key strings are interned; values are
+ * copied into the arena, NUL-terminated. */
+static int parse_string(jp *j, int is_key, const char **out, size_t *out_len) {
+  const unsigned char *open = j->p, *s = j->p + 1, *p = s, *end = j->end;
+  int escaped = 0;
+  for (;;) {
+    /* Fast path: plain ASCII runs. */
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    if (p >= end)
+      return fail(j, open, "unterminated string starting");
+    unsigned c = *p;
+    if (c == '"')
+      break;
+    if (c == '\\') {
+      escaped = 1;
+      if (p + 1 >= end)
+        return fail(j, open, "unterminated string starting");
+      p += 2;
+    } else if (c < 0x20) {
+      return fail(j, p, "unescaped control character in string");
+    } else {
+      size_t n = sl_utf8_seq(p, end);
+      if (!n)
+        return fail(j, p, "invalid UTF-8 in string");
+      p += n;
+    }
+  }
+  j->p = p + 1;
+  size_t span = (size_t)(p - s);
+  if (!escaped) {
+    if (is_key) {
+      *out = sl_codec_name((const char *)s, span);
+    } else {
+      *out = sl_arena_strndup(j->a, (const char *)s, span);
+    }
+    *out_len = span;
+    return *out ? SL_OK : nomem(j);
+  }
+  char small[256];
+  char *o = (is_key && span < sizeof small) ? small : sl_arena_alloc(j->a, span + 1);
+  if (!o)
+    return nomem(j);
+  int rc = unescape(j, s, p, o, out_len);
+  if (rc != SL_OK)
+    return rc;
+  if (is_key) {
+    *out = sl_codec_name(o, *out_len);
+    if (!*out)
+      return nomem(j);
+  } else {
+    *out = o;
+  }
+  return SL_OK;
+}
+
+static int parse_number(jp *j, sl_value *out) {
+  const unsigned char *start = j->p, *p = j->p, *end = j->end;
+  int neg = 0, integral = 1, overflow = 0;
+  uint64_t mag = 0;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (p >= end || *p < '0' || *p > '9')
+    return fail(j, start, "invalid number");
+  if (*p == '0') {
+    p++;
+    if (p < end && *p >= '0' && *p <= '9')
+      return fail(j, start, "leading zeros are not allowed in numbers");
+  } else {
+    while (p < end && *p >= '0' && *p <= '9') {
+      unsigned d = *p++ - '0';
+      if (mag > (UINT64_MAX - d) / 10)
+        overflow = 1;
+      else
+        mag = mag * 10 + d;
+    }
+  }
+  if (p < end && *p == '.') {
+    integral = 0;
+    p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return fail(j, p, "expected a digit after the decimal point");
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    integral = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return fail(j, p, "expected a digit in the exponent");
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  j->p = p;
+  if (integral && !overflow) {
+    if (!neg && mag <= (uint64_t)INT64_MAX) {
+      *out = sl_value_int((int64_t)mag);
+      return SL_OK;
+    }
+    if (neg && mag <= (uint64_t)INT64_MAX + 1) {
+      *out = sl_value_int(mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag);
+      return SL_OK;
+    }
+  }
+  /* strtod needs a NUL-terminated copy; the input is not terminated. */
+  size_t n = (size_t)(p - start);
+  char small[64];
+  char *copy = n < sizeof small ? small : sl_arena_alloc(j->a, n + 1);
+  if (!copy)
+    return nomem(j);
+  memcpy(copy, start, n);
+  copy[n] = '\0';
+  errno = 0;
+  double d = strtod(copy, NULL);
+  if (errno == ERANGE && isinf(d))
+    return fail(j, start, "number out of range for a double");
+  *out = sl_value_double(d);
+  return SL_OK;
+}
+
+static int parse_literal(jp *j, const char *word, size_t n, sl_value v, sl_value *out) {
+  if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+    return fail(j, j->p, "invalid literal (expected a value)");
+  j->p += n;
+  *out = v;
+  return SL_OK;
+}
+
+static int enter(jp *j) {
+  if (++j->depth > SL_JSON_MAX_DEPTH)
+    return sl_error_set(j->err, SL_ERR_PARSE, "nesting deeper than %d at byte %zu",
+                        SL_JSON_MAX_DEPTH, (size_t)(j->p - j->start));
+  return SL_OK;
+}
+
+/* j->p is on '{'. */
+static int parse_object(jp *j, sl_record **out) {
+  int rc = enter(j);
+  if (rc != SL_OK)
+    return rc;
+  sl_record *r = sl_record_new(j->a, 8);
+  if (!r)
+    return nomem(j);
+  j->p++;
+  skip_ws(j);
+  if (j->p < j->end && *j->p == '}') {
+    j->p++;
+    goto out;
+  }
+  for (;;) {
+    if (j->p >= j->end)
+      return fail(j, j->p, "unterminated object: expected a string key");
+    if (*j->p != '"')
+      return fail(j, j->p, *j->p == '}' ? "trailing comma in object" : "expected a string key");
+    const char *key;
+    size_t klen;
+    sl_value v;
+    if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
+      return rc;
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != ':')
+      return fail(j, j->p, "expected ':' after object key");
+    j->p++;
+    skip_ws(j);
+    if ((rc = parse_value(j, &v)) != SL_OK)
+      return rc;
+    if (sl_record_set(r, key, v) != SL_OK) /* a repeated key: the last one wins */
+      return nomem(j);
+    skip_ws(j);
+    if (j->p >= j->end)
+      return fail(j, j->p, "unterminated object: expected ',' or '}'");
+    if (*j->p == '}') {
+      j->p++;
+      break;
+    }
+    if (*j->p != ',')
+      return fail(j, j->p, "expected ',' or '}' in object");
+    j->p++;
+    skip_ws(j);
+  }
+out:
+  j->depth--;
+  *out = r;
+  return SL_OK;
+}
+
+static int parse_array(jp *j, sl_array **out) {
+  int rc = enter(j);
+  if (rc != SL_OK)
+    return rc;
+  sl_array *arr = sl_array_new(j->a, 4);
+  if (!arr)
+    return nomem(j);
+  j->p++;
+  skip_ws(j);
+  if (j->p < j->end && *j->p == ']') {
+    j->p++;
+    goto out;
+  }
+  for (;;) {
+    sl_value v;
+    if (j->p < j->end && *j->p == ']')
+      return fail(j, j->p, "trailing comma in array");
+    if ((rc = parse_value(j, &v)) != SL_OK)
+      return rc;
+    if (sl_array_push(arr, v) != SL_OK)
+      return nomem(j);
+    skip_ws(j);
+    if (j->p >= j->end)
+      return fail(j, j->p, "unterminated array: expected ',' or ']'");
+    if (*j->p == ']') {
+      j->p++;
+      break;
+    }
+    if (*j->p != ',')
+      return fail(j, j->p, "expected ',' or ']' in array");
+    j->p++;
+    skip_ws(j);
+  }
+out:
+  j->depth--;
+  *out = arr;
+  return SL_OK;
+}
+
+static int parse_value(jp *j, sl_value *out) {
+  if (j->p >= j->end)
+    return fail(j, j->p, "unexpected end of input: expected a value");
+  int rc;
+  switch (*j->p) {
+  case '{': {
+    sl_record *r = NULL;
+    if ((rc = parse_object(j, &r)) != SL_OK)
+      return rc;
+    *out = sl_value_record(r);
+    return SL_OK;
+  }
+  case '[': {
+    sl_array *arr = NULL;
+    if ((rc = parse_array(j, &arr)) != SL_OK)
+      return rc;
+    *out = sl_value_array(arr);
+    return SL_OK;
+  }
+  case '"': {
+    const char *s;
+    size_t n;
+    if ((rc = parse_string(j, 0, &s, &n)) != SL_OK)
+      return rc;
+    *out = sl_value_string(s, n);
+    return SL_OK;
+  }
+  case 't': return parse_literal(j, "true", 4, sl_value_bool(1), out);
+  case 'f': return parse_literal(j, "false", 5, sl_value_bool(0), out);
+  case 'n': return parse_literal(j, "null", 4, sl_value_null(), out);
+  default:
+    if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+      return parse_number(j, out);
+    return fail(j, j->p, "unexpected character (expected a value)");
+  }
+}
+
+int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err) {
+  jp j = {(const unsigned char *)buf, (const unsigned char *)buf,
+          (const unsigned char *)buf + len, a, err, 0};
+  *out = NULL;
+  skip_ws(&j);
+  if (j.p >= j.end)
+    return sl_error_set(err, SL_ERR_PARSE, "empty input: expected a JSON object");
+  if (*j.p != '{')
+    return fail(&j, j.p, "expected a JSON object");
+  sl_record *r = NULL;
+  int rc = parse_object(&j, &r);
+  if (rc != SL_OK)
+    return rc;
+  skip_ws(&j);
+  if (j.p != j.end)
+    return fail(&j, j.p, "unexpected data after the JSON object");
+  *out = r;
+  return SL_OK;
+}

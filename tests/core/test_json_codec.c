@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* JSON codec: valid and malformed documents, number edges, round trips, fuzzing. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_codec.h"
+#include "record_internal.h"
+
+/* Decode `in`, encode the record, compare with `want` (NULL: same as `in`). */
+static void check_reencode(const char *in, const char *want) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err = {0};
+  sl_buf b = SL_BUF_INIT;
+  int rc = sl_json_decode(in, strlen(in), a, &r, &err);
+  CU_ASSERT_EQUAL(rc, SL_OK);
+  if (rc != SL_OK) {
+    fprintf(stderr, "\n  decode failed for %s: %s\n", in, err.message);
+  } else {
+    CU_ASSERT_EQUAL(sl_json_encode(r, &b, &err), SL_OK);
+    CU_ASSERT_STRING_EQUAL(b.data, want ? want : in);
+    if (strcmp(b.data, want ? want : in) != 0)
+      fprintf(stderr, "\n  %s -> %s\n", in, b.data);
+  }
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+}
+
+static void test_valid_documents(void) {
+  static const char *const table[][2] = {
+      {"{}", NULL},
+      {" \t\r\n{ } \n", "{}"},
+      {"{\"a\":1}", NULL},
+      {"{\"a\":-0}", "{\"a\":0}"},
+      {"{\"a\":1.5,\"b\":-2.25e2,\"c\":1E3}", "{\"a\":1.5,\"b\":-225.0,\"c\":1000.0}"},
+      {"{\"a\":0.1}", NULL},
+      {"{\"a\":1e-400}", "{\"a\":0.0}"},
+      {"{\"a\":true,\"b\":false,\"c\":null}", NULL},
+      {"{\"s\":\"h\\u00e9\\n\\t\\\"\\\\\\/\"}", "{\"s\":\"h\xc3\xa9\\n\\t\\\"\\\\/\"}"},
+      {"{\"s\":\"\\ud83d\\ude00\"}", "{\"s\":\"\xf0\x9f\x98\x80\"}"},
+      {"{\"s\":\"\xe2\x82\xac \xf0\x9f\x98\x80\"}", NULL},
+      {"{\"s\":\"\\u0001\\b\\f\"}", "{\"s\":\"\\u0001\\u0008\\u000c\"}"},
+      {"{\"a\":[1,[2,[]],{\"b\":{}}],\"c\":[]}", NULL},
+      {"{\"a\":{\"b\":{\"c\":\"d\"}}}", NULL},
+      {"{\"a\":1,\"a\":2}", "{\"a\":2}"},
+      {"{\"k\\u0065y\":1}", "{\"key\":1}"},
+      {"{\"\":\"\"}", NULL},
+      {"{\"big\":123456789012345678901234567890}", "{\"big\":1.2345678901234568e+29}"},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    check_reencode(table[i][0], table[i][1]);
+}
+
+static void test_values_and_names(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r;
+  sl_error err;
+  const char *doc = "{\"i\":42,\"d\":2.5,\"s\":\"x\",\"o\":{\"n\":null},\"arr\":[1,\"two\",3.0]}";
+  CU_ASSERT_EQUAL_FATAL(sl_json_decode(doc, strlen(doc), a, &r, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_count(r), 5);
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(r, 0), sl_name_cstr("i")); /* interned */
+  const sl_value *v = sl_record_get_cstr(r, "i");
+  CU_ASSERT(v && v->type == SL_TYPE_INT && v->as.i == 42);
+  v = sl_record_get_cstr(r, "d");
+  CU_ASSERT(v && v->type == SL_TYPE_DOUBLE && v->as.d == 2.5);
+  v = sl_record_get_cstr(r, "s");
+  CU_ASSERT(v && v->type == SL_TYPE_STRING && v->as.str.len == 1 && v->as.str.ptr[1] == '\0');
+  v = sl_record_get_cstr(r, "o");
+  CU_ASSERT_FATAL(v && v->type == SL_TYPE_RECORD);
+  CU_ASSERT(sl_record_get_cstr(v->as.rec, "n")->type == SL_TYPE_NULL);
+  v = sl_record_get_cstr(r, "arr");
+  CU_ASSERT_FATAL(v && v->type == SL_TYPE_ARRAY && sl_array_len(v->as.arr) == 3);
+  CU_ASSERT_EQUAL(sl_array_at(v->as.arr, 0)->type, SL_TYPE_INT);
+  CU_ASSERT_EQUAL(sl_array_at(v->as.arr, 1)->type, SL_TYPE_STRING);
+  CU_ASSERT_EQUAL(sl_array_at(v->as.arr, 2)->type, SL_TYPE_DOUBLE);
+  sl_arena_destroy(a);
+}
+
+static void test_int64_edges(void) {
+  static const struct {
+    const char *doc;
+    sl_type type;
+    int64_t i;
+    double d;
+  } table[] = {
+      {"{\"v\":9223372036854775807}", SL_TYPE_INT, INT64_MAX, 0},
+      {"{\"v\":-9223372036854775808}", SL_TYPE_INT, INT64_MIN, 0},
+      {"{\"v\":9223372036854775808}", SL_TYPE_DOUBLE, 0, 9223372036854775808.0},
+      {"{\"v\":-9223372036854775809}", SL_TYPE_DOUBLE, 0, -9223372036854775809.0},
+      {"{\"v\":18446744073709551616}", SL_TYPE_DOUBLE, 0, 18446744073709551616.0},
+      {"{\"v\":0}", SL_TYPE_INT, 0, 0},
+      {"{\"v\":1.0}", SL_TYPE_DOUBLE, 0, 1.0},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    sl_arena *a = sl_arena_new(0);
+    sl_record *r;
+    sl_error err;
+    CU_ASSERT_EQUAL_FATAL(sl_json_decode(table[i].doc, strlen(table[i].doc), a, &r, &err), SL_OK);
+    const sl_value *v = sl_record_get_cstr(r, "v");
+    CU_ASSERT_EQUAL(v->type, table[i].type);
+    if (table[i].type == SL_TYPE_INT) {
+      CU_ASSERT_EQUAL(v->as.i, table[i].i);
+    } else {
+      CU_ASSERT_DOUBLE_EQUAL(v->as.d, table[i].d, 0);
+    }
+    sl_arena_destroy(a);
+  }
+  sl_buf b = SL_BUF_INIT;
+  sl_value v = sl_value_int(INT64_MIN);
+  CU_ASSERT_EQUAL(sl_json_encode_value(&v, &b, NULL), SL_OK);
+  CU_ASSERT_STRING_EQUAL(b.data, "-9223372036854775808");
+  sl_buf_free(&b);
+}
+
+static void test_malformed(void) {
+  char deep[1024] = "", deep_ok[1024] = "";
+  for (int i = 0; i < 65; i++)
+    strcat(deep, "{\"a\":");
+  strcat(deep, "1");
+  for (int i = 0; i < 65; i++)
+    strcat(deep, "}");
+  for (int i = 0; i < 63; i++)
+    strcat(deep_ok, "{\"a\":");
+  strcat(deep_ok, "[1]");
+  for (int i = 0; i < 63; i++)
+    strcat(deep_ok, "}");
+  const char *const table[][2] = {
+      {"", "empty input"},
+      {"   \n", "empty input"},
+      {"[1,2]", "expected a JSON object at byte 0"},
+      {"  42", "expected a JSON object at byte 2"},
+      {"\"s\"", "expected a JSON object"},
+      {"{\"a\":\"abc", "unterminated string starting at byte 5"},
+      {"{\"a\":\"\\q\"}", "invalid escape in string at byte 6"},
+      {"{\"a\":\"\\u12\"}", "invalid \\u escape"},
+      {"{\"a\":\"\xff\"}", "invalid UTF-8 in string at byte 6"},
+      {"{\"a\":\"\xc0\xaf\"}", "invalid UTF-8"},           /* overlong '/' */
+      {"{\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"},       /* encoded surrogate */
+      {"{\"a\":\"\xe2\x82\"}", "invalid UTF-8"},           /* truncated sequence */
+      {"{\"a\":\"\\ud800\"}", "lone high surrogate"},
+      {"{\"a\":\"\\ud800\\u0041\"}", "lone high surrogate"},
+      {"{\"a\":\"\\udc00\"}", "lone low surrogate"},
+      {"{\"a\":01}", "leading zeros are not allowed in numbers at byte 5"},
+      {"{\"a\":-01}", "leading zeros"},
+      {"{\"a\":1,}", "trailing comma in object at byte 7"},
+      {"{\"a\":[1,]}", "trailing comma in array"},
+      {"{\"a\" 1}", "expected ':' after object key at byte 5"},
+      {"{\"a\":1 \"b\":2}", "expected ',' or '}' in object at byte 7"},
+      {"{a:1}", "expected a string key at byte 1"},
+      {"{\"a\":\"x\ny\"}", "unescaped control character in string at byte 7"},
+      {"{\"a\":\"\t\"}", "unescaped control character"},
+      {"{\"a\":1e999}", "number out of range"},
+      {"{\"a\":-1e400}", "number out of range"},
+      {"{\"a\":1.}", "expected a digit after the decimal point"},
+      {"{\"a\":1e}", "expected a digit in the exponent"},
+      {"{\"a\":.5}", "unexpected character"},
+      {"{\"a\":+1}", "unexpected character"},
+      {"{\"a\":-}", "invalid number"},
+      {"{\"a\":tru}", "invalid literal"},
+      {"{\"a\":nul", "invalid literal"},
+      {"{\"a\":NaN}", "unexpected character"},
+      {"{\"a\":1} x", "unexpected data after the JSON object at byte 8"},
+      {"{\"a\":1}{}", "unexpected data after the JSON object"},
+      {"{\"a\":1 // c\n}", "expected ',' or '}'"},
+      {"{\"a\":", "unexpected end of input"},
+      {"{\"a\":1", "unterminated object"},
+      {"{\"a\":[1", "unterminated array"},
+      {"{", "unterminated object"},
+      {deep, "nesting deeper than 64"},
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    sl_arena *a = sl_arena_new(0);
+    sl_record *r = (sl_record *)1;
+    sl_error err = {0};
+    int rc = sl_json_decode(table[i][0], strlen(table[i][0]), a, &r, &err);
+    CU_ASSERT_EQUAL(rc, SL_ERR_PARSE);
+    CU_ASSERT_EQUAL(err.code, SL_ERR_PARSE);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, table[i][1]));
+    if (rc != SL_ERR_PARSE || !strstr(err.message, table[i][1]))
+      fprintf(stderr, "\n  case %zu: rc %d, message '%s', want '%s'\n", i, rc, err.message,
+              table[i][1]);
+    sl_arena_destroy(a);
+  }
+  check_reencode(deep_ok, NULL); /* 64 levels are fine */
+}
+
+static void test_encode_special(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = sl_record_new(a, 0);
+  sl_record_set(r, sl_name_cstr("nan"), sl_value_double(NAN));
+  sl_record_set(r, sl_name_cstr("inf"), sl_value_double(-INFINITY));
+  sl_record_set(r, sl_name_cstr("whole"), sl_value_double(3.0));
+  sl_record_set(r, sl_name_cstr("negz"), sl_value_double(-0.0));
+  sl_record_set(r, sl_name_cstr("tenth"), sl_value_double(0.1));
+  sl_record_set(r, sl_name_cstr("big"), sl_value_double(1e300));
+  sl_record_set(r, sl_name_cstr("b0"), sl_value_bytes("", 0));
+  sl_record_set(r, sl_name_cstr("b1"), sl_value_bytes("f", 1));
+  sl_record_set(r, sl_name_cstr("b2"), sl_value_bytes("fo", 2));
+  sl_record_set(r, sl_name_cstr("b3"), sl_value_bytes("foobar", 6));
+  sl_record_set(r, sl_name_cstr("bin"), sl_value_bytes("\xff\x00\xfe", 3));
+  sl_record_set(r, sl_name_cstr("bad"), sl_value_string("a\xff" "b", 3));
+  sl_record_set(r, sl_name_cstr("q\"k"), sl_value_string("\x7f", 1));
+  sl_buf b = SL_BUF_INIT;
+  CU_ASSERT_EQUAL(sl_json_encode(r, &b, NULL), SL_OK);
+  CU_ASSERT_STRING_EQUAL(b.data, "{\"nan\":null,\"inf\":null,\"whole\":3.0,\"negz\":-0.0,"
+                                 "\"tenth\":0.1,\"big\":1e+300,\"b0\":\"\",\"b1\":\"Zg==\","
+                                 "\"b2\":\"Zm8=\",\"b3\":\"Zm9vYmFy\",\"bin\":\"/wD+\","
+                                 "\"bad\":\"a\\ufffdb\",\"q\\\"k\":\"\x7f\"}");
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+}
+
+/* ---- random round trips ------------------------------------------------ */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void) { /* xorshift64*: deterministic */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+
+static sl_value random_value(sl_arena *a, int depth);
+
+static sl_record *random_record(sl_arena *a, int depth) {
+  sl_record *r = sl_record_new(a, 0);
+  int n = (int)(rnd() % 6);
+  for (int i = 0; i < n; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "f%d", (int)(rnd() % 20));
+    sl_record_set(r, sl_name_cstr(name), random_value(a, depth + 1));
+  }
+  return r;
+}
+
+static sl_value random_value(sl_arena *a, int depth) {
+  int kind = (int)(rnd() % (depth > 3 ? 5 : 7));
+  switch (kind) {
+  case 0: return sl_value_null();
+  case 1: return sl_value_bool((int)(rnd() & 1));
+  case 2: return sl_value_int((int64_t)rnd() >> (rnd() % 64));
+  case 3: {
+    uint64_t bits = rnd();
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    if (!isfinite(d))
+      d = (double)(int64_t)rnd() / 7.0;
+    return sl_value_double(d);
+  }
+  case 4: {
+    size_t n = rnd() % 12;
+    char *s = sl_arena_alloc(a, n + 1);
+    for (size_t i = 0; i < n; i++) {
+      static const char pool[] = "ab\"\\\n\x01/ z\t";
+      s[i] = pool[rnd() % (sizeof pool - 1)];
+    }
+    s[n] = '\0';
+    return sl_value_string(s, n);
+  }
+  case 5: return sl_value_record(random_record(a, depth));
+  default: {
+    sl_array *arr = sl_array_new(a, 0);
+    int n = (int)(rnd() % 4);
+    for (int i = 0; i < n; i++)
+      sl_array_push(arr, random_value(a, depth + 1));
+    return sl_value_array(arr);
+  }
+  }
+}
+
+static int value_equal(const sl_value *x, const sl_value *y);
+
+static int record_equal(const sl_record *x, const sl_record *y) {
+  if (sl_record_count(x) != sl_record_count(y))
+    return 0;
+  for (size_t i = 0; i < sl_record_count(x); i++)
+    if (sl_record_name_at(x, i) != sl_record_name_at(y, i) ||
+        !value_equal(sl_record_value_at(x, i), sl_record_value_at(y, i)))
+      return 0;
+  return 1;
+}
+
+static int value_equal(const sl_value *x, const sl_value *y) {
+  if (x->type != y->type)
+    return 0;
+  switch (x->type) {
+  case SL_TYPE_NULL: return 1;
+  case SL_TYPE_BOOL: return x->as.b == y->as.b;
+  case SL_TYPE_INT: return x->as.i == y->as.i;
+  case SL_TYPE_DOUBLE: return memcmp(&x->as.d, &y->as.d, sizeof(double)) == 0;
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES:
+    return x->as.str.len == y->as.str.len && memcmp(x->as.str.ptr, y->as.str.ptr, x->as.str.len) == 0;
+  case SL_TYPE_RECORD: return record_equal(x->as.rec, y->as.rec);
+  case SL_TYPE_ARRAY:
+    if (sl_array_len(x->as.arr) != sl_array_len(y->as.arr))
+      return 0;
+    for (size_t i = 0; i < sl_array_len(x->as.arr); i++)
+      if (!value_equal(sl_array_at(x->as.arr, i), sl_array_at(y->as.arr, i)))
+        return 0;
+    return 1;
+  }
+  return 0;
+}
+
+static void test_round_trip_random(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_buf b1 = SL_BUF_INIT, b2 = SL_BUF_INIT;
+  int failures = 0;
+  for (int i = 0; i < 2000; i++) {
+    sl_arena_reset(a);
+    sl_buf_reset(&b1);
+    sl_buf_reset(&b2);
+    sl_record *r = random_record(a, 0), *back = NULL;
+    sl_error err;
+    if (sl_json_encode(r, &b1, &err) != SL_OK || sl_json_decode(b1.data, b1.len, a, &back, &err) != SL_OK ||
+        !record_equal(r, back) || sl_json_encode(back, &b2, &err) != SL_OK ||
+        strcmp(b1.data, b2.data) != 0) {
+      if (failures++ < 3)
+        fprintf(stderr, "\n  round trip failed: %s (%s)\n", b1.data, back ? b2.data : err.message);
+    }
+  }
+  CU_ASSERT_EQUAL(failures, 0);
+  sl_buf_free(&b1);
+  sl_buf_free(&b2);
+  sl_arena_destroy(a);
+}
+
+static void test_fuzz_never_crashes(void) {
+  static const char *const seeds[] = {
+      "{\"a\":[1,2.5e3,{\"b\":\"\\u00e9\\ud83d\\ude00\"}],\"c\":null,\"d\":true}",
+      "{\"machine_id\":\"m1\",\"ts\":1700000000000,\"temperature\":21.5}",
+  };
+  static const char pool[] = "{}[]\",:0123456789.eE-+tfnul\\ \x80\xc3";
+  sl_arena *a = sl_arena_new(0);
+  char buf[128];
+  int ok = 0, bad = 0;
+  for (int i = 0; i < 50000; i++) {
+    size_t n;
+    if (i % 2) {
+      n = rnd() % sizeof buf;
+      for (size_t k = 0; k < n; k++)
+        buf[k] = i % 4 == 1 ? (char)rnd() : pool[rnd() % (sizeof pool - 1)];
+    } else {
+      const char *s = seeds[rnd() % 2];
+      n = strlen(s);
+      memcpy(buf, s, n);
+      for (int m = (int)(rnd() % 4); m >= 0; m--)
+        buf[rnd() % n] = (char)rnd();
+      n = rnd() % (n + 1); /* also truncate */
+    }
+    sl_record *r;
+    sl_error err;
+    int rc = sl_json_decode(buf, n, a, &r, &err); /* ASan checks we stay inside buf[0..n) */
+    if (rc == SL_OK)
+      ok++;
+    else if (rc == SL_ERR_PARSE)
+      bad++;
+    sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(ok + bad, 50000);
+  CU_ASSERT(bad > 0);
+  sl_arena_destroy(a);
+}
+
+int suite_core_json_codec(void) {
+  CU_pSuite s = CU_add_suite("core_json_codec", NULL, NULL);
+  if (!s)
+    return -1;
+  CU_add_test(s, "valid documents re-encode canonically", test_valid_documents);
+  CU_add_test(s, "decoded values, types and interned names", test_values_and_names);
+  CU_add_test(s, "int64 edges and overflow to double", test_int64_edges);
+  CU_add_test(s, "malformed documents give positioned errors", test_malformed);
+  CU_add_test(s, "NaN, integral doubles, base64, bad UTF-8 on encode", test_encode_special);
+  CU_add_test(s, "random records round trip", test_round_trip_random);
+  CU_add_test(s, "random bytes never crash the decoder", test_fuzz_never_crashes);
+  return 0;
+}
