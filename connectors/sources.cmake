@@ -1,6 +1,10 @@
 list(APPEND SLUICE_SOURCES
   connectors/file_sink.c
   connectors/file_source.c
+  connectors/kafka_conf.c
+  connectors/kafka_embedded.c
+  connectors/kafka_sink.c
+  connectors/kafka_source.c
   connectors/redis_alerts.c
   connectors/redis_cache.c
   connectors/redis_checkpoint.c

@@ -2,6 +2,7 @@
 /* The built-in operators, sources and sinks, registered at start-up through
  * the same registry call a plugin's operators go through. */
 #include "builtin.h"
+#include "kafka.h"
 #include "redis.h"
 #include "../operators/builtin.h"
 
@@ -13,7 +14,8 @@ const sl_operator_desc *const sl_builtin_operators[] = {
 };
 
 const sl_source_desc *const sl_builtin_sources[] = {&sl_file_source, &sl_stdin_source, &sl_simulator_source,
+                                                       &sl_kafka_source,
                                                        NULL};
 
 const sl_sink_desc *const sl_builtin_sinks[] = {&sl_file_sink, &sl_stdout_sink, &sl_null_sink,
-                                                &sl_cache_sink, NULL};
+                                                &sl_cache_sink, &sl_kafka_sink, NULL};
