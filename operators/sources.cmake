@@ -5,4 +5,6 @@ list(APPEND SLUICE_SOURCES
   operators/map.c
   operators/select.c
   operators/window.c
+  operators/alert.c
+  operators/alert_state.c
 )
