@@ -1,4 +1,5 @@
 list(APPEND SLUICE_SOURCES
   connectors/file_sink.c
   connectors/file_source.c
+  connectors/webhook.c
 )

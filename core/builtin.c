@@ -5,7 +5,7 @@
 #include "../operators/builtin.h"
 
 extern const sl_source_desc sl_file_source, sl_stdin_source;
-extern const sl_sink_desc sl_file_sink, sl_stdout_sink;
+extern const sl_sink_desc sl_file_sink, sl_stdout_sink, sl_webhook_sink;
 
 const sl_operator_desc *const sl_builtin_operators[] = {
     &sl_op_filter, &sl_op_map, &sl_op_select, &sl_op_decode, &sl_op_encode, &sl_op_window, &sl_op_alert, NULL,
@@ -13,4 +13,4 @@ const sl_operator_desc *const sl_builtin_operators[] = {
 
 const sl_source_desc *const sl_builtin_sources[] = {&sl_file_source, &sl_stdin_source, NULL};
 
-const sl_sink_desc *const sl_builtin_sinks[] = {&sl_file_sink, &sl_stdout_sink, NULL};
+const sl_sink_desc *const sl_builtin_sinks[] = {&sl_file_sink, &sl_stdout_sink, &sl_webhook_sink, NULL};
