@@ -59,7 +59,7 @@ typedef struct webhook {
   size_t cap, head, count;
   int in_flight;
   uint32_t rng; /* xorshift state for jitter */
-  sl_arena *dl_arena; /* dead-lettered records: the runtime borrows them, so they live until close */
+  sl_arena *dl_arena; /* dead-lettered records: borrowed by the runtime, kept until close */
   char last_error[160];
 } webhook;
 
@@ -68,7 +68,7 @@ static const sl_config_entry webhook_config[] = {
     {"headers", SL_CFG_TABLE, 0, NULL, "extra request headers, name = value"},
     {"timeout", SL_CFG_DURATION, 0, "5s", "time limit of one attempt"},
     {"retries", SL_CFG_INT, 0, "5", "attempts after the first before dead-lettering"},
-    {"backoff", SL_CFG_DURATION, 0, "500ms", "first retry delay, doubled per attempt (with jitter)"},
+    {"backoff", SL_CFG_DURATION, 0, "500ms", "first retry delay, doubled per attempt, jittered"},
     {"queue", SL_CFG_INT, 0, "1000", "records waiting before write() applies backpressure"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -140,7 +140,8 @@ static void attempt_done(webhook *s, int status) {
     if (status > 0)
       snprintf(s->last_error, sizeof s->last_error, "HTTP %d", status);
     else if (!s->last_error[0])
-      snprintf(s->last_error, sizeof s->last_error, "no response");
+      snprintf(s->last_error, sizeof s->last_error,
+               "no response (connection refused, reset or timed out)");
     if (it->attempts > s->retries) {
       dead_letter_front(s);
     } else {

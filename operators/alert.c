@@ -80,7 +80,7 @@ static int split_path(const char *text, key_path *p, sl_error *err) {
     if (i < len && text[i] != '.')
       continue;
     if (i == start)
-      return sl_error_set(err, SL_ERR_INVALID, "alert: key '%s' is not a field path", text);
+      return sl_error_set(err, SL_ERR_INVALID, "key '%s' is not a field path", text);
     p->names[p->len++] = sl_name_intern(text + start, i - start);
     start = i + 1;
   }
@@ -91,7 +91,7 @@ static int duration(const sl_config *cfg, const char *key, int64_t min, int64_t 
                     sl_error *err) {
   *out = sl_config_duration_ms(cfg, key, 0);
   if (sl_config_has(cfg, key) && *out < min)
-    return sl_error_set(err, SL_ERR_INVALID, "alert: %s must be %s", key,
+    return sl_error_set(err, SL_ERR_INVALID, "%s must be %s", key,
                         min > 0 ? "positive" : "zero or more");
   return SL_OK;
 }
@@ -109,13 +109,13 @@ static int config_scalars(alert_op *a, const sl_config *cfg, sl_error *err) {
   const char *sev = sl_config_string(cfg, "severity", "warning");
   if (strcmp(sev, "info") && strcmp(sev, "warning") && strcmp(sev, "critical"))
     return sl_error_set(err, SL_ERR_INVALID,
-                        "alert: severity '%s' is not one of info, warning, critical", sev);
+                        "severity '%s' is not one of info, warning, critical", sev);
   a->name = strdup(sl_config_string(cfg, "name", ""));
   a->severity = strdup(sev);
   if (!a->name || !a->severity)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   if (!a->name[0])
-    return sl_error_set(err, SL_ERR_INVALID, "alert: name must not be empty");
+    return sl_error_set(err, SL_ERR_INVALID, "name must not be empty");
   int rc = duration(cfg, "for", 0, &a->for_ms, err);
   if (rc == SL_OK)
     rc = duration(cfg, "cooldown", 1, &a->cooldown_ms, err);
@@ -530,7 +530,9 @@ static int alert_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
     snap_ctx c = {a, snap};
     rc = al_table_each(&a->tab, snap_entry, &c);
   }
-  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "alert: snapshot failed (%s)", sl_strerror(rc));
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, "alert: snapshot failed (%s)", sl_strerror(rc));
+  return SL_OK;
 }
 
 static int alert_restore(void *state, int32_t partition, const void *key, size_t key_len,

@@ -77,7 +77,8 @@ static const char *out_key_machine(th_op *t, size_t i) {
 
 static double out_avg(th_op *t, size_t i) {
   const sl_value *r = th_out_field(t, i, "record");
-  const sl_value *v = r && r->type == SL_TYPE_RECORD ? sl_record_get_cstr(r->as.rec, "avg_temp") : NULL;
+  const sl_value *v =
+      r && r->type == SL_TYPE_RECORD ? sl_record_get_cstr(r->as.rec, "avg_temp") : NULL;
   return v && v->type == SL_TYPE_DOUBLE ? v->as.d : NAN;
 }
 
@@ -497,7 +498,8 @@ static void test_pipeline_end_to_end(void) {
     CU_ASSERT_EQUAL_FATAL(sl_json_decode(line, strlen(line), a, &r, &err), SL_OK);
     const sl_value *st = sl_record_get_cstr(r, "state"), *k = sl_record_get_cstr(r, "key"),
                    *ts = sl_record_get_cstr(r, "ts"), *rec = sl_record_get_cstr(r, "record");
-    CU_ASSERT_FATAL(st && k && ts && rec && k->type == SL_TYPE_RECORD && rec->type == SL_TYPE_RECORD);
+    CU_ASSERT_FATAL(st && k && ts && rec && k->type == SL_TYPE_RECORD &&
+                    rec->type == SL_TYPE_RECORD);
     const sl_value *m = sl_record_get_cstr(k->as.rec, "machine_id");
     const sl_value *avg = sl_record_get_cstr(rec->as.rec, "avg_temp");
     CU_ASSERT_FATAL(m && avg && avg->type == SL_TYPE_DOUBLE);
