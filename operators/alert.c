@@ -583,6 +583,7 @@ static int alert_drop_partition(void *state, int32_t partition, sl_error *err) {
   alert_op *a = state;
   drop_ctx d = {a, partition};
   al_table_each(&a->tab, drop_entry, &d);
+  al_table_forget_deletes(&a->tab, partition);
   report_gauge(a);
   return SL_OK;
 }

@@ -108,6 +108,24 @@ int al_table_remove(al_table *t, al_entry *e, int persist) {
   return rc;
 }
 
+void al_table_forget_deletes(al_table *t, int32_t partition) {
+  char *p = t->deletes.data, *end = p + t->deletes.len, *keep = p;
+  while (p && p < end) {
+    int32_t part;
+    uint32_t len;
+    memcpy(&part, p, sizeof part);
+    memcpy(&len, p + sizeof part, sizeof len);
+    size_t n = sizeof part + sizeof len + len;
+    if (part != partition) {
+      memmove(keep, p, n);
+      keep += n;
+    }
+    p += n;
+  }
+  if (t->deletes.data)
+    t->deletes.len = (size_t)(keep - t->deletes.data);
+}
+
 int al_table_each(al_table *t, int (*fn)(void *ctx, al_entry *e), void *ctx) {
   for (size_t i = 0; i < t->nbuckets; i++) {
     al_entry *e = t->buckets[i];

@@ -50,6 +50,10 @@ al_entry *al_table_insert(al_table *t, uint32_t hash, const void *key, size_t le
  * (`persist` = 0 when the partition went to another worker). */
 int al_table_remove(al_table *t, al_entry *e, int persist);
 
+/* Forget pending snapshot deletes of `partition` (it went to another worker,
+ * whose state must not be touched). */
+void al_table_forget_deletes(al_table *t, int32_t partition);
+
 /* Serialised entry value (varints): version, phase | absent << 2, since,
  * last_sent, last_seen. */
 int al_entry_encode(const al_entry *e, sl_buf *out);

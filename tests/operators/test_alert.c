@@ -338,6 +338,19 @@ static void test_state_cleanup_and_partitions(void) {
   th_clear(&t);
   feed(&t, win(&t, "m2", 10000, 99)); /* forgotten here: fires anew */
   CU_ASSERT_EQUAL(t.out_count, 1);
+  /* a delete queued for a partition that then moves away is not applied:
+   * the state belongs to the partition's next owner now */
+  r = win(&t, "m3", 0, 99);
+  sl_record_set_position(r, -1, NULL, 5, -1);
+  feed(&t, r);
+  CU_ASSERT_EQUAL(th_snapshot(&t), SL_OK);
+  size_t before = live_entries(&t);
+  r = win(&t, "m3", 10000, 50);
+  sl_record_set_position(r, -1, NULL, 5, -1);
+  feed(&t, r); /* resolved: its delete is queued */
+  CU_ASSERT_EQUAL(t.desc->drop_partition(t.state, 5, &t.err), SL_OK);
+  CU_ASSERT_EQUAL(th_snapshot(&t), SL_OK);
+  CU_ASSERT_EQUAL(live_entries(&t), before);
   /* corrupt state is an error, not a crash */
   CU_ASSERT_EQUAL(t.desc->restore(t.state, 0, "{}", 2, "\x07\x01", 2, &t.err), SL_ERR_PARSE);
   th_op_free(&t);
