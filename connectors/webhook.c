@@ -38,6 +38,12 @@ typedef struct wh_item {
   int64_t due;  /* monotonic ms before which it is not sent again */
 } wh_item;
 
+/* A record that ran out of retries, waiting to be dead-lettered. */
+typedef struct wh_failed {
+  sl_record *record; /* in dl_arena */
+  char *message;     /* in dl_arena */
+} wh_failed;
+
 typedef struct wh_header {
   char *name, *value; /* malloc'd */
 } wh_header;
@@ -60,6 +66,9 @@ typedef struct webhook {
   int in_flight;
   uint32_t rng; /* xorshift state for jitter */
   sl_arena *dl_arena; /* dead-lettered records: borrowed by the runtime, kept until close */
+  wh_failed *failed;  /* waiting for write()/flush() to dead-letter them */
+  size_t nfailed, failed_cap;
+  int may_dead_letter; /* inside write()/flush(): see release_failed() */
   char last_error[160];
 } webhook;
 
@@ -107,23 +116,49 @@ static int64_t backoff_delay(webhook *s, int attempts) {
   return d / 2 + (int64_t)(s->rng % (uint32_t)(d / 2 + 1));
 }
 
+/* Hand failed records to the dead-letter sink. Only from write() and
+ * flush(): the runtime writes dead letters raised there, while one raised
+ * from poll() would land after the runtime flushed its dead letters for the
+ * traversal. The records live in dl_arena, which outlives the runtime's use. */
+static void release_failed(webhook *s) {
+  for (size_t i = 0; i < s->nfailed; i++)
+    s->env->dead_letter(s->env->runtime, s->failed[i].record, "sink", s->failed[i].message);
+  s->nfailed = 0;
+}
+
 static void dead_letter_front(webhook *s) {
   wh_item *it = front(s);
   char msg[320];
   snprintf(msg, sizeof msg, "webhook %s: not delivered after %d attempts (last: %s)", s->url,
            it->attempts, s->last_error);
+  s->env->log(s->env->runtime, SL_LOG_WARN, "%s", msg);
+  s->env->counter_add(s->env->runtime, "sluice_webhook_dead_letters_total", 1);
   sl_record *r = NULL;
   sl_error err;
   char *raw = sl_arena_strndup(s->dl_arena, it->body, it->len);
-  if (raw && sl_json_decode(raw, it->len, s->dl_arena, &r, &err) == SL_OK)
+  char *m = sl_arena_strndup(s->dl_arena, msg, strlen(msg));
+  if (raw && sl_json_decode(raw, it->len, s->dl_arena, &r, &err) != SL_OK)
+    r = sl_record_new(s->dl_arena, 1);
+  if (r && raw)
     sl_record_set_raw(r, raw, it->len);
-  else if ((r = sl_record_new(s->dl_arena, 1)) != NULL && raw)
-    sl_record_set_raw(r, raw, it->len);
-  s->env->log(s->env->runtime, SL_LOG_WARN, "%s", msg);
-  s->env->counter_add(s->env->runtime, "sluice_webhook_dead_letters_total", 1);
-  if (r)
-    s->env->dead_letter(s->env->runtime, r, "sink", msg);
+  if (s->nfailed == s->failed_cap) {
+    size_t cap = s->failed_cap ? s->failed_cap * 2 : 8;
+    wh_failed *f = realloc(s->failed, cap * sizeof *f);
+    if (f) {
+      s->failed = f;
+      s->failed_cap = cap;
+    }
+  }
+  if (r && m && s->nfailed < s->failed_cap) {
+    s->failed[s->nfailed].record = r;
+    s->failed[s->nfailed++].message = m;
+  } else {
+    s->env->log(s->env->runtime, SL_LOG_ERROR, "webhook %s: out of memory, alert lost: %.*s",
+                s->url, (int)it->len, it->body);
+  }
   pop_front(s);
+  if (s->may_dead_letter)
+    release_failed(s);
 }
 
 /* One attempt ended: success pops the record, failure schedules a retry or
@@ -374,6 +409,8 @@ static int webhook_write(void *state, const sl_batch *in, size_t *written, sl_er
   sl_buf body = SL_BUF_INIT;
   *written = 0;
   int rc = SL_OK;
+  s->may_dead_letter = 1;
+  release_failed(s);
   for (size_t i = 0; i < sl_batch_count(in); i++) {
     if (s->count == s->cap) {
       webhook_poll(s);
@@ -401,6 +438,7 @@ static int webhook_write(void *state, const sl_batch *in, size_t *written, sl_er
   }
   sl_buf_free(&body);
   webhook_poll(s);
+  s->may_dead_letter = 0;
   return rc;
 }
 
@@ -416,6 +454,8 @@ static int webhook_flush(void *state, int timeout_ms, sl_error *err) {
   struct event *stop = evtimer_new(s->base, on_flush_deadline, s->base);
   if (!stop)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->may_dead_letter = 1;
+  release_failed(s);
   while (s->count) {
     start_next(s);
     int64_t left = deadline - mono_ms();
@@ -427,6 +467,7 @@ static int webhook_flush(void *state, int timeout_ms, sl_error *err) {
     evtimer_del(stop);
   }
   event_free(stop);
+  s->may_dead_letter = 0;
   if (!s->count)
     return SL_OK;
   return sl_error_set(err, SL_ERR_UNAVAILABLE, "webhook %s: %zu record(s) not yet delivered%s%s",
@@ -441,6 +482,10 @@ static void webhook_close(void *state) {
     s->env->log(s->env->runtime, SL_LOG_WARN,
                 "webhook %s: closing with %zu record(s) undelivered", s->url ? s->url : "?",
                 s->count);
+  if (s->nfailed)
+    s->env->log(s->env->runtime, SL_LOG_ERROR,
+                "webhook %s: closing with %zu failed record(s) not dead-lettered", s->url,
+                s->nfailed);
   while (s->ring && s->count)
     pop_front(s);
   if (s->conn)
@@ -458,6 +503,7 @@ static void webhook_close(void *state) {
     free(s->headers[i].value);
   }
   free(s->headers);
+  free(s->failed);
   free(s->ring);
   free(s->url);
   free(s->host);

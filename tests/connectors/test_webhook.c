@@ -262,6 +262,27 @@ static void test_never_recovers_dead_letters(void) {
   rx_stop(&rx);
 }
 
+/* A record failing inside poll() waits for the next write() or flush() to
+ * be dead-lettered (the runtime writes dead letters raised there). */
+static void test_dead_letters_not_from_poll(void) {
+  receiver rx;
+  CU_ASSERT_EQUAL_FATAL(rx_start(&rx, -1), 0);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, wh_cfg(rx.port, 0, "1ms")), SL_OK);
+  add_alert(&f, 3);
+  size_t written = 0;
+  CU_ASSERT_EQUAL(sl_webhook_sink.write(f.sink, &f.batch, &written, &f.err), SL_OK);
+  for (int i = 0; i < 200000 && rx_requests(&rx) == 0; i++)
+    sl_webhook_sink.poll(f.sink);
+  for (int i = 0; i < 2000; i++)
+    sl_webhook_sink.poll(f.sink);
+  CU_ASSERT_EQUAL(f.rt.ndead, 0);
+  CU_ASSERT_EQUAL(sl_webhook_sink.flush(f.sink, 10000, &f.err), SL_OK);
+  CU_ASSERT_EQUAL(f.rt.ndead, 1);
+  fx_close(&f);
+  rx_stop(&rx);
+}
+
 static void test_unreachable_dead_letters(void) {
   fx f;
   CU_ASSERT_EQUAL_FATAL(fx_open(&f, wh_cfg(closed_port(), 1, "1ms")), SL_OK);
@@ -365,6 +386,7 @@ int suite_connectors_webhook(void) {
   if (!s || !CU_add_test(s, "recovers after failures", test_recovers_after_failures) ||
       !CU_add_test(s, "never recovers: dead-lettered", test_never_recovers_dead_letters) ||
       !CU_add_test(s, "unreachable: dead-lettered", test_unreachable_dead_letters) ||
+      !CU_add_test(s, "no dead letters from poll()", test_dead_letters_not_from_poll) ||
       !CU_add_test(s, "backpressure from a full queue", test_backpressure) ||
       !CU_add_test(s, "flush timeout", test_flush_timeout) ||
       !CU_add_test(s, "bad config and close(NULL)", test_bad_config))
