@@ -13,4 +13,5 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_read.c
   connectors/redis_restore.c
   connectors/simulator.c
+  connectors/webhook.c
 )

@@ -2,20 +2,23 @@
 /* The built-in operators, sources and sinks, registered at start-up through
  * the same registry call a plugin's operators go through. */
 #include "builtin.h"
+#include "../operators/builtin.h"
 #include "kafka.h"
 #include "redis.h"
-#include "../operators/builtin.h"
 
 extern const sl_source_desc sl_file_source, sl_stdin_source, sl_simulator_source;
-extern const sl_sink_desc sl_file_sink, sl_stdout_sink, sl_null_sink;
+extern const sl_sink_desc sl_file_sink, sl_stdout_sink, sl_null_sink, sl_webhook_sink;
 
 const sl_operator_desc *const sl_builtin_operators[] = {
-    &sl_op_filter, &sl_op_map, &sl_op_select, &sl_op_decode, &sl_op_encode, &sl_op_window, NULL,
+    &sl_op_filter, &sl_op_map,    &sl_op_select, &sl_op_decode,
+    &sl_op_encode, &sl_op_window, &sl_op_alert,  NULL,
 };
 
-const sl_source_desc *const sl_builtin_sources[] = {&sl_file_source, &sl_stdin_source, &sl_simulator_source,
-                                                       &sl_kafka_source,
-                                                       NULL};
+const sl_source_desc *const sl_builtin_sources[] = {
+    &sl_file_source, &sl_stdin_source, &sl_simulator_source, &sl_kafka_source, NULL,
+};
 
-const sl_sink_desc *const sl_builtin_sinks[] = {&sl_file_sink, &sl_stdout_sink, &sl_null_sink,
-                                                &sl_cache_sink, &sl_kafka_sink, NULL};
+const sl_sink_desc *const sl_builtin_sinks[] = {
+    &sl_file_sink,  &sl_stdout_sink, &sl_null_sink,    &sl_cache_sink,
+    &sl_kafka_sink, &sl_webhook_sink, NULL,
+};

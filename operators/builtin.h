@@ -11,5 +11,6 @@ extern const sl_operator_desc sl_op_select;
 extern const sl_operator_desc sl_op_decode;
 extern const sl_operator_desc sl_op_encode;
 extern const sl_operator_desc sl_op_window;
+extern const sl_operator_desc sl_op_alert;
 
 #endif

@@ -1,4 +1,6 @@
 list(APPEND SLUICE_SOURCES
+  operators/alert.c
+  operators/alert_state.c
   operators/decode.c
   operators/encode.c
   operators/filter.c
