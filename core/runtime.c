@@ -344,23 +344,33 @@ static int fire_timers(sl_runtime *rt, int64_t watermark, int64_t now, sl_error 
   return SL_OK;
 }
 
-/* End of one traversal: dead letters out, arena reused. */
+/* End of one traversal: sinks serve their callbacks (which may raise dead
+ * letters), then dead letters go out, then the arena is reused; in that
+ * order, so no dead letter points into a reset arena. */
 static int finish_traversal(sl_runtime *rt, sl_error *err) {
-  int rc = sl_runtime_flush_dead_letters(rt, err);
   for (size_t i = 0; i < rt->count; i++)
     if (rt->nodes[i].sink && rt->nodes[i].sink->poll)
       rt->nodes[i].sink->poll(rt->nodes[i].sink_state);
+  int rc = sl_runtime_flush_dead_letters(rt, err);
   sl_arena_reset(rt->arena);
   return rc;
 }
 
-/* Wait until every sink acknowledged what it was given. */
+/* Wait until every sink acknowledged what it was given. Sinks may give up
+ * on records while flushing (dead letters): those are written to the
+ * dead-letter sink, which is flushed last. */
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err) {
   int64_t deadline = sl_runtime_now_ms() + timeout_ms;
+  for (size_t pass = 0; pass < 2; pass++)
   for (size_t i = 0; i < rt->count; i++) {
     sl_node *n = &rt->nodes[i];
-    if (!n->sink)
+    if (!n->sink || (n == rt->dead_letter) != (pass == 1))
       continue;
+    if (pass == 1) {
+      int rc = sl_runtime_flush_dead_letters(rt, err);
+      if (rc != SL_OK)
+        return rc;
+    }
     int rc;
     do {
       rc = n->sink->flush(n->sink_state, 200, err);
