@@ -4,7 +4,7 @@
 # starts a private redis-server (unless SLUICE_REDIS_URL points at one) and runs
 # pipelines/demo.lua against the embedded Kafka broker, with the dashboard on
 # http://127.0.0.1:8080/. Ctrl-C stops sluice gracefully, then Redis.
-# Extra arguments go to `sluice run` (e.g. --set sim.devices=200).
+# Extra arguments go to `sluice run` (e.g. --set KEY=VALUE).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
