@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "runtime_internal.h"
 
 static int valid_utf8(const unsigned char *s, size_t n) {
@@ -114,9 +115,7 @@ static sl_record *build(sl_arena *a, const sl_record *r, const char *reason, con
 int sl_runtime_dead_letter(sl_runtime *rt, sl_node *from, const sl_record *r, const char *reason,
                            const char *message) {
   rt->dead_letters++;
-  sl_runtime_counter_add(rt, from, "sluice_records_failed_total", 1);
-  if (strcmp(reason, "late") == 0 && from->kind != SL_NODE_OPERATOR)
-    sl_runtime_counter_add(rt, from, "sluice_late_records_total", 1);
+  sl_metric_add(from->m_failed, 1);
   if (!rt->dead_letter) {
     sl_log_limited(reason, 10, SL_LOG_WARN, from->desc->label,
                    "record %s:%d:%lld failed (%s): %s; add p:dead_letter{path = ...} to keep it",

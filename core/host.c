@@ -47,16 +47,8 @@ static void host_counter_add(sl_operator *op, const char *name, double delta) {
 }
 
 static void host_gauge_set(sl_operator *op, const char *name, double value) {
-  if (!op->rt)
-    return;
-  for (int i = 0; i < 8; i++) {
-    node_counter *c = &op->node->counters[i];
-    if (!c->name || strcmp(c->name, name) == 0) {
-      c->name = name;
-      c->value = value;
-      return;
-    }
-  }
+  if (op->rt)
+    sl_runtime_gauge_set(op->rt, op->node, name, value);
 }
 
 static sl_expr *host_expr_compile(sl_operator *op, const char *text, int line, sl_error *err) {

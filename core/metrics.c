@@ -421,6 +421,8 @@ static int put_double(sl_buf *b, double d) {
   if (isinf(d))
     return sl_buf_puts(b, d > 0 ? "+Inf" : "-Inf");
   char tmp[40];
+  if (d == floor(d) && fabs(d) < 9007199254740992.0) /* counts read as counts */
+    return sl_buf_printf(b, "%.0f", d);
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, d);
     if (strtod(tmp, NULL) == d)

@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime_internal.h"
 
 int64_t sl_runtime_now_ms(void) {
@@ -19,17 +20,6 @@ int64_t sl_runtime_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta) {
-  (void)rt;
-  for (int i = 0; i < 8; i++) {
-    node_counter *c = &n->counters[i];
-    if (!c->name || strcmp(c->name, name) == 0) {
-      c->name = name;
-      c->value += delta;
-      return;
-    }
-  }
-}
 
 static void env_log(void *runtime, sl_log_level level, const char *fmt, ...) {
   (void)runtime;
@@ -157,6 +147,7 @@ static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
 static int build_node(sl_runtime *rt, sl_node *n, int32_t *source_ids, sl_error *err) {
   const sl_node_desc *d = n->desc;
   n->kind = d->kind;
+  sl_runtime_metrics_init(rt, n);
   n->handle.rt = rt;
   n->handle.node = n;
   n->handle.label = d->label;
@@ -265,6 +256,7 @@ uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters
 int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
   size_t done = 0;
   n->in += b->count;
+  sl_metric_add(n->m_in, (double)b->count);
   while (done < b->count) {
     sl_batch view = *b;
     view.records = b->records + done;
@@ -309,14 +301,17 @@ static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err) {
     sl_batch_clear(&n->out);
     n->out.arena = rt->arena;
     struct sl_emitter em = {rt, n, &n->out};
-    if (n->kind == SL_NODE_OPERATOR)
+    if (n->kind == SL_NODE_OPERATOR) {
       n->in += in->count;
+      sl_metric_add(n->m_in, (double)in->count);
+    }
     int rc = n->op->process(n->op_state, in, &em, err);
     if (rc != SL_OK) {
       sl_log(SL_LOG_ERROR, n->desc->label, "%s", err->message);
       return rc;
     }
     b = &n->out;
+    sl_metric_add(n->m_out, (double)b->count);
   }
   return push_children(rt, n, b, err);
 }
@@ -336,6 +331,7 @@ static int fire_timers(sl_runtime *rt, int64_t watermark, int64_t now, sl_error 
     n->out.arena = rt->arena;
     struct sl_emitter em = {rt, n, &n->out};
     int rc = cb(n->op_state, watermark != SL_WATERMARK_NONE ? watermark : now, &em, err);
+    sl_metric_add(n->m_out, (double)n->out.count);
     if (rc == SL_OK)
       rc = push_children(rt, n, &n->out, err);
     if (rc != SL_OK)
@@ -448,7 +444,13 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, sl_error *er
     return rc;
   if (rt->ckpt) {
     int64_t now = sl_runtime_now_ms(), retry_in = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = sl_ckpt_take(rt->ckpt, now, &retry_in, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == SL_OK)
+      sl_metric_observe(rt->m_checkpoint, (double)(t1.tv_sec - t0.tv_sec) +
+                                              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (rc == SL_ERR_UNAVAILABLE) {
       if (!rt->paused)
         sl_log(SL_LOG_ERROR, "checkpoint",
@@ -527,6 +529,8 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       if (batch.count) {
         got += batch.count;
         n->emitted += batch.count;
+        sl_metric_add(n->m_out, (double)batch.count);
+        sl_metric_observe(rt->m_batch, (double)batch.count);
         rt->records_in += batch.count;
         note_offsets(&pending[i], &batch);
         rc = push(rt, n, &batch, err);

@@ -33,10 +33,11 @@ struct sl_emitter {
   sl_batch *batch;
 };
 
-typedef struct node_counter {
-  const char *name; /* static string from the operator */
-  double value;
-} node_counter;
+/* A metric series of this node, looked up once by name. */
+typedef struct node_metric {
+  const char *name; /* static string from the operator or runtime */
+  struct sl_metric *metric;
+} node_metric;
 
 struct sl_node {
   const sl_node_desc *desc;
@@ -54,7 +55,8 @@ struct sl_node {
   sl_batch out;       /* reused for every callback's output */
   int eof;            /* sources: drained */
   uint64_t in, emitted, failed;
-  node_counter counters[8];
+  node_metric metrics[8];  /* counters/gauges by name, created on first use */
+  struct sl_metric *m_in, *m_out, *m_failed; /* sluice_records_{in,out,failed}_total */
   int depth;          /* guards re-entrant traversal of `out` */
 };
 
@@ -73,6 +75,8 @@ struct sl_runtime {
   struct sl_ckpt *ckpt; /* state = "redis" */
   int paused;           /* outputs or a checkpoint not acknowledged: no polling */
   uint64_t checkpoints; /* written since start */
+  struct sl_metric *m_checkpoint; /* sluice_checkpoint_seconds */
+  struct sl_metric *m_batch;      /* sluice_batch_records */
   int64_t resume_at_ms; /* when to retry it */
 };
 
@@ -84,6 +88,9 @@ int sl_runtime_flush_dead_letters(sl_runtime *rt, sl_error *err);
 /* runtime.c: write `b` to a sink node, applying backpressure. */
 int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err);
 void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta);
+void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double value);
+/* runtime_metrics.c: the standard series of a node, created at build. */
+void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);
 int64_t sl_runtime_now_ms(void);
 
 #endif

@@ -43,6 +43,7 @@ list(APPEND SLUICE_SOURCES
   core/record.c
   core/registry.c
   core/runtime.c
+  core/runtime_metrics.c
   core/serve.c
   core/watermark.c
   core/window_assign.c

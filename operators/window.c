@@ -525,6 +525,11 @@ static int win_on_tick(void *state, int64_t now_ms, sl_emitter *out, sl_error *e
   win_op *w = state;
   int64_t before = w->wm.current;
   sl_watermark_tick(&w->wm, now_ms);
+  /* How far event time trails the clock: the figure to alert on when a
+   * source stalls or devices send old data. */
+  if (w->wm.current != SL_WATERMARK_NONE && w->wm.current != SL_WATERMARK_END)
+    w->host->gauge_set(w->op, "sluice_watermark_lag_seconds",
+                       (double)(now_ms - w->wm.current) / 1000.0);
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
