@@ -50,21 +50,26 @@ static int alert_change(sl_redis *r, const char *pipeline, const char *alert,
                         sl_error *err) {
   if (!pipeline || !alert || (firing && !alert_json))
     return sl_error_set(err, SL_ERR_INVALID, "alert store: pipeline, alert and JSON required");
-  sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT;
+  sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT, event = SL_BUF_INIT;
   int rc = build_keys(&hash, &field, pipeline, alert, key_json);
   if (rc != SL_OK) {
     rc = sl_error_set(err, rc, "out of memory");
     goto out;
   }
   size_t jl = alert_json ? strlen(alert_json) : 0;
+  /* The event stream wants {"type":..,"data":..} (see core/http_redis.c). */
+  if (alert_json && sl_buf_printf(&event, "{\"type\":\"alert\",\"data\":%s}", alert_json) != SL_OK) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    goto out;
+  }
   const char *put[4] = {"HSET", hash.data, field.data, alert_json};
   size_t putl[4] = {4, hash.len, field.len, jl};
   const char *del[3] = {"HDEL", hash.data, field.data};
   size_t dell[3] = {4, hash.len, field.len};
   const char *add[3] = {"SADD", PIPELINES_KEY, pipeline};
   size_t addl[3] = {4, sizeof PIPELINES_KEY - 1, strlen(pipeline)};
-  const char *pub[3] = {"PUBLISH", "sl:events", alert_json};
-  size_t publ[3] = {7, 9, jl};
+  const char *pub[3] = {"PUBLISH", "sl:events", event.data};
+  size_t publ[3] = {7, 9, event.len};
   int argc[3];
   const char **argv[3];
   size_t *lens[3];
@@ -80,6 +85,7 @@ static int alert_change(sl_redis *r, const char *pipeline, const char *alert,
   rc = run_all(r, n, argc, argv, lens, firing ? "storing a firing alert" : "resolving an alert",
                err);
 out:
+  sl_buf_free(&event);
   sl_buf_free(&hash);
   sl_buf_free(&field);
   return rc;

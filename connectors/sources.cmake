@@ -1,4 +1,5 @@
 list(APPEND SLUICE_SOURCES
+  connectors/alert_store.c
   connectors/file_sink.c
   connectors/file_source.c
   connectors/kafka_conf.c

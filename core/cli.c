@@ -188,6 +188,7 @@ static int cmd_run(const cli_args *a) {
     goto out;
   sl_error err;
   sl_error_clear(&err);
+  sl_graph_attach_alert_stores(g);
   sl_runtime_options opts = {0};
   opts.api_addr = a->api;
   const char *redis = getenv("SLUICE_REDIS_URL");

@@ -232,6 +232,33 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");
 }
 
+int sl_graph_uses_redis(const sl_graph_desc *g) {
+  if (g->state && strcmp(g->state, "redis") == 0)
+    return 1;
+  if (sl_config_has(g->pipeline, "redis"))
+    return 1;
+  for (size_t i = 0; i < g->count; i++)
+    if (strcmp(g->nodes[i].type, "cache") == 0)
+      return 1;
+  return 0;
+}
+
+void sl_graph_attach_alert_stores(sl_graph_desc *g) {
+  if (!sl_graph_uses_redis(g))
+    return;
+  size_t n = g->count;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(g->nodes[i].type, "alert") != 0)
+      continue;
+    int has = 0;
+    for (size_t k = 0; k < g->count; k++)
+      has |= g->nodes[k].parent == (int)i && strcmp(g->nodes[k].type, "alert_store") == 0;
+    if (!has)
+      sl_graph_add_node(g, SL_NODE_SINK, "alert_store", sl_config_new(g->file, g->nodes[i].line),
+                        (int)i, g->nodes[i].line);
+  }
+}
+
 static void dot_escape(sl_buf *out, const char *s) {
   for (; *s; s++) {
     if (*s == '"' || *s == '\\')

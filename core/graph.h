@@ -46,6 +46,12 @@ size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
 /* Validate every node against the registry (unknown types, options,
  * expressions, operator init); appends to g->errors. */
 void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text);
+/* Does the pipeline talk to Redis (state = "redis", a cache sink, or a
+ * `redis` option)? */
+int sl_graph_uses_redis(const sl_graph_desc *g);
+/* Behind every alert operator of a pipeline that uses Redis, an alert_store
+ * sink keeps the firing alerts for the API. Call after validation. */
+void sl_graph_attach_alert_stores(sl_graph_desc *g);
 /* The graph in Graphviz DOT. */
 int sl_graph_dot(const sl_graph_desc *g, sl_buf *out);
 /* The graph as JSON {"name":..,"nodes":[..],"edges":[..]} for the API. */

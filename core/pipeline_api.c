@@ -96,16 +96,6 @@ static int api_ready(void *ud) {
          !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
 }
 
-/* Does the pipeline talk to Redis (then results and alerts reach the API
- * through Redis pub/sub, the same way `sluice serve` gets them)? */
-static int uses_redis(const sl_graph_desc *g) {
-  if (strcmp(g->state, "redis") == 0)
-    return 1;
-  for (size_t i = 0; i < g->count; i++)
-    if (strcmp(g->nodes[i].type, "cache") == 0 || strcmp(g->nodes[i].type, "alert") == 0)
-      return 1;
-  return 0;
-}
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
  * connection and thread: the pipeline never waits for it. */
@@ -158,7 +148,8 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.redis_url = sl_config_string(g->pipeline, "redis", o->redis_url);
   cfg.pipelines = api->names;
   cfg.npipelines = 1;
-  cfg.serve_mode = uses_redis(g);
+  cfg.serve_mode = sl_graph_uses_redis(g) ||
+                   sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
   cfg.pipelines_json = api_pipelines;
   cfg.ud = api;

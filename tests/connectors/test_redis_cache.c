@@ -238,7 +238,7 @@ static void test_events_and_dead_letters(void) {
                   SL_OK);
   CU_ASSERT_EQUAL_FATAL(redisGetReply(sub, &m), REDIS_OK);
   rep = m;
-  CU_ASSERT_STRING_EQUAL(rep->element[2]->str, "{\"alert\":\"hot\",\"state\":\"firing\"}");
+  CU_ASSERT_STRING_EQUAL(rep->element[2]->str, "{\"type\":\"alert\",\"data\":{\"alert\":\"hot\",\"state\":\"firing\"}}");
   freeReplyObject(rep);
   sl_redis_free(r);
   redisFree(sub);
