@@ -47,7 +47,7 @@ static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partit
   sl_runtime *rt = runtime;
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
-  if (!rt->ckpt)
+  if (!rt->ckpt || rt->closing)
     return SL_OK;
   sl_error err;
   sl_error_clear(&err);
@@ -59,7 +59,7 @@ static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partit
 
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
   sl_runtime *rt = runtime;
-  if (!rt->ckpt)
+  if (!rt->ckpt || rt->closing) /* closing: the final checkpoint is taken */
     return SL_OK;
   /* Outputs first, then the checkpoint: a result whose state is released
    * must already be acknowledged. */
@@ -231,12 +231,19 @@ out_fail:
 void sl_runtime_free(sl_runtime *rt) {
   if (!rt)
     return;
+  /* Sources first: closing a Kafka consumer revokes its partitions, and its
+   * callbacks must not reach sinks or state that are already gone. */
+  rt->closing = 1;
+  for (size_t i = 0; rt->nodes && i < rt->count; i++) {
+    sl_node *n = &rt->nodes[i];
+    if (n->source && n->source->close && n->source_state)
+      n->source->close(n->source_state);
+    n->source_state = NULL;
+  }
   for (size_t i = 0; rt->nodes && i < rt->count; i++) {
     sl_node *n = &rt->nodes[i];
     if (n->op && n->op->destroy && n->op_state)
       n->op->destroy(n->op_state);
-    if (n->source && n->source->close && n->source_state)
-      n->source->close(n->source_state);
     if (n->sink && n->sink->close && n->sink_state)
       n->sink->close(n->sink_state);
     sl_batch_release(&n->out);

@@ -70,6 +70,7 @@ struct sl_runtime {
   sl_batch dl_batch;    /* dead letters of the current traversal */
   sl_arena *arena;      /* the traversal arena */
   volatile int stop;
+  int closing;          /* sl_runtime_free is running: callbacks do nothing */
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
   struct sl_ckpt *ckpt; /* state = "redis" */
