@@ -271,12 +271,15 @@ static int message_record(kafka_source *s, const rd_kafka_message_t *m, sl_batch
     size_t len;
     for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) == 0; i++) {
       void *copy = NULL;
+      char *hname = sl_arena_strndup(a, name, strlen(name)); /* header_add borrows it */
+      if (!hname)
+        goto nomem;
       if (val && len) {
         if (!(copy = sl_arena_alloc(a, len)))
           goto nomem;
         memcpy(copy, val, len);
       }
-      if (sl_record_header_add(r, name, copy ? copy : "", copy ? len : 0) != SL_OK)
+      if (sl_record_header_add(r, hname, copy ? copy : "", copy ? len : 0) != SL_OK)
         goto nomem;
     }
   }
