@@ -29,7 +29,9 @@ static int fail(jp *j, const unsigned char *at, const char *what) {
   return sl_error_set(j->err, SL_ERR_PARSE, "%s at byte %zu", what, (size_t)(at - j->start));
 }
 
-static int nomem(jp *j) { return sl_error_set(j->err, SL_ERR_NOMEM, "out of memory decoding JSON"); }
+static int nomem(jp *j) {
+  return sl_error_set(j->err, SL_ERR_NOMEM, "out of memory decoding JSON");
+}
 
 static inline void skip_ws(jp *j) {
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
@@ -114,8 +116,7 @@ static int unescape(jp *j, const unsigned char *s, const unsigned char *e, char 
       n += put_utf8(o + n, cp);
       break;
     }
-    default:
-      return fail(j, at, "invalid escape in string");
+    default: return fail(j, at, "invalid escape in string");
     }
   }
   o[n] = '\0';
@@ -390,8 +391,12 @@ static int parse_value(jp *j, sl_value *out) {
 }
 
 int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err) {
-  jp j = {(const unsigned char *)buf, (const unsigned char *)buf,
-          (const unsigned char *)buf + len, a, err, 0};
+  jp j = {(const unsigned char *)buf,
+          (const unsigned char *)buf,
+          (const unsigned char *)buf + len,
+          a,
+          err,
+          0};
   *out = NULL;
   skip_ws(&j);
   if (j.p >= j.end)

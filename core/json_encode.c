@@ -86,9 +86,49 @@ static int put_int(sl_buf *b, int64_t i) {
   return sl_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/* Fast path for the common telemetry double with few decimals (71.25, 0.003): find the
+ * smallest k with d * 10^k integral, print that integer with a decimal point, and keep it
+ * only if it reads back as exactly d. snprintf("%.*g") costs several times more. */
+static int put_double_short(sl_buf *b, double d) {
+  static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  if (d == 0 || fabs(d) >= 1e15 || fabs(d) < 1e-4)
+    return 0;
+  for (int k = 0; k < 7; k++) {
+    double m = d * pow10[k];
+    if (m != nearbyint(m) || fabs(m) >= 9007199254740992.0)
+      continue;
+    char digits[24], out[40];
+    uint64_t u = (uint64_t)fabs(m);
+    int nd = 0, n = 0;
+    do {
+      digits[nd++] = (char)('0' + u % 10);
+      u /= 10;
+    } while (u);
+    while (nd <= k) /* leading zeros of 0.00x */
+      digits[nd++] = '0';
+    if (d < 0)
+      out[n++] = '-';
+    for (int i = nd - 1; i >= k; i--)
+      out[n++] = digits[i];
+    out[n++] = '.';
+    if (k == 0)
+      out[n++] = '0';
+    for (int i = k - 1; i >= 0; i--)
+      out[n++] = digits[i];
+    out[n] = '\0';
+    if (strtod(out, NULL) != d)
+      return 0;
+    return sl_buf_append(b, out, (size_t)n) == SL_OK ? 1 : -1;
+  }
+  return 0;
+}
+
 static int put_double(sl_buf *b, double d) {
   if (!isfinite(d))
     return sl_buf_append(b, "null", 4);
+  int fast = put_double_short(b, d);
+  if (fast)
+    return fast > 0 ? SL_OK : SL_ERR_NOMEM;
   char tmp[40];
   int n = 0;
   /* Shortest of 15, 16, 17 significant digits that reads back as the same double. */
@@ -154,7 +194,9 @@ static int enc_value(const sl_value *v, sl_buf *out, sl_error *err, int depth) {
   int rc;
   switch (v->type) {
   case SL_TYPE_NULL: rc = sl_buf_append(out, "null", 4); break;
-  case SL_TYPE_BOOL: rc = v->as.b ? sl_buf_append(out, "true", 4) : sl_buf_append(out, "false", 5); break;
+  case SL_TYPE_BOOL:
+    rc = v->as.b ? sl_buf_append(out, "true", 4) : sl_buf_append(out, "false", 5);
+    break;
   case SL_TYPE_INT: rc = put_int(out, v->as.i); break;
   case SL_TYPE_DOUBLE: rc = put_double(out, v->as.d); break;
   case SL_TYPE_STRING: rc = put_string(out, v->as.str.ptr, v->as.str.len); break;

@@ -1,5 +1,9 @@
 list(APPEND SLUICE_SOURCES
   core/arena.c
+  core/avro_decode.c
+  core/avro_encode.c
+  core/avro_resolve.c
+  core/avro_schema.c
   core/buf.c
   core/config.c
   core/error.c

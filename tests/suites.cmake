@@ -3,4 +3,5 @@
 sluice_suite(core_record core/test_record.c)
 sluice_suite(core_config core/test_config.c)
 sluice_suite(core_json_codec core/test_json_codec.c)
+sluice_suite(core_avro_codec core/test_avro_codec.c)
 sluice_suite(connectors_kafka connectors/test_kafka.c LABELS integration)

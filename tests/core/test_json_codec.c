@@ -136,9 +136,9 @@ static void test_malformed(void) {
       {"{\"a\":\"\\q\"}", "invalid escape in string at byte 6"},
       {"{\"a\":\"\\u12\"}", "invalid \\u escape"},
       {"{\"a\":\"\xff\"}", "invalid UTF-8 in string at byte 6"},
-      {"{\"a\":\"\xc0\xaf\"}", "invalid UTF-8"},           /* overlong '/' */
-      {"{\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"},       /* encoded surrogate */
-      {"{\"a\":\"\xe2\x82\"}", "invalid UTF-8"},           /* truncated sequence */
+      {"{\"a\":\"\xc0\xaf\"}", "invalid UTF-8"},     /* overlong '/' */
+      {"{\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"}, /* encoded surrogate */
+      {"{\"a\":\"\xe2\x82\"}", "invalid UTF-8"},     /* truncated sequence */
       {"{\"a\":\"\\ud800\"}", "lone high surrogate"},
       {"{\"a\":\"\\ud800\\u0041\"}", "lone high surrogate"},
       {"{\"a\":\"\\udc00\"}", "lone low surrogate"},
@@ -201,7 +201,10 @@ static void test_encode_special(void) {
   sl_record_set(r, sl_name_cstr("b2"), sl_value_bytes("fo", 2));
   sl_record_set(r, sl_name_cstr("b3"), sl_value_bytes("foobar", 6));
   sl_record_set(r, sl_name_cstr("bin"), sl_value_bytes("\xff\x00\xfe", 3));
-  sl_record_set(r, sl_name_cstr("bad"), sl_value_string("a\xff" "b", 3));
+  sl_record_set(r, sl_name_cstr("bad"),
+                sl_value_string("a\xff"
+                                "b",
+                                3));
   sl_record_set(r, sl_name_cstr("q\"k"), sl_value_string("\x7f", 1));
   sl_buf b = SL_BUF_INIT;
   CU_ASSERT_EQUAL(sl_json_encode(r, &b, NULL), SL_OK);
@@ -209,6 +212,40 @@ static void test_encode_special(void) {
                                  "\"tenth\":0.1,\"big\":1e+300,\"b0\":\"\",\"b1\":\"Zg==\","
                                  "\"b2\":\"Zm8=\",\"b3\":\"Zm9vYmFy\",\"bin\":\"/wD+\","
                                  "\"bad\":\"a\\ufffdb\",\"q\\\"k\":\"\x7f\"}");
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+}
+
+static void test_double_round_trip(void) {
+  /* Decimal-looking doubles take the encoder's fast path; thirds take the %g path. */
+  sl_arena *a = sl_arena_new(0);
+  sl_buf b = SL_BUF_INIT;
+  int bad = 0;
+  for (int i = -200000; i <= 200000; i += 7) {
+    double ds[] = {i / 1000.0, i / 3.0, i * 0.01, i * 1e-6, i * 1e9 + 0.5};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+      sl_value v = sl_value_double(ds[k]);
+      sl_buf_reset(&b);
+      sl_buf_puts(&b, "{\"v\":");
+      sl_json_encode_value(&v, &b, NULL);
+      sl_buf_putc(&b, '}');
+      sl_record *r;
+      if (sl_json_decode(b.data, b.len, a, &r, NULL) != SL_OK ||
+          sl_record_get_cstr(r, "v")->type != SL_TYPE_DOUBLE ||
+          sl_record_get_cstr(r, "v")->as.d != ds[k]) {
+        if (bad++ < 3)
+          fprintf(stderr, "\n  %.17g -> %s\n", ds[k], b.data);
+      }
+      sl_arena_reset(a);
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_buf_reset(&b);
+  sl_value v = sl_value_double(71.25);
+  sl_json_encode_value(&v, &b, NULL);
+  v = sl_value_double(-0.003);
+  sl_json_encode_value(&v, &b, NULL);
+  CU_ASSERT_STRING_EQUAL(b.data, "71.25-0.003");
   sl_buf_free(&b);
   sl_arena_destroy(a);
 }
@@ -293,7 +330,8 @@ static int value_equal(const sl_value *x, const sl_value *y) {
   case SL_TYPE_DOUBLE: return memcmp(&x->as.d, &y->as.d, sizeof(double)) == 0;
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES:
-    return x->as.str.len == y->as.str.len && memcmp(x->as.str.ptr, y->as.str.ptr, x->as.str.len) == 0;
+    return x->as.str.len == y->as.str.len &&
+           memcmp(x->as.str.ptr, y->as.str.ptr, x->as.str.len) == 0;
   case SL_TYPE_RECORD: return record_equal(x->as.rec, y->as.rec);
   case SL_TYPE_ARRAY:
     if (sl_array_len(x->as.arr) != sl_array_len(y->as.arr))
@@ -316,9 +354,9 @@ static void test_round_trip_random(void) {
     sl_buf_reset(&b2);
     sl_record *r = random_record(a, 0), *back = NULL;
     sl_error err;
-    if (sl_json_encode(r, &b1, &err) != SL_OK || sl_json_decode(b1.data, b1.len, a, &back, &err) != SL_OK ||
-        !record_equal(r, back) || sl_json_encode(back, &b2, &err) != SL_OK ||
-        strcmp(b1.data, b2.data) != 0) {
+    if (sl_json_encode(r, &b1, &err) != SL_OK ||
+        sl_json_decode(b1.data, b1.len, a, &back, &err) != SL_OK || !record_equal(r, back) ||
+        sl_json_encode(back, &b2, &err) != SL_OK || strcmp(b1.data, b2.data) != 0) {
       if (failures++ < 3)
         fprintf(stderr, "\n  round trip failed: %s (%s)\n", b1.data, back ? b2.data : err.message);
     }
@@ -375,6 +413,7 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "int64 edges and overflow to double", test_int64_edges);
   CU_add_test(s, "malformed documents give positioned errors", test_malformed);
   CU_add_test(s, "NaN, integral doubles, base64, bad UTF-8 on encode", test_encode_special);
+  CU_add_test(s, "doubles round trip exactly", test_double_round_trip);
   CU_add_test(s, "random records round trip", test_round_trip_random);
   CU_add_test(s, "random bytes never crash the decoder", test_fuzz_never_crashes);
   return 0;
