@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kafka_sink: an idempotent producer (acks=all) writing records as JSON (or
- * their raw bytes, for the dead-letter topic) with a key from a field or a
+/* kafka_sink: an idempotent producer (acks=all) writing records as JSON or
+ * binary Avro (or their raw bytes, for the dead-letter topic) with a key from a field or a
  * template and a deterministic sluice-id header. Every produced message is
  * tracked until its delivery report: a failure is dead-lettered (reason
  * "sink") and makes the next flush() fail, so nothing undelivered is ever
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_codec.h"
 #include "buf.h"
 #include "json_codec.h"
 #include "kafka.h"
@@ -44,6 +45,7 @@ typedef struct kafka_sink {
   char *topic;
   int embedded; /* holds a reference on the embedded broker */
   int raw;      /* value = sl_record_raw(), headers passed through */
+  sl_avro_schema *avro; /* format = "avro"; NULL for JSON */
   char *key_text;
   key_part *key_parts;
   size_t key_nparts;
@@ -61,7 +63,7 @@ static const sl_config_entry sink_config[] = {
     {"topic", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "topic to produce to"},
     {"key", SL_CFG_STRING, 0, "the record's own key",
      "field name, or a template like \"{site}-{machine_id}\""},
-    {"format", SL_CFG_STRING, 0, "json", "value encoding: \"json\""},
+    {"format", SL_CFG_STRING, 0, "json", "value encoding: \"json\" or \"avro\""},
     {"schema", SL_CFG_STRING, 0, NULL, "Avro schema file (format = \"avro\")"},
     {"raw", SL_CFG_BOOL, 0, "false",
      "write each record's original bytes, key and headers (the dead-letter topic)"},
@@ -261,6 +263,7 @@ static void sink_close(void *state) {
   sl_buf_free(&s->id);
   sl_buf_free(&s->scratch);
   sl_arena_destroy(s->dl_arena);
+  sl_avro_schema_free(s->avro);
   free(s->slots);
   free(s->key_parts);
   free(s->key_text);
@@ -289,10 +292,22 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
   s->env = env;
   s->raw = sl_config_bool(cfg, "raw", 0);
   s->window_start = sl_name_cstr("window_start");
-  if (!s->raw && strcmp(format, "json") != 0) {
+  if (!s->raw && strcmp(format, "avro") == 0) {
+    const char *schema = sl_config_string(cfg, "schema", NULL);
+    if (!schema || !*schema) {
+      rc = sl_error_set(err, SL_ERR_INVALID,
+                        "kafka_sink '%s': format = \"avro\" needs schema = \"file.avsc\"", topic);
+      goto out_close;
+    }
+    if (!(s->avro = sl_avro_schema_load(schema, err))) {
+      rc = err && err->code ? err->code : SL_ERR_INVALID;
+      goto out_close;
+    }
+  } else if (!s->raw && strcmp(format, "json") != 0) {
     rc = sl_error_set(err, SL_ERR_INVALID,
-                      "kafka_sink '%s': format = '%s' is not supported (use \"json\")", topic,
-                      format);
+                      "kafka_sink '%s': format = '%s' is not supported (use \"json\" or "
+                      "\"avro\")",
+                      topic, format);
     goto out_close;
   }
   if (key && *key && (rc = parse_key(s, key, err)))
@@ -366,7 +381,8 @@ static int encode_record(kafka_sink *s, const sl_record *r, const void **key, si
     *key = sl_record_key(r, klen);
     return SL_OK;
   }
-  if ((rc = sl_json_encode(r, &s->value, err)))
+  rc = s->avro ? sl_avro_encode(s->avro, r, &s->value, err) : sl_json_encode(r, &s->value, err);
+  if (rc)
     return rc;
   if (s->key_nparts) {
     if ((rc = build_key(s, r, err)))
