@@ -43,8 +43,8 @@ typedef struct kafka_sink {
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   char *topic;
-  int embedded; /* holds a reference on the embedded broker */
-  int raw;      /* value = sl_record_raw(), headers passed through */
+  int embedded;         /* holds a reference on the embedded broker */
+  int raw;              /* value = sl_record_raw(), headers passed through */
   sl_avro_schema *avro; /* format = "avro"; NULL for JSON */
   char *key_text;
   key_part *key_parts;
@@ -53,8 +53,8 @@ typedef struct kafka_sink {
   sl_buf value, key, id, scratch; /* reused per record */
   inflight_slot *slots;
   size_t nslots, free_head;
-  size_t inflight;   /* produced, no delivery report yet */
-  size_t failed;     /* failures not yet reported by flush() */
+  size_t inflight; /* produced, no delivery report yet */
+  size_t failed;   /* failures not yet reported by flush() */
   char last_error[256];
   sl_arena *dl_arena; /* dead-letter records, reset after each */
 } kafka_sink;
@@ -94,9 +94,8 @@ static int parse_key(kafka_sink *s, const char *spec, sl_error *err) {
     }
     const char *close = strchr(open, '}');
     if (!close || close == open + 1)
-      return sl_error_set(err, SL_ERR_INVALID,
-                          "kafka_sink '%s': key template '%s': %s", s->topic, spec,
-                          close ? "empty {}" : "missing '}'");
+      return sl_error_set(err, SL_ERR_INVALID, "kafka_sink '%s': key template '%s': %s", s->topic,
+                          spec, close ? "empty {}" : "missing '}'");
     s->key_parts[s->key_nparts++].field = sl_name_intern(open + 1, (size_t)(close - open - 1));
     p = close + 1;
   }
@@ -145,8 +144,7 @@ static int build_id(kafka_sink *s, const sl_record *r, const void *key, size_t k
       return SL_ERR_NOMEM;
     return append_text(s, &s->id, ws, err);
   }
-  return sl_buf_printf(&s->id, "%" PRId32 "/%" PRId64, sl_record_partition(r),
-                       sl_record_offset(r))
+  return sl_buf_printf(&s->id, "%" PRId32 "/%" PRId64, sl_record_partition(r), sl_record_offset(r))
              ? SL_ERR_NOMEM
              : SL_OK;
 }
@@ -429,9 +427,9 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
     }
     hdrs = make_headers(s, r);
     e = rd_kafka_producev(s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_VALUE(s->value.data, s->value.len),
-                          RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)slot), RD_KAFKA_V_END);
+                          RD_KAFKA_V_VALUE(s->value.data, s->value.len), RD_KAFKA_V_KEY(key, klen),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)slot),
+                          RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
       s->inflight++;
       continue;
@@ -449,8 +447,8 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
       slot_put(s, slot);
       rd_kafka_fatal_error(s->rk, errstr, sizeof errstr);
       *written = i;
-      return sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_sink '%s': producer failed: %s",
-                          s->topic, errstr);
+      return sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_sink '%s': producer failed: %s", s->topic,
+                          errstr);
     }
     /* Refused for good (too large, unknown partition): dead-letter it and
      * make the next flush fail, like a failed delivery. */

@@ -34,11 +34,11 @@ typedef struct tk_dead {
 typedef struct tk_env {
   sl_connector_env env;
   sl_config *kafka;
-  sl_arena *arena;  /* dead letters and consumed records */
-  sl_buf logs;      /* every log line, '\n'-separated */
+  sl_arena *arena; /* dead letters and consumed records */
+  sl_buf logs;     /* every log line, '\n'-separated */
   tk_dead dead[256];
   size_t dead_count;
-  size_t assigned;  /* partitions currently assigned */
+  size_t assigned; /* partitions currently assigned */
   size_t assigns, revokes;
   int64_t restore_offset; /* what on_assign returns for each partition */
   char pipeline[64];
@@ -282,12 +282,17 @@ static int64_t field_int(tk_env *t, const sl_record *r, const char *name) {
 /* ---- configuration ------------------------------------------------------ */
 
 static void test_redaction(void) {
-  static const char *const secret[] = {"sasl.password", "ssl.key.password", "ssl.key.pem",
-                                       "ssl.keystore.password", "sasl.oauthbearer.client.secret",
-                                       "sasl.oauthbearer.config", "SASL.PASSWORD",
-                                       "ssl.key.location", "some.token"};
+  static const char *const secret[] = {"sasl.password",
+                                       "ssl.key.password",
+                                       "ssl.key.pem",
+                                       "ssl.keystore.password",
+                                       "sasl.oauthbearer.client.secret",
+                                       "sasl.oauthbearer.config",
+                                       "SASL.PASSWORD",
+                                       "ssl.key.location",
+                                       "some.token"};
   static const char *const plain[] = {"bootstrap.servers", "sasl.username", "security.protocol",
-                                      "sasl.mechanism", "client.id", "ssl.ca.location"};
+                                      "sasl.mechanism",    "client.id",     "ssl.ca.location"};
   for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
     CU_ASSERT_EQUAL(sl_kafka_conf_is_secret(secret[i]), 1);
     CU_ASSERT_STRING_EQUAL(sl_kafka_conf_redact(secret[i], "hunter2"), "[redacted]");
@@ -580,7 +585,7 @@ static void test_cooperative_two_members(void) {
   }
   CU_ASSERT(a.assigned > 0 && b.assigned > 0);
   CU_ASSERT_EQUAL(a.assigned + b.assigned, total);
-  CU_ASSERT(a.revokes >= 1); /* incremental: A gave some partitions up */
+  CU_ASSERT(a.revokes >= 1);     /* incremental: A gave some partitions up */
   CU_ASSERT_EQUAL(a.assigns, 1); /* and kept the rest without a new assignment */
   sl_kafka_source.close(sb);
   sl_kafka_source.close(sa);
@@ -777,8 +782,7 @@ static void test_retriable_produce_errors(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(sink);
   rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
   CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
-  rd_kafka_mock_push_request_errors(mc, RD_KAFKAP_PRODUCE, 3,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+  rd_kafka_mock_push_request_errors(mc, RD_KAFKAP_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                     RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   sl_batch_init(&b, t.arena);
