@@ -117,9 +117,7 @@ static int apply_table(rd_kafka_conf_t *conf, const sl_config *t, char **brokers
     double d;
     int rc;
     switch (sl_config_kind_of(t, key)) {
-    case SL_CV_STRING:
-      value = sl_config_string(t, key, "");
-      break;
+    case SL_CV_STRING: value = sl_config_string(t, key, ""); break;
     case SL_CV_NUMBER:
       sl_config_number(t, key, &d);
       if (d == (double)(long long)d)
@@ -128,9 +126,7 @@ static int apply_table(rd_kafka_conf_t *conf, const sl_config *t, char **brokers
         snprintf(num, sizeof num, "%.17g", d);
       value = num;
       break;
-    case SL_CV_BOOL:
-      value = sl_config_bool(t, key, 0) ? "true" : "false";
-      break;
+    case SL_CV_BOOL: value = sl_config_bool(t, key, 0) ? "true" : "false"; break;
     default:
       return sl_error_set(err, SL_ERR_INVALID,
                           "kafka property '%s' in the pipeline's kafka table must be a string, "

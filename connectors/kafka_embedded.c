@@ -11,9 +11,9 @@
 #include "kafka.h"
 
 static pthread_mutex_t embedded_lock = PTHREAD_MUTEX_INITIALIZER;
-static rd_kafka_t *embedded_rk;                 /* owns the mock cluster */
+static rd_kafka_t *embedded_rk; /* owns the mock cluster */
 static rd_kafka_mock_cluster_t *embedded_mcluster;
-static const char *embedded_bootstraps;         /* owned by the cluster */
+static const char *embedded_bootstraps; /* owned by the cluster */
 static int embedded_refs;
 
 static int embedded_start(sl_error *err) {

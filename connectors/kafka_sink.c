@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kafka_sink: an idempotent producer (acks=all) writing records as JSON (or
- * their raw bytes, for the dead-letter topic) with a key from a field or a
+/* kafka_sink: an idempotent producer (acks=all) writing records as JSON or
+ * binary Avro (or their raw bytes, for the dead-letter topic) with a key from a field or a
  * template and a deterministic sluice-id header. Every produced message is
  * tracked until its delivery report: a failure is dead-lettered (reason
  * "sink") and makes the next flush() fail, so nothing undelivered is ever
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_codec.h"
 #include "buf.h"
 #include "json_codec.h"
 #include "kafka.h"
@@ -42,8 +43,9 @@ typedef struct kafka_sink {
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   char *topic;
-  int embedded; /* holds a reference on the embedded broker */
-  int raw;      /* value = sl_record_raw(), headers passed through */
+  int embedded;         /* holds a reference on the embedded broker */
+  int raw;              /* value = sl_record_raw(), headers passed through */
+  sl_avro_schema *avro; /* format = "avro"; NULL for JSON */
   char *key_text;
   key_part *key_parts;
   size_t key_nparts;
@@ -51,8 +53,8 @@ typedef struct kafka_sink {
   sl_buf value, key, id, scratch; /* reused per record */
   inflight_slot *slots;
   size_t nslots, free_head;
-  size_t inflight;   /* produced, no delivery report yet */
-  size_t failed;     /* failures not yet reported by flush() */
+  size_t inflight; /* produced, no delivery report yet */
+  size_t failed;   /* failures not yet reported by flush() */
   char last_error[256];
   sl_arena *dl_arena; /* dead-letter records, reset after each */
 } kafka_sink;
@@ -61,7 +63,7 @@ static const sl_config_entry sink_config[] = {
     {"topic", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "topic to produce to"},
     {"key", SL_CFG_STRING, 0, "the record's own key",
      "field name, or a template like \"{site}-{machine_id}\""},
-    {"format", SL_CFG_STRING, 0, "json", "value encoding: \"json\""},
+    {"format", SL_CFG_STRING, 0, "json", "value encoding: \"json\" or \"avro\""},
     {"schema", SL_CFG_STRING, 0, NULL, "Avro schema file (format = \"avro\")"},
     {"raw", SL_CFG_BOOL, 0, "false",
      "write each record's original bytes, key and headers (the dead-letter topic)"},
@@ -92,9 +94,8 @@ static int parse_key(kafka_sink *s, const char *spec, sl_error *err) {
     }
     const char *close = strchr(open, '}');
     if (!close || close == open + 1)
-      return sl_error_set(err, SL_ERR_INVALID,
-                          "kafka_sink '%s': key template '%s': %s", s->topic, spec,
-                          close ? "empty {}" : "missing '}'");
+      return sl_error_set(err, SL_ERR_INVALID, "kafka_sink '%s': key template '%s': %s", s->topic,
+                          spec, close ? "empty {}" : "missing '}'");
     s->key_parts[s->key_nparts++].field = sl_name_intern(open + 1, (size_t)(close - open - 1));
     p = close + 1;
   }
@@ -143,8 +144,7 @@ static int build_id(kafka_sink *s, const sl_record *r, const void *key, size_t k
       return SL_ERR_NOMEM;
     return append_text(s, &s->id, ws, err);
   }
-  return sl_buf_printf(&s->id, "%" PRId32 "/%" PRId64, sl_record_partition(r),
-                       sl_record_offset(r))
+  return sl_buf_printf(&s->id, "%" PRId32 "/%" PRId64, sl_record_partition(r), sl_record_offset(r))
              ? SL_ERR_NOMEM
              : SL_OK;
 }
@@ -261,6 +261,7 @@ static void sink_close(void *state) {
   sl_buf_free(&s->id);
   sl_buf_free(&s->scratch);
   sl_arena_destroy(s->dl_arena);
+  sl_avro_schema_free(s->avro);
   free(s->slots);
   free(s->key_parts);
   free(s->key_text);
@@ -289,10 +290,22 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
   s->env = env;
   s->raw = sl_config_bool(cfg, "raw", 0);
   s->window_start = sl_name_cstr("window_start");
-  if (!s->raw && strcmp(format, "json") != 0) {
+  if (!s->raw && strcmp(format, "avro") == 0) {
+    const char *schema = sl_config_string(cfg, "schema", NULL);
+    if (!schema || !*schema) {
+      rc = sl_error_set(err, SL_ERR_INVALID,
+                        "kafka_sink '%s': format = \"avro\" needs schema = \"file.avsc\"", topic);
+      goto out_close;
+    }
+    if (!(s->avro = sl_avro_schema_load(schema, err))) {
+      rc = err && err->code ? err->code : SL_ERR_INVALID;
+      goto out_close;
+    }
+  } else if (!s->raw && strcmp(format, "json") != 0) {
     rc = sl_error_set(err, SL_ERR_INVALID,
-                      "kafka_sink '%s': format = '%s' is not supported (use \"json\")", topic,
-                      format);
+                      "kafka_sink '%s': format = '%s' is not supported (use \"json\" or "
+                      "\"avro\")",
+                      topic, format);
     goto out_close;
   }
   if (key && *key && (rc = parse_key(s, key, err)))
@@ -366,7 +379,8 @@ static int encode_record(kafka_sink *s, const sl_record *r, const void **key, si
     *key = sl_record_key(r, klen);
     return SL_OK;
   }
-  if ((rc = sl_json_encode(r, &s->value, err)))
+  rc = s->avro ? sl_avro_encode(s->avro, r, &s->value, err) : sl_json_encode(r, &s->value, err);
+  if (rc)
     return rc;
   if (s->key_nparts) {
     if ((rc = build_key(s, r, err)))
@@ -413,9 +427,9 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
     }
     hdrs = make_headers(s, r);
     e = rd_kafka_producev(s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_VALUE(s->value.data, s->value.len),
-                          RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)slot), RD_KAFKA_V_END);
+                          RD_KAFKA_V_VALUE(s->value.data, s->value.len), RD_KAFKA_V_KEY(key, klen),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)slot),
+                          RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
       s->inflight++;
       continue;
@@ -433,8 +447,8 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
       slot_put(s, slot);
       rd_kafka_fatal_error(s->rk, errstr, sizeof errstr);
       *written = i;
-      return sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_sink '%s': producer failed: %s",
-                          s->topic, errstr);
+      return sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_sink '%s': producer failed: %s", s->topic,
+                          errstr);
     }
     /* Refused for good (too large, unknown partition): dead-letter it and
      * make the next flush fail, like a failed delivery. */

@@ -15,10 +15,10 @@
 typedef struct kafka_source {
   const sl_connector_env *env;
   rd_kafka_t *rk;
-  char *topic;      /* also the records' source_name */
-  int embedded;     /* holds a reference on the embedded broker */
+  char *topic;  /* also the records' source_name */
+  int embedded; /* holds a reference on the embedded broker */
   int paused;
-  int cb_status;    /* an error raised inside the rebalance callback */
+  int cb_status; /* an error raised inside the rebalance callback */
   sl_error cb_err;
 } kafka_source;
 
@@ -52,8 +52,8 @@ static int32_t *partition_ids(const kafka_source *s, const rd_kafka_topic_partit
 static void set_cb_error(kafka_source *s, int code, const char *what, const char *detail) {
   if (s->cb_status)
     return; /* keep the first */
-  s->cb_status = sl_error_set(&s->cb_err, code, "kafka_source '%s': %s: %s", s->topic, what,
-                              detail);
+  s->cb_status =
+      sl_error_set(&s->cb_err, code, "kafka_source '%s': %s: %s", s->topic, what, detail);
 }
 
 static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
@@ -81,8 +81,7 @@ static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
   for (size_t i = 0; i < n; i++) {
     if (offsets[i] < 0)
       continue;
-    rd_kafka_topic_partition_t *tp =
-        rd_kafka_topic_partition_list_find(parts, s->topic, ids[i]);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(parts, s->topic, ids[i]);
     if (tp)
       tp->offset = offsets[i];
   }
@@ -113,8 +112,10 @@ static void on_revoke(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
    * they were lost (session timeout) another member may own them already
    * and the runtime's epoch check refuses the stale checkpoint. */
   if (n && s->env->on_revoke && s->env->on_revoke(s->env->runtime, s->env->source_id, ids, n))
-    source_log(s, SL_LOG_WARN, "kafka_source '%s': the runtime failed to checkpoint revoked "
-               "partitions%s", s->topic, rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
+    source_log(s, SL_LOG_WARN,
+               "kafka_source '%s': the runtime failed to checkpoint revoked "
+               "partitions%s",
+               s->topic, rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
   if (s->env->counter_add)
     s->env->counter_add(s->env->runtime, "kafka_partitions_assigned", -(double)n);
   if (cooperative)
@@ -171,8 +172,10 @@ static int source_open(const sl_connector_env *env, const sl_config *cfg, void *
   if (!topic || !*topic)
     return sl_error_set(err, SL_ERR_INVALID, "kafka_source: 'topic' is required");
   if (!group || !*group)
-    return sl_error_set(err, SL_ERR_INVALID, "kafka_source '%s': no consumer group (set 'group' "
-                        "or the pipeline name)", topic);
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "kafka_source '%s': no consumer group (set 'group' "
+                        "or the pipeline name)",
+                        topic);
   if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
     return sl_error_set(err, SL_ERR_INVALID,
                         "kafka_source '%s': start = '%s' (expected \"earliest\" or \"latest\")",
@@ -271,12 +274,15 @@ static int message_record(kafka_source *s, const rd_kafka_message_t *m, sl_batch
     size_t len;
     for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) == 0; i++) {
       void *copy = NULL;
+      char *hname = sl_arena_strndup(a, name, strlen(name)); /* header_add borrows it */
+      if (!hname)
+        goto nomem;
       if (val && len) {
         if (!(copy = sl_arena_alloc(a, len)))
           goto nomem;
         memcpy(copy, val, len);
       }
-      if (sl_record_header_add(r, name, copy ? copy : "", copy ? len : 0) != SL_OK)
+      if (sl_record_header_add(r, hname, copy ? copy : "", copy ? len : 0) != SL_OK)
         goto nomem;
     }
   }
@@ -312,8 +318,8 @@ static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, i
       if (e == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(s->rk, errstr, sizeof errstr);
         rd_kafka_message_destroy(m);
-        rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_source '%s': fatal: %s", s->topic,
-                          errstr);
+        rc =
+            sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka_source '%s': fatal: %s", s->topic, errstr);
         break;
       }
       /* Transient (broker down, topic not there yet): librdkafka retries. */
@@ -355,8 +361,7 @@ static int source_commit(void *state, const sl_offset *offsets, size_t n, sl_err
     e = list->elems[i].err;
   rd_kafka_topic_partition_list_destroy(list);
   switch (e) {
-  case RD_KAFKA_RESP_ERR_NO_ERROR:
-    return SL_OK;
+  case RD_KAFKA_RESP_ERR_NO_ERROR: return SL_OK;
   case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
   case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
   case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:

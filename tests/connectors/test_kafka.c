@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "avro_codec.h"
 #include "buf.h"
 #include "config.h"
 #include "json_codec.h"
@@ -33,11 +34,11 @@ typedef struct tk_dead {
 typedef struct tk_env {
   sl_connector_env env;
   sl_config *kafka;
-  sl_arena *arena;  /* dead letters and consumed records */
-  sl_buf logs;      /* every log line, '\n'-separated */
+  sl_arena *arena; /* dead letters and consumed records */
+  sl_buf logs;     /* every log line, '\n'-separated */
   tk_dead dead[256];
   size_t dead_count;
-  size_t assigned;  /* partitions currently assigned */
+  size_t assigned; /* partitions currently assigned */
   size_t assigns, revokes;
   int64_t restore_offset; /* what on_assign returns for each partition */
   char pipeline[64];
@@ -144,11 +145,16 @@ static void tk_free(tk_env *t) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void *open_sink(tk_env *t, const char *topic, const char *key, int raw) {
+static void *open_sink_format(tk_env *t, const char *topic, const char *key, int raw,
+                              const char *schema) {
   sl_config *c = sl_config_new("test", 1);
   sl_error err;
   void *st = NULL;
   sl_config_put_string(c, "topic", topic);
+  if (schema) {
+    sl_config_put_string(c, "format", "avro");
+    sl_config_put_string(c, "schema", schema);
+  }
   if (key)
     sl_config_put_string(c, "key", key);
   if (raw)
@@ -159,6 +165,10 @@ static void *open_sink(tk_env *t, const char *topic, const char *key, int raw) {
   CU_ASSERT_EQUAL(rc, SL_OK);
   sl_config_destroy(c);
   return st;
+}
+
+static void *open_sink(tk_env *t, const char *topic, const char *key, int raw) {
+  return open_sink_format(t, topic, key, raw, NULL);
 }
 
 static void *open_source(tk_env *t, const char *topic, const char *group, const char *start) {
@@ -272,12 +282,17 @@ static int64_t field_int(tk_env *t, const sl_record *r, const char *name) {
 /* ---- configuration ------------------------------------------------------ */
 
 static void test_redaction(void) {
-  static const char *const secret[] = {"sasl.password", "ssl.key.password", "ssl.key.pem",
-                                       "ssl.keystore.password", "sasl.oauthbearer.client.secret",
-                                       "sasl.oauthbearer.config", "SASL.PASSWORD",
-                                       "ssl.key.location", "some.token"};
+  static const char *const secret[] = {"sasl.password",
+                                       "ssl.key.password",
+                                       "ssl.key.pem",
+                                       "ssl.keystore.password",
+                                       "sasl.oauthbearer.client.secret",
+                                       "sasl.oauthbearer.config",
+                                       "SASL.PASSWORD",
+                                       "ssl.key.location",
+                                       "some.token"};
   static const char *const plain[] = {"bootstrap.servers", "sasl.username", "security.protocol",
-                                      "sasl.mechanism", "client.id", "ssl.ca.location"};
+                                      "sasl.mechanism",    "client.id",     "ssl.ca.location"};
   for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
     CU_ASSERT_EQUAL(sl_kafka_conf_is_secret(secret[i]), 1);
     CU_ASSERT_STRING_EQUAL(sl_kafka_conf_redact(secret[i], "hunter2"), "[redacted]");
@@ -537,6 +552,49 @@ static void test_start_latest(void) {
   tk_free(&t);
 }
 
+/* Two members of one group with the cooperative-sticky assignor: the second
+ * one's arrival moves only some partitions (incremental revoke/assign), and
+ * every partition ends up owned by exactly one of them. Both members are
+ * closed only after their first assignment (librdkafka < 2.3.0 aborts
+ * otherwise, see kafka_source.c). */
+static void test_cooperative_two_members(void) {
+  tk_env a, b;
+  char topic[96], group[96];
+  sl_batch ba, bb;
+  sl_error err;
+  int eof;
+  tk_init(&a);
+  tk_init(&b);
+  sl_config_put_string(a.kafka, "partition.assignment.strategy", "cooperative-sticky");
+  sl_config_put_string(b.kafka, "partition.assignment.strategy", "cooperative-sticky");
+  unique(topic, sizeof topic, "coop");
+  unique(group, sizeof group, "coop-group");
+  CU_ASSERT_EQUAL_FATAL(produce(&a, topic, 0, 8, 0), SL_OK);
+  sl_batch_init(&ba, a.arena);
+  sl_batch_init(&bb, b.arena);
+  void *sa = open_source(&a, topic, group, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sa);
+  CU_ASSERT_EQUAL(consume(sa, &ba, 8, 0), 8);
+  size_t total = a.assigned;
+  CU_ASSERT(total >= 2);
+  void *sb = open_source(&b, topic, group, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sb);
+  for (int i = 0; i < MAX_POLLS && !(b.assigned > 0 && a.assigned + b.assigned == total); i++) {
+    CU_ASSERT_EQUAL(sl_kafka_source.poll(sa, &ba, 64, POLL_MS / 2, &eof, &err), SL_OK);
+    CU_ASSERT_EQUAL(sl_kafka_source.poll(sb, &bb, 64, POLL_MS / 2, &eof, &err), SL_OK);
+  }
+  CU_ASSERT(a.assigned > 0 && b.assigned > 0);
+  CU_ASSERT_EQUAL(a.assigned + b.assigned, total);
+  CU_ASSERT(a.revokes >= 1);     /* incremental: A gave some partitions up */
+  CU_ASSERT_EQUAL(a.assigns, 1); /* and kept the rest without a new assignment */
+  sl_kafka_source.close(sb);
+  sl_kafka_source.close(sa);
+  sl_batch_release(&ba);
+  sl_batch_release(&bb);
+  tk_free(&b);
+  tk_free(&a);
+}
+
 /* ---- dead-letter (raw) mode --------------------------------------------- */
 
 static void test_dead_letter_raw(void) {
@@ -586,6 +644,90 @@ static void test_dead_letter_raw(void) {
 out:
   sl_batch_release(&b);
   sl_batch_release(&got);
+  tk_free(&t);
+}
+
+/* ---- Avro --------------------------------------------------------------- */
+
+static const char avro_schema_json[] =
+    "{\"type\":\"record\",\"name\":\"Reading\",\"fields\":["
+    "{\"name\":\"site\",\"type\":\"string\"},{\"name\":\"id\",\"type\":\"long\"},"
+    "{\"name\":\"v\",\"type\":\"double\"},"
+    "{\"name\":\"window_start\",\"type\":[\"null\",\"long\"],\"default\":null}]}";
+
+static void test_avro_round_trip(void) {
+  enum { N = 6 };
+  tk_env t;
+  char topic[96], path[] = "/tmp/sluice-test-avro-XXXXXX";
+  sl_batch b;
+  sl_error err;
+  size_t written = 0;
+  int seen[N] = {0};
+  tk_init(&t);
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(write(fd, avro_schema_json, strlen(avro_schema_json)),
+                  (ssize_t)strlen(avro_schema_json));
+  close(fd);
+  unique(topic, sizeof topic, "avro");
+  void *sink = open_sink_format(&t, topic, "id", 0, path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sink);
+  sl_batch_init(&b, t.arena);
+  for (int i = 0; i < N; i++)
+    sl_batch_push(&b, make_record(t.arena, i, 0));
+  /* A record the schema cannot encode is dead-lettered, not a failed flush. */
+  sl_record *bad = sl_record_new(t.arena, 1);
+  sl_record_set(bad, sl_name_cstr("id"), sl_value_int(99));
+  sl_record_set_raw(bad, "orig", 4);
+  sl_batch_push(&b, bad);
+  CU_ASSERT_EQUAL(sl_kafka_sink.write(sink, &b, &written, &err), SL_OK);
+  CU_ASSERT_EQUAL(written, N + 1);
+  CU_ASSERT_EQUAL(sl_kafka_sink.flush(sink, 30000, &err), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "sink");
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.dead[0].message, "site"));
+  sl_kafka_sink.close(sink);
+  sl_batch_clear(&b);
+
+  sl_avro_schema *schema = sl_avro_schema_load(path, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+  void *src = open_source(&t, topic, NULL, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  CU_ASSERT_EQUAL(consume(src, &b, N, 1), N);
+  for (size_t i = 0; i < sl_batch_count(&b); i++) {
+    size_t len;
+    const void *raw = sl_record_raw(sl_batch_at(&b, i), &len);
+    sl_record *d = NULL;
+    CU_ASSERT_EQUAL_FATAL(sl_avro_decode(schema, raw, len, t.arena, &d, &err), SL_OK);
+    const sl_value *id = sl_record_get_cstr(d, "id"), *v = sl_record_get_cstr(d, "v");
+    CU_ASSERT_FATAL(id && id->type == SL_TYPE_INT && id->as.i >= 0 && id->as.i < N);
+    CU_ASSERT(v && v->type == SL_TYPE_DOUBLE && v->as.d == (double)id->as.i * 1.5);
+    seen[id->as.i]++;
+  }
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(seen[i], 1);
+  sl_kafka_source.close(src);
+  sl_avro_schema_free(schema);
+  unlink(path);
+  sl_batch_release(&b);
+  tk_free(&t);
+}
+
+static void test_avro_needs_schema(void) {
+  tk_env t;
+  sl_config *c = sl_config_new("test", 1);
+  sl_error err;
+  void *st = NULL;
+  tk_init(&t);
+  sl_config_put_string(c, "topic", "x");
+  sl_config_put_string(c, "format", "avro");
+  CU_ASSERT_EQUAL(sl_kafka_sink.open(&t.env, c, &st, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "schema"));
+  sl_config_put_string(c, "schema", "/nonexistent/x.avsc");
+  CU_ASSERT_NOT_EQUAL(sl_kafka_sink.open(&t.env, c, &st, &err), SL_OK);
+  CU_ASSERT_PTR_NULL(st);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/x.avsc"));
+  sl_config_destroy(c);
   tk_free(&t);
 }
 
@@ -640,8 +782,7 @@ static void test_retriable_produce_errors(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(sink);
   rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
   CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
-  rd_kafka_mock_push_request_errors(mc, RD_KAFKAP_PRODUCE, 3,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+  rd_kafka_mock_push_request_errors(mc, RD_KAFKAP_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                     RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   sl_batch_init(&b, t.arena);
@@ -831,7 +972,10 @@ int suite_connectors_kafka(void) {
   CU_add_test(s, "round trip", test_round_trip);
   CU_add_test(s, "commit half then resume", test_commit_half_then_resume);
   CU_add_test(s, "start latest", test_start_latest);
+  CU_add_test(s, "cooperative two members", test_cooperative_two_members);
   CU_add_test(s, "dead-letter raw mode", test_dead_letter_raw);
+  CU_add_test(s, "avro round trip", test_avro_round_trip);
+  CU_add_test(s, "avro needs schema", test_avro_needs_schema);
   CU_add_test(s, "backpressure tiny queue", test_backpressure_tiny_queue);
   CU_add_test(s, "kcat interop", test_kcat_interop);
   if (is_embedded()) {
