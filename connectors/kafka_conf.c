@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "config.h"
 #include "kafka.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -140,10 +141,19 @@ static int apply_table(rd_kafka_conf_t *conf, const sl_config *t, char **brokers
   return SL_OK;
 }
 
+/* librdkafka's own log lines join the process log (JSON or text) instead
+ * of its syslog-like format on stderr. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  sl_log_level l = level <= 3 ? SL_LOG_ERROR : level == 4 ? SL_LOG_WARN
+                   : level <= 6 ? SL_LOG_INFO : SL_LOG_DEBUG;
+  sl_log_limited(fac, 20, l, rd_kafka_name(rk), "%s: %s", fac, buf);
+}
+
 int sl_kafka_conf_new(const sl_connector_env *env, const sl_kafka_prop *defaults, size_t ndefaults,
                       const sl_kafka_prop *forced, size_t nforced, rd_kafka_conf_t **out,
                       int *embedded, sl_error *err) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
   sl_buf desc = SL_BUF_INIT;
   char *brokers = NULL;
   char errstr[512];

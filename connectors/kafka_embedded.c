@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "log.h"
 
 static pthread_mutex_t embedded_lock = PTHREAD_MUTEX_INITIALIZER;
 static rd_kafka_t *embedded_rk; /* owns the mock cluster */
@@ -38,12 +39,10 @@ static int embedded_start(sl_error *err) {
                         "(set SLUICE_KAFKA_BROKERS to a real broker instead)");
   }
   embedded_bootstraps = rd_kafka_mock_cluster_bootstraps(embedded_mcluster);
-  /* Not through env->log: the broker outlives any one connector, and this
-   * address is what a person needs to point kcat at it. */
-  fprintf(stderr,
-          "{\"level\":\"info\",\"msg\":\"embedded kafka broker listening\","
-          "\"bootstrap_servers\":\"%s\"}\n",
-          embedded_bootstraps);
+  /* The process log, not a connector's: the broker outlives any one
+   * connector, and this address is what a person points kcat at. */
+  sl_log(SL_LOG_INFO, "kafka", "embedded Kafka broker listening on %s (kcat -b %s -L)",
+         embedded_bootstraps, embedded_bootstraps);
   return SL_OK;
 }
 
