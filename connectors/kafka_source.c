@@ -7,8 +7,10 @@
  * the runtime's thread. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kafka.h"
+#include "metrics.h"
 #include "kafka_conf.h"
 #include "record_internal.h"
 
@@ -20,6 +22,7 @@ typedef struct kafka_source {
   int paused;
   int cb_status; /* an error raised inside the rebalance callback */
   sl_error cb_err;
+  int64_t lag_at_ms; /* when the consumer lag gauges were last set */
 } kafka_source;
 
 static const sl_config_entry source_config[] = {
@@ -297,6 +300,38 @@ nomem:
   return sl_error_set(err, SL_ERR_NOMEM, "kafka_source '%s': out of memory", s->topic);
 }
 
+/* sluice_consumer_lag{pipeline,source,partition}: the high watermark
+ * librdkafka last saw minus the consumer's position. Both are cached
+ * locally (no broker round trip); refreshed at most once a second. */
+static void report_lag(kafka_source *s) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (now - s->lag_at_ms < 1000)
+    return;
+  s->lag_at_ms = now;
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (rd_kafka_assignment(s->rk, &parts) || !parts)
+    return;
+  if (rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < parts->cnt; i++) {
+      int64_t lo, hi;
+      rd_kafka_topic_partition_t *p = &parts->elems[i];
+      if (p->offset < 0 ||
+          rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) ||
+          hi < 0)
+        continue;
+      char labels[512];
+      snprintf(labels, sizeof labels, "pipeline=%s,source=%s,topic=%s,partition=%d",
+               s->env->pipeline, s->env->node_name, p->topic, (int)p->partition);
+      sl_metric_set(sl_metrics_gauge("sluice_consumer_lag",
+                                     "Records in the partition not consumed yet", labels),
+                    (double)(hi > p->offset ? hi - p->offset : 0));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int *eof,
                        sl_error *err) {
   kafka_source *s = state;
@@ -340,6 +375,7 @@ static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, i
   }
   if (got && s->env->counter_add)
     s->env->counter_add(s->env->runtime, "kafka_records_consumed", (double)got);
+  report_lag(s);
   return rc;
 }
 

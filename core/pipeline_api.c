@@ -90,8 +90,15 @@ static int api_pipelines(void *ud, sl_buf *out) {
   return sl_buf_puts(out, "]}");
 }
 
+/* Ready (SPEC.md section 8): sources assigned, nothing paused. A pipeline
+ * with a Kafka source is ready once its group handed it an assignment. */
 static int api_ready(void *ud) {
   sl_pipeline_api *api = ud;
+  int needs_assignment = 0;
+  for (size_t i = 0; i < api->graph->count; i++)
+    needs_assignment |= strcmp(api->graph->nodes[i].type, "kafka_source") == 0;
+  if (needs_assignment && !__atomic_load_n(&api->rt->assigned, __ATOMIC_RELAXED))
+    return 0;
   return !__atomic_load_n(&api->rt->paused, __ATOMIC_RELAXED) &&
          !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
 }

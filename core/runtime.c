@@ -45,6 +45,7 @@ static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
   sl_runtime *rt = runtime;
+  __atomic_store_n(&rt->assigned, 1, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
   if (!rt->ckpt || rt->closing)

@@ -71,6 +71,7 @@ struct sl_runtime {
   sl_arena *arena;      /* the traversal arena */
   volatile int stop;
   int closing;          /* sl_runtime_free is running: callbacks do nothing */
+  int assigned;         /* a group source got its first assignment (readiness) */
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
   struct sl_ckpt *ckpt; /* state = "redis" */

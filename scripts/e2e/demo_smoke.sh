@@ -30,10 +30,13 @@ for _ in $(seq 1 60); do # results appear after the first 5 s window closes
   sleep 0.5
 done
 grep -q '"avg_temp"' "$work/m7" || fail "no live value for m0007"
-curl -sf "$api/readyz" | grep -q '"status":"ok"' || fail "/readyz not ready"
-curl -sf "$api/metrics" | grep -q '^sluice_records_in_total{operator="window#' || fail "no metrics"
-curl -sf "$api/" | grep -qi '<html' || fail "no dashboard page"
-curl -sf "$api/api/v1/pipelines" | grep -q '"name":"demo-plant"' || fail "no pipeline document"
+# Saved to files first: `curl | grep -q` fails under pipefail when grep
+# stops reading early.
+get() { curl -sf "$api$1" >"$work/body" || fail "GET $1 failed"; }
+get /readyz; grep -q '"status":"ok"' "$work/body" || fail "/readyz not ready"
+get /metrics; grep -q '^sluice_records_in_total{operator="window#' "$work/body" || fail "no metrics"
+get /; grep -qi '<html' "$work/body" || fail "no dashboard page"
+get /api/v1/pipelines; grep -q '"name":"demo-plant"' "$work/body" || fail "no pipeline document"
 kill -INT "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGINT"
