@@ -144,9 +144,19 @@ static int build_id(kafka_sink *s, const sl_record *r, const void *key, size_t k
       return SL_ERR_NOMEM;
     return append_text(s, &s->id, ws, err);
   }
-  return sl_buf_printf(&s->id, "%" PRId32 "/%" PRId64, sl_record_partition(r), sl_record_offset(r))
-             ? SL_ERR_NOMEM
-             : SL_OK;
+  if (sl_record_offset(r) >= 0) {
+    const char *src = sl_record_source_name(r);
+    return sl_buf_printf(&s->id, "%s/%" PRId32 "/%" PRId64, src ? src : "",
+                         sl_record_partition(r), sl_record_offset(r))
+               ? SL_ERR_NOMEM
+               : SL_OK;
+  }
+  /* Made inside the pipeline without a window (an alert): the same input
+   * yields the same bytes, so a hash of the value identifies duplicates. */
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < s->value.len; i++)
+    h = (h ^ (unsigned char)s->value.data[i]) * 1099511628211ull;
+  return sl_buf_printf(&s->id, "v%016" PRIx64, h) ? SL_ERR_NOMEM : SL_OK;
 }
 
 /* ---- in-flight tracking and delivery reports --------------------------- */

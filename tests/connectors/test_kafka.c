@@ -450,7 +450,7 @@ static void test_round_trip(void) {
       snprintf(want, sizeof want, "%s/kafka_sink#1/s1-%lld/%lld", t.pipeline, (long long)id,
                (long long)id * 1000);
     else
-      snprintf(want, sizeof want, "%s/kafka_sink#1/3/%lld", t.pipeline, (long long)id + 100);
+      snprintf(want, sizeof want, "%s/kafka_sink#1/input/3/%lld", t.pipeline, (long long)id + 100);
     CU_ASSERT(sid && len == strlen(want) && memcmp(sid, want, len) == 0);
     /* position: ours, increasing per partition without gaps */
     CU_ASSERT_EQUAL(sl_record_source_id(r), 2);
@@ -946,7 +946,7 @@ static void test_kcat_interop(void) {
     if (sscanf(line, "s1-%d ", &id) == 1 && id >= 0 && id < 3) {
       char want[256];
       found[id]++;
-      snprintf(want, sizeof want, "trace=t%d,sluice-id=%s/kafka_sink#1/3/%d ", id, t.pipeline,
+      snprintf(want, sizeof want, "trace=t%d,sluice-id=%s/kafka_sink#1/input/3/%d ", id, t.pipeline,
                100 + id);
       CU_ASSERT_PTR_NOT_NULL(strstr(line, want));
       CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"site\":\"s1\""));
