@@ -437,8 +437,8 @@ static void skip_fenced(sl_runtime *rt, sl_batch *b) {
 
 /* Commit offsets of records whose effects the sinks have acknowledged; with
  * state = "redis" first checkpoint state and offsets atomically. */
-static int commit_sources(sl_runtime *rt, pending_offsets *pending, sl_error *err) {
-  int rc = flush_sinks(rt, 5000, err);
+static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms, sl_error *err) {
+  int rc = flush_sinks(rt, flush_ms, err);
   if (rc == SL_ERR_UNAVAILABLE) {
     /* A sink's destination is down: hold everything, retry shortly. */
     if (!rt->paused)
@@ -515,7 +515,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
         nanosleep(&ts, NULL);
         continue;
       }
-      if ((rc = commit_sources(rt, pending, err)) != SL_OK)
+      if ((rc = commit_sources(rt, pending, 5000, err)) != SL_OK)
         goto out;
       last_commit = sl_runtime_now_ms();
       continue;
@@ -557,7 +557,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
     }
     if (now - last_commit >= rt->graph->checkpoint_ms) {
       last_commit = now;
-      if ((rc = commit_sources(rt, pending, err)) != SL_OK)
+      if ((rc = commit_sources(rt, pending, 5000, err)) != SL_OK)
         goto out;
     }
     if (live == 0 && nsources > 0) {
@@ -573,14 +573,16 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   for (size_t i = 0; i < rt->count; i++)
     if (rt->nodes[i].kind == SL_NODE_SOURCE && rt->nodes[i].source->pause)
       rt->nodes[i].source->pause(rt->nodes[i].source_state);
-  /* The final checkpoint; while Redis is down, retry within the stop budget. */
-  int64_t give_up = sl_runtime_now_ms() + 8000;
-  rc = commit_sources(rt, pending, err);
+  /* The final checkpoint; while a sink or Redis is down, retry within the
+   * stop budget (SPEC.md section 2: exit within 10 s). */
+  int64_t give_up = sl_runtime_now_ms() + 9000;
+  rc = commit_sources(rt, pending, 4000, err);
   while (rc == SL_OK && rt->paused && sl_runtime_now_ms() < give_up && rt->stop < 2) {
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
-    if (sl_runtime_now_ms() >= rt->resume_at_ms)
-      rc = commit_sources(rt, pending, err);
+    int64_t left = give_up - sl_runtime_now_ms();
+    if (sl_runtime_now_ms() >= rt->resume_at_ms && left > 0)
+      rc = commit_sources(rt, pending, (int)(left < 4000 ? left : 4000), err);
   }
   if (rc == SL_OK && rt->paused)
     rc = sl_error_set(err, SL_ERR_UNAVAILABLE,
