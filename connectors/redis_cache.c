@@ -40,7 +40,7 @@ typedef struct cache_sink {
   size_t n, cap;
   size_t sent;     /* entries whose commands are in the connection's pipeline */
   size_t replies;  /* replies expected for them */
-  sl_buf scratch;  /* Redis key names being built */
+  sl_buf scratch;  /* event JSON, then Redis key names, being built */
   sl_buf val;      /* key field rendered as text */
 } cache_sink;
 
@@ -145,13 +145,17 @@ static int stage(cache_sink *s, const sl_record *r, sl_error *err) {
   }
   e->jlen = s->bytes.len - e->joff;
   e->eoff = s->bytes.len;
-  if (sl_buf_puts(&s->bytes, "{\"type\":\"result\",\"cache\":") != SL_OK ||
-      sl_buf_json_string(&s->bytes, s->name, strlen(s->name)) != SL_OK ||
-      sl_buf_puts(&s->bytes, ",\"key\":") != SL_OK ||
-      sl_buf_json_string(&s->bytes, s->val.data, s->val.len) != SL_OK ||
-      sl_buf_puts(&s->bytes, ",\"record\":") != SL_OK ||
-      sl_buf_append(&s->bytes, s->bytes.data + e->joff, e->jlen) != SL_OK ||
-      sl_buf_putc(&s->bytes, '}') != SL_OK)
+  /* Built aside: appending bytes of `bytes` to itself could read freed
+   * memory when it grows. */
+  sl_buf *ev = &s->scratch;
+  sl_buf_reset(ev);
+  if (sl_buf_puts(ev, "{\"type\":\"result\",\"cache\":") != SL_OK ||
+      sl_buf_json_string(ev, s->name, strlen(s->name)) != SL_OK ||
+      sl_buf_puts(ev, ",\"key\":") != SL_OK ||
+      sl_buf_json_string(ev, s->val.data, s->val.len) != SL_OK ||
+      sl_buf_puts(ev, ",\"record\":") != SL_OK ||
+      sl_buf_append(ev, s->bytes.data + e->joff, e->jlen) != SL_OK || sl_buf_putc(ev, '}') != SL_OK ||
+      sl_buf_append(&s->bytes, ev->data, ev->len) != SL_OK)
     goto nomem;
   e->elen = s->bytes.len - e->eoff;
   s->n++;

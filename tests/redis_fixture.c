@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -77,11 +78,16 @@ static int spawn(rf_server *s) {
     return -1;
   }
   if (pid == 0) {
+    /* Die with the test process, even when it crashes. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     setenv("NOTIFY_SOCKET", sock, 1);
+    /* No inherited stdio: a test runner reading our output must not wait
+     * for the server to exit. */
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
       dup2(null, 0);
       dup2(null, 1);
+      dup2(null, 2);
     }
     execlp("redis-server", "redis-server", s->conf, (char *)NULL);
     _exit(127);
