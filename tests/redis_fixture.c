@@ -44,7 +44,8 @@ static int write_conf(rf_server *s, const rf_opts *o) {
   if (o && o->appendonly)
     fprintf(f, "appendonly yes\nappendfsync %s\n", o->appendfsync ? o->appendfsync : "everysec");
   if (o && o->user)
-    fprintf(f, "user %s on >%s ~* &* +@all\n", o->user, o->password ? o->password : "");
+    fprintf(f, "user %s on >%s %s\n", o->user, o->password ? o->password : "",
+            o->user_rules ? o->user_rules : "~* &* +@all");
   else if (o && o->password)
     fprintf(f, "requirepass %s\n", o->password);
   if (o && o->default_acl)

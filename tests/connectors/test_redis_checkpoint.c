@@ -448,6 +448,49 @@ static void test_regression_redis_14541(void) {
   rf_stop(&s);
 }
 
+/* The least-privilege user of docs/state.md can do everything sluice needs
+ * and lets the #14541 check run; without +acl|dryrun it only warns. */
+#define DOC_ACL                                                                                \
+  "~sl:* &sl:events +@read +@write +@scripting +ping +select +info -@dangerous "              \
+  "+acl|dryrun +config|get +publish"
+
+static void least_privilege(const char *rules, int expect_warning) {
+  rf_server s;
+  rf_opts o = {.appendonly = 1, .user = "sluice", .password = "pw", .user_rules = rules};
+  CU_ASSERT_EQUAL_FATAL(rf_start(&s, &o), 0);
+  sl_redis *r = open_redis(&s, NULL);
+  sl_error err;
+  int64_t ep;
+  CU_ASSERT_EQUAL(sl_state_acquire_epoch(r, "pl", "t", 0, &ep, &err), SL_OK);
+  sl_checkpoint *cp = sl_checkpoint_new("pl");
+  sl_checkpoint_put(cp, "t", 0, "win", "k", 1, "v", 1);
+  sl_checkpoint_delete(cp, "t", 0, "win", "gone", 4);
+  sl_checkpoint_offset(cp, "t", 0, ep, 3);
+  CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_redis_warning(r) != NULL, expect_warning);
+  sink out;
+  int64_t off;
+  CU_ASSERT_EQUAL(load(r, "pl", "t", 0, &out, &off), SL_OK);
+  CU_ASSERT_EQUAL(out.n, 1);
+  CU_ASSERT_EQUAL(off, 3);
+  CU_ASSERT_EQUAL(sl_alerts_put_firing(r, "pl", "a", "{}", "{\"state\":\"firing\"}", &err),
+                  SL_OK);
+  char *list = NULL;
+  CU_ASSERT_EQUAL(sl_alerts_list(r, NULL, "firing", &list, &err), SL_OK);
+  CU_ASSERT_STRING_EQUAL(list, "[{\"state\":\"firing\"}]");
+  free(list);
+  CU_ASSERT_EQUAL(sl_cache_list(r, "c", "", 10, NULL, &list, &(char *){NULL}, &err), SL_OK);
+  free(list);
+  sl_checkpoint_free(cp);
+  sl_redis_free(r);
+  rf_stop(&s);
+}
+
+static void test_least_privilege_user(void) {
+  least_privilege(DOC_ACL, 0);
+  least_privilege("~sl:* &sl:events +@read +@write +@scripting +ping +publish -@dangerous", 1);
+}
+
 static int count_only(void *ud, const char *op, const void *k, size_t kl, const void *v,
                       size_t vl) {
   (void)op, (void)k, (void)kl, (void)v, (void)vl;
@@ -507,6 +550,7 @@ int suite_connectors_redis_checkpoint(void) {
   CU_add_test(s, "kill -9 with appendfsync always keeps commits", test_kill9_keeps_commits);
   CU_add_test(s, "Redis down, then back", test_redis_down);
   CU_add_test(s, "regression redis/redis#14541", test_regression_redis_14541);
+  CU_add_test(s, "least-privilege ACL user of docs/state.md", test_least_privilege_user);
   CU_add_test(s, "restore 1M keys (timed)", test_restore_million_keys);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
