@@ -262,13 +262,13 @@ static void test_delete_semantics(void) {
   sl_checkpoint_offset(cp, "t", 0, ep, 1);
   CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
   sl_checkpoint_reset(cp);
-  sl_checkpoint_delete(cp, "t", 0, "win", "k1", 2);           /* closed window */
-  sl_checkpoint_put(cp, "t", 0, "win", "k3", 2, "3", 1);      /* new window */
-  sl_checkpoint_put(cp, "t", 0, "win", "k4", 2, "4", 1);      /* opened and ... */
-  sl_checkpoint_delete(cp, "t", 0, "win", "k4", 2);           /* ... closed in one interval */
-  sl_checkpoint_delete(cp, "t", 0, "win", "k5", 2);           /* deleted, then ... */
-  sl_checkpoint_put(cp, "t", 0, "win", "k5", 2, "5", 1);      /* ... recreated */
-  sl_checkpoint_delete(cp, "t", 0, "win", "nope", 4);         /* never existed */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k1", 2);      /* closed window */
+  sl_checkpoint_put(cp, "t", 0, "win", "k3", 2, "3", 1); /* new window */
+  sl_checkpoint_put(cp, "t", 0, "win", "k4", 2, "4", 1); /* opened and ... */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k4", 2);      /* ... closed in one interval */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k5", 2);      /* deleted, then ... */
+  sl_checkpoint_put(cp, "t", 0, "win", "k5", 2, "5", 1); /* ... recreated */
+  sl_checkpoint_delete(cp, "t", 0, "win", "nope", 4);    /* never existed */
   sl_checkpoint_offset(cp, "t", 0, ep, 2);
   CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
   sink s;
@@ -407,7 +407,10 @@ static void test_regression_redis_14541(void) {
   int rc;
   long long hlen, off;
   /* 1. The pitfall: `default` off without permissions, AOF always. */
-  rf_opts bad = {.appendonly = 1, .appendfsync = "always", .user = "sluice", .password = "pw",
+  rf_opts bad = {.appendonly = 1,
+                 .appendfsync = "always",
+                 .user = "sluice",
+                 .password = "pw",
                  .default_acl = "off nopass -@all"};
   CU_ASSERT_EQUAL_FATAL(rf_start(&s, &bad), 0);
   /* The product refuses by default, naming the bug and the fix ... */
@@ -437,7 +440,10 @@ static void test_regression_redis_14541(void) {
 
   /* 2. The safe configuration: `default` stays disabled but keeps the
    * permissions the AOF replay needs. No refusal, no loss. */
-  rf_opts good = {.appendonly = 1, .appendfsync = "always", .user = "sluice", .password = "pw",
+  rf_opts good = {.appendonly = 1,
+                  .appendfsync = "always",
+                  .user = "sluice",
+                  .password = "pw",
                   .default_acl = "off nopass ~* &* +@all"};
   CU_ASSERT_EQUAL_FATAL(rf_start(&s, &good), 0);
   CU_ASSERT_EQUAL(commit_kill_restart(&s, NULL, &rc, &hlen, &off, msg, sizeof msg), 0);
@@ -450,8 +456,8 @@ static void test_regression_redis_14541(void) {
 
 /* The least-privilege user of docs/state.md can do everything sluice needs
  * and lets the #14541 check run; without +acl|dryrun it only warns. */
-#define DOC_ACL                                                                                \
-  "~sl:* &sl:events +@read +@write +@scripting +ping +select +info -@dangerous "              \
+#define DOC_ACL                                                                                    \
+  "~sl:* &sl:events +@read +@write +@scripting +ping +select +info -@dangerous "                   \
   "+acl|dryrun +config|get +publish"
 
 static void least_privilege(const char *rules, int expect_warning) {
@@ -473,8 +479,7 @@ static void least_privilege(const char *rules, int expect_warning) {
   CU_ASSERT_EQUAL(load(r, "pl", "t", 0, &out, &off), SL_OK);
   CU_ASSERT_EQUAL(out.n, 1);
   CU_ASSERT_EQUAL(off, 3);
-  CU_ASSERT_EQUAL(sl_alerts_put_firing(r, "pl", "a", "{}", "{\"state\":\"firing\"}", &err),
-                  SL_OK);
+  CU_ASSERT_EQUAL(sl_alerts_put_firing(r, "pl", "a", "{}", "{\"state\":\"firing\"}", &err), SL_OK);
   char *list = NULL;
   CU_ASSERT_EQUAL(sl_alerts_list(r, NULL, "firing", &list, &err), SL_OK);
   CU_ASSERT_STRING_EQUAL(list, "[{\"state\":\"firing\"}]");

@@ -2,8 +2,8 @@
 /* The Redis connection: URL forms, AUTH with an ACL user, error classes,
  * backoff, and reconnection after Redis comes back. */
 #include <CUnit/CUnit.h>
-#include <hiredis/hiredis.h>
 #include <arpa/inet.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
