@@ -108,8 +108,14 @@ static int spawn(rf_server *s) {
   close(fd);
   unlink(sock);
   if (!ready) {
-    fprintf(stderr, "redis fixture: redis-server did not become ready (see %s/redis.log)\n",
-            s->dir);
+    fprintf(stderr, "redis fixture: redis-server did not become ready; its log:\n");
+    char log[sizeof s->dir + 16], line[512];
+    snprintf(log, sizeof log, "%s/redis.log", s->dir);
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f))
+      fputs(line, stderr);
+    if (f)
+      fclose(f);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     s->pid = 0;
@@ -125,9 +131,11 @@ int rf_start(rf_server *s, const rf_opts *o) {
     return -1;
   snprintf(s->conf, sizeof s->conf, "%s/redis.conf", s->dir);
   s->port = rf_free_port();
-  if (s->port <= 0 || write_conf(s, o) != 0)
+  if (s->port <= 0 || write_conf(s, o) != 0 || spawn(s) != 0) {
+    rf_stop(s); /* suites whose setup fails get no teardown */
     return -1;
-  return spawn(s);
+  }
+  return 0;
 }
 
 void rf_kill9(rf_server *s) {
