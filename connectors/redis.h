@@ -76,6 +76,8 @@ int sl_redis_connect(sl_redis *r, sl_error *err);
  * backoff with jitter). Never sleeps, so the caller keeps serving. */
 int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err);
 int sl_redis_is_connected(const sl_redis *r);
+/* PING (connecting first when needed): for /readyz. SL_OK when Redis answers. */
+int sl_redis_ping(sl_redis *r, sl_error *err);
 /* Drop the connection (the next call reconnects). */
 void sl_redis_disconnect(sl_redis *r);
 /* "redis://user@host:port/db" without the password; owned by `r`. */

@@ -359,6 +359,11 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
   return rc;
 }
 
+int sl_redis_ping(sl_redis *r, sl_error *err) {
+  const char *argv[1] = {"PING"};
+  return simple(r, 1, argv, "PING", err);
+}
+
 int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
   if (retry_in_ms)
     *retry_in_ms = 0;
