@@ -18,12 +18,20 @@
 /* KEYS: epoch, offset, then one state hash per operator.
  * ARGV: expected epoch, next offset ("" keeps it), then per state hash the
  * number of runs and each run as 'p' count k v ... or 'd' count k ...
- * Runs keep the staging order of puts and deletes of the same key. Returns
+ * Runs keep the staging order of puts and deletes of the same key. Every
+ * check comes before the first write, because Redis does not roll back a
+ * script that fails half way: state and offset must move together. Returns
  * {1, epoch} when applied, {0, stored epoch or "0"} when fenced (nothing
  * written). Writes go in chunks because Lua's unpack() has a stack limit. */
 const char sl_redis_checkpoint_lua[] =
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur ~= ARGV[1] then return {0, cur or '0'} end\n"
+    "for i = 3, #KEYS do\n"
+    "  local t = redis.call('TYPE', KEYS[i])['ok']\n"
+    "  if t ~= 'hash' and t ~= 'none' then\n"
+    "    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. t .. ', not a hash')\n"
+    "  end\n"
+    "end\n"
     "local a = 3\n"
     "for i = 3, #KEYS do\n"
     "  local nruns = tonumber(ARGV[a]); a = a + 1\n"

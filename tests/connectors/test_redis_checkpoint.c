@@ -285,6 +285,28 @@ static void test_delete_semantics(void) {
   sl_redis_free(r);
 }
 
+/* A script that fails half way is not rolled back by Redis: the checks
+ * must all come before the first write. */
+static void test_failure_writes_nothing(void) {
+  sl_redis *r = open_redis(&srv, NULL);
+  sl_error err;
+  int64_t ep;
+  sl_state_acquire_epoch(r, "pw", "t", 0, &ep, &err);
+  redisContext *c = raw(&srv);
+  freeReplyObject(redisCommand(c, "SET sl:{pw:t:0}:state:zzz not-a-hash"));
+  sl_checkpoint *cp = sl_checkpoint_new("pw");
+  sl_checkpoint_put(cp, "t", 0, "win", "k", 1, "v", 1);
+  sl_checkpoint_put(cp, "t", 0, "zzz", "k", 1, "v", 1);
+  sl_checkpoint_offset(cp, "t", 0, ep, 50);
+  CU_ASSERT_NOT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "WRONGTYPE"));
+  CU_ASSERT_EQUAL(raw_int(c, "EXISTS %s", "sl:{pw:t:0}:state:win"), 0);
+  CU_ASSERT_EQUAL(raw_int(c, "EXISTS %s", "sl:{pw:t:0}:offset"), 0);
+  redisFree(c);
+  sl_checkpoint_free(cp);
+  sl_redis_free(r);
+}
+
 static void test_script_flushed(void) {
   sl_redis *r = open_redis(&srv, NULL);
   sl_error err;
@@ -551,6 +573,7 @@ int suite_connectors_redis_checkpoint(void) {
   CU_add_test(s, "stale epoch writes nothing", test_stale_epoch_writes_nothing);
   CU_add_test(s, "two workers race on a partition", test_two_workers_race);
   CU_add_test(s, "delete semantics", test_delete_semantics);
+  CU_add_test(s, "a failing checkpoint writes nothing", test_failure_writes_nothing);
   CU_add_test(s, "script flushed: reloaded", test_script_flushed);
   CU_add_test(s, "kill -9 with appendfsync always keeps commits", test_kill9_keeps_commits);
   CU_add_test(s, "Redis down, then back", test_redis_down);

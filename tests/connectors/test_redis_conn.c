@@ -174,7 +174,7 @@ static void test_down_then_back(void) {
   CU_ASSERT_EQUAL(retry, 0);
   CU_ASSERT_EQUAL(sl_redis_ping(r, &err), SL_OK);
   rf_kill9(&s2);
-  CU_ASSERT(sl_redis_is_connected(r)); /* not noticed yet ... */
+  CU_ASSERT(sl_redis_is_connected(r));                         /* not noticed yet ... */
   CU_ASSERT_EQUAL(sl_redis_ping(r, &err), SL_ERR_UNAVAILABLE); /* ... until used */
   int64_t epoch;
   CU_ASSERT_EQUAL(sl_state_acquire_epoch(r, "p", "t", 0, &epoch, &err), SL_ERR_UNAVAILABLE);
