@@ -15,6 +15,10 @@
  * The {P:T:N} hash tag keeps one partition in one Redis Cluster slot: the
  * atomic unit of a checkpoint is the partition (state + offset together).
  *
+ * Threads: an sl_redis is one blocking hiredis connection; use it from one
+ * thread at a time (the runtime's checkpoint thread, the HTTP server and each
+ * cache sink own separate handles).
+ *
  * Ownership: every function copies what it keeps; strings it returns are
  * malloc'd and freed by the caller with free() unless stated otherwise. */
 #ifndef SLUICE_REDIS_H
@@ -73,6 +77,8 @@ int sl_redis_connect(sl_redis *r, sl_error *err);
  * backoff with jitter). Never sleeps, so the caller keeps serving. */
 int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err);
 int sl_redis_is_connected(const sl_redis *r);
+/* PING (connecting first when needed): for /readyz. SL_OK when Redis answers. */
+int sl_redis_ping(sl_redis *r, sl_error *err);
 /* Drop the connection (the next call reconnects). */
 void sl_redis_disconnect(sl_redis *r);
 /* "redis://user@host:port/db" without the password; owned by `r`. */
@@ -103,8 +109,8 @@ sl_checkpoint *sl_checkpoint_new(const char *pipeline);
  * (bytes copied). Changes to the same key apply in call order. */
 int sl_checkpoint_put(sl_checkpoint *cp, const char *topic, int32_t partition, const char *op_id,
                       const void *key, size_t klen, const void *val, size_t vlen);
-int sl_checkpoint_delete(sl_checkpoint *cp, const char *topic, int32_t partition,
-                         const char *op_id, const void *key, size_t klen);
+int sl_checkpoint_delete(sl_checkpoint *cp, const char *topic, int32_t partition, const char *op_id,
+                         const void *key, size_t klen);
 /* The epoch this worker holds for the partition (from
  * sl_state_acquire_epoch) and the next offset to store; next_offset < 0
  * leaves the stored offset as it is. Every partition staged with put or
@@ -124,15 +130,15 @@ size_t sl_checkpoint_partitions(const sl_checkpoint *cp);
  * partition is unknown: call commit again with the same checkpoint, which is
  * idempotent); SL_ERR_INVALID for an ACL problem. The staged changes stay
  * in `cp` until sl_checkpoint_reset. `fenced`/`nfenced` may be NULL. */
-int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced,
-                         size_t *nfenced, sl_error *err);
+int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced, size_t *nfenced,
+                         sl_error *err);
 void sl_checkpoint_reset(sl_checkpoint *cp);
 void sl_checkpoint_free(sl_checkpoint *cp); /* NULL is a no-op */
 
 /* Take a new epoch for a partition on assignment (INCR); every older epoch
  * is fenced from then on. */
-int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic,
-                           int32_t partition, int64_t *epoch, sl_error *err);
+int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic, int32_t partition,
+                           int64_t *epoch, sl_error *err);
 
 typedef int (*sl_state_entry_fn)(void *ud, const char *op_id, const void *k, size_t kl,
                                  const void *v, size_t vl);
@@ -152,24 +158,22 @@ extern const sl_sink_desc sl_cache_sink;
 
 /* Record a firing alert (`alert_json` is the whole alert output record) and
  * publish it on sl:events. */
-int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert,
-                         const char *key_json, const char *alert_json, sl_error *err);
+int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
+                         const char *alert_json, sl_error *err);
 /* Remove a firing alert and publish the resolution `alert_json` (may be NULL:
  * nothing published). */
 int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
                       const char *alert_json, sl_error *err);
 /* JSON array of the alerts of `pipeline` (NULL: every pipeline) whose
  * "state" equals `state` (NULL: any). *out is malloc'd. */
-int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out,
-                   sl_error *err);
+int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out, sl_error *err);
 /* PUBLISH sl:events `json`. */
 int sl_redis_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err);
 
 /* ---- read helpers for the HTTP API (redis_read.c) ------------------------ */
 
 /* Latest record of `key` as JSON in *out (malloc'd); SL_ERR_NOT_FOUND if none. */
-int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **out,
-                        sl_error *err);
+int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **out, sl_error *err);
 /* JSON array of the `limit` most recent records of `key`, newest first
  * (limit <= 0: all kept). SL_ERR_NOT_FOUND when the key has no history. */
 int sl_cache_history(sl_redis *r, const char *name, const char *key, long limit, char **out,
@@ -179,8 +183,8 @@ int sl_cache_history(sl_redis *r, const char *name, const char *key, long limit,
  * (<= 0: 100). *out is a JSON array [{"key":K,"record":{...}|null}, ...];
  * *next_cursor (malloc'd) is the cursor of the next page, or NULL when this
  * page is the last. Expired keys are dropped from the index as met. */
-int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit,
-                  const char *cursor, char **out, char **next_cursor, sl_error *err);
+int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit, const char *cursor,
+                  char **out, char **next_cursor, sl_error *err);
 
 /* ---- pipelines registry (redis_pipelines.c) -------------------------------- */
 

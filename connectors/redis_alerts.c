@@ -45,9 +45,8 @@ static int run_all(sl_redis *r, int n, int *argc, const char ***argv, size_t **l
   return first;
 }
 
-static int alert_change(sl_redis *r, const char *pipeline, const char *alert,
-                        const char *key_json, const char *alert_json, int firing,
-                        sl_error *err) {
+static int alert_change(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
+                        const char *alert_json, int firing, sl_error *err) {
   if (!pipeline || !alert || (firing && !alert_json))
     return sl_error_set(err, SL_ERR_INVALID, "alert store: pipeline, alert and JSON required");
   sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT, event = SL_BUF_INIT;
@@ -91,8 +90,8 @@ out:
   return rc;
 }
 
-int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert,
-                         const char *key_json, const char *alert_json, sl_error *err) {
+int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
+                         const char *alert_json, sl_error *err) {
   return alert_change(r, pipeline, alert, key_json, alert_json, 1, err);
 }
 
@@ -125,8 +124,7 @@ static int append_matching(sl_buf *out, const redisReply *vals, const char *stat
       if (!match)
         continue;
     }
-    if ((!*first && sl_buf_putc(out, ',') != SL_OK) ||
-        sl_buf_append(out, v->str, v->len) != SL_OK)
+    if ((!*first && sl_buf_putc(out, ',') != SL_OK) || sl_buf_append(out, v->str, v->len) != SL_OK)
       return SL_ERR_NOMEM;
     *first = 0;
   }

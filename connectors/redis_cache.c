@@ -38,10 +38,10 @@ typedef struct cache_sink {
   sl_buf bytes;
   cache_entry *e;
   size_t n, cap;
-  size_t sent;     /* entries whose commands are in the connection's pipeline */
-  size_t replies;  /* replies expected for them */
-  sl_buf scratch;  /* Redis key names being built */
-  sl_buf val;      /* key field rendered as text */
+  size_t sent;    /* entries whose commands are in the connection's pipeline */
+  size_t replies; /* replies expected for them */
+  sl_buf scratch; /* event JSON, then Redis key names, being built */
+  sl_buf val;     /* key field rendered as text */
 } cache_sink;
 
 static const sl_config_entry cache_config[] = {
@@ -103,8 +103,7 @@ static int key_text(cache_sink *s, const sl_value *v) {
     return SL_ERR_NOT_FOUND;
   switch (v->type) {
   case SL_TYPE_STRING:
-    return v->as.str.len ? sl_buf_append(&s->val, v->as.str.ptr, v->as.str.len)
-                         : SL_ERR_NOT_FOUND;
+    return v->as.str.len ? sl_buf_append(&s->val, v->as.str.ptr, v->as.str.len) : SL_ERR_NOT_FOUND;
   case SL_TYPE_INT: return sl_buf_printf(&s->val, "%" PRId64, v->as.i);
   case SL_TYPE_DOUBLE: return sl_buf_printf(&s->val, "%.17g", v->as.d);
   case SL_TYPE_BOOL: return sl_buf_puts(&s->val, v->as.b ? "true" : "false");
@@ -145,13 +144,17 @@ static int stage(cache_sink *s, const sl_record *r, sl_error *err) {
   }
   e->jlen = s->bytes.len - e->joff;
   e->eoff = s->bytes.len;
-  if (sl_buf_puts(&s->bytes, "{\"type\":\"result\",\"cache\":") != SL_OK ||
-      sl_buf_json_string(&s->bytes, s->name, strlen(s->name)) != SL_OK ||
-      sl_buf_puts(&s->bytes, ",\"key\":") != SL_OK ||
-      sl_buf_json_string(&s->bytes, s->val.data, s->val.len) != SL_OK ||
-      sl_buf_puts(&s->bytes, ",\"record\":") != SL_OK ||
-      sl_buf_append(&s->bytes, s->bytes.data + e->joff, e->jlen) != SL_OK ||
-      sl_buf_putc(&s->bytes, '}') != SL_OK)
+  /* Built aside: appending bytes of `bytes` to itself could read freed
+   * memory when it grows. */
+  sl_buf *ev = &s->scratch;
+  sl_buf_reset(ev);
+  if (sl_buf_puts(ev, "{\"type\":\"result\",\"cache\":") != SL_OK ||
+      sl_buf_json_string(ev, s->name, strlen(s->name)) != SL_OK ||
+      sl_buf_puts(ev, ",\"key\":") != SL_OK ||
+      sl_buf_json_string(ev, s->val.data, s->val.len) != SL_OK ||
+      sl_buf_puts(ev, ",\"record\":") != SL_OK ||
+      sl_buf_append(ev, s->bytes.data + e->joff, e->jlen) != SL_OK ||
+      sl_buf_putc(ev, '}') != SL_OK || sl_buf_append(&s->bytes, ev->data, ev->len) != SL_OK)
     goto nomem;
   e->elen = s->bytes.len - e->eoff;
   s->n++;
@@ -240,8 +243,8 @@ static int cache_write(void *state, const sl_batch *in, size_t *written, sl_erro
   *written = 0;
   for (size_t i = 0; i < n; i++) {
     if (s->n >= CACHE_MAX_PENDING || s->bytes.len >= CACHE_MAX_BYTES)
-      return sl_error_set(err, SL_ERR_LIMIT, "cache '%s': %zu records waiting for Redis",
-                          s->name, s->n);
+      return sl_error_set(err, SL_ERR_LIMIT, "cache '%s': %zu records waiting for Redis", s->name,
+                          s->n);
     int rc = stage(s, sl_batch_at(in, i), err);
     if (rc != SL_OK)
       return rc;

@@ -18,12 +18,20 @@
 /* KEYS: epoch, offset, then one state hash per operator.
  * ARGV: expected epoch, next offset ("" keeps it), then per state hash the
  * number of runs and each run as 'p' count k v ... or 'd' count k ...
- * Runs keep the staging order of puts and deletes of the same key. Returns
+ * Runs keep the staging order of puts and deletes of the same key. Every
+ * check comes before the first write, because Redis does not roll back a
+ * script that fails half way: state and offset must move together. Returns
  * {1, epoch} when applied, {0, stored epoch or "0"} when fenced (nothing
  * written). Writes go in chunks because Lua's unpack() has a stack limit. */
 const char sl_redis_checkpoint_lua[] =
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur ~= ARGV[1] then return {0, cur or '0'} end\n"
+    "for i = 3, #KEYS do\n"
+    "  local t = redis.call('TYPE', KEYS[i])['ok']\n"
+    "  if t ~= 'hash' and t ~= 'none' then\n"
+    "    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. t .. ', not a hash')\n"
+    "  end\n"
+    "end\n"
     "local a = 3\n"
     "for i = 3, #KEYS do\n"
     "  local nruns = tonumber(ARGV[a]); a = a + 1\n"
@@ -59,8 +67,8 @@ typedef struct cp_op {
 typedef struct cp_part {
   char *topic;
   int32_t partition;
-  int staged;     /* anything to commit since the last reset */
-  int has_epoch;  /* sl_checkpoint_offset was called */
+  int staged;    /* anything to commit since the last reset */
+  int has_epoch; /* sl_checkpoint_offset was called */
   int64_t epoch;
   int64_t next_offset; /* < 0: keep the stored one */
   cp_op *ops;
@@ -69,10 +77,10 @@ typedef struct cp_part {
 
 struct sl_checkpoint {
   char *pipeline;
-  sl_buf bytes;    /* every staged key and value */
-  cp_part *parts;  /* kept across resets so steady state does not allocate */
+  sl_buf bytes;   /* every staged key and value */
+  cp_part *parts; /* kept across resets so steady state does not allocate */
   size_t nparts, capparts;
-  size_t last;     /* index of the last partition used: staging is bursty */
+  size_t last; /* index of the last partition used: staging is bursty */
   sl_fenced *fenced;
   size_t nfenced;
   /* scratch for commit */
@@ -223,8 +231,8 @@ int sl_checkpoint_put(sl_checkpoint *cp, const char *topic, int32_t partition, c
   return stage(cp, topic, partition, op_id, 0, key, klen, val, vlen);
 }
 
-int sl_checkpoint_delete(sl_checkpoint *cp, const char *topic, int32_t partition,
-                         const char *op_id, const void *key, size_t klen) {
+int sl_checkpoint_delete(sl_checkpoint *cp, const char *topic, int32_t partition, const char *op_id,
+                         const void *key, size_t klen) {
   return stage(cp, topic, partition, op_id, 1, key, klen, NULL, 0);
 }
 
@@ -308,8 +316,8 @@ static int append_part(sl_redis *r, sl_checkpoint *cp, const cp_part *p, sl_erro
     if (!p->ops[i].n)
       continue;
     koff[k++] = kb->len;
-    bad |= sl_buf_printf(kb, "sl:{%s:%s:%d}:state:%s", cp->pipeline, p->topic,
-                         (int)p->partition, p->ops[i].op_id);
+    bad |= sl_buf_printf(kb, "sl:{%s:%s:%d}:state:%s", cp->pipeline, p->topic, (int)p->partition,
+                         p->ops[i].op_id);
   }
   koff[k] = kb->len;
   if (bad)
@@ -319,8 +327,8 @@ static int append_part(sl_redis *r, sl_checkpoint *cp, const cp_part *p, sl_erro
   size_t *al = cp->argvlen;
   size_t a = 0, nu = 0;
 #define ARG(ptr, len) (av[a] = (ptr), al[a] = (len), a++)
-#define NUM(v)                                                                 \
-  (snprintf(cp->nums[nu], sizeof cp->nums[nu], "%" PRId64, (int64_t)(v)),      \
+#define NUM(v)                                                                                     \
+  (snprintf(cp->nums[nu], sizeof cp->nums[nu], "%" PRId64, (int64_t)(v)),                          \
    ARG(cp->nums[nu], strlen(cp->nums[nu])), nu++)
   ARG("EVALSHA", 7);
   ARG(sl_redis_script_sha(r), 40);
@@ -403,8 +411,8 @@ static int read_replies(sl_redis *r, sl_checkpoint *cp, size_t *idx, size_t n, s
   return first_rc;
 }
 
-int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced,
-                         size_t *nfenced, sl_error *err) {
+int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced, size_t *nfenced,
+                         sl_error *err) {
   cp->nfenced = 0;
   if (fenced)
     *fenced = NULL;
@@ -471,8 +479,8 @@ int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fence
   return rc;
 }
 
-int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic,
-                           int32_t partition, int64_t *epoch, sl_error *err) {
+int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic, int32_t partition,
+                           int64_t *epoch, sl_error *err) {
   sl_buf key = SL_BUF_INIT;
   if (sl_redis_partition_prefix(&key, pipeline, topic, partition) != SL_OK ||
       sl_buf_puts(&key, "epoch") != SL_OK) {

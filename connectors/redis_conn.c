@@ -21,8 +21,8 @@ struct sl_redis {
   int failures;       /* consecutive failed connection attempts */
   int64_t next_attempt_ms;
   uint32_t rng;
-  sl_error last_err;  /* why the last attempt failed */
-  int state_ready;    /* script loaded and safety checked on this connection */
+  sl_error last_err; /* why the last attempt failed */
+  int state_ready;   /* script loaded and safety checked on this connection */
   char sha[41];
   char warning[512];
 };
@@ -100,8 +100,8 @@ int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
     const char *uend = colon ? colon : at;
     if (pct_decode(p, (size_t)(uend - p), out->user, sizeof out->user) != 0)
       return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long user name");
-    if (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), out->password,
-                            sizeof out->password) != 0)
+    if (colon &&
+        pct_decode(colon + 1, (size_t)(at - colon - 1), out->password, sizeof out->password) != 0)
       return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long password");
     if (colon && !out->password[0])
       return sl_error_set(err, SL_ERR_INVALID, "Redis URL: empty password after ':'");
@@ -259,16 +259,15 @@ int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, s
                         "Redis at %s redirected %s (%.100s): sluice talks to one Redis node; "
                         "point SLUICE_REDIS_URL at a standalone server or a cluster proxy",
                         r->describe, what, m);
-  return sl_error_set(err, SL_ERR_INTERNAL, "Redis at %s failed %s: %.200s", r->describe, what,
-                      m);
+  return sl_error_set(err, SL_ERR_INTERNAL, "Redis at %s failed %s: %.200s", r->describe, what, m);
 }
 
 int sl_redis_io_error(sl_redis *r, const char *what, sl_error *err) {
   const char *why = r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "connection lost";
   if (r->ctx && r->ctx->err == REDIS_ERR_OOM)
     why = "out of memory";
-  sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s unreachable during %s: %s", r->describe,
-               what, why);
+  sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s unreachable during %s: %s", r->describe, what,
+               why);
   sl_redis_disconnect(r);
   return SL_ERR_UNAVAILABLE;
 }
@@ -285,8 +284,8 @@ int sl_redis_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err
   return SL_OK;
 }
 
-int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen,
-                 redisReply **rep, const char *what, sl_error *err) {
+int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen, redisReply **rep,
+                 const char *what, sl_error *err) {
   *rep = NULL;
   redisContext *c = sl_redis_ctx(r, err);
   if (!c)
@@ -349,8 +348,7 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
     const char *argv[2] = {"SELECT", db};
     rc = simple(r, 2, argv, "SELECT of the database in the URL", err);
     if (rc == SL_ERR_INTERNAL) /* "ERR DB index is out of range" */
-      rc = err ? (err->code = SL_ERR_INVALID, err->retriable = 0, SL_ERR_INVALID)
-               : SL_ERR_INVALID;
+      rc = err ? (err->code = SL_ERR_INVALID, err->retriable = 0, SL_ERR_INVALID) : SL_ERR_INVALID;
   }
   if (rc == SL_OK) {
     const char *argv[1] = {"PING"};
@@ -359,6 +357,11 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
   if (rc != SL_OK)
     sl_redis_disconnect(r);
   return rc;
+}
+
+int sl_redis_ping(sl_redis *r, sl_error *err) {
+  const char *argv[1] = {"PING"};
+  return simple(r, 1, argv, "PING", err);
 }
 
 int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {

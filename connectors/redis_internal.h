@@ -27,8 +27,8 @@ int sl_redis_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err
 
 /* Run one command (argv form) and return its reply, error replies
  * converted with sl_redis_reply_error (and freed). */
-int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen,
-                 redisReply **rep, const char *what, sl_error *err);
+int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen, redisReply **rep,
+                 const char *what, sl_error *err);
 
 /* Once per connection before the first checkpoint: load the checkpoint
  * script and run the AOF/ACL safety check (redis/redis#14541). */

@@ -26,8 +26,7 @@ static char *take(sl_buf *b) {
   return s;
 }
 
-int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **out,
-                        sl_error *err) {
+int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **out, sl_error *err) {
   *out = NULL;
   int rc = valid_name(name, key, err);
   if (rc != SL_OK)
@@ -53,8 +52,7 @@ int sl_cache_get_latest(sl_redis *r, const char *name, const char *key, char **o
       rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     }
   } else {
-    rc = sl_error_set(err, SL_ERR_NOT_FOUND, "no record for key '%.100s' in cache '%s'", key,
-                      name);
+    rc = sl_error_set(err, SL_ERR_NOT_FOUND, "no record for key '%.100s' in cache '%s'", key, name);
   }
   freeReplyObject(rep);
   return rc;
@@ -191,8 +189,8 @@ out:
   return rc;
 }
 
-int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit,
-                  const char *cursor, char **out, char **next_cursor, sl_error *err) {
+int sl_cache_list(sl_redis *r, const char *name, const char *prefix, long limit, const char *cursor,
+                  char **out, char **next_cursor, sl_error *err) {
   *out = NULL;
   *next_cursor = NULL;
   int rc = valid_name(name, NULL, err);

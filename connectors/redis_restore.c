@@ -17,7 +17,7 @@
 #define SCAN_COUNT "10000"
 
 typedef struct scan_op {
-  char cursor[24]; /* "0" to start, NULL-like "" when done */
+  char cursor[24];   /* "0" to start, NULL-like "" when done */
   size_t koff, klen; /* key in the key buffer */
   int done;
 } scan_op;
@@ -32,8 +32,7 @@ static int append_round(sl_redis *r, const sl_buf *keys, const scan_op *ops, siz
   for (size_t i = 0; i < nops; i++) {
     if (ops[i].done)
       continue;
-    const char *argv[5] = {"HSCAN", keys->data + ops[i].koff, ops[i].cursor, "COUNT",
-                           SCAN_COUNT};
+    const char *argv[5] = {"HSCAN", keys->data + ops[i].koff, ops[i].cursor, "COUNT", SCAN_COUNT};
     size_t lens[5] = {5, ops[i].klen, strlen(ops[i].cursor), 5, sizeof SCAN_COUNT - 1};
     if (redisAppendCommandArgv(c, 5, argv, lens) != REDIS_OK)
       return sl_redis_io_error(r, "state restore", err);
@@ -48,8 +47,8 @@ static int take_reply(sl_redis *r, redisReply *rep, scan_op *op, const char *op_
   if (rep->type == REDIS_REPLY_ERROR)
     return sl_redis_reply_error(r, rep, "HSCAN of operator state", err);
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-      rep->element[0]->type != REDIS_REPLY_STRING ||
-      rep->element[1]->type != REDIS_REPLY_ARRAY || rep->element[1]->elements % 2)
+      rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY ||
+      rep->element[1]->elements % 2)
     return sl_error_set(err, SL_ERR_INTERNAL, "unexpected HSCAN reply");
   const redisReply *items = rep->element[1];
   for (size_t j = 0; j + 1 < items->elements; j += 2) {

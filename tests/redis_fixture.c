@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -43,7 +44,8 @@ static int write_conf(rf_server *s, const rf_opts *o) {
   if (o && o->appendonly)
     fprintf(f, "appendonly yes\nappendfsync %s\n", o->appendfsync ? o->appendfsync : "everysec");
   if (o && o->user)
-    fprintf(f, "user %s on >%s ~* &* +@all\n", o->user, o->password ? o->password : "");
+    fprintf(f, "user %s on >%s %s\n", o->user, o->password ? o->password : "",
+            o->user_rules ? o->user_rules : "~* &* +@all");
   else if (o && o->password)
     fprintf(f, "requirepass %s\n", o->password);
   if (o && o->default_acl)
@@ -77,11 +79,16 @@ static int spawn(rf_server *s) {
     return -1;
   }
   if (pid == 0) {
+    /* Die with the test process, even when it crashes. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     setenv("NOTIFY_SOCKET", sock, 1);
+    /* No inherited stdio: a test runner reading our output must not wait
+     * for the server to exit. */
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
       dup2(null, 0);
       dup2(null, 1);
+      dup2(null, 2);
     }
     execlp("redis-server", "redis-server", s->conf, (char *)NULL);
     _exit(127);
@@ -101,8 +108,14 @@ static int spawn(rf_server *s) {
   close(fd);
   unlink(sock);
   if (!ready) {
-    fprintf(stderr, "redis fixture: redis-server did not become ready (see %s/redis.log)\n",
-            s->dir);
+    fprintf(stderr, "redis fixture: redis-server did not become ready; its log:\n");
+    char log[sizeof s->dir + 16], line[512];
+    snprintf(log, sizeof log, "%s/redis.log", s->dir);
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f))
+      fputs(line, stderr);
+    if (f)
+      fclose(f);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     s->pid = 0;
@@ -118,9 +131,11 @@ int rf_start(rf_server *s, const rf_opts *o) {
     return -1;
   snprintf(s->conf, sizeof s->conf, "%s/redis.conf", s->dir);
   s->port = rf_free_port();
-  if (s->port <= 0 || write_conf(s, o) != 0)
+  if (s->port <= 0 || write_conf(s, o) != 0 || spawn(s) != 0) {
+    rf_stop(s); /* suites whose setup fails get no teardown */
     return -1;
-  return spawn(s);
+  }
+  return 0;
 }
 
 void rf_kill9(rf_server *s) {

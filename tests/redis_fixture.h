@@ -9,11 +9,12 @@
 #include <sys/types.h>
 
 typedef struct rf_opts {
-  int appendonly;            /* appendonly yes */
-  const char *appendfsync;   /* "always", "everysec" (default) or "no" */
-  const char *user;          /* an ACL user to create with all permissions, or NULL */
-  const char *password;      /* its password (also `requirepass` when no user) */
-  const char *default_acl;   /* rules of the `default` user, e.g. "off nopass -@all" */
+  int appendonly;          /* appendonly yes */
+  const char *appendfsync; /* "always", "everysec" (default) or "no" */
+  const char *user;        /* an ACL user to create with all permissions, or NULL */
+  const char *password;    /* its password (also `requirepass` when no user) */
+  const char *user_rules;  /* ACL rules of `user` (default "~* &* +@all") */
+  const char *default_acl; /* rules of the `default` user, e.g. "off nopass -@all" */
 } rf_opts;
 
 typedef struct rf_server {

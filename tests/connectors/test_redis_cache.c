@@ -37,8 +37,11 @@ static int fake_dead_letter(void *rt, const sl_record *r, const char *reason, co
 }
 
 static sl_connector_env env_for(const char *redis_url) {
-  sl_connector_env env = {.pipeline = "pc", .redis_url = redis_url, .state = "redis",
-                          .node_name = "cache#1", .dead_letter = fake_dead_letter};
+  sl_connector_env env = {.pipeline = "pc",
+                          .redis_url = redis_url,
+                          .state = "redis",
+                          .node_name = "cache#1",
+                          .dead_letter = fake_dead_letter};
   return env;
 }
 
@@ -298,7 +301,7 @@ static void test_redis_down_keeps_batch(void) {
   const int n1[] = {1};
   sl_error err;
   CU_ASSERT_EQUAL(put(st, a, k1, n1, 1, &err), SL_OK); /* connected and acknowledged */
-  rf_kill9(&s2); /* no persistence: Redis comes back empty */
+  rf_kill9(&s2);                                       /* no persistence: Redis comes back empty */
   const char *k2[] = {"y", "x"};
   const int n2[] = {2, 3};
   CU_ASSERT_EQUAL(put(st, a, k2, n2, 2, &err), SL_ERR_UNAVAILABLE);

@@ -262,13 +262,13 @@ static void test_delete_semantics(void) {
   sl_checkpoint_offset(cp, "t", 0, ep, 1);
   CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
   sl_checkpoint_reset(cp);
-  sl_checkpoint_delete(cp, "t", 0, "win", "k1", 2);           /* closed window */
-  sl_checkpoint_put(cp, "t", 0, "win", "k3", 2, "3", 1);      /* new window */
-  sl_checkpoint_put(cp, "t", 0, "win", "k4", 2, "4", 1);      /* opened and ... */
-  sl_checkpoint_delete(cp, "t", 0, "win", "k4", 2);           /* ... closed in one interval */
-  sl_checkpoint_delete(cp, "t", 0, "win", "k5", 2);           /* deleted, then ... */
-  sl_checkpoint_put(cp, "t", 0, "win", "k5", 2, "5", 1);      /* ... recreated */
-  sl_checkpoint_delete(cp, "t", 0, "win", "nope", 4);         /* never existed */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k1", 2);      /* closed window */
+  sl_checkpoint_put(cp, "t", 0, "win", "k3", 2, "3", 1); /* new window */
+  sl_checkpoint_put(cp, "t", 0, "win", "k4", 2, "4", 1); /* opened and ... */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k4", 2);      /* ... closed in one interval */
+  sl_checkpoint_delete(cp, "t", 0, "win", "k5", 2);      /* deleted, then ... */
+  sl_checkpoint_put(cp, "t", 0, "win", "k5", 2, "5", 1); /* ... recreated */
+  sl_checkpoint_delete(cp, "t", 0, "win", "nope", 4);    /* never existed */
   sl_checkpoint_offset(cp, "t", 0, ep, 2);
   CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
   sink s;
@@ -281,6 +281,28 @@ static void test_delete_semantics(void) {
   CU_ASSERT_PTR_NOT_NULL(find(&s, "win", "k3", 2));
   CU_ASSERT_PTR_NULL(find(&s, "win", "k4", 2));
   CU_ASSERT_PTR_NOT_NULL(find(&s, "win", "k5", 2));
+  sl_checkpoint_free(cp);
+  sl_redis_free(r);
+}
+
+/* A script that fails half way is not rolled back by Redis: the checks
+ * must all come before the first write. */
+static void test_failure_writes_nothing(void) {
+  sl_redis *r = open_redis(&srv, NULL);
+  sl_error err;
+  int64_t ep;
+  sl_state_acquire_epoch(r, "pw", "t", 0, &ep, &err);
+  redisContext *c = raw(&srv);
+  freeReplyObject(redisCommand(c, "SET sl:{pw:t:0}:state:zzz not-a-hash"));
+  sl_checkpoint *cp = sl_checkpoint_new("pw");
+  sl_checkpoint_put(cp, "t", 0, "win", "k", 1, "v", 1);
+  sl_checkpoint_put(cp, "t", 0, "zzz", "k", 1, "v", 1);
+  sl_checkpoint_offset(cp, "t", 0, ep, 50);
+  CU_ASSERT_NOT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "WRONGTYPE"));
+  CU_ASSERT_EQUAL(raw_int(c, "EXISTS %s", "sl:{pw:t:0}:state:win"), 0);
+  CU_ASSERT_EQUAL(raw_int(c, "EXISTS %s", "sl:{pw:t:0}:offset"), 0);
+  redisFree(c);
   sl_checkpoint_free(cp);
   sl_redis_free(r);
 }
@@ -407,7 +429,10 @@ static void test_regression_redis_14541(void) {
   int rc;
   long long hlen, off;
   /* 1. The pitfall: `default` off without permissions, AOF always. */
-  rf_opts bad = {.appendonly = 1, .appendfsync = "always", .user = "sluice", .password = "pw",
+  rf_opts bad = {.appendonly = 1,
+                 .appendfsync = "always",
+                 .user = "sluice",
+                 .password = "pw",
                  .default_acl = "off nopass -@all"};
   CU_ASSERT_EQUAL_FATAL(rf_start(&s, &bad), 0);
   /* The product refuses by default, naming the bug and the fix ... */
@@ -437,7 +462,10 @@ static void test_regression_redis_14541(void) {
 
   /* 2. The safe configuration: `default` stays disabled but keeps the
    * permissions the AOF replay needs. No refusal, no loss. */
-  rf_opts good = {.appendonly = 1, .appendfsync = "always", .user = "sluice", .password = "pw",
+  rf_opts good = {.appendonly = 1,
+                  .appendfsync = "always",
+                  .user = "sluice",
+                  .password = "pw",
                   .default_acl = "off nopass ~* &* +@all"};
   CU_ASSERT_EQUAL_FATAL(rf_start(&s, &good), 0);
   CU_ASSERT_EQUAL(commit_kill_restart(&s, NULL, &rc, &hlen, &off, msg, sizeof msg), 0);
@@ -446,6 +474,48 @@ static void test_regression_redis_14541(void) {
   CU_ASSERT_EQUAL(hlen, 2);
   CU_ASSERT_EQUAL(off, 77);
   rf_stop(&s);
+}
+
+/* The least-privilege user of docs/state.md can do everything sluice needs
+ * and lets the #14541 check run; without +acl|dryrun it only warns. */
+#define DOC_ACL                                                                                    \
+  "~sl:* &sl:events +@read +@write +@scripting +ping +select +info -@dangerous "                   \
+  "+acl|dryrun +config|get +publish"
+
+static void least_privilege(const char *rules, int expect_warning) {
+  rf_server s;
+  rf_opts o = {.appendonly = 1, .user = "sluice", .password = "pw", .user_rules = rules};
+  CU_ASSERT_EQUAL_FATAL(rf_start(&s, &o), 0);
+  sl_redis *r = open_redis(&s, NULL);
+  sl_error err;
+  int64_t ep;
+  CU_ASSERT_EQUAL(sl_state_acquire_epoch(r, "pl", "t", 0, &ep, &err), SL_OK);
+  sl_checkpoint *cp = sl_checkpoint_new("pl");
+  sl_checkpoint_put(cp, "t", 0, "win", "k", 1, "v", 1);
+  sl_checkpoint_delete(cp, "t", 0, "win", "gone", 4);
+  sl_checkpoint_offset(cp, "t", 0, ep, 3);
+  CU_ASSERT_EQUAL(sl_checkpoint_commit(r, cp, NULL, NULL, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_redis_warning(r) != NULL, expect_warning);
+  sink out;
+  int64_t off;
+  CU_ASSERT_EQUAL(load(r, "pl", "t", 0, &out, &off), SL_OK);
+  CU_ASSERT_EQUAL(out.n, 1);
+  CU_ASSERT_EQUAL(off, 3);
+  CU_ASSERT_EQUAL(sl_alerts_put_firing(r, "pl", "a", "{}", "{\"state\":\"firing\"}", &err), SL_OK);
+  char *list = NULL;
+  CU_ASSERT_EQUAL(sl_alerts_list(r, NULL, "firing", &list, &err), SL_OK);
+  CU_ASSERT_STRING_EQUAL(list, "[{\"state\":\"firing\"}]");
+  free(list);
+  CU_ASSERT_EQUAL(sl_cache_list(r, "c", "", 10, NULL, &list, &(char *){NULL}, &err), SL_OK);
+  free(list);
+  sl_checkpoint_free(cp);
+  sl_redis_free(r);
+  rf_stop(&s);
+}
+
+static void test_least_privilege_user(void) {
+  least_privilege(DOC_ACL, 0);
+  least_privilege("~sl:* &sl:events +@read +@write +@scripting +ping +publish -@dangerous", 1);
 }
 
 static int count_only(void *ud, const char *op, const void *k, size_t kl, const void *v,
@@ -503,10 +573,12 @@ int suite_connectors_redis_checkpoint(void) {
   CU_add_test(s, "stale epoch writes nothing", test_stale_epoch_writes_nothing);
   CU_add_test(s, "two workers race on a partition", test_two_workers_race);
   CU_add_test(s, "delete semantics", test_delete_semantics);
+  CU_add_test(s, "a failing checkpoint writes nothing", test_failure_writes_nothing);
   CU_add_test(s, "script flushed: reloaded", test_script_flushed);
   CU_add_test(s, "kill -9 with appendfsync always keeps commits", test_kill9_keeps_commits);
   CU_add_test(s, "Redis down, then back", test_redis_down);
   CU_add_test(s, "regression redis/redis#14541", test_regression_redis_14541);
+  CU_add_test(s, "least-privilege ACL user of docs/state.md", test_least_privilege_user);
   CU_add_test(s, "restore 1M keys (timed)", test_restore_million_keys);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

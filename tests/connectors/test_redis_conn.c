@@ -2,8 +2,13 @@
 /* The Redis connection: URL forms, AUTH with an ACL user, error classes,
  * backoff, and reconnection after Redis comes back. */
 #include <CUnit/CUnit.h>
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../connectors/redis.h"
 #include "redis_fixture.h"
@@ -167,7 +172,10 @@ static void test_down_then_back(void) {
   int64_t retry = -1, now = 1000;
   CU_ASSERT_EQUAL(sl_redis_ensure(r, now, &retry, &err), SL_OK);
   CU_ASSERT_EQUAL(retry, 0);
+  CU_ASSERT_EQUAL(sl_redis_ping(r, &err), SL_OK);
   rf_kill9(&s2);
+  CU_ASSERT(sl_redis_is_connected(r));                         /* not noticed yet ... */
+  CU_ASSERT_EQUAL(sl_redis_ping(r, &err), SL_ERR_UNAVAILABLE); /* ... until used */
   int64_t epoch;
   CU_ASSERT_EQUAL(sl_state_acquire_epoch(r, "p", "t", 0, &epoch, &err), SL_ERR_UNAVAILABLE);
   CU_ASSERT(err.retriable);
@@ -188,6 +196,29 @@ static void test_down_then_back(void) {
   rf_stop(&s2);
 }
 
+/* A peer that accepts TCP connections (the kernel does) but never answers:
+ * the command timeout must turn it into SL_ERR_UNAVAILABLE, not a hang. */
+static void test_silent_server_times_out(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  CU_ASSERT_EQUAL_FATAL(listen(fd, 8), 0);
+  CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", ntohs(a.sin_port));
+  sl_redis_opts o = {.connect_timeout_ms = 200, .command_timeout_ms = 200};
+  sl_error err;
+  sl_redis *r = sl_redis_new(url, &o, &err);
+  CU_ASSERT_EQUAL(sl_redis_connect(r, &err), SL_ERR_UNAVAILABLE);
+  CU_ASSERT(err.retriable);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PING"));
+  CU_ASSERT(!sl_redis_is_connected(r));
+  sl_redis_free(r);
+  close(fd);
+}
+
 int suite_connectors_redis_conn(void) {
   CU_pSuite s = CU_add_suite("connectors_redis_conn", setup, teardown);
   if (!s)
@@ -198,5 +229,6 @@ int suite_connectors_redis_conn(void) {
   CU_add_test(s, "wrong password is a configuration error", test_wrong_password_is_invalid);
   CU_add_test(s, "NOPERM is a configuration error", test_noperm_is_invalid);
   CU_add_test(s, "Redis down, then back", test_down_then_back);
+  CU_add_test(s, "a silent server times out", test_silent_server_times_out);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
