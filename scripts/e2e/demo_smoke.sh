@@ -14,6 +14,7 @@ redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$
   --daemonize yes --pidfile "$work/redis.pid" >/dev/null
 cleanup() {
   [ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null || true
+  [ -n "${spid:-}" ] && kill -9 "$spid" 2>/dev/null || true
   [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -37,6 +38,25 @@ get /readyz; grep -q '"status":"ok"' "$work/body" || fail "/readyz not ready"
 get /metrics; grep -q '^sluice_records_in_total{operator="window#' "$work/body" || fail "no metrics"
 get /; grep -qi '<html' "$work/body" || fail "no dashboard page"
 get /api/v1/pipelines; grep -q '"name":"demo-plant"' "$work/body" || fail "no pipeline document"
+# `sluice serve`, the API alone, sees the same pipeline, values and events
+# through Redis.
+sport=$(free_port)
+SLUICE_REDIS_URL="redis://127.0.0.1:$rport" "$bin" serve --api "127.0.0.1:$sport" \
+  --log-format text 2>>"$work/log" &
+spid=$!
+sapi="http://127.0.0.1:$sport"
+for _ in $(seq 1 40); do
+  curl -sf "$sapi/api/v1/pipelines" >"$work/sp" 2>/dev/null && grep -q demo-plant "$work/sp" && break
+  sleep 0.25
+done
+grep -q '"name":"demo-plant"' "$work/sp" || fail "serve does not list the pipeline"
+curl -sf "$sapi/api/v1/caches/machines/m0001" >"$work/body" || fail "serve: no cache value"
+grep -q '"avg_temp"' "$work/body" || fail "serve: bad cache value"
+timeout 5 curl -sN "$sapi/api/v1/events" >"$work/events" 2>/dev/null || true
+grep -q '^event: result' "$work/events" || fail "serve: no result events within 5 s"
+kill -TERM "$spid"
+wait "$spid" || fail "serve did not exit 0 on SIGTERM"
+
 kill -INT "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "still running 10 s after SIGINT"
