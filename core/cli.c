@@ -282,6 +282,9 @@ int sl_cli_main(int argc, char **argv) {
       code = cmd_run(&a);
     else
       code = cmd_check_or_graph(&a, a.command[0] == 'g');
+  } else if (strcmp(a.command, "gateway") == 0) {
+    code = usage_error("%s", "'gateway' (device ingest into Kafka) is not part of this release: "
+                             "let devices or an existing gateway produce into Kafka directly");
   } else {
     code = usage_error("unknown command '%s'", a.command);
   }
