@@ -193,6 +193,12 @@ static int cmd_run(const cli_args *a) {
   opts.api_addr = a->api;
   const char *redis = getenv("SLUICE_REDIS_URL");
   opts.redis_url = redis && *redis ? redis : "redis://127.0.0.1:6379";
+  const char *budget = getenv("SLUICE_RETRY_BUDGET");
+  if (budget && *budget && sl_parse_duration(budget, &opts.retry_budget_ms, &err) != SL_OK) {
+    fprintf(stderr, "sluice: SLUICE_RETRY_BUDGET: %s\n", err.message);
+    code = SL_EXIT_USAGE;
+    goto out;
+  }
   sl_runtime *rt = sl_runtime_new(g, reg, &opts, &err);
   if (!rt) {
     fprintf(stderr, "%s\n", err.message);

@@ -186,6 +186,8 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     rt->opts.batch_size = 1024;
   if (!rt->opts.max_line_bytes)
     rt->opts.max_line_bytes = 1 << 20;
+  if (!rt->opts.retry_budget_ms)
+    rt->opts.retry_budget_ms = 600000;
   rt->arena = sl_arena_new(1 << 20);
   rt->nodes = calloc(g->count ? g->count : 1, sizeof *rt->nodes);
   if (!rt->arena || !rt->nodes)
@@ -508,7 +510,18 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   while (!rt->stop) {
     size_t live = 0, got = 0;
     if (rt->paused) {
-      /* Redis is down: keep nothing more in memory, retry the checkpoint. */
+      /* A dependency is down: keep nothing more in memory, retry. Past the
+       * retry budget give up (exit 3) so a supervisor can restart us. */
+      if (!rt->paused_since_ms)
+        rt->paused_since_ms = sl_runtime_now_ms();
+      if (sl_runtime_now_ms() - rt->paused_since_ms > rt->opts.retry_budget_ms) {
+        rc = sl_error_set(err, SL_ERR_UNAVAILABLE,
+                          "outputs or checkpoints not acknowledged for %lld s (retry budget, "
+                          "SLUICE_RETRY_BUDGET): giving up; the next start resumes from the "
+                          "last checkpoint",
+                          (long long)(rt->opts.retry_budget_ms / 1000));
+        goto out;
+      }
       int64_t wait = rt->resume_at_ms - sl_runtime_now_ms();
       if (wait > 0) {
         struct timespec ts = {0, (long)(wait > 100 ? 100 : wait) * 1000000L};
@@ -517,6 +530,8 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       }
       if ((rc = commit_sources(rt, pending, 5000, err)) != SL_OK)
         goto out;
+      if (!rt->paused)
+        rt->paused_since_ms = 0;
       last_commit = sl_runtime_now_ms();
       continue;
     }

@@ -15,6 +15,8 @@ typedef struct sl_runtime_options {
   size_t batch_size;       /* records per source poll, default 1024 */
   size_t max_line_bytes;   /* file sources: longest accepted line, default 1 MiB */
   const char *api_addr;    /* NULL: no HTTP server */
+  int64_t retry_budget_ms; /* how long a dependency may stay down while running
+                              before run() fails (exit 3); default 10 min */
 } sl_runtime_options;
 
 /* Build every node (operators init'ed, connectors opened). Takes nothing:
