@@ -53,7 +53,8 @@ struct sl_registry_client {
 typedef struct reg_call {
   struct event_base *base;
   int status; /* HTTP status, 0 when no answer came */
-  const char *failure; /* why no answer came */
+  const char *failure; /* why no answer came; NULL for a failed connect (libevent
+                        * calls no error callback for that) */
   sl_buf body;
   int too_large;
 } reg_call;
@@ -306,7 +307,7 @@ static int http_call(sl_registry_client *c, enum evhttp_cmd_type method, const c
   evhttp_connection_free(conn);
   if (call->status == 0) {
     sl_error_set(err, SL_ERR_UNAVAILABLE, "registry at %s unreachable for %s: %s", c->url, what,
-                 call->failure ? call->failure : "no answer");
+                 call->failure ? call->failure : "connection failed");
     if (err)
       err->retriable = 1;
     return SL_ERR_UNAVAILABLE;
