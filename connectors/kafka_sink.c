@@ -308,7 +308,12 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
     snprintf(subject, sizeof subject, "%s-value", topic); /* Confluent's TopicNameStrategy */
     sl_error e;
     sl_error_clear(&e);
-    if (!(s->avro = sl_format_open_subject(cfg, "json", subject, &e))) {
+    s->avro = sl_format_open_subject(cfg, "json", subject, &e);
+    if (s->avro && sl_format_register(s->avro, &e) != SL_OK) { /* fail fast, at open */
+      sl_format_free(s->avro);
+      s->avro = NULL;
+    }
+    if (!s->avro) {
       rc = sl_error_set(err, e.code ? e.code : SL_ERR_INVALID, "kafka_sink '%s': %s", topic,
                         e.message);
       goto out_close;

@@ -218,6 +218,8 @@ void sl_registry_client_free(sl_registry_client *c) {
 const char *sl_registry_client_url(const sl_registry_client *c) { return c->url; }
 unsigned long sl_registry_client_requests(const sl_registry_client *c) { return c->requests; }
 
+int64_t sl_registry_client_now_ms(const sl_registry_client *c) { return c->now_ms(c->now_ud); }
+
 void sl_registry_client_set_clock(sl_registry_client *c, int64_t (*now_ms)(void *ud), void *ud) {
   c->now_ms = now_ms ? now_ms : mono_ms;
   c->now_ud = ud;

@@ -46,6 +46,9 @@ int sl_registry_client_register(sl_registry_client *c, const char *subject,
 /* Requests sent so far (for tests and metrics). */
 unsigned long sl_registry_client_requests(const sl_registry_client *c);
 
+/* The client's monotonic clock, in milliseconds. */
+int64_t sl_registry_client_now_ms(const sl_registry_client *c);
+
 /* Tests: replace the monotonic clock (milliseconds) used for the retry delay. */
 void sl_registry_client_set_clock(sl_registry_client *c, int64_t (*now_ms)(void *ud), void *ud);
 

@@ -30,7 +30,11 @@ typedef struct wire_state {
   sl_registry_client *client;
   wire_plan *plans;
   size_t n, cap, last; /* last: index of the latest hit, checked first */
-  int32_t id;          /* encode: the id of the registered schema, -1 if none */
+  int32_t id;          /* encode: the id of the registered schema, -1 until registered */
+  char *subject;       /* encode: where to register, NULL for decode only */
+  int reg_code;        /* the last failed registration, answered until reg_retry_at */
+  char *reg_message;
+  int64_t reg_retry_at;
 } wire_state;
 
 struct sl_format {
@@ -48,8 +52,9 @@ void sl_path_relative_to(const char *file, const char *path, char *out, size_t n
     snprintf(out, n, "%.*s/%s", (int)(slash - file), file, path);
 }
 
-/* `registry` (+ `registry_timeout`): the client; with a subject, register
- * the schema now so that encoding never talks to the registry. */
+/* `registry` (+ `registry_timeout`): the client. Registration under the
+ * subject waits for sl_format_register() or the first encode, so that
+ * `sluice check` (which inits operators) registers nothing. */
 static int open_registry(sl_format *f, const sl_config *cfg, const char *url, const char *subject,
                          sl_error *err) {
   int64_t timeout = sl_config_duration_ms(cfg, "registry_timeout", 5000);
@@ -67,8 +72,32 @@ static int open_registry(sl_format *f, const sl_config *cfg, const char *url, co
                         "format \"avro\" with a registry needs schema = \"file.avsc\" to "
                         "register under subject '%s'",
                         subject);
-  return sl_registry_client_register(f->wire->client, subject, sl_avro_schema_json(f->schema),
-                                     &f->wire->id, err);
+  if (!(f->wire->subject = strdup(subject)))
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  return SL_OK;
+}
+
+int sl_format_register(const sl_format *f, sl_error *err) {
+  wire_state *w = f->wire;
+  if (!w || !w->subject || w->id >= 0)
+    return SL_OK;
+  int64_t now = sl_registry_client_now_ms(w->client);
+  if (w->reg_message && now < w->reg_retry_at)
+    return sl_error_set(err, w->reg_code, "%s", w->reg_message);
+  sl_error e;
+  sl_error_clear(&e);
+  int rc = sl_registry_client_register(w->client, w->subject, sl_avro_schema_json(f->schema),
+                                       &w->id, &e);
+  if (rc == SL_OK)
+    return SL_OK;
+  w->id = -1;
+  free(w->reg_message);
+  w->reg_message = strdup(e.message); /* NULL on no memory: then simply not remembered */
+  w->reg_code = rc;
+  w->reg_retry_at = now + SL_REGISTRY_RETRY_MS;
+  if (err)
+    *err = e;
+  return rc;
 }
 
 static int open_avro(sl_format *f, const sl_config *cfg, const char *default_subject,
@@ -139,6 +168,8 @@ void sl_format_free(sl_format *f) {
       free(f->wire->plans[i].message);
     }
     free(f->wire->plans);
+    free(f->wire->subject);
+    free(f->wire->reg_message);
     sl_registry_client_free(f->wire->client);
     free(f->wire);
   }
@@ -275,9 +306,12 @@ int sl_format_encode(const sl_format *f, const sl_record *r, sl_buf *out, sl_err
     return sl_json_encode(r, out, err);
   case FMT_AVRO:
     if (f->wire) {
-      if (f->wire->id < 0)
+      if (!f->wire->subject)
         return sl_error_set(err, SL_ERR_INVALID,
                             "format \"avro\" with a registry encodes only with a subject");
+      int reg = sl_format_register(f, err);
+      if (reg != SL_OK)
+        return reg;
       uint32_t id = (uint32_t)f->wire->id;
       unsigned char hdr[5] = {0, id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff};
       size_t mark = out->len;

@@ -17,7 +17,9 @@ typedef struct sl_format sl_format;
  *  - decoding fetches each writer schema by id (once per id) and, when
  *    `schema` is given, resolves it against that reader schema;
  *  - encoding needs `schema` and a subject (option `subject`, else
- *    `default_subject`); the schema is registered under it here, at open.
+ *    `default_subject`); the schema is registered under it by
+ *    sl_format_register(), or by the first encode (never at open, so that
+ *    `sluice check` registers nothing).
  * `registry_timeout` (duration, default 5s) bounds each registry request. */
 sl_format *sl_format_open_subject(const sl_config *cfg, const char *def,
                                   const char *default_subject, sl_error *err);
@@ -27,7 +29,12 @@ void sl_format_free(sl_format *f); /* NULL is a no-op */
 const char *sl_format_name(const sl_format *f);
 /* The registry client (owned by `f`), or NULL without `registry`. */
 sl_registry_client *sl_format_registry(const sl_format *f);
-/* The id the schema was registered under, -1 when not registered. */
+/* Register the schema under the subject now (sinks call it at open to fail
+ * fast). No-op without a registry subject or when already registered. A
+ * failure is remembered for SL_REGISTRY_RETRY_MS: encodes meanwhile fail
+ * with it, without a request. */
+int sl_format_register(const sl_format *f, sl_error *err);
+/* The id the schema was registered under, -1 when not (yet) registered. */
 int32_t sl_format_schema_id(const sl_format *f);
 /* Bytes -> record in `a`. The record keeps `buf` as its raw bytes. Not
  * thread-safe with a registry (it fills the plan cache). */

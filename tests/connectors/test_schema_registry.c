@@ -452,17 +452,19 @@ static void test_encode_registers_and_round_trips(void) {
   sl_config_put_string(c, "registry", srv.url);
   sl_config_put_string(c, "subject", "telemetry-value");
   CU_ASSERT_EQUAL_FATAL(th_op_init(&enc, &sl_op_encode, c), SL_OK);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 0); /* `sluice check` inits operators: no side effect */
   int id = -1;
   char got[512];
-  CU_ASSERT_FATAL(fr_registered(&srv, "telemetry-value", &id, got, sizeof got));
-  CU_ASSERT_EQUAL(id, 100);
   sl_record *r = th_rec(&enc, "id", sl_value_int(5), "temp", sl_value_double(9.25), "site",
                         th_str(&enc, "s5"), NULL);
   sl_record *bad = th_rec(&enc, "id", th_str(&enc, "not a long"), NULL);
-  sl_record *in[] = {r, bad};
-  CU_ASSERT_EQUAL(th_process(&enc, in, 2), SL_OK);
-  CU_ASSERT_EQUAL_FATAL(enc.out_count, 1);
+  sl_record *in[] = {r, bad, r};
+  CU_ASSERT_EQUAL(th_process(&enc, in, 3), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(enc.out_count, 2);
   CU_ASSERT_EQUAL(enc.dead_count, 1);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 1); /* registered once, at the first record */
+  CU_ASSERT_FATAL(fr_registered(&srv, "telemetry-value", &id, got, sizeof got));
+  CU_ASSERT_EQUAL(id, 100);
   const sl_value *v = th_out_field(&enc, 0, "value");
   CU_ASSERT_FATAL(v && v->type == SL_TYPE_BYTES && v->as.str.len > 5);
   const unsigned char *b = (const unsigned char *)v->as.str.ptr;
@@ -479,6 +481,23 @@ static void test_encode_registers_and_round_trips(void) {
   th_op_free(&dec);
   sl_config_destroy(dc);
   th_op_free(&enc);
+
+  /* A refused registration dead-letters the records (reason "encode"), and
+   * is remembered: one request for the whole batch. */
+  sl_config_put_string(c, "subject", "other-value");
+  srv.answer_status = 409;
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&enc, &sl_op_encode, c), SL_OK);
+  in[0] = in[1] = in[2] = th_rec(&enc, "id", sl_value_int(6), "temp", sl_value_double(1), NULL);
+  CU_ASSERT_EQUAL(th_process(&enc, in, 3), SL_OK);
+  CU_ASSERT_EQUAL(enc.out_count, 0);
+  CU_ASSERT_EQUAL_FATAL(enc.dead_count, 3);
+  CU_ASSERT_STRING_EQUAL(enc.dead[0].reason, "encode");
+  CU_ASSERT_PTR_NOT_NULL(strstr(enc.dead[0].message, "subject 'other-value'"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(enc.dead[0].message, "HTTP 409"));
+  CU_ASSERT_STRING_EQUAL(enc.dead[2].message, enc.dead[0].message);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 3);
+  th_op_free(&enc);
+  srv.answer_status = 0;
 
   /* registry without subject: refused at init, with the fix in the message. */
   sl_config *nc = sl_config_new("p.lua", 5);
