@@ -46,9 +46,9 @@ typedef struct kafka_sink {
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   char *topic;
-  int embedded;         /* holds a reference on the embedded broker */
-  int raw;              /* value = sl_record_raw(), headers passed through */
-  sl_format *avro;      /* format = "avro" (maybe with a registry); NULL for JSON */
+  int embedded;    /* holds a reference on the embedded broker */
+  int raw;         /* value = sl_record_raw(), headers passed through */
+  sl_format *avro; /* format = "avro" (maybe with a registry); NULL for JSON */
   char *key_text;
   key_part *key_parts;
   size_t key_nparts;

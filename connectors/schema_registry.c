@@ -26,14 +26,14 @@
 
 typedef struct reg_entry {
   int32_t id;
-  char *json;        /* the schema on success, else NULL */
-  int code;          /* the remembered failure when json is NULL */
-  char *message;     /* of that failure */
-  int64_t retry_at;  /* a failed id is fetched again from then on */
+  char *json;       /* the schema on success, else NULL */
+  int code;         /* the remembered failure when json is NULL */
+  char *message;    /* of that failure */
+  int64_t retry_at; /* a failed id is fetched again from then on */
 } reg_entry;
 
 struct sl_registry_client {
-  char *url;  /* without credentials, for messages */
+  char *url; /* without credentials, for messages */
   char *host;
   char *prefix; /* path prefix, no trailing '/' ("" for none) */
   char *auth;   /* "Basic <base64>" or NULL */
@@ -52,7 +52,7 @@ struct sl_registry_client {
 /* The outcome of one request, filled by its callback. */
 typedef struct reg_call {
   struct event_base *base;
-  int status; /* HTTP status, 0 when no answer came */
+  int status;          /* HTTP status, 0 when no answer came */
   const char *failure; /* why no answer came; NULL for a failed connect (libevent
                         * calls no error callback for that) */
   sl_buf body;
@@ -333,8 +333,8 @@ static int answer_error(sl_registry_client *c, const reg_call *call, const char 
                  "URL, or SLUICE_REGISTRY_USER / SLUICE_REGISTRY_PASSWORD)",
                  c->url, what, call->status);
   else
-    sl_error_set(err, code, "registry at %s answered HTTP %d to %s%s%s", c->url, call->status,
-                 what, msg ? ": " : "", msg ? msg : "");
+    sl_error_set(err, code, "registry at %s answered HTTP %d to %s%s%s", c->url, call->status, what,
+                 msg ? ": " : "", msg ? msg : "");
   if (err && code == SL_ERR_UNAVAILABLE)
     err->retriable = 1;
   json_decref(j);
@@ -384,7 +384,8 @@ static int fetch(sl_registry_client *c, int32_t id, char **out, sl_error *err) {
     rc = answer_error(c, &call, what, err);
     goto out;
   }
-  j = call.too_large ? NULL : json_loadb(call.body.data ? call.body.data : "", call.body.len, 0, NULL);
+  j = call.too_large ? NULL
+                     : json_loadb(call.body.data ? call.body.data : "", call.body.len, 0, NULL);
   const char *schema = json_string_value(json_object_get(j, "schema"));
   const char *type = json_string_value(json_object_get(j, "schemaType"));
   if (!schema) {
@@ -444,8 +445,8 @@ int sl_registry_client_schema(sl_registry_client *c, int32_t id, const char **sc
 
 /* ---- registration ------------------------------------------------------- */
 
-int sl_registry_client_register(sl_registry_client *c, const char *subject,
-                                const char *schema_json, int32_t *id, sl_error *err) {
+int sl_registry_client_register(sl_registry_client *c, const char *subject, const char *schema_json,
+                                int32_t *id, sl_error *err) {
   char *esc = evhttp_uriencode(subject, -1, 0);
   char *body = NULL, what[300];
   sl_buf path = SL_BUF_INIT;

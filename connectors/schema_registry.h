@@ -40,8 +40,8 @@ int sl_registry_client_schema(sl_registry_client *c, int32_t id, const char **sc
 
 /* Register `schema_json` under `subject` (POST {url}/subjects/{subject}/versions)
  * and return its id; registering an existing schema returns its existing id. */
-int sl_registry_client_register(sl_registry_client *c, const char *subject,
-                                const char *schema_json, int32_t *id, sl_error *err);
+int sl_registry_client_register(sl_registry_client *c, const char *subject, const char *schema_json,
+                                int32_t *id, sl_error *err);
 
 /* Requests sent so far (for tests and metrics). */
 unsigned long sl_registry_client_requests(const sl_registry_client *c);

@@ -256,8 +256,8 @@ static int wire_decode(const sl_format *f, const unsigned char *p, size_t len, s
   if (len == 0)
     return sl_error_set(err, SL_ERR_PARSE, "not Confluent wire format: the payload is empty");
   if (p[0] != 0)
-    return sl_error_set(err, SL_ERR_PARSE, "not Confluent wire format: first byte 0x%02x, expected 0",
-                        p[0]);
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "not Confluent wire format: first byte 0x%02x, expected 0", p[0]);
   if (len < 5)
     return sl_error_set(err, SL_ERR_PARSE,
                         "not Confluent wire format: %zu bytes, but the header (magic byte 0 and a "

@@ -81,8 +81,9 @@ static void handle(struct evhttp_request *req, void *arg) {
   snprintf(s->auth, sizeof s->auth, "%s", auth ? auth : "");
   snprintf(s->last_path, sizeof s->last_path, "%s", uri);
   if (s->answer_status)
-    reply_json(req, s->answer_status, json_pack("{s:i,s:s}", "error_code", s->answer_status,
-                                                "message", "configured failure"));
+    reply_json(
+        req, s->answer_status,
+        json_pack("{s:i,s:s}", "error_code", s->answer_status, "message", "configured failure"));
   else if (evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
            sscanf(uri, "/schemas/ids/%d", &id) == 1)
     handle_get(s, req, id);

@@ -22,16 +22,16 @@ typedef struct fr_server {
   pthread_t thread;
   pthread_mutex_t mu;
   int port;
-  char url[64];       /* http://127.0.0.1:PORT */
-  int answer_status;  /* nonzero: answer every request with this status */
-  int requests;       /* all requests */
-  int gets[FR_MAX];   /* GET requests per schema slot */
-  int unknown_gets;   /* GETs of ids not in the table */
+  char url[64];      /* http://127.0.0.1:PORT */
+  int answer_status; /* nonzero: answer every request with this status */
+  int requests;      /* all requests */
+  int gets[FR_MAX];  /* GET requests per schema slot */
+  int unknown_gets;  /* GETs of ids not in the table */
   int posts;
   fr_schema schemas[FR_MAX];
   int nschemas;
-  int next_id;        /* for registrations; starts at 100 */
-  char auth[256];     /* Authorization of the last request */
+  int next_id;    /* for registrations; starts at 100 */
+  char auth[256]; /* Authorization of the last request */
   char last_path[256];
 } fr_server;
 

@@ -159,7 +159,8 @@ static void test_client_bad_urls(void) {
   CU_ASSERT_PTR_NULL(sl_registry_client_new("", 1000, &err));
   CU_ASSERT_PTR_NULL(sl_registry_client_new("http://u:secret@", 1000, &err));
   CU_ASSERT_PTR_NULL(strstr(err.message, "secret"));
-  sl_registry_client *c = sl_registry_client_new("https://u:secret@reg.example:8443/sr/", 1000, &err);
+  sl_registry_client *c =
+      sl_registry_client_new("https://u:secret@reg.example:8443/sr/", 1000, &err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   CU_ASSERT_STRING_EQUAL(sl_registry_client_url(c), "https://reg.example:8443/sr");
   sl_registry_client_free(c);

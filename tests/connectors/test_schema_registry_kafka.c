@@ -48,7 +48,9 @@ static const char *brokers(void) {
 static void rk_log(void *rt, sl_log_level level, const char *fmt, ...) {
   (void)rt, (void)level, (void)fmt;
 }
-static void rk_counter(void *rt, const char *name, double delta) { (void)rt, (void)name, (void)delta; }
+static void rk_counter(void *rt, const char *name, double delta) {
+  (void)rt, (void)name, (void)delta;
+}
 static int rk_dead_letter(void *rt, const sl_record *r, const char *reason, const char *msg) {
   rk_env *e = rt;
   (void)r;
@@ -90,10 +92,16 @@ static void test_round_trip(void) {
   snprintf(subject, sizeof subject, "%s-value", topic);
   e.kafka = sl_config_new("test", 1);
   sl_config_put_string(e.kafka, "bootstrap.servers", brokers());
-  e.env = (sl_connector_env){.pipeline = e.pipeline, .kafka = e.kafka, .state = "memory",
-                             .source_id = 0, .node_name = "kafka_sink#1", .runtime = &e,
-                             .log = rk_log, .counter_add = rk_counter,
-                             .dead_letter = rk_dead_letter, .on_assign = rk_on_assign,
+  e.env = (sl_connector_env){.pipeline = e.pipeline,
+                             .kafka = e.kafka,
+                             .state = "memory",
+                             .source_id = 0,
+                             .node_name = "kafka_sink#1",
+                             .runtime = &e,
+                             .log = rk_log,
+                             .counter_add = rk_counter,
+                             .dead_letter = rk_dead_letter,
+                             .on_assign = rk_on_assign,
                              .on_revoke = rk_on_revoke};
   if (embedded) /* keep topics alive between the sink's close and the source's open */
     CU_ASSERT_EQUAL_FATAL(sl_kafka_embedded_acquire(NULL, NULL), SL_OK);
@@ -208,9 +216,14 @@ static void test_sink_registration_refused(void) {
   memset(&e, 0, sizeof e);
   e.kafka = sl_config_new("test", 1);
   sl_config_put_string(e.kafka, "bootstrap.servers", brokers());
-  e.env = (sl_connector_env){.pipeline = "p", .kafka = e.kafka, .state = "memory",
-                             .node_name = "kafka_sink#1", .runtime = &e, .log = rk_log,
-                             .counter_add = rk_counter, .dead_letter = rk_dead_letter};
+  e.env = (sl_connector_env){.pipeline = "p",
+                             .kafka = e.kafka,
+                             .state = "memory",
+                             .node_name = "kafka_sink#1",
+                             .runtime = &e,
+                             .log = rk_log,
+                             .counter_add = rk_counter,
+                             .dead_letter = rk_dead_letter};
   CU_ASSERT_EQUAL_FATAL(fr_start(&srv), 0);
   srv.answer_status = 409;
   write_file(wpath, WRITER);
