@@ -2,6 +2,9 @@
 /* kafka_sink: an idempotent producer (acks=all) writing records as JSON or
  * binary Avro (or their raw bytes, for the dead-letter topic) with a key from a field or a
  * template and a deterministic sluice-id header. Every produced message is
+ * With `registry = URL` the Avro schema is registered once at open (subject
+ * `subject`, default "<topic>-value") and values use the Confluent wire
+ * format. Every produced message is
  * tracked until its delivery report: a failure is dead-lettered (reason
  * "sink") and makes the next flush() fail, so nothing undelivered is ever
  * reported as durable. */
@@ -11,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_codec.h"
 #include "buf.h"
+#include "format.h"
 #include "json_codec.h"
 #include "kafka.h"
 #include "kafka_conf.h"
@@ -43,9 +46,9 @@ typedef struct kafka_sink {
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   char *topic;
-  int embedded;         /* holds a reference on the embedded broker */
-  int raw;              /* value = sl_record_raw(), headers passed through */
-  sl_avro_schema *avro; /* format = "avro"; NULL for JSON */
+  int embedded;    /* holds a reference on the embedded broker */
+  int raw;         /* value = sl_record_raw(), headers passed through */
+  sl_format *avro; /* format = "avro" (maybe with a registry); NULL for JSON */
   char *key_text;
   key_part *key_parts;
   size_t key_nparts;
@@ -65,6 +68,10 @@ static const sl_config_entry sink_config[] = {
      "field name, or a template like \"{site}-{machine_id}\""},
     {"format", SL_CFG_STRING, 0, "json", "value encoding: \"json\" or \"avro\""},
     {"schema", SL_CFG_STRING, 0, NULL, "Avro schema file (format = \"avro\")"},
+    {"registry", SL_CFG_STRING, 0, NULL,
+     "Confluent schema-registry URL: register `schema` at open, write the wire format"},
+    {"subject", SL_CFG_STRING, 0, "<topic>-value", "registry subject of the schema"},
+    {"registry_timeout", SL_CFG_DURATION, 0, "5s", "bound on the registration request"},
     {"raw", SL_CFG_BOOL, 0, "false",
      "write each record's original bytes, key and headers (the dead-letter topic)"},
     {NULL, 0, 0, NULL, NULL},
@@ -271,7 +278,7 @@ static void sink_close(void *state) {
   sl_buf_free(&s->id);
   sl_buf_free(&s->scratch);
   sl_arena_destroy(s->dl_arena);
-  sl_avro_schema_free(s->avro);
+  sl_format_free(s->avro);
   free(s->slots);
   free(s->key_parts);
   free(s->key_text);
@@ -307,8 +314,18 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
                         "kafka_sink '%s': format = \"avro\" needs schema = \"file.avsc\"", topic);
       goto out_close;
     }
-    if (!(s->avro = sl_avro_schema_load(schema, err))) {
-      rc = err && err->code ? err->code : SL_ERR_INVALID;
+    char subject[512];
+    snprintf(subject, sizeof subject, "%s-value", topic); /* Confluent's TopicNameStrategy */
+    sl_error e;
+    sl_error_clear(&e);
+    s->avro = sl_format_open_subject(cfg, "json", subject, &e);
+    if (s->avro && sl_format_register(s->avro, &e) != SL_OK) { /* fail fast, at open */
+      sl_format_free(s->avro);
+      s->avro = NULL;
+    }
+    if (!s->avro) {
+      rc = sl_error_set(err, e.code ? e.code : SL_ERR_INVALID, "kafka_sink '%s': %s", topic,
+                        e.message);
       goto out_close;
     }
   } else if (!s->raw && strcmp(format, "json") != 0) {
@@ -389,7 +406,7 @@ static int encode_record(kafka_sink *s, const sl_record *r, const void **key, si
     *key = sl_record_key(r, klen);
     return SL_OK;
   }
-  rc = s->avro ? sl_avro_encode(s->avro, r, &s->value, err) : sl_json_encode(r, &s->value, err);
+  rc = s->avro ? sl_format_encode(s->avro, r, &s->value, err) : sl_json_encode(r, &s->value, err);
   if (rc)
     return rc;
   if (s->key_nparts) {

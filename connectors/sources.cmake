@@ -13,6 +13,7 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_pipelines.c
   connectors/redis_read.c
   connectors/redis_restore.c
+  connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c
 )

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* decode: turns each record's raw bytes (as read by a source) into fields.
  * Undecodable bytes go to the dead-letter sink with reason "decode" and the
- * original bytes; processing continues. */
+ * original bytes; processing continues. That includes records whose schema
+ * the registry cannot give (unknown id, registry down or slow): dead letters
+ * keep the bytes for a replay, where stopping the pipeline would not help. */
 #include <stdlib.h>
 
 #include "format.h"
@@ -15,7 +17,9 @@ typedef struct decode_state {
 static const sl_config_entry decode_config[] = {
     {"format", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "\"json\", \"avro\" or \"raw\""},
     {"schema", SL_CFG_STRING, 0, NULL, "Avro schema file (.avsc), relative to the pipeline file"},
-    {"registry", SL_CFG_STRING, 0, NULL, "Confluent schema-registry URL (Avro wire format)"},
+    {"registry", SL_CFG_STRING, 0, NULL,
+     "Confluent schema-registry URL (Avro wire format); `schema` is then the reader schema"},
+    {"registry_timeout", SL_CFG_DURATION, 0, "5s", "bound on each schema-registry request"},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -16,6 +16,10 @@ typedef struct encode_state {
 static const sl_config_entry encode_config[] = {
     {"format", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "\"json\" or \"avro\""},
     {"schema", SL_CFG_STRING, 0, NULL, "Avro schema file (.avsc), relative to the pipeline file"},
+    {"registry", SL_CFG_STRING, 0, NULL,
+     "Confluent schema-registry URL: register `schema` under `subject`, write the wire format"},
+    {"subject", SL_CFG_STRING, 0, NULL, "registry subject, e.g. \"telemetry-value\""},
+    {"registry_timeout", SL_CFG_DURATION, 0, "5s", "bound on each schema-registry request"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -26,6 +30,12 @@ static int encode_init(const sl_host *host, sl_operator *op, const sl_config *cf
   if (!s)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   s->host = host;
+  if (sl_config_string(cfg, "registry", NULL) && !sl_config_string(cfg, "subject", NULL)) {
+    free(s);
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "encode: registry = URL needs subject = \"<topic>-value\" to register the "
+                        "schema under");
+  }
   s->format = sl_format_open(cfg, "json", err);
   if (!s->format) {
     free(s);
