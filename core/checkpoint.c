@@ -277,6 +277,14 @@ static int commit_offsets(sl_ckpt *c, sl_error *err) {
     if (n == 0)
       continue;
     int rc = src->source->commit(src->source_state, offs, n, err);
+    if (rc == SL_ERR_FENCED) {
+      /* The group rebalanced (e.g. its session timed out while the broker
+       * was away). The offsets in Redis are authoritative and the next
+       * assignment restores from them: the group commit is only skipped. */
+      sl_log(SL_LOG_WARN, "checkpoint", "%s; the offsets stored in Redis stay authoritative",
+             err->message);
+      continue;
+    }
     if (rc != SL_OK)
       return rc;
     for (size_t k = 0; k < c->nparts; k++)

@@ -485,6 +485,25 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (n->kind != SL_NODE_SOURCE || !n->source->commit || pending[i].count == 0)
       continue;
     rc = n->source->commit(n->source_state, pending[i].items, pending[i].count, err);
+    if (rc == SL_ERR_UNAVAILABLE) {
+      /* The group coordinator is away (broker restart): keep the offsets
+       * pending and retry shortly, as when a sink is down. */
+      if (!rt->paused)
+        sl_log(SL_LOG_ERROR, "runtime", "offsets not committed (%s): processing paused",
+               err->message);
+      rt->paused = 1;
+      rt->resume_at_ms = sl_runtime_now_ms() + 1000;
+      return SL_OK;
+    }
+    if (rc == SL_ERR_FENCED) {
+      /* The group moved on without us (the session timed out while the
+       * broker was away): the next assignment resumes from the last
+       * committed offsets, so these records are processed again. */
+      sl_log(SL_LOG_WARN, "runtime", "%s; records since the last commit will be processed again",
+             err->message);
+      pending[i].count = 0;
+      continue;
+    }
     if (rc != SL_OK)
       return rc;
     pending[i].count = 0;

@@ -4,9 +4,12 @@
 #
 #   scripts/kafka-broker.sh start DIR   # prints SLUICE_TEST_KAFKA_BROKERS=127.0.0.1:PORT
 #   scripts/kafka-broker.sh stop DIR
+#   scripts/kafka-broker.sh start-again DIR   # after stop: same port, same data
 #
 # DIR holds the broker's config, data, log and pid; it is created by start and
-# can be deleted after stop. The jars come from Maven Central through
+# can be deleted after stop. start-again restarts a stopped broker from DIR
+# with its port, cluster id and data (fault-injection tests: broker down and
+# back up); start always begins with an empty broker on new ports. The jars come from Maven Central through
 # tests/kafka/pom.xml into tests/kafka/jars (fetched once, then reused).
 set -euo pipefail
 
@@ -83,10 +86,21 @@ PROPS
   java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" \
     -c "$dir/server.properties" >>"$dir/format.log" 2>&1 \
     || die "formatting the storage failed: $(tail -n 20 "$dir/format.log")"
-  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
-    >"$dir/stdout.log" 2>&1 </dev/null &
-  echo $! >"$dir/pid"
   echo "127.0.0.1:$port" >"$dir/brokers"
+  : >"$dir/stdout.log"
+  launch "$dir"
+}
+
+# launch DIR: run the broker of DIR's server.properties (storage formatted)
+# and wait until it answers metadata requests.
+launch() {
+  local dir="$1" port
+  port="$(sed -n 's/^127\.0\.0\.1://p' "$dir/brokers")"
+  local cp="$jars/*"
+  local jvm=(-Xms256m -Xmx512m "-Dkafka.logs.dir=$dir" "-Dlog4j2.configurationFile=$dir/log4j2.properties")
+  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
+    >>"$dir/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
   # Ready when a metadata request answers; bounded to 60 s.
   local i
   for i in $(seq 1 120); do
@@ -101,6 +115,18 @@ PROPS
   done
   stop "$dir" || true
   die "the broker did not answer metadata requests within 60 s (see $dir/server.log)"
+}
+
+start_again() {
+  local dir="$1"
+  [[ -f "$dir/server.properties" && -f "$dir/brokers" && -d "$dir/data" ]] ||
+    die "no stopped broker in $dir (run start first)"
+  dir="$(cd "$dir" && pwd)"
+  if [[ -f "$dir/pid" ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    die "the broker of $dir is still running (pid $(cat "$dir/pid")); stop it first"
+  fi
+  fetch_jars
+  launch "$dir"
 }
 
 stop() {
@@ -126,5 +152,6 @@ stop() {
 case "${1:-}" in
   start) [[ $# -eq 2 ]] || die "usage: $0 start DIR"; start "$2" ;;
   stop) [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
-  *) echo "usage: $0 start DIR | stop DIR" >&2; exit 2 ;;
+  start-again) [[ $# -eq 2 ]] || die "usage: $0 start-again DIR"; start_again "$2" ;;
+  *) echo "usage: $0 start DIR | stop DIR | start-again DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A poison record in the middle of a partition (SPEC.md section 3,
+# docs/kafka.md "Dead-letter topic format"), on a real Kafka broker:
+# kafka_source -> decode json -> filter -> kafka_sink with p:dead_letter.
+# The malformed record lands in the dead-letter topic with its original key,
+# value and the sluice-error / sluice-reason / sluice-source-* headers, and
+# every other record of the partition is processed (count and values).
+# Uses SLUICE_TEST_KAFKA_BROKERS when it names a real broker, else starts
+# one with scripts/kafka-broker.sh (the embedded broker lives inside a sluice
+# process and cannot be shared with kcat before sluice starts).
+set -euo pipefail
+root=${SLUICE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${SLUICE_BIN:-$root/build/sluice}
+work=$(mktemp -d)
+own_broker=""
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  [ -n "$own_broker" ] && bash "$root/scripts/kafka-broker.sh" stop "$work/kafka" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "kafka_poison: FAIL: $*"
+  tail -n 30 "$work/log" 2>/dev/null || true
+  exit 1
+}
+
+brokers=${SLUICE_TEST_KAFKA_BROKERS:-embedded}
+if [ "$brokers" = embedded ] || [ -z "$brokers" ]; then
+  bash "$root/scripts/kafka-broker.sh" start "$work/kafka" >"$work/broker.out" ||
+    fail "could not start a Kafka broker"
+  own_broker=1
+  brokers=$(sed -n 's/^SLUICE_TEST_KAFKA_BROKERS=//p' "$work/broker.out" | tail -n1)
+fi
+echo "kafka_poison: broker $brokers"
+
+tag="poison-$$-$RANDOM"
+in="$tag-in" out="$tag-out" dlq="$tag-dlq"
+# Ten good records, the poison one at offset 10, ten more; all in partition 0,
+# keyed k1..k21 (kcat -K: key and value split at the first '|').
+{
+  for i in $(seq 1 10); do echo "k$i|{\"v\":$i,\"name\":\"r$i\"}"; done
+  echo 'k11|{"v": 11, "name": broken'
+  for i in $(seq 12 21); do echo "k$i|{\"v\":$i,\"name\":\"r$i\"}"; done
+} | kcat -P -b "$brokers" -t "$in" -p 0 -K '|' || fail "kcat could not produce"
+
+cat >"$work/p.lua" <<'LUA'
+local sl = require "sluice"
+local p = sl.pipeline { name = sl.param("name", "x"), state = "memory", checkpoint = "500ms",
+                        kafka = { ["session.timeout.ms"] = 6000 } }
+p:kafka_source { topic = sl.param("in", "x") }
+  :decode { format = "json" }
+  :filter "v >= 1 and name is not null"
+  :kafka_sink { topic = sl.param("out", "x"), key = "name" }
+p:dead_letter { topic = sl.param("dlq", "x") }
+LUA
+
+SLUICE_KAFKA_BROKERS=$brokers "$bin" run "$work/p.lua" --api off --log-format text \
+  --set name="$tag" --set in="$in" --set out="$out" --set dlq="$dlq" 2>"$work/log" &
+pid=$!
+
+count() { # count TOPIC: messages in the topic now
+  kcat -C -b "$brokers" -t "$1" -e -q -f '%o\n' 2>/dev/null | wc -l
+}
+for _ in $(seq 1 120); do
+  [ "$(count "$out")" -ge 20 ] && [ "$(count "$dlq")" -ge 1 ] && break
+  kill -0 "$pid" 2>/dev/null || fail "sluice exited early"
+  sleep 0.5
+done
+
+kill -TERM "$pid"
+set +e
+wait "$pid"
+code=$?
+set -e
+pid=""
+[ "$code" = 0 ] || fail "sluice exit code $code after SIGTERM"
+
+# Output: exactly the 20 good records, values 1..10 and 12..21.
+kcat -C -b "$brokers" -t "$out" -e -q -f '%k %s\n' >"$work/out"
+n=$(wc -l <"$work/out")
+[ "$n" = 20 ] || fail "expected 20 records in $out, got $n: $(cat "$work/out")"
+want=$( (seq 1 10; seq 12 21) | tr '\n' ' ')
+got=$(sed -n 's/.*"v":\([0-9]*\).*/\1/p' "$work/out" | sort -n | tr '\n' ' ')
+[ "$got" = "$want" ] || fail "values in $out: '$got', expected '$want'"
+grep -q '^r12 ' "$work/out" || fail "output key is not the name field: $(head -3 "$work/out")"
+
+# Dead-letter topic: the poison record alone, original key and bytes.
+kcat -C -b "$brokers" -t "$dlq" -e -q -f '%k\n' >"$work/dlq.key"
+kcat -C -b "$brokers" -t "$dlq" -e -q -f '%s\n' >"$work/dlq.value"
+kcat -C -b "$brokers" -t "$dlq" -e -q -f '%h\n' >"$work/dlq.headers"
+[ "$(wc -l <"$work/dlq.key")" = 1 ] || fail "expected 1 dead letter, got $(wc -l <"$work/dlq.key")"
+[ "$(cat "$work/dlq.key")" = k11 ] || fail "dead letter key '$(cat "$work/dlq.key")', expected k11"
+[ "$(cat "$work/dlq.value")" = '{"v": 11, "name": broken' ] ||
+  fail "dead letter value '$(cat "$work/dlq.value")' is not the original bytes"
+# %h prints name=value pairs separated by commas; the error text may hold
+# commas too, so each header is looked up by its name.
+hdrs=$(cat "$work/dlq.headers")
+echo "kafka_poison: dead-letter headers: $hdrs"
+header() { # header NAME: the value of header NAME (up to the next ",sluice-")
+  printf '%s\n' "$hdrs" | sed 's/,\(sluice-[a-z-]*=\)/\n\1/g' | sed -n "s/^$1=//p"
+}
+[ "$(header sluice-reason)" = decode ] || fail "sluice-reason '$(header sluice-reason)'"
+[ "$(header sluice-source-topic)" = "$in" ] || fail "sluice-source-topic '$(header sluice-source-topic)'"
+[ "$(header sluice-source-partition)" = 0 ] ||
+  fail "sluice-source-partition '$(header sluice-source-partition)'"
+[ "$(header sluice-source-offset)" = 10 ] || fail "sluice-source-offset '$(header sluice-source-offset)'"
+[ -n "$(header sluice-error)" ] || fail "no sluice-error header"
+echo "kafka_poison: sluice-error: $(header sluice-error)"
+echo "kafka_poison: ok (20 records processed, 1 dead letter)"
