@@ -157,14 +157,16 @@ def fencing(monitor_path, label="fencing"):
     import re
     tok = re.compile(r'"((?:[^"\\]|\\.)*)"')
     incrs = {}
-    accepted = refused = stale = 0
-    cur = None  # [epoch key, epoch arg, wrote]
+    accepted = refused = stale = notrun = 0
+    cur = None  # [epoch key, epoch arg, wrote, ran]
 
     def close():
-        nonlocal accepted, refused, stale
+        nonlocal accepted, refused, stale, notrun
         if cur is None:
             return
-        if cur[2]:
+        if not cur[3]:  # NOSCRIPT (Redis restarted): the script did not run
+            notrun += 1
+        elif cur[2]:
             accepted += 1
             if int(cur[1]) != incrs.get(cur[0], 0):
                 stale += 1
@@ -181,11 +183,13 @@ def fencing(monitor_path, label="fencing"):
             if lua:
                 if cur is not None and cmd in ("HSET", "HDEL", "SET"):
                     cur[2] = True
+                if cur is not None:
+                    cur[3] = True
                 continue
             if cmd == "EVALSHA" and len(args) > 4 and args[3].endswith(":epoch"):
                 close()
                 nkeys = int(args[2])
-                cur = [args[3], args[3 + nkeys], False]
+                cur = [args[3], args[3 + nkeys], False, False]
             elif cmd == "INCR" and args[1].endswith(":epoch"):
                 close()
                 cur = None
@@ -195,7 +199,8 @@ def fencing(monitor_path, label="fencing"):
                 cur = None
     close()
     print("%s: %d checkpoint writes accepted, %d refused by the epoch check, %d stale writes "
-          "accepted, %d epochs issued" % (label, accepted, refused, stale, sum(incrs.values())))
+          "accepted, %d epochs issued, %d script calls not run (NOSCRIPT, retried)"
+          % (label, accepted, refused, stale, sum(incrs.values()), notrun))
     return accepted, refused, stale
 
 
