@@ -10,7 +10,9 @@
 # everything (lag 0): a worker's watermark never moves back, so a partition
 # that arrives behind it in event time has its records dropped as late
 # (dead letters), a known limitation described in docs/state.md. Set
-# EOS_MOVE_UNDER_LOAD=1 to move partitions under load and see it.
+# EOS_MOVE_UNDER_LOAD=1 to move partitions under load and see it. The
+# window has a 2 s delay: the few ms of skew the producers leave between
+# partitions at a pause must not make a moved partition late.
 set -euo pipefail
 source "$(dirname "$0")/lib/eos.sh"
 eos_init exactly_once_rebalance
@@ -18,6 +20,7 @@ eos_init exactly_once_rebalance
 N=${EOS_N:-150000}
 RATE=${EOS_RATE:-5000}
 CYCLES=${EOS_CYCLES:-5}
+export EOS_DELAY_MS=${EOS_DELAY_MS:-2000}
 W=(--set session_ms=6000 --set heartbeat_ms=500)
 eos_redis_start
 eos_monitor_start

@@ -209,6 +209,8 @@ eos_background_input() {
 }
 
 # eos_input_pause / eos_input_resume: hold the background input.
+# Note: what kcat still buffers is not in the topic yet when the group's lag
+# reaches 0 after a pause; a few ms of skew between partitions remain.
 eos_input_pause() { : >"$EOS_WORK/stream/pause"; }
 eos_input_resume() { rm -f "$EOS_WORK/stream/pause"; }
 
@@ -224,7 +226,8 @@ eos_wait_lag0() {
 }
 
 # Event time of the flush records: 2 s after the last reading.
-eos_flush_ts() { echo $((1700000000000 + $1 + 2000)); }
+# With a window delay (EOS_DELAY_MS) the flush is that much later.
+eos_flush_ts() { echo $((1700000000000 + $1 + 2000 + ${EOS_DELAY_MS:-0})); }
 
 eos_input_wait() {
   wait "$EOS_INPUT_PID" || eos_die "producing the input failed"
@@ -279,7 +282,7 @@ local p = sl.pipeline {
 }
 p:kafka_source { topic = sl.param("input", "eos-in") }
   :decode { format = "json" }
-  :window { tumbling = "1s", key = "machine_id", time = "ts" }
+  :window { tumbling = "1s", key = "machine_id", time = "ts", delay = sl.param("delay", "0s") }
   :aggregate { n = "count()", s = "sum(v)" }
   :kafka_sink { topic = sl.param("output", "eos-out"), key = "machine_id" }
 p:dead_letter { path = sl.param("dlq", "dlq.jsonl") }
@@ -296,7 +299,7 @@ eos_worker_start() {
   "$SLUICE_BIN" run "$EOS_WORK/worker.lua" --api off --log-format text \
     --set "group=$EOS_GROUP" --set "input=$EOS_IN" --set "output=$EOS_OUT" \
     --set "redis=${EOS_REDIS_URL:-redis://127.0.0.1:$EOS_REDIS_PORT}" \
-    --set "dlq=$EOS_WORK/dlq.$EOS_WORKER_SEQ.jsonl" "$@" \
+    --set "dlq=$EOS_WORK/dlq.$EOS_WORKER_SEQ.jsonl" --set "delay=${EOS_DELAY_MS:-0}ms" "$@" \
     >"$EOS_LAST_LOG" 2>&1 </dev/null &
   EOS_LAST_PID=$!
   eos_track "$EOS_LAST_PID"

@@ -47,15 +47,17 @@ def stream(lo, hi, rate, flush_ts, out):
     files = [open(os.path.join(out, "p%d" % p), "w") for p in range(PARTS)]
     start = time.monotonic()
     step = max(1, rate // 100)
+    counts = [0] * PARTS
     for c in range(lo, hi, step):
         for i in range(c, min(c + step, hi)):
             m = i % MACHINES
             key = "m%04d" % (m + 1)
             files[m % PARTS].write('%s\t{"machine_id":"%s","ts":%d,"v":%d}\n'
                                    % (key, key, BASE + i, (i * 7919) % 1000))
+            counts[m % PARTS] += 1
         for f in files:
             f.flush()
-        while os.path.exists(os.path.join(out, "pause")):  # eos_input_pause
+        while os.path.exists(os.path.join(out, "pause")):
             time.sleep(0.05)
             start = time.monotonic() - (c + step - lo) / rate
         ahead = start + (c + step - lo) / rate - time.monotonic()
@@ -190,6 +192,8 @@ def fencing(monitor_path, label="fencing"):
                 close()
                 nkeys = int(args[2])
                 cur = [args[3], args[3 + nkeys], False, False]
+                if nkeys == 2 and len(args) > 5 and args[3 + nkeys + 1] == "":
+                    cur = None  # nothing to write: neither accepted nor refused
             elif cmd == "INCR" and args[1].endswith(":epoch"):
                 close()
                 cur = None
@@ -212,6 +216,7 @@ def main(argv):
         accepted, refused, stale = fencing(argv[2], argv[4] if len(argv) > 4 else "fencing")
         need = int(argv[3]) if len(argv) > 3 else 0
         return 0 if accepted > 0 and stale == 0 and refused >= need else 1
+
     if len(argv) == 7 and argv[1] == "stream":
         stream(int(argv[2]), int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
         return 0
