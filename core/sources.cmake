@@ -34,6 +34,7 @@ list(APPEND SLUICE_SOURCES
   core/json_decode.c
   core/json_encode.c
   core/keyed_state.c
+  core/keyed_held.c
   core/log.c
   core/lua_bridge.c
   core/lua_pipeline.c
