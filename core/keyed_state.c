@@ -42,6 +42,7 @@ void sl_kstate_free(sl_kstate *s) {
       e = n;
     }
   }
+  sl_kstate_held_free(s);
   free(s->buckets);
   free(s->heap);
   free(s->dirty);
@@ -211,6 +212,7 @@ sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t
   e->hash = hash;
   e->partition = partition;
   e->dirty_idx = NO_IDX;
+  e->hold.idx = NO_IDX;
   e->key_len = (uint16_t)len;
   sl_agg_init(s->aggs, sl_kentry_block(e));
   memcpy(key_ptr(s, e), key, len);
@@ -278,6 +280,7 @@ static void unlink_entry(sl_kstate *s, sl_kentry *e) {
   *pp = e->next;
   s->count--;
   heap_remove(s, e);
+  sl_kstate_unhold(s, e);
   if (e->dirty_idx != NO_IDX)
     s->dirty[e->dirty_idx] = NULL;
 }

@@ -21,6 +21,18 @@
 
 #define SL_KE_FIRED 0x1u     /* emitted at least once; next action is closing */
 #define SL_KE_PERSISTED 0x2u /* a snapshot holds it under snap_partition */
+#define SL_KE_EXTRA 0x4u     /* holds records of more than one source partition */
+
+/* One (entry, source partition) pair: the entry holds records of that
+ * partition, the smallest offset of which is `offset`. The first pair of an
+ * entry is inline; further pairs (an input not partitioned by the window
+ * key) live in sl_khold_extra nodes. Every pair in use sits in its
+ * partition's min-heap, so the held offset of a partition is its heap top. */
+typedef struct sl_khold {
+  int64_t offset;
+  uint32_t part; /* index into sl_kstate.held */
+  uint32_t idx;  /* position in that partition's heap; UINT32_MAX: unused */
+} sl_khold;
 
 typedef struct sl_kentry {
   struct sl_kentry *next; /* hash chain */
@@ -33,8 +45,21 @@ typedef struct sl_kentry {
   uint16_t key_len;
   uint8_t flags;          /* SL_KE_* */
   uint8_t pad_;
+  sl_khold hold;          /* its first source partition (see sl_khold) */
   /* followed by the aggregate block (8-aligned), then key_len key bytes */
 } sl_kentry;
+
+typedef struct sl_khold_extra {
+  sl_khold h;
+  struct sl_kentry *owner;
+  struct sl_khold_extra *next; /* chain of the hash of `owner` */
+} sl_khold_extra;
+
+typedef struct sl_kheld_part { /* held records of one source partition */
+  int32_t source_id, partition;
+  sl_khold **heap; /* min-heap by offset */
+  size_t len, cap;
+} sl_kheld_part;
 
 typedef struct sl_kstate {
   sl_kentry **buckets; /* power of two */
@@ -46,6 +71,10 @@ typedef struct sl_kstate {
   sl_buf deletes; /* pending snapshot deletes: int32 partition, uint32 len, bytes */
   const sl_agg_set *aggs;
   int64_t lateness;
+  sl_kheld_part *held; /* source partitions seen with offsets */
+  size_t held_count, held_cap, held_last;
+  sl_khold_extra **extra; /* chained hash by owner entry, power of two */
+  size_t extra_nbuckets, extra_count;
 } sl_kstate;
 
 int sl_kstate_init(sl_kstate *s, const sl_agg_set *aggs, int64_t lateness);
@@ -93,6 +122,24 @@ int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t k
 /* Forget a partition's entries without deleting them from the snapshot
  * (the partition's new owner restores them). */
 void sl_kstate_drop_partition(sl_kstate *s, int32_t partition);
+
+/* ---- held offsets (core/keyed_held.c) -------------------------------------
+ * Which records the table still holds: an entry holds every record it
+ * absorbed from the moment it opens until it is removed (closed, merged
+ * into another session, dropped with its partition). Restored entries hold
+ * nothing of before the restore: a checkpoint covers those records. */
+
+/* Entry e absorbed a record at `offset` of (source_id, partition); records
+ * without a position (partition or offset < 0) are ignored. SL_ERR_NOMEM. */
+int sl_kstate_hold(sl_kstate *s, sl_kentry *e, int32_t source_id, int32_t partition,
+                   int64_t offset);
+/* Session merge: dst now holds what src held (call before removing src). */
+int sl_kstate_hold_merge(sl_kstate *s, sl_kentry *dst, sl_kentry *src);
+/* Smallest offset of (source_id, partition) any entry holds, -1 if none. */
+int64_t sl_kstate_held_offset(const sl_kstate *s, int32_t source_id, int32_t partition);
+/* Internal to the table: release every pair of e / free the structures. */
+void sl_kstate_unhold(sl_kstate *s, sl_kentry *e);
+void sl_kstate_held_free(sl_kstate *s);
 
 #define SL_KSTATE_TAG 0x01 /* first byte of window snapshot keys */
 

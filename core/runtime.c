@@ -58,10 +58,40 @@ static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partit
   return rc;
 }
 
+static int commit_memory(sl_runtime *rt, size_t i, const int32_t *only, size_t nonly,
+                         sl_error *err);
+
+/* state = "memory": before giving partitions up, commit what is safe of
+ * them (held back by open windows), then stop committing them: their new
+ * owner commits from now on, and a late commit from here would move the
+ * group's offset backwards under it. */
+static void revoke_memory(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
+                          size_t n) {
+  for (size_t i = 0; rt->pending && i < rt->count; i++) {
+    sl_node *s = &rt->nodes[i];
+    if (s->kind != SL_NODE_SOURCE || s->env.source_id != source_id || !s->source->commit)
+      continue;
+    sl_error err;
+    sl_error_clear(&err);
+    int rc = flush_sinks(rt, 10000, &err);
+    if (rc == SL_OK)
+      rc = commit_memory(rt, i, partitions, n, &err);
+    if (rc != SL_OK)
+      sl_log(SL_LOG_WARN, "runtime",
+             "committing before giving up %zu partitions failed (%s); the new owner replays "
+             "from the last commit",
+             n, err.message);
+  }
+}
+
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
   sl_runtime *rt = runtime;
-  if (!rt->ckpt || rt->closing) /* closing: the final checkpoint is taken */
+  if (rt->closing)
     return SL_OK;
+  if (!rt->ckpt) {
+    revoke_memory(rt, source_id, partitions, n);
+    return SL_OK;
+  }
   /* Outputs first, then the checkpoint: a result whose state is released
    * must already be acknowledged. */
   sl_error err;
@@ -387,9 +417,21 @@ static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err) {
   return SL_OK;
 }
 
+/* Offsets of one source node not committed yet. With state = "memory" a
+ * partition stays here until its committed offset caught up with what was
+ * polled: an open window may hold it back (held_offset) for a while. */
+typedef struct pending_part {
+  int32_t partition;
+  int64_t next;      /* after the last polled record */
+  int64_t committed; /* last committed by this run, -1 if none */
+} pending_part;
+
 typedef struct pending_offsets {
-  sl_offset *items;
+  pending_part *items;
   size_t count, cap;
+  sl_offset *scratch; /* what one commit sends */
+  size_t *holders;    /* operator nodes downstream with held_offset */
+  size_t nholders;
 } pending_offsets;
 
 static void note_offsets(pending_offsets *p, const sl_batch *b) {
@@ -405,19 +447,106 @@ static void note_offsets(pending_offsets *p, const sl_batch *b) {
     if (k == p->count) {
       if (p->count == p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 8;
-        sl_offset *n = realloc(p->items, ncap * sizeof *n);
-        if (!n)
+        pending_part *n = realloc(p->items, ncap * sizeof *n);
+        sl_offset *sc = realloc(p->scratch, ncap * sizeof *sc);
+        if (sc)
+          p->scratch = sc;
+        if (!n || !sc) {
+          if (n)
+            p->items = n;
           continue;
+        }
         p->items = n;
         p->cap = ncap;
       }
       p->items[p->count].partition = part;
-      p->items[p->count].next_offset = next;
+      p->items[p->count].next = next;
+      p->items[p->count].committed = -1;
       p->count++;
-    } else if (next > p->items[k].next_offset) {
-      p->items[k].next_offset = next;
+    } else if (next > p->items[k].next) {
+      p->items[k].next = next;
     }
   }
+}
+
+/* Operators reachable from source node `src` that may hold records in
+ * memory (held_offset set), found once before the run. */
+static int find_holders(sl_runtime *rt, size_t src, pending_offsets *p) {
+  unsigned char *seen = calloc(rt->count, 1);
+  size_t *stack = malloc(rt->count * sizeof *stack), top = 0;
+  p->holders = malloc(rt->count * sizeof *p->holders);
+  if (!seen || !stack || !p->holders) {
+    free(seen);
+    free(stack);
+    return SL_ERR_NOMEM;
+  }
+  stack[top++] = src;
+  seen[src] = 1;
+  while (top) {
+    sl_node *n = &rt->nodes[stack[--top]];
+    if (n->kind == SL_NODE_OPERATOR && n->op && n->op->held_offset)
+      p->holders[p->nholders++] = (size_t)(n - rt->nodes);
+    for (size_t c = 0; c < n->nchildren; c++)
+      if (!seen[n->children[c]]) {
+        seen[n->children[c]] = 1;
+        stack[top++] = (size_t)n->children[c];
+      }
+  }
+  free(seen);
+  free(stack);
+  return SL_OK;
+}
+
+/* What may be committed for a partition: the next polled offset, held
+ * back to the oldest record an operator downstream still holds. */
+static int64_t safe_offset(sl_runtime *rt, const pending_offsets *p, int32_t source_id,
+                           const pending_part *it) {
+  int64_t off = it->next;
+  for (size_t h = 0; h < p->nholders; h++) {
+    sl_node *op = &rt->nodes[p->holders[h]];
+    int64_t held = op->op->held_offset(op->op_state, source_id, it->partition);
+    if (held >= 0 && held < off)
+      off = held;
+  }
+  return off;
+}
+
+/* state = "memory": commit the safe offsets of source node `i` that moved
+ * forward (never backwards), then forget the partitions that caught up. If
+ * `only` is given, just those partitions (a revocation), which are
+ * forgotten whatever their state: another worker owns them now. */
+static int commit_memory(sl_runtime *rt, size_t i, const int32_t *only, size_t nonly,
+                         sl_error *err) {
+  sl_node *n = &rt->nodes[i];
+  pending_offsets *p = &rt->pending[i];
+  size_t m = 0;
+  for (size_t k = 0; k < p->count; k++) {
+    pending_part *it = &p->items[k];
+    int chosen = !only;
+    for (size_t j = 0; j < nonly && !chosen; j++)
+      chosen = only[j] == it->partition;
+    int64_t off = chosen ? safe_offset(rt, p, n->env.source_id, it) : -1;
+    if (off > it->committed) {
+      p->scratch[m].partition = it->partition;
+      p->scratch[m++].next_offset = off;
+    }
+  }
+  int rc = m ? n->source->commit(n->source_state, p->scratch, m, err) : SL_OK;
+  if (rc != SL_OK && !only)
+    return rc;
+  size_t w = 0, s = 0;
+  for (size_t k = 0; k < p->count; k++) {
+    pending_part it = p->items[k];
+    if (rc == SL_OK && s < m && p->scratch[s].partition == it.partition)
+      it.committed = p->scratch[s++].next_offset;
+    int gone = it.committed >= it.next;
+    for (size_t j = 0; j < nonly && !gone; j++)
+      gone = only[j] == it.partition;
+    if (!gone)
+      p->items[w++] = it;
+  }
+  p->count = w;
+  return rc;
 }
 
 /* Records of partitions another worker now owns are not ours to process;
@@ -484,7 +613,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     sl_node *n = &rt->nodes[i];
     if (n->kind != SL_NODE_SOURCE || !n->source->commit || pending[i].count == 0)
       continue;
-    rc = n->source->commit(n->source_state, pending[i].items, pending[i].count, err);
+    rc = commit_memory(rt, i, NULL, 0, err);
     if (rc == SL_ERR_UNAVAILABLE) {
       /* The group coordinator is away (broker restart): keep the offsets
        * pending and retry shortly, as when a sink is down. */
@@ -506,7 +635,6 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     }
     if (rc != SL_OK)
       return rc;
-    pending[i].count = 0;
   }
   if (rt->paused)
     sl_log(SL_LOG_INFO, "runtime", "outputs acknowledged: processing resumed");
@@ -520,12 +648,19 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   pending_offsets *pending = calloc(rt->count ? rt->count : 1, sizeof *pending);
   if (!pending)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  for (size_t i = 0; i < rt->count; i++)
-    nsources += rt->nodes[i].kind == SL_NODE_SOURCE;
-  int64_t last_commit = sl_runtime_now_ms();
-  rt->last_tick_ms = last_commit;
   sl_batch batch;
   sl_batch_init(&batch, rt->arena);
+  rt->pending = pending;
+  for (size_t i = 0; i < rt->count; i++) {
+    nsources += rt->nodes[i].kind == SL_NODE_SOURCE;
+    if (rt->nodes[i].kind == SL_NODE_SOURCE && !rt->ckpt &&
+        (rc = find_holders(rt, i, &pending[i])) != SL_OK) {
+      rc = sl_error_set(err, rc, "out of memory");
+      goto out;
+    }
+  }
+  int64_t last_commit = sl_runtime_now_ms();
+  rt->last_tick_ms = last_commit;
   while (!rt->stop) {
     size_t live = 0, got = 0;
     if (rt->paused) {
@@ -624,8 +759,12 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
                       "resumes from the last checkpoint");
 out:
   sl_batch_release(&batch);
-  for (size_t i = 0; i < rt->count; i++)
+  for (size_t i = 0; i < rt->count; i++) {
     free(pending[i].items);
+    free(pending[i].scratch);
+    free(pending[i].holders);
+  }
   free(pending);
+  rt->pending = NULL;
   return rc;
 }

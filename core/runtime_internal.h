@@ -81,6 +81,7 @@ struct sl_runtime {
   struct sl_metric *m_batch;      /* sluice_batch_records */
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
+  struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */

@@ -33,6 +33,7 @@ list(APPEND SLUICE_SOURCES
   core/http_sse.c
   core/json_decode.c
   core/json_encode.c
+  core/keyed_held.c
   core/keyed_state.c
   core/log.c
   core/lua_bridge.c

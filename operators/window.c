@@ -340,6 +340,9 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
   int rc = sl_agg_update(&w->aggs, sl_kentry_block(e), r, t, w->seq);
   e->partition = sl_record_partition(r);
   if (rc == SL_OK)
+    rc = sl_kstate_hold(&w->st, e, sl_record_source_id(r), sl_record_partition(r),
+                        sl_record_offset(r));
+  if (rc == SL_OK)
     rc = sl_kstate_touch(&w->st, e);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
@@ -399,6 +402,8 @@ static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t 
     if (w->same[i] == keep)
       continue;
     rc = sl_agg_merge(&w->aggs, sl_kentry_block(keep), sl_kentry_block(w->same[i]));
+    if (rc == SL_OK) /* the merged session's records are held by keep now */
+      rc = sl_kstate_hold_merge(&w->st, keep, w->same[i]);
     if (rc == SL_OK)
       rc = sl_kstate_remove(&w->st, w->same[i]);
   }
@@ -617,6 +622,15 @@ static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
   return SL_OK;
 }
 
+/* Records stay held from the moment their window opens until it is removed
+ * (closed after lateness, merged, dropped): a window within lateness still
+ * changes with late records, so replaying it after a restart rebuilds the
+ * same results rather than a partial one. */
+static int64_t win_held_offset(void *state, int32_t source_id, int32_t partition) {
+  win_op *w = state;
+  return sl_kstate_held_offset(&w->st, source_id, partition);
+}
+
 const sl_operator_desc sl_op_window = {
     .abi_version = SL_OPERATOR_ABI_VERSION,
     .struct_size = sizeof(sl_operator_desc),
@@ -634,4 +648,5 @@ const sl_operator_desc sl_op_window = {
     .restore = win_restore,
     .drop_partition = win_drop_partition,
     .destroy = win_destroy,
+    .held_offset = win_held_offset,
 };

@@ -31,3 +31,4 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} registry_fixture.c) # shared by t
 sluice_suite(connectors_schema_registry connectors/test_schema_registry.c)
 sluice_suite(connectors_schema_registry_kafka connectors/test_schema_registry_kafka.c LABELS integration)
 sluice_suite(core_runtime_commit core/test_runtime_commit.c)
+sluice_suite(e2e_memory_commit e2e/test_memory_commit.c LABELS integration)

@@ -203,7 +203,19 @@ typedef struct sl_operator_desc {
   /** Free the instance. Called with NULL state is a no-op. */
   void (*destroy)(void *state);
 
-  void *reserved[8]; /**< must be NULL */
+  /** The smallest source offset of a record of (`source_id`, `partition`)
+   *  whose effect this instance still holds in memory only (e.g. an open
+   *  window that has not been emitted or closed yet), or -1 if none.
+   *  With `state = "memory"` the engine never commits a partition's offset
+   *  past it, so a restart replays those records (at-least-once). Records
+   *  without an offset (sl_record_offset() < 0) are not counted. NULL
+   *  (plugins built before this member existed) means "holds nothing".
+   *  Added in the first reserved slot: ABI version 1 is unchanged. */
+  int64_t (*held_offset)(void *state, int32_t source_id, int32_t partition);
+
+  /** Must be NULL. There were 8 slots; held_offset took the first, so the
+   *  struct's size and layout are those of every existing descriptor. */
+  void *reserved[7];
 } sl_operator_desc;
 
 /* ---- plugins ----------------------------------------------------------- */

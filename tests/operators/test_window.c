@@ -619,6 +619,108 @@ static void test_drop_partition_and_restore_errors(void) {
   th_op_free(&u);
 }
 
+/* ---- held offsets (memory state backend) ---------------------------------- */
+
+/* held_offset after every record equals the brute-force minimum over the
+ * records of the reference's open windows, for every partition; offsets are
+ * increasing per partition (as from Kafka) or scrambled (replays). */
+static void held_property(int kind, int iterations, uint64_t seed) {
+  rs = seed;
+  int failures = 0;
+  for (int it = 0; it < iterations && failures < 3; it++) {
+    scenario sc;
+    gen(&sc, kind);
+    int64_t *offs = calloc((size_t)sc.n + 1, sizeof *offs);
+    for (int i = 0; i < sc.n; i++)
+      offs[i] = it % 2 ? (int64_t)(rnd() % 1000) : 1000 + i;
+    ref r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    r.str_keys = sc.str_keys;
+    r.size = sc.size;
+    r.every = sc.every;
+    r.delay = sc.delay;
+    r.lateness = sc.lateness;
+    ref_begin(&r, sc.recs, sc.n);
+    th_op a;
+    CU_ASSERT_EQUAL_FATAL(init_scenario(&a, &sc), SL_OK);
+    int ok = 1;
+    for (int i = 0; i < sc.n && ok; i++) {
+      sl_record *rec = mkrec(&a, &sc.recs[i], sc.str_keys);
+      sl_record_set_position(rec, 0, "topic", sc.recs[i].part, offs[i]);
+      CU_ASSERT_EQUAL_FATAL(th_process(&a, &rec, 1), SL_OK);
+      ref_step(&r, i);
+      for (int32_t p = 0; p < 4 && ok; p++) {
+        int64_t got = sl_op_window.held_offset(a.state, 0, p), want = ref_held(&r, offs, p);
+        if (got != want) {
+          printf("\nheld: kind %d iteration %d record %d partition %d: got %lld, want %lld\n",
+                 kind, it, i, (int)p, (long long)got, (long long)want);
+          ok = 0;
+        }
+      }
+      if (sl_op_window.held_offset(a.state, 1, 0) != -1) /* another source */
+        ok = 0;
+    }
+    th_watermark(&a, SL_WATERMARK_END);
+    for (int32_t p = 0; p < 4; p++)
+      ok = ok && sl_op_window.held_offset(a.state, 0, p) == -1;
+    CU_ASSERT(ok);
+    failures += !ok;
+    th_op_free(&a);
+    ref_free(&r);
+    free(sc.recs);
+    free(offs);
+  }
+}
+
+static void test_held_tumbling(void) { held_property(REF_TUMBLING, 300, 0x48454c44u); }
+static void test_held_hopping(void) { held_property(REF_HOPPING, 300, 0x686f70u); }
+static void test_held_session(void) { held_property(REF_SESSION, 300, 0x73657373u); }
+
+/* drop_partition releases the entries it drops; restored entries hold
+ * nothing of before (the checkpoint has them) but hold what comes after. */
+static void test_held_drop_restore(void) {
+  const char *aggs[] = {"n", "count()", NULL};
+  th_op t, u;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, aggs), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&u, T10, aggs), SL_OK);
+  /* "odd" lives on partition 1 (offsets 11, 13), "even" on 0 (10, 12),
+   * "mix" takes 20 from partition 1 and then 21 from partition 0 */
+  for (int i = 0; i < 4; i++) {
+    sl_record *r = R(&t, i % 2 ? "odd" : "even", i, sl_value_int(i));
+    sl_record_set_position(r, 0, "topic", i % 2, 10 + i);
+    one(&t, r);
+  }
+  sl_record *m1 = R(&t, "mix", 5, sl_value_int(0)), *m0 = R(&t, "mix", 6, sl_value_int(0));
+  sl_record_set_position(m1, 0, "topic", 1, 20);
+  sl_record_set_position(m0, 0, "topic", 0, 21);
+  one(&t, m1);
+  one(&t, m0);
+  sl_record *nopos = R(&t, "nopos", 7, sl_value_int(0)); /* no offset: not counted */
+  one(&t, nopos);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), 10);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 1), 11);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 2), -1);
+  CU_ASSERT_EQUAL(th_snapshot(&t), SL_OK);
+  CU_ASSERT_EQUAL(th_restore_into(&t, &u), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(u.state, 0, 0), -1);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(u.state, 0, 1), -1);
+  sl_record *late_in = R(&u, "odd", 8, sl_value_int(0));
+  sl_record_set_position(late_in, 0, "topic", 1, 30);
+  one(&u, late_in);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(u.state, 0, 1), 30);
+  /* dropping partition 1 drops "odd" (its last record came from 1) but
+   * not "mix" (last from 0), which still holds offset 20 of partition 1 */
+  CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 1, &t.err), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 1), 20);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), 10);
+  CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 0, &t.err), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), -1);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 1), -1);
+  th_op_free(&t);
+  th_op_free(&u);
+}
+
 int suite_operators_window(void) {
   CU_pSuite s = CU_add_suite("operators/window", NULL, NULL);
   if (!s || !CU_add_test(s, "property: tumbling == reference", test_property_tumbling) ||
@@ -635,7 +737,11 @@ int suite_operators_window(void) {
       !CU_add_test(s, "lateness re-emits", test_lateness_reemits) ||
       !CU_add_test(s, "hopping: late only when all closed", test_hopping_late_only_when_all_closed) ||
       !CU_add_test(s, "idle partitions (fake clock)", test_idle_partitions) ||
-      !CU_add_test(s, "drop_partition, sketches restored, bad state", test_drop_partition_and_restore_errors))
+      !CU_add_test(s, "drop_partition, sketches restored, bad state", test_drop_partition_and_restore_errors) ||
+      !CU_add_test(s, "held_offset == brute force: tumbling", test_held_tumbling) ||
+      !CU_add_test(s, "held_offset == brute force: hopping", test_held_hopping) ||
+      !CU_add_test(s, "held_offset == brute force: sessions", test_held_session) ||
+      !CU_add_test(s, "held_offset: drop_partition, restore", test_held_drop_restore))
     return -1;
   return 0;
 }

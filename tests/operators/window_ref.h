@@ -198,8 +198,8 @@ static void ref_fire(ref *r) {
       r->wins[i].alive = 0;
 }
 
-/* Run the whole input, then the end-of-input watermark. */
-static void ref_run(ref *r, const ref_rec *recs, int n) {
+/* Step by step: ref_begin, ref_step per record, ref_end (end of input). */
+static void ref_begin(ref *r, const ref_rec *recs, int n) {
   r->recs = recs;
   r->nrecs = n;
   r->wins = calloc((size_t)n * 16 + 8, sizeof *r->wins);
@@ -207,27 +207,52 @@ static void ref_run(ref *r, const ref_rec *recs, int n) {
   r->dead_ids = calloc((size_t)n + 1, sizeof(int));
   r->dead_reason = calloc((size_t)n + 1, 1);
   r->wm = INT64_MIN;
-  for (int i = 0; i < n; i++) {
-    const ref_rec *x = &recs[i];
-    if (x->t > REF_TMAX || x->t < -REF_TMAX) {
-      ref_late(r, x->id, 'e');
-      continue;
-    }
-    ref_assign(r, x);
-    if (!r->pseen[x->part] || x->t > r->pmax[x->part])
-      r->pmax[x->part] = x->t;
-    r->pseen[x->part] = 1;
-    int64_t m = INT64_MAX;
-    for (int p = 0; p < 8; p++)
-      if (r->pseen[p] && r->pmax[p] - r->delay < m)
-        m = r->pmax[p] - r->delay;
-    if (m > r->wm) {
-      r->wm = m;
-      ref_fire(r);
-    }
+}
+
+static void ref_step(ref *r, int i) {
+  const ref_rec *x = &r->recs[i];
+  if (x->t > REF_TMAX || x->t < -REF_TMAX) {
+    ref_late(r, x->id, 'e');
+    return;
   }
+  ref_assign(r, x);
+  if (!r->pseen[x->part] || x->t > r->pmax[x->part])
+    r->pmax[x->part] = x->t;
+  r->pseen[x->part] = 1;
+  int64_t m = INT64_MAX;
+  for (int p = 0; p < 8; p++)
+    if (r->pseen[p] && r->pmax[p] - r->delay < m)
+      m = r->pmax[p] - r->delay;
+  if (m > r->wm) {
+    r->wm = m;
+    ref_fire(r);
+  }
+}
+
+static void ref_end(ref *r) {
   r->wm = INT64_MAX;
   ref_fire(r);
+}
+
+/* Run the whole input, then the end-of-input watermark. */
+static void ref_run(ref *r, const ref_rec *recs, int n) {
+  ref_begin(r, recs, n);
+  for (int i = 0; i < n; i++)
+    ref_step(r, i);
+  ref_end(r);
+}
+
+/* Brute force of held_offset: the smallest offs[id] over the records of
+ * partition `part` in windows still open (alive), -1 if none. */
+static int64_t ref_held(const ref *r, const int64_t *offs, int32_t part) {
+  int64_t m = -1;
+  for (int i = 0; i < r->nwins; i++) {
+    const ref_win *w = &r->wins[i];
+    for (int k = 0; w->alive && k < w->n; k++)
+      if (r->recs[w->ids[k]].part == part && (m < 0 || offs[w->ids[k]] < m))
+        m = offs[w->ids[k]];
+  }
+  return m;
 }
 
 static void ref_free(ref *r) {
