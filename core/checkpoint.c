@@ -197,6 +197,7 @@ int sl_ckpt_assign(sl_ckpt *c, int32_t source_id, const int32_t *parts, size_t n
       if (stateful(&rt->nodes[i]) && root_source(rt, i) == src->desc->id &&
           rt->nodes[i].op->drop_partition)
         rt->nodes[i].op->drop_partition(rt->nodes[i].op_state, parts[k], err);
+    sl_runtime_assign_operators(rt, source_id, &parts[k], 1);
     restore_ctx x = {c, parts[k], 0, err};
     int64_t next = -1;
     rc = sl_state_load(c->redis, rt->graph->name, topic, parts[k], ops, nops, restore_entry, &x,

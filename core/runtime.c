@@ -42,14 +42,39 @@ static int env_dead_letter(void *runtime, const sl_record *r, const char *reason
 
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
 
+void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
+                                 size_t n) {
+  for (size_t i = 0; i < rt->count; i++) {
+    sl_node *op = &rt->nodes[i];
+    if (op->kind != SL_NODE_OPERATOR || !op->op || !op->op->assign_partition)
+      continue;
+    int root = (int)i;
+    while (rt->graph->nodes[root].parent >= 0)
+      root = rt->graph->nodes[root].parent;
+    if (rt->nodes[root].kind != SL_NODE_SOURCE || rt->nodes[root].env.source_id != source_id)
+      continue;
+    for (size_t k = 0; k < n; k++) {
+      sl_error err;
+      sl_error_clear(&err);
+      if (op->op->assign_partition(op->op_state, source_id, partitions[k], &err) != SL_OK)
+        sl_log(SL_LOG_WARN, op->desc->label, "assigning partition %d: %s", (int)partitions[k],
+               err.message);
+    }
+  }
+}
+
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
   sl_runtime *rt = runtime;
   __atomic_store_n(&rt->assigned, 1, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
-  if (!rt->ckpt || rt->closing)
+  if (rt->closing)
     return SL_OK;
+  if (!rt->ckpt) {
+    sl_runtime_assign_operators(rt, source_id, partitions, n);
+    return SL_OK;
+  }
   sl_error err;
   sl_error_clear(&err);
   int rc = sl_ckpt_assign(rt->ckpt, source_id, partitions, n, start_offsets, &err);

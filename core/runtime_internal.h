@@ -92,6 +92,9 @@ int sl_runtime_flush_dead_letters(sl_runtime *rt, sl_error *err);
 /* runtime.c: write `b` to a sink node, applying backpressure. */
 int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err);
 void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta);
+/* Tell operators fed by source `source_id` that partitions were assigned. */
+void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
+                                 size_t n);
 void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double value);
 /* runtime_metrics.c: the standard series of a node, created at build. */
 void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);

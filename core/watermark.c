@@ -14,6 +14,7 @@ void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle) {
   w->delay = delay;
   w->idle = idle;
   w->current = SL_WATERMARK_NONE;
+  w->pending_count = 0;
 }
 
 void sl_watermark_free(sl_watermark *w) {
@@ -39,6 +40,7 @@ static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t parti
   p->partition = partition;
   p->max_t = SL_WATERMARK_NONE;
   p->last_seen = INT64_MIN;
+  p->pending = 0;
   return p;
 }
 
@@ -48,7 +50,7 @@ static void recompute(sl_watermark *w, int64_t now) {
   for (size_t i = 0; i < w->count; i++) {
     const sl_wm_part *p = &w->parts[i];
     if (p->max_t == SL_WATERMARK_NONE || sl_sat_add(p->last_seen, w->idle) <= now)
-      continue; /* idle: it must not hold the others back */
+      continue; /* idle (or silent so far): it must not hold the others back */
     int64_t pw = sl_sat_add(p->max_t, -w->delay);
     if (pw < min)
       min = pw;
@@ -70,6 +72,36 @@ int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, 
   return 0;
 }
 
+void sl_watermark_admit(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t) {
+  if (!w->pending_count)
+    return;
+  for (size_t i = 0; i < w->count; i++) {
+    sl_wm_part *p = &w->parts[i];
+    if (p->source_id != source_id || p->partition != partition || !p->pending)
+      continue;
+    /* The first record of a newly assigned partition is not late because
+     * the partitions this worker already had ran ahead. */
+    p->pending = 0;
+    w->pending_count--;
+    int64_t pw = sl_sat_add(t, -w->delay);
+    if (w->current != SL_WATERMARK_NONE && pw < w->current)
+      w->current = pw;
+    return;
+  }
+}
+
+int sl_watermark_assign(sl_watermark *w, int32_t source_id, int32_t partition, int64_t now) {
+  sl_wm_part *p = find_or_add(w, source_id, partition);
+  if (!p)
+    return SL_ERR_NOMEM;
+  if (p->max_t == SL_WATERMARK_NONE && !p->pending) {
+    p->pending = 1;
+    w->pending_count++;
+  }
+  p->last_seen = now;
+  return 0;
+}
+
 void sl_watermark_tick(sl_watermark *w, int64_t now) { recompute(w, now); }
 
 void sl_watermark_force(sl_watermark *w, int64_t wm) {
@@ -78,20 +110,31 @@ void sl_watermark_force(sl_watermark *w, int64_t wm) {
 }
 
 int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
-                              int64_t max_t, int64_t now) {
+                              int64_t max_t, int64_t wm, int64_t now) {
   sl_wm_part *p = find_or_add(w, source_id, partition);
   if (!p)
     return SL_ERR_NOMEM;
   if (max_t > p->max_t)
     p->max_t = max_t;
+  if (p->pending) {
+    p->pending = 0;
+    w->pending_count--;
+  }
   p->last_seen = now;
+  /* Windows of this partition that were open at the checkpoint stay open
+   * here: the watermark falls back to where it was on the old worker. */
+  if (wm != SL_WATERMARK_NONE && (w->current == SL_WATERMARK_NONE || wm < w->current))
+    w->current = wm;
   return 0;
 }
 
 void sl_watermark_drop_partition(sl_watermark *w, int32_t partition) {
   size_t j = 0;
-  for (size_t i = 0; i < w->count; i++)
+  for (size_t i = 0; i < w->count; i++) {
     if (w->parts[i].partition != partition)
       w->parts[j++] = w->parts[i];
+    else if (w->parts[i].pending)
+      w->pending_count--;
+  }
   w->count = j;
 }

@@ -2,7 +2,15 @@
 /* Event-time watermark of one operator: per source partition the maximum
  * event time seen minus `delay`; the operator watermark is the minimum over
  * partitions that received data within `idle` ms of processing time, and
- * never moves backwards. */
+ * never moves backwards while the partitions stay where they are.
+ *
+ * Partitions moving between workers are the exception. A partition assigned
+ * to this worker that has not sent data yet holds the watermark back until
+ * it does (or idles), and its first record may pull the watermark back to
+ * itself; a partition restored from another worker's checkpoint pulls it
+ * back to that worker's watermark. Otherwise records of a partition would
+ * become late only because this worker's other partitions ran ahead, and be
+ * lost to the windows across a restart or rebalance. */
 #ifndef SLUICE_WATERMARK_H
 #define SLUICE_WATERMARK_H
 
@@ -14,6 +22,7 @@ typedef struct sl_wm_part {
   int32_t partition;
   int64_t max_t;     /* largest event time seen */
   int64_t last_seen; /* processing time of the last record */
+  int pending;       /* assigned, no record yet: its first one may rewind */
 } sl_wm_part;
 
 typedef struct sl_watermark {
@@ -22,6 +31,7 @@ typedef struct sl_watermark {
   int64_t delay;
   int64_t idle;
   int64_t current; /* SL_WATERMARK_NONE until data arrives */
+  size_t pending_count; /* partitions assigned that sent nothing yet */
 } sl_watermark;
 
 void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle);
@@ -35,9 +45,17 @@ int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, 
 void sl_watermark_tick(sl_watermark *w, int64_t now);
 /* An upstream watermark: current = max(current, wm). */
 void sl_watermark_force(sl_watermark *w, int64_t wm);
-/* Restore one partition's maximum (keeps the larger value). */
+/* Restore one partition's maximum (keeps the larger value) and the
+ * watermark `wm` of the worker that checkpointed it: the watermark becomes
+ * wm if none yet, else min(current, wm). */
 int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
-                              int64_t max_t, int64_t now);
+                              int64_t max_t, int64_t wm, int64_t now);
+/* Before judging a record with event time t from (source_id, partition):
+ * if it is the first of a newly assigned partition, the watermark falls back
+ * to it. Costs nothing once every assigned partition has sent. */
+void sl_watermark_admit(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t);
+/* The partition was assigned to this worker at processing time now. */
+int sl_watermark_assign(sl_watermark *w, int32_t source_id, int32_t partition, int64_t now);
 /* Forget the partition (all sources); the watermark itself never moves back. */
 void sl_watermark_drop_partition(sl_watermark *w, int32_t partition);
 

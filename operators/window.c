@@ -495,6 +495,7 @@ static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
   w->seq++;
+  sl_watermark_admit(&w->wm, sl_record_source_id(r), sl_record_partition(r), t);
   rc = assign(w, r, t, out, err);
   if (rc != SL_OK)
     return rc;
@@ -524,6 +525,14 @@ static int win_on_watermark(void *state, int64_t watermark, sl_emitter *out, sl_
   int64_t before = w->wm.current;
   sl_watermark_force(&w->wm, watermark);
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
+}
+
+static int win_assign_partition(void *state, int32_t source_id, int32_t partition,
+                                sl_error *err) {
+  win_op *w = state;
+  if (sl_watermark_assign(&w->wm, source_id, partition, w->host->now_ms(w->op)) != SL_OK)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  return SL_OK;
 }
 
 static int win_on_tick(void *state, int64_t now_ms, sl_emitter *out, sl_error *err) {
@@ -599,9 +608,8 @@ static int win_restore(void *state, int32_t partition, const void *key, size_t k
     if (kr.bad || vr.bad || source < INT32_MIN || source > INT32_MAX) {
       rc = SL_ERR_PARSE;
     } else {
-      rc = sl_watermark_restore_part(&w->wm, (int32_t)source, partition, max_t,
+      rc = sl_watermark_restore_part(&w->wm, (int32_t)source, partition, max_t, wm,
                                      w->host->now_ms(w->op));
-      sl_watermark_force(&w->wm, wm);
       if (seq > w->seq)
         w->seq = seq;
     }
@@ -644,6 +652,7 @@ const sl_operator_desc sl_op_window = {
     .process = win_process,
     .on_watermark = win_on_watermark,
     .on_tick = win_on_tick,
+    .assign_partition = win_assign_partition,
     .snapshot = win_snapshot,
     .restore = win_restore,
     .drop_partition = win_drop_partition,

@@ -213,9 +213,18 @@ typedef struct sl_operator_desc {
    *  Added in the first reserved slot: ABI version 1 is unchanged. */
   int64_t (*held_offset)(void *state, int32_t source_id, int32_t partition);
 
-  /** Must be NULL. There were 8 slots; held_offset took the first, so the
-   *  struct's size and layout are those of every existing descriptor. */
-  void *reserved[7];
+  /** (`source_id`, `partition`) was just assigned to this worker (a Kafka
+   *  group assignment), before its state, if any, is restored. Operators
+   *  with event-time watermarks use it so that the records of a partition
+   *  that joins late are not judged late only because this worker's other
+   *  partitions ran ahead. NULL: nothing to do. Added in the second reserved slot: ABI
+   *  version 1 is unchanged. */
+  int (*assign_partition)(void *state, int32_t source_id, int32_t partition, sl_error *err);
+
+  /** Must be NULL. There were 8 slots; held_offset and assign_partition
+   *  took the first two, so the struct's size and layout are those of every
+   *  existing descriptor. */
+  void *reserved[6];
 } sl_operator_desc;
 
 /* ---- plugins ----------------------------------------------------------- */

@@ -721,6 +721,74 @@ static void test_held_drop_restore(void) {
   th_op_free(&u);
 }
 
+
+/* ---- partitions joining a worker ------------------------------------------ */
+
+static sl_record *RP(th_op *t, const char *k, int64_t ts, int32_t part, int64_t off) {
+  sl_record *r = R(t, k, ts, sl_value_int(1));
+  sl_record_set_position(r, 0, "in", part, off);
+  return r;
+}
+
+static const char *const TUMBLE10[] = {"tumbling", "10s", "key", "k", "time", "ts", NULL};
+static const char *const COUNT_ONLY[] = {"n", "count()", NULL};
+
+/* Regression (exactly_once_* e2e): at start-up one partition ran ahead and
+ * the first records of a partition assigned with it were dead-lettered as
+ * late. An assigned partition's first record pulls the watermark back. */
+static void test_assigned_partition_not_late(void) {
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, TUMBLE10, COUNT_ONLY), SL_OK);
+  sl_error err;
+  for (int32_t p = 0; p < 2; p++)
+    CU_ASSERT_EQUAL(sl_op_window.assign_partition(t.state, 0, p, &err), SL_OK);
+  one(&t, RP(&t, "a", 100000, 0, 0)); /* partition 0 runs ahead */
+  one(&t, RP(&t, "b", 5000, 1, 0));   /* partition 1 joins: not late */
+  one(&t, RP(&t, "b", 6000, 1, 1));
+  CU_ASSERT_EQUAL(t.dead_count, 0);
+  CU_ASSERT_EQUAL(th_counter(&t, "sluice_late_records_total"), 0);
+  th_watermark(&t, SL_WATERMARK_END);
+  int found = 0;
+  for (size_t i = 0; i < t.out_count; i++)
+    if (th_out_field(&t, i, "window_start")->as.i == 0) {
+      found = 1;
+      CU_ASSERT_EQUAL(th_out_field(&t, i, "n")->as.i, 2);
+    }
+  CU_ASSERT(found);
+  /* A partition that sends late records after its first one still gets
+   * them judged late as usual. */
+  th_op_free(&t);
+}
+
+/* Regression (exactly_once_zombie/rebalance e2e): a partition restored from
+ * another worker's checkpoint found this worker's watermark ahead, and its
+ * records were lost as late; the watermark falls back to the old owner's. */
+static void test_restored_partition_rewinds(void) {
+  th_op a, b;
+  CU_ASSERT_EQUAL_FATAL(init_op(&a, TUMBLE10, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&b, TUMBLE10, COUNT_ONLY), SL_OK);
+  one(&a, RP(&a, "x", 5000, 1, 0)); /* worker A: partition 1, window [0, 10 s) open */
+  CU_ASSERT_EQUAL(th_snapshot(&a), SL_OK);
+  one(&b, RP(&b, "y", 100000, 0, 0)); /* worker B ran ahead on partition 0 */
+  sl_error err;
+  CU_ASSERT_EQUAL(sl_op_window.assign_partition(b.state, 0, 1, &err), SL_OK);
+  CU_ASSERT_EQUAL(th_restore_into(&a, &b), SL_OK);
+  one(&b, RP(&b, "x", 7000, 1, 1)); /* the next record of partition 1 */
+  CU_ASSERT_EQUAL(b.dead_count, 0);
+  th_watermark(&b, SL_WATERMARK_END);
+  int found = 0;
+  for (size_t i = 0; i < b.out_count; i++) {
+    const sl_value *k = th_out_field(&b, i, "k");
+    if (k && k->as.str.len == 1 && k->as.str.ptr[0] == 'x') {
+      found = 1;
+      CU_ASSERT_EQUAL(th_out_field(&b, i, "n")->as.i, 2); /* 5000 (restored) + 7000 */
+    }
+  }
+  CU_ASSERT(found);
+  th_op_free(&a);
+  th_op_free(&b);
+}
+
 int suite_operators_window(void) {
   CU_pSuite s = CU_add_suite("operators/window", NULL, NULL);
   if (!s || !CU_add_test(s, "property: tumbling == reference", test_property_tumbling) ||
@@ -741,7 +809,11 @@ int suite_operators_window(void) {
       !CU_add_test(s, "held_offset == brute force: tumbling", test_held_tumbling) ||
       !CU_add_test(s, "held_offset == brute force: hopping", test_held_hopping) ||
       !CU_add_test(s, "held_offset == brute force: sessions", test_held_session) ||
-      !CU_add_test(s, "held_offset: drop_partition, restore", test_held_drop_restore))
+      !CU_add_test(s, "held_offset: drop_partition, restore", test_held_drop_restore) ||
+      !CU_add_test(s, "an assigned partition's first records are not late",
+                   test_assigned_partition_not_late) ||
+      !CU_add_test(s, "a restored partition rewinds the watermark",
+                   test_restored_partition_rewinds))
     return -1;
   return 0;
 }
