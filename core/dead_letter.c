@@ -3,6 +3,7 @@
  * or arrived late, becomes {"reason","error","source","raw"} with its original
  * key, bytes and headers, and goes to the dead-letter sink. Without one it is
  * still counted and logged (rate-limited): never dropped silently. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,10 +26,29 @@ static int valid_utf8(const unsigned char *s, size_t n) {
   return 1;
 }
 
-static int set_str(sl_record *r, const char *name, const char *s) {
+/* The dead-letter field names, interned once per process: interning takes a
+ * process-wide lock, and a poison stream dead-letters every record. */
+static struct {
+  sl_name reason, error, source, name, partition, offset, raw, raw_base64, record;
+} dl_names;
+static pthread_once_t dl_names_once = PTHREAD_ONCE_INIT;
+
+static void dl_names_init(void) {
+  dl_names.reason = sl_name_cstr("reason");
+  dl_names.error = sl_name_cstr("error");
+  dl_names.source = sl_name_cstr("source");
+  dl_names.name = sl_name_cstr("name");
+  dl_names.partition = sl_name_cstr("partition");
+  dl_names.offset = sl_name_cstr("offset");
+  dl_names.raw = sl_name_cstr("raw");
+  dl_names.raw_base64 = sl_name_cstr("raw_base64");
+  dl_names.record = sl_name_cstr("record");
+}
+
+static int set_str(sl_record *r, sl_name name, const char *s) {
   size_t n = strlen(s);
   char *copy = sl_arena_strndup(sl_record_arena(r), s, n);
-  return copy ? sl_record_set(r, sl_name_cstr(name), sl_value_string(copy, n)) : SL_ERR_NOMEM;
+  return copy ? sl_record_set(r, name, sl_value_string(copy, n)) : SL_ERR_NOMEM;
 }
 
 static int add_header(sl_record *r, const char *name, const char *value) {
@@ -60,35 +80,40 @@ static char *base64(sl_arena *a, const unsigned char *p, size_t n, size_t *outle
 }
 
 static sl_record *build(sl_arena *a, const sl_record *r, const char *reason, const char *message) {
+  pthread_once(&dl_names_once, dl_names_init);
+  if (!dl_names.reason || !dl_names.error || !dl_names.source || !dl_names.name ||
+      !dl_names.partition || !dl_names.offset || !dl_names.raw || !dl_names.raw_base64 ||
+      !dl_names.record)
+    return NULL; /* out of memory when the names were first interned */
   sl_record *d = sl_record_new(a, 6);
   sl_record *src = sl_record_new(a, 3);
-  if (!d || !src || set_str(d, "reason", reason) || set_str(d, "error", message))
+  if (!d || !src || set_str(d, dl_names.reason, reason) || set_str(d, dl_names.error, message))
     return NULL;
   const char *sname = r ? sl_record_source_name(r) : NULL;
   if (sname)
-    set_str(src, "name", sname);
+    set_str(src, dl_names.name, sname);
   if (r && sl_record_partition(r) >= 0)
-    sl_record_set(src, sl_name_cstr("partition"), sl_value_int(sl_record_partition(r)));
+    sl_record_set(src, dl_names.partition, sl_value_int(sl_record_partition(r)));
   if (r && sl_record_offset(r) >= 0)
-    sl_record_set(src, sl_name_cstr("offset"), sl_value_int(sl_record_offset(r)));
-  sl_record_set(d, sl_name_cstr("source"), sl_value_record(src));
+    sl_record_set(src, dl_names.offset, sl_value_int(sl_record_offset(r)));
+  sl_record_set(d, dl_names.source, sl_value_record(src));
   if (!r)
     return d;
   size_t rawlen, keylen;
   const void *raw = sl_record_raw(r, &rawlen);
   if (raw) {
     if (valid_utf8(raw, rawlen)) {
-      sl_record_set(d, sl_name_cstr("raw"), sl_value_string(raw, rawlen));
+      sl_record_set(d, dl_names.raw, sl_value_string(raw, rawlen));
     } else {
       size_t n;
       char *b = base64(a, raw, rawlen, &n);
       if (b)
-        sl_record_set(d, sl_name_cstr("raw_base64"), sl_value_string(b, n));
+        sl_record_set(d, dl_names.raw_base64, sl_value_string(b, n));
     }
     sl_record_set_raw(d, raw, rawlen);
   } else {
     /* A record made inside the pipeline (e.g. a window result) has no bytes. */
-    sl_record_set(d, sl_name_cstr("record"), sl_value_record((sl_record *)r));
+    sl_record_set(d, dl_names.record, sl_value_record((sl_record *)r));
   }
   const void *key = sl_record_key(r, &keylen);
   sl_record_set_key(d, key, keylen);
