@@ -21,6 +21,11 @@ typedef struct file_sink {
   sl_format *format;
   sl_buf buf;   /* encoding scratch, reused */
   int dirty;    /* written since the last flush */
+  /* with_id, per record: names interned and the "pipeline/node/" prefix
+   * built once at open (interning takes a process-wide lock). */
+  sl_name n_window_start, n_id;
+  char *id_prefix;
+  size_t id_prefix_len;
 } file_sink;
 
 static const sl_config_entry file_sink_config[] = {
@@ -46,6 +51,7 @@ static void file_sink_close(void *state) {
   }
   sl_format_free(s->format);
   sl_buf_free(&s->buf);
+  free(s->id_prefix);
   free(s->path);
   free(s);
 }
@@ -59,9 +65,18 @@ static int open_common(const sl_connector_env *env, const sl_config *cfg, FILE *
   s->fp = fp;
   s->owns_fp = owns;
   s->path = strdup(name);
+  s->n_window_start = sl_name_cstr("window_start");
+  s->n_id = sl_name_cstr("_id");
+  sl_buf prefix = SL_BUF_INIT;
+  if (sl_buf_printf(&prefix, "%s/%s/", env->pipeline, env->node_name) == SL_OK) {
+    s->id_prefix = prefix.data;
+    s->id_prefix_len = prefix.len;
+  } else {
+    sl_buf_free(&prefix);
+  }
   s->format = sl_format_open(cfg, "json", err);
-  if (!s->path || !s->format) {
-    int rc = s->format ? SL_ERR_NOMEM : err->code;
+  if (!s->path || !s->format || !s->n_window_start || !s->n_id || !s->id_prefix) {
+    int rc = s->format ? sl_error_set(err, SL_ERR_NOMEM, "out of memory") : err->code;
     s->fp = NULL;
     file_sink_close(s);
     return rc;
@@ -91,25 +106,23 @@ static int stdout_sink_open(const sl_connector_env *env, const sl_config *cfg, v
 
 /* `_id` for window results: pipeline/node/key/window_start. */
 static const sl_record *with_id(file_sink *s, const sl_record *r, sl_arena *a) {
-  const sl_value *ws = sl_record_get_cstr(r, "window_start");
-  if (!ws || ws->type != SL_TYPE_INT || sl_record_get_cstr(r, "_id"))
+  const sl_value *ws = sl_record_get(r, s->n_window_start);
+  if (!ws || ws->type != SL_TYPE_INT || sl_record_get(r, s->n_id))
     return r;
   size_t klen;
   const char *key = sl_record_key(r, &klen);
-  char head[512];
-  int n = snprintf(head, sizeof head, "%s/%s/", s->env->pipeline, s->env->node_name);
   char tail[32];
   int t = snprintf(tail, sizeof tail, "/%lld", (long long)ws->as.i);
-  size_t total = (size_t)n + klen + (size_t)t;
+  size_t n = s->id_prefix_len, total = n + klen + (size_t)t;
   char *id = sl_arena_alloc(a, total + 1);
   sl_record *c = sl_record_copy(a, r);
   if (!id || !c)
     return r;
-  memcpy(id, head, (size_t)n);
+  memcpy(id, s->id_prefix, n);
   if (klen)
     memcpy(id + n, key, klen);
   memcpy(id + n + klen, tail, (size_t)t + 1);
-  sl_record_set(c, sl_name_cstr("_id"), sl_value_string(id, total));
+  sl_record_set(c, s->n_id, sl_value_string(id, total));
   return c;
 }
 
