@@ -42,6 +42,7 @@ struct sl_format {
   const char *name;
   sl_avro_schema *schema; /* FMT_AVRO: compiled once at open; the reader schema with a registry */
   wire_state *wire;       /* FMT_AVRO with `registry`, else NULL */
+  sl_name n_value;        /* FMT_RAW: field 'value', interned at open, not per record */
 };
 
 void sl_path_relative_to(const char *file, const char *path, char *out, size_t n) {
@@ -146,6 +147,11 @@ sl_format *sl_format_open_subject(const sl_config *cfg, const char *def,
   } else if (strcmp(name, "raw") == 0) {
     f->kind = FMT_RAW;
     f->name = "raw";
+    if (!(f->n_value = sl_name_cstr("value"))) {
+      sl_format_free(f);
+      sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+      return NULL;
+    }
   } else {
     sl_error_set(err, SL_ERR_INVALID, "unknown format '%s' (use \"json\", \"avro\" or \"raw\")",
                  name);
@@ -290,7 +296,7 @@ int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *
     sl_record *r = sl_record_new(a, 1);
     if (!r)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    sl_record_set(r, sl_name_cstr("value"), sl_value_bytes(buf, len));
+    sl_record_set(r, f->n_value, sl_value_bytes(buf, len));
     *out = r;
     rc = SL_OK;
   }
@@ -324,7 +330,7 @@ int sl_format_encode(const sl_format *f, const sl_record *r, sl_buf *out, sl_err
     }
     return sl_avro_encode(f->schema, r, out, err);
   default: {
-    const sl_value *v = sl_record_get_cstr(r, "value");
+    const sl_value *v = sl_record_get(r, f->n_value);
     if (v && (v->type == SL_TYPE_BYTES || v->type == SL_TYPE_STRING))
       return sl_buf_append(out, v->as.str.ptr, v->as.str.len);
     size_t n;
