@@ -11,6 +11,8 @@ typedef struct encode_state {
   const sl_host *host;
   sl_format *format;
   sl_buf buf; /* scratch, reused for every record */
+  sl_name n_value; /* interned once: interning per record takes a process-wide lock */
+  int is_text;     /* JSON: `value` is a string, else bytes */
 } encode_state;
 
 static const sl_config_entry encode_config[] = {
@@ -41,6 +43,12 @@ static int encode_init(const sl_host *host, sl_operator *op, const sl_config *cf
     free(s);
     return err->code;
   }
+  if (!(s->n_value = sl_name_cstr("value"))) {
+    sl_format_free(s->format);
+    free(s);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  s->is_text = sl_format_name(s->format)[0] == 'j';
   *state = s;
   return SL_OK;
 }
@@ -62,9 +70,8 @@ static int encode_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
       while (sl_record_count(o))
         sl_record_remove(o, sl_record_name_at(o, sl_record_count(o) - 1));
-      int is_text = sl_format_name(s->format)[0] == 'j';
-      sl_record_set(o, sl_name_cstr("value"), is_text ? sl_value_string(bytes, s->buf.len)
-                                                      : sl_value_bytes(bytes, s->buf.len));
+      sl_record_set(o, s->n_value, s->is_text ? sl_value_string(bytes, s->buf.len)
+                                              : sl_value_bytes(bytes, s->buf.len));
       sl_record_set_raw(o, bytes, s->buf.len);
       rc = s->host->emit(out, o);
     }
