@@ -43,6 +43,8 @@ typedef struct simulator {
   size_t *pre_off;      /* records + 1 offsets into pre */
   sl_buf buf;
   sl_arena *scratch;
+  /* Avro readings: field names interned once at open, not per record. */
+  sl_name n_machine_id, n_ts, n_temperature, n_vibration, n_site;
 } simulator;
 
 static const sl_config_entry simulator_config[] = {
@@ -111,11 +113,11 @@ static int64_t encode_reading(simulator *s, int64_t i, int64_t event_ms, sl_erro
   sl_record *r = sl_record_new(s->scratch, 5);
   if (!r)
     return -1;
-  sl_record_set(r, sl_name_cstr("machine_id"), sl_value_string(id, strlen(id)));
-  sl_record_set(r, sl_name_cstr("ts"), sl_value_int(event_ms));
-  sl_record_set(r, sl_name_cstr("temperature"), sl_value_double(temp));
-  sl_record_set(r, sl_name_cstr("vibration"), sl_value_double(vib));
-  sl_record_set(r, sl_name_cstr("site"), sl_value_string(site, strlen(site)));
+  sl_record_set(r, s->n_machine_id, sl_value_string(id, strlen(id)));
+  sl_record_set(r, s->n_ts, sl_value_int(event_ms));
+  sl_record_set(r, s->n_temperature, sl_value_double(temp));
+  sl_record_set(r, s->n_vibration, sl_value_double(vib));
+  sl_record_set(r, s->n_site, sl_value_string(site, strlen(site)));
   return sl_avro_encode(s->schema, r, &s->buf, err) == SL_OK ? m : -1;
 }
 
@@ -148,6 +150,11 @@ static int simulator_open(const sl_connector_env *env, const sl_config *cfg, voi
   s->event_start = s->started_ms - s->started_ms % 10000;
   s->scratch = sl_arena_new(4096);
   s->offsets = calloc((size_t)(s->partitions > 0 ? s->partitions : 1), sizeof *s->offsets);
+  s->n_machine_id = sl_name_cstr("machine_id");
+  s->n_ts = sl_name_cstr("ts");
+  s->n_temperature = sl_name_cstr("temperature");
+  s->n_vibration = sl_name_cstr("vibration");
+  s->n_site = sl_name_cstr("site");
   int rc = SL_OK;
   if (s->machines <= 0 || s->rate < 0 || s->records < 0 || s->partitions <= 0 ||
       (!s->avro && strcmp(format, "json") != 0)) {
@@ -160,7 +167,8 @@ static int simulator_open(const sl_connector_env *env, const sl_config *cfg, voi
     rc = sl_error_set(err, SL_ERR_INVALID, "simulator: rate = 0 (unpaced) needs records = N");
     goto out_fail;
   }
-  if (!s->scratch || !s->offsets) {
+  if (!s->scratch || !s->offsets || !s->n_machine_id || !s->n_ts || !s->n_temperature ||
+      !s->n_vibration || !s->n_site) {
     rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto out_fail;
   }
