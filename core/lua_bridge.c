@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_names.h"
 #include "lua_internal.h"
 
 static int traceback_handler(lua_State *L) {
@@ -175,8 +176,11 @@ static int table_to_record(lua_State *L, int idx, sl_arena *a, sl_value *out, in
     sl_value v;
     int rc = to_value(L, -1, a, &v, depth + 1);
     lua_pop(L, 1);
-    if (rc == SL_OK)
-      rc = sl_record_set(r, sl_name_intern(k, klen), v);
+    if (rc == SL_OK) {
+      /* Per record for Lua functions: the per-thread cache keeps the global intern lock away. */
+      sl_name name = sl_codec_name(k, klen);
+      rc = name ? sl_record_set(r, name, v) : SL_ERR_NOMEM;
+    }
     if (rc != SL_OK) {
       lua_pop(L, 1);
       return rc;
