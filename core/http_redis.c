@@ -72,14 +72,9 @@ static void schedule_retry(sl_http_server *s) {
   evtimer_add(s->redis.retry, &tv);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status) {
-  sl_http_server *s = ac->data;
-  if (status == REDIS_OK) {
-    if (ac == s->redis.ac)
-      s->redis.connected = 1;
-    return;
-  }
-  /* hiredis frees the context after this callback. */
+/* hiredis frees a context after its failed-connect or disconnect callback:
+ * drop our pointer to it and try again later. */
+static void forget_context(sl_http_server *s, const redisAsyncContext *ac) {
   if (ac == s->redis.ac) {
     s->redis.ac = NULL;
     s->redis.connected = 0;
@@ -89,16 +84,19 @@ static void on_connect(const redisAsyncContext *ac, int status) {
   schedule_retry(s);
 }
 
+static void on_connect(const redisAsyncContext *ac, int status) {
+  sl_http_server *s = ac->data;
+  if (status == REDIS_OK) {
+    if (ac == s->redis.ac)
+      s->redis.connected = 1;
+    return;
+  }
+  forget_context(s, ac);
+}
+
 static void on_disconnect(const redisAsyncContext *ac, int status) {
   (void)status;
-  sl_http_server *s = ac->data;
-  if (ac == s->redis.ac) {
-    s->redis.ac = NULL;
-    s->redis.connected = 0;
-  } else if (ac == s->redis.sub) {
-    s->redis.sub = NULL;
-  }
-  schedule_retry(s);
+  forget_context(ac->data, ac);
 }
 
 /* A message on sl:events -> the event bus: {"type":"result","data":{...}}, or
