@@ -87,8 +87,9 @@ static int write_reference(const char *dir, const bench_opts *o, char *path, siz
   return 0;
 }
 
-/* Generated input in place of every source, null sinks in place of sinks. */
-static void rebind(sl_graph_desc *g, const sl_registry *reg, const bench_opts *o) {
+/* Generated input in place of every source, null sinks in place of sinks.
+ * Returns -1 when out of memory (a node would be left without type or config). */
+static int rebind(sl_graph_desc *g, const sl_registry *reg, const bench_opts *o) {
   for (size_t i = 0; i < g->count; i++) {
     sl_node_desc *n = &g->nodes[i];
     const char *file = sl_config_file(n->config);
@@ -97,7 +98,8 @@ static void rebind(sl_graph_desc *g, const sl_registry *reg, const bench_opts *o
     const char *type = NULL;
     if (n->kind == SL_NODE_SOURCE) {
       const sl_source_desc *d = sl_registry_source(reg, n->type);
-      c = sl_config_new(file, line);
+      if (!(c = sl_config_new(file, line)))
+        return -1;
       sl_config_put_number(c, "machines", (double)o->keys);
       sl_config_put_number(c, "records", (double)o->records);
       sl_config_put_number(c, "rate", 0);
@@ -106,7 +108,8 @@ static void rebind(sl_graph_desc *g, const sl_registry *reg, const bench_opts *o
       sl_config_put_bool(c, "decode", d && (d->flags & SL_SOURCE_DECODES));
       type = "simulator";
     } else if (n->kind == SL_NODE_SINK && strcmp(n->type, "dead_letter") == 0) {
-      c = sl_config_new(file, line);
+      if (!(c = sl_config_new(file, line)))
+        return -1;
       sl_config_put_string(c, "path", "/dev/null");
       type = "dead_letter";
     } else if (n->kind == SL_NODE_SINK) {
@@ -115,11 +118,18 @@ static void rebind(sl_graph_desc *g, const sl_registry *reg, const bench_opts *o
     } else {
       continue;
     }
+    char *t = strdup(type);
+    if (!c || !t) {
+      sl_config_destroy(c);
+      free(t);
+      return -1;
+    }
     sl_config_destroy(n->config);
     n->config = c;
     free(n->type);
-    n->type = strdup(type);
+    n->type = t;
   }
+  return 0;
 }
 
 static double now_s(void) {
@@ -167,7 +177,10 @@ int sl_bench_main(int argc, char **argv) {
     fprintf(stderr, "%s\n", err.message);
     goto out;
   }
-  rebind(g, reg, &o);
+  if (rebind(g, reg, &o) != 0) {
+    fprintf(stderr, "sluice bench: out of memory\n");
+    goto out;
+  }
   sl_graph_validate(g, reg, NULL);
   if (g->nerrors) {
     for (size_t i = 0; i < g->nerrors; i++)
