@@ -314,7 +314,7 @@ void sl_runtime_free(sl_runtime *rt) {
   free(rt);
 }
 
-void sl_runtime_stop(sl_runtime *rt) { rt->stop = 1; }
+void sl_runtime_stop(sl_runtime *rt) { __atomic_store_n(&rt->stop, 1, __ATOMIC_RELAXED); }
 uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
 uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
 
@@ -600,7 +600,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (!rt->paused)
       sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
              err->message);
-    rt->paused = 1;
+    __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
     rt->resume_at_ms = sl_runtime_now_ms() + 1000;
     return SL_OK;
   }
@@ -620,13 +620,13 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
         sl_log(SL_LOG_ERROR, "checkpoint",
                "cannot write the checkpoint (%s): processing paused until Redis answers",
                err->message);
-      rt->paused = 1;
+      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
       rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
       return SL_OK;
     }
     if (rc == SL_OK && rt->paused) {
       sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written: processing resumed");
-      rt->paused = 0;
+      __atomic_store_n(&rt->paused, 0, __ATOMIC_RELAXED);
     }
     if (rc == SL_OK)
       rt->checkpoints++;
@@ -645,7 +645,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
       if (!rt->paused)
         sl_log(SL_LOG_ERROR, "runtime", "offsets not committed (%s): processing paused",
                err->message);
-      rt->paused = 1;
+      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
       rt->resume_at_ms = sl_runtime_now_ms() + 1000;
       return SL_OK;
     }
@@ -663,7 +663,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
   }
   if (rt->paused)
     sl_log(SL_LOG_INFO, "runtime", "outputs acknowledged: processing resumed");
-  rt->paused = 0;
+  __atomic_store_n(&rt->paused, 0, __ATOMIC_RELAXED);
   return SL_OK;
 }
 

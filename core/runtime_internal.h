@@ -75,7 +75,8 @@ struct sl_runtime {
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
   struct sl_ckpt *ckpt; /* state = "redis" */
-  int paused;           /* outputs or a checkpoint not acknowledged: no polling */
+  int paused;           /* outputs or a checkpoint not acknowledged: no polling;
+                         * stored with __atomic_store_n, the HTTP thread reads it */
   uint64_t checkpoints; /* written since start */
   struct sl_metric *m_checkpoint; /* sluice_checkpoint_seconds */
   struct sl_metric *m_batch;      /* sluice_batch_records */
