@@ -26,7 +26,8 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
 /* Run until every source is drained (finite input) or sl_runtime_stop().
  * SL_OK on a clean end. */
 int sl_runtime_run(sl_runtime *rt, sl_error *err);
-/* Async-signal-safe: ask run() to stop gracefully. */
+/* Async-signal-safe: ask run() to stop gracefully; a second call stops
+ * without waiting for unacknowledged outputs or an unreachable Redis. */
 void sl_runtime_stop(sl_runtime *rt);
 void sl_runtime_free(sl_runtime *rt); /* NULL is a no-op */
 
