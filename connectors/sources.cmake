@@ -1,5 +1,6 @@
 list(APPEND SLUICE_SOURCES
   connectors/alert_store.c
+  connectors/avro_file.c
   connectors/file_sink.c
   connectors/file_source.c
   connectors/kafka_conf.c

@@ -183,6 +183,8 @@ static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
     if (strcmp(e->key, "format") == 0)
       def = e->default_value;
   const char *format = sl_config_string(n->desc->config, "format", def);
+  if (strcmp(format, "avro") == 0)
+    return SL_OK; /* Avro container files carry their schema: the source decodes */
   if (!format || strcmp(format, "raw") == 0)
     return SL_OK;
   n->op = sl_registry_operator(rt->reg, "decode");

@@ -2,6 +2,7 @@
 /* file_source, file_sink and stdout_sink with a fake connector env that
  * captures dead letters. */
 #include <CUnit/CUnit.h>
+#include <avro.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,88 @@ static void test_stdout_sink(void) {
   sl_config_destroy(c);
 }
 
+
+/* file_source{format = "avro"}: an Avro object container file written by
+ * Avro-C (an independent implementation) with a deflate codec. */
+static void test_source_avro_container(void) {
+  static const char schema_json[] =
+      "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+      "{\"name\":\"machine_id\",\"type\":\"string\"},"
+      "{\"name\":\"temperature\",\"type\":\"double\"},"
+      "{\"name\":\"n\",\"type\":[\"null\",\"long\"]}]}";
+  char path[400];
+  snprintf(path, sizeof path, "%s/in.avro", dir);
+  avro_schema_t schema;
+  CU_ASSERT_EQUAL_FATAL(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema), 0);
+  avro_file_writer_t w;
+  remove(path);
+  CU_ASSERT_EQUAL_FATAL(avro_file_writer_create_with_codec(path, schema, &w, "deflate", 0), 0);
+  avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+  avro_value_t v, f, branch;
+  avro_generic_value_new(iface, &v);
+  for (int i = 0; i < 2500; i++) { /* more than one batch and one block */
+    char id[16];
+    snprintf(id, sizeof id, "m%04d", i % 7);
+    avro_value_get_by_name(&v, "machine_id", &f, NULL);
+    avro_value_set_string(&f, id);
+    avro_value_get_by_name(&v, "temperature", &f, NULL);
+    avro_value_set_double(&f, 20.0 + i);
+    avro_value_get_by_name(&v, "n", &f, NULL);
+    avro_value_set_branch(&f, i % 2, &branch);
+    if (i % 2)
+      avro_value_set_long(&branch, i);
+    else
+      avro_value_set_null(&branch);
+    CU_ASSERT_EQUAL(avro_file_writer_append_value(w, &v), 0);
+  }
+  avro_file_writer_close(w);
+  avro_value_decref(&v);
+  avro_value_iface_decref(iface);
+  avro_schema_decref(schema);
+
+  sl_config *c = cfg_in_dir();
+  sl_config_put_string(c, "path", "in.avro");
+  sl_config_put_string(c, "format", "avro");
+  void *st = NULL;
+  sl_error err;
+  CU_ASSERT_EQUAL_FATAL(sl_file_source.open(&env, c, &st, &err), SL_OK);
+  sl_arena *a = sl_arena_new(0);
+  sl_batch b;
+  int eof = 0, total = 0;
+  while (!eof) {
+    sl_batch_init(&b, a);
+    CU_ASSERT_EQUAL_FATAL(sl_file_source.poll(st, &b, 1000, 0, &eof, &err), SL_OK);
+    for (size_t i = 0; i < b.count; i++, total++) {
+      const sl_record *r = b.records[i];
+      char id[16];
+      snprintf(id, sizeof id, "m%04d", total % 7);
+      const sl_value *m = sl_record_get_cstr(r, "machine_id");
+      CU_ASSERT(m && m->type == SL_TYPE_STRING && m->as.str.len == 5 &&
+                memcmp(m->as.str.ptr, id, 5) == 0);
+      CU_ASSERT_DOUBLE_EQUAL(sl_record_get_cstr(r, "temperature")->as.d, 20.0 + total, 0);
+      const sl_value *n = sl_record_get_cstr(r, "n");
+      if (total % 2) {
+        CU_ASSERT(n && n->type == SL_TYPE_INT && n->as.i == total);
+      } else {
+        CU_ASSERT(n && n->type == SL_TYPE_NULL);
+      }
+      CU_ASSERT_EQUAL(sl_record_offset(r), total + 1);
+    }
+    sl_batch_release(&b);
+    sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(total, 2500);
+  sl_file_source.close(st);
+  sl_arena_destroy(a);
+
+  /* A file that is not an Avro container is refused at open, naming it. */
+  write_bytes("bad.avro", "{\"not\":\"avro\"}\n");
+  sl_config_put_string(c, "path", "bad.avro");
+  CU_ASSERT_EQUAL(sl_file_source.open(&env, c, &st, &err), SL_ERR_IO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad.avro"));
+  sl_config_destroy(c);
+}
+
 int suite_connectors_file(void) {
   CU_pSuite s = CU_add_suite("connectors_file", setup, teardown);
   if (!s)
@@ -288,5 +371,6 @@ int suite_connectors_file(void) {
   CU_add_test(s, "sink: append, _id, flush, truncate", test_sink_append_truncate_id_flush);
   CU_add_test(s, "sink: bad directory, bad format", test_sink_bad_dir_and_format);
   CU_add_test(s, "stdout_sink", test_stdout_sink);
+  CU_add_test(s, "source: Avro container file", test_source_avro_container);
   return CU_get_error();
 }
