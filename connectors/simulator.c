@@ -84,11 +84,28 @@ static void simulator_close(void *state) {
   free(s);
 }
 
+/* The id of machine index m, "m%04lld" of m + 1, written by hand: snprintf
+ * here cost ~800 instructions per record, a fifth of `sluice bench`.
+ * `out` holds 24 bytes; returns the length. */
+static int machine_id(char *out, int64_t m) {
+  char digits[21];
+  int n = 0;
+  for (uint64_t v = (uint64_t)m + 1; v; v /= 10)
+    digits[n++] = (char)('0' + v % 10);
+  while (n < 4)
+    digits[n++] = '0';
+  out[0] = 'm';
+  for (int i = 0; i < n; i++)
+    out[1 + i] = digits[n - 1 - i];
+  out[n + 1] = '\0';
+  return n + 1;
+}
+
 /* Encode reading number `i` into s->buf; returns its machine index. */
 static int64_t encode_reading(simulator *s, int64_t i, int64_t event_ms, sl_error *err) {
   int64_t m = i % s->machines;
   char id[24];
-  snprintf(id, sizeof id, "m%04lld", (long long)(m + 1));
+  machine_id(id, m);
   double temp = 60 + 8 * sin((double)event_ms / 60000.0 + (double)m) + 4 * (rnd(s) - 0.5);
   /* Machine 7 overheats for 40 s of every 3 minutes. */
   if (s->faults && m == 6 && (event_ms / 1000) % 180 < 40)
@@ -213,7 +230,7 @@ static int push_record(simulator *s, sl_batch *out, const void *bytes, size_t le
   char *key = sl_arena_alloc(a, 24);
   if (!key)
     return SL_ERR_NOMEM;
-  int klen = snprintf(key, 24, "m%04lld", (long long)(m + 1));
+  int klen = machine_id(key, m);
   sl_record_set_raw(r, bytes, len);
   sl_record_set_key(r, key, (size_t)klen);
   sl_record_set_timestamp(r, event_ms);
