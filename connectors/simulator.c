@@ -256,7 +256,16 @@ static int simulator_poll(void *state, sl_batch *out, size_t max, int timeout_ms
   int64_t now = wall_ms();
   int64_t due = (now - s->started_ms) * s->rate / 1000;
   if (due <= s->produced && timeout_ms > 0) {
-    struct timespec ts = {0, (long)(timeout_ms > 20 ? 20 : timeout_ms) * 1000000L};
+    /* Sleep only until the next record is due: sleeping a fixed 20 ms sent
+     * records in 20 ms bursts and added up to 20 ms to every measured
+     * window latency. */
+    int64_t next_ms = s->started_ms + ((s->produced + 1) * 1000 + s->rate - 1) / s->rate;
+    int64_t wait = next_ms - now;
+    if (wait > (timeout_ms > 20 ? 20 : timeout_ms))
+      wait = timeout_ms > 20 ? 20 : timeout_ms;
+    if (wait < 1)
+      wait = 1;
+    struct timespec ts = {0, (long)wait * 1000000L};
     nanosleep(&ts, NULL);
     now = wall_ms();
     due = (now - s->started_ms) * s->rate / 1000;
