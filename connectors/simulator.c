@@ -86,11 +86,28 @@ static void simulator_close(void *state) {
   free(s);
 }
 
+/* The id of machine index m, "m%04lld" of m + 1, written by hand: snprintf
+ * here cost ~800 instructions per record, a fifth of `sluice bench`.
+ * `out` holds 24 bytes; returns the length. */
+static int machine_id(char *out, int64_t m) {
+  char digits[21];
+  int n = 0;
+  for (uint64_t v = (uint64_t)m + 1; v; v /= 10)
+    digits[n++] = (char)('0' + v % 10);
+  while (n < 4)
+    digits[n++] = '0';
+  out[0] = 'm';
+  for (int i = 0; i < n; i++)
+    out[1 + i] = digits[n - 1 - i];
+  out[n + 1] = '\0';
+  return n + 1;
+}
+
 /* Encode reading number `i` into s->buf; returns its machine index. */
 static int64_t encode_reading(simulator *s, int64_t i, int64_t event_ms, sl_error *err) {
   int64_t m = i % s->machines;
   char id[24];
-  snprintf(id, sizeof id, "m%04lld", (long long)(m + 1));
+  machine_id(id, m);
   double temp = 60 + 8 * sin((double)event_ms / 60000.0 + (double)m) + 4 * (rnd(s) - 0.5);
   /* Machine 7 overheats for 40 s of every 3 minutes. */
   if (s->faults && m == 6 && (event_ms / 1000) % 180 < 40)
@@ -221,7 +238,7 @@ static int push_record(simulator *s, sl_batch *out, const void *bytes, size_t le
   char *key = sl_arena_alloc(a, 24);
   if (!key)
     return SL_ERR_NOMEM;
-  int klen = snprintf(key, 24, "m%04lld", (long long)(m + 1));
+  int klen = machine_id(key, m);
   sl_record_set_raw(r, bytes, len);
   sl_record_set_key(r, key, (size_t)klen);
   sl_record_set_timestamp(r, event_ms);
@@ -247,7 +264,16 @@ static int simulator_poll(void *state, sl_batch *out, size_t max, int timeout_ms
   int64_t now = wall_ms();
   int64_t due = (now - s->started_ms) * s->rate / 1000;
   if (due <= s->produced && timeout_ms > 0) {
-    struct timespec ts = {0, (long)(timeout_ms > 20 ? 20 : timeout_ms) * 1000000L};
+    /* Sleep only until the next record is due: sleeping a fixed 20 ms sent
+     * records in 20 ms bursts and added up to 20 ms to every measured
+     * window latency. */
+    int64_t next_ms = s->started_ms + ((s->produced + 1) * 1000 + s->rate - 1) / s->rate;
+    int64_t wait = next_ms - now;
+    if (wait > (timeout_ms > 20 ? 20 : timeout_ms))
+      wait = timeout_ms > 20 ? 20 : timeout_ms;
+    if (wait < 1)
+      wait = 1;
+    struct timespec ts = {0, (long)wait * 1000000L};
     nanosleep(&ts, NULL);
     now = wall_ms();
     due = (now - s->started_ms) * s->rate / 1000;

@@ -46,8 +46,9 @@ static int decode_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
     sl_record *r = sl_batch_at(in, i), *d;
     size_t len;
     const void *raw = sl_record_raw(r, &len);
-    sl_error e;
-    sl_error_clear(&e);
+    sl_error e; /* set on failure only: clearing its 528 bytes per record cost ~80 instructions */
+    e.code = SL_OK;
+    e.message[0] = '\0';
     int rc;
     if (!raw) {
       rc = s->host->dead_letter(out, r, "decode", "record has no bytes to decode");
