@@ -142,10 +142,12 @@ int main(int argc, char **argv) {
   }
   printf("listening %d\n", sl_http_port(s));
   fflush(stdout);
-  sl_metric *in = sl_metrics_counter("sluice_records_in_total", "Records read.",
-                                     "pipeline=assembly,operator=src");
-  sl_metric *out = sl_metrics_counter("sluice_records_out_total", "Records written.",
-                                      "pipeline=assembly,operator=sink");
+  /* Labelled as the runtime labels them: records a source emits come in,
+   * records a sink receives go out. */
+  sl_metric *in = sl_metrics_counter("sluice_records_out_total", "Records emitted by a node",
+                                     "pipeline=assembly,operator=kafka_source#0");
+  sl_metric *out = sl_metrics_counter("sluice_records_in_total", "Records received by a node",
+                                      "pipeline=assembly,operator=kafka_sink#6");
   sl_metric *lag = sl_metrics_gauge("sluice_consumer_lag", "Records behind.", "pipeline=assembly");
   sl_metric *wm = sl_metrics_gauge("sluice_watermark_lag_seconds", "Watermark lag.",
                                    "pipeline=assembly");
