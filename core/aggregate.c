@@ -181,6 +181,24 @@ int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *e
   }
   d->out = sl_name_cstr(out);
   d->offset = (uint32_t)s->block_size;
+  const sl_value **vals = realloc((void *)s->vals, (s->count + 1) * sizeof *vals);
+  if (vals)
+    s->vals = vals;
+  int *same = vals ? realloc(s->same_as, (s->count + 1) * sizeof *same) : NULL;
+  if (!same) {
+    free(d->path);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  s->same_as = same;
+  same[s->count] = -1;
+  for (size_t k = 0; k < s->count && d->path_len; k++) {
+    const sl_agg_def *o = &s->defs[k];
+    if (o->path_len == d->path_len &&
+        memcmp(o->path, d->path, d->path_len * sizeof *d->path) == 0) {
+      same[s->count] = (int)k; /* interned names: equal paths are equal pointers */
+      break;
+    }
+  }
   s->block_size += (state_size(d->fn) + 7) & ~(size_t)7;
   s->count++;
   return SL_OK;
@@ -190,7 +208,11 @@ void sl_agg_set_free(sl_agg_set *s) {
   for (size_t i = 0; i < s->count; i++)
     free(s->defs[i].path);
   free(s->defs);
+  free((void *)s->vals);
+  free(s->same_as);
   s->defs = NULL;
+  s->vals = NULL;
+  s->same_as = NULL;
   s->count = s->block_size = 0;
 }
 
@@ -301,9 +323,14 @@ static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
 int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
   for (size_t i = 0; i < s->count; i++) {
     const sl_agg_def *d = &s->defs[i];
-    if (d->fn == SL_AGG_COUNT_ALL || d->fn == SL_AGG_COUNT)
+    if (d->fn == SL_AGG_COUNT_ALL) {
+      s->vals[i] = NULL;
       continue;
-    const sl_value *v = arg_of(d, r);
+    }
+    const sl_value *v = s->same_as[i] >= 0 ? s->vals[s->same_as[i]] : arg_of(d, r);
+    s->vals[i] = v;
+    if (d->fn == SL_AGG_COUNT)
+      continue;
     const char *want = v ? expected_for(d->fn, v) : NULL;
     if (want)
       return sl_error_set(err, SL_ERR_TYPE, "%s: expected %s in field '%s', got %s", d->out, want,
@@ -485,6 +512,19 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
       return SL_ERR_NOMEM;
     return sl_hll_add_hash(*h, value_hash(v));
   }
+  }
+  return SL_OK;
+}
+
+int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
+  char *b = block;
+  for (size_t i = 0; i < s->count; i++) {
+    const sl_agg_def *d = &s->defs[i];
+    if (d->fn != SL_AGG_COUNT_ALL && !s->vals[i])
+      continue;
+    int rc = update_one(d, b + d->offset, s->vals[i], t, seq);
+    if (rc != SL_OK)
+      return rc;
   }
   return SL_OK;
 }

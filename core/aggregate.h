@@ -52,9 +52,15 @@ typedef struct sl_agg_set {
   sl_agg_def *defs; /* malloc'd, in the order added */
   size_t count;
   size_t block_size; /* bytes of one state block, multiple of 8 */
+  /* Per-record argument cache: sl_agg_check looks every argument up once
+   * (once per distinct field, so avg/max/p95 of one field cost one lookup)
+   * and sl_agg_update_checked uses the values for each window the record
+   * joins. malloc'd, `count` long; valid until the next sl_agg_check. */
+  const sl_value **vals;
+  int *same_as; /* index of an earlier def with the same field, or -1 */
 } sl_agg_set;
 
-#define SL_AGG_SET_INIT {NULL, 0, 0}
+#define SL_AGG_SET_INIT {NULL, 0, 0, NULL, NULL}
 
 /* Parse `spec` ("avg(temperature)", "percentile(latency, 0.999)") and
  * append it as output `out`. SL_ERR_INVALID with a message naming the
@@ -72,6 +78,9 @@ int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err);
 /* Add a record (already checked) with event time t and arrival number seq
  * (increasing; breaks first/last ties). SL_OK or SL_ERR_NOMEM. */
 int sl_agg_update(const sl_agg_set *s, void *block, const sl_record *r, int64_t t, uint64_t seq);
+/* Like sl_agg_update for the record last passed to sl_agg_check, using the
+ * arguments it looked up (no field lookups). */
+int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq);
 /* dst := dst + src; src is unchanged. */
 int sl_agg_merge(const sl_agg_set *s, void *dst, const void *src);
 /* Set every output field of the set on `out`; strings are copied into `a`. */

@@ -337,7 +337,8 @@ static int is_closed(const win_op *w, int64_t end, int64_t wm) {
 /* Add r to entry e and emit it at once if its window already fired. */
 static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_t wm,
                   sl_emitter *out, sl_error *err) {
-  int rc = sl_agg_update(&w->aggs, sl_kentry_block(e), r, t, w->seq);
+  (void)r; /* its arguments were looked up by sl_agg_check in on_record */
+  int rc = sl_agg_update_checked(&w->aggs, sl_kentry_block(e), t, w->seq);
   e->partition = sl_record_partition(r);
   if (rc == SL_OK)
     rc = sl_kstate_hold(&w->st, e, sl_record_source_id(r), sl_record_partition(r),
