@@ -318,8 +318,11 @@ static void test_backpressure(void) {
     int rc = sl_webhook_sink.write(f.sink, &view, &written, &f.err);
     done += written;
     if (rc == SL_ERR_LIMIT) {
+      /* How many fit depends on how many deliveries completed while
+       * write() served its loop (a queue of 2 plus those): only that some
+       * were refused is certain. Found flaky in CI with `written <= 2`. */
       limits++;
-      CU_ASSERT(written <= 2);
+      CU_ASSERT(written < view.count);
       int frc = sl_webhook_sink.flush(f.sink, 5000, &f.err);
       CU_ASSERT(frc == SL_OK);
     } else {
