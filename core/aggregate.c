@@ -40,7 +40,7 @@ static size_t state_size(sl_agg_fn fn) {
     return sizeof(st_sum);
   case SL_AGG_MIN:
   case SL_AGG_MAX:
-    return sizeof(agg_val);
+    return sizeof(agg_box);
   case SL_AGG_AVG:
     return sizeof(st_avg);
   case SL_AGG_FIRST:
@@ -350,7 +350,7 @@ void sl_agg_release(const sl_agg_set *s, void *block) {
     switch (s->defs[i].fn) {
     case SL_AGG_MIN:
     case SL_AGG_MAX:
-      sl_agg_val_free(st);
+      sl_agg_box_free(st);
       break;
     case SL_AGG_FIRST:
     case SL_AGG_LAST:
@@ -472,11 +472,10 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
     return SL_OK;
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
-    agg_val *a = st;
-    sl_value cur = sl_agg_val_get(a);
-    int c = a->type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
-    if (a->type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
-      return sl_agg_val_set(a, v);
+    sl_value cur = sl_agg_box_get(st);
+    int c = cur.type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
+    if (cur.type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
+      return sl_agg_box_set(st, v);
     return SL_OK;
   }
   case SL_AGG_AVG: {
@@ -559,10 +558,9 @@ static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
   }
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
-    const agg_val *b = src;
-    if (b->type == SL_TYPE_NULL)
+    sl_value v = sl_agg_box_get(src);
+    if (v.type == SL_TYPE_NULL)
       return SL_OK;
-    sl_value v = sl_agg_val_get(b);
     return update_one(d, dst, &v, 0, 0);
   }
   case SL_AGG_AVG: {
@@ -640,7 +638,7 @@ static int result_one(const sl_agg_def *d, const void *st, sl_arena *a, sl_value
   }
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
-    sl_value v = sl_agg_val_get(st);
+    sl_value v = sl_agg_box_get(st);
     return sl_value_copy(a, &v, out);
   }
   case SL_AGG_AVG: {

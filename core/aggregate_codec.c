@@ -13,26 +13,30 @@
 
 #define AGG_FORMAT 1
 
-static int val_put(sl_buf *b, const agg_val *a) {
-  int rc = sl_varint_put(b, a->type);
-  switch (a->type) {
+/* A scalar: type, then its payload (min/max, first/last share this form). */
+static int val_put(sl_buf *b, const sl_value *v) {
+  int rc = sl_varint_put(b, v->type);
+  switch (v->type) {
   case SL_TYPE_INT:
+    return rc ? rc : sl_varint_put(b, sl_zigzag(v->as.i));
   case SL_TYPE_BOOL:
-    return rc ? rc : sl_varint_put(b, sl_zigzag(a->u.i));
+    return rc ? rc : sl_varint_put(b, sl_zigzag(v->as.b != 0));
   case SL_TYPE_DOUBLE:
-    return rc ? rc : sl_f64_put(b, a->u.d);
+    return rc ? rc : sl_f64_put(b, v->as.d);
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES:
-    rc = rc ? rc : sl_varint_put(b, a->len);
-    return rc ? rc : sl_buf_append(b, a->u.s, a->len);
+    rc = rc ? rc : sl_varint_put(b, v->as.str.len);
+    return rc ? rc : sl_buf_append(b, v->as.str.ptr, v->as.str.len);
   default:
     return rc;
   }
 }
 
-static int val_read(sl_rd *r, agg_val *a) {
+/* Read a scalar written by val_put; strings borrow the input bytes. */
+static int val_read(sl_rd *r, sl_value *out) {
   uint64_t type = sl_varint_get(r);
   sl_value v = sl_value_null();
+  *out = v;
   switch (type) {
   case SL_TYPE_NULL:
     return r->bad ? SL_ERR_PARSE : SL_OK;
@@ -58,7 +62,8 @@ static int val_read(sl_rd *r, agg_val *a) {
   default:
     return SL_ERR_PARSE;
   }
-  return r->bad ? SL_ERR_PARSE : sl_agg_val_set(a, &v);
+  *out = v;
+  return r->bad ? SL_ERR_PARSE : SL_OK;
 }
 
 static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
@@ -76,8 +81,10 @@ static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
     return rc;
   }
   case SL_AGG_MIN:
-  case SL_AGG_MAX:
-    return val_put(b, st);
+  case SL_AGG_MAX: {
+    sl_value v = sl_agg_box_get(st);
+    return val_put(b, &v);
+  }
   case SL_AGG_AVG: {
     const st_avg *s = st;
     int rc = sl_varint_put(b, (uint64_t)s->n);
@@ -86,7 +93,8 @@ static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
   case SL_AGG_FIRST:
   case SL_AGG_LAST: {
     const st_ordered *o = st;
-    int rc = val_put(b, &o->v);
+    sl_value v = sl_agg_val_get(&o->v);
+    int rc = val_put(b, &v);
     rc = rc ? rc : sl_varint_put(b, sl_zigzag(o->t));
     return rc ? rc : sl_varint_put(b, o->seq);
   }
@@ -139,8 +147,11 @@ static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
     break;
   }
   case SL_AGG_MIN:
-  case SL_AGG_MAX:
-    return val_read(r, st);
+  case SL_AGG_MAX: {
+    sl_value v;
+    int rc = val_read(r, &v);
+    return rc != SL_OK || v.type == SL_TYPE_NULL ? rc : sl_agg_box_set(st, &v);
+  }
   case SL_AGG_AVG: {
     st_avg *s = st;
     s->n = (int64_t)sl_varint_get(r);
@@ -150,7 +161,10 @@ static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
   case SL_AGG_FIRST:
   case SL_AGG_LAST: {
     st_ordered *o = st;
-    int rc = val_read(r, &o->v);
+    sl_value v;
+    int rc = val_read(r, &v);
+    if (rc == SL_OK && v.type != SL_TYPE_NULL)
+      rc = sl_agg_val_set(&o->v, &v);
     if (rc != SL_OK)
       return rc;
     o->t = sl_unzigzag(sl_varint_get(r));

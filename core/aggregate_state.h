@@ -43,6 +43,19 @@ typedef struct st_var { /* Welford / Chan */
   double mean, m2;
 } st_var;
 
+/* min/max state in 8 bytes (a window holds one per key, so its size is the
+ * memory per key): doubles are stored as themselves, everything else in
+ * NaN patterns min/max never store (they ignore NaN): ints that fit 48 bits
+ * inline, other ints and strings in a malloc'd cell. The bits are XORed
+ * with the "empty" pattern so that a zeroed block means "nothing yet". */
+typedef uint64_t agg_box;
+
+void sl_agg_box_free(agg_box *b);
+/* Copy a number or string into b. SL_OK or SL_ERR_NOMEM. */
+int sl_agg_box_set(agg_box *b, const sl_value *v);
+/* The value (a string borrows the cell); null when empty. */
+sl_value sl_agg_box_get(const agg_box *b);
+
 void sl_agg_val_free(agg_val *a);
 /* Copy v into a (strings into owned memory). SL_OK or SL_ERR_NOMEM. */
 int sl_agg_val_set(agg_val *a, const sl_value *v);

@@ -1,5 +1,6 @@
 list(APPEND SLUICE_SOURCES
   core/aggregate.c
+  core/aggregate_box.c
   core/aggregate_codec.c
   core/arena.c
   core/avro_decode.c
