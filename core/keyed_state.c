@@ -154,7 +154,7 @@ sl_kentry *sl_kstate_pop(sl_kstate *s) {
 /* ---- entries ------------------------------------------------------------ */
 
 int sl_kstate_touch(sl_kstate *s, sl_kentry *e) {
-  if (e->dirty_idx != NO_IDX)
+  if (!s->tracking || e->dirty_idx != NO_IDX)
     return SL_OK;
   if (s->dirty_len == s->dirty_cap) {
     size_t ncap = s->dirty_cap ? s->dirty_cap * 2 : 64;
@@ -230,27 +230,96 @@ sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t
   return e;
 }
 
-/* Snapshot key of an entry: tag, zigzag start, key bytes. */
-static size_t snap_key(const sl_kstate *s, const sl_kentry *e, int64_t start, sl_buf *out) {
+int sl_kstate_snap_key(sl_buf *out, int64_t start, const void *key, size_t len) {
   sl_buf_reset(out);
   if (sl_buf_putc(out, SL_KSTATE_TAG) || sl_varint_put(out, sl_zigzag(start)) ||
-      sl_buf_append(out, key_ptr(s, e), e->key_len))
-    return 0;
-  return out->len;
+      sl_buf_append(out, key, len))
+    return SL_ERR_NOMEM;
+  return SL_OK;
+}
+
+int sl_kstate_snap_value(sl_buf *out, int64_t end, int fired, const sl_agg_set *aggs,
+                         const void *block) {
+  sl_buf_reset(out);
+  if (sl_varint_put(out, 1) || sl_varint_put(out, sl_zigzag(end)) ||
+      sl_varint_put(out, fired ? 1 : 0))
+    return SL_ERR_NOMEM;
+  return sl_agg_serialize(aggs, block, out);
+}
+
+int sl_kstate_snap_parse(const void *key, size_t key_len, const void *val, size_t val_len,
+                         sl_kstate_snap *out) {
+  sl_rd kr = {key, (const unsigned char *)key + key_len, 0};
+  const unsigned char *tag = sl_bytes_get(&kr, 1);
+  out->start = sl_unzigzag(sl_varint_get(&kr));
+  if (!tag || *tag != SL_KSTATE_TAG || kr.bad)
+    return SL_ERR_PARSE;
+  sl_rd vr = {val, (const unsigned char *)val + val_len, 0};
+  uint64_t version = sl_varint_get(&vr);
+  out->end = sl_unzigzag(sl_varint_get(&vr));
+  out->fired = sl_varint_get(&vr) != 0;
+  if (vr.bad || version != 1 || out->end <= out->start)
+    return SL_ERR_PARSE;
+  out->key = kr.p;
+  out->key_len = (size_t)(kr.end - kr.p);
+  out->agg = vr.p;
+  out->agg_len = (size_t)(vr.end - vr.p);
+  return SL_OK;
+}
+
+int sl_kstate_deletes_queue(sl_buf *deletes, int32_t partition, int64_t start, const void *key,
+                            size_t len) {
+  sl_buf k = SL_BUF_INIT;
+  int rc = sl_kstate_snap_key(&k, start, key, len);
+  uint32_t n = (uint32_t)k.len;
+  if (rc == SL_OK && (sl_buf_append(deletes, &partition, 4) || sl_buf_append(deletes, &n, 4) ||
+                      sl_buf_append(deletes, k.data, n)))
+    rc = SL_ERR_NOMEM;
+  sl_buf_free(&k);
+  return rc;
+}
+
+int sl_kstate_deletes_flush(sl_buf *deletes, sl_kstate_del_fn del, void *ctx) {
+  int rc = SL_OK;
+  for (size_t off = 0; off + 8 <= deletes->len && rc == SL_OK;) {
+    int32_t part;
+    uint32_t len;
+    memcpy(&part, deletes->data + off, 4);
+    memcpy(&len, deletes->data + off + 4, 4);
+    rc = del(ctx, part, deletes->data + off + 8, len);
+    off += 8 + len;
+  }
+  if (rc == SL_OK)
+    sl_buf_reset(deletes);
+  return rc;
+}
+
+void sl_kstate_deletes_drop(sl_buf *deletes, int32_t partition) {
+  size_t keep = 0;
+  for (size_t off = 0; off + 8 <= deletes->len;) {
+    int32_t part;
+    uint32_t len;
+    memcpy(&part, deletes->data + off, 4);
+    memcpy(&len, deletes->data + off + 4, 4);
+    if (part != partition) {
+      memmove(deletes->data + keep, deletes->data + off, 8 + len);
+      keep += 8 + len;
+    }
+    off += 8 + len;
+  }
+  deletes->len = keep;
+}
+
+/* Snapshot key of an entry: tag, zigzag start, key bytes; 0 on OOM. */
+static size_t snap_key(const sl_kstate *s, const sl_kentry *e, int64_t start, sl_buf *out) {
+  return sl_kstate_snap_key(out, start, key_ptr(s, e), e->key_len) == SL_OK ? out->len : 0;
 }
 
 static int queue_delete(sl_kstate *s, const sl_kentry *e) {
   if (!(e->flags & SL_KE_PERSISTED))
     return SL_OK;
-  sl_buf k = SL_BUF_INIT;
-  int rc = SL_ERR_NOMEM;
-  size_t n = snap_key(s, e, e->start, &k);
-  uint32_t len = (uint32_t)n;
-  if (n && !sl_buf_append(&s->deletes, &e->snap_partition, 4) &&
-      !sl_buf_append(&s->deletes, &len, 4) && !sl_buf_append(&s->deletes, k.data, n))
-    rc = SL_OK;
-  sl_buf_free(&k);
-  return rc;
+  return sl_kstate_deletes_queue(&s->deletes, e->snap_partition, e->start, key_ptr(s, e),
+                                 e->key_len);
 }
 
 int sl_kstate_rebound(sl_kstate *s, sl_kentry *e, int64_t start, int64_t end) {
@@ -298,17 +367,17 @@ int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del,
   int rc = SL_OK;
   sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
   /* deletes first: a session that moved its start is deleted, then re-put */
-  for (size_t off = 0; off + 8 <= s->deletes.len && rc == SL_OK;) {
-    int32_t part;
-    uint32_t len;
-    memcpy(&part, s->deletes.data + off, 4);
-    memcpy(&len, s->deletes.data + off + 4, 4);
-    rc = del(ctx, part, s->deletes.data + off + 8, len);
-    off += 8 + len;
-  }
+  rc = sl_kstate_deletes_flush(&s->deletes, del, ctx);
   if (rc != SL_OK)
     goto out;
-  sl_buf_reset(&s->deletes);
+  if (!s->tracking) { /* the first snapshot writes every entry */
+    s->tracking = 1;
+    for (size_t b = 0; b < s->nbuckets && rc == SL_OK; b++)
+      for (sl_kentry *e = s->buckets[b]; e && rc == SL_OK; e = e->next)
+        rc = sl_kstate_touch(s, e);
+    if (rc != SL_OK)
+      goto out;
+  }
   for (size_t i = 0; i < s->dirty_len; i++) {
     sl_kentry *e = s->dirty[i];
     if (!e)
@@ -322,13 +391,9 @@ int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del,
       if (rc != SL_OK)
         goto out;
     }
-    sl_buf_reset(&v);
-    if (sl_varint_put(&v, 1) || sl_varint_put(&v, sl_zigzag(e->end)) ||
-        sl_varint_put(&v, e->flags & SL_KE_FIRED) ||
-        sl_agg_serialize(s->aggs, sl_kentry_block(e), &v) != SL_OK) {
-      rc = SL_ERR_NOMEM;
+    rc = sl_kstate_snap_value(&v, e->end, e->flags & SL_KE_FIRED, s->aggs, sl_kentry_block(e));
+    if (rc != SL_OK)
       goto out;
-    }
     rc = put(ctx, e->partition, k.data, k.len, v.data, v.len);
     if (rc != SL_OK)
       goto out;
@@ -346,28 +411,22 @@ out:
 
 int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t key_len,
                       const void *val, size_t val_len) {
-  sl_rd kr = {key, (const unsigned char *)key + key_len, 0};
-  const unsigned char *tag = sl_bytes_get(&kr, 1);
-  int64_t start = sl_unzigzag(sl_varint_get(&kr));
-  if (!tag || *tag != SL_KSTATE_TAG || kr.bad)
+  sl_kstate_snap sn;
+  if (sl_kstate_snap_parse(key, key_len, val, val_len, &sn) != SL_OK)
     return SL_ERR_PARSE;
-  sl_rd vr = {val, (const unsigned char *)val + val_len, 0};
-  uint64_t version = sl_varint_get(&vr);
-  int64_t end = sl_unzigzag(sl_varint_get(&vr));
-  uint64_t fired = sl_varint_get(&vr);
-  if (vr.bad || version != 1 || end <= start)
-    return SL_ERR_PARSE;
-  size_t klen = (size_t)(kr.end - kr.p);
-  uint32_t hash = sl_key_hash(kr.p, klen);
-  sl_kentry *old = sl_kstate_find(s, hash, kr.p, klen, start);
+  int64_t start = sn.start, end = sn.end;
+  int fired = sn.fired;
+  size_t klen = sn.key_len;
+  uint32_t hash = sl_key_hash(sn.key, klen);
+  sl_kentry *old = sl_kstate_find(s, hash, sn.key, klen, start);
   if (old) { /* restoring twice replaces */
     unlink_entry(s, old);
     entry_free(s, old);
   }
-  sl_kentry *e = sl_kstate_insert(s, hash, kr.p, klen, start, end, partition);
+  sl_kentry *e = sl_kstate_insert(s, hash, sn.key, klen, start, end, partition);
   if (!e)
     return SL_ERR_NOMEM;
-  int rc = sl_agg_deserialize(s->aggs, sl_kentry_block(e), vr.p, (size_t)(vr.end - vr.p));
+  int rc = sl_agg_deserialize(s->aggs, sl_kentry_block(e), sn.agg, sn.agg_len);
   if (rc != SL_OK) {
     sl_kstate_remove(s, e);
     return rc;
@@ -375,8 +434,10 @@ int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t k
   e->flags = SL_KE_PERSISTED | (fired ? SL_KE_FIRED : 0);
   e->snap_partition = partition;
   sl_kstate_heap_update(s, e);
-  s->dirty[e->dirty_idx] = NULL; /* identical to the snapshot: clean */
-  e->dirty_idx = NO_IDX;
+  if (e->dirty_idx != NO_IDX) { /* identical to the snapshot: clean */
+    s->dirty[e->dirty_idx] = NULL;
+    e->dirty_idx = NO_IDX;
+  }
   return SL_OK;
 }
 
@@ -392,19 +453,7 @@ void sl_kstate_drop_partition(sl_kstate *s, int32_t partition) {
       e = next;
     }
   }
-  /* and its pending deletes: the new owner holds that state now */
-  sl_buf keep = SL_BUF_INIT;
-  for (size_t off = 0; off + 8 <= s->deletes.len;) {
-    int32_t part;
-    uint32_t len;
-    memcpy(&part, s->deletes.data + off, 4);
-    memcpy(&len, s->deletes.data + off + 4, 4);
-    if (part != partition)
-      sl_buf_append(&keep, s->deletes.data + off, 8 + len);
-    off += 8 + len;
-  }
-  sl_buf_free(&s->deletes);
-  s->deletes = keep;
+  sl_kstate_deletes_drop(&s->deletes, partition); /* the new owner has that state */
 }
 
 /* ---- canonical key codec ------------------------------------------------ */

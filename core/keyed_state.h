@@ -68,6 +68,7 @@ typedef struct sl_kstate {
   size_t heap_len, heap_cap;
   sl_kentry **dirty; /* entries changed since the last snapshot (NULL: removed) */
   size_t dirty_len, dirty_cap;
+  int tracking; /* a snapshot was taken; before that (memory state) nothing is tracked */
   sl_buf deletes; /* pending snapshot deletes: int32 partition, uint32 len, bytes */
   const sl_agg_set *aggs;
   int64_t lateness;
@@ -114,7 +115,9 @@ sl_kentry *sl_kstate_pop(sl_kstate *s);
 typedef int (*sl_kstate_put_fn)(void *ctx, int32_t partition, const void *key, size_t key_len,
                                 const void *val, size_t val_len);
 typedef int (*sl_kstate_del_fn)(void *ctx, int32_t partition, const void *key, size_t key_len);
-/* Write dirty entries and pending deletes, then forget them. */
+/* Write dirty entries and pending deletes, then forget them. Changes are
+ * tracked only from the first snapshot on (which writes every entry), so a
+ * table that is never snapshotted (memory state) keeps no change list. */
 int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del, void *ctx);
 /* Rebuild one entry from a snapshot key/value (keys start with SL_KSTATE_TAG). */
 int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t key_len,
@@ -142,6 +145,32 @@ void sl_kstate_unhold(sl_kstate *s, sl_kentry *e);
 void sl_kstate_held_free(sl_kstate *s);
 
 #define SL_KSTATE_TAG 0x01 /* first byte of window snapshot keys */
+
+/* The snapshot form of one (key, window) entry, shared by this table and
+ * the aligned-window store (core/window_store.c) so that either restores
+ * what the other wrote. Key: tag, zigzag(start), key bytes. Value: version
+ * 1, zigzag(end), fired, then the aggregate block (sl_agg_serialize). */
+int sl_kstate_snap_key(sl_buf *out, int64_t start, const void *key, size_t len);
+int sl_kstate_snap_value(sl_buf *out, int64_t end, int fired, const sl_agg_set *aggs,
+                         const void *block);
+typedef struct sl_kstate_snap { /* a parsed entry; pointers into the input */
+  int64_t start, end;
+  int fired;
+  const unsigned char *key, *agg;
+  size_t key_len, agg_len;
+} sl_kstate_snap;
+/* Pending snapshot deletes (of closed or moved entries), kept in an sl_buf
+ * as records of int32 partition, uint32 length, snapshot key, until the
+ * next snapshot sends them. */
+int sl_kstate_deletes_queue(sl_buf *deletes, int32_t partition, int64_t start, const void *key,
+                            size_t len);
+/* Send every pending delete through del, then empty the list. */
+int sl_kstate_deletes_flush(sl_buf *deletes, sl_kstate_del_fn del, void *ctx);
+/* Forget the pending deletes of a partition (its new owner has that state). */
+void sl_kstate_deletes_drop(sl_buf *deletes, int32_t partition);
+/* SL_ERR_PARSE on a malformed entry. */
+int sl_kstate_snap_parse(const void *key, size_t key_len, const void *val, size_t val_len,
+                         sl_kstate_snap *out);
 
 /* ---- canonical key encoding --------------------------------------------- */
 

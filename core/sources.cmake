@@ -49,5 +49,6 @@ list(APPEND SLUICE_SOURCES
   core/serve.c
   core/watermark.c
   core/window_assign.c
+  core/window_store.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -24,6 +24,7 @@
 #include "varint.h"
 #include "watermark.h"
 #include "window_assign.h"
+#include "window_store.h"
 
 typedef enum { W_TUMBLING, W_HOPPING, W_SESSION } win_kind;
 
@@ -42,7 +43,8 @@ typedef struct win_op {
   size_t nkeys;
   win_path time; /* len 0: the record timestamp */
   sl_agg_set aggs;
-  sl_kstate st;
+  sl_kstate st;  /* session windows */
+  sl_wstore ws;  /* tumbling and hopping windows: shared by all keys */
   sl_watermark wm;
   uint64_t seq;  /* arrival counter for first/last ties */
   sl_buf key;    /* scratch: canonical key of the current record */
@@ -184,7 +186,9 @@ static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, 
   if (rc != SL_OK)
     goto out_free;
   sl_watermark_init(&w->wm, delay, idle);
-  if (sl_kstate_init(&w->st, &w->aggs, w->lateness) != SL_OK) {
+  if (w->kind != W_SESSION)
+    sl_wstore_init(&w->ws, &w->aggs, w->lateness);
+  else if (sl_kstate_init(&w->st, &w->aggs, w->lateness) != SL_OK) {
     rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto out_free;
   }
@@ -201,6 +205,7 @@ static void win_destroy(void *state) {
     return;
   if (w->st.buckets)
     sl_kstate_free(&w->st);
+  sl_wstore_free(&w->ws);
   sl_watermark_free(&w->wm);
   for (size_t i = 0; w->keys && i < w->nkeys; i++)
     free(w->keys[i].names);
@@ -231,12 +236,12 @@ static int push(sl_kentry ***list, size_t *cap, size_t len, sl_kentry *e) {
   return SL_OK;
 }
 
-static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
+static int emit_view(win_op *w, const sl_wview *e, sl_emitter *out, sl_error *err) {
   sl_arena *a = w->host->arena(out);
   sl_record *r = sl_record_new(a, w->nkeys + 2 + w->aggs.count);
   if (!r)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  const unsigned char *p = sl_kentry_key(&w->st, e), *end = p + e->key_len;
+  const unsigned char *p = e->key, *end = p + e->key_len;
   sl_buf_reset(&w->text);
   int rc = SL_OK;
   for (size_t i = 0; i < w->nkeys && rc == SL_OK; i++) {
@@ -254,7 +259,7 @@ static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
   if (rc == SL_OK)
     rc = sl_record_set(r, w->n_end, sl_value_int(e->end));
   if (rc == SL_OK)
-    rc = sl_agg_result(&w->aggs, sl_kentry_block(e), a, r);
+    rc = sl_agg_result(&w->aggs, e->block, a, r);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "window: cannot build a result (%s)", sl_strerror(rc));
   char *key = sl_arena_strndup(a, w->text.data ? w->text.data : "", w->text.len);
@@ -265,6 +270,26 @@ static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
   sl_record_set_position(r, -1, NULL, e->partition, -1);
   rc = w->host->emit(out, r);
   return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: emit failed (%s)", sl_strerror(rc));
+}
+
+static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
+  sl_wview v = {e->start, e->end, e->partition, sl_kentry_key(&w->st, e), e->key_len,
+                sl_kentry_block(e)};
+  return emit_view(w, &v, out, err);
+}
+
+typedef struct emit_ctx {
+  win_op *w;
+  sl_emitter *out;
+  sl_error *err;
+  int failed; /* emit_view set err */
+} emit_ctx;
+
+static int emit_cb(void *ctx, const sl_wview *v) {
+  emit_ctx *c = ctx;
+  int rc = emit_view(c->w, v, c->out, c->err);
+  c->failed = rc != SL_OK;
+  return rc;
 }
 
 static int cmp_fire(const void *a, const void *b, void *ctx) {
@@ -285,6 +310,13 @@ static int cmp_fire(const void *a, const void *b, void *ctx) {
  * then free the windows whose lateness ran out. */
 static int fire(win_op *w, sl_emitter *out, sl_error *err) {
   int64_t wm = w->wm.current;
+  if (w->kind != W_SESSION) {
+    emit_ctx c = {w, out, err, 0};
+    int rc = sl_wstore_advance(&w->ws, wm, emit_cb, &c);
+    if (rc != SL_OK && !c.failed)
+      sl_error_set(err, rc, "window: cannot fire windows (%s)", sl_strerror(rc));
+    return rc;
+  }
   size_t n_emit = 0, n_close = 0;
   sl_kentry *e;
   int rc = SL_OK;
@@ -354,13 +386,26 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
   return emit_entry(w, e, out, err); /* within lateness: the updated result again */
 }
 
+/* Tumbling and hopping: the record joins (key, [s, e)) in the shared store. */
 static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_record *r,
                        int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
-  sl_kentry *en = sl_kstate_find(&w->st, hash, w->key.data, w->key.len, s);
-  if (!en && !(en = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e,
-                                     sl_record_partition(r))))
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  return add_to(w, en, r, t, wm, out, err);
+  sl_wref ref;
+  int rc = sl_wstore_get(&w->ws, s, e, hash, w->key.data, w->key.len, &ref);
+  if (rc == SL_OK)
+    rc = sl_agg_update_checked(&w->aggs, sl_wstore_block(&w->ws, ref), t, w->seq);
+  if (rc == SL_OK)
+    rc = sl_wstore_absorb(&w->ws, ref, sl_record_source_id(r), sl_record_partition(r),
+                          sl_record_offset(r));
+  if (rc == SL_OK && wm >= e - 1 && !sl_wstore_fired(&w->ws, ref))
+    rc = sl_wstore_set_fired(&w->ws, ref);
+  if (rc != SL_OK)
+    return sl_error_set(err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)"
+                                                    : "window: %s", sl_strerror(rc));
+  if (wm < e - 1)
+    return SL_OK;
+  sl_wview v;
+  sl_wstore_view(&w->ws, ref, &v);
+  return emit_view(w, &v, out, err); /* within lateness: the updated result again */
 }
 
 static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t t, int64_t wm,
@@ -574,7 +619,8 @@ static int snap_del(void *ctx, int32_t partition, const void *key, size_t key_le
 static int win_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
   win_op *w = state;
   snap_ctx c = {w->host, snap};
-  int rc = sl_kstate_snapshot(&w->st, snap_put, snap_del, &c);
+  int rc = w->kind == W_SESSION ? sl_kstate_snapshot(&w->st, snap_put, snap_del, &c)
+                                : sl_wstore_snapshot(&w->ws, snap_put, snap_del, &c);
   sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
   for (size_t i = 0; i < w->wm.count && rc == SL_OK; i++) {
     const sl_wm_part *p = &w->wm.parts[i];
@@ -599,7 +645,8 @@ static int win_restore(void *state, int32_t partition, const void *key, size_t k
   const unsigned char *k = key;
   int rc;
   if (key_len >= 1 && k[0] == SL_KSTATE_TAG) {
-    rc = sl_kstate_restore(&w->st, partition, key, key_len, val, val_len);
+    rc = w->kind == W_SESSION ? sl_kstate_restore(&w->st, partition, key, key_len, val, val_len)
+                              : sl_wstore_restore(&w->ws, partition, key, key_len, val, val_len);
   } else if (key_len >= 2 && k[0] == WM_TAG0 && k[1] == WM_TAG1) {
     sl_rd kr = {k + 2, k + key_len, 0}, vr = {val, (const unsigned char *)val + val_len, 0};
     int64_t source = sl_unzigzag(sl_varint_get(&kr));
@@ -624,9 +671,12 @@ static int win_restore(void *state, int32_t partition, const void *key, size_t k
 }
 
 static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
-  (void)err;
   win_op *w = state;
-  sl_kstate_drop_partition(&w->st, partition);
+  if (w->kind == W_SESSION)
+    sl_kstate_drop_partition(&w->st, partition);
+  else if (sl_wstore_drop_partition(&w->ws, partition) != SL_OK)
+    return sl_error_set(err, SL_ERR_NOMEM, "window: out of memory dropping partition %d",
+                        (int)partition);
   sl_watermark_drop_partition(&w->wm, partition);
   return SL_OK;
 }
@@ -637,7 +687,8 @@ static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
  * same results rather than a partial one. */
 static int64_t win_held_offset(void *state, int32_t source_id, int32_t partition) {
   win_op *w = state;
-  return sl_kstate_held_offset(&w->st, source_id, partition);
+  return w->kind == W_SESSION ? sl_kstate_held_offset(&w->st, source_id, partition)
+                               : sl_wstore_held_offset(&w->ws, source_id, partition);
 }
 
 const sl_operator_desc sl_op_window = {
