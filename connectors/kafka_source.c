@@ -5,6 +5,7 @@
  * are safe. Assignment changes are reported to the runtime (on_assign /
  * on_revoke) from inside poll(), so state restore and checkpoints happen on
  * the runtime's thread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +60,46 @@ static void set_cb_error(kafka_source *s, int code, const char *what, const char
       sl_error_set(&s->cb_err, code, "kafka_source '%s': %s: %s", s->topic, what, detail);
 }
 
+/* A restored offset past the partition's end means the topic was deleted
+ * and recreated (or truncated) after the checkpoint: librdkafka would
+ * silently start over at auto.offset.reset while the restored windows
+ * already count the old records, so the pipeline stops instead. One before
+ * the start only means retention deleted records nobody processed: that
+ * is reported and consumption goes on from the start. */
+static int check_restored(kafka_source *s, rd_kafka_t *rk, int32_t partition, int64_t *at) {
+  int64_t offset = *at;
+  int64_t lo = 0, hi = 0;
+  rd_kafka_resp_err_t e =
+      rd_kafka_query_watermark_offsets(rk, s->topic, partition, &lo, &hi, 5000);
+  if (e) { /* the fetch itself will report an unreachable broker */
+    if (s->env->log)
+      s->env->log(s->env->runtime, SL_LOG_WARN,
+                  "kafka_source '%s': partition %d: cannot check the restored offset %lld (%s)",
+                  s->topic, (int)partition, (long long)offset, rd_kafka_err2str(e));
+    return SL_OK;
+  }
+  if (offset > hi) {
+    char msg[480];
+    snprintf(msg, sizeof msg,
+             "partition %d: the checkpoint resumes at offset %lld but the partition ends at "
+             "%lld; the topic was recreated or truncated since the checkpoint, so the saved "
+             "state no longer matches it. Reset the pipeline's state (docs/state.md, "
+             "\"Resetting a pipeline\") or give the pipeline a new name",
+             (int)partition, (long long)offset, (long long)hi);
+    set_cb_error(s, SL_ERR_INVALID, "restore", msg);
+    return SL_ERR_INVALID;
+  }
+  if (offset < lo) {
+    if (s->env->log)
+      s->env->log(s->env->runtime, SL_LOG_WARN,
+                  "kafka_source '%s': partition %d: records %lld to %lld were deleted by "
+                  "retention before they were processed; resuming at %lld",
+                  s->topic, (int)partition, (long long)offset, (long long)lo - 1, (long long)lo);
+    *at = lo; /* not auto.offset.reset, which may say "latest" */
+  }
+  return SL_OK;
+}
+
 static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
   size_t n = 0;
   int32_t *ids = partition_ids(s, parts, &n);
@@ -84,6 +125,8 @@ static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
   for (size_t i = 0; i < n; i++) {
     if (offsets[i] < 0)
       continue;
+    if (check_restored(s, rk, ids[i], &offsets[i]) != SL_OK)
+      goto out;
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(parts, s->topic, ids[i]);
     if (tp)
       tp->offset = offsets[i];

@@ -526,6 +526,35 @@ out:
   tk_free(&t);
 }
 
+/* A checkpoint offset past the partition's end (the topic was recreated):
+ * the source refuses to resume instead of counting old and new records. */
+static void test_restored_offset_past_end(void) {
+  tk_env t;
+  char topic[96];
+  sl_batch b;
+  int eof;
+  sl_error err;
+  tk_init(&t);
+  unique(topic, sizeof topic, "recreated");
+  CU_ASSERT_EQUAL_FATAL(produce(&t, topic, 0, 6, 0), SL_OK);
+  sl_batch_init(&b, t.arena);
+  t.restore_offset = 1000;
+  void *src = open_source(&t, topic, NULL, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  int rc = SL_OK;
+  for (int i = 0; i < MAX_POLLS && rc == SL_OK; i++)
+    rc = sl_kafka_source.poll(src, &b, 64, 200, &eof, &err);
+  CU_ASSERT_EQUAL(rc, SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the checkpoint resumes at offset 1000 but the partition ends at"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "recreated"));
+  CU_ASSERT_EQUAL(sl_batch_count(&b), 0);
+  sl_kafka_source.close(src);
+  sl_batch_clear(&b);
+
+  sl_batch_release(&b);
+  tk_free(&t);
+}
+
 static void test_start_latest(void) {
   tk_env t;
   char topic[96];
@@ -972,6 +1001,7 @@ int suite_connectors_kafka(void) {
   CU_add_test(s, "round trip", test_round_trip);
   CU_add_test(s, "commit half then resume", test_commit_half_then_resume);
   CU_add_test(s, "start latest", test_start_latest);
+  CU_add_test(s, "restored offset past the end", test_restored_offset_past_end);
   CU_add_test(s, "cooperative two members", test_cooperative_two_members);
   CU_add_test(s, "dead-letter raw mode", test_dead_letter_raw);
   CU_add_test(s, "avro round trip", test_avro_round_trip);
