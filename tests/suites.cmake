@@ -34,3 +34,4 @@ sluice_suite(connectors_schema_registry_kafka connectors/test_schema_registry_ka
 sluice_suite(core_runtime_commit core/test_runtime_commit.c)
 sluice_suite(e2e_memory_commit e2e/test_memory_commit.c LABELS integration)
 sluice_suite(core_watermark core/test_watermark.c)
+sluice_suite(connectors_simulator connectors/test_simulator.c)
