@@ -126,12 +126,17 @@ int sl_record_set(sl_record *r, sl_name name, sl_value v) {
   return SL_OK;
 }
 
-const sl_value *sl_record_get(const sl_record *r, sl_name name) {
-  for (uint32_t i = 0; i < r->count; i++)
-    if (r->fields[i].name == name)
-      return &r->fields[i].value;
+/* Inlined into both lookups: get_path runs per aggregate argument per
+ * record, where the call was a good part of the cost. */
+static inline const sl_value *find(const sl_record *r, sl_name name) {
+  const sl_field *f = r->fields, *end = f + r->count;
+  for (; f < end; f++)
+    if (f->name == name)
+      return &f->value;
   return NULL;
 }
+
+const sl_value *sl_record_get(const sl_record *r, sl_name name) { return find(r, name); }
 
 const sl_value *sl_record_get_cstr(const sl_record *r, const char *name) {
   return sl_record_get(r, sl_name_cstr(name));
@@ -142,7 +147,7 @@ const sl_value *sl_record_get_path(const sl_record *r, const sl_name *path, size
   for (size_t i = 0; i < n; i++) {
     if (!r)
       return NULL;
-    v = sl_record_get(r, path[i]);
+    v = find(r, path[i]);
     if (!v)
       return NULL;
     r = v->type == SL_TYPE_RECORD ? v->as.rec : NULL;
