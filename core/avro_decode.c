@@ -49,6 +49,20 @@ static inline int rd_long(av_dec *d, int64_t *out) {
     return SL_OK;
   }
   uint64_t v = 0;
+  if (d->end - p >= 10) { /* a whole varint fits: no bounds check per byte (timestamps) */
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+      uint8_t b = *p++;
+      v |= (uint64_t)(b & 0x7f) << shift;
+      if (!(b & 0x80)) {
+        d->p = p;
+        *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
+        return SL_OK;
+      }
+    }
+    return sl_error_set(d->err, SL_ERR_PARSE,
+                        "bad varint (longer than 10 bytes) for field '%s' at byte %zu", d->field,
+                        pos(d));
+  }
   for (unsigned shift = 0;; shift += 7) {
     if (p >= d->end)
       return truncated(d, (size_t)(p - d->p) + 1);

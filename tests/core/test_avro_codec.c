@@ -690,6 +690,39 @@ static void test_optional_fields_inline(void) {
 
 
 
+/* Longs of every varint length, read where the whole varint fits in the bytes left (no
+ * check per byte) and where it ends the datum (checked per byte). */
+static void test_varint_lengths(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+                            "{\"name\":\"a\",\"type\":\"long\"},"
+                            "{\"name\":\"pad\",\"type\":\"double\"},"
+                            "{\"name\":\"b\",\"type\":\"long\"}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_arena *a = sl_arena_new(0);
+  int bad = 0;
+  for (int bits = 0; bits <= 64; bits++) {
+    for (int sign = 0; sign < 2; sign++) {
+      int64_t v = bits == 64 ? (sign ? INT64_MIN : INT64_MAX)
+                             : (int64_t)((bits ? (UINT64_C(1) << (bits - 1)) : 0) + 3);
+      if (sign && bits < 64)
+        v = -v;
+      sl_record *in = sl_record_new(a, 3), *got = NULL;
+      set(in, "a", sl_value_int(v));
+      set(in, "pad", sl_value_double(0.5));
+      set(in, "b", sl_value_int(v));
+      sl_buf b = SL_BUF_INIT;
+      sl_error err = {0};
+      bad += sl_avro_encode(s, in, &b, &err) != SL_OK;
+      bad += sl_avro_decode(s, b.data, b.len, a, &got, &err) != SL_OK;
+      bad += !got || !records_match(got, in);
+      sl_buf_free(&b);
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 static void test_resolution(void) {
   sl_arena *a = sl_arena_new(0);
   sl_record *in, *want;
@@ -962,6 +995,7 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "random input never crashes the decoder", test_fuzz_never_crashes);
   CU_add_test(s, "resolution: defaults, removals, promotions, unions, enums", test_resolution);
   CU_add_test(s, "resolution errors", test_resolution_errors);
+  CU_add_test(s, "longs of every varint length", test_varint_lengths);
   CU_add_test(s, "optional fields: inline union equals the generic decoder",
               test_optional_fields_inline);
   CU_add_test(s, "schema errors", test_schema_errors);
