@@ -23,6 +23,7 @@ typedef struct av_dec {
   sl_error *err;
   sl_name field; /* innermost field being decoded, for messages */
   int depth;
+  char *pool, *pool_end; /* arena block for the datum's strings (see sl_avro_decode) */
 } av_dec;
 
 static int dec_value(av_dec *d, uint32_t ni, sl_value *out);
@@ -48,6 +49,20 @@ static inline int rd_long(av_dec *d, int64_t *out) {
     return SL_OK;
   }
   uint64_t v = 0;
+  if (d->end - p >= 10) { /* a whole varint fits: no bounds check per byte (timestamps) */
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+      uint8_t b = *p++;
+      v |= (uint64_t)(b & 0x7f) << shift;
+      if (!(b & 0x80)) {
+        d->p = p;
+        *out = (int64_t)((v >> 1) ^ (0 - (v & 1)));
+        return SL_OK;
+      }
+    }
+    return sl_error_set(d->err, SL_ERR_PARSE,
+                        "bad varint (longer than 10 bytes) for field '%s' at byte %zu", d->field,
+                        pos(d));
+  }
   for (unsigned shift = 0;; shift += 7) {
     if (p >= d->end)
       return truncated(d, (size_t)(p - d->p) + 1);
@@ -112,9 +127,15 @@ static inline int rd_string(av_dec *d, sl_value *out, int as_bytes) {
   if (rc != SL_OK)
     return rc;
   /* Copied: the input (a Kafka message, a file buffer) dies before the batch arena. */
-  char *s = sl_arena_strndup(d->a, (const char *)ptr, len);
-  if (!s)
+  char *s;
+  if ((size_t)(d->pool_end - d->pool) > len) {
+    s = d->pool;
+    d->pool += len + 1;
+    memcpy(s, ptr, len);
+    s[len] = '\0';
+  } else if (!(s = sl_arena_strndup(d->a, (const char *)ptr, len))) {
     return nomem(d);
+  }
   *out = as_bytes ? sl_value_bytes(s, len) : sl_value_string(s, len);
   return SL_OK;
 }
@@ -143,8 +164,24 @@ static int dec_record(av_dec *d, const av_node *n, sl_record **out) {
   const av_field *f = s->fields + n->first, *fe = f + n->count;
   for (; f < fe; f++) {
     sl_value *v = &slots[f->slot].value;
+    unsigned op = f->op;
     d->field = f->name;
-    switch (f->op) {
+    if (op >= AV_OP_OPT_LONG) {
+      /* Branch byte 0 or 2 (zigzag 0 or 1): inline; anything else, including the errors,
+       * is the generic decoder's. */
+      if (d->p < d->end && (*d->p | 2) == 2) {
+        unsigned branch = *d->p++ >> 1;
+        if (branch == f->opt_null) {
+          *v = sl_value_null();
+          slots[f->slot].name = f->name;
+          continue;
+        }
+        op -= AV_OP_OPT_LONG - AV_OP_LONG;
+      } else {
+        op = AV_OP_GENERIC;
+      }
+    }
+    switch (op) {
     case AV_OP_LONG:
       v->type = SL_TYPE_INT;
       rc = rd_long(d, &v->as.i);
@@ -421,9 +458,15 @@ static int skip_value(av_dec *d, uint32_t ni) {
 
 int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a,
                    sl_record **out, sl_error *err) {
-  av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0};
+  av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL};
   sl_record *r = NULL;
   *out = NULL;
+  /* One block for every string and bytes value of the datum instead of an allocation
+   * each: a value of n bytes has a length prefix of at least one byte, so its copy with
+   * the NUL fits in the bytes it took on the wire, and the datum's length bounds them all
+   * (fixed values, which have no prefix, fall back to their own allocation). */
+  if (len && (d.pool = sl_arena_alloc(a, len)))
+    d.pool_end = d.pool + len;
   int rc = dec_record(&d, &s->nodes[s->root], &r);
   if (rc != SL_OK)
     return rc;

@@ -54,6 +54,12 @@ typedef enum av_op {
   AV_OP_STRING,  /* string -> SL_TYPE_STRING */
   AV_OP_GENERIC, /* decode node `type` with the generic decoder */
   AV_OP_SKIP,    /* writer-only field (resolved plans): skip node `type` */
+  /* A two-branch union of null and one of the primitives above ("optional" fields): the
+   * branch byte is read inline, branch `opt_null` gives null, the other one decodes as
+   * the op minus AV_OP_OPT_LONG. Any other branch byte goes to the generic decoder. */
+  AV_OP_OPT_LONG,
+  AV_OP_OPT_DOUBLE,
+  AV_OP_OPT_STRING,
 } av_op;
 
 #define AV_NONE UINT32_MAX /* "no node": an unresolvable union branch */
@@ -77,6 +83,7 @@ typedef struct av_node {
 typedef struct av_field {
   uint8_t op; /* av_op */
   uint8_t has_default;
+  uint8_t opt_null;       /* AV_OP_OPT_*: index of the null branch (0 or 1) */
   uint32_t slot;          /* index of the field in the decoded record */
   uint32_t type;          /* node */
   sl_name name;           /* interned */

@@ -113,25 +113,46 @@ static uint32_t minsize(const sl_avro_schema *s, uint32_t ni, int depth) {
   }
 }
 
+/* The inline op that decodes node `ni`, or AV_OP_GENERIC. */
+static uint8_t prim_op(const sl_avro_schema *s, uint32_t ni) {
+  const av_node *n = &s->nodes[ni];
+  if (n->kind == AV_LONG && n->out == SL_TYPE_INT &&
+      (n->logical == AV_LT_NONE || n->logical == AV_LT_TS_MILLIS ||
+       n->logical == AV_LT_LOCAL_TS_MILLIS))
+    return AV_OP_LONG; /* ints keep the generic path for their 32-bit range check */
+  if (n->kind == AV_DOUBLE)
+    return AV_OP_DOUBLE;
+  if (n->kind == AV_STRING && n->out == SL_TYPE_STRING)
+    return AV_OP_STRING;
+  return AV_OP_GENERIC;
+}
+
+/* A union of null and an inline primitive (in a resolved plan: whose writer branches
+ * both resolve to such nodes) decodes inline too; see AV_OP_OPT_LONG. */
+static void pick_op(const sl_avro_schema *s, av_field *f) {
+  const av_node *n = &s->nodes[f->type];
+  f->op = prim_op(s, f->type);
+  if (n->kind != AV_UNION || n->count != 2)
+    return;
+  uint32_t b0 = s->branches[n->first], b1 = s->branches[n->first + 1];
+  if (b0 == AV_NONE || b1 == AV_NONE)
+    return;
+  unsigned null_at = s->nodes[b0].kind == AV_NULL ? 0 : s->nodes[b1].kind == AV_NULL ? 1 : 2;
+  if (null_at == 2)
+    return;
+  uint8_t op = prim_op(s, null_at == 0 ? b1 : b0);
+  if (op == AV_OP_GENERIC)
+    return;
+  f->op = (uint8_t)(AV_OP_OPT_LONG + (op - AV_OP_LONG));
+  f->opt_null = (uint8_t)null_at;
+}
+
 void sl_avro_plan_finish(sl_avro_schema *s) {
   for (uint32_t i = 0; i < s->node_count; i++)
     s->nodes[i].minsize = minsize(s, i, 0);
-  for (uint32_t i = 0; i < s->field_count; i++) {
-    av_field *f = &s->fields[i];
-    if (f->op == AV_OP_SKIP)
-      continue;
-    const av_node *n = &s->nodes[f->type];
-    f->op = AV_OP_GENERIC;
-    if ((n->kind == AV_LONG || n->kind == AV_INT) && n->out == SL_TYPE_INT &&
-        (n->logical == AV_LT_NONE || n->logical == AV_LT_TS_MILLIS ||
-         n->logical == AV_LT_LOCAL_TS_MILLIS) &&
-        n->kind == AV_LONG)
-      f->op = AV_OP_LONG; /* ints keep the generic path for their 32-bit range check */
-    else if (n->kind == AV_DOUBLE)
-      f->op = AV_OP_DOUBLE;
-    else if (n->kind == AV_STRING && n->out == SL_TYPE_STRING)
-      f->op = AV_OP_STRING;
-  }
+  for (uint32_t i = 0; i < s->field_count; i++)
+    if (s->fields[i].op != AV_OP_SKIP)
+      pick_op(s, &s->fields[i]);
 }
 
 /* ---- compiling JSON into a plan --------------------------------------- */

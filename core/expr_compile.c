@@ -127,6 +127,35 @@ static int compile_in_set(sl_expr *e, ex_node *n, sl_error *err) {
   return SL_OK;
 }
 
+/* A bound converts to double exactly: a double (not NaN), or an int of at
+ * most 53 bits. */
+static int exact_double(const sl_value *v, double *out) {
+  if (v->type == SL_TYPE_DOUBLE && v->as.d == v->as.d) {
+    *out = v->as.d;
+    return 1;
+  }
+  if (v->type == SL_TYPE_INT && v->as.i >= -(INT64_C(1) << 53) && v->as.i <= INT64_C(1) << 53) {
+    *out = (double)v->as.i;
+    return 1;
+  }
+  return 0;
+}
+
+/* `x between LIT and LIT` with numeric literals (after folding, so `-40`
+ * and `1 + 1` count): compare a double or int x without the general path. */
+static void compile_between(ex_node *n) {
+  n->eval = ex_eval_between;
+  const ex_node *lo = n->kids[1], *hi = n->kids[2];
+  if (lo->kind != EX_LIT || hi->kind != EX_LIT)
+    return;
+  if (exact_double(&lo->lit, &n->between_d[0]) && exact_double(&hi->lit, &n->between_d[1]))
+    n->between_num |= EX_BETWEEN_DOUBLE;
+  if (lo->lit.type == SL_TYPE_INT && hi->lit.type == SL_TYPE_INT)
+    n->between_num |= EX_BETWEEN_INT;
+  if (n->between_num)
+    n->eval = ex_eval_between_num;
+}
+
 static int is_const(const ex_node *n) {
   for (uint32_t i = 0; i < n->nkids; i++)
     if (n->kids[i]->kind != EX_LIT)
@@ -168,7 +197,7 @@ static int compile_node(sl_expr *e, ex_node *n, sl_error *err) {
   case EX_AND: n->eval = ex_eval_and; break;
   case EX_OR: n->eval = ex_eval_or; break;
   case EX_ISNULL: n->eval = ex_eval_isnull; break;
-  case EX_BETWEEN: n->eval = ex_eval_between; break;
+  case EX_BETWEEN: compile_between(n); break;
   case EX_IN:
     n->eval = ex_eval_in;
     rc = compile_in_set(e, n, err);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "expr_internal.h"
+#include "record_internal.h"
 
 #define EVAL(kid, c, out) ((kid)->eval((kid), (c), (out)))
 
@@ -39,8 +40,15 @@ int ex_eval_lit(const ex_node *n, ex_ctx *c, sl_value *out) {
 }
 
 int ex_eval_field1(const ex_node *n, ex_ctx *c, sl_value *out) {
-  const sl_value *v = c->r ? sl_record_get(c->r, n->path[0]) : NULL;
-  *out = v ? *v : sl_value_null();
+  if (c->r) { /* sl_record_get, inlined: this runs for every field of every filter */
+    const sl_field *f = c->r->fields, *end = f + c->r->count;
+    for (; f < end; f++)
+      if (f->name == n->path[0]) {
+        *out = f->value;
+        return SL_OK;
+      }
+  }
+  *out = sl_value_null();
   return SL_OK;
 }
 
@@ -274,13 +282,12 @@ static void apply_not(const ex_node *n, sl_value *out) {
 }
 
 /* x between lo and hi  ==  x >= lo and x <= hi, with SQL three-valued logic. */
-int ex_eval_between(const ex_node *n, ex_ctx *c, sl_value *out) {
-  sl_value x, lo, hi, ge, le;
+static int between_values(const ex_node *n, const sl_value *x, const sl_value *lo,
+                          const sl_value *hi, sl_value *out, sl_error *err) {
+  sl_value ge, le;
   int rc;
-  if ((rc = EVAL(n->kids[0], c, &x)) != SL_OK || (rc = EVAL(n->kids[1], c, &lo)) != SL_OK ||
-      (rc = EVAL(n->kids[2], c, &hi)) != SL_OK ||
-      (rc = compare_op(n, EXOP_GE, &x, &lo, &ge, c->err)) != SL_OK ||
-      (rc = compare_op(n, EXOP_LE, &x, &hi, &le, c->err)) != SL_OK)
+  if ((rc = compare_op(n, EXOP_GE, x, lo, &ge, err)) != SL_OK ||
+      (rc = compare_op(n, EXOP_LE, x, hi, &le, err)) != SL_OK)
     return rc;
   if ((ge.type == SL_TYPE_BOOL && !ge.as.b) || (le.type == SL_TYPE_BOOL && !le.as.b))
     *out = sl_value_bool(0);
@@ -290,6 +297,35 @@ int ex_eval_between(const ex_node *n, ex_ctx *c, sl_value *out) {
     *out = sl_value_bool(1);
   apply_not(n, out);
   return SL_OK;
+}
+
+int ex_eval_between(const ex_node *n, ex_ctx *c, sl_value *out) {
+  sl_value x, lo, hi;
+  int rc;
+  if ((rc = EVAL(n->kids[0], c, &x)) != SL_OK || (rc = EVAL(n->kids[1], c, &lo)) != SL_OK ||
+      (rc = EVAL(n->kids[2], c, &hi)) != SL_OK)
+    return rc;
+  return between_values(n, &x, &lo, &hi, out, c->err);
+}
+
+/* The bounds are literals (kids 1 and 2). A NaN x is in no range, as in the
+ * general path, where it compares unordered with both bounds. */
+int ex_eval_between_num(const ex_node *n, ex_ctx *c, sl_value *out) {
+  sl_value x;
+  int rc = EVAL(n->kids[0], c, &x);
+  if (rc != SL_OK)
+    return rc;
+  if (x.type == SL_TYPE_DOUBLE && (n->between_num & EX_BETWEEN_DOUBLE)) {
+    int in = x.as.d >= n->between_d[0] && x.as.d <= n->between_d[1];
+    *out = sl_value_bool(in != n->negated);
+    return SL_OK;
+  }
+  if (x.type == SL_TYPE_INT && (n->between_num & EX_BETWEEN_INT)) {
+    int in = x.as.i >= n->kids[1]->lit.as.i && x.as.i <= n->kids[2]->lit.as.i;
+    *out = sl_value_bool(in != n->negated);
+    return SL_OK;
+  }
+  return between_values(n, &x, &n->kids[1]->lit, &n->kids[2]->lit, out, c->err);
 }
 
 static int set_search(const ex_node *n, const sl_value *x) {

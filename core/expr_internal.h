@@ -125,7 +125,14 @@ struct ex_node {
   uint32_t nset;
   uint8_t set_sorted;         /* 1: ints ascending, 2: strings ascending */
   uint8_t set_has_null;
+  uint8_t between_num;        /* EX_BETWEEN with constant numeric bounds: EX_BETWEEN_* bits */
+  double between_d[2];        /* the bounds as doubles, exact when EX_BETWEEN_DOUBLE */
 };
+
+/* Which values ex_eval_between_num compares directly; others take the
+ * general path. */
+#define EX_BETWEEN_DOUBLE 1u /* bounds exact as doubles: a double x compares in double */
+#define EX_BETWEEN_INT 2u    /* both bounds ints: an int x compares in int64 */
 
 struct sl_expr {
   sl_arena *arena; /* every node, string and table of this expression */
@@ -154,6 +161,10 @@ int ex_eval_and(const ex_node *n, ex_ctx *c, sl_value *out);
 int ex_eval_or(const ex_node *n, ex_ctx *c, sl_value *out);
 int ex_eval_isnull(const ex_node *n, ex_ctx *c, sl_value *out);
 int ex_eval_between(const ex_node *n, ex_ctx *c, sl_value *out);
+/* `between` whose bounds are numeric literals (chosen by the compile pass):
+ * the same result as ex_eval_between, without evaluating the bounds or
+ * going through the general comparison for a double or int x. */
+int ex_eval_between_num(const ex_node *n, ex_ctx *c, sl_value *out);
 int ex_eval_in(const ex_node *n, ex_ctx *c, sl_value *out);
 int ex_eval_like(const ex_node *n, ex_ctx *c, sl_value *out);
 

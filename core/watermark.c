@@ -15,6 +15,8 @@ void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle) {
   w->idle = idle;
   w->current = SL_WATERMARK_NONE;
   w->pending_count = 0;
+  w->calc_valid = 0;
+  w->calc_now = w->stable_until = 0;
 }
 
 void sl_watermark_free(sl_watermark *w) {
@@ -44,20 +46,45 @@ static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t parti
   return p;
 }
 
+/* Also memoises when the result can next change without a new maximum:
+ * when the first active partition goes idle (capped at now + idle, so that
+ * partitions seen again later, possibly at an earlier `now` if the wall
+ * clock stepped back, stay active until then too). */
 static void recompute(sl_watermark *w, int64_t now) {
   int64_t min = INT64_MAX;
+  int64_t until = sl_sat_add(now, w->idle);
   int any = 0;
   for (size_t i = 0; i < w->count; i++) {
     const sl_wm_part *p = &w->parts[i];
-    if (p->max_t == SL_WATERMARK_NONE || sl_sat_add(p->last_seen, w->idle) <= now)
+    int64_t deadline = sl_sat_add(p->last_seen, w->idle);
+    if (p->max_t == SL_WATERMARK_NONE || deadline <= now)
       continue; /* idle (or silent so far): it must not hold the others back */
     int64_t pw = sl_sat_add(p->max_t, -w->delay);
     if (pw < min)
       min = pw;
+    if (deadline < until)
+      until = deadline;
     any = 1;
   }
   if (any && min > w->current)
     w->current = min;
+  w->calc_valid = 1;
+  w->calc_now = now;
+  w->stable_until = until;
+}
+
+/* Whether a record with event time t on p at time now leaves the result of
+ * a recompute unchanged, so the scan can be skipped. It does when p was
+ * active at the last recompute and t does not raise p's maximum, and no
+ * partition active then can have gone idle by now: the active set and
+ * every active maximum are then those of the last recompute, whose minimum
+ * the watermark already reached. (p's last_seen may have been moved by
+ * skipped records since; each of those needed p active, and moved it to a
+ * time >= calc_now, which keeps the test below true.) */
+static int unchanged(const sl_watermark *w, const sl_wm_part *p, int64_t t, int64_t now) {
+  return w->calc_valid && p->max_t != SL_WATERMARK_NONE && t <= p->max_t &&
+         now >= w->calc_now && now < w->stable_until &&
+         sl_sat_add(p->last_seen, w->idle) > w->calc_now;
 }
 
 int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t,
@@ -65,6 +92,10 @@ int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, 
   sl_wm_part *p = find_or_add(w, source_id, partition);
   if (!p)
     return SL_ERR_NOMEM;
+  if (unchanged(w, p, t, now)) {
+    p->last_seen = now;
+    return 0;
+  }
   p->last_seen = now;
   if (t > p->max_t)
     p->max_t = t;
@@ -83,6 +114,7 @@ void sl_watermark_admit(sl_watermark *w, int32_t source_id, int32_t partition, i
      * the partitions this worker already had ran ahead. */
     p->pending = 0;
     w->pending_count--;
+    w->calc_valid = 0;
     int64_t pw = sl_sat_add(t, -w->delay);
     if (w->current != SL_WATERMARK_NONE && pw < w->current)
       w->current = pw;
@@ -99,6 +131,7 @@ int sl_watermark_assign(sl_watermark *w, int32_t source_id, int32_t partition, i
     w->pending_count++;
   }
   p->last_seen = now;
+  w->calc_valid = 0;
   return 0;
 }
 
@@ -121,6 +154,7 @@ int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partit
     w->pending_count--;
   }
   p->last_seen = now;
+  w->calc_valid = 0;
   /* Windows of this partition that were open at the checkpoint stay open
    * here: the watermark falls back to where it was on the old worker. */
   if (wm != SL_WATERMARK_NONE && (w->current == SL_WATERMARK_NONE || wm < w->current))
@@ -137,4 +171,5 @@ void sl_watermark_drop_partition(sl_watermark *w, int32_t partition) {
       w->pending_count--;
   }
   w->count = j;
+  w->calc_valid = 0;
 }

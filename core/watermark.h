@@ -32,6 +32,13 @@ typedef struct sl_watermark {
   int64_t idle;
   int64_t current; /* SL_WATERMARK_NONE until data arrives */
   size_t pending_count; /* partitions assigned that sent nothing yet */
+  /* Memo of the last full recompute (at processing time calc_now): until
+   * stable_until, a record that does not raise its (then active)
+   * partition's maximum cannot move the watermark, so observe skips the
+   * scan. calc_valid = 0 after anything else changed the partitions. */
+  int calc_valid;
+  int64_t calc_now;
+  int64_t stable_until;
 } sl_watermark;
 
 void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle);

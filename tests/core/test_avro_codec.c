@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "avro_codec.h"
+#include "avro_plan.h"
 #include "record_internal.h"
 
 static const char ALL_TYPES[] =
@@ -180,7 +181,7 @@ static int value_equal(const sl_value *x, const sl_value *y) {
   case SL_TYPE_NULL: return 1;
   case SL_TYPE_BOOL: return x->as.b == y->as.b;
   case SL_TYPE_INT: return x->as.i == y->as.i;
-  case SL_TYPE_DOUBLE: return x->as.d == y->as.d;
+  case SL_TYPE_DOUBLE: return x->as.d == y->as.d || (isnan(x->as.d) && isnan(y->as.d));
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES:
     return x->as.str.len == y->as.str.len &&
@@ -568,6 +569,160 @@ static void check_resolve(const char *wschema, const char *rschema, sl_record *i
   sl_avro_schema_free(rd);
 }
 
+/* Optional fields decoded inline (unions of null and a primitive). */
+static const char OPTIONALS[] =
+    "{\"type\":\"record\",\"name\":\"O\",\"fields\":["
+    "{\"name\":\"a\",\"type\":[\"null\",\"long\"]},"
+    "{\"name\":\"b\",\"type\":[\"double\",\"null\"]},"
+    "{\"name\":\"c\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"d\",\"type\":[\"string\",\"null\"]},"
+    "{\"name\":\"t\",\"type\":[\"null\",{\"type\":\"long\",\"logicalType\":"
+    "\"timestamp-millis\"}]},"
+    "{\"name\":\"i\",\"type\":[\"null\",\"int\"]},"
+    "{\"name\":\"m\",\"type\":[\"null\",{\"type\":\"long\",\"logicalType\":"
+    "\"timestamp-micros\"}]}]}";
+
+/* Decoding `buf` with the inline union ops and with every field forced through the generic
+ * decoder must agree: status, message, and every value. */
+static int same_decode(const sl_avro_schema *fast, const sl_avro_schema *slow, const char *buf,
+                       size_t len, sl_arena *a) {
+  sl_record *r1 = NULL, *r2 = NULL;
+  sl_error e1 = {0}, e2 = {0};
+  int rc1 = sl_avro_decode(fast, buf, len, a, &r1, &e1);
+  int rc2 = sl_avro_decode(slow, buf, len, a, &r2, &e2);
+  if (rc1 != rc2 || strcmp(e1.message, e2.message) != 0) {
+    fprintf(stderr, "\n  inline: %d '%s', generic: %d '%s'\n", rc1, e1.message, rc2, e2.message);
+    return 0;
+  }
+  return rc1 != SL_OK || records_match(r1, r2);
+}
+
+static void optional_values(sl_arena *a, sl_record *r, int k) {
+  set(r, "a", k & 1 ? sl_value_null() : sl_value_int((int64_t)k * -1234567));
+  set(r, "b", k & 2 ? sl_value_null() : sl_value_double(k / 7.0));
+  set(r, "c", k & 4 ? sl_value_null() : sl_value_string(sl_arena_strndup(a, "site", 4), 4));
+  set(r, "d", k & 8 ? sl_value_null() : sl_value_string("", 0));
+  set(r, "t", k & 1 ? sl_value_int(1700000000123LL + k) : sl_value_null());
+  set(r, "i", k & 2 ? sl_value_int(-k) : sl_value_null());
+  set(r, "m", k & 4 ? sl_value_int(1700000000123LL) : sl_value_null());
+}
+
+static void test_optional_fields_inline(void) {
+  sl_avro_schema *fast = parse(OPTIONALS), *slow = parse(OPTIONALS);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fast);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(slow);
+  /* Unions of null and long/double/string (timestamp-millis too) are inline; int and
+   * timestamp-micros keep the generic path for their checks and conversion. */
+  const av_node *root = &fast->nodes[fast->root];
+  static const uint8_t want_op[] = {AV_OP_OPT_LONG,   AV_OP_OPT_DOUBLE, AV_OP_OPT_STRING,
+                                    AV_OP_OPT_STRING, AV_OP_OPT_LONG,   AV_OP_GENERIC,
+                                    AV_OP_GENERIC};
+  CU_ASSERT_EQUAL_FATAL(root->count, sizeof want_op);
+  for (uint32_t i = 0; i < root->count; i++) {
+    CU_ASSERT_EQUAL(fast->fields[root->first + i].op, want_op[i]);
+  }
+  CU_ASSERT_EQUAL(fast->fields[root->first + 1].opt_null, 1);
+  for (uint32_t i = 0; i < slow->field_count; i++)
+    slow->fields[i].op = AV_OP_GENERIC;
+  sl_arena *a = sl_arena_new(0);
+  int failures = 0;
+  for (int k = 0; k < 16; k++) {
+    sl_record *in = sl_record_new(a, 8);
+    optional_values(a, in, k);
+    sl_buf b = SL_BUF_INIT;
+    sl_error err = {0};
+    CU_ASSERT_EQUAL_FATAL(sl_avro_encode(fast, in, &b, &err), SL_OK);
+    sl_record *got = NULL;
+    CU_ASSERT_EQUAL(sl_avro_decode(fast, b.data, b.len, a, &got, &err), SL_OK);
+    if (!got || !records_match(got, in))
+      failures++;
+    /* Every truncation and every single byte replaced by each interesting value. */
+    for (size_t cut = 0; cut <= b.len; cut++) {
+      char *buf = malloc(cut ? cut : 1);
+      memcpy(buf, b.data, cut);
+      failures += !same_decode(fast, slow, buf, cut, a);
+      free(buf);
+    }
+    static const unsigned char bytes[] = {0, 1, 2, 3, 4, 0x7f, 0x80, 0x81, 0xfe, 0xff};
+    for (size_t at = 0; at < b.len; at++) {
+      for (size_t v = 0; v < sizeof bytes; v++) {
+        char *buf = malloc(b.len);
+        memcpy(buf, b.data, b.len);
+        buf[at] = (char)bytes[v];
+        failures += !same_decode(fast, slow, buf, b.len, a);
+        free(buf);
+      }
+    }
+    sl_buf_free(&b);
+    sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(failures, 0);
+  /* A resolved plan: writer unions mapped to reader unions stay inline; a writer branch
+   * the reader lacks makes the field generic. */
+  sl_avro_schema *w = parse(REC("{\"name\":\"x\",\"type\":[\"null\",\"string\"]},"
+                                    "{\"name\":\"y\",\"type\":[\"null\",\"long\"]}"));
+  sl_avro_schema *rd = parse(REC("{\"name\":\"y\",\"type\":\"long\",\"default\":0},"
+                                     "{\"name\":\"x\",\"type\":[\"null\",\"string\"]}"));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rd);
+  sl_error err = {0};
+  sl_avro_schema *res = sl_avro_schema_resolve(w, rd, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+  const av_node *rr = &res->nodes[res->root];
+  CU_ASSERT_EQUAL(res->fields[rr->first].op, AV_OP_OPT_STRING);
+  CU_ASSERT_EQUAL(res->fields[rr->first + 1].op, AV_OP_GENERIC);
+  sl_record *got = NULL;
+  CU_ASSERT_EQUAL(sl_avro_decode(res, "\x02\x04" "ab\x02\x06", 6, a, &got, &err), SL_OK);
+  if (got) {
+    const sl_value *x = sl_record_get_cstr(got, "x"), *y = sl_record_get_cstr(got, "y");
+    CU_ASSERT(x && x->type == SL_TYPE_STRING && x->as.str.len == 2 && strcmp(x->as.str.ptr, "ab") == 0);
+    CU_ASSERT(y && y->type == SL_TYPE_INT && y->as.i == 3);
+  }
+  CU_ASSERT_EQUAL(sl_avro_decode(res, "\x00\x00", 2, a, &got, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "union branch 0 of field 'y'"));
+  sl_avro_schema_free(res);
+  sl_avro_schema_free(w);
+  sl_avro_schema_free(rd);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(fast);
+  sl_avro_schema_free(slow);
+}
+
+
+
+/* Longs of every varint length, read where the whole varint fits in the bytes left (no
+ * check per byte) and where it ends the datum (checked per byte). */
+static void test_varint_lengths(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"V\",\"fields\":["
+                            "{\"name\":\"a\",\"type\":\"long\"},"
+                            "{\"name\":\"pad\",\"type\":\"double\"},"
+                            "{\"name\":\"b\",\"type\":\"long\"}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_arena *a = sl_arena_new(0);
+  int bad = 0;
+  for (int bits = 0; bits <= 64; bits++) {
+    for (int sign = 0; sign < 2; sign++) {
+      int64_t v = bits == 64 ? (sign ? INT64_MIN : INT64_MAX)
+                             : (int64_t)((bits ? (UINT64_C(1) << (bits - 1)) : 0) + 3);
+      if (sign && bits < 64)
+        v = -v;
+      sl_record *in = sl_record_new(a, 3), *got = NULL;
+      set(in, "a", sl_value_int(v));
+      set(in, "pad", sl_value_double(0.5));
+      set(in, "b", sl_value_int(v));
+      sl_buf b = SL_BUF_INIT;
+      sl_error err = {0};
+      bad += sl_avro_encode(s, in, &b, &err) != SL_OK;
+      bad += sl_avro_decode(s, b.data, b.len, a, &got, &err) != SL_OK;
+      bad += !got || !records_match(got, in);
+      sl_buf_free(&b);
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 static void test_resolution(void) {
   sl_arena *a = sl_arena_new(0);
   sl_record *in, *want;
@@ -840,6 +995,9 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "random input never crashes the decoder", test_fuzz_never_crashes);
   CU_add_test(s, "resolution: defaults, removals, promotions, unions, enums", test_resolution);
   CU_add_test(s, "resolution errors", test_resolution_errors);
+  CU_add_test(s, "longs of every varint length", test_varint_lengths);
+  CU_add_test(s, "optional fields: inline union equals the generic decoder",
+              test_optional_fields_inline);
   CU_add_test(s, "schema errors", test_schema_errors);
   CU_add_test(s, "encode conversions and errors", test_encode_conversions);
   CU_add_test(s, "recursive schemas and depth limits", test_recursive_schema);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "expr.h"
+#include "expr_internal.h"
 #include "record_internal.h"
 
 typedef enum { R_INT, R_DBL, R_STR, R_BOOL, R_NULL, R_CERR, R_EERR, R_TYPE } rkind;
@@ -625,6 +626,64 @@ static void test_many_evaluations(void) {
   sl_arena_destroy(a);
 }
 
+/* `x between LIT and LIT` compiles to a fast path for numeric literals: it
+ * must give the same value, or the same error, as the general evaluation
+ * for every kind of x, edge values and NaN included. */
+static void test_between_fast_path(void) {
+  static const char *const bounds[][2] = {
+      {"-40", "150"}, {"-40.5", "150.25"}, {"0", "0"}, {"10", "-10"},
+      {"9007199254740993", "9007199254740995"}, {"-1", "1.5"},
+      {"-9223372036854775808", "9223372036854775807"}, {"1e300", "1e301"}, {"-0.0", "0"},
+      {"-1 - 39", "100 + 50"}};
+  const sl_value xs[] = {
+      sl_value_int(0), sl_value_int(-40), sl_value_int(-41), sl_value_int(150),
+      sl_value_int(151), sl_value_int(9007199254740993LL), sl_value_int(9007199254740994LL),
+      sl_value_int(9007199254740996LL), sl_value_int(INT64_MAX), sl_value_int(INT64_MIN),
+      sl_value_double(-40.0), sl_value_double(-40.5), sl_value_double(-40.50000000001),
+      sl_value_double(150.0), sl_value_double(150.25), sl_value_double(150.2500001),
+      sl_value_double(0.0), sl_value_double(-0.0), sl_value_double(NAN),
+      sl_value_double(INFINITY), sl_value_double(-INFINITY),
+      sl_value_double(9007199254740992.0), sl_value_double(9007199254740994.0),
+      sl_value_double(1e300), sl_value_double(21.5), sl_value_null(), sl_value_string("x", 1),
+      sl_value_bool(1)};
+  sl_arena *a = sl_arena_new(4096);
+  sl_record *r = sl_record_new(a, 1);
+  sl_name x = sl_name_cstr("x");
+  int mismatches = 0, fast_kept = 0;
+  for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+    for (int neg = 0; neg < 2; neg++) {
+      char text[160];
+      snprintf(text, sizeof text, "x %sbetween %s and %s", neg ? "not " : "", bounds[b][0],
+               bounds[b][1]);
+      sl_error err;
+      sl_expr *e = sl_expr_compile(text, 1, &err);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+      CU_ASSERT(e->root->eval == ex_eval_between_num);
+      for (size_t k = 0; k < sizeof xs / sizeof xs[0]; k++) {
+        sl_record_set(r, x, xs[k]);
+        sl_value fast, slow;
+        sl_error e1, e2;
+        ex_ctx c = {r, a, &e2};
+        int rc1 = sl_expr_eval(e, r, a, &fast, &e1);
+        int rc2 = ex_eval_between(e->root, &c, &slow);
+        if (rc2 != SL_OK)
+          slow = sl_value_null();
+        if (rc1 != rc2 || fast.type != slow.type ||
+            (fast.type == SL_TYPE_BOOL && fast.as.b != slow.as.b)) {
+          fprintf(stderr, "\n'%s' with x #%zu: fast rc %d type %d, general rc %d type %d\n",
+                  text, k, rc1, fast.type, rc2, slow.type);
+          mismatches++;
+        }
+        fast_kept += rc1 == SL_OK && fast.type == SL_TYPE_BOOL && fast.as.b;
+      }
+      sl_expr_free(e);
+    }
+  }
+  CU_ASSERT_EQUAL(mismatches, 0);
+  CU_ASSERT(fast_kept > 50); /* both outcomes occur */
+  sl_arena_destroy(a);
+}
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
   rng_state ^= rng_state << 13;
@@ -699,6 +758,7 @@ int suite_core_expr(void) {
       !CU_add_test(s, "long expressions", test_long_expressions) ||
       !CU_add_test(s, "field list, function names, truthiness", test_fields_and_names) ||
       !CU_add_test(s, "100k evaluations on a reset arena", test_many_evaluations) ||
+      !CU_add_test(s, "between: fast path equals general evaluation", test_between_fast_path) ||
       !CU_add_test(s, "random input never crashes", test_fuzz))
     return -1;
   return 0;

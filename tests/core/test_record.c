@@ -26,6 +26,43 @@ static void test_set_get_replace(void) {
   sl_arena_destroy(a);
 }
 
+/* A new record has no fields and no metadata, whatever was in its arena
+ * before (sl_record_new does not zero the memory it reuses). */
+static void test_new_record_is_empty(void) {
+  sl_arena *a = sl_arena_new(4096);
+  for (int round = 0; round < 2; round++) {
+    sl_record *r = sl_record_new(a, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    size_t len = 1;
+    CU_ASSERT_EQUAL(sl_record_count(r), 0);
+    CU_ASSERT_EQUAL(sl_record_partition(r), -1);
+    CU_ASSERT_EQUAL(sl_record_offset(r), -1);
+    CU_ASSERT_EQUAL(sl_record_source_id(r), -1);
+    CU_ASSERT_EQUAL(sl_record_timestamp(r), 0);
+    CU_ASSERT_PTR_NULL(sl_record_source_name(r));
+    CU_ASSERT_PTR_NULL(sl_record_key(r, &len));
+    CU_ASSERT_EQUAL(len, 0);
+    CU_ASSERT_PTR_NULL(sl_record_raw(r, &len));
+    CU_ASSERT_EQUAL(sl_record_header_count(r), 0);
+    CU_ASSERT_PTR_EQUAL(sl_record_arena(r), a);
+    for (int i = 0; i < 5; i++) /* within the first capacity, then past it */
+      CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr(i % 2 ? "odd" : "even"), sl_value_int(i)), SL_OK);
+    CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr("a"), sl_value_int(7)), SL_OK);
+    CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr("b"), sl_value_int(8)), SL_OK);
+    CU_ASSERT_EQUAL(sl_record_count(r), 4);
+    CU_ASSERT_EQUAL(sl_record_get_cstr(r, "odd")->as.i, 3);
+    CU_ASSERT_EQUAL(sl_record_get_cstr(r, "b")->as.i, 8);
+    /* Dirty the memory the next round's record will reuse. */
+    sl_record_set_position(r, 3, "src", 2, 99);
+    sl_record_set_timestamp(r, 123);
+    sl_record_set_key(r, "k", 1);
+    sl_record_set_raw(r, "raw", 3);
+    sl_record_header_add(r, "h", "v", 1);
+    sl_arena_reset(a);
+  }
+  sl_arena_destroy(a);
+}
+
 static void test_nested_path_and_clone(void) {
   sl_arena *a = sl_arena_new(0), *b = sl_arena_new(0);
   sl_record *inner = sl_record_new(a, 2);
@@ -92,6 +129,7 @@ int suite_core_record(void) {
   CU_pSuite s = CU_add_suite("core/record", NULL, NULL);
   if (!s || !CU_add_test(s, "set/get/replace", test_set_get_replace) ||
       !CU_add_test(s, "nested path and deep clone", test_nested_path_and_clone) ||
+      !CU_add_test(s, "a new record is empty, in reused memory too", test_new_record_is_empty) ||
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
       !CU_add_test(s, "batch", test_batch))
     return -1;
