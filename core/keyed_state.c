@@ -491,20 +491,32 @@ int sl_key_encode(const sl_value *v, sl_buf *out) {
   }
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES: {
-    /* Runs up to and including each NUL are copied whole (a byte at a time
-     * was a quarter of the window's cost per record); a NUL is followed by
-     * 0xff so that the 00 01 terminator stays unambiguous. */
+    /* Written straight into reserved room (per-byte appends were a
+     * quarter of the window's cost per record). A NUL is followed by 0xff
+     * so that the 00 01 terminator stays unambiguous. */
     const char *p = v->as.str.ptr, *end = p + v->as.str.len;
-    rc = sl_buf_putc(out, v->type == SL_TYPE_STRING ? KT_STRING : KT_BYTES);
-    while (!rc && p < end) {
-      const char *nul = memchr(p, 0, (size_t)(end - p));
-      size_t n = nul ? (size_t)(nul - p) + 1 : (size_t)(end - p);
-      rc = sl_buf_append(out, p, n);
-      if (!rc && nul)
-        rc = sl_buf_putc(out, (char)0xff);
-      p += n;
+    size_t nuls = 0;
+    for (const char *q = p; (q = memchr(q, 0, (size_t)(end - q))) != NULL; q++)
+      nuls++;
+    if (sl_buf_reserve(out, v->as.str.len + nuls + 3))
+      return SL_ERR_NOMEM;
+    char *w = out->data + out->len;
+    *w++ = (char)(v->type == SL_TYPE_STRING ? KT_STRING : KT_BYTES);
+    if (!nuls) {
+      memcpy(w, p, v->as.str.len);
+      w += v->as.str.len;
+    } else {
+      for (; p < end; p++) {
+        *w++ = *p;
+        if (!*p)
+          *w++ = (char)0xff;
+      }
     }
-    rc = rc || sl_buf_putc(out, 0) || sl_buf_putc(out, 1);
+    *w++ = 0;
+    *w++ = 1;
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = 0; /* as sl_buf_append leaves it */
+    rc = 0;
     break;
   }
   default:
