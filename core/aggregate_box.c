@@ -4,8 +4,9 @@
  *   any double but NaN      the double (NaN is stored as the canonical NaN)
  *   0xFFF9 0000 0000 0000   empty (stored as 0, so a zeroed block is empty)
  *   0xFFFA + 48-bit payload an int in [-2^47, 2^47)
- *   0xFFFB + 48-bit payload pointer to a malloc'd box_cell (other ints,
- *                           strings, bytes, bools)
+ *   0xFFFB + 48-bit payload pointer to a malloc'd box_cell, shifted right
+ *                           by 4 (cells are 16-byte aligned), so addresses
+ *                           up to 2^52 fit (other ints, strings, bytes, bools)
  * All three tags are negative quiet NaNs, which min/max never store. */
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ typedef struct box_cell {
 static uint64_t raw(const agg_box *b) { return *b ^ BOX_EMPTY; }
 
 static box_cell *cell_of(uint64_t r) {
-  return (r & TAG_MASK) == TAG_CELL ? (box_cell *)(uintptr_t)(r & PAYLOAD) : NULL;
+  return (r & TAG_MASK) == TAG_CELL ? (box_cell *)(uintptr_t)((r & PAYLOAD) << 4) : NULL;
 }
 
 void sl_agg_box_free(agg_box *b) {
@@ -63,11 +64,12 @@ int sl_agg_box_set(agg_box *b, const sl_value *v) {
     if (text)
       memcpy(c->s, v->as.str.ptr, len);
     c->s[len] = 0;
-    if (((uintptr_t)c & ~(uintptr_t)PAYLOAD) != 0) { /* not a 48-bit user address */
+    uint64_t a = (uint64_t)(uintptr_t)c;
+    if ((a & 15) || (a >> 4) > PAYLOAD) { /* malloc gives 16-byte aligned user addresses */
       free(c);
-      return SL_ERR_NOMEM;
+      return SL_ERR_INTERNAL;
     }
-    r = TAG_CELL | (uint64_t)(uintptr_t)c;
+    r = TAG_CELL | a >> 4;
   }
   sl_agg_box_free(b);
   *b = r ^ BOX_EMPTY;

@@ -375,8 +375,14 @@ int sl_kstate_snapshot(sl_kstate *s, sl_kstate_put_fn put, sl_kstate_del_fn del,
     for (size_t b = 0; b < s->nbuckets && rc == SL_OK; b++)
       for (sl_kentry *e = s->buckets[b]; e && rc == SL_OK; e = e->next)
         rc = sl_kstate_touch(s, e);
-    if (rc != SL_OK)
+    if (rc != SL_OK) { /* untracked again, so that the next one writes everything */
+      for (size_t i = 0; i < s->dirty_len; i++)
+        if (s->dirty[i])
+          s->dirty[i]->dirty_idx = NO_IDX;
+      s->dirty_len = 0;
+      s->tracking = 0;
       goto out;
+    }
   }
   for (size_t i = 0; i < s->dirty_len; i++) {
     sl_kentry *e = s->dirty[i];

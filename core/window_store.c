@@ -31,7 +31,9 @@ typedef struct whold { /* smallest offset of a partition the window absorbed */
 
 struct sl_wgroup {
   int64_t start, end;
-  int fired;      /* the window fired: every entry then in it was emitted */
+  size_t unfired; /* entries not emitted yet: while > 0 the window fires at
+                   * end - 1 (again, for a key that joins after a watermark
+                   * moved back for a joining or restored partition) */
   uint32_t bits;  /* log2 of the slot count */
   uint32_t *slots; /* 0 empty, else hash tag << bits | (entry number + 1) */
   unsigned char *entries; /* count entries of s->stride bytes */
@@ -102,7 +104,13 @@ void sl_wstore_free(sl_wstore *s) {
 }
 
 static int64_t action_time(const sl_wstore *s, const sl_wgroup *g) {
-  return g->fired ? sl_sat_add(g->end - 1, s->lateness) : g->end - 1;
+  return g->unfired ? g->end - 1 : sl_sat_add(g->end - 1, s->lateness);
+}
+
+static void note_action(sl_wstore *s, const sl_wgroup *g) {
+  int64_t t = action_time(s, g);
+  if (t < s->next_action)
+    s->next_action = t;
 }
 
 static void recompute_next(sl_wstore *s) {
@@ -146,13 +154,8 @@ static void slot_put(sl_wgroup *g, uint32_t hash, size_t idx) {
   g->slots[pos] = tag_of(hash, g->bits) << g->bits | (uint32_t)(idx + 1);
 }
 
-/* Rebuild the index with 2^bits slots from the entries. */
-static int reindex(const sl_wstore *s, sl_wgroup *g, uint32_t bits) {
-  if (bits > MAX_SLOT_BITS)
-    return SL_ERR_LIMIT;
-  uint32_t *slots = calloc((size_t)1 << bits, sizeof *slots);
-  if (!slots)
-    return SL_ERR_NOMEM;
+/* Index the entries into `slots` (2^bits of them, zeroed): cannot fail. */
+static void index_into(const sl_wstore *s, sl_wgroup *g, uint32_t *slots, uint32_t bits) {
   free(g->slots);
   g->slots = slots;
   g->bits = bits;
@@ -161,6 +164,16 @@ static int reindex(const sl_wstore *s, sl_wgroup *g, uint32_t bits) {
     const unsigned char *k = key_at(g, ent(s, g, i), &len);
     slot_put(g, sl_key_hash(k, len), i);
   }
+}
+
+/* Rebuild the index with 2^bits slots from the entries. */
+static int reindex(const sl_wstore *s, sl_wgroup *g, uint32_t bits) {
+  if (bits > MAX_SLOT_BITS)
+    return SL_ERR_LIMIT;
+  uint32_t *slots = calloc((size_t)1 << bits, sizeof *slots);
+  if (!slots)
+    return SL_ERR_NOMEM;
+  index_into(s, g, slots, bits);
   return SL_OK;
 }
 
@@ -205,13 +218,21 @@ static size_t group_pos(const sl_wstore *s, int64_t start, int64_t end, int *fou
   return lo;
 }
 
+/* The window starting at `start`: a window is known by its start, as in
+ * snapshot keys, so a window restored with another size (the pipeline's
+ * window changed) keeps taking its key's records, as it always did. */
 static int group_get(sl_wstore *s, int64_t start, int64_t end, sl_wgroup **out) {
-  if (s->last < s->ngroups && group_cmp(s->groups[s->last], start, end) == 0) {
+  if (s->last < s->ngroups && s->groups[s->last]->start == start) {
     *out = s->groups[s->last];
     return SL_OK;
   }
   int found;
   size_t pos = group_pos(s, start, end, &found);
+  for (size_t i = 0; !found && i < s->ngroups; i++) /* rare: another size */
+    if (s->groups[i]->start == start) {
+      found = 1;
+      pos = i;
+    }
   if (!found) {
     sl_wgroup *g = calloc(1, sizeof *g);
     if (!g || grow((void **)&s->groups, &s->groups_cap, s->ngroups + 1, sizeof *s->groups)) {
@@ -227,8 +248,7 @@ static int group_get(sl_wstore *s, int64_t start, int64_t end, sl_wgroup **out) 
     memmove(s->groups + pos + 1, s->groups + pos, (s->ngroups - pos) * sizeof *s->groups);
     s->groups[pos] = g;
     s->ngroups++;
-    if (action_time(s, g) < s->next_action)
-      s->next_action = action_time(s, g);
+    note_action(s, g);
   }
   s->last = pos;
   *out = s->groups[pos];
@@ -284,6 +304,8 @@ static int entry_add(sl_wstore *s, sl_wgroup *g, uint32_t hash, const void *key,
   slot_put(g, hash, g->count);
   *idx = g->count++;
   s->count++;
+  g->unfired++;
+  note_action(s, g);
   return touch(s, g, *idx);
 }
 
@@ -313,6 +335,8 @@ int sl_wstore_get(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, const
 }
 
 void *sl_wstore_block(const sl_wstore *s, sl_wref r) { return blk(ent(s, r.g, r.idx)); }
+
+int64_t sl_wstore_end(sl_wref r) { return r.g->end; }
 
 void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out) {
   went *e = ent(s, r.g, r.idx);
@@ -352,7 +376,11 @@ int sl_wstore_fired(const sl_wstore *s, sl_wref r) {
 }
 
 int sl_wstore_set_fired(sl_wstore *s, sl_wref r) {
-  ent(s, r.g, r.idx)->key |= WF_FIRED;
+  went *e = ent(s, r.g, r.idx);
+  if (!(e->key & WF_FIRED)) {
+    e->key |= WF_FIRED;
+    r.g->unfired--;
+  }
   return touch(s, r.g, r.idx);
 }
 
@@ -394,8 +422,6 @@ static int fire_group(sl_wstore *s, sl_wgroup *g, sl_wstore_emit_fn emit, void *
       rc = sl_wstore_set_fired(s, r);
   }
   free(order);
-  if (rc == SL_OK)
-    g->fired = 1;
   return rc;
 }
 
@@ -423,7 +449,7 @@ int sl_wstore_advance(sl_wstore *s, int64_t wm, sl_wstore_emit_fn emit, void *ct
     sl_wgroup *g = s->groups[i];
     if (g->end - 1 > wm)
       break; /* groups are in end order: nothing later is due */
-    if (!g->fired && (rc = fire_group(s, g, emit, ctx)) != SL_OK)
+    if (g->unfired && (rc = fire_group(s, g, emit, ctx)) != SL_OK)
       break;
     if (action_time(s, g) <= wm) {
       if ((rc = close_group(s, g)) != SL_OK)
@@ -512,21 +538,38 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
     sl_agg_release(s->aggs, blk(e));
   memcpy(blk(e), tmp, s->aggs->block_size); /* the block now owns what tmp held */
   free(tmp);
+  if (!(e->key & WF_FIRED) != !sn.fired) { /* a new entry counts as unfired */
+    if (sn.fired)
+      r.g->unfired--;
+    else
+      r.g->unfired++;
+  }
   e->key = (e->key & ~(WF_FIRED | WF_DIRTY)) | WF_PERSISTED | (sn.fired ? WF_FIRED : 0);
   e->part = e->snap = p;
+  note_action(s, r.g);
   return SL_OK;
 }
 
 /* ---- partitions moving away ----------------------------------------------- */
 
 /* Drop the entries of partition index p from g, compacting in place. */
-/* The window keeps what it holds of the partition: an entry left in it may
- * hold one of its records (input not partitioned by the window key), and
- * holding too long only delays a commit while releasing too early could
- * lose a record. */
-static int group_drop(sl_wstore *s, sl_wgroup *g, long p) {
+/* Drop the entries of partition index p and what the window holds of the
+ * partition: a worker holds offsets only of partitions it owns (a window
+ * that keeps another partition's entry fed by this one would otherwise pin
+ * the partition's commits if it ever comes back, below what its owner in
+ * between committed). */
+static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->nholds; i++)
+    if (g->holds[i].partition != partition)
+      g->holds[n++] = g->holds[i];
+  g->nholds = n;
   if (p < 0)
     return SL_OK; /* no entry of it here */
+  /* the only allocation first: past it the group changes shape for good */
+  uint32_t *slots = calloc((size_t)1 << g->bits, sizeof *slots);
+  if (!slots)
+    return SL_ERR_NOMEM;
   size_t kept = 0, key_off = 0;
   for (size_t i = 0; i < g->count; i++) {
     went *e = ent(s, g, i);
@@ -534,6 +577,8 @@ static int group_drop(sl_wstore *s, sl_wgroup *g, long p) {
     const unsigned char *k = key_at(g, e, &len);
     size_t rec = (size_t)(k - (const unsigned char *)g->keys.data) - (e->key >> WF_BITS) + len;
     if ((long)e->part == p) {
+      if (!(e->key & WF_FIRED))
+        g->unfired--;
       sl_agg_release(s->aggs, blk(e));
       continue;
     }
@@ -548,15 +593,13 @@ static int group_drop(sl_wstore *s, sl_wgroup *g, long p) {
   s->count -= g->count - kept;
   g->count = kept;
   g->keys.len = key_off;
+  /* entries flagged dirty were each listed once: the list has room */
   g->ndirty = 0;
   for (size_t i = 0; i < g->count; i++)
-    if (ent(s, g, i)->key & WF_DIRTY) {
-      ent(s, g, i)->key &= ~WF_DIRTY;
-      int rc = touch(s, g, i);
-      if (rc != SL_OK)
-        return rc;
-    }
-  return reindex(s, g, g->bits);
+    if (ent(s, g, i)->key & WF_DIRTY)
+      g->dirty[g->ndirty++] = (uint32_t)i;
+  index_into(s, g, slots, g->bits);
+  return SL_OK;
 }
 
 int sl_wstore_drop_partition(sl_wstore *s, int32_t partition) {
@@ -566,7 +609,7 @@ int sl_wstore_drop_partition(sl_wstore *s, int32_t partition) {
       p = (long)i;
   int rc = SL_OK;
   for (size_t i = 0; i < s->ngroups && rc == SL_OK;) {
-    rc = group_drop(s, s->groups[i], p);
+    rc = group_drop(s, s->groups[i], p, partition);
     if (rc == SL_OK && s->groups[i]->count == 0) {
       group_remove(s, i);
       continue;

@@ -71,6 +71,7 @@ int sl_wstore_get(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, const
                   size_t len, sl_wref *out);
 void *sl_wstore_block(const sl_wstore *s, sl_wref r);
 void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out);
+int64_t sl_wstore_end(sl_wref r); /* end of the entry's window */
 /* The entry absorbed a record of (source_id, partition) at `offset`: the
  * result's partition becomes `partition`, the window holds the offset
  * (positions < 0 hold nothing), the entry is due in the next snapshot. */

@@ -390,12 +390,15 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
 static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_record *r,
                        int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
   sl_wref ref;
+  sl_wview v;
   int rc = sl_wstore_get(&w->ws, s, e, hash, w->key.data, w->key.len, &ref);
   if (rc == SL_OK)
     rc = sl_agg_update_checked(&w->aggs, sl_wstore_block(&w->ws, ref), t, w->seq);
   if (rc == SL_OK)
     rc = sl_wstore_absorb(&w->ws, ref, sl_record_source_id(r), sl_record_partition(r),
                           sl_record_offset(r));
+  if (rc == SL_OK) /* its end, not e: a window restored with another size keeps its own */
+    e = sl_wstore_end(ref);
   if (rc == SL_OK && wm >= e - 1 && !sl_wstore_fired(&w->ws, ref))
     rc = sl_wstore_set_fired(&w->ws, ref);
   if (rc != SL_OK)
@@ -403,7 +406,6 @@ static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_
                                                     : "window: %s", sl_strerror(rc));
   if (wm < e - 1)
     return SL_OK;
-  sl_wview v;
   sl_wstore_view(&w->ws, ref, &v);
   return emit_view(w, &v, out, err); /* within lateness: the updated result again */
 }

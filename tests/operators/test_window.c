@@ -709,19 +709,16 @@ static void test_held_drop_restore(void) {
   sl_record_set_position(late_in, 0, "topic", 1, 30);
   one(&u, late_in);
   CU_ASSERT_EQUAL(sl_op_window.held_offset(u.state, 0, 1), 30);
-  /* dropping partition 1 drops "odd" (its last record came from 1) but
-   * not "mix" (last from 0), which holds offset 20 of partition 1: the
-   * window, still open, keeps holding partition 1 from its smallest offset
-   * (11), erring on the side of committing later */
+  /* dropping partition 1 drops "odd" (its last record came from 1) and
+   * what the worker holds of partition 1 ("mix", last from 0, stays): a
+   * worker holds offsets only of partitions it owns */
   CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 1, &t.err), SL_OK);
-  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 1), 11);
-  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), 10);
-  /* "nopos" keeps the window open, so it keeps holding; closing it releases */
-  CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 0, &t.err), SL_OK);
-  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), 10);
-  th_watermark(&t, SL_WATERMARK_END);
-  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), -1);
   CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 1), -1);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), 10);
+  CU_ASSERT_EQUAL(sl_op_window.drop_partition(t.state, 0, &t.err), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.held_offset(t.state, 0, 0), -1);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(t.out_count, 1); /* "nopos", the only entry left */
   th_op_free(&t);
   th_op_free(&u);
 }
@@ -794,9 +791,112 @@ static void test_restored_partition_rewinds(void) {
   th_op_free(&b);
 }
 
+/* ---- windows that fired meet a watermark that moved back ------------------ */
+
+static const char *const TUMBLE10_L20[] = {"tumbling", "10s", "key", "k", "time", "ts",
+                                           "lateness", "20s", NULL};
+
+/* How many results of (key, window_start), and the count of the last one. */
+static int results_for(th_op *t, const char *key, int64_t start, int64_t *n) {
+  int c = 0;
+  for (size_t i = 0; i < t->out_count; i++) {
+    const sl_value *k = th_out_field(t, i, "k");
+    if (k && k->as.str.len == strlen(key) && memcmp(k->as.str.ptr, key, k->as.str.len) == 0 &&
+        th_out_field(t, i, "window_start")->as.i == start) {
+      *n = th_out_field(t, i, "n")->as.i;
+      c++;
+    }
+  }
+  return c;
+}
+
+/* A partition assigned mid-run pulls the watermark back below a window that
+ * fired and is still open (lateness): a key that joins it then is emitted
+ * once the watermark passes the window's end again (found in review: the
+ * window had fired as a whole and the key was closed without a result). */
+static void test_new_key_in_fired_window(void) {
+  th_op t;
+  int64_t n = -1;
+  CU_ASSERT_EQUAL_FATAL(init_op(&t, TUMBLE10_L20, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.assign_partition(t.state, 0, 0, &t.err), SL_OK);
+  one(&t, RP(&t, "a", 5000, 0, 0));
+  one(&t, RP(&t, "a", 15000, 0, 1)); /* fires [0, 10 s) with a; open until 29999 */
+  CU_ASSERT_EQUAL(t.out_count, 1);
+  CU_ASSERT_EQUAL(sl_op_window.assign_partition(t.state, 0, 1, &t.err), SL_OK);
+  one(&t, RP(&t, "b", 5000, 1, 0)); /* the watermark falls back to 5000 */
+  CU_ASSERT_EQUAL(t.dead_count, 0);
+  th_watermark(&t, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(results_for(&t, "b", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 1);
+  CU_ASSERT_EQUAL(results_for(&t, "a", 0, &n), 1); /* not emitted again */
+  th_op_free(&t);
+}
+
+/* The same through a restore: an unfired entry of another worker's
+ * checkpoint lands in a window that already fired here. */
+static void test_restore_unfired_into_fired_window(void) {
+  th_op a, b;
+  int64_t n = -1;
+  CU_ASSERT_EQUAL_FATAL(init_op(&a, TUMBLE10_L20, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&b, TUMBLE10_L20, COUNT_ONLY), SL_OK);
+  one(&a, RP(&a, "x", 5000, 1, 0));
+  CU_ASSERT_EQUAL(th_snapshot(&a), SL_OK);
+  one(&b, RP(&b, "y", 5000, 0, 0));
+  one(&b, RP(&b, "y", 15000, 0, 1)); /* b fired [0, 10 s), open until 29999 */
+  CU_ASSERT_EQUAL(sl_op_window.assign_partition(b.state, 0, 1, &b.err), SL_OK);
+  CU_ASSERT_EQUAL(th_restore_into(&a, &b), SL_OK);
+  th_watermark(&b, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(results_for(&b, "x", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 1);
+  th_op_free(&a);
+  th_op_free(&b);
+}
+
+/* A checkpoint of 10 s windows restored into a pipeline now using 20 s
+ * windows: a window is known by its start, so records of every key for the
+ * restored window join it (x: one result, n = 2; y, new, too), the next
+ * window has the new size, and closing the old one deletes its snapshot
+ * entries and no other window's (found in review: [0, 20 s) and [0, 10 s)
+ * both existed and shared snapshot keys). */
+static void test_restored_window_of_another_size(void) {
+  const char *const T20[] = {"tumbling", "20s", "key", "k", "time", "ts", NULL};
+  th_op a, b, c;
+  int64_t n = -1;
+  CU_ASSERT_EQUAL_FATAL(init_op(&a, TUMBLE10, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&b, T20, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&c, T20, COUNT_ONLY), SL_OK);
+  one(&a, RP(&a, "x", 5000, 0, 0));
+  CU_ASSERT_EQUAL(th_snapshot(&a), SL_OK);
+  CU_ASSERT_EQUAL(th_restore_into(&a, &b), SL_OK);
+  one(&b, RP(&b, "x", 6000, 0, 1));
+  one(&b, RP(&b, "y", 6000, 0, 2));
+  one(&b, RP(&b, "x", 25000, 0, 3)); /* the next window: [20 s, 40 s) */
+  CU_ASSERT_EQUAL(th_snapshot(&b), SL_OK);
+  CU_ASSERT_EQUAL(b.out_count, 2); /* [0, 10 s) fired and closed */
+  CU_ASSERT_EQUAL(results_for(&b, "x", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 2);
+  CU_ASSERT_EQUAL(results_for(&b, "y", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 1);
+  for (size_t i = 0; i < b.out_count; i++)
+    CU_ASSERT_EQUAL(th_out_field(&b, i, "window_end")->as.i, 10000);
+  CU_ASSERT_EQUAL(th_restore_into(&b, &c), SL_OK); /* a restart after that checkpoint */
+  th_watermark(&c, SL_WATERMARK_END);
+  CU_ASSERT_FATAL(c.out_count == 1);
+  CU_ASSERT_EQUAL(results_for(&c, "x", 20000, &n), 1);
+  CU_ASSERT_EQUAL(th_out_field(&c, 0, "window_end")->as.i, 40000);
+  th_op_free(&a);
+  th_op_free(&b);
+  th_op_free(&c);
+}
+
 int suite_operators_window(void) {
   CU_pSuite s = CU_add_suite("operators/window", NULL, NULL);
   if (!s || !CU_add_test(s, "property: tumbling == reference", test_property_tumbling) ||
+      !CU_add_test(s, "a key joins a fired window after the watermark fell back",
+                   test_new_key_in_fired_window) ||
+      !CU_add_test(s, "an unfired entry restored into a fired window",
+                   test_restore_unfired_into_fired_window) ||
+      !CU_add_test(s, "a restored window of another size", test_restored_window_of_another_size) ||
       !CU_add_test(s, "property: hopping == reference", test_property_hopping) ||
       !CU_add_test(s, "property: session == reference", test_property_session) ||
       !CU_add_test(s, "bad config and destroy(NULL)", test_bad_config) ||
