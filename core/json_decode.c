@@ -35,6 +35,8 @@ static int nomem(jp *j) {
 }
 
 static inline void skip_ws(jp *j) {
+  if (j->p < j->end && *j->p > ' ') /* compact JSON: no whitespace at all, one test */
+    return;
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
     j->p++;
 }
