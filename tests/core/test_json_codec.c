@@ -598,6 +598,79 @@ static void test_number_grammar(void) {
   sl_arena_destroy(a);
 }
 
+/* ---- strings: the word-at-a-time scan stops at the right byte ----------- */
+
+/* Decode {"a":"<body>"} from an exact-size heap copy (ASan sees any read past the end). */
+static int decode_body(sl_arena *a, const char *body, size_t n, sl_record **r, sl_error *err) {
+  size_t len = n + 8;
+  char *doc = malloc(len);
+  memcpy(doc, "{\"a\":\"", 6);
+  memcpy(doc + 6, body, n);
+  memcpy(doc + 6 + n, "\"}", 2);
+  int rc = sl_json_decode(doc, len, a, r, err);
+  free(doc);
+  return rc;
+}
+
+static void test_string_scan_positions(void) {
+  sl_arena *a = sl_arena_new(0);
+  char body[64], want[64], msg[64];
+  int bad = 0;
+  for (size_t n = 1; n <= 40; n++) {
+    for (size_t k = 0; k < n; k++) {
+      for (int kind = 0; kind < 6; kind++) {
+        for (size_t i = 0; i < n; i++)
+          body[i] = (char)('a' + (i * 7 + n) % 26);
+        body[n] = '\0';
+        sl_record *r = NULL;
+        sl_error err = {0};
+        int rc, ok;
+        if (kind == 0 || kind == 1) { /* a control byte, then DEL (plain) next to it */
+          body[k] = kind ? '\x1f' : '\n';
+          if (k + 1 < n)
+            body[k + 1] = '\x7f';
+          rc = decode_body(a, body, n, &r, &err);
+          snprintf(msg, sizeof msg, "unescaped control character in string at byte %zu", 6 + k);
+          ok = rc == SL_ERR_PARSE && strcmp(err.message, msg) == 0;
+        } else if (kind == 2) { /* a quote ends the string early */
+          body[k] = '"';
+          rc = decode_body(a, body, n, &r, &err);
+          snprintf(msg, sizeof msg, "at byte %zu", 7 + k);
+          ok = rc == SL_ERR_PARSE && strstr(err.message, msg) != NULL;
+        } else { /* an escape, a 2-byte and a 4-byte UTF-8 sequence, decoded in place */
+          static const char *const ins[] = {"\\n", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+          static const char *const outs[] = {"\n", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+          const char *in = ins[kind - 3], *out = outs[kind - 3];
+          size_t m = 0, w = 0;
+          char doc_body[64];
+          memcpy(doc_body, body, k);
+          m = k;
+          memcpy(doc_body + m, in, strlen(in));
+          m += strlen(in);
+          memcpy(doc_body + m, body + k, n - k);
+          m += n - k;
+          memcpy(want, body, k);
+          w = k;
+          memcpy(want + w, out, strlen(out));
+          w += strlen(out);
+          memcpy(want + w, body + k, n - k);
+          w += n - k;
+          rc = decode_body(a, doc_body, m, &r, &err);
+          const sl_value *v = rc == SL_OK ? sl_record_get_cstr(r, "a") : NULL;
+          ok = v && v->type == SL_TYPE_STRING && v->as.str.len == w &&
+               memcmp(v->as.str.ptr, want, w) == 0;
+        }
+        if (!ok && bad++ < 5)
+          fprintf(stderr, "\n  string of %zu, kind %d at %zu: rc %d '%s'\n", n, kind, k, rc,
+                  err.message);
+        sl_arena_reset(a);
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
 int suite_core_json_codec(void) {
   CU_pSuite s = CU_add_suite("core_json_codec", NULL, NULL);
   if (!s)
@@ -613,5 +686,6 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "numbers decode as strtoll/strtod do, bit for bit", test_numbers_match_strtod);
   CU_add_test(s, "100k random numbers decode as strtod does", test_random_numbers_match_strtod);
   CU_add_test(s, "exactly RFC 8259 numbers are accepted", test_number_grammar);
+  CU_add_test(s, "strings stop at the exact special byte", test_string_scan_positions);
   return 0;
 }
