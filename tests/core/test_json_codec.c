@@ -671,6 +671,36 @@ static void test_string_scan_positions(void) {
   sl_arena_destroy(a);
 }
 
+/* Keys are interned through a per-thread cache (codec_names.h): names that differ in one
+ * byte anywhere, of every length around the hash's 4/8/32-byte steps, must each come back
+ * as their own interned name. */
+static void test_key_names_interned(void) {
+  sl_arena *a = sl_arena_new(0);
+  char key[48], doc[96];
+  int bad = 0;
+  for (int round = 0; round < 2; round++) { /* the second round hits the cache */
+    for (size_t n = 0; n <= 44; n++) {
+      for (size_t k = 0; k <= n; k++) {
+        for (size_t i = 0; i < n; i++)
+          key[i] = (char)('a' + i % 26);
+        if (k < n)
+          key[k] = 'Z';
+        key[n] = '\0';
+        int len = snprintf(doc, sizeof doc, "{\"%s\":1}", key);
+        sl_record *r;
+        if (sl_json_decode(doc, (size_t)len, a, &r, NULL) != SL_OK ||
+            sl_record_name_at(r, 0) != sl_name_intern(key, n)) {
+          if (bad++ < 3)
+            fprintf(stderr, "\n  key '%s' came back as another name\n", key);
+        }
+        sl_arena_reset(a);
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
 int suite_core_json_codec(void) {
   CU_pSuite s = CU_add_suite("core_json_codec", NULL, NULL);
   if (!s)
@@ -687,5 +717,6 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "100k random numbers decode as strtod does", test_random_numbers_match_strtod);
   CU_add_test(s, "exactly RFC 8259 numbers are accepted", test_number_grammar);
   CU_add_test(s, "strings stop at the exact special byte", test_string_scan_positions);
+  CU_add_test(s, "keys differing in one byte intern apart", test_key_names_interned);
   return 0;
 }
