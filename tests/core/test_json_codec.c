@@ -570,14 +570,19 @@ static int rfc_number(const char *s) {
 }
 
 static void test_number_grammar(void) {
-  static const char pool[] = "0123456789.-+eE";
+  static const char pool[] = "0123456789.-+eE/:"; /* '/' and ':' border the digits */
   sl_arena *a = sl_arena_new(0);
   char num[16], doc[32];
   int bad = 0, valid = 0;
   for (int i = 0; i < 100000; i++) {
-    size_t n = 1 + rnd() % 8;
+    size_t n = 1 + rnd() % 12;
     for (size_t k = 0; k < n; k++)
       num[k] = pool[rnd() % (rnd() % 3 ? 10 : sizeof pool - 1)];
+    if (i % 4 == 0) { /* long digit runs with one bordering byte: the 8-digit path */
+      for (size_t k = 0; k < n; k++)
+        num[k] = (char)('0' + rnd() % 10);
+      num[rnd() % n] = rnd() % 2 ? '/' : ':';
+    }
     num[n] = '\0';
     int len = snprintf(doc, sizeof doc, "{\"v\":%s}", num);
     sl_record *r;
