@@ -12,10 +12,6 @@
 extern const sl_source_desc sl_kafka_source;
 extern const sl_sink_desc sl_kafka_sink;
 
-/* kafka_sink's default librdkafka linger.ms (librdkafka's own is 5): how long a
- * produced message may wait for others to fill its batch. docs/kafka.md says why. */
-#define SL_KAFKA_SINK_LINGER_MS "1"
-
 /* Partitions of topics the embedded broker creates on demand. */
 #define SL_KAFKA_EMBEDDED_PARTITIONS 4
 

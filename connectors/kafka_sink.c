@@ -343,15 +343,11 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
       {"enable.idempotence", "true"},
       {"acks", "all"},
   };
-  /* librdkafka holds a message up to linger.ms (default 5 ms) to fill a batch. A window
-   * result is due "delay + 10 ms" after the record that closed its window, so 5 of those
-   * 10 ms went to waiting. 1 ms keeps batching under load (bench/README.md, "Window
-   * latency": no measurable loss of produce throughput) and users can set it back. */
-  const sl_kafka_prop defaults[] = {
-      {"linger.ms", SL_KAFKA_SINK_LINGER_MS},
-  };
-  rc = sl_kafka_conf_new(env, defaults, sizeof defaults / sizeof defaults[0], forced,
-                         sizeof forced / sizeof forced[0], &conf, &s->embedded, err);
+  /* linger.ms stays librdkafka's 5 ms: a window's results leave as one burst, and a
+   * shorter linger splits it over several requests, which lowered the median latency of
+   * window results but raised their p99 (docs/kafka.md, "Producer batching"). */
+  rc = sl_kafka_conf_new(env, NULL, 0, forced, sizeof forced / sizeof forced[0], &conf,
+                         &s->embedded, err);
   if (rc)
     goto out_close;
   if (s->embedded && (rc = sl_kafka_embedded_topic(topic, 0, err)))
