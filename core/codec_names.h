@@ -14,22 +14,43 @@
 
 #include "sluice/record.h"
 
-#define SL_CODEC_NAME_CACHE 512 /* entries, a power of two */
+#define SL_CODEC_NAME_BITS 9 /* 512 entries */
+#define SL_CODEC_NAME_CACHE (1u << SL_CODEC_NAME_BITS)
 
 typedef struct sl_codec_name_slot {
   sl_name name;
   size_t len;
 } sl_codec_name_slot;
 
+/* The slot of a name: a multiplicative hash over 8-byte words (the first 32 bytes and the
+ * last 8), top bits taken since they depend on every input bit. A word at a time, as a
+ * byte-wise FNV cost ~5 instructions per byte of every field name of every record. Only
+ * the cache's hit rate depends on it: a hit is confirmed with memcmp. */
+static inline uint32_t sl_codec_name_slot_of(const char *s, size_t len) {
+  const uint64_t k = 0x9E3779B97F4A7C15u;
+  uint64_t h = (len + 1) * k, w;
+  if (len >= 8) {
+    for (size_t i = 0; i + 8 < len && i < 32; i += 8) {
+      memcpy(&w, s + i, 8);
+      h = (h ^ w) * k;
+    }
+    memcpy(&w, s + len - 8, 8);
+  } else if (len >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, s, 4);
+    memcpy(&hi, s + len - 4, 4);
+    w = (uint64_t)hi << 32 | lo;
+  } else {
+    const unsigned char *u = (const unsigned char *)s;
+    w = len ? (uint64_t)u[0] | (uint64_t)u[len / 2] << 8 | (uint64_t)u[len - 1] << 16 : 0;
+  }
+  h = (h ^ w) * k;
+  return (uint32_t)(h >> (64 - SL_CODEC_NAME_BITS));
+}
+
 static inline sl_name sl_codec_name(const char *s, size_t len) {
   static _Thread_local sl_codec_name_slot cache[SL_CODEC_NAME_CACHE];
-  uint32_t h = 2166136261u ^ (uint32_t)len; /* FNV-1a over at most 32 bytes: names are short */
-  size_t n = len < 32 ? len : 32;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  sl_codec_name_slot *slot = &cache[h & (SL_CODEC_NAME_CACHE - 1)];
+  sl_codec_name_slot *slot = &cache[sl_codec_name_slot_of(s, len)];
   if (slot->name && slot->len == len && memcmp(slot->name, s, len) == 0)
     return slot->name;
   sl_name name = sl_name_intern(s, len);

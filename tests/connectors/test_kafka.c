@@ -373,6 +373,37 @@ static void test_config_passthrough(void) {
   tk_free(&t);
 }
 
+/* A connector default (kafka_source's queued.min.messages and the like) gives way to the
+ * environment, and the environment to the pipeline's kafka table: users can always set
+ * linger.ms, whatever sluice's defaults. */
+static void test_defaults_overridden(void) {
+  tk_env t;
+  char v[64];
+  size_t vl;
+  int emb;
+  sl_error err;
+  rd_kafka_conf_t *conf = NULL;
+  const sl_kafka_prop defaults[] = {{"linger.ms", "1"}};
+  static const char *const want[] = {"1", "7", "20"};
+  tk_init(&t);
+  for (int step = 0; step < 3; step++) {
+    if (step == 1)
+      setenv("SLUICE_KAFKA_LINGER_MS", "7", 1);
+    if (step == 2)
+      sl_config_put_number(t.kafka, "linger.ms", 20);
+    CU_ASSERT_EQUAL_FATAL(sl_kafka_conf_new(&t.env, defaults, 1, NULL, 0, &conf, &emb, &err),
+                          SL_OK);
+    vl = sizeof v;
+    CU_ASSERT(rd_kafka_conf_get(conf, "linger.ms", v, &vl) == RD_KAFKA_CONF_OK &&
+              strcmp(v, want[step]) == 0);
+    rd_kafka_conf_destroy(conf);
+    if (emb)
+      sl_kafka_embedded_release();
+  }
+  unsetenv("SLUICE_KAFKA_LINGER_MS");
+  tk_free(&t);
+}
+
 static void test_bad_options(void) {
   tk_env t;
   sl_config *c = sl_config_new("test", 1);
@@ -998,6 +1029,7 @@ int suite_connectors_kafka(void) {
   CU_add_test(s, "env property names", test_env_property_names);
   CU_add_test(s, "config pass-through", test_config_passthrough);
   CU_add_test(s, "bad options", test_bad_options);
+  CU_add_test(s, "defaults give way to environment and table", test_defaults_overridden);
   CU_add_test(s, "round trip", test_round_trip);
   CU_add_test(s, "commit half then resume", test_commit_half_then_resume);
   CU_add_test(s, "start latest", test_start_latest);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JSON codec: valid and malformed documents, number edges, round trips, fuzzing. */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_codec.h"
@@ -404,6 +406,306 @@ static void test_fuzz_never_crashes(void) {
   sl_arena_destroy(a);
 }
 
+/* ---- numbers against strtod -------------------------------------------- */
+
+/* Decode {"v":num} and compare with what strtoll/strtod make of num: an int when the text is
+ * an integer that fits int64, otherwise the double strtod gives, bit for bit (so -0.0 and
+ * the last bit of rounding count); out of range -> the parse error. Returns 0 on a match. */
+static int number_mismatch(sl_arena *a, const char *num) {
+  char doc[128];
+  int n = snprintf(doc, sizeof doc, "{\"v\":%s}", num);
+  sl_record *r = NULL;
+  sl_error err = {0};
+  int rc = sl_json_decode(doc, (size_t)n, a, &r, &err);
+  const sl_value *v = rc == SL_OK ? sl_record_get_cstr(r, "v") : NULL;
+  int bad;
+  errno = 0;
+  if (!strpbrk(num, ".eE") && (strtoll(num, NULL, 10), errno == 0)) {
+    bad = !v || v->type != SL_TYPE_INT || v->as.i != strtoll(num, NULL, 10);
+  } else {
+    errno = 0;
+    double want = strtod(num, NULL);
+    if (errno == ERANGE && isinf(want))
+      bad = rc != SL_ERR_PARSE || !strstr(err.message, "out of range");
+    else
+      bad = !v || v->type != SL_TYPE_DOUBLE || memcmp(&v->as.d, &want, sizeof want) != 0;
+  }
+  sl_arena_reset(a);
+  return bad;
+}
+
+static void report_mismatch(int *bad, const char *num) {
+  if ((*bad)++ < 5)
+    fprintf(stderr, "\n  number %s decodes differently from strtod/strtoll\n", num);
+}
+
+static void test_numbers_match_strtod(void) {
+  static const char *const table[] = {
+      /* integers, int64 edges, overflow to double */
+      "0", "-0", "1", "-1", "42", "1700000000000", "9007199254740992", "9007199254740993",
+      "-9007199254740993", "999999999999999999", "1000000000000000000", "9223372036854775807",
+      "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+      "9999999999999999999", "10000000000000000000", "18446744073709551615",
+      "18446744073709551616", "123456789012345678901234567890",
+      /* zeros and signs */
+      "0.0", "-0.0", "0e0", "-0e0", "0E+5", "-0e-5", "0.000000", "-0.0000000000000000000000001",
+      "0e999999999", "-0e-999999999",
+      /* ordinary decimals (the bench's readings) */
+      "21.5", "72.35", "0.123", "-3.25", "0.1", "0.2", "0.3", "1.5", "-225.0", "1E3", "2.5e-3",
+      /* the fast path's edges: 2^53 mantissas, 10^22 and just past it */
+      "9007199254740992.0", "9007199254740993.0", "9007199254740991e22", "9007199254740992e-22",
+      "9007199254740993e-22", "1e22", "1e23", "1e-22", "1e-23", "4.9e22", "8.98846567431158e307",
+      "123456789e-22", "123456789e22", "1234567890123456789e-5", "12345678901234567890e-5",
+      "0.1234567890123456789", "0.12345678901234567890", "1.00000000000000000000000001",
+      "0.30000000000000004", "0.3000000000000000444", "2.2250738585072011e-308",
+      "2.2250738585072014e-308", "4.9406564584124654e-324", "5e-324", "2e-324", "3e-324",
+      "1e-400", "-1e-400", "1.7976931348623157e308", "1.7976931348623158e308",
+      "1.7976931348623159e308", "1e308", "1e309", "-1e309", "1e999", "1e99999999999",
+      /* leading zeros of the fraction, long exponents */
+      "0.000000000000000000000000000001", "0.0000000000000000000000001e22", "1e0000000000022",
+      "1e-0000000000022", "100000000000000000000000e-2", "7.0e+0", "7.0E-0",
+      /* halfway cases strtod must round to even */
+      "9007199254740993", "9007199254740993.0", "9007199254740995.0", "4503599627370497.5",
+      "1.00000000000000011102230246251565404236316680908203125",
+      "1.00000000000000011102230246251565404236316680908203124",
+  };
+  sl_arena *a = sl_arena_new(0);
+  int bad = 0;
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    if (number_mismatch(a, table[i]))
+      report_mismatch(&bad, table[i]);
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
+static void random_digits(char *o, size_t *n, int count, int first_nonzero) {
+  int run = (int)(rnd() % 4); /* 0: random, 1: zeros, 2: nines, 3: random */
+  for (int k = 0; k < count; k++) {
+    int d = run == 1 ? 0 : run == 2 ? 9 : (int)(rnd() % 10);
+    if (k == 0 && first_nonzero && d == 0)
+      d = 1 + (int)(rnd() % 9);
+    o[(*n)++] = (char)('0' + d);
+  }
+}
+
+/* One random number in JSON's grammar: sign, integer part, fraction, exponent, with digit
+ * counts around the fast path's limits (15-20 significant digits, exponents near 22). */
+static void random_number(char *o) {
+  size_t n = 0;
+  if (rnd() % 2)
+    o[n++] = '-';
+  if (rnd() % 5 == 0)
+    o[n++] = '0';
+  else
+    random_digits(o, &n, 1 + (int)(rnd() % (rnd() % 4 ? 8 : 22)), 1);
+  if (rnd() % 5 < 3) {
+    o[n++] = '.';
+    random_digits(o, &n, 1 + (int)(rnd() % (rnd() % 4 ? 6 : 24)), 0);
+  }
+  if (rnd() % 10 < 3) {
+    o[n++] = rnd() % 2 ? 'e' : 'E';
+    int sign = (int)(rnd() % 3);
+    if (sign)
+      o[n++] = sign == 1 ? '+' : '-';
+    n += (size_t)sprintf(o + n, "%d", (int)(rnd() % (rnd() % 4 ? 30 : 400)));
+  }
+  o[n] = '\0';
+}
+
+static void test_random_numbers_match_strtod(void) {
+  sl_arena *a = sl_arena_new(0);
+  char num[96];
+  int bad = 0;
+  for (int i = 0; i < 100000; i++) {
+    random_number(num);
+    if (number_mismatch(a, num))
+      report_mismatch(&bad, num);
+  }
+  /* Doubles as printers write them: shortest, %.17g, fixed two decimals like the readings. */
+  for (int i = 0; i < 30000; i++) {
+    uint64_t bits = rnd();
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    if (!isfinite(d))
+      continue;
+    const char *fmt = i % 3 == 0 ? "%.17g" : i % 3 == 1 ? "%.15g" : "%.2f";
+    if (i % 3 == 2)
+      d = (double)(int64_t)(rnd() % 2000000 - 1000000) / 1000.0;
+    snprintf(num, sizeof num, fmt, d);
+    if (number_mismatch(a, num))
+      report_mismatch(&bad, num);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
+/* RFC 8259: number = [ "-" ] int [ frac ] [ exp ], written out here independently of the
+ * decoder, to check that exactly these strings are accepted as a whole value. */
+static int rfc_number(const char *s) {
+  if (*s == '-')
+    s++;
+  if (*s == '0')
+    s++;
+  else if (*s >= '1' && *s <= '9')
+    while (*s >= '0' && *s <= '9')
+      s++;
+  else
+    return 0;
+  if (*s == '.') {
+    if (*++s < '0' || *s > '9')
+      return 0;
+    while (*s >= '0' && *s <= '9')
+      s++;
+  }
+  if (*s == 'e' || *s == 'E') {
+    s++;
+    if (*s == '+' || *s == '-')
+      s++;
+    if (*s < '0' || *s > '9')
+      return 0;
+    while (*s >= '0' && *s <= '9')
+      s++;
+  }
+  return *s == '\0';
+}
+
+static void test_number_grammar(void) {
+  static const char pool[] = "0123456789.-+eE/:"; /* '/' and ':' border the digits */
+  sl_arena *a = sl_arena_new(0);
+  char num[16], doc[32];
+  int bad = 0, valid = 0;
+  for (int i = 0; i < 100000; i++) {
+    size_t n = 1 + rnd() % 12;
+    for (size_t k = 0; k < n; k++)
+      num[k] = pool[rnd() % (rnd() % 3 ? 10 : sizeof pool - 1)];
+    if (i % 4 == 0) { /* long digit runs with one bordering byte: the 8-digit path */
+      for (size_t k = 0; k < n; k++)
+        num[k] = (char)('0' + rnd() % 10);
+      num[rnd() % n] = rnd() % 2 ? '/' : ':';
+    }
+    num[n] = '\0';
+    int len = snprintf(doc, sizeof doc, "{\"v\":%s}", num);
+    sl_record *r;
+    sl_error err = {0};
+    int rc = sl_json_decode(doc, (size_t)len, a, &r, &err);
+    if (rc != SL_OK && strstr(err.message, "out of range")) { /* 4e331, 4e331e1: too big */
+      sl_arena_reset(a);                                      /* before the grammar says */
+      continue;
+    }
+    int ok = rc == SL_OK;
+    valid += ok;
+    if (ok != rfc_number(num))
+      report_mismatch(&bad, num);
+    sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(valid > 10000 && valid < 90000); /* both sides of the grammar were exercised */
+  sl_arena_destroy(a);
+}
+
+/* ---- strings: the word-at-a-time scan stops at the right byte ----------- */
+
+/* Decode {"a":"<body>"} from an exact-size heap copy (ASan sees any read past the end). */
+static int decode_body(sl_arena *a, const char *body, size_t n, sl_record **r, sl_error *err) {
+  size_t len = n + 8;
+  char *doc = malloc(len);
+  memcpy(doc, "{\"a\":\"", 6);
+  memcpy(doc + 6, body, n);
+  memcpy(doc + 6 + n, "\"}", 2);
+  int rc = sl_json_decode(doc, len, a, r, err);
+  free(doc);
+  return rc;
+}
+
+static void test_string_scan_positions(void) {
+  sl_arena *a = sl_arena_new(0);
+  char body[64], want[64], msg[64];
+  int bad = 0;
+  for (size_t n = 1; n <= 40; n++) {
+    for (size_t k = 0; k < n; k++) {
+      for (int kind = 0; kind < 6; kind++) {
+        for (size_t i = 0; i < n; i++)
+          body[i] = (char)('a' + (i * 7 + n) % 26);
+        body[n] = '\0';
+        sl_record *r = NULL;
+        sl_error err = {0};
+        int rc, ok;
+        if (kind == 0 || kind == 1) { /* a control byte, then DEL (plain) next to it */
+          body[k] = kind ? '\x1f' : '\n';
+          if (k + 1 < n)
+            body[k + 1] = '\x7f';
+          rc = decode_body(a, body, n, &r, &err);
+          snprintf(msg, sizeof msg, "unescaped control character in string at byte %zu", 6 + k);
+          ok = rc == SL_ERR_PARSE && strcmp(err.message, msg) == 0;
+        } else if (kind == 2) { /* a quote ends the string early */
+          body[k] = '"';
+          rc = decode_body(a, body, n, &r, &err);
+          snprintf(msg, sizeof msg, "at byte %zu", 7 + k);
+          ok = rc == SL_ERR_PARSE && strstr(err.message, msg) != NULL;
+        } else { /* an escape, a 2-byte and a 4-byte UTF-8 sequence, decoded in place */
+          static const char *const ins[] = {"\\n", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+          static const char *const outs[] = {"\n", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+          const char *in = ins[kind - 3], *out = outs[kind - 3];
+          size_t m = 0, w = 0;
+          char doc_body[64];
+          memcpy(doc_body, body, k);
+          m = k;
+          memcpy(doc_body + m, in, strlen(in));
+          m += strlen(in);
+          memcpy(doc_body + m, body + k, n - k);
+          m += n - k;
+          memcpy(want, body, k);
+          w = k;
+          memcpy(want + w, out, strlen(out));
+          w += strlen(out);
+          memcpy(want + w, body + k, n - k);
+          w += n - k;
+          rc = decode_body(a, doc_body, m, &r, &err);
+          const sl_value *v = rc == SL_OK ? sl_record_get_cstr(r, "a") : NULL;
+          ok = v && v->type == SL_TYPE_STRING && v->as.str.len == w &&
+               memcmp(v->as.str.ptr, want, w) == 0;
+        }
+        if (!ok && bad++ < 5)
+          fprintf(stderr, "\n  string of %zu, kind %d at %zu: rc %d '%s'\n", n, kind, k, rc,
+                  err.message);
+        sl_arena_reset(a);
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
+/* Keys are interned through a per-thread cache (codec_names.h): names that differ in one
+ * byte anywhere, of every length around the hash's 4/8/32-byte steps, must each come back
+ * as their own interned name. */
+static void test_key_names_interned(void) {
+  sl_arena *a = sl_arena_new(0);
+  char key[48], doc[96];
+  int bad = 0;
+  for (int round = 0; round < 2; round++) { /* the second round hits the cache */
+    for (size_t n = 0; n <= 44; n++) {
+      for (size_t k = 0; k <= n; k++) {
+        for (size_t i = 0; i < n; i++)
+          key[i] = (char)('a' + i % 26);
+        if (k < n)
+          key[k] = 'Z';
+        key[n] = '\0';
+        int len = snprintf(doc, sizeof doc, "{\"%s\":1}", key);
+        sl_record *r;
+        if (sl_json_decode(doc, (size_t)len, a, &r, NULL) != SL_OK ||
+            sl_record_name_at(r, 0) != sl_name_intern(key, n)) {
+          if (bad++ < 3)
+            fprintf(stderr, "\n  key '%s' came back as another name\n", key);
+        }
+        sl_arena_reset(a);
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sl_arena_destroy(a);
+}
+
 int suite_core_json_codec(void) {
   CU_pSuite s = CU_add_suite("core_json_codec", NULL, NULL);
   if (!s)
@@ -416,5 +718,10 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "doubles round trip exactly", test_double_round_trip);
   CU_add_test(s, "random records round trip", test_round_trip_random);
   CU_add_test(s, "random bytes never crash the decoder", test_fuzz_never_crashes);
+  CU_add_test(s, "numbers decode as strtoll/strtod do, bit for bit", test_numbers_match_strtod);
+  CU_add_test(s, "100k random numbers decode as strtod does", test_random_numbers_match_strtod);
+  CU_add_test(s, "exactly RFC 8259 numbers are accepted", test_number_grammar);
+  CU_add_test(s, "strings stop at the exact special byte", test_string_scan_positions);
+  CU_add_test(s, "keys differing in one byte intern apart", test_key_names_interned);
   return 0;
 }
