@@ -19,6 +19,7 @@
 #
 #   bench/kafka_e2e.sh [--format avro|json] [--records N] [--keys N]
 #                      [--rate R] [--seconds S] [--window D] [--linger MS]
+#                      [--checkpoint D]
 # Environment: BUILD (default build); PERF_RECORD=1 records a perf profile of
 # the consumer in $BUILD/kafka-e2e/consume.perf. Everything lives under
 # $BUILD/kafka-e2e and is stopped on exit; bounded by timeouts throughout.
@@ -28,7 +29,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${BUILD:-$here/build}" && pwd)"
 sluice="$build/sluice"
 topic_tool="$build/bench/kafka_topic"
-format=avro records=2000000 keys=10000 rate=20000 seconds=30 window=1s linger=""
+format=avro records=2000000 keys=10000 rate=20000 seconds=30 window=1s linger="" checkpoint=1s
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --format) format="$2" ;;
@@ -38,7 +39,8 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2" ;;
     --window) window="$2" ;;
     --linger) linger="$2" ;; # the live pipeline's Kafka producer linger.ms (librdkafka: 5)
-    *) echo "usage: $0 [--format avro|json] [--records N] [--keys N] [--rate R] [--seconds S] [--window D] [--linger MS]" >&2; exit 2 ;;
+    --checkpoint) checkpoint="$2" ;; # the live pipeline's checkpoint interval
+    *) echo "usage: $0 [--format avro|json] [--records N] [--keys N] [--rate R] [--seconds S] [--window D] [--linger MS] [--checkpoint D]" >&2; exit 2 ;;
   esac
   shift 2
 done
@@ -165,7 +167,7 @@ results="$(timeout 60 kcat -C -b "$brokers" -t results -e -q -o beginning -f '.\
 live_keys=$(( keys < 1000 ? keys : 1000 ))
 cat >"$work/live.lua" <<EOF
 local sl = require "sluice"
-local p = sl.pipeline { name = "e2e-live", state = "redis", checkpoint = "1s" }
+local p = sl.pipeline { name = "e2e-live", state = "redis", checkpoint = "$checkpoint" }
 p:simulator { machines = $live_keys, rate = $rate, format = "$format", faults = false }
   :decode { $decode }
   :filter "temperature between -40 and 150"
@@ -175,11 +177,36 @@ p:simulator { machines = $live_keys, rate = $rate, format = "$format", faults = 
 EOF
 echo "running live at $rate readings/s for $seconds s..." >&2
 [[ -n "$linger" ]] && export SLUICE_KAFKA_LINGER_MS="$linger"
-(cd "$work" && exec timeout $(( seconds + 30 )) "$sluice" run live.lua --api off 2>"$work/live.log") &
+live_port="$(free_port)"
+(cd "$work" && exec timeout $(( seconds + 30 )) "$sluice" run live.lua --api "127.0.0.1:$live_port" 2>"$work/live.log") &
 live=$!
 pids+=("$live")
 sleep "$seconds"
 live_rss="$(rss_mib "$(pgrep -P "$live" sluice || echo "$live")" 2>/dev/null || echo "?")"
+# What the target is about, measured inside the worker: from the arrival of
+# the record that closed a window (or the tick that fired it) to the sink
+# taking the result (sluice_sink_latency_seconds of the kafka_sink); the
+# quantiles are bucket bounds ("at most").
+curl -s "http://127.0.0.1:$live_port/metrics" >"$work/live-metrics.txt" || true
+sink_latency="$(python3 - "$work/live-metrics.txt" <<'EOF'
+import re, sys
+buckets = []
+for line in open(sys.argv[1]):
+    m = re.match(r'sluice_sink_latency_seconds_bucket\{(.*)\} (\S+)', line)
+    if m and 'kafka_sink' in m.group(1):
+        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
+        buckets.append((float('inf') if le == '+Inf' else float(le), float(m.group(2))))
+buckets.sort()
+total = buckets[-1][1] if buckets else 0
+def q(p):
+    for le, n in buckets:
+        if n >= p * total:
+            return le * 1000
+    return float('nan')
+print('"sink_latency_results":%d,"sink_latency_p50_le_ms":%g,"sink_latency_p99_le_ms":%g'
+      % (total, q(0.5), q(0.99)) if total else '"sink_latency_results":0')
+EOF
+)"
 kill -TERM "$live"
 wait "$live" || true
 unset SLUICE_KAFKA_LINGER_MS
@@ -230,12 +257,12 @@ wait "$idle" || true
 
 awk -v n="$records" -v pm="$produce_ms" -v cm="$consume_ms" -v res="$results" \
   -v kn="$kcat_n" -v steady="$steady" -v km="$kcat_ms" -v crss="$consumer_rss" -v ccpu="$consumer_cpu" -v lrss="$live_rss" -v irss="$idle_rss" -v fmt="$format" \
-  -v lat="$latency" -v rate="$rate" -v win="$window" -v linger="${linger:-default}" 'BEGIN {
+  -v lat="$latency" -v rate="$rate" -v win="$window" -v linger="${linger:-default}" -v ckpt="$checkpoint" -v slat="$sink_latency" 'BEGIN {
   printf "{\"format\":\"%s\",\"records\":%d,\"produce_records_per_sec\":%.0f,", fmt, n, n / (pm / 1000)
   printf "\"kcat_records\":%d,\"kcat_records_per_sec\":%.0f,", kn, kn / (km / 1000)
   printf "\"consume_seconds\":%.3f,\"consume_records_per_sec\":%.0f,\"results\":%d,", cm / 1000, n / (cm / 1000), res
   printf "\"consume_steady_records_per_sec\":%d,", steady
   printf "\"consumer_cpu_s\":%s,\"consumer_rss_mib\":%s,\"live_rate\":%d,\"live_window\":\"%s\",", ccpu, crss, rate, win
-  printf "\"live_linger_ms\":\"%s\",%s,", linger, lat
+  printf "\"live_linger_ms\":\"%s\",\"live_checkpoint\":\"%s\",%s,%s,", linger, ckpt, lat, slat
   printf "\"live_rss_mib\":%s,\"idle_rss_mib\":%s}\n", lrss, irss
 }'

@@ -392,15 +392,17 @@ void sl_metric_set(sl_metric *m, double v) {
   atomic_store_explicit(&m->bits, d_to_bits(v), memory_order_relaxed);
 }
 
-void sl_metric_observe(sl_metric *m, double v) {
-  if (!m || m->fam->type != SL_METRIC_HISTOGRAM || isnan(v))
+void sl_metric_observe_n(sl_metric *m, double v, uint64_t n) {
+  if (!m || m->fam->type != SL_METRIC_HISTOGRAM || isnan(v) || n == 0)
     return;
   size_t i = 0;
   while (i < m->fam->nbounds && v > m->fam->bounds[i])
     i++;
-  atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
-  atomic_add_double(&m->bits, v);
+  atomic_fetch_add_explicit(&m->buckets[i], n, memory_order_relaxed);
+  atomic_add_double(&m->bits, v * (double)n);
 }
+
+void sl_metric_observe(sl_metric *m, double v) { sl_metric_observe_n(m, v, 1); }
 
 double sl_metric_value(const sl_metric *m) {
   if (!m)

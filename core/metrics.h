@@ -10,6 +10,7 @@
 #define SLUICE_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -50,6 +51,8 @@ sl_metric *sl_metrics_get(sl_metrics *reg, sl_metric_type type, const char *name
 void sl_metric_add(sl_metric *m, double d);
 void sl_metric_set(sl_metric *m, double v);
 void sl_metric_observe(sl_metric *m, double v);
+/* n observations of the same value (a batch of records that waited alike). */
+void sl_metric_observe_n(sl_metric *m, double v, uint64_t n);
 /* Current value (counter/gauge) or observation count (histogram). */
 double sl_metric_value(const sl_metric *m);
 

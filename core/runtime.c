@@ -14,6 +14,12 @@
 #include "metrics.h"
 #include "runtime_internal.h"
 
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t sl_runtime_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -334,8 +340,12 @@ int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_erro
     size_t written = 0;
     int rc = n->sink->write(n->sink_state, &view, &written, err);
     done += written;
-    if (rc == SL_OK)
+    if (rc == SL_OK) {
+      if (rt->arrived_us && n != rt->dead_letter)
+        sl_metric_observe_n(n->m_latency, (double)(mono_us() - rt->arrived_us) / 1e6,
+                            b->count);
       return SL_OK;
+    }
     if (rc != SL_ERR_LIMIT)
       return rc;
     /* Backpressure: the sink's queue is full; let it drain, then retry. */
@@ -730,6 +740,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       rc = n->source->poll(n->source_state, &batch, rt->opts.batch_size, got ? 0 : 50, &eof, err);
       if (rc != SL_OK)
         goto out;
+      rt->arrived_us = mono_us();
       n->eof = eof;
       if (rt->ckpt)
         skip_fenced(rt, &batch);
@@ -750,6 +761,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
     int64_t now = sl_runtime_now_ms();
     if (now - rt->last_tick_ms >= 1000) {
       rt->last_tick_ms = now;
+      rt->arrived_us = mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_NONE, now, err)) != SL_OK ||
           (rc = finish_traversal(rt, err)) != SL_OK)
         goto out;
@@ -763,6 +775,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       /* Every source is finite and drained: fire every open window. */
       sl_log(SL_LOG_INFO, "runtime", "input drained after %llu records; firing open windows",
              (unsigned long long)rt->records_in);
+      rt->arrived_us = mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_END, 0, err)) != SL_OK ||
           (rc = finish_traversal(rt, err)) != SL_OK)
         goto out;

@@ -57,6 +57,7 @@ struct sl_node {
   uint64_t in, emitted, failed;
   node_metric metrics[8];  /* counters/gauges by name, created on first use */
   struct sl_metric *m_in, *m_out, *m_failed; /* sluice_records_{in,out,failed}_total */
+  struct sl_metric *m_latency; /* sinks: sluice_sink_latency_seconds */
   int depth;          /* guards re-entrant traversal of `out` */
 };
 
@@ -74,6 +75,7 @@ struct sl_runtime {
   int assigned;         /* a group source got its first assignment (readiness) */
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
+  int64_t arrived_us; /* monotonic µs: when the current traversal's input arrived */
   struct sl_ckpt *ckpt; /* state = "redis" */
   int paused;           /* outputs or a checkpoint not acknowledged: no polling;
                          * stored with __atomic_store_n, the HTTP thread reads it */

@@ -26,6 +26,17 @@ void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n) {
                                    "Records sent to the dead-letter sink, by the node that failed "
                                    "them",
                                    labels);
+  if (n->kind == SL_NODE_SINK) {
+    /* Fine buckets around the 10 ms a window result may take to reach its
+     * sink once the record that closed the window arrived. */
+    static const double lat[] = {0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01,
+                                 0.015, 0.025, 0.05,  0.1,   0.25,  0.5,   1,     2.5};
+    n->m_latency = sl_metrics_histogram(
+        "sluice_sink_latency_seconds",
+        "Seconds from the arrival of the input a record came from (a source batch, or the "
+        "clock tick that fired a window) until a sink took the record",
+        labels, lat, sizeof lat / sizeof lat[0]);
+  }
   if (!rt->m_checkpoint) {
     char pl[300];
     snprintf(pl, sizeof pl, "pipeline=%s", rt->graph->name);

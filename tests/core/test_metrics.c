@@ -77,17 +77,20 @@ static void test_histogram(void) {
   sl_metric_observe(h, 3);
   sl_metric_observe(h, 100);
   CU_ASSERT_DOUBLE_EQUAL(sl_metric_value(h), 4, 0);
+  sl_metric_observe_n(h, 0.5, 3); /* three records of one batch: le 1 */
+  sl_metric_observe_n(h, 7, 0);   /* none: nothing */
+  CU_ASSERT_DOUBLE_EQUAL(sl_metric_value(h), 7, 0);
   sl_buf out = SL_BUF_INIT;
   sl_metrics_render_registry(m, &out, 0);
   CU_ASSERT_STRING_EQUAL(out.data,
                          "# HELP sluice_checkpoint_seconds Checkpoint duration.\n"
                          "# TYPE sluice_checkpoint_seconds histogram\n"
                          "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"0.1\"} 2\n"
-                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"1\"} 2\n"
-                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"5\"} 3\n"
-                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"+Inf\"} 4\n"
-                         "sluice_checkpoint_seconds_sum{pipeline=\"p\"} 103.15\n"
-                         "sluice_checkpoint_seconds_count{pipeline=\"p\"} 4\n");
+                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"1\"} 5\n"
+                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"5\"} 6\n"
+                         "sluice_checkpoint_seconds_bucket{pipeline=\"p\",le=\"+Inf\"} 7\n"
+                         "sluice_checkpoint_seconds_sum{pipeline=\"p\"} 104.65\n"
+                         "sluice_checkpoint_seconds_count{pipeline=\"p\"} 7\n");
   sl_buf_free(&out);
   sl_metrics_destroy(m);
 }

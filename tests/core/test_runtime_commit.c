@@ -14,6 +14,7 @@
 #include "connector.h"
 #include "harness.h"
 #include "lua_pipeline.h"
+#include "metrics.h"
 #include "record_internal.h"
 #include "registry.h"
 #include "runtime.h"
@@ -119,6 +120,22 @@ static int run_pipeline(void) {
   return rc;
 }
 
+/* The count of sluice_sink_latency_seconds of pipeline "commits"'s file sink. */
+static double sink_latency_count(void) {
+  sl_buf out = SL_BUF_INIT;
+  double n = -1;
+  const char *want = "sluice_sink_latency_seconds_count{";
+  if (sl_metrics_render(&out) == SL_OK)
+    for (const char *p = strstr(out.data, want); p; p = strstr(p + 1, want)) {
+      const char *end = strchr(p, '\n'), *close = strchr(p, '}');
+      const char *pl = strstr(p, "pipeline=\"commits\"");
+      if (end && close && pl && pl < close)
+        n = strtod(close + 1, NULL);
+    }
+  sl_buf_free(&out);
+  return n;
+}
+
 static void reset(const int *s, size_t n) {
   memcpy(script, s, n * sizeof *s);
   script_len = n;
@@ -149,6 +166,17 @@ static void test_commit_other_error_fails(void) {
   CU_ASSERT_EQUAL(commits, 1);
 }
 
+/* Every record a sink takes is timed from its input's arrival: the file
+ * sink's latency histogram counts all of them, and all within the run. */
+static void test_sink_latency_counts_every_record(void) {
+  static const int ok[] = {SL_OK};
+  reset(ok, 1);
+  double before = sink_latency_count();
+  CU_ASSERT_EQUAL(run_pipeline(), SL_OK);
+  double after = sink_latency_count();
+  CU_ASSERT_DOUBLE_EQUAL(after - (before < 0 ? 0 : before), RECORDS, 0);
+}
+
 int suite_core_runtime_commit(void) {
   CU_pSuite s = CU_add_suite("core_runtime_commit", NULL, NULL);
   if (!s)
@@ -156,5 +184,6 @@ int suite_core_runtime_commit(void) {
   CU_add_test(s, "a retriable commit failure pauses and retries", test_commit_unavailable_is_retried);
   CU_add_test(s, "a fenced commit is skipped", test_commit_fenced_is_skipped);
   CU_add_test(s, "other commit failures stop the pipeline", test_commit_other_error_fails);
+  CU_add_test(s, "sink latency counts every record", test_sink_latency_counts_every_record);
   return 0;
 }
