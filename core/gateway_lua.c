@@ -117,13 +117,13 @@ static sl_config *to_config(gw_loader *g, lua_State *L, int idx, int line, int d
   return c;
 }
 
-/* The options table of a call, or an empty config after reporting why not. */
+/* The options table of a call, or NULL after reporting why not. */
 static sl_config *call_options(gw_loader *g, lua_State *L, int idx, const char *what, int line) {
   if (lua_type(L, idx) == LUA_TTABLE)
     return to_config(g, L, idx, line, 0);
   conf_error(g->conf, line, "%s expects a table of options, not a %s", what,
              lua_typename(L, lua_type(L, idx)));
-  return sl_config_new(g->conf->file, line);
+  return NULL;
 }
 
 typedef struct problem_ctx {
@@ -186,7 +186,12 @@ static int sl_gateway_fn(lua_State *L) {
     conf_error(g->conf, line, "sl.gateway called twice");
   } else {
     g->conf->declared = line;
-    apply_gateway(g, call_options(g, L, 1, "sl.gateway", line), line);
+    sl_config *c = call_options(g, L, 1, "sl.gateway", line);
+    if (!c)
+      c = sl_config_new(g->conf->file, line);
+    if (!c)
+      return luaL_error(L, "out of memory");
+    apply_gateway(g, c, line);
   }
   lua_newtable(L);
   luaL_setmetatable(L, MT_GATEWAY);
