@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "gateway.h"
-#include "json_codec.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -56,59 +55,17 @@ static int send_one(sl_gw_ingest *g, sync_wait *s, const char *topic, const char
   return rc;
 }
 
-static int valid_utf8(const unsigned char *p, size_t n) {
-  const unsigned char *end = p + n;
-  while (p < end) {
-    size_t k = *p < 0x80 ? (*p ? 1 : 0) : sl_utf8_seq(p, end);
-    if (!k)
-      return 0;
-    p += k;
-  }
-  return 1;
-}
-
-static void put_base64(sl_buf *b, const unsigned char *p, size_t n) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  sl_buf_putc(b, '"');
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                 (i + 2 < n ? p[i + 2] : 0);
-    char q[4] = {t[(v >> 18) & 63], t[(v >> 12) & 63], i + 1 < n ? t[(v >> 6) & 63] : '=',
-                 i + 2 < n ? t[v & 63] : '='};
-    sl_buf_append(b, q, 4);
-  }
-  sl_buf_putc(b, '"');
-}
-
-/* The dead-letter record, in the pipelines' form (docs/kafka.md):
- * {"reason","error","source":{"name"},"raw"|"raw_base64"} plus headers. */
+/* The dead letter in the pipelines' Kafka form (docs/kafka.md, "Dead-letter
+ * topic format"): the original payload as the value, the device as the key,
+ * the reason in sluice-error / sluice-reason / sluice-source-topic headers. */
 static int dead_letter(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic,
                        const char *device, const void *payload, size_t len, const char *why,
                        sl_error *err) {
-  sl_buf v = SL_BUF_INIT;
-  sl_buf_puts(&v, "{\"reason\":\"invalid\",\"error\":");
-  sl_buf_json_string(&v, why, strlen(why));
-  sl_buf_puts(&v, ",\"source\":{\"name\":");
-  char src[600];
-  snprintf(src, sizeof src, "mqtt:%s", mqtt_topic);
-  sl_buf_json_string(&v, src, strlen(src));
-  if (valid_utf8(payload, len)) {
-    sl_buf_puts(&v, "},\"raw\":");
-    sl_buf_json_string(&v, payload, len);
-  } else {
-    sl_buf_puts(&v, "},\"raw_base64\":");
-    put_base64(&v, payload, len);
-  }
-  int rc = sl_buf_putc(&v, '}');
   const char *headers[] = {"sluice-error", why, "sluice-reason", "invalid",
-                           "sluice-source-topic", src};
+                           "sluice-source-topic", mqtt_topic};
   sync_wait s = {.w = {on_done}, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-  if (rc == SL_OK)
-    rc = send_one(g, &s, m->dead_letter, device, v.data, v.len, headers, 3, err);
-  else
-    sl_error_set(err, rc, "out of memory");
+  int rc = send_one(g, &s, m->dead_letter, device, payload, len, headers, 3, err);
   wait_all(&s);
-  sl_buf_free(&v);
   if (rc == SL_OK && s.err)
     rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "dead-letter topic %s: %s", m->dead_letter,
                       rd_kafka_err2str(s.err));

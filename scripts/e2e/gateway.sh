@@ -145,7 +145,7 @@ wait_count "$dlq" 1
 
 # Read now: the embedded broker's records go with the gateway process.
 kcat -C -b "$(kafka)" -t "$topic" -e -q -f '%k %s\n' >"$work/before"
-kcat -C -b "$(kafka)" -t "$dlq" -e -q -f '%k|%s\n' >"$work/dlq"
+kcat -C -b "$(kafka)" -t "$dlq" -e -q -f '%k|%s|%h\n' >"$work/dlq"
 
 # ---- a message published while the gateway is down ------------------------------
 stop_gateway
@@ -182,8 +182,10 @@ echo "gateway.sh: ok: 9 records, each once, keyed by device"
 
 dl=$(cat "$work/dlq")
 [ "$(wc -l <"$work/dlq")" = 1 ] || fail "expected 1 dead letter, got: $dl"
-printf '%s' "$dl" | grep -qF "dev-9|{\"reason\":\"invalid\",\"error\":\"field 'ts'" ||
-  fail "dead letter key or reason: $dl"
-printf '%s' "$dl" | grep -qF '"raw":"{\"ts\":\"noon\"}"}' || fail "dead letter raw bytes: $dl"
+# As pipelines write dead letters: key, original bytes, the reason in headers.
+printf '%s' "$dl" | grep -qF "dev-9|{\"ts\":\"noon\"}|" || fail "dead letter key or bytes: $dl"
+printf '%s' "$dl" | grep -qF "sluice-error=field 'ts'" || fail "dead letter sluice-error: $dl"
+printf '%s' "$dl" | grep -qF "sluice-source-topic=$tag/dev-9/telemetry" ||
+  fail "dead letter sluice-source-topic: $dl"
 echo "gateway.sh: ok: the invalid MQTT message is in $dlq with its reason"
 echo "gateway.sh: ok"

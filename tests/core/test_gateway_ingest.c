@@ -47,19 +47,18 @@ static void test_valid_and_invalid(void) {
   CU_ASSERT_EQUAL(m42, 1);
   CU_ASSERT_EQUAL(m43, 2);
 
+  /* Dead letters as pipelines write them: original bytes, key, reason in headers. */
   CU_ASSERT_EQUAL_FATAL(gf_consume(g.dlq, 3, m, 8), 3);
   for (int i = 0; i < 3; i++) {
-    CU_ASSERT_PTR_NOT_NULL(strstr(m[i].value, "\"reason\":\"invalid\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(m[i].value, "\"source\":{\"name\":\"mqtt:plant/"));
     CU_ASSERT(m[i].error_header[0] != '\0');
     if (strcmp(m[i].key, "m0044") == 0) {
-      CU_ASSERT_PTR_NOT_NULL(strstr(m[i].value, "\"raw\":\"{\\\"ts\\\":\\\"later\\\"}\""));
+      CU_ASSERT_STRING_EQUAL(m[i].value, "{\"ts\":\"later\"}");
       CU_ASSERT_PTR_NOT_NULL(strstr(m[i].error_header, "field 'ts'"));
     } else if (strcmp(m[i].key, "m0045") == 0) {
       CU_ASSERT_PTR_NOT_NULL(strstr(m[i].error_header, "is 'm9' but the authenticated device"));
     } else {
       CU_ASSERT_STRING_EQUAL(m[i].key, "m0046");
-      CU_ASSERT_PTR_NOT_NULL(strstr(m[i].value, "\"raw_base64\":\"//4=\""));
+      CU_ASSERT_STRING_EQUAL(m[i].value, "\xff\xfe");
     }
   }
   gf_stop(&g);
