@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -52,6 +53,18 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
   sl_log_limited("gateway-kafka", 10, SL_LOG_WARN, "gateway", "kafka: %s", reason);
 }
 
+/* librdkafka says when every broker went down, not when one came back: the
+ * periodic statistics do, so that readiness recovers without traffic (a
+ * gateway that is not ready gets no traffic from its load balancer). */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  (void)rk;
+  (void)len;
+  sl_gw_producer *p = opaque;
+  if (strstr(json, "\"state\":\"UP\""))
+    atomic_store(&p->down, 0);
+  return 0; /* librdkafka frees `json` */
+}
+
 static void env_log(void *rt, sl_log_level level, const char *fmt, ...) {
   (void)rt;
   va_list ap;
@@ -70,6 +83,7 @@ static rd_kafka_conf_t *make_conf(const sl_gw_conf *c, sl_gw_producer *p, sl_err
       {"linger.ms", "5"},
       {"message.timeout.ms", timeout},
       {"queue.buffering.max.messages", queue},
+      {"statistics.interval.ms", "2000"},
   };
   const sl_kafka_prop forced[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
   sl_connector_env env = {0};
@@ -83,6 +97,7 @@ static rd_kafka_conf_t *make_conf(const sl_gw_conf *c, sl_gw_producer *p, sl_err
     return NULL;
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_error_cb(conf, on_error);
+  rd_kafka_conf_set_stats_cb(conf, on_stats);
   rd_kafka_conf_set_opaque(conf, p);
   return conf;
 }
