@@ -114,6 +114,18 @@ expect() { # expect WHAT GOT STATUS BODY-SUBSTRING
 }
 reading() { echo "{\"ts\":$1,\"temperature\":21.5,\"vibration\":0.25${2:-}}"; }
 
+# ---- a broken file: every problem with its line, exit 1 ---------------------------
+printf 'local sl = require "sluice"\nlocal g = sl.gateway { devices = "devices.txt", nme = 1 }\ng:topic { name = "t", format = "avro" }\n' >"$work/bad.lua"
+set +e
+"$bin" gateway "$work/bad.lua" 2>"$work/bad.err"
+code=$?
+set -e
+[ "$code" = 1 ] || fail "a broken gateway file exits $code, expected 1"
+grep -qF "$work/bad.lua:2: gateway: unknown option 'nme' (did you mean 'name'?)" "$work/bad.err" &&
+  grep -qF "$work/bad.lua:3: topic 't': format \"avro\" needs schema" "$work/bad.err" ||
+  fail "errors of a broken file: $(cat "$work/bad.err")"
+echo "gateway.sh: ok: a broken file reports FILE:LINE errors and exits 1"
+
 start_gateway
 echo "gateway.sh: gateway on $url, mosquitto on $mq_port, kafka $(kafka)"
 
