@@ -53,8 +53,8 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, cons
     return;
   }
   atomic_store(&c->connected, 1);
-  sl_log(SL_LOG_INFO, "mqtt", "subscribed to %s on %s:%d (QoS %d, client id %s)",
-         c->m->subscribe, c->m->host, c->m->port, qos[0], c->m->client_id);
+  sl_log(SL_LOG_INFO, "mqtt", "subscribed to %s on %s:%d (QoS %d, client id %s)", c->m->subscribe,
+         c->m->host, c->m->port, qos[0], c->m->client_id);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc) {

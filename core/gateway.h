@@ -37,7 +37,7 @@ typedef struct sl_gw_topic {
 } sl_gw_topic;
 
 typedef struct sl_gw_mqtt {
-  char *host;        /* from broker = "mqtt://host:port" */
+  char *host; /* from broker = "mqtt://host:port" */
   int port;
   char *subscribe;   /* topic filter, e.g. "plant/+/telemetry" */
   char *topic;       /* gateway topic the messages go to */
@@ -48,10 +48,10 @@ typedef struct sl_gw_mqtt {
 } sl_gw_mqtt;
 
 typedef struct sl_gw_conf {
-  char *file;    /* the gateway file */
-  char *name;    /* metrics label, MQTT client id prefix */
-  char *listen;  /* HTTP address, "off" = no HTTP */
-  char *devices; /* path of the devices file (resolved against the file) */
+  char *file;             /* the gateway file */
+  char *name;             /* metrics label, MQTT client id prefix */
+  char *listen;           /* HTTP address, "off" = no HTTP */
+  char *devices;          /* path of the devices file (resolved against the file) */
   int64_t max_inflight;   /* records produced and not yet acknowledged */
   int64_t max_body;       /* bytes of one request body */
   int64_t timeout_ms;     /* delivery timeout (librdkafka message.timeout.ms) */
@@ -137,8 +137,8 @@ void sl_gw_producer_free(sl_gw_producer *p); /* flushes up to 10 s first */
 /* Produce one record (value copied). SL_ERR_LIMIT when librdkafka's queue is
  * full, SL_ERR_UNAVAILABLE/SL_ERR_INVALID on other errors. Thread-safe. */
 int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, size_t keylen,
-                        const void *value, size_t len, const char *const *headers,
-                        size_t nheaders, sl_gw_waiter *w, sl_error *err);
+                        const void *value, size_t len, const char *const *headers, size_t nheaders,
+                        sl_gw_waiter *w, sl_error *err);
 /* Serve delivery reports now (never blocks). */
 void sl_gw_producer_poll(sl_gw_producer *p);
 /* Serve delivery reports for up to `timeout_ms` (tests, shutdown). */

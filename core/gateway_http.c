@@ -43,7 +43,7 @@ struct sl_gw_http {
   size_t pending;       /* requests waiting for delivery reports */
   ingest_req *requests; /* those requests (to detach them at free) */
   time_t last_probe;
-  char labels[256];     /* gateway=NAME */
+  char labels[256]; /* gateway=NAME */
   sl_metric *m_inflight;
 };
 
@@ -117,8 +117,9 @@ static void reply_error(sl_gw_http *h, struct evhttp_request *req, int code, con
 /* 400 with the reason of each invalid record. */
 static void reply_invalid(sl_gw_http *h, struct evhttp_request *req, const sl_gw_batch *b) {
   sl_buf out = SL_BUF_INIT;
-  sl_buf_printf(&out, "{\"error\":\"%zu of %zu records are invalid; nothing was stored\","
-                      "\"status\":400,\"records\":[",
+  sl_buf_printf(&out,
+                "{\"error\":\"%zu of %zu records are invalid; nothing was stored\","
+                "\"status\":400,\"records\":[",
                 b->invalid, b->n);
   int first = 1;
   for (size_t i = 0; i < b->n; i++) {
@@ -174,12 +175,16 @@ static void finish(ingest_req *r) {
       sl_buf_printf(&b, "{\"accepted\":%zu}", r->delivered);
       reply(h, r->req, 202, "application/json", &b);
     } else if (r->failed) {
-      snprintf(msg, sizeof msg, "Kafka did not acknowledge %zu of %zu records (%s); %zu were "
-               "stored", r->failed, r->batch.n, rd_kafka_err2str(r->first_err), r->delivered);
+      snprintf(msg, sizeof msg,
+               "Kafka did not acknowledge %zu of %zu records (%s); %zu were "
+               "stored",
+               r->failed, r->batch.n, rd_kafka_err2str(r->first_err), r->delivered);
       reply_error(h, r->req, 503, RETRY_UNAVAILABLE, msg);
     } else {
-      snprintf(msg, sizeof msg, "overloaded: the Kafka producer queue is full; %zu of %zu "
-               "records were stored", r->delivered, r->batch.n);
+      snprintf(msg, sizeof msg,
+               "overloaded: the Kafka producer queue is full; %zu of %zu "
+               "records were stored",
+               r->delivered, r->batch.n);
       reply_error(h, r->req, 429, RETRY_OVERLOAD, msg);
     }
     sl_buf_free(&b);
@@ -283,14 +288,16 @@ static int parse_body(sl_gw_http *h, ingest_req *r, const char *device) {
   int rc = sl_gw_batch_parse(&r->batch, r->topic, device, body ? body : "", len,
                              (size_t)h->conf->max_inflight, &e);
   if (rc != SL_OK) {
-    reply_error(h, r->req, rc == SL_ERR_LIMIT ? 413 : rc == SL_ERR_NOMEM ? 503 : 400,
+    reply_error(h, r->req,
+                rc == SL_ERR_LIMIT   ? 413
+                : rc == SL_ERR_NOMEM ? 503
+                                     : 400,
                 rc == SL_ERR_NOMEM ? RETRY_OVERLOAD : NULL, e.message);
     return rc;
   }
   if (r->batch.invalid) {
     snprintf(label, sizeof label, "topic=%s,result=invalid", r->topic->name);
-    count(h, "sluice_gateway_records_total", "records by outcome", label,
-          (double)r->batch.invalid);
+    count(h, "sluice_gateway_records_total", "records by outcome", label, (double)r->batch.invalid);
     reply_invalid(h, r->req, &r->batch);
     return SL_ERR_INVALID;
   }
@@ -350,7 +357,7 @@ static void ops(sl_gw_http *h, struct evhttp_request *req, const char *path) {
     reply(h, req, 200, "application/json", &b);
   } else if (sl_gw_producer_down(h->producer) || !h->mqtt_ready || h->draining) {
     reply_error(h, req, 503, RETRY_UNAVAILABLE,
-                h->draining ? "shutting down"
+                h->draining      ? "shutting down"
                 : !h->mqtt_ready ? "not connected to the MQTT broker"
                                  : "Kafka is unreachable");
   } else {

@@ -61,7 +61,7 @@ static int send_one(sl_gw_ingest *g, sync_wait *s, const char *topic, const char
 static int dead_letter(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic,
                        const char *device, const void *payload, size_t len, const char *why,
                        sl_error *err) {
-  const char *headers[] = {"sluice-error", why, "sluice-reason", "invalid",
+  const char *headers[] = {"sluice-error",        why,       "sluice-reason", "invalid",
                            "sluice-source-topic", mqtt_topic};
   sync_wait s = {.w = {on_done}, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   int rc = send_one(g, &s, m->dead_letter, device, payload, len, headers, 3, err);
@@ -75,14 +75,13 @@ static int dead_letter(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_to
 static void count(const sl_gw_ingest *g, const char *result, double n) {
   char labels[300];
   snprintf(labels, sizeof labels, "gateway=%s,result=%s", g->conf->name, result);
-  sl_metric_add(sl_metrics_counter("sluice_gateway_mqtt_messages_total",
-                                   "MQTT messages by outcome", labels),
-                n);
+  sl_metric_add(
+      sl_metrics_counter("sluice_gateway_mqtt_messages_total", "MQTT messages by outcome", labels),
+      n);
 }
 
-static int invalid(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic,
-                   const char *device, const void *payload, size_t len, const char *why,
-                   sl_error *err) {
+static int invalid(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic, const char *device,
+                   const void *payload, size_t len, const char *why, sl_error *err) {
   count(g, "invalid", 1);
   if (!m->dead_letter) {
     sl_log_limited("gateway-mqtt-invalid", 10, SL_LOG_WARN, "gateway",
@@ -100,8 +99,8 @@ static void first_reason(const sl_gw_batch *b, char *out, size_t cap) {
       if (b->n == 1)
         snprintf(out, cap, "%s", b->items[i].error);
       else
-        snprintf(out, cap, "record %zu: %s (%zu of %zu invalid)", i, b->items[i].error,
-                 b->invalid, b->n);
+        snprintf(out, cap, "record %zu: %s (%zu of %zu invalid)", i, b->items[i].error, b->invalid,
+                 b->n);
       return;
     }
 }
@@ -111,8 +110,8 @@ static int produce_batch(sl_gw_ingest *g, const sl_gw_topic *t, const char *devi
   sync_wait s = {.w = {on_done}, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
   int rc = SL_OK;
   for (size_t i = 0; i < b->n && rc == SL_OK; i++)
-    rc = send_one(g, &s, t->name, device, b->bytes.data + b->items[i].off, b->items[i].len, NULL,
-                  0, err);
+    rc = send_one(g, &s, t->name, device, b->bytes.data + b->items[i].off, b->items[i].len, NULL, 0,
+                  err);
   wait_all(&s); /* also after a failed send: earlier records hold &s */
   if (rc == SL_OK && s.err)
     rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "kafka: %s", rd_kafka_err2str(s.err));

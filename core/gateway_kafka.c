@@ -162,8 +162,8 @@ static rd_kafka_headers_t *make_headers(const char *const *h, size_t n) {
 }
 
 int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, size_t keylen,
-                        const void *value, size_t len, const char *const *headers,
-                        size_t nheaders, sl_gw_waiter *w, sl_error *err) {
+                        const void *value, size_t len, const char *const *headers, size_t nheaders,
+                        sl_gw_waiter *w, sl_error *err) {
   rd_kafka_headers_t *hs = make_headers(headers, nheaders);
   atomic_fetch_add(&p->inflight, 1);
   rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -179,8 +179,7 @@ int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, s
     return sl_error_set(err, SL_ERR_LIMIT, "kafka producer queue full");
   int code = e == RD_KAFKA_RESP_ERR__FATAL ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID;
   if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-    return sl_error_set(err, SL_ERR_LIMIT, "record of %zu bytes is larger than Kafka accepts",
-                        len);
+    return sl_error_set(err, SL_ERR_LIMIT, "record of %zu bytes is larger than Kafka accepts", len);
   return sl_error_set(err, code, "kafka: %s", rd_kafka_err2str(e));
 }
 
@@ -204,9 +203,11 @@ int64_t sl_gw_producer_inflight(const sl_gw_producer *p) {
   return atomic_load(&((sl_gw_producer *)p)->inflight);
 }
 
-int sl_gw_producer_down(const sl_gw_producer *p) { return atomic_load(&((sl_gw_producer *)p)->down); }
+int sl_gw_producer_down(const sl_gw_producer *p) {
+  return atomic_load(&((sl_gw_producer *)p)->down);
+}
 
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms) {
   return rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? SL_OK
-                                                                          : SL_ERR_UNAVAILABLE;
+                                                                         : SL_ERR_UNAVAILABLE;
 }

@@ -205,8 +205,7 @@ static void check_topic(gw_loader *g, const sl_gw_topic *t, const sl_config *c, 
     conf_error(g->conf, line, "topic '%s': format must be \"avro\" or \"json\", not \"%s\"",
                t->name, t->format);
   else if (strcmp(t->format, "avro") == 0 && !sl_config_has(c, "schema"))
-    conf_error(g->conf, line, "topic '%s': format \"avro\" needs schema = \"FILE.avsc\"",
-               t->name);
+    conf_error(g->conf, line, "topic '%s': format \"avro\" needs schema = \"FILE.avsc\"", t->name);
   if (!*t->name || strchr(t->name, '/'))
     conf_error(g->conf, line, "topic name '%s' must be non-empty and without '/'", t->name);
   for (size_t i = 0; i + 1 < g->conf->ntopics; i++)
@@ -369,7 +368,8 @@ static int open_module(lua_State *L) {
 }
 
 static void register_module(lua_State *L, gw_loader *g) {
-  static const luaL_Reg methods[] = {{"topic", gateway_topic}, {"mqtt", gateway_mqtt}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+      {"topic", gateway_topic}, {"mqtt", gateway_mqtt}, {NULL, NULL}};
   luaL_newmetatable(L, MT_GATEWAY);
   luaL_newlibtable(L, methods);
   lua_pushlightuserdata(L, g);
@@ -493,8 +493,8 @@ static int open_topic(const sl_gw_conf *c, sl_gw_topic *t, sl_error *err) {
 fail:;
   char msg[sizeof err->message];
   snprintf(msg, sizeof msg, "%s", err->message);
-  return sl_error_set(err, err->code ? err->code : SL_ERR_INVALID, "%s:%d: topic '%s': %s",
-                      c->file, t->line, t->name, msg);
+  return sl_error_set(err, err->code ? err->code : SL_ERR_INVALID, "%s:%d: topic '%s': %s", c->file,
+                      t->line, t->name, msg);
 }
 
 int sl_gw_conf_open(sl_gw_conf *c, sl_error *err) {

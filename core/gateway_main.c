@@ -82,8 +82,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
   gw_run *g = arg;
   if (g->stop_deadline)
     return;
-  sl_log(SL_LOG_INFO, "gateway", "signal %d: refusing new requests, waiting for Kafka",
-         (int)sig);
+  sl_log(SL_LOG_INFO, "gateway", "signal %d: refusing new requests, waiting for Kafka", (int)sig);
   g->stop_deadline = time(NULL) + STOP_GRACE_SEC + g->conf->timeout_ms / 1000;
   if (g->http)
     sl_gw_http_drain(g->http);
@@ -145,8 +144,8 @@ static int start_loop(gw_run *g, const sl_gw_http_options *o) {
   g->base = event_base_new();
   if (!g->base)
     return SL_EXIT_RUNTIME;
-  g->reports = event_new(g->base, sl_gw_producer_fd(g->producer), EV_READ | EV_PERSIST,
-                         on_reports, g->producer);
+  g->reports = event_new(g->base, sl_gw_producer_fd(g->producer), EV_READ | EV_PERSIST, on_reports,
+                         g->producer);
   g->tick = event_new(g->base, -1, EV_PERSIST, on_tick, g);
   g->sigterm = evsignal_new(g->base, SIGTERM, on_stop_signal, g);
   g->sigint = evsignal_new(g->base, SIGINT, on_stop_signal, g);

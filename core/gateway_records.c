@@ -200,6 +200,7 @@ int sl_gw_batch_parse(sl_gw_batch *b, const sl_gw_topic *t, const char *device, 
   b->n = (size_t)n;
   if (!(b->items = sl_arena_calloc(b->arena, b->n, sizeof *b->items)))
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  int rc = array ? parse_array(b, t, device, p + 1, end) : parse_item(b, 0, t, device, p, (size_t)(end - p));
+  int rc = array ? parse_array(b, t, device, p + 1, end)
+                 : parse_item(b, 0, t, device, p, (size_t)(end - p));
   return rc == SL_OK ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
 }

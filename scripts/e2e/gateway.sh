@@ -121,9 +121,10 @@ set +e
 code=$?
 set -e
 [ "$code" = 1 ] || fail "a broken gateway file exits $code, expected 1"
-grep -qF "$work/bad.lua:2: gateway: unknown option 'nme' (did you mean 'name'?)" "$work/bad.err" &&
-  grep -qF "$work/bad.lua:3: topic 't': format \"avro\" needs schema" "$work/bad.err" ||
-  fail "errors of a broken file: $(cat "$work/bad.err")"
+for want in "$work/bad.lua:2: gateway: unknown option 'nme' (did you mean 'name'?)" \
+  "$work/bad.lua:3: topic 't': format \"avro\" needs schema"; do
+  grep -qF "$want" "$work/bad.err" || fail "errors of a broken file: $(cat "$work/bad.err")"
+done
 echo "gateway.sh: ok: a broken file reports FILE:LINE errors and exits 1"
 
 start_gateway

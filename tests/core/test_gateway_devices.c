@@ -7,8 +7,10 @@
 #include "gateway.h"
 
 /* printf %s KEY | sha256sum */
-#define DIGEST_K1 "e40efdd4e566dc07a241aeadaf04e32e5f9f0c1a2472da3c7de81a21c4124f6f" /* demo-key-m0001 */
-#define DIGEST_K2 "b069048cbf6a45630e5d022341ece1ec75e1b103217d508df909a49c9d206c2e" /* demo-key-m0002 */
+#define DIGEST_K1                                                                                  \
+  "e40efdd4e566dc07a241aeadaf04e32e5f9f0c1a2472da3c7de81a21c4124f6f" /* demo-key-m0001 */
+#define DIGEST_K2                                                                                  \
+  "b069048cbf6a45630e5d022341ece1ec75e1b103217d508df909a49c9d206c2e" /* demo-key-m0002 */
 
 static sl_gw_devices *parse(const char *text, sl_error *err) {
   sl_error_clear(err);

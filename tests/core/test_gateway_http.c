@@ -29,11 +29,13 @@ static void test_accepted_only_what_is_stored(void) {
                   0);
   expect(&r, 202, "{\"accepted\":2}");
   /* One bad record: the whole request is refused and nothing is stored. */
-  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1,
-                          "[" READING(3, 12.5) ",{\"ts\":4},"
-                          "{\"machine_id\":\"m0002\",\"ts\":5,\"temperature\":1,\"vibration\":1}]",
-                          &r),
-                  0);
+  CU_ASSERT_EQUAL(
+      gf_post(&g, g.topic, GF_KEY1,
+              "[" READING(
+                  3, 12.5) ",{\"ts\":4},"
+                           "{\"machine_id\":\"m0002\",\"ts\":5,\"temperature\":1,\"vibration\":1}]",
+              &r),
+      0);
   expect(&r, 400, "\"records\":[{\"index\":1,\"error\":\"field 'temperature' is required");
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "{\"index\":2,\"error\":\"field 'machine_id' is 'm0002'"));
   CU_ASSERT_PTR_NULL(strstr(r.body, "\"index\":0"));
@@ -50,7 +52,7 @@ static void test_accepted_only_what_is_stored(void) {
     CU_ASSERT_EQUAL(sscanf(strstr(m[i].value, "\"ts\":"), "\"ts\":%d", &ts), 1);
     sscanf(strstr(m[i].value, "\"machine_id\":\""), "\"machine_id\":\"%15[^\"]", dev);
     CU_ASSERT_STRING_EQUAL(m[i].key, ts == 6 ? "m0002" : "m0001"); /* keyed by device */
-    CU_ASSERT_STRING_EQUAL(dev, m[i].key);                          /* and the field set */
+    CU_ASSERT_STRING_EQUAL(dev, m[i].key);                         /* and the field set */
     if (ts >= 0 && ts < 7)
       seen[ts]++;
   }
@@ -154,7 +156,8 @@ int suite_core_gateway_http(void) {
   CU_pSuite s = CU_add_suite("core_gateway_http", NULL, NULL);
   if (!s)
     return -1;
-  CU_add_test(s, "202 only for what is stored, 400 stores nothing", test_accepted_only_what_is_stored);
+  CU_add_test(s, "202 only for what is stored, 400 stores nothing",
+              test_accepted_only_what_is_stored);
   CU_add_test(s, "401, 404, 405, operations endpoints", test_refusals);
   CU_add_test(s, "more records than max_inflight: 413", test_too_many_records_413);
   if (gf_is_embedded()) {

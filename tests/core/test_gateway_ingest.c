@@ -33,7 +33,8 @@ static void test_valid_and_invalid(void) {
                   SL_OK);
   CU_ASSERT_EQUAL(ingest(&g, "plant/m0044/t", "{\"ts\":\"later\"}", &err), SL_OK);
   CU_ASSERT_EQUAL(ingest(&g, "plant/m0045/t",
-                         "{\"ts\":4,\"temperature\":2,\"vibration\":3,\"machine_id\":\"m9\"}", &err),
+                         "{\"ts\":4,\"temperature\":2,\"vibration\":3,\"machine_id\":\"m9\"}",
+                         &err),
                   SL_OK);
   CU_ASSERT_EQUAL(ingest(&g, "plant/m0046/t", "\xff\xfe", &err), SL_OK);
 

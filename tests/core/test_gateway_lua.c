@@ -45,8 +45,7 @@ static void expect_error(const sl_gw_conf *c, size_t i, int line, const char *co
   snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
   CU_ASSERT_FATAL(i < c->nerrors);
   if (strncmp(c->errors[i], prefix, strlen(prefix)) != 0 || !strstr(c->errors[i], contains)) {
-    fprintf(stderr, "\nerror %zu is '%s', expected '%s...%s'\n", i, c->errors[i], prefix,
-            contains);
+    fprintf(stderr, "\nerror %zu is '%s', expected '%s...%s'\n", i, c->errors[i], prefix, contains);
     CU_FAIL("unexpected error text");
   }
 }

@@ -107,8 +107,8 @@ static void test_array_with_invalid_records(void) {
   sl_error err;
   open_topic(&f, "avro", SCHEMA, "machine_id");
   const char *body = "[" GOOD ","
-                     "{\"ts\":1,\"vibration\":0.1},"                                    /* missing */
-                     "{\"ts\":\"soon\",\"temperature\":1,\"vibration\":0.1},"            /* type */
+                     "{\"ts\":1,\"vibration\":0.1},"                          /* missing */
+                     "{\"ts\":\"soon\",\"temperature\":1,\"vibration\":0.1}," /* type */
                      "{\"machine_id\":\"m0002\",\"ts\":1,\"temperature\":1,\"vibration\":0},"
                      "{\"machine_id\":\"m0001\",\"ts\":2,\"temperature\":1,\"vibration\":0},"
                      "{\"machine_id\":7,\"ts\":1,\"temperature\":1,\"vibration\":0},"
