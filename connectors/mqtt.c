@@ -6,13 +6,17 @@
  * 2.0 sends the PUBACK only after on_message returns. So on_message hands the
  * message to Kafka and waits for the acknowledgement before returning; when
  * Kafka refuses, it shuts the socket down first, so that no PUBACK can leave:
- * the client reconnects (with backoff) and the broker redelivers. */
+ * the client reconnects (with backoff) and the broker redelivers. Each
+ * client runs on a thread of its own (client_main). */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <mosquitto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mqtt.h"
@@ -24,7 +28,8 @@ struct sl_mqtt_client {
   const sl_gw_mqtt *m;
   sl_gw_ingest *g;
   atomic_int connected, stopping, busy;
-  int loop_started;
+  pthread_t thread;
+  int thread_started;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -99,12 +104,44 @@ static int configure(sl_mqtt_client *c, sl_error *err) {
   if (!c->mosq)
     return sl_error_set(err, SL_ERR_NOMEM, "mqtt: cannot create a client");
   mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_threaded_set(c->mosq, true); /* stop() disconnects from another thread */
   mosquitto_reconnect_delay_set(c->mosq, 1, 30, true);
   mosquitto_connect_callback_set(c->mosq, on_connect);
   mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
   mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
   mosquitto_message_callback_set(c->mosq, on_message);
   return SL_OK;
+}
+
+/* Sleep `sec` seconds, waking early when asked to stop. */
+static void backoff(sl_mqtt_client *c, int sec) {
+  for (int i = 0; i < sec * 10 && !atomic_load(&c->stopping); i++)
+    usleep(100 * 1000);
+}
+
+/* The client's thread. libmosquitto's own threaded loop gives up for good
+ * when the very first connection fails (the broker may start after us), so
+ * connecting is retried here; once connected, mosquitto_loop_forever
+ * reconnects by itself after a lost connection, and returns on
+ * mosquitto_disconnect (stop) or a fatal error (retried here too). */
+static void *client_main(void *arg) {
+  sl_mqtt_client *c = arg;
+  int delay = 1;
+  while (!atomic_load(&c->stopping)) {
+    int rc = mosquitto_connect(c->mosq, c->m->host, c->m->port, KEEPALIVE_SEC);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      delay = 1;
+      rc = mosquitto_loop_forever(c->mosq, 1000, 1);
+    }
+    if (atomic_load(&c->stopping))
+      break;
+    sl_log_limited("mqtt-connect", 6, SL_LOG_WARN, "mqtt", "%s:%d: %s; retrying in %d s",
+                   c->m->host, c->m->port,
+                   rc == MOSQ_ERR_ERRNO ? "cannot connect" : mosquitto_strerror(rc), delay);
+    backoff(c, delay);
+    delay = delay < 30 ? delay * 2 : 30;
+  }
+  return NULL;
 }
 
 sl_mqtt_client *sl_mqtt_start(const sl_gw_mqtt *m, sl_gw_ingest *g, sl_error *err) {
@@ -118,17 +155,11 @@ sl_mqtt_client *sl_mqtt_start(const sl_gw_mqtt *m, sl_gw_ingest *g, sl_error *er
   c->g = g;
   if (configure(c, err) != SL_OK)
     goto fail;
-  int rc = mosquitto_connect_async(c->mosq, m->host, m->port, KEEPALIVE_SEC);
-  if (rc != MOSQ_ERR_SUCCESS) /* the loop keeps retrying: the broker may come later */
-    sl_log(SL_LOG_WARN, "mqtt", "cannot connect to %s:%d yet: %s", m->host, m->port,
-           rc == MOSQ_ERR_ERRNO ? "connection failed" : mosquitto_strerror(rc));
-  rc = mosquitto_loop_start(c->mosq);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    sl_error_set(err, SL_ERR_INTERNAL, "mqtt: cannot start the client thread: %s",
-                 mosquitto_strerror(rc));
+  if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
+    sl_error_set(err, SL_ERR_INTERNAL, "mqtt: cannot start the client thread");
     goto fail;
   }
-  c->loop_started = 1;
+  c->thread_started = 1;
   return c;
 fail:
   sl_mqtt_stop(c);
@@ -150,11 +181,21 @@ void sl_mqtt_stop(sl_mqtt_client *c) {
   if (!c)
     return;
   atomic_store(&c->stopping, 1);
-  if (c->mosq) {
-    mosquitto_disconnect(c->mosq);
-    if (c->loop_started)
-      mosquitto_loop_stop(c->mosq, false);
-    mosquitto_destroy(c->mosq);
+  if (c->thread_started) {
+    mosquitto_disconnect(c->mosq); /* ends mosquitto_loop_forever */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    if (pthread_timedjoin_np(c->thread, NULL, &deadline) != 0) {
+      /* Stuck in a TCP connect to an unreachable broker: the process is
+       * exiting, so leave the thread and its client rather than hang. */
+      sl_log(SL_LOG_WARN, "mqtt", "the client of %s:%d did not stop in time", c->m->host,
+             c->m->port);
+      pthread_detach(c->thread);
+      return;
+    }
   }
+  if (c->mosq)
+    mosquitto_destroy(c->mosq);
   free(c);
 }
