@@ -171,6 +171,8 @@ static void finish(ingest_req *r) {
   if (r->req) {
     char msg[512];
     sl_buf b = SL_BUF_INIT;
+    /* Detach first: once replied to, the request belongs to libevent. */
+    evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
     if (!r->failed && !r->limited) {
       sl_buf_printf(&b, "{\"accepted\":%zu}", r->delivered);
       reply(h, r->req, 202, "application/json", &b);
@@ -189,6 +191,7 @@ static void finish(ingest_req *r) {
     }
     sl_buf_free(&b);
   }
+  r->req = NULL;
   req_free(r);
 }
 
