@@ -7,6 +7,7 @@ list(APPEND SLUICE_SOURCES
   connectors/kafka_embedded.c
   connectors/kafka_sink.c
   connectors/kafka_source.c
+  connectors/mqtt.c
   connectors/redis_alerts.c
   connectors/redis_cache.c
   connectors/redis_checkpoint.c

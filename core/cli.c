@@ -7,6 +7,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "gateway.h"
 #include "log.h"
 #include "lua_pipeline.h"
 #include "pipeline_api.h"
@@ -22,6 +23,10 @@ static const char usage_text[] =
     "  check FILE.lua [--set KEY=VALUE]...             validate a pipeline (exit 0 or 1)\n"
     "  graph FILE.lua [--set KEY=VALUE]...             print the graph in Graphviz DOT\n"
     "  serve [--api ADDR]                               API and dashboard alone, reading Redis\n"
+    "  gateway FILE.lua [--set KEY=VALUE]... [--api ADDR]\n"
+    "                                                   device ingest (HTTP, MQTT) into Kafka;\n"
+    "                                                   --api overrides the file's listen\n"
+    "  gateway --hash-key KEY|-                         digest of an API key for the devices file\n"
     "  bench [--format avro|json] [--keys N] [--records N] [--pipeline FILE]\n"
     "                                                   measure throughput on generated input\n"
     "  version                                          print the version\n"
@@ -29,7 +34,7 @@ static const char usage_text[] =
     "options (any command):\n"
     "  --log-format json|text   log lines on stderr (default json)\n"
     "  --log-level debug|info|warn|error\n"
-    "  --tls-cert FILE --tls-key FILE   serve the API over HTTPS (run, serve)\n"
+    "  --tls-cert FILE --tls-key FILE   serve the API over HTTPS (run, serve, gateway)\n"
     "\n"
     "environment: SLUICE_KAFKA_BROKERS (default embedded), SLUICE_REDIS_URL,\n"
     "SLUICE_API_TOKEN. Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage,\n"
@@ -268,6 +273,8 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
 int sl_cli_main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "bench") == 0)
     return sl_bench_main(argc, argv);
+  if (argc > 2 && strcmp(argv[1], "gateway") == 0 && strcmp(argv[2], "--hash-key") == 0)
+    return sl_gateway_hash_main(argc, argv);
   cli_args a;
   int code = parse_args(argc, argv, &a);
   if (code != SL_EXIT_OK)
@@ -289,8 +296,8 @@ int sl_cli_main(int argc, char **argv) {
     else
       code = cmd_check_or_graph(&a, a.command[0] == 'g');
   } else if (strcmp(a.command, "gateway") == 0) {
-    code = usage_error("%s", "'gateway' (device ingest into Kafka) is not part of this release: "
-                             "let devices or an existing gateway produce into Kafka directly");
+    code = a.file ? sl_gateway_main(a.file, a.sets, a.nsets, a.api, a.tls_cert, a.tls_key)
+                  : usage_error("%s", "gateway needs a gateway file (docs/gateway.md)");
   } else {
     code = usage_error("unknown command '%s'", a.command);
   }

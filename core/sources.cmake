@@ -23,6 +23,13 @@ list(APPEND SLUICE_SOURCES
   core/expr_lex.c
   core/expr_parse.c
   core/format.c
+  core/gateway_devices.c
+  core/gateway_http.c
+  core/gateway_ingest.c
+  core/gateway_kafka.c
+  core/gateway_lua.c
+  core/gateway_main.c
+  core/gateway_records.c
   core/graph.c
   core/hll.c
   core/host.c

@@ -24,12 +24,13 @@ done
 # Build and runtime: why each one is needed is in README.md ("Dependencies").
 packages=(build-essential cmake ninja-build pkg-config
   librdkafka-dev libavro-dev liblua5.4-dev libhiredis-dev libevent-dev libssl-dev
-  libcunit1-dev libjansson-dev redis-server kcat)
+  libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat)
 if [[ $with_test == 1 ]]; then
   # fonts-liberation: the headless browser renders the dashboard with it.
   # curl and ca-certificates: end-to-end scripts talk HTTP, and Maven fetches
   # the Kafka broker jars over TLS.
-  packages+=(chromium fonts-liberation wrk curl ca-certificates)
+  # mosquitto: the MQTT broker the gateway's end-to-end test subscribes to.
+  packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients)
 fi
 
 is_installed() {

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The devices file and API-key authentication of the gateway. The file holds
+ * SHA-256 digests of the keys, not the keys, so it can sit in a config map or
+ * a repository: stealing it does not let anyone in. A key is checked by
+ * hashing it once and comparing with every device's digest in constant time
+ * (no early exit), so response timing reveals neither the device nor how
+ * many bytes matched. */
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+
+#define MAX_DEVICE_ID 128
+
+typedef struct gw_device {
+  char *id;
+  unsigned char digest[32];
+} gw_device;
+
+struct sl_gw_devices {
+  gw_device *items;
+  size_t n, cap;
+};
+
+static void digest_of(const char *key, size_t len, unsigned char out[32]) {
+  unsigned int n = 32;
+  if (!EVP_Digest(key, len, out, &n, EVP_sha256(), NULL))
+    memset(out, 0, 32); /* never matches a real digest by accident: see auth */
+}
+
+void sl_gw_hash_key(const char *key, size_t len, char out[65]) {
+  unsigned char d[32];
+  digest_of(key, len, d);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static int hex_value(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c = tolower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int parse_hex(const char *p, size_t len, unsigned char out[32]) {
+  if (len != 64)
+    return -1;
+  for (size_t i = 0; i < 32; i++) {
+    int hi = hex_value((unsigned char)p[2 * i]), lo = hex_value((unsigned char)p[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return -1;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+static int valid_id(const char *p, size_t len) {
+  if (len == 0 || len > MAX_DEVICE_ID)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f || p[i] == '"' || p[i] == '\\')
+      return 0;
+  return 1;
+}
+
+static int add_device(sl_gw_devices *d, const char *id, size_t idlen, const unsigned char *dig,
+                      const char *name, int line, sl_error *err) {
+  for (size_t i = 0; i < d->n; i++) {
+    if (strlen(d->items[i].id) == idlen && memcmp(d->items[i].id, id, idlen) == 0)
+      return sl_error_set(err, SL_ERR_INVALID, "%s:%d: device '%.*s' listed twice", name, line,
+                          (int)idlen, id);
+    if (memcmp(d->items[i].digest, dig, 32) == 0)
+      return sl_error_set(err, SL_ERR_INVALID,
+                          "%s:%d: device '%.*s' has the same key as '%s': give each device its "
+                          "own key",
+                          name, line, (int)idlen, id, d->items[i].id);
+  }
+  if (d->n == d->cap) {
+    size_t ncap = d->cap ? 2 * d->cap : 16;
+    gw_device *ni = realloc(d->items, ncap * sizeof *ni);
+    if (!ni)
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    d->items = ni;
+    d->cap = ncap;
+  }
+  gw_device *dev = &d->items[d->n];
+  if (!(dev->id = strndup(id, idlen)))
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  memcpy(dev->digest, dig, 32);
+  d->n++;
+  return SL_OK;
+}
+
+/* One line without its newline: "ID DIGEST", blank, or a '#' comment. */
+static int parse_line(sl_gw_devices *d, const char *p, const char *end, const char *name, int line,
+                      sl_error *err) {
+  while (p < end && isspace((unsigned char)*p))
+    p++;
+  while (end > p && isspace((unsigned char)end[-1]))
+    end--;
+  if (p == end || *p == '#')
+    return SL_OK;
+  const char *id = p;
+  while (p < end && !isspace((unsigned char)*p))
+    p++;
+  size_t idlen = (size_t)(p - id);
+  while (p < end && isspace((unsigned char)*p))
+    p++;
+  unsigned char dig[32];
+  if (p == end)
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "%s:%d: expected \"DEVICE_ID SHA256_HEX_OF_KEY\" (make the digest with "
+                        "`sluice gateway --hash-key KEY`)",
+                        name, line);
+  if (!valid_id(id, idlen))
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "%s:%d: device id must be 1-%d printable characters without quotes or "
+                        "backslashes",
+                        name, line, MAX_DEVICE_ID);
+  if (parse_hex(p, (size_t)(end - p), dig) != 0)
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "%s:%d: '%.*s' is not a SHA-256 digest (64 hex digits); the file holds "
+                        "digests, not keys: `sluice gateway --hash-key KEY`",
+                        name, line, (int)((end - p) > 80 ? 80 : (end - p)), p);
+  return add_device(d, id, idlen, dig, name, line, err);
+}
+
+sl_gw_devices *sl_gw_devices_parse(const char *text, size_t len, const char *name, sl_error *err) {
+  sl_gw_devices *d = calloc(1, sizeof *d);
+  if (!d) {
+    sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  const char *p = text, *end = text + len;
+  int line = 1;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *eol = nl ? nl : end;
+    if (parse_line(d, p, eol, name, line, err) != SL_OK) {
+      sl_gw_devices_free(d);
+      return NULL;
+    }
+    p = nl ? nl + 1 : end;
+    line++;
+  }
+  return d;
+}
+
+sl_gw_devices *sl_gw_devices_load(const char *path, sl_error *err) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    sl_error_set(err, SL_ERR_IO, "cannot open the devices file %s", path);
+    return NULL;
+  }
+  sl_buf b = SL_BUF_INIT;
+  char chunk[4096];
+  size_t n;
+  int rc = SL_OK;
+  while (rc == SL_OK && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    rc = sl_buf_append(&b, chunk, n);
+  int bad = ferror(fp);
+  fclose(fp);
+  sl_gw_devices *d = NULL;
+  if (rc != SL_OK || bad)
+    sl_error_set(err, rc ? rc : SL_ERR_IO, "cannot read the devices file %s", path);
+  else
+    d = sl_gw_devices_parse(b.data ? b.data : "", b.len, path, err);
+  sl_buf_free(&b);
+  return d;
+}
+
+void sl_gw_devices_free(sl_gw_devices *d) {
+  if (!d)
+    return;
+  for (size_t i = 0; i < d->n; i++)
+    free(d->items[i].id);
+  free(d->items);
+  free(d);
+}
+
+size_t sl_gw_devices_count(const sl_gw_devices *d) { return d ? d->n : 0; }
+
+const char *sl_gw_devices_auth(const sl_gw_devices *d, const char *key, size_t len) {
+  if (!d || !key || len == 0)
+    return NULL;
+  unsigned char dig[32];
+  digest_of(key, len, dig);
+  const char *found = NULL;
+  for (size_t i = 0; i < d->n; i++) {
+    /* Every digest is compared, whatever matched before. */
+    int same = CRYPTO_memcmp(dig, d->items[i].digest, 32) == 0;
+    found = same ? d->items[i].id : found;
+  }
+  return found;
+}
