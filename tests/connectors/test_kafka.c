@@ -580,8 +580,6 @@ static void test_restored_offset_past_end(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "recreated"));
   CU_ASSERT_EQUAL(sl_batch_count(&b), 0);
   sl_kafka_source.close(src);
-  sl_batch_clear(&b);
-
   sl_batch_release(&b);
   tk_free(&t);
 }
