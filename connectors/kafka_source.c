@@ -164,6 +164,8 @@ static void on_revoke(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
                s->topic, rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
   if (s->env->counter_add)
     s->env->counter_add(s->env->runtime, "kafka_partitions_assigned", -(double)n);
+  if (rd_kafka_assignment_lost(rk) && s->env->on_assignment_lost)
+    s->env->on_assignment_lost(s->env->runtime, s->env->source_id);
   if (cooperative)
     error = rd_kafka_incremental_unassign(rk, parts);
   else

@@ -32,6 +32,10 @@ typedef struct sl_connector_env {
   int (*on_assign)(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                    int64_t *start_offsets);
   int (*on_revoke)(void *runtime, int32_t source_id, const int32_t *partitions, size_t n);
+  /* The group took the source's partitions away without a rebalance (the
+   * session timed out: the broker is unreachable); the worker is not ready
+   * until the next on_assign. May be NULL. */
+  void (*on_assignment_lost)(void *runtime, int32_t source_id);
 } sl_connector_env;
 
 /* An offset position: the next offset to consume of one partition. */

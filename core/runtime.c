@@ -115,6 +115,15 @@ static void revoke_memory(sl_runtime *rt, int32_t source_id, const int32_t *part
   }
 }
 
+/* Readiness (SPEC section 8: "sources are assigned"): a lost assignment
+ * means the group coordinator is out of reach; a rebalance's revoke is
+ * followed by an assign and keeps the worker ready. */
+static void env_on_assignment_lost(void *runtime, int32_t source_id) {
+  sl_runtime *rt = runtime;
+  (void)source_id;
+  __atomic_store_n(&rt->assigned, 0, __ATOMIC_RELAXED);
+}
+
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
   sl_runtime *rt = runtime;
   if (rt->closing)
@@ -154,6 +163,7 @@ static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   e->dead_letter = env_dead_letter;
   e->on_assign = env_on_assign;
   e->on_revoke = env_on_revoke;
+  e->on_assignment_lost = env_on_assignment_lost;
 }
 
 /* The dead-letter sink is a file or Kafka sink with dead-letter options. */

@@ -72,7 +72,7 @@ struct sl_runtime {
   sl_arena *arena;      /* the traversal arena */
   volatile int stop;
   int closing;          /* sl_runtime_free is running: callbacks do nothing */
-  int assigned;         /* a group source got its first assignment (readiness) */
+  int assigned;         /* a group source has an assignment, not lost since (readiness) */
   uint64_t records_in, dead_letters;
   int64_t last_tick_ms;
   int64_t arrived_us; /* monotonic µs: when the current traversal's input arrived */

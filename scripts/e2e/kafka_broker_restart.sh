@@ -111,7 +111,11 @@ say "stopping the broker"
 bash "$broker" stop "$work/kafka"
 down_at=$SECONDS
 declare -A not_ready=([memory]=0 [redis]=0)
-while [ $((SECONDS - down_at)) -lt "$DOWN" ]; do
+# At least DOWN seconds, and until both workers noticed (a worker turns not
+# ready when its group session times out, 6 s here; a loaded host can take
+# longer), at most 45 s.
+while [ $((SECONDS - down_at)) -lt "$DOWN" ] ||
+  { [ $((not_ready[memory] + not_ready[redis])) -lt 2 ] && [ $((SECONDS - down_at)) -lt 45 ]; }; do
   for w in memory redis; do
     [ "$(ready "$w")" = 503 ] && not_ready[$w]=1
   done

@@ -40,6 +40,7 @@ typedef struct tk_env {
   size_t dead_count;
   size_t assigned; /* partitions currently assigned */
   size_t assigns, revokes;
+  int lost; /* on_assignment_lost calls */
   int64_t restore_offset; /* what on_assign returns for each partition */
   char pipeline[64];
 } tk_env;
@@ -98,6 +99,11 @@ static int tk_on_assign(void *rt, int32_t source_id, const int32_t *parts, size_
   return SL_OK;
 }
 
+static void tk_on_assignment_lost(void *rt, int32_t source_id) {
+  (void)source_id;
+  ((tk_env *)rt)->lost++;
+}
+
 static int tk_on_revoke(void *rt, int32_t source_id, const int32_t *parts, size_t n) {
   tk_env *t = rt;
   (void)source_id;
@@ -129,6 +135,7 @@ static void tk_init(tk_env *t) {
   t->env.dead_letter = tk_dead_letter;
   t->env.on_assign = tk_on_assign;
   t->env.on_revoke = tk_on_revoke;
+  t->env.on_assignment_lost = tk_on_assignment_lost;
   /* The embedded broker lives while a connector holds it: the test holds
    * it too, so topics survive between a sink's close and a source's open. */
   if (is_embedded())
@@ -913,6 +920,39 @@ static void test_permanent_produce_error(void) {
   tk_free(&t);
 }
 
+/* The broker goes away: once the group session times out the source
+ * reports its assignment lost (the worker turns not ready), and a new
+ * assignment follows when the broker is back. */
+static void test_assignment_lost(void) {
+  tk_env t;
+  char topic[96];
+  sl_batch b;
+  int eof;
+  sl_error err;
+  tk_init(&t);
+  unique(topic, sizeof topic, "lost");
+  CU_ASSERT_EQUAL_FATAL(produce(&t, topic, 0, 4, 0), SL_OK);
+  void *src = open_source(&t, topic, NULL, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  sl_batch_init(&b, t.arena);
+  CU_ASSERT_EQUAL(consume(src, &b, 4, 0), 4);
+  CU_ASSERT_EQUAL(t.lost, 0);
+  rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
+  size_t assigns = t.assigns;
+  rd_kafka_mock_broker_set_down(mc, 1);
+  for (int i = 0; i < 100 && t.lost == 0; i++) /* session timeout: 6 s */
+    sl_kafka_source.poll(src, &b, 64, 200, &eof, &err);
+  rd_kafka_mock_broker_set_up(mc, 1);
+  CU_ASSERT_EQUAL(t.lost, 1);
+  for (int i = 0; i < 150 && t.assigns == assigns; i++)
+    sl_kafka_source.poll(src, &b, 64, 200, &eof, &err);
+  CU_ASSERT(t.assigns > assigns);
+  sl_kafka_source.close(src);
+  sl_batch_release(&b);
+  tk_free(&t);
+}
+
 static void test_message_timeout(void) {
   tk_env t;
   char topic[96];
@@ -1042,6 +1082,7 @@ int suite_connectors_kafka(void) {
     CU_add_test(s, "retriable produce errors", test_retriable_produce_errors);
     CU_add_test(s, "permanent produce error", test_permanent_produce_error);
     CU_add_test(s, "message timeout", test_message_timeout);
+    CU_add_test(s, "assignment lost while the broker is down", test_assignment_lost);
   } else {
     printf("  note: fault-injection tests need the embedded broker and are not registered\n");
   }
