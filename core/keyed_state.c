@@ -88,7 +88,7 @@ size_t sl_kstate_key_entries(const sl_kstate *s, uint32_t hash, const void *key,
 /* ---- heap --------------------------------------------------------------- */
 
 int64_t sl_kstate_action_time(const sl_kstate *s, const sl_kentry *e) {
-  return (e->flags & SL_KE_FIRED) ? sl_sat_add(e->end - 1, s->lateness) : e->end - 1;
+  return (e->flags & SL_KE_FIRED) ? sl_sat_add(e->end, s->lateness) : e->end;
 }
 
 static void heap_set(sl_kstate *s, size_t i, sl_kentry *e) {

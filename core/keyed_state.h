@@ -101,7 +101,8 @@ void sl_kstate_set_fired(sl_kstate *s, sl_kentry *e, int fired);
 /* Unlink and free; queues a snapshot delete when persisted. */
 int sl_kstate_remove(sl_kstate *s, sl_kentry *e);
 
-/* When the entry must act: end - 1 (fire), then end - 1 + lateness (close). */
+/* When the entry must act: when the watermark reaches end (fire), then end +
+ * lateness (close), SPEC section 5. */
 int64_t sl_kstate_action_time(const sl_kstate *s, const sl_kentry *e);
 /* Entry with the smallest action time, NULL if empty. */
 static inline sl_kentry *sl_kstate_top(const sl_kstate *s) {

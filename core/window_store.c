@@ -32,7 +32,7 @@ typedef struct whold { /* smallest offset of a partition the window absorbed */
 struct sl_wgroup {
   int64_t start, end;
   size_t unfired; /* entries not emitted yet: while > 0 the window fires at
-                   * end - 1 (again, for a key that joins after a watermark
+                   * end (again, for a key that joins after a watermark
                    * moved back for a joining or restored partition) */
   uint32_t bits;  /* log2 of the slot count */
   uint32_t *slots; /* 0 empty, else hash tag << bits | (entry number + 1) */
@@ -104,7 +104,7 @@ void sl_wstore_free(sl_wstore *s) {
 }
 
 static int64_t action_time(const sl_wstore *s, const sl_wgroup *g) {
-  return g->unfired ? g->end - 1 : sl_sat_add(g->end - 1, s->lateness);
+  return g->unfired ? g->end : sl_sat_add(g->end, s->lateness);
 }
 
 static void note_action(sl_wstore *s, const sl_wgroup *g) {
@@ -447,7 +447,7 @@ int sl_wstore_advance(sl_wstore *s, int64_t wm, sl_wstore_emit_fn emit, void *ct
   int rc = SL_OK;
   for (size_t i = 0; i < s->ngroups && rc == SL_OK;) {
     sl_wgroup *g = s->groups[i];
-    if (g->end - 1 > wm)
+    if (g->end > wm)
       break; /* groups are in end order: nothing later is due */
     if (g->unfired && (rc = fire_group(s, g, emit, ctx)) != SL_OK)
       break;

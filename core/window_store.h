@@ -6,8 +6,8 @@
  * needs about half the memory per key, which is what bounds how many
  * machines one worker can follow.
  *
- * A group fires at end - 1 (every entry not fired yet is handed to the
- * emit callback, in key order) and is freed at end - 1 + lateness; groups
+ * A group fires when the watermark reaches end (every entry not fired yet is handed to the
+ * emit callback, in key order) and is freed at end + lateness; groups
  * act in window-end order, so results come out ordered by (end, key).
  * Entries of a group leave it together, which makes the held offset of a
  * partition exact with one minimum per (group, partition) instead of one
@@ -81,7 +81,7 @@ int sl_wstore_fired(const sl_wstore *s, sl_wref r);
 /* Mark it emitted (due in the next snapshot). SL_ERR_NOMEM. */
 int sl_wstore_set_fired(sl_wstore *s, sl_wref r);
 
-/* Emit every entry not fired of each window with end - 1 <= wm (window by
+/* Emit every entry not fired of each window with end <= wm (window by
  * window in end order, keys in byte order), then free the windows whose
  * lateness ran out, queueing snapshot deletes for what a snapshot holds.
  * Stops at the first callback error and returns it. */

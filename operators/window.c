@@ -363,7 +363,7 @@ static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm,
 }
 
 static int is_closed(const win_op *w, int64_t end, int64_t wm) {
-  return wm >= sl_sat_add(end - 1, w->lateness);
+  return wm >= sl_sat_add(end, w->lateness);
 }
 
 /* Add r to entry e and emit it at once if its window already fired. */
@@ -379,7 +379,7 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
     rc = sl_kstate_touch(&w->st, e);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
-  if (wm < e->end - 1)
+  if (wm < e->end)
     return SL_OK;
   if (!(e->flags & SL_KE_FIRED))
     sl_kstate_set_fired(&w->st, e, 1);
@@ -399,12 +399,12 @@ static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_
                           sl_record_offset(r));
   if (rc == SL_OK) /* its end, not e: a window restored with another size keeps its own */
     e = sl_wstore_end(ref);
-  if (rc == SL_OK && wm >= e - 1 && !sl_wstore_fired(&w->ws, ref))
+  if (rc == SL_OK && wm >= e && !sl_wstore_fired(&w->ws, ref))
     rc = sl_wstore_set_fired(&w->ws, ref);
   if (rc != SL_OK)
     return sl_error_set(err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)"
                                                     : "window: %s", sl_strerror(rc));
-  if (wm < e - 1)
+  if (wm < e)
     return SL_OK;
   sl_wstore_view(&w->ws, ref, &v);
   return emit_view(w, &v, out, err); /* within lateness: the updated result again */
@@ -458,7 +458,7 @@ static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t 
   if (rc == SL_OK && (keep->start != s || keep->end != e)) {
     rc = sl_kstate_rebound(&w->st, keep, s, e);
     /* a longer session fires again at its new end */
-    if (rc == SL_OK && (keep->flags & SL_KE_FIRED) && wm < e - 1)
+    if (rc == SL_OK && (keep->flags & SL_KE_FIRED) && wm < e)
       sl_kstate_set_fired(&w->st, keep, 0);
   }
   if (rc != SL_OK)

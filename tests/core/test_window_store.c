@@ -89,9 +89,9 @@ static void test_many_keys_fire_close(void) {
     }
   CU_ASSERT_EQUAL(s.count, 50000);
   cap c = {.ordered = 1};
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 8, on_emit, &c), SL_OK); /* not ripe: end - 1 = 9 */
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 9, on_emit, &c), SL_OK); /* not ripe: fires at the end, 10 */
   CU_ASSERT_EQUAL(c.n, 0);
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 9, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 10, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 50000);
   CU_ASSERT_EQUAL(c.sum, 100000);
   CU_ASSERT(c.ordered);
@@ -110,10 +110,10 @@ static void test_windows_in_end_order_and_lateness(void) {
   CU_ASSERT_EQUAL(s.ngroups, 3);
   CU_ASSERT_EQUAL(sl_wstore_held_offset(&s, 0, 0), 1);
   cap c = {.ordered = 1};
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 19, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 20, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 2); /* [0,10) then [10,20) */
   CU_ASSERT_EQUAL(c.last[0], 'a');
-  CU_ASSERT_EQUAL(s.ngroups, 2); /* [0,10) closed at 9 + 5, [10,20) open until 24 */
+  CU_ASSERT_EQUAL(s.ngroups, 2); /* [0,10) closed at 10 + 5, [10,20) open until 25 */
   CU_ASSERT_EQUAL(sl_wstore_held_offset(&s, 0, 0), 1);
   /* a late record within lateness: the entry is marked and the window
    * does not emit it again when it closes */
@@ -122,10 +122,10 @@ static void test_windows_in_end_order_and_lateness(void) {
   sl_wref n = get(&s, 10, "new", 3);
   CU_ASSERT(!sl_wstore_fired(&s, n));
   CU_ASSERT_EQUAL(sl_wstore_set_fired(&s, n), SL_OK);
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 24, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 25, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 2);
   CU_ASSERT_EQUAL(s.ngroups, 1);
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 29, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 30, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 3);
   CU_ASSERT_EQUAL(c.last[0], 'b');
   sl_wstore_free(&s);
@@ -154,7 +154,7 @@ static void test_incremental_snapshots(void) {
   CU_ASSERT_EQUAL(m.dels, 1); /* k000009 under its old partition */
   memset(&m, 0, sizeof m);
   cap c = {.ordered = 1};
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 9, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 10, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 1001);
   CU_ASSERT_EQUAL(sl_wstore_snapshot(&s, on_put, on_del, &m), SL_OK);
   CU_ASSERT_EQUAL(m.dels, 1001); /* the closed window leaves the snapshot */
@@ -220,10 +220,10 @@ static void test_emit_failure_retries(void) {
   add(&s, get(&s, 0, "b", 1), 0, 2);
   add(&s, get(&s, 0, "c", 1), 0, 3);
   cap c = {.ordered = 1, .fail_at = 2};
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 9, on_emit, &c), SL_ERR_IO);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 10, on_emit, &c), SL_ERR_IO);
   CU_ASSERT_EQUAL(c.n, 1);
   CU_ASSERT_EQUAL(s.count, 3); /* nothing closed */
-  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 9, on_emit, &c), SL_OK);
+  CU_ASSERT_EQUAL(sl_wstore_advance(&s, 10, on_emit, &c), SL_OK);
   CU_ASSERT_EQUAL(c.n, 3); /* b and c, not a again */
   CU_ASSERT(c.ordered);
   CU_ASSERT_EQUAL(s.count, 0);

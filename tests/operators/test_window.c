@@ -351,23 +351,30 @@ static void test_boundaries_and_late(void) {
   one(&t, R(&t, "a", 0, sl_value_int(1)));
   one(&t, R(&t, "a", 8, sl_value_int(2)));
   CU_ASSERT_EQUAL(t.out_count, 0);
-  one(&t, R(&t, "a", 9, sl_value_int(3))); /* t = e - 1: watermark 9 closes [0, 10) */
-  CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+  /* SPEC 5: [s, e) fires when the watermark reaches e. t = e - 1 (the
+   * window's last millisecond) leaves the watermark at 9: still open, so a
+   * second record of that millisecond is on time. */
+  one(&t, R(&t, "a", 9, sl_value_int(3)));
+  one(&t, R(&t, "b", 9, sl_value_int(3)));
+  CU_ASSERT_EQUAL(t.out_count, 0);
+  CU_ASSERT_EQUAL(t.dead_count, 0);
+  one(&t, R(&t, "a", 10, sl_value_int(4))); /* t = e: the watermark reaches 10, [0, 10) fires */
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
   CU_ASSERT_EQUAL(outi(&t, 0, "window_start"), 0);
   CU_ASSERT_EQUAL(outi(&t, 0, "window_end"), 10);
-  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 3);
+  CU_ASSERT_EQUAL(outi(&t, 0, "n"), 3); /* a: 0, 8, 9 */
+  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1); /* b: 9 */
   CU_ASSERT_EQUAL(sl_record_timestamp(t.out[0]), 9);
-  one(&t, R(&t, "a", 10, sl_value_int(4))); /* t = e: the next window */
   one(&t, R(&t, "a", 5, sl_value_int(5)));  /* late */
   CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
   CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "late");
   CU_ASSERT_STRING_EQUAL(t.dead[0].message, "window [0, 10) closed at watermark 10");
   CU_ASSERT_DOUBLE_EQUAL(th_counter(&t, "sluice_late_records_total"), 1, 0);
   CU_ASSERT_EQUAL(th_watermark(&t, SL_WATERMARK_END), SL_OK);
-  CU_ASSERT_EQUAL(t.out_count, 2);
-  CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1);
+  CU_ASSERT_EQUAL(t.out_count, 3);
+  CU_ASSERT_EQUAL(outi(&t, 2, "n"), 1);
   CU_ASSERT_EQUAL(th_watermark(&t, SL_WATERMARK_END), SL_OK); /* idempotent */
-  CU_ASSERT_EQUAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(t.out_count, 3);
   th_op_free(&t);
 }
 
@@ -542,10 +549,15 @@ static void test_lateness_reemits(void) {
   CU_ASSERT_EQUAL_FATAL(t.out_count, 2);
   CU_ASSERT_EQUAL(outi(&t, 1, "window_start"), 0);
   CU_ASSERT_EQUAL(outi(&t, 1, "n"), 2);
-  one(&t, R(&t, "a", 14, sl_value_null())); /* watermark 14 = 9 + 5: closed */
+  one(&t, R(&t, "a", 14, sl_value_null())); /* watermark 14 < 10 + 5: still open */
+  one(&t, R(&t, "a", 4, sl_value_null()));
+  CU_ASSERT_EQUAL(t.dead_count, 0);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 3);
+  CU_ASSERT_EQUAL(outi(&t, 2, "n"), 3);
+  one(&t, R(&t, "a", 15, sl_value_null())); /* watermark 15 reaches 10 + 5: closed */
   one(&t, R(&t, "a", 4, sl_value_null()));
   CU_ASSERT_EQUAL(t.dead_count, 1);
-  CU_ASSERT_EQUAL(t.out_count, 2);
+  CU_ASSERT_EQUAL(t.out_count, 3);
   th_op_free(&t);
 }
 

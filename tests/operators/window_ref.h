@@ -4,7 +4,7 @@
  * recomputes the watermark record by record and decides firing, closing and
  * lateness straight from the definitions in docs/windows.md:
  *   - a record is assigned with the watermark W before it;
- *   - window [s, e) fires when W >= e - 1 and closes when W >= e - 1 + L;
+ *   - window [s, e) fires when W reaches e and closes when W reaches e + L;
  *   - a record whose windows are all closed is late;
  *   - a record landing in a fired, open window re-emits it at once;
  *   - results of one advance come out by (e, key). */
@@ -114,11 +114,11 @@ static ref_win *ref_new(ref *r, int64_t key, int64_t s, int64_t e) {
   return w;
 }
 
-static int ref_closed(const ref *r, int64_t e) { return r->wm >= e - 1 + r->lateness; }
+static int ref_closed(const ref *r, int64_t e) { return r->wm >= e + r->lateness; }
 
 static void ref_add(ref *r, ref_win *w, int id) {
   w->ids[w->n++] = id;
-  if (r->wm >= w->e - 1) {
+  if (r->wm >= w->e) {
     w->fired = 1;
     ref_emit(r, w);
   }
@@ -183,7 +183,7 @@ static void ref_fire(ref *r) {
     ref_win *best = NULL;
     for (int i = 0; i < r->nwins; i++) {
       ref_win *w = &r->wins[i];
-      if (!w->alive || w->fired || r->wm < w->e - 1)
+      if (!w->alive || w->fired || r->wm < w->e)
         continue;
       if (!best || w->e < best->e || (w->e == best->e && ref_key_cmp(r, w->key, best->key) < 0))
         best = w;
