@@ -13,6 +13,7 @@
  * most its timeout. Every attempt uses a fresh connection, so a failed TLS or
  * TCP state never leaks into the next attempt; alerts are rare enough for
  * that to cost nothing. */
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -20,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,7 @@ static const sl_config_entry webhook_config[] = {
     {"retries", SL_CFG_INT, 0, "5", "attempts after the first before dead-lettering"},
     {"backoff", SL_CFG_DURATION, 0, "500ms", "first retry delay, doubled per attempt, jittered"},
     {"queue", SL_CFG_INT, 0, "1000", "records waiting before write() applies backpressure"},
+    {"ca", SL_CFG_STRING, 0, NULL, "PEM file of the CA(s) to trust for https (default: the system's)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -202,6 +205,13 @@ static void on_error(enum evhttp_request_error e, void *arg) {
                                       "cancelled", "invalid response"};
   snprintf(s->last_error, sizeof s->last_error, "%s",
            (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "request failed");
+  /* A refused certificate otherwise shows as a closed connection. */
+  struct bufferevent *bev = s->https && s->conn ? evhttp_connection_get_bufferevent(s->conn) : NULL;
+  SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  if (v != X509_V_OK)
+    snprintf(s->last_error, sizeof s->last_error, "TLS: the server's certificate: %s",
+             X509_verify_cert_error_string(v));
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -215,8 +225,14 @@ static struct evhttp_connection *connect_to(webhook *s) {
     SSL *ssl = SSL_new(s->ssl_ctx);
     if (!ssl)
       return NULL;
-    SSL_set_tlsext_host_name(ssl, s->host);
-    SSL_set1_host(ssl, s->host);
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, s->host, ip) == 1 || inet_pton(AF_INET6, s->host, ip) == 1) {
+      /* an address: its certificate names it as an IP SAN, and SNI takes no addresses */
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->host);
+    } else {
+      SSL_set_tlsext_host_name(ssl, s->host);
+      SSL_set1_host(ssl, s->host);
+    }
     bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!bev)
@@ -351,14 +367,20 @@ static int config_numbers(webhook *s, const sl_config *cfg, sl_error *err) {
   return SL_OK;
 }
 
-static int setup_tls(webhook *s, sl_error *err) {
+/* Receivers inside a plant often have certificates of a private CA: `ca`
+ * names it; the server's certificate must still match the URL's host. */
+static int setup_tls(webhook *s, const char *ca, sl_error *err) {
   if (!s->https)
-    return SL_OK;
+    return ca ? sl_error_set(err, SL_ERR_INVALID, "webhook: `ca` needs an https:// url") : SL_OK;
   s->ssl_ctx = SSL_CTX_new(TLS_client_method());
   if (!s->ssl_ctx)
     return sl_error_set(err, SL_ERR_INTERNAL, "webhook: cannot create a TLS context");
   SSL_CTX_set_verify(s->ssl_ctx, SSL_VERIFY_PEER, NULL);
-  if (SSL_CTX_set_default_verify_paths(s->ssl_ctx) != 1)
+  if (ca && SSL_CTX_load_verify_locations(s->ssl_ctx, ca, NULL) != 1)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "webhook: cannot read CA certificates from '%s' (a PEM file is expected)",
+                        ca);
+  if (!ca && SSL_CTX_set_default_verify_paths(s->ssl_ctx) != 1)
     return sl_error_set(err, SL_ERR_INVALID, "webhook: cannot load the system CA certificates");
   return SL_OK;
 }
@@ -378,7 +400,7 @@ static int webhook_open(const sl_connector_env *env, const sl_config *cfg, void 
   if (rc == SL_OK)
     rc = config_numbers(s, cfg, err);
   if (rc == SL_OK)
-    rc = setup_tls(s, err);
+    rc = setup_tls(s, sl_config_string(cfg, "ca", NULL), err);
   if (rc != SL_OK)
     goto out_close;
   s->ring = calloc(s->cap, sizeof *s->ring);

@@ -8,11 +8,13 @@
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ typedef struct receiver {
   char token[64];        /* X-Token of the last request */
   char content_type[64]; /* Content-Type of the last request */
   char path[128];
+  SSL_CTX *tls; /* serve https (rx_start_tls) */
 } receiver;
 
 static void rx_handle(struct evhttp_request *req, void *arg) {
@@ -69,24 +72,33 @@ static void rx_handle(struct evhttp_request *req, void *arg) {
   evhttp_send_reply(req, fail ? 500 : 200, fail ? "Internal Server Error" : "OK", NULL);
 }
 
+static struct bufferevent *rx_tls_bev(struct event_base *base, void *arg) {
+  receiver *rx = arg;
+  return bufferevent_openssl_socket_new(base, -1, SSL_new(rx->tls), BUFFEREVENT_SSL_ACCEPTING,
+                                        BEV_OPT_CLOSE_ON_FREE);
+}
+
 static void *rx_run(void *arg) {
   receiver *rx = arg;
   event_base_dispatch(rx->base);
   return NULL;
 }
 
-static int rx_start(receiver *rx, int fail_first) {
+static int rx_start_with(receiver *rx, int fail_first, SSL_CTX *tls) {
   static int threads_on;
   if (!threads_on && evthread_use_pthreads() == 0)
     threads_on = 1; /* loopexit from the test thread */
   memset(rx, 0, sizeof *rx);
   rx->fail_first = fail_first;
+  rx->tls = tls;
   pthread_mutex_init(&rx->mu, NULL);
   rx->base = event_base_new();
   rx->http = rx->base ? evhttp_new(rx->base) : NULL;
   if (!rx->http)
     return -1;
   evhttp_set_gencb(rx->http, rx_handle, rx);
+  if (rx->tls)
+    evhttp_set_bevcb(rx->http, rx_tls_bev, rx);
   struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(rx->http, "127.0.0.1", 0);
   if (!bs)
     return -1;
@@ -97,12 +109,50 @@ static int rx_start(receiver *rx, int fail_first) {
   return pthread_create(&rx->thread, NULL, rx_run, rx);
 }
 
+static int rx_start(receiver *rx, int fail_first) { return rx_start_with(rx, fail_first, NULL); }
+
 static void rx_stop(receiver *rx) {
   event_base_loopexit(rx->base, NULL);
   pthread_join(rx->thread, NULL);
   evhttp_free(rx->http);
   event_base_free(rx->base);
   pthread_mutex_destroy(&rx->mu);
+  SSL_CTX_free(rx->tls);
+}
+
+/* An https receiver with a fresh self-signed certificate for 127.0.0.1
+ * (openssl(1) comes with ca-certificates); cert.pem doubles as the CA. */
+static int rx_start_tls(receiver *rx, char *dir, size_t dirlen) {
+  snprintf(dir, dirlen, "/tmp/sluice-webhook-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+           "-subj /CN=sluice-test -addext subjectAltName=IP:127.0.0.1 "
+           "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+           dir, dir);
+  if (system(cmd) != 0)
+    return -1;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  char cert[300], key[300];
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    SSL_CTX_free(ctx);
+    return -1;
+  }
+  return rx_start_with(rx, 0, ctx);
+}
+
+static void rm_tls_dir(const char *dir) {
+  char f[300];
+  snprintf(f, sizeof f, "%s/cert.pem", dir);
+  unlink(f);
+  snprintf(f, sizeof f, "%s/key.pem", dir);
+  unlink(f);
+  rmdir(dir);
 }
 
 static int rx_requests(receiver *rx) {
@@ -364,6 +414,57 @@ static void expect_bad(sl_config *c, const char *needle) {
   sl_arena_destroy(f.rt.arena);
 }
 
+static sl_config *https_cfg(int port, const char *ca) {
+  sl_config *c = wh_cfg(port, 0, "1ms");
+  char url[128];
+  snprintf(url, sizeof url, "https://127.0.0.1:%d/hooks/alerts?src=sluice", port);
+  sl_config_put_string(c, "url", url);
+  if (ca)
+    sl_config_put_string(c, "ca", ca);
+  return c;
+}
+
+/* https to a receiver with a private CA's certificate: delivered when `ca`
+ * names that CA (the certificate's IP SAN matches the URL's address), and
+ * dead-lettered with the TLS failure against the system CAs. */
+static void test_https_private_ca(void) {
+  receiver rx;
+  char dir[64], ca[96];
+  if (rx_start_tls(&rx, dir, sizeof dir) != 0) {
+    CU_FAIL("cannot start the https receiver (openssl(1) missing?)");
+    return;
+  }
+  snprintf(ca, sizeof ca, "%s/cert.pem", dir);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, https_cfg(rx.port, ca)), SL_OK);
+  add_alert(&f, 1);
+  size_t written = 0;
+  CU_ASSERT_EQUAL(sl_webhook_sink.write(f.sink, &f.batch, &written, &f.err), SL_OK);
+  CU_ASSERT_EQUAL(sl_webhook_sink.flush(f.sink, 10000, &f.err), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(rx.nbodies, 1);
+  expect_body(&rx, 0, 1);
+  CU_ASSERT_STRING_EQUAL(rx.token, "s3cret");
+  CU_ASSERT_EQUAL(f.rt.ndead, 0);
+  fx_close(&f);
+
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, https_cfg(rx.port, NULL)), SL_OK); /* system CAs */
+  add_alert(&f, 2);
+  CU_ASSERT_EQUAL(sl_webhook_sink.write(f.sink, &f.batch, &written, &f.err), SL_OK);
+  CU_ASSERT_EQUAL(sl_webhook_sink.flush(f.sink, 10000, &f.err), SL_OK);
+  CU_ASSERT_EQUAL(rx.nbodies, 1); /* nothing more reached it */
+  CU_ASSERT_EQUAL_FATAL(f.rt.ndead, 1);
+  CU_ASSERT_STRING_EQUAL(f.rt.reason[0], "sink");
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.rt.message[0], "TLS: the server's certificate: self-signed"));
+  fx_close(&f);
+
+  CU_ASSERT_EQUAL(fx_open(&f, https_cfg(rx.port, "/nonexistent/ca.pem")), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "cannot read CA certificates from '/nonexistent/ca.pem'"));
+  sl_batch_release(&f.batch);
+  sl_arena_destroy(f.rt.arena);
+  rx_stop(&rx);
+  rm_tls_dir(dir);
+}
+
 static void test_bad_config(void) {
   sl_config *c = sl_config_new("a.lua", 1);
   sl_config_put_string(c, "url", "ftp://example.com/x");
@@ -392,6 +493,7 @@ int suite_connectors_webhook(void) {
       !CU_add_test(s, "no dead letters from poll()", test_dead_letters_not_from_poll) ||
       !CU_add_test(s, "backpressure from a full queue", test_backpressure) ||
       !CU_add_test(s, "flush timeout", test_flush_timeout) ||
+      !CU_add_test(s, "https with a private CA", test_https_private_ca) ||
       !CU_add_test(s, "bad config and close(NULL)", test_bad_config))
     return -1;
   return 0;
