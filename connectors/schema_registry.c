@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "https_client.h"
 #include "schema_registry.h"
 
 #define ACCEPT "application/vnd.schemaregistry.v1+json, application/json"
@@ -177,17 +178,9 @@ sl_registry_client *sl_registry_client_new(const char *url, int timeout_ms, sl_e
     sl_error_set(err, SL_ERR_INTERNAL, "registry: cannot create an event loop");
     goto out_free;
   }
-  if (c->https) {
-    if (!(c->ssl_ctx = SSL_CTX_new(TLS_client_method()))) {
-      sl_error_set(err, SL_ERR_INTERNAL, "registry: cannot create a TLS context");
-      goto out_free;
-    }
-    SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
-    if (SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1) {
-      sl_error_set(err, SL_ERR_INVALID, "registry: cannot load the system CA certificates");
-      goto out_free;
-    }
-  }
+  /* a registry with a private CA's certificate: SLUICE_REGISTRY_CA names it */
+  if (c->https && !(c->ssl_ctx = sl_https_ctx_new(getenv("SLUICE_REGISTRY_CA"), "registry", err)))
+    goto out_free;
   return c;
 out_free:
   sl_registry_client_free(c);
@@ -254,15 +247,8 @@ static void on_error(enum evhttp_request_error e, void *arg) {
 static struct evhttp_connection *connect_to(sl_registry_client *c) {
   struct bufferevent *bev = NULL;
   if (c->https) {
-    SSL *ssl = SSL_new(c->ssl_ctx);
-    if (!ssl)
+    if (!(bev = sl_https_bev(c->base, c->ssl_ctx, c->host)))
       return NULL;
-    SSL_set_tlsext_host_name(ssl, c->host);
-    SSL_set1_host(ssl, c->host);
-    bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (!bev)
-      return NULL; /* bufferevent_openssl frees ssl on failure */
   }
   struct evhttp_connection *conn =
       evhttp_connection_base_bufferevent_new(c->base, NULL, bev, c->host, (unsigned short)c->port);
@@ -306,10 +292,13 @@ static int http_call(sl_registry_client *c, enum evhttp_cmd_type method, const c
     return sl_error_set(err, SL_ERR_UNAVAILABLE, "registry at %s: cannot send %s", c->url, what);
   }
   event_base_dispatch(c->base); /* until on_done; evhttp's timeout bounds it */
+  char why[160];
+  const char *refused = c->https && call->status == 0 ? sl_https_refusal(conn, why, sizeof why)
+                                                      : NULL;
   evhttp_connection_free(conn);
   if (call->status == 0) {
     sl_error_set(err, SL_ERR_UNAVAILABLE, "registry at %s unreachable for %s: %s", c->url, what,
-                 call->failure ? call->failure : "connection failed");
+                 refused ? refused : call->failure ? call->failure : "connection failed");
     if (err)
       err->retriable = 1;
     return SL_ERR_UNAVAILABLE;

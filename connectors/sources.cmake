@@ -15,6 +15,7 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_pipelines.c
   connectors/redis_read.c
   connectors/redis_restore.c
+  connectors/https_client.c
   connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c

@@ -13,7 +13,6 @@
  * most its timeout. Every attempt uses a fresh connection, so a failed TLS or
  * TCP state never leaks into the next attempt; alerts are rare enough for
  * that to cost nothing. */
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -21,7 +20,6 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +27,7 @@
 
 #include "buf.h"
 #include "connector.h"
+#include "https_client.h"
 #include "json_codec.h"
 
 #define WH_BACKOFF_MAX_MS 60000
@@ -206,12 +205,9 @@ static void on_error(enum evhttp_request_error e, void *arg) {
   snprintf(s->last_error, sizeof s->last_error, "%s",
            (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "request failed");
   /* A refused certificate otherwise shows as a closed connection. */
-  struct bufferevent *bev = s->https && s->conn ? evhttp_connection_get_bufferevent(s->conn) : NULL;
-  SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-  if (v != X509_V_OK)
-    snprintf(s->last_error, sizeof s->last_error, "TLS: the server's certificate: %s",
-             X509_verify_cert_error_string(v));
+  char why[160];
+  if (s->https && sl_https_refusal(s->conn, why, sizeof why))
+    snprintf(s->last_error, sizeof s->last_error, "%s", why);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -222,21 +218,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
 static struct evhttp_connection *connect_to(webhook *s) {
   struct bufferevent *bev = NULL;
   if (s->https) {
-    SSL *ssl = SSL_new(s->ssl_ctx);
-    if (!ssl)
+    if (!(bev = sl_https_bev(s->base, s->ssl_ctx, s->host)))
       return NULL;
-    unsigned char ip[16];
-    if (inet_pton(AF_INET, s->host, ip) == 1 || inet_pton(AF_INET6, s->host, ip) == 1) {
-      /* an address: its certificate names it as an IP SAN, and SNI takes no addresses */
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->host);
-    } else {
-      SSL_set_tlsext_host_name(ssl, s->host);
-      SSL_set1_host(ssl, s->host);
-    }
-    bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (!bev)
-      return NULL; /* bufferevent_openssl frees ssl on failure */
   }
   struct evhttp_connection *c =
       evhttp_connection_base_bufferevent_new(s->base, NULL, bev, s->host, (unsigned short)s->port);
@@ -372,17 +355,8 @@ static int config_numbers(webhook *s, const sl_config *cfg, sl_error *err) {
 static int setup_tls(webhook *s, const char *ca, sl_error *err) {
   if (!s->https)
     return ca ? sl_error_set(err, SL_ERR_INVALID, "webhook: `ca` needs an https:// url") : SL_OK;
-  s->ssl_ctx = SSL_CTX_new(TLS_client_method());
-  if (!s->ssl_ctx)
-    return sl_error_set(err, SL_ERR_INTERNAL, "webhook: cannot create a TLS context");
-  SSL_CTX_set_verify(s->ssl_ctx, SSL_VERIFY_PEER, NULL);
-  if (ca && SSL_CTX_load_verify_locations(s->ssl_ctx, ca, NULL) != 1)
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "webhook: cannot read CA certificates from '%s' (a PEM file is expected)",
-                        ca);
-  if (!ca && SSL_CTX_set_default_verify_paths(s->ssl_ctx) != 1)
-    return sl_error_set(err, SL_ERR_INVALID, "webhook: cannot load the system CA certificates");
-  return SL_OK;
+  s->ssl_ctx = sl_https_ctx_new(ca, "webhook", err);
+  return s->ssl_ctx ? SL_OK : err->code;
 }
 
 static void webhook_close(void *state);

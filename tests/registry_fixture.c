@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "registry_fixture.h"
+#include "tls_fixture.h"
 
 static void reply_json(struct evhttp_request *req, int status, json_t *j) {
   char *text = json_dumps(j, JSON_COMPACT);
@@ -101,11 +102,14 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int fr_start(fr_server *s) {
+int fr_start(fr_server *s) { return fr_start_tls(s, NULL); }
+
+int fr_start_tls(fr_server *s, SSL_CTX *tls) {
   static int threads_on;
   if (!threads_on && evthread_use_pthreads() == 0)
     threads_on = 1; /* loopexit from the test thread */
   memset(s, 0, sizeof *s);
+  s->tls = tls;
   s->next_id = 100;
   pthread_mutex_init(&s->mu, NULL);
   s->base = event_base_new();
@@ -114,6 +118,8 @@ int fr_start(fr_server *s) {
     return -1;
   evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
   evhttp_set_gencb(s->http, handle, s);
+  if (tls)
+    evhttp_set_bevcb(s->http, tls_fixture_bevcb, tls);
   struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
   if (!bs)
     return -1;
@@ -121,7 +127,7 @@ int fr_start(fr_server *s) {
   socklen_t len = sizeof sa;
   getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len);
   s->port = ntohs(sa.sin_port);
-  snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+  snprintf(s->url, sizeof s->url, "%s://127.0.0.1:%d", tls ? "https" : "http", s->port);
   return pthread_create(&s->thread, NULL, run, s);
 }
 
@@ -133,6 +139,7 @@ void fr_stop(fr_server *s) {
   for (int i = 0; i < s->nschemas; i++)
     free(s->schemas[i].json);
   pthread_mutex_destroy(&s->mu);
+  SSL_CTX_free(s->tls);
 }
 
 void fr_add(fr_server *s, int id, const char *json) {

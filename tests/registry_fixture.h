@@ -6,6 +6,7 @@
 #ifndef SLUICE_TEST_REGISTRY_FIXTURE_H
 #define SLUICE_TEST_REGISTRY_FIXTURE_H
 
+#include <openssl/ssl.h>
 #include <pthread.h>
 
 #define FR_MAX 16
@@ -33,10 +34,14 @@ typedef struct fr_server {
   int next_id;    /* for registrations; starts at 100 */
   char auth[256]; /* Authorization of the last request */
   char last_path[256];
+  SSL_CTX *tls; /* https when set */
 } fr_server;
 
 /* 0 on success. */
 int fr_start(fr_server *s);
+/* The same over https with `tls` (tests/tls_fixture.h; the server owns it
+ * from then on): url is https://127.0.0.1:PORT. */
+int fr_start_tls(fr_server *s, SSL_CTX *tls);
 void fr_stop(fr_server *s);
 /* Serve `json` under `id`. Call before requests are made or under no load. */
 void fr_add(fr_server *s, int id, const char *json);

@@ -32,6 +32,7 @@ sluice_suite(connectors_kafka connectors/test_kafka.c LABELS integration)
 sluice_suite(operators_alert operators/test_alert.c)
 sluice_suite(connectors_webhook connectors/test_webhook.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} registry_fixture.c) # shared by the registry suites
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} tls_fixture.c) # https for the fake servers
 sluice_suite(connectors_schema_registry connectors/test_schema_registry.c)
 sluice_suite(connectors_schema_registry_kafka connectors/test_schema_registry_kafka.c LABELS integration)
 sluice_suite(core_runtime_commit core/test_runtime_commit.c)

@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "registry_fixture.h"
 #include "schema_registry.h"
+#include "tls_fixture.h"
 
 extern const sl_operator_desc sl_op_decode;
 extern const sl_operator_desc sl_op_encode;
@@ -126,6 +127,42 @@ static void test_client_cache_and_not_found(void) {
   CU_ASSERT_EQUAL(sl_registry_client_requests(c), 3);
   sl_registry_client_free(c);
   fr_stop(&srv);
+}
+
+/* A registry over https with a private CA's certificate: trusted through
+ * SLUICE_REGISTRY_CA; against the system CAs the error says TLS refused it. */
+static void test_client_https_private_ca(void) {
+  fr_server srv;
+  sl_error err;
+  const char *json = NULL;
+  char dir[64], ca[96];
+  SSL_CTX *tls = tls_fixture_server(dir, sizeof dir);
+  if (!tls) {
+    CU_FAIL("cannot make a certificate (openssl(1) missing?)");
+    return;
+  }
+  CU_ASSERT_EQUAL_FATAL(fr_start_tls(&srv, tls), 0);
+  fr_add(&srv, 1, V1);
+  snprintf(ca, sizeof ca, "%s/cert.pem", dir);
+  setenv("SLUICE_REGISTRY_CA", ca, 1);
+  sl_registry_client *c = sl_registry_client_new(srv.url, 5000, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(sl_registry_client_schema(c, 1, &json, &err), SL_OK);
+  CU_ASSERT_STRING_EQUAL(json, V1);
+  sl_registry_client_free(c);
+  unsetenv("SLUICE_REGISTRY_CA");
+  c = sl_registry_client_new(srv.url, 5000, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(sl_registry_client_schema(c, 1, &json, &err), SL_ERR_UNAVAILABLE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "TLS: the server's certificate: self-signed"));
+  sl_registry_client_free(c);
+  CU_ASSERT_EQUAL(fr_gets(&srv, 1), 1); /* the refused handshake never reached it */
+  setenv("SLUICE_REGISTRY_CA", "/nonexistent/ca.pem", 1);
+  CU_ASSERT_PTR_NULL(sl_registry_client_new(srv.url, 5000, &err));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "cannot read CA certificates"));
+  unsetenv("SLUICE_REGISTRY_CA");
+  fr_stop(&srv);
+  tls_fixture_cleanup(dir);
 }
 
 static void test_client_register(void) {
@@ -549,6 +586,7 @@ int suite_connectors_schema_registry(void) {
   CU_add_test(s, "decode registry down", test_decode_registry_down);
   CU_add_test(s, "decode registry timeout", test_decode_registry_timeout);
   CU_add_test(s, "basic auth", test_basic_auth);
+  CU_add_test(s, "https with a private CA", test_client_https_private_ca);
   CU_add_test(s, "encode registers and round trips", test_encode_registers_and_round_trips);
   CU_add_test(s, "bad config", test_bad_config);
   return 0;

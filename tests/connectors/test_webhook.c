@@ -8,7 +8,6 @@
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -26,6 +25,7 @@
 #include "connector.h"
 #include "json_codec.h"
 #include "record_internal.h"
+#include "tls_fixture.h"
 
 extern const sl_sink_desc sl_webhook_sink;
 
@@ -72,12 +72,6 @@ static void rx_handle(struct evhttp_request *req, void *arg) {
   evhttp_send_reply(req, fail ? 500 : 200, fail ? "Internal Server Error" : "OK", NULL);
 }
 
-static struct bufferevent *rx_tls_bev(struct event_base *base, void *arg) {
-  receiver *rx = arg;
-  return bufferevent_openssl_socket_new(base, -1, SSL_new(rx->tls), BUFFEREVENT_SSL_ACCEPTING,
-                                        BEV_OPT_CLOSE_ON_FREE);
-}
-
 static void *rx_run(void *arg) {
   receiver *rx = arg;
   event_base_dispatch(rx->base);
@@ -98,7 +92,7 @@ static int rx_start_with(receiver *rx, int fail_first, SSL_CTX *tls) {
     return -1;
   evhttp_set_gencb(rx->http, rx_handle, rx);
   if (rx->tls)
-    evhttp_set_bevcb(rx->http, rx_tls_bev, rx);
+    evhttp_set_bevcb(rx->http, tls_fixture_bevcb, tls);
   struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(rx->http, "127.0.0.1", 0);
   if (!bs)
     return -1;
@@ -120,39 +114,10 @@ static void rx_stop(receiver *rx) {
   SSL_CTX_free(rx->tls);
 }
 
-/* An https receiver with a fresh self-signed certificate for 127.0.0.1
- * (openssl(1) comes with ca-certificates); cert.pem doubles as the CA. */
+/* An https receiver (tests/tls_fixture.h); dir/cert.pem is its CA. */
 static int rx_start_tls(receiver *rx, char *dir, size_t dirlen) {
-  snprintf(dir, dirlen, "/tmp/sluice-webhook-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-           "-subj /CN=sluice-test -addext subjectAltName=IP:127.0.0.1 "
-           "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
-           dir, dir);
-  if (system(cmd) != 0)
-    return -1;
-  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-  char cert[300], key[300];
-  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-  snprintf(key, sizeof key, "%s/key.pem", dir);
-  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-    SSL_CTX_free(ctx);
-    return -1;
-  }
-  return rx_start_with(rx, 0, ctx);
-}
-
-static void rm_tls_dir(const char *dir) {
-  char f[300];
-  snprintf(f, sizeof f, "%s/cert.pem", dir);
-  unlink(f);
-  snprintf(f, sizeof f, "%s/key.pem", dir);
-  unlink(f);
-  rmdir(dir);
+  SSL_CTX *ctx = tls_fixture_server(dir, dirlen);
+  return ctx ? rx_start_with(rx, 0, ctx) : -1;
 }
 
 static int rx_requests(receiver *rx) {
@@ -462,7 +427,7 @@ static void test_https_private_ca(void) {
   sl_batch_release(&f.batch);
   sl_arena_destroy(f.rt.arena);
   rx_stop(&rx);
-  rm_tls_dir(dir);
+  tls_fixture_cleanup(dir);
 }
 
 static void test_bad_config(void) {
