@@ -30,7 +30,9 @@ if [[ $with_test == 1 ]]; then
   # curl and ca-certificates: end-to-end scripts talk HTTP, and Maven fetches
   # the Kafka broker jars over TLS.
   # mosquitto: the MQTT broker the gateway's end-to-end test subscribes to.
-  packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients)
+  # openssl: the https tests make a self-signed certificate with it.
+  packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
+    openssl)
 fi
 
 is_installed() {
