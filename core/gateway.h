@@ -14,6 +14,7 @@
 #ifndef SLUICE_GATEWAY_H
 #define SLUICE_GATEWAY_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,8 @@ int64_t sl_gw_producer_inflight(const sl_gw_producer *p);
 int sl_gw_producer_down(const sl_gw_producer *p);
 /* Wait until everything produced is reported, up to `timeout_ms`. */
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms);
+/* The librdkafka client (tests read its configuration and inject faults). */
+rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p);
 
 /* ---- MQTT ingest (gateway_ingest.c) -------------------------------------- */
 

@@ -81,11 +81,18 @@ static rd_kafka_conf_t *make_conf(const sl_gw_conf *c, sl_gw_producer *p, sl_err
   snprintf(queue, sizeof queue, "%lld", (long long)(c->max_inflight * 2 + 1000));
   const sl_kafka_prop defaults[] = {
       {"linger.ms", "5"},
-      {"message.timeout.ms", timeout},
       {"queue.buffering.max.messages", queue},
       {"statistics.interval.ms", "2000"},
   };
-  const sl_kafka_prop forced[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
+  /* What the delivery contract rests on, applied after the user's settings:
+   * every request and MQTT message waits for one report per record, so a
+   * success must be reported too (delivery.report.only.error=false, else
+   * they wait forever), and within the file's `timeout` (the stop deadline
+   * and the MQTT keepalive are derived from it). */
+  const sl_kafka_prop forced[] = {{"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"delivery.report.only.error", "false"},
+                                  {"message.timeout.ms", timeout}};
   sl_connector_env env = {0};
   env.pipeline = c->name;
   env.kafka = c->kafka;
@@ -211,3 +218,5 @@ int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms) {
   return rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? SL_OK
                                                                          : SL_ERR_UNAVAILABLE;
 }
+
+rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p) { return p->rk; }

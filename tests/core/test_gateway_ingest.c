@@ -6,6 +6,7 @@
  * failure returns an error (the message is then not acknowledged). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway_fixture.h"
@@ -87,12 +88,39 @@ static void test_kafka_failure_is_not_acknowledged(void) {
   gf_stop(&g);
 }
 
+static void expect_property(gf_gateway *g, const char *name, const char *want) {
+  char v[64] = "";
+  size_t n = sizeof v;
+  CU_ASSERT_EQUAL(rd_kafka_conf_get(rd_kafka_conf(sl_gw_producer_client(g->producer)), name, v, &n),
+                  RD_KAFKA_CONF_OK);
+  if (strcmp(v, want) != 0) {
+    fprintf(stderr, "\n%s is '%s', expected '%s'\n", name, v, want);
+    CU_FAIL("a property the delivery contract depends on was overridden");
+  }
+}
+
+/* Users' settings cannot turn off what every answer waits for: a report per
+ * record, successes included, within the file's timeout. */
+static void test_contract_properties_forced(void) {
+  gf_gateway g;
+  setenv("SLUICE_KAFKA_DELIVERY_REPORT_ONLY_ERROR", "true", 1);
+  setenv("SLUICE_KAFKA_MESSAGE_TIMEOUT_MS", "600000", 1);
+  int rc = gf_start(&g, "timeout = '300ms'", 0);
+  unsetenv("SLUICE_KAFKA_DELIVERY_REPORT_ONLY_ERROR");
+  unsetenv("SLUICE_KAFKA_MESSAGE_TIMEOUT_MS");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  expect_property(&g, "delivery.report.only.error", "false");
+  expect_property(&g, "message.timeout.ms", "300");
+  gf_stop(&g);
+}
+
 int suite_core_gateway_ingest(void) {
   CU_pSuite s = CU_add_suite("core_gateway_ingest", NULL, NULL);
   if (!s)
     return -1;
   CU_add_test(s, "valid into the topic, invalid into the dead-letter topic",
               test_valid_and_invalid);
+  CU_add_test(s, "delivery-contract properties are forced", test_contract_properties_forced);
   if (gf_is_embedded())
     CU_add_test(s, "Kafka failure: not acknowledged", test_kafka_failure_is_not_acknowledged);
   return 0;
