@@ -149,8 +149,11 @@ int sl_gw_producer_fd(const sl_gw_producer *p);
 /* Records produced and not yet reported. */
 int64_t sl_gw_producer_inflight(const sl_gw_producer *p);
 /* Nonzero while every broker is down (librdkafka reported it and no
- * delivery has succeeded since). */
+ * delivery has succeeded since), and for good after a fatal error. */
 int sl_gw_producer_down(const sl_gw_producer *p);
+/* Nonzero once librdkafka raised a fatal error (RD_KAFKA_RESP_ERR__FATAL):
+ * the producer refuses everything from then on, only a restart helps. */
+int sl_gw_producer_fatal(const sl_gw_producer *p);
 /* Wait until everything produced is reported, up to `timeout_ms`. */
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms);
 /* The librdkafka client (tests read its configuration and inject faults). */

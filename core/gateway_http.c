@@ -256,6 +256,8 @@ static int refuse_if_unavailable(sl_gw_http *h, struct evhttp_request *req) {
   const char *why = NULL;
   if (h->draining) {
     why = "the gateway is shutting down";
+  } else if (sl_gw_producer_fatal(h->producer)) {
+    why = "the Kafka producer failed for good: the gateway must be restarted";
   } else if (sl_gw_producer_down(h->producer)) {
     time_t now = time(NULL);
     if (now - h->last_probe < PROBE_EVERY_SEC)
@@ -355,6 +357,10 @@ static void ops(sl_gw_http *h, struct evhttp_request *req, const char *path) {
     sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
     sl_metrics_render(&b);
     reply(h, req, 200, "text/plain; version=0.0.4", &b);
+  } else if (sl_gw_producer_fatal(h->producer)) {
+    /* Both probes: liveness failing is what makes Kubernetes restart us. */
+    reply_error(h, req, 503, RETRY_UNAVAILABLE,
+                "the Kafka producer failed for good (see the log): restart the gateway");
   } else if (strcmp(path, "/healthz") == 0) {
     sl_buf_puts(&b, "{\"status\":\"ok\"}");
     reply(h, req, 200, "application/json", &b);

@@ -25,7 +25,8 @@ struct sl_gw_producer {
   int embedded;
   int fds[2]; /* librdkafka writes to [1] when reports wait; the loop reads [0] */
   atomic_llong inflight;
-  atomic_int down; /* all brokers down and no delivery since */
+  atomic_int down;  /* all brokers down and no delivery since */
+  atomic_int fatal; /* librdkafka failed for good: sticky, only a restart helps */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -46,8 +47,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_fatal_error(rk, why, sizeof why);
-    sl_log(SL_LOG_ERROR, "gateway", "kafka producer failed for good: %s", why);
-    atomic_store(&p->down, 1);
+    sl_log(SL_LOG_ERROR, "gateway", "kafka producer failed for good (restart needed): %s", why);
+    atomic_store(&p->fatal, 1); /* never cleared: brokers being up does not revive it */
     return;
   }
   sl_log_limited("gateway-kafka", 10, SL_LOG_WARN, "gateway", "kafka: %s", reason);
@@ -211,7 +212,11 @@ int64_t sl_gw_producer_inflight(const sl_gw_producer *p) {
 }
 
 int sl_gw_producer_down(const sl_gw_producer *p) {
-  return atomic_load(&((sl_gw_producer *)p)->down);
+  return atomic_load(&((sl_gw_producer *)p)->down) || sl_gw_producer_fatal(p);
+}
+
+int sl_gw_producer_fatal(const sl_gw_producer *p) {
+  return atomic_load(&((sl_gw_producer *)p)->fatal);
 }
 
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms) {

@@ -5,6 +5,7 @@
  * (503 on delivery failure uses the embedded broker's fault injection). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway_fixture.h"
@@ -152,6 +153,45 @@ static void test_delivery_failure_503(void) {
   gf_stop(&g);
 }
 
+/* GET `path` until it answers `status` (bounded: each GET is one loop turn). */
+static void get_until(gf_gateway *g, const char *path, int status, gf_reply *r) {
+  for (int i = 0; i < 2000; i++)
+    if (gf_get(g, path, r) == 0 && r->status == status)
+      return;
+}
+
+/* A fatal producer error is for good: the statistics that see brokers up
+ * (every 100 ms here) must not make the gateway look healthy again, and
+ * liveness fails too, so that Kubernetes restarts the pod. */
+static void test_fatal_error_is_sticky(void) {
+  gf_gateway g;
+  gf_reply r;
+  setenv("SLUICE_KAFKA_STATISTICS_INTERVAL_MS", "100", 1);
+  int rc = gf_start(&g, NULL, 1);
+  unsetenv("SLUICE_KAFKA_STATISTICS_INTERVAL_MS");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(1, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  CU_ASSERT_EQUAL(rd_kafka_test_fatal_error(sl_gw_producer_client(g.producer),
+                                            RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                            "injected by the test"),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+  get_until(&g, "/healthz", 503, &r);
+  expect(&r, 503, "failed for good");
+  CU_ASSERT(sl_gw_producer_fatal(g.producer));
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(2, 1), &r), 0);
+  expect(&r, 503, "failed for good");
+  /* Still so after the statistics saw the broker up a few times. */
+  for (int i = 0; i < 200; i++) {
+    CU_ASSERT_EQUAL(gf_get(&g, i % 2 ? "/readyz" : "/healthz", &r), 0);
+    if (r.status != 503) {
+      expect(&r, 503, "failed for good");
+      break;
+    }
+  }
+  gf_stop(&g);
+}
+
 int suite_core_gateway_http(void) {
   CU_pSuite s = CU_add_suite("core_gateway_http", NULL, NULL);
   if (!s)
@@ -160,6 +200,8 @@ int suite_core_gateway_http(void) {
               test_accepted_only_what_is_stored);
   CU_add_test(s, "401, 404, 405, operations endpoints", test_refusals);
   CU_add_test(s, "more records than max_inflight: 413", test_too_many_records_413);
+  CU_add_test(s, "a fatal producer error fails /healthz and /readyz for good",
+              test_fatal_error_is_sticky);
   if (gf_is_embedded()) {
     CU_add_test(s, "overload: 429 with Retry-After", test_overload_429);
     CU_add_test(s, "delivery failure: 503 with Retry-After", test_delivery_failure_503);
