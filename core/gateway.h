@@ -100,17 +100,24 @@ typedef struct sl_gw_item {
   size_t off, len;   /* the encoded value in the batch's bytes */
 } sl_gw_item;
 
+/* librdkafka's framing of one message on top of its key and value (a v2
+ * record: at most ~40 bytes), rounded up: a record fits Kafka when key +
+ * value + this is at most the producer's message.max.bytes. */
+#define SL_GW_MESSAGE_OVERHEAD 64
+
 typedef struct sl_gw_batch {
   sl_arena *arena;
   sl_gw_item *items; /* arena */
   size_t n, invalid;
-  sl_buf bytes; /* every valid record's encoding, back to back */
+  sl_buf bytes;       /* every valid record's encoding, back to back */
+  size_t max_message; /* the producer's message.max.bytes, 0: no limit; set before parsing */
 } sl_gw_batch;
 
 int sl_gw_batch_init(sl_gw_batch *b);
 void sl_gw_batch_release(sl_gw_batch *b);
 /* Parse `body` (one JSON object or an array of them), set or check each
- * record's key field against `device`, validate and encode it. A body that
+ * record's key field against `device`, validate and encode it (a record
+ * larger than b->max_message allows is invalid). A body that
  * is not JSON, not an object/array, an empty array or more than
  * `max_records` records fails as a whole (SL_ERR_PARSE/SL_ERR_LIMIT);
  * otherwise per-record problems land in items[i].error. */
@@ -136,7 +143,9 @@ typedef struct sl_gw_producer sl_gw_producer;
 sl_gw_producer *sl_gw_producer_new(const sl_gw_conf *c, sl_error *err);
 void sl_gw_producer_free(sl_gw_producer *p); /* flushes up to 10 s first */
 /* Produce one record (value copied). SL_ERR_LIMIT when librdkafka's queue is
- * full, SL_ERR_UNAVAILABLE/SL_ERR_INVALID on other errors. Thread-safe. */
+ * full (retry soon), SL_ERR_INVALID when Kafka can never take this record
+ * (sl_gw_kafka_permanent), SL_ERR_UNAVAILABLE otherwise; the message names
+ * librdkafka's reason. Thread-safe. */
 int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, size_t keylen,
                         const void *value, size_t len, const char *const *headers, size_t nheaders,
                         sl_gw_waiter *w, sl_error *err);
@@ -156,6 +165,12 @@ int sl_gw_producer_down(const sl_gw_producer *p);
 int sl_gw_producer_fatal(const sl_gw_producer *p);
 /* Wait until everything produced is reported, up to `timeout_ms`. */
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms);
+/* The producer's message.max.bytes: see SL_GW_MESSAGE_OVERHEAD. */
+size_t sl_gw_producer_max_message(const sl_gw_producer *p);
+/* Nonzero for a Kafka error that retrying the same record cannot fix
+ * (record too large, unknown topic, not authorised): the record must go
+ * elsewhere. Timeouts, unreachable brokers and fatal errors are not. */
+int sl_gw_kafka_permanent(int kafka_err);
 /* The librdkafka client (tests read its configuration and inject faults). */
 rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p);
 
@@ -169,8 +184,9 @@ typedef struct sl_gw_ingest {
 /* One MQTT message: validated, produced and acknowledged by Kafka before it
  * returns (blocking; runs on the MQTT thread while another thread polls the
  * producer). SL_OK when the message may be acknowledged to the MQTT broker:
- * it is in Kafka, or it was invalid and is in the dead-letter topic (or
- * counted and logged without one). Otherwise the caller must not ack. */
+ * it is in Kafka, or it was invalid or refused by Kafka for good and is in
+ * the dead-letter topic (or counted and logged). Otherwise (a transient
+ * failure) the caller must not ack. */
 int sl_gw_ingest_mqtt(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic,
                       const void *payload, size_t len, sl_error *err);
 

@@ -54,7 +54,8 @@ struct ingest_req {
   const sl_gw_topic *topic;
   sl_gw_batch batch;
   size_t outstanding, delivered, failed;
-  int first_err, limited, producing;
+  int limited, producing;
+  char cause[256]; /* why the first record failed, for the 503 body */
   ingest_req *prev, *next;
 };
 
@@ -177,10 +178,8 @@ static void finish(ingest_req *r) {
       sl_buf_printf(&b, "{\"accepted\":%zu}", r->delivered);
       reply(h, r->req, 202, "application/json", &b);
     } else if (r->failed) {
-      snprintf(msg, sizeof msg,
-               "Kafka did not acknowledge %zu of %zu records (%s); %zu were "
-               "stored",
-               r->failed, r->batch.n, rd_kafka_err2str(r->first_err), r->delivered);
+      snprintf(msg, sizeof msg, "Kafka did not acknowledge %zu of %zu records (%s); %zu were stored",
+               r->failed, r->batch.n, r->cause, r->delivered);
       reply_error(h, r->req, 503, RETRY_UNAVAILABLE, msg);
     } else {
       snprintf(msg, sizeof msg,
@@ -200,7 +199,7 @@ static void on_delivered(sl_gw_waiter *w, int err) {
   r->outstanding--;
   if (err) {
     if (!r->failed++)
-      r->first_err = err;
+      snprintf(r->cause, sizeof r->cause, "%s", rd_kafka_err2str(err));
   } else {
     r->delivered++;
   }
@@ -220,12 +219,13 @@ static void produce_all(ingest_req *r, const char *device) {
                                  r->batch.bytes.data + it->off, it->len, NULL, 0, &r->w, &e);
     if (rc == SL_OK) {
       r->outstanding++;
-    } else if (rc == SL_ERR_LIMIT && strstr(e.message, "queue full")) {
+    } else if (rc == SL_ERR_LIMIT) { /* the producer queue is full: 429 */
       r->limited = 1;
     } else {
       sl_log_limited("gateway-produce", 10, SL_LOG_WARN, "gateway", "produce: %s", e.message);
-      r->failed = r->batch.n - i;
-      r->first_err = RD_KAFKA_RESP_ERR__FAIL;
+      if (!r->failed)
+        snprintf(r->cause, sizeof r->cause, "%.200s", e.message);
+      r->failed += r->batch.n - i;
     }
   }
   r->producing = 0;
@@ -340,6 +340,7 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
     h->requests->prev = r;
   h->requests = r;
   h->pending++;
+  r->batch.max_message = sl_gw_producer_max_message(h->producer);
   if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n)) {
     r->req = NULL; /* answered */
     req_free(r);

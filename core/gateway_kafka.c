@@ -23,6 +23,7 @@ struct sl_gw_producer {
   rd_kafka_t *rk;
   rd_kafka_queue_t *mainq;
   int embedded;
+  size_t max_message; /* message.max.bytes */
   int fds[2]; /* librdkafka writes to [1] when reports wait; the loop reads [0] */
   atomic_llong inflight;
   atomic_int down;  /* all brokers down and no delivery since */
@@ -131,6 +132,10 @@ sl_gw_producer *sl_gw_producer_new(const sl_gw_conf *c, sl_error *err) {
     sl_error_set(err, SL_ERR_IO, "cannot create the delivery-report pipe");
     goto fail;
   }
+  char mmb[32] = "";
+  size_t mmbn = sizeof mmb;
+  if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", mmb, &mmbn) == RD_KAFKA_CONF_OK)
+    p->max_message = (size_t)strtoull(mmb, NULL, 10);
   p->mainq = rd_kafka_queue_get_main(p->rk);
   rd_kafka_queue_io_event_enable(p->mainq, p->fds[1], "1", 1);
   return p;
@@ -184,12 +189,30 @@ int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, s
   if (hs)
     rd_kafka_headers_destroy(hs); /* ours again when producev fails */
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    return sl_error_set(err, SL_ERR_LIMIT, "kafka producer queue full");
-  int code = e == RD_KAFKA_RESP_ERR__FATAL ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID;
+    return sl_error_set(err, SL_ERR_LIMIT, "the Kafka producer queue is full");
   if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-    return sl_error_set(err, SL_ERR_LIMIT, "record of %zu bytes is larger than Kafka accepts", len);
-  return sl_error_set(err, code, "kafka: %s", rd_kafka_err2str(e));
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "kafka: a record of %zu bytes is larger than message.max.bytes (%zu)", len,
+                        p->max_message);
+  return sl_error_set(err, sl_gw_kafka_permanent(e) ? SL_ERR_INVALID : SL_ERR_UNAVAILABLE,
+                      "kafka: %s", rd_kafka_err2str(e));
 }
+
+int sl_gw_kafka_permanent(int kafka_err) {
+  switch (kafka_err) {
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+  case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+  case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+  case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+  case RD_KAFKA_RESP_ERR_POLICY_VIOLATION: return 1;
+  default: return 0;
+  }
+}
+
+size_t sl_gw_producer_max_message(const sl_gw_producer *p) { return p->max_message; }
 
 void sl_gw_producer_poll(sl_gw_producer *p) {
   char drain[64];

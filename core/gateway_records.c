@@ -142,6 +142,17 @@ static int parse_item(sl_gw_batch *b, size_t i, const sl_gw_topic *t, const char
   int rc = sl_json_decode(s, n, b->arena, &r, &e);
   if (rc == SL_OK)
     rc = sl_gw_record_encode(t, r, device, &b->bytes, &e);
+  size_t len = b->bytes.len - start;
+  if (rc == SL_OK && b->max_message &&
+      len + strlen(device) + SL_GW_MESSAGE_OVERHEAD > b->max_message) {
+    /* Refused here with the reason rather than by librdkafka after
+     * part of the batch was produced. */
+    b->bytes.len = start;
+    rc = sl_error_set(&e, SL_ERR_LIMIT,
+                      "the record is %zu bytes encoded; Kafka accepts at most %zu per message "
+                      "(message.max.bytes, key and framing included)",
+                      len, b->max_message);
+  }
   if (rc == SL_OK) {
     b->items[i].off = start;
     b->items[i].len = b->bytes.len - start;

@@ -149,7 +149,35 @@ static void test_delivery_failure_503(void) {
                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(1, 1), &r), 0);
   expect(&r, 503, "Kafka did not acknowledge 1 of 1 records");
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, rd_kafka_err2str(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)));
   CU_ASSERT_STRING_EQUAL(r.retry_after, "5");
+  gf_stop(&g);
+}
+
+/* A record larger than the producer's message.max.bytes can never be
+ * stored: 400 naming it (not a retryable 503), and nothing of the request
+ * is stored. */
+static void test_record_too_large_400(void) {
+  gf_gateway g;
+  gf_reply r;
+  setenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES", "2000", 1);
+  int rc = gf_start(&g, NULL, 1);
+  unsetenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  char big[2600], body[3000];
+  memset(big, 'x', 2400);
+  big[2400] = '\0';
+  snprintf(body, sizeof body,
+           "[" READING(1, 1) ",{\"ts\":2,\"temperature\":1,\"vibration\":1,\"pad\":\"%s\"}]", big);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, body, &r), 0);
+  expect(&r, 400, "{\"index\":1,\"error\":\"the record is ");
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "Kafka accepts at most 2000 per message"));
+  CU_ASSERT_PTR_NULL(strstr(r.body, "\"index\":0"));
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(3, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  gf_message m[4];
+  CU_ASSERT_EQUAL(gf_consume(g.topic, 1, m, 4), 1); /* only the later request's record */
+  CU_ASSERT_PTR_NOT_NULL(strstr(m[0].value, "\"ts\":3"));
   gf_stop(&g);
 }
 
@@ -200,6 +228,7 @@ int suite_core_gateway_http(void) {
               test_accepted_only_what_is_stored);
   CU_add_test(s, "401, 404, 405, operations endpoints", test_refusals);
   CU_add_test(s, "more records than max_inflight: 413", test_too_many_records_413);
+  CU_add_test(s, "a record larger than Kafka accepts: 400", test_record_too_large_400);
   CU_add_test(s, "a fatal producer error fails /healthz and /readyz for good",
               test_fatal_error_is_sticky);
   if (gf_is_embedded()) {

@@ -88,6 +88,53 @@ static void test_kafka_failure_is_not_acknowledged(void) {
   gf_stop(&g);
 }
 
+/* Kafka refuses a message for good (here: not authorised): refusing the
+ * MQTT message would have the broker redeliver it first, forever, and
+ * stall the subscription; it goes to the dead-letter topic with the reason
+ * and is acknowledged. */
+static void test_permanent_refusal_is_dead_lettered(void) {
+  gf_gateway g;
+  sl_error err;
+  CU_ASSERT_EQUAL_FATAL(gf_start(&g, NULL, 0), 0);
+  rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
+  rd_kafka_mock_push_request_errors(mc, RD_KAFKAP_PRODUCE, 1,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  const char *msg = "{\"ts\":1,\"temperature\":2,\"vibration\":3}";
+  CU_ASSERT_EQUAL(ingest(&g, "plant/m0042/t", msg, &err), SL_OK);
+  gf_message m[4];
+  CU_ASSERT_EQUAL_FATAL(gf_consume(g.dlq, 1, m, 4), 1);
+  CU_ASSERT_STRING_EQUAL(m[0].key, "m0042");
+  CU_ASSERT_STRING_EQUAL(m[0].value, msg);
+  CU_ASSERT_PTR_NOT_NULL(strstr(m[0].error_header, "Kafka refused it"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(m[0].error_header, rd_kafka_err2str(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)));
+  gf_stop(&g);
+}
+
+/* A record over message.max.bytes is invalid; its dead letter (the whole
+ * payload) is too large as well: it is counted, logged and acknowledged,
+ * and the subscription goes on. */
+static void test_too_large_does_not_stall(void) {
+  gf_gateway g;
+  sl_error err;
+  setenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES", "2000", 1);
+  int rc = gf_start(&g, NULL, 0);
+  unsetenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  char big[3000];
+  int n = snprintf(big, sizeof big, "{\"ts\":1,\"temperature\":2,\"vibration\":3,\"pad\":\"");
+  memset(big + n, 'x', 2500);
+  snprintf(big + n + 2500, sizeof big - (size_t)n - 2500, "\"}");
+  CU_ASSERT_EQUAL(ingest(&g, "plant/m0042/t", big, &err), SL_OK);
+  CU_ASSERT_EQUAL(ingest(&g, "plant/m0042/t", "{\"ts\":2,\"temperature\":2,\"vibration\":3}", &err),
+                  SL_OK);
+  gf_message m[4];
+  CU_ASSERT_EQUAL(gf_consume(g.topic, 1, m, 4), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(m[0].value, "\"ts\":2"));
+  gf_stop(&g);
+}
+
 static void expect_property(gf_gateway *g, const char *name, const char *want) {
   char v[64] = "";
   size_t n = sizeof v;
@@ -121,7 +168,11 @@ int suite_core_gateway_ingest(void) {
   CU_add_test(s, "valid into the topic, invalid into the dead-letter topic",
               test_valid_and_invalid);
   CU_add_test(s, "delivery-contract properties are forced", test_contract_properties_forced);
-  if (gf_is_embedded())
+  CU_add_test(s, "too large for Kafka: acknowledged, the subscription goes on",
+              test_too_large_does_not_stall);
+  if (gf_is_embedded()) {
     CU_add_test(s, "Kafka failure: not acknowledged", test_kafka_failure_is_not_acknowledged);
+    CU_add_test(s, "Kafka refuses for good: dead-lettered", test_permanent_refusal_is_dead_lettered);
+  }
   return 0;
 }
