@@ -50,7 +50,8 @@ struct sl_gw_http {
 struct ingest_req {
   sl_gw_waiter w; /* first: the delivery report's opaque */
   sl_gw_http *h;
-  struct evhttp_request *req; /* NULL once the client went away */
+  struct evhttp_request *req; /* NULL once answered or freed by libevent */
+  int gone;                   /* the client went away: `req` is ours to free */
   const sl_gw_topic *topic;
   sl_gw_batch batch;
   size_t outstanding, delivered, failed;
@@ -138,14 +139,26 @@ static void reply_invalid(sl_gw_http *h, struct evhttp_request *req, const sl_gw
 
 /* ---- ingest ------------------------------------------------------------------- */
 
+/* The connection is being freed. When the client went away (EOF, timeout)
+ * libevent 2.1 first detaches a request that was not answered yet
+ * (evhttp_connection_incoming_fail: req->evcon = NULL, removed from the
+ * connection's list): it is not freed with the connection, it is ours. In
+ * other cases it is still attached and goes with the connection. */
 static void on_client_gone(struct evhttp_connection *evcon, void *arg) {
   (void)evcon;
   ingest_req *r = arg;
-  r->req = NULL; /* libevent frees the request with the connection */
+  if (r->req && !evhttp_request_get_connection(r->req))
+    r->gone = 1;
+  else
+    r->req = NULL;
 }
 
 static void req_free(ingest_req *r) {
   sl_gw_http *h = r->h;
+  if (r->req && r->gone) {
+    evhttp_request_free(r->req); /* detached: nobody else will */
+    r->req = NULL;
+  }
   if (r->req)
     evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
   if (r->prev)
@@ -169,7 +182,7 @@ static void finish(ingest_req *r) {
   count(h, "sluice_gateway_records_total", "records by outcome", label,
         (double)(r->batch.n - r->delivered));
   sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
-  if (r->req) {
+  if (r->req && !r->gone) {
     char msg[512];
     sl_buf b = SL_BUF_INIT;
     /* Detach first: once replied to, the request belongs to libevent. */
@@ -189,9 +202,9 @@ static void finish(ingest_req *r) {
       reply_error(h, r->req, 429, RETRY_OVERLOAD, msg);
     }
     sl_buf_free(&b);
+    r->req = NULL;
   }
-  r->req = NULL;
-  req_free(r);
+  req_free(r); /* frees a request whose client went away */
 }
 
 static void on_delivered(sl_gw_waiter *w, int err) {
