@@ -128,6 +128,10 @@ int sl_gw_record_encode(const sl_gw_topic *t, sl_record *r, const char *device, 
                         sl_error *err);
 /* The device id of an MQTT topic: level `level` (1-based), NULL if none. */
 const char *sl_gw_topic_level(const char *topic, int level, size_t *len);
+/* The topic filter that messages match: `filter` without the "$share/GROUP/"
+ * of a shared subscription (messages arrive on the topic without it). NULL
+ * for a malformed shared subscription (empty group or filter). */
+const char *sl_gw_filter_topics(const char *filter);
 
 /* ---- Kafka (gateway_kafka.c) --------------------------------------------- */
 

@@ -280,14 +280,21 @@ static void check_mqtt(gw_loader *g, sl_gw_mqtt *m, const sl_config *c, int line
   const char *broker = sl_config_string(c, "broker", "");
   if (parse_broker(broker, &m->host, &m->port) != 0)
     conf_error(g->conf, line, "mqtt: broker must be \"mqtt://host:port\", not \"%s\"", broker);
-  int plus = first_plus(m->subscribe);
+  /* Levels count in the topics messages arrive on: without "$share/GROUP/". */
+  const char *filter = sl_gw_filter_topics(m->subscribe);
+  if (!filter) {
+    conf_error(g->conf, line, "mqtt: a shared subscription is '$share/GROUP/FILTER', not '%s'",
+               m->subscribe);
+    return;
+  }
+  int plus = first_plus(filter);
   m->device_level = (int)sl_config_int(c, "device", plus);
   size_t len;
-  const char *lvl = sl_gw_topic_level(m->subscribe, m->device_level, &len);
+  const char *lvl = sl_gw_topic_level(filter, m->device_level, &len);
   if (!lvl || len != 1 || *lvl != '+')
     conf_error(g->conf, line,
                "mqtt: device = %d must name a '+' level of '%s' (it holds the device id)",
-               m->device_level, m->subscribe);
+               m->device_level, filter);
 }
 
 static int gateway_mqtt(lua_State *L) {

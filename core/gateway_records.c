@@ -40,6 +40,13 @@ const char *sl_gw_topic_level(const char *topic, int level, size_t *len) {
   return p;
 }
 
+const char *sl_gw_filter_topics(const char *filter) {
+  if (strncmp(filter, "$share/", 7) != 0)
+    return filter;
+  const char *group = filter + 7, *slash = strchr(group, '/');
+  return slash && slash > group && slash[1] ? slash + 1 : NULL;
+}
+
 /* The key field must be the device, or missing (then it is set). */
 static int check_key(const sl_gw_topic *t, sl_record *r, const char *device, sl_error *err) {
   size_t dl = strlen(device);

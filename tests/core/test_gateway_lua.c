@@ -109,6 +109,33 @@ static void test_options_and_params(void) {
   sl_gw_conf_free(c);
 }
 
+/* A shared subscription's "$share/GROUP/" is not part of the topics the
+ * messages arrive on: the device level counts without it. */
+static void test_shared_subscription(void) {
+  sl_gw_conf *c = load("local sl = require 'sluice'\n"
+                       "local g = sl.gateway { listen = 'off' }\n"
+                       "g:topic { name = 't' }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/gw/plant/+/t', topic = 't' }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/gw/a/b/+', topic = 't',\n"
+                       "         device = 3 }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/+/t', topic = 't',\n"
+                       "         device = 3 }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share//x/+', topic = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 2);
+  CU_ASSERT_EQUAL(c->mqtt[0].device_level, 2);
+  CU_ASSERT_EQUAL(c->mqtt[1].device_level, 3);
+  expect_error(c, 0, 7, "device = 3 must name a '+' level of 't'");
+  expect_error(c, 1, 9, "a shared subscription is '$share/GROUP/FILTER'");
+  size_t n = 0;
+  const char *lvl = sl_gw_topic_level("plant/m7/t", c->mqtt[0].device_level, &n);
+  CU_ASSERT(lvl && n == 2 && strncmp(lvl, "m7", 2) == 0);
+  sl_gw_conf_free(c);
+  CU_ASSERT_STRING_EQUAL(sl_gw_filter_topics("a/+/b"), "a/+/b");
+  CU_ASSERT_STRING_EQUAL(sl_gw_filter_topics("$share/g/a/+"), "a/+");
+  CU_ASSERT_PTR_NULL(sl_gw_filter_topics("$share/g"));
+  CU_ASSERT_PTR_NULL(sl_gw_filter_topics("$share/g/"));
+}
+
 static void test_every_error_with_its_line(void) {
   sl_gw_conf *c = load("local sl = require 'sluice'\n"
                        "local g = sl.gateway { nme = 'x', devices = 'd', max_inflight = 0 }\n"
@@ -196,6 +223,7 @@ int suite_core_gateway_lua(void) {
     return -1;
   CU_add_test(s, "declaration and defaults", test_declaration_and_defaults);
   CU_add_test(s, "options and --set", test_options_and_params);
+  CU_add_test(s, "shared subscriptions: levels without $share/GROUP/", test_shared_subscription);
   CU_add_test(s, "every error with its line", test_every_error_with_its_line);
   CU_add_test(s, "whole-file checks", test_whole_file_checks);
   CU_add_test(s, "Lua errors", test_lua_errors);
