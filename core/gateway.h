@@ -55,6 +55,7 @@ typedef struct sl_gw_conf {
   char *devices;          /* path of the devices file (resolved against the file) */
   int64_t max_inflight;   /* records produced and not yet acknowledged */
   int64_t max_body;       /* bytes of one request body */
+  int64_t max_pending_bytes; /* memory held by HTTP requests waiting for Kafka */
   int64_t timeout_ms;     /* delivery timeout (librdkafka message.timeout.ms) */
   sl_config *options;     /* the sl.gateway{} options */
   const sl_config *kafka; /* its librdkafka properties table, may be NULL */
@@ -112,6 +113,9 @@ typedef struct sl_gw_batch {
   sl_buf bytes;       /* every valid record's encoding, back to back */
   size_t max_message; /* the producer's message.max.bytes, 0: no limit; set before parsing */
 } sl_gw_batch;
+
+/* The arena's chunk: what a batch holds at least, however small. */
+#define SL_GW_BATCH_ARENA (64 * 1024)
 
 int sl_gw_batch_init(sl_gw_batch *b);
 void sl_gw_batch_release(sl_gw_batch *b);

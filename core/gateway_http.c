@@ -41,6 +41,7 @@ struct sl_gw_http {
   sl_gw_producer *producer;
   int draining, mqtt_ready;
   size_t pending;       /* requests waiting for delivery reports */
+  size_t pending_bytes; /* memory those requests hold (see held_bytes) */
   ingest_req *requests; /* those requests (to detach them at free) */
   time_t last_probe;
   char labels[256]; /* gateway=NAME */
@@ -55,6 +56,7 @@ struct ingest_req {
   const sl_gw_topic *topic;
   sl_gw_batch batch;
   size_t outstanding, delivered, failed;
+  size_t held; /* counted in h->pending_bytes */
   int limited, producing;
   char cause[256]; /* why the first record failed, for the 503 body */
   ingest_req *prev, *next;
@@ -168,6 +170,7 @@ static void req_free(ingest_req *r) {
   if (r->next)
     r->next->prev = r->prev;
   h->pending--;
+  h->pending_bytes -= r->held;
   sl_gw_batch_release(&r->batch);
   free(r);
 }
@@ -296,6 +299,26 @@ static int refuse_if_overloaded(sl_gw_http *h, struct evhttp_request *req, size_
   return 1;
 }
 
+/* What a request holds until its last report: the body (libevent's input
+ * buffer), the arena of its decoded records (one chunk at least) and the
+ * encoded records. max_inflight bounds records, not this. */
+static size_t held_bytes(const ingest_req *r, size_t body) {
+  size_t arena = sl_arena_used(r->batch.arena);
+  return body + (arena > SL_GW_BATCH_ARENA ? arena : SL_GW_BATCH_ARENA) + r->batch.bytes.cap;
+}
+
+/* 0 to go on; else the request was answered 429. One request is always let
+ * through (max_pending_bytes >= max_body), so a big one is never starved. */
+static int refuse_if_memory(sl_gw_http *h, struct evhttp_request *req, size_t need) {
+  if (h->pending_bytes == 0 || h->pending_bytes + need <= (size_t)h->conf->max_pending_bytes)
+    return 0;
+  count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
+        "reason=memory", 1);
+  reply_error(h, req, 429, RETRY_OVERLOAD,
+              "overloaded: too many bytes of requests waiting for Kafka (max_pending_bytes)");
+  return 1;
+}
+
 static int parse_body(sl_gw_http *h, ingest_req *r, const char *device) {
   struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
   size_t len = evbuffer_get_length(in);
@@ -336,7 +359,9 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
     reply_error(h, req, 404, NULL, "no such topic: the gateway file declares g:topic{...}");
     return;
   }
-  if (refuse_if_unavailable(h, req) || refuse_if_overloaded(h, req, 1))
+  size_t body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+  if (refuse_if_unavailable(h, req) || refuse_if_overloaded(h, req, 1) ||
+      refuse_if_memory(h, req, body + SL_GW_BATCH_ARENA))
     return;
   ingest_req *r = calloc(1, sizeof *r);
   if (!r || sl_gw_batch_init(&r->batch) != SL_OK) {
@@ -354,11 +379,14 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
   h->requests = r;
   h->pending++;
   r->batch.max_message = sl_gw_producer_max_message(h->producer);
-  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n)) {
+  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n) ||
+      refuse_if_memory(h, req, held_bytes(r, body))) {
     r->req = NULL; /* answered */
     req_free(r);
     return;
   }
+  r->held = held_bytes(r, body);
+  h->pending_bytes += r->held;
   evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, r);
   produce_all(r, device);
 }

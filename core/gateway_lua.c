@@ -30,6 +30,8 @@ static const sl_config_entry gateway_map[] = {
     {"devices", SL_CFG_STRING, 0, NULL, "devices file: DEVICE_ID SHA256_HEX_OF_KEY per line"},
     {"max_inflight", SL_CFG_INT, 0, "10000", "records produced and not yet acknowledged"},
     {"max_body", SL_CFG_INT, 0, "1048576", "bytes of one request body"},
+    {"max_pending_bytes", SL_CFG_INT, 0, "67108864",
+     "memory held by HTTP requests waiting for Kafka before 429"},
     {"timeout", SL_CFG_DURATION, 0, "10s", "how long Kafka may take to acknowledge"},
     {"kafka", SL_CFG_TABLE, 0, NULL, "librdkafka properties"},
     {"dead_letter", SL_CFG_STRING, 0, NULL, "Kafka topic for invalid MQTT payloads"},
@@ -167,11 +169,15 @@ static void apply_gateway(gw_loader *g, sl_config *c, int line) {
   }
   gc->max_inflight = sl_config_int(c, "max_inflight", 10000);
   gc->max_body = sl_config_int(c, "max_body", 1 << 20);
+  gc->max_pending_bytes = sl_config_int(c, "max_pending_bytes", 64 << 20);
   gc->timeout_ms = sl_config_duration_ms(c, "timeout", 10000);
   if (gc->max_inflight < 1 || gc->max_inflight > 1000000)
     conf_error(gc, line, "max_inflight must be between 1 and 1000000");
   if (gc->max_body < 2 || gc->max_body > (64 << 20))
     conf_error(gc, line, "max_body must be between 2 and 67108864 bytes");
+  if (gc->max_pending_bytes < gc->max_body)
+    conf_error(gc, line, "max_pending_bytes must be at least max_body (%lld bytes)",
+               (long long)gc->max_body);
   if (gc->timeout_ms < 100)
     conf_error(gc, line, "timeout must be at least 100ms");
   gc->dead_letter = dup_opt(c, "dead_letter", NULL);
@@ -465,6 +471,7 @@ sl_gw_conf *sl_gw_conf_load(const char *path, const char *const *params, size_t 
   }
   c->max_inflight = 10000;
   c->max_body = 1 << 20;
+  c->max_pending_bytes = 64 << 20;
   c->timeout_ms = 10000;
   gw_loader g = {c, params, nparams};
   if (run_file(c, &g, err) != SL_OK) {

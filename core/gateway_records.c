@@ -16,7 +16,7 @@
 
 int sl_gw_batch_init(sl_gw_batch *b) {
   memset(b, 0, sizeof *b);
-  b->arena = sl_arena_new(64 * 1024);
+  b->arena = sl_arena_new(SL_GW_BATCH_ARENA);
   return b->arena ? SL_OK : SL_ERR_NOMEM;
 }
 

@@ -174,6 +174,36 @@ static void test_client_gone_while_waiting(void) {
   gf_stop(&g);
 }
 
+/* max_inflight counts records; memory is bounded by max_pending_bytes: a
+ * slow Kafka holds one request (its 64 KiB arena at least), the next one
+ * that would push the held bytes past the limit gets 429 at once. */
+static void test_pending_bytes_429(void) {
+  gf_gateway g;
+  gf_reply r;
+  CU_ASSERT_EQUAL_FATAL(gf_start(&g, "max_body = 100000, max_pending_bytes = 100000", 1), 0);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(0, 1), &r), 0); /* connected, warm */
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
+  rd_kafka_mock_broker_set_rtt(mc, -1, 1000);
+  int slow = gf_post_start(&g, g.topic, GF_KEY1, READING(1, 1));
+  CU_ASSERT_FATAL(slow >= 0);
+  int n = 0;
+  for (int i = 0; i < 1000 && (n = inflight(&g)) != 1; i++)
+    ; /* bounded: the slow request is parsed within a few loop turns */
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY2, READING(2, 1), &r), 0);
+  expect(&r, 429, "max_pending_bytes");
+  CU_ASSERT_STRING_EQUAL(r.retry_after, "1");
+  CU_ASSERT_EQUAL(gf_post_finish(slow, &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_broker_set_rtt(mc, -1, 0);
+  /* Released with the request: the same one goes through now. */
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY2, READING(2, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  gf_stop(&g);
+}
+
 /* Kafka refuses the records: never 202, and the client is told to retry. */
 static void test_delivery_failure_503(void) {
   gf_gateway g;
@@ -271,6 +301,7 @@ int suite_core_gateway_http(void) {
     CU_add_test(s, "overload: 429 with Retry-After", test_overload_429);
     CU_add_test(s, "delivery failure: 503 with Retry-After", test_delivery_failure_503);
     CU_add_test(s, "client gone while waiting for Kafka", test_client_gone_while_waiting);
+    CU_add_test(s, "memory: 429 past max_pending_bytes", test_pending_bytes_429);
   }
   return 0;
 }

@@ -65,6 +65,7 @@ static void test_declaration_and_defaults(void) {
   snprintf(want, sizeof want, "%s/devices.txt", dir); /* relative to the file */
   CU_ASSERT_STRING_EQUAL(c->devices, want);
   CU_ASSERT_EQUAL(c->max_inflight, 10000);
+  CU_ASSERT_EQUAL(c->max_pending_bytes, 64 << 20);
   CU_ASSERT_EQUAL(c->timeout_ms, 10000);
   CU_ASSERT_EQUAL_FATAL(c->ntopics, 2);
   CU_ASSERT_STRING_EQUAL(c->topics[0].format, "avro");
@@ -138,23 +139,25 @@ static void test_shared_subscription(void) {
 
 static void test_every_error_with_its_line(void) {
   sl_gw_conf *c = load("local sl = require 'sluice'\n"
-                       "local g = sl.gateway { nme = 'x', devices = 'd', max_inflight = 0 }\n"
+                       "local g = sl.gateway { nme = 'x', devices = 'd', max_inflight = 0, "
+                       "max_body = 4096, max_pending_bytes = 4095 }\n"
                        "g:topic { name = 'a', format = 'avro' }\n"
                        "g:topic { name = 'b', format = 'xml' }\n"
                        "g:topic { name = 'b' }\n"
                        "g:topic { format = 'json' }\n"
                        "g:mqtt { broker = 'tcp://h:1', subscribe = 'a/b', topic = 'a' }\n"
                        "g:mqtt { broker = 'mqtt://h', subscribe = 'a/+', topic = 'a', dev = 2 }\n");
-  CU_ASSERT_EQUAL_FATAL(c->nerrors, 9);
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 10);
   expect_error(c, 0, 2, "gateway: unknown option 'nme' (did you mean 'name'?)");
   expect_error(c, 1, 2, "max_inflight must be between 1 and 1000000");
-  expect_error(c, 2, 3, "topic 'a': format \"avro\" needs schema");
-  expect_error(c, 3, 4, "topic 'b': format must be \"avro\" or \"json\", not \"xml\"");
-  expect_error(c, 4, 5, "topic 'b' declared twice (first at line 4)");
-  expect_error(c, 5, 6, "topic: missing required option 'name'");
-  expect_error(c, 6, 7, "broker must be \"mqtt://host:port\", not \"tcp://h:1\"");
-  expect_error(c, 7, 7, "device = 0 must name a '+' level of 'a/b'");
-  expect_error(c, 8, 8, "mqtt: unknown option 'dev'");
+  expect_error(c, 2, 2, "max_pending_bytes must be at least max_body (4096 bytes)");
+  expect_error(c, 3, 3, "topic 'a': format \"avro\" needs schema");
+  expect_error(c, 4, 4, "topic 'b': format must be \"avro\" or \"json\", not \"xml\"");
+  expect_error(c, 5, 5, "topic 'b' declared twice (first at line 4)");
+  expect_error(c, 6, 6, "topic: missing required option 'name'");
+  expect_error(c, 7, 7, "broker must be \"mqtt://host:port\", not \"tcp://h:1\"");
+  expect_error(c, 8, 7, "device = 0 must name a '+' level of 'a/b'");
+  expect_error(c, 9, 8, "mqtt: unknown option 'dev'");
   sl_gw_conf_free(c);
 }
 
