@@ -31,8 +31,6 @@
 #include "log.h"
 #include "mqtt.h"
 
-#define KEEPALIVE_SEC 30
-
 struct sl_mqtt_client {
   struct mosquitto *mosq;
   const sl_gw_mqtt *m;
@@ -148,7 +146,15 @@ static void *client_main(void *arg) {
   sl_mqtt_client *c = arg;
   int delay = 1;
   while (!atomic_load(&c->stopping)) {
-    int rc = mosquitto_connect(c->mosq, c->m->host, c->m->port, KEEPALIVE_SEC);
+    /* The keepalive outlasts the longest on_message (sl_gw_keepalive): the
+     * loop sends no PINGREQ while it waits for Kafka. */
+    int rc = mosquitto_connect(c->mosq, c->m->host, c->m->port, c->m->keepalive);
+    if (rc == MOSQ_ERR_SUCCESS && atomic_load(&c->stopping)) {
+      /* sl_mqtt_stop's mosquitto_disconnect may have come before this
+       * connection existed: without this, loop_forever would run on. */
+      mosquitto_disconnect(c->mosq);
+      break;
+    }
     if (rc == MOSQ_ERR_SUCCESS) {
       delay = 1;
       rc = mosquitto_loop_forever(c->mosq, 1000, 1);

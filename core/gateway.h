@@ -45,6 +45,7 @@ typedef struct sl_gw_mqtt {
   int device_level;  /* 1-based level of the MQTT topic holding the device id */
   char *dead_letter; /* Kafka topic for invalid payloads, NULL: count and log */
   char *client_id;   /* fixed: the persistent session survives restarts */
+  int keepalive;     /* seconds, outlasting the longest wait for Kafka (sl_gw_keepalive) */
   int line;
 } sl_gw_mqtt;
 
@@ -77,6 +78,10 @@ sl_gw_conf *sl_gw_conf_load(const char *path, const char *const *params, size_t 
 int sl_gw_conf_open(sl_gw_conf *c, sl_error *err);
 void sl_gw_conf_free(sl_gw_conf *c); /* NULL is a no-op */
 const sl_gw_topic *sl_gw_conf_topic(const sl_gw_conf *c, const char *name, size_t len);
+/* The MQTT keepalive for a delivery timeout: the client's loop is blocked
+ * while a message waits for Kafka (up to twice the timeout, with a dead
+ * letter), and the broker drops a client silent for 1.5 keepalives. */
+int sl_gw_keepalive(int64_t timeout_ms);
 
 /* ---- devices (gateway_devices.c) ----------------------------------------- */
 
@@ -87,6 +92,10 @@ typedef struct sl_gw_devices sl_gw_devices;
 sl_gw_devices *sl_gw_devices_parse(const char *text, size_t len, const char *name, sl_error *err);
 sl_gw_devices *sl_gw_devices_load(const char *path, sl_error *err);
 void sl_gw_devices_free(sl_gw_devices *d);
+/* Nonzero when `id` is a valid device id: 1 to 128 printable characters
+ * without spaces, quotes or backslashes (the devices file's rule, also
+ * applied to the device level of MQTT topics). */
+int sl_gw_device_id_valid(const char *id, size_t len);
 size_t sl_gw_devices_count(const sl_gw_devices *d);
 /* The device whose key is `key`, or NULL. Compares every digest in
  * constant time, so timing says nothing about which device or how close. */

@@ -17,6 +17,10 @@
 #include "gateway.h"
 
 #define MT_GATEWAY "sluice.gateway"
+/* A message blocks its MQTT client while it waits for Kafka: bounded so
+ * that the keepalive derived from it stays reasonable (sl_gw_keepalive). */
+#define MAX_TIMEOUT_MS (10 * 60 * 1000)
+#define MIN_KEEPALIVE_SEC 30
 
 typedef struct gw_loader {
   sl_gw_conf *conf;
@@ -178,8 +182,8 @@ static void apply_gateway(gw_loader *g, sl_config *c, int line) {
   if (gc->max_pending_bytes < gc->max_body)
     conf_error(gc, line, "max_pending_bytes must be at least max_body (%lld bytes)",
                (long long)gc->max_body);
-  if (gc->timeout_ms < 100)
-    conf_error(gc, line, "timeout must be at least 100ms");
+  if (gc->timeout_ms < 100 || gc->timeout_ms > MAX_TIMEOUT_MS)
+    conf_error(gc, line, "timeout must be between 100ms and 10m");
   gc->dead_letter = dup_opt(c, "dead_letter", NULL);
   gc->options = c; /* kept: the kafka table is a child of it */
   gc->kafka = sl_config_table(c, "kafka");
@@ -420,7 +424,15 @@ static void check_whole(sl_gw_conf *c) {
       conf_error(c, m->line, "mqtt: topic '%s' is not declared with g:topic{...}", m->topic);
     if (!m->dead_letter && c->dead_letter)
       m->dead_letter = strdup(c->dead_letter);
+    m->keepalive = sl_gw_keepalive(c->timeout_ms);
   }
+}
+
+int sl_gw_keepalive(int64_t timeout_ms) {
+  /* Blocked for at most 2 timeouts (the message, then its dead letter);
+   * 10 s more for the reports to be served. */
+  int64_t sec = 2 * ((timeout_ms + 999) / 1000) + 10;
+  return sec < MIN_KEEPALIVE_SEC ? MIN_KEEPALIVE_SEC : (int)sec;
 }
 
 static int run_file(sl_gw_conf *c, gw_loader *g, sl_error *err) {

@@ -105,6 +105,7 @@ static void test_options_and_params(void) {
   CU_ASSERT_EQUAL(sl_config_int(c->kafka, "linger.ms", 0), 1);
   CU_ASSERT_EQUAL(c->mqtt[0].port, 1883);
   CU_ASSERT_EQUAL(c->mqtt[0].device_level, 3);
+  CU_ASSERT_EQUAL(c->mqtt[0].keepalive, 30); /* the minimum */
   CU_ASSERT_STRING_EQUAL(c->mqtt[0].client_id, "fixed");
   CU_ASSERT_STRING_EQUAL(c->mqtt[0].dead_letter, "dlq"); /* the gateway's */
   sl_gw_conf_free(c);
@@ -175,6 +176,26 @@ static void test_whole_file_checks(void) {
   expect_error(c, 1, 2, "HTTP ingest needs devices");
   expect_error(c, 2, 3, "mqtt: topic 'nope' is not declared");
   sl_gw_conf_free(c);
+
+  c = load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { listen = 'off', timeout = '11m' }\n"
+           "g:topic { name = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 1);
+  expect_error(c, 0, 2, "timeout must be between 100ms and 10m");
+  sl_gw_conf_free(c);
+
+  /* A message blocks its MQTT client up to twice the timeout (then its
+   * dead letter): the broker must not drop the silent client meanwhile. */
+  c = load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { listen = 'off', timeout = '60s' }\n"
+           "g:topic { name = 't' }\n"
+           "g:mqtt { broker = 'mqtt://h', subscribe = 'a/+', topic = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 0);
+  CU_ASSERT_EQUAL(c->mqtt[0].keepalive, 130);
+  CU_ASSERT(1.5 * c->mqtt[0].keepalive > 2 * 60);
+  sl_gw_conf_free(c);
+  CU_ASSERT_EQUAL(sl_gw_keepalive(10000), 30);
+  CU_ASSERT_EQUAL(sl_gw_keepalive(600000), 1210);
 
   c = load("local sl = require 'sluice'\n" /* MQTT only: no devices file needed */
            "local g = sl.gateway { listen = 'off' }\n"
