@@ -158,11 +158,14 @@ int sl_gw_ingest_mqtt(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_top
                       const void *payload, size_t len, sl_error *err) {
   size_t dl = 0;
   const char *lvl = sl_gw_topic_level(mqtt_topic, m->device_level, &dl);
-  char device[256];
-  snprintf(device, sizeof device, "%.*s", lvl ? (int)dl : 0, lvl ? lvl : "");
   const sl_gw_topic *t = sl_gw_conf_topic(g->conf, m->topic, strlen(m->topic));
-  if (!t || !*device)
-    return invalid(g, m, mqtt_topic, NULL, payload, len, "no device id in the MQTT topic", err);
+  if (!t || !lvl || !sl_gw_device_id_valid(lvl, dl)) /* as for the devices file */
+    return invalid(g, m, mqtt_topic, NULL, payload, len,
+                   "no valid device id in the MQTT topic (1-128 printable characters without "
+                   "quotes or backslashes)",
+                   err);
+  char device[256]; /* valid: at most 128 */
+  snprintf(device, sizeof device, "%.*s", (int)dl, lvl);
   sl_gw_batch b;
   if (sl_gw_batch_init(&b) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");

@@ -38,6 +38,10 @@ static void test_valid_and_invalid(void) {
                          &err),
                   SL_OK);
   CU_ASSERT_EQUAL(ingest(&g, "plant/m0046/t", "\xff\xfe", &err), SL_OK);
+  /* A device level the devices file would refuse (over 128 characters). */
+  char topic[200];
+  snprintf(topic, sizeof topic, "plant/%0130d/t", 7);
+  CU_ASSERT_EQUAL(ingest(&g, topic, "{\"ts\":5,\"temperature\":2,\"vibration\":3}", &err), SL_OK);
 
   gf_message m[8];
   CU_ASSERT_EQUAL_FATAL(gf_consume(g.topic, 3, m, 8), 3);
@@ -50,10 +54,12 @@ static void test_valid_and_invalid(void) {
   CU_ASSERT_EQUAL(m43, 2);
 
   /* Dead letters as pipelines write them: original bytes, key, reason in headers. */
-  CU_ASSERT_EQUAL_FATAL(gf_consume(g.dlq, 3, m, 8), 3);
-  for (int i = 0; i < 3; i++) {
+  CU_ASSERT_EQUAL_FATAL(gf_consume(g.dlq, 4, m, 8), 4);
+  for (int i = 0; i < 4; i++) {
     CU_ASSERT(m[i].error_header[0] != '\0');
-    if (strcmp(m[i].key, "m0044") == 0) {
+    if (m[i].key[0] == '\0') {
+      CU_ASSERT_PTR_NOT_NULL(strstr(m[i].error_header, "no valid device id in the MQTT topic"));
+    } else if (strcmp(m[i].key, "m0044") == 0) {
       CU_ASSERT_STRING_EQUAL(m[i].value, "{\"ts\":\"later\"}");
       CU_ASSERT_PTR_NOT_NULL(strstr(m[i].error_header, "field 'ts'"));
     } else if (strcmp(m[i].key, "m0045") == 0) {
