@@ -1,13 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* MQTT subscriber of the gateway on libmosquitto's threaded loop. The
- * guarantee rests on two facts: the session is persistent (clean_session =
- * false, a fixed client id), so the broker keeps every QoS 1 message that was
- * not acknowledged and resends it on the next connection; and libmosquitto
- * 2.0 sends the PUBACK only after on_message returns. So on_message hands the
- * message to Kafka and waits for the acknowledgement before returning; when
- * Kafka refuses, it shuts the socket down first, so that no PUBACK can leave:
- * the client reconnects (with backoff) and the broker redelivers. Each
- * client runs on a thread of its own (client_main). */
+/* MQTT subscriber of the gateway on libmosquitto's loop, one thread per
+ * client (client_main). The guarantee rests on three facts:
+ *  - the session is persistent (clean_session = false, a fixed client id),
+ *    so the broker keeps every QoS 1 message that was not acknowledged and
+ *    resends it on the next connection;
+ *  - libmosquitto 2.0 does NOT wait for on_message: handle__publish calls
+ *    send__puback() before the callback (eclipse-mosquitto/mosquitto#2884).
+ *    But with mosquitto_threaded_set(true) packet__queue() only queues the
+ *    PUBACK, and the loop writes it on its next pass, after on_message
+ *    returned (without it, the PUBACK is written at once, before the
+ *    message is in Kafka);
+ *  - on_message hands the message to Kafka and waits for the
+ *    acknowledgement; when Kafka refuses, refuse() shuts the socket down
+ *    before returning, so the queued PUBACK can never be written: the loop
+ *    fails, the client reconnects (with backoff), mosquitto_reconnect
+ *    discards the packets still queued (packet__cleanup_all), and the broker
+ *    redelivers the message.
+ * Only QoS 1 messages are covered: a QoS 0 message is never redelivered, so
+ * devices must publish with QoS 1 (the subscription's QoS caps theirs). */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <mosquitto.h>
 #include <pthread.h>
@@ -20,8 +30,6 @@
 
 #include "log.h"
 #include "mqtt.h"
-
-#define KEEPALIVE_SEC 30
 
 struct sl_mqtt_client {
   struct mosquitto *mosq;
@@ -53,14 +61,20 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, cons
   (void)mosq;
   (void)mid;
   sl_mqtt_client *c = obj;
-  if (n < 1 || qos[0] > 2) {
-    sl_log(SL_LOG_ERROR, "mqtt", "the broker refused the subscription to %s", c->m->subscribe);
+  if (!sl_mqtt_granted_ok(n, qos)) {
+    /* QoS 0 would ack on receipt and never redeliver: nothing could be
+     * guaranteed, so stay not ready (the log says why). */
+    sl_log(SL_LOG_ERROR, "mqtt",
+           "the broker %s the subscription to %s (granted QoS %d, QoS 1 needed): not ready",
+           n >= 1 && qos[0] == 0 ? "downgraded" : "refused", c->m->subscribe, n >= 1 ? qos[0] : -1);
     return;
   }
   atomic_store(&c->connected, 1);
   sl_log(SL_LOG_INFO, "mqtt", "subscribed to %s on %s:%d (QoS %d, client id %s)", c->m->subscribe,
          c->m->host, c->m->port, qos[0], c->m->client_id);
 }
+
+int sl_mqtt_granted_ok(int n, const int *qos) { return n >= 1 && qos[0] >= 1 && qos[0] <= 2; }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc) {
   (void)mosq;
@@ -104,7 +118,11 @@ static int configure(sl_mqtt_client *c, sl_error *err) {
   if (!c->mosq)
     return sl_error_set(err, SL_ERR_NOMEM, "mqtt: cannot create a client");
   mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  mosquitto_threaded_set(c->mosq, true); /* stop() disconnects from another thread */
+  /* Load-bearing, not only for stop() disconnecting from another thread:
+   * in threaded mode the PUBACK that libmosquitto queues before on_message
+   * is written only on the loop's next pass, so refuse() can still keep it
+   * from leaving (see the top of this file). Do not remove. */
+  mosquitto_threaded_set(c->mosq, true);
   mosquitto_reconnect_delay_set(c->mosq, 1, 30, true);
   mosquitto_connect_callback_set(c->mosq, on_connect);
   mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
@@ -128,7 +146,15 @@ static void *client_main(void *arg) {
   sl_mqtt_client *c = arg;
   int delay = 1;
   while (!atomic_load(&c->stopping)) {
-    int rc = mosquitto_connect(c->mosq, c->m->host, c->m->port, KEEPALIVE_SEC);
+    /* The keepalive outlasts the longest on_message (sl_gw_keepalive): the
+     * loop sends no PINGREQ while it waits for Kafka. */
+    int rc = mosquitto_connect(c->mosq, c->m->host, c->m->port, c->m->keepalive);
+    if (rc == MOSQ_ERR_SUCCESS && atomic_load(&c->stopping)) {
+      /* sl_mqtt_stop's mosquitto_disconnect may have come before this
+       * connection existed: without this, loop_forever would run on. */
+      mosquitto_disconnect(c->mosq);
+      break;
+    }
     if (rc == MOSQ_ERR_SUCCESS) {
       delay = 1;
       rc = mosquitto_loop_forever(c->mosq, 1000, 1);

@@ -19,6 +19,9 @@ int sl_mqtt_connected(const sl_mqtt_client *c);
 void sl_mqtt_request_stop(sl_mqtt_client *c);
 /* Nonzero while a message is being handed to Kafka. */
 int sl_mqtt_busy(const sl_mqtt_client *c);
+/* Nonzero when a SUBACK's granted QoS (`n` values) allows the guarantee:
+ * QoS 1 or 2. QoS 0 (a broker capping it) or a refusal (0x80) do not. */
+int sl_mqtt_granted_ok(int n, const int *qos);
 /* Disconnect, join the thread, free. Call after sl_mqtt_request_stop() once
  * sl_mqtt_busy() is 0 (else it waits for that message). NULL is a no-op. */
 void sl_mqtt_stop(sl_mqtt_client *c);

@@ -14,6 +14,7 @@
 #ifndef SLUICE_GATEWAY_H
 #define SLUICE_GATEWAY_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,7 @@ typedef struct sl_gw_mqtt {
   int device_level;  /* 1-based level of the MQTT topic holding the device id */
   char *dead_letter; /* Kafka topic for invalid payloads, NULL: count and log */
   char *client_id;   /* fixed: the persistent session survives restarts */
+  int keepalive;     /* seconds, outlasting the longest wait for Kafka (sl_gw_keepalive) */
   int line;
 } sl_gw_mqtt;
 
@@ -54,6 +56,7 @@ typedef struct sl_gw_conf {
   char *devices;          /* path of the devices file (resolved against the file) */
   int64_t max_inflight;   /* records produced and not yet acknowledged */
   int64_t max_body;       /* bytes of one request body */
+  int64_t max_pending_bytes; /* memory held by HTTP requests waiting for Kafka */
   int64_t timeout_ms;     /* delivery timeout (librdkafka message.timeout.ms) */
   sl_config *options;     /* the sl.gateway{} options */
   const sl_config *kafka; /* its librdkafka properties table, may be NULL */
@@ -75,6 +78,10 @@ sl_gw_conf *sl_gw_conf_load(const char *path, const char *const *params, size_t 
 int sl_gw_conf_open(sl_gw_conf *c, sl_error *err);
 void sl_gw_conf_free(sl_gw_conf *c); /* NULL is a no-op */
 const sl_gw_topic *sl_gw_conf_topic(const sl_gw_conf *c, const char *name, size_t len);
+/* The MQTT keepalive for a delivery timeout: the client's loop is blocked
+ * while a message waits for Kafka (up to twice the timeout, with a dead
+ * letter), and the broker drops a client silent for 1.5 keepalives. */
+int sl_gw_keepalive(int64_t timeout_ms);
 
 /* ---- devices (gateway_devices.c) ----------------------------------------- */
 
@@ -85,6 +92,10 @@ typedef struct sl_gw_devices sl_gw_devices;
 sl_gw_devices *sl_gw_devices_parse(const char *text, size_t len, const char *name, sl_error *err);
 sl_gw_devices *sl_gw_devices_load(const char *path, sl_error *err);
 void sl_gw_devices_free(sl_gw_devices *d);
+/* Nonzero when `id` is a valid device id: 1 to 128 printable characters
+ * without spaces, quotes or backslashes (the devices file's rule, also
+ * applied to the device level of MQTT topics). */
+int sl_gw_device_id_valid(const char *id, size_t len);
 size_t sl_gw_devices_count(const sl_gw_devices *d);
 /* The device whose key is `key`, or NULL. Compares every digest in
  * constant time, so timing says nothing about which device or how close. */
@@ -99,17 +110,27 @@ typedef struct sl_gw_item {
   size_t off, len;   /* the encoded value in the batch's bytes */
 } sl_gw_item;
 
+/* librdkafka's framing of one message on top of its key and value (a v2
+ * record: at most ~40 bytes), rounded up: a record fits Kafka when key +
+ * value + this is at most the producer's message.max.bytes. */
+#define SL_GW_MESSAGE_OVERHEAD 64
+
 typedef struct sl_gw_batch {
   sl_arena *arena;
   sl_gw_item *items; /* arena */
   size_t n, invalid;
-  sl_buf bytes; /* every valid record's encoding, back to back */
+  sl_buf bytes;       /* every valid record's encoding, back to back */
+  size_t max_message; /* the producer's message.max.bytes, 0: no limit; set before parsing */
 } sl_gw_batch;
+
+/* The arena's chunk: what a batch holds at least, however small. */
+#define SL_GW_BATCH_ARENA (64 * 1024)
 
 int sl_gw_batch_init(sl_gw_batch *b);
 void sl_gw_batch_release(sl_gw_batch *b);
 /* Parse `body` (one JSON object or an array of them), set or check each
- * record's key field against `device`, validate and encode it. A body that
+ * record's key field against `device`, validate and encode it (a record
+ * larger than b->max_message allows is invalid). A body that
  * is not JSON, not an object/array, an empty array or more than
  * `max_records` records fails as a whole (SL_ERR_PARSE/SL_ERR_LIMIT);
  * otherwise per-record problems land in items[i].error. */
@@ -120,6 +141,10 @@ int sl_gw_record_encode(const sl_gw_topic *t, sl_record *r, const char *device, 
                         sl_error *err);
 /* The device id of an MQTT topic: level `level` (1-based), NULL if none. */
 const char *sl_gw_topic_level(const char *topic, int level, size_t *len);
+/* The topic filter that messages match: `filter` without the "$share/GROUP/"
+ * of a shared subscription (messages arrive on the topic without it). NULL
+ * for a malformed shared subscription (empty group or filter). */
+const char *sl_gw_filter_topics(const char *filter);
 
 /* ---- Kafka (gateway_kafka.c) --------------------------------------------- */
 
@@ -135,7 +160,9 @@ typedef struct sl_gw_producer sl_gw_producer;
 sl_gw_producer *sl_gw_producer_new(const sl_gw_conf *c, sl_error *err);
 void sl_gw_producer_free(sl_gw_producer *p); /* flushes up to 10 s first */
 /* Produce one record (value copied). SL_ERR_LIMIT when librdkafka's queue is
- * full, SL_ERR_UNAVAILABLE/SL_ERR_INVALID on other errors. Thread-safe. */
+ * full (retry soon), SL_ERR_INVALID when Kafka can never take this record
+ * (sl_gw_kafka_permanent), SL_ERR_UNAVAILABLE otherwise; the message names
+ * librdkafka's reason. Thread-safe. */
 int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, size_t keylen,
                         const void *value, size_t len, const char *const *headers, size_t nheaders,
                         sl_gw_waiter *w, sl_error *err);
@@ -148,10 +175,21 @@ int sl_gw_producer_fd(const sl_gw_producer *p);
 /* Records produced and not yet reported. */
 int64_t sl_gw_producer_inflight(const sl_gw_producer *p);
 /* Nonzero while every broker is down (librdkafka reported it and no
- * delivery has succeeded since). */
+ * delivery has succeeded since), and for good after a fatal error. */
 int sl_gw_producer_down(const sl_gw_producer *p);
+/* Nonzero once librdkafka raised a fatal error (RD_KAFKA_RESP_ERR__FATAL):
+ * the producer refuses everything from then on, only a restart helps. */
+int sl_gw_producer_fatal(const sl_gw_producer *p);
 /* Wait until everything produced is reported, up to `timeout_ms`. */
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms);
+/* The producer's message.max.bytes: see SL_GW_MESSAGE_OVERHEAD. */
+size_t sl_gw_producer_max_message(const sl_gw_producer *p);
+/* Nonzero for a Kafka error that retrying the same record cannot fix
+ * (record too large, unknown topic, not authorised): the record must go
+ * elsewhere. Timeouts, unreachable brokers and fatal errors are not. */
+int sl_gw_kafka_permanent(int kafka_err);
+/* The librdkafka client (tests read its configuration and inject faults). */
+rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p);
 
 /* ---- MQTT ingest (gateway_ingest.c) -------------------------------------- */
 
@@ -163,8 +201,9 @@ typedef struct sl_gw_ingest {
 /* One MQTT message: validated, produced and acknowledged by Kafka before it
  * returns (blocking; runs on the MQTT thread while another thread polls the
  * producer). SL_OK when the message may be acknowledged to the MQTT broker:
- * it is in Kafka, or it was invalid and is in the dead-letter topic (or
- * counted and logged without one). Otherwise the caller must not ack. */
+ * it is in Kafka, or it was invalid or refused by Kafka for good and is in
+ * the dead-letter topic (or counted and logged). Otherwise (a transient
+ * failure) the caller must not ack. */
 int sl_gw_ingest_mqtt(sl_gw_ingest *g, const sl_gw_mqtt *m, const char *mqtt_topic,
                       const void *payload, size_t len, sl_error *err);
 

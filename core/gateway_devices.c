@@ -26,15 +26,18 @@ struct sl_gw_devices {
   size_t n, cap;
 };
 
-static void digest_of(const char *key, size_t len, unsigned char out[32]) {
+/* 0 on success; -1 when OpenSSL failed (then `out` is zeroed). */
+static int digest_of(const char *key, size_t len, unsigned char out[32]) {
   unsigned int n = 32;
-  if (!EVP_Digest(key, len, out, &n, EVP_sha256(), NULL))
-    memset(out, 0, 32); /* never matches a real digest by accident: see auth */
+  if (EVP_Digest(key, len, out, &n, EVP_sha256(), NULL) && n == 32)
+    return 0;
+  memset(out, 0, 32);
+  return -1;
 }
 
 void sl_gw_hash_key(const char *key, size_t len, char out[65]) {
   unsigned char d[32];
-  digest_of(key, len, d);
+  (void)digest_of(key, len, d); /* zeros on failure: no device file line matches them */
   for (int i = 0; i < 32; i++)
     snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
@@ -58,7 +61,7 @@ static int parse_hex(const char *p, size_t len, unsigned char out[32]) {
   return 0;
 }
 
-static int valid_id(const char *p, size_t len) {
+int sl_gw_device_id_valid(const char *p, size_t len) {
   if (len == 0 || len > MAX_DEVICE_ID)
     return 0;
   for (size_t i = 0; i < len; i++)
@@ -116,7 +119,7 @@ static int parse_line(sl_gw_devices *d, const char *p, const char *end, const ch
                         "%s:%d: expected \"DEVICE_ID SHA256_HEX_OF_KEY\" (make the digest with "
                         "`sluice gateway --hash-key KEY`)",
                         name, line);
-  if (!valid_id(id, idlen))
+  if (!sl_gw_device_id_valid(id, idlen))
     return sl_error_set(err, SL_ERR_PARSE,
                         "%s:%d: device id must be 1-%d printable characters without quotes or "
                         "backslashes",
@@ -188,7 +191,8 @@ const char *sl_gw_devices_auth(const sl_gw_devices *d, const char *key, size_t l
   if (!d || !key || len == 0)
     return NULL;
   unsigned char dig[32];
-  digest_of(key, len, dig);
+  if (digest_of(key, len, dig) != 0)
+    return NULL; /* authenticate nobody: a zeroed digest could match a line */
   const char *found = NULL;
   for (size_t i = 0; i < d->n; i++) {
     /* Every digest is compared, whatever matched before. */

@@ -41,6 +41,7 @@ struct sl_gw_http {
   sl_gw_producer *producer;
   int draining, mqtt_ready;
   size_t pending;       /* requests waiting for delivery reports */
+  size_t pending_bytes; /* memory those requests hold (see held_bytes) */
   ingest_req *requests; /* those requests (to detach them at free) */
   time_t last_probe;
   char labels[256]; /* gateway=NAME */
@@ -50,11 +51,14 @@ struct sl_gw_http {
 struct ingest_req {
   sl_gw_waiter w; /* first: the delivery report's opaque */
   sl_gw_http *h;
-  struct evhttp_request *req; /* NULL once the client went away */
+  struct evhttp_request *req; /* NULL once answered or freed by libevent */
+  int gone;                   /* the client went away: `req` is ours to free */
   const sl_gw_topic *topic;
   sl_gw_batch batch;
   size_t outstanding, delivered, failed;
-  int first_err, limited, producing;
+  size_t held; /* counted in h->pending_bytes */
+  int limited, producing;
+  char cause[256]; /* why the first record failed, for the 503 body */
   ingest_req *prev, *next;
 };
 
@@ -137,14 +141,26 @@ static void reply_invalid(sl_gw_http *h, struct evhttp_request *req, const sl_gw
 
 /* ---- ingest ------------------------------------------------------------------- */
 
+/* The connection is being freed. When the client went away (EOF, timeout)
+ * libevent 2.1 first detaches a request that was not answered yet
+ * (evhttp_connection_incoming_fail: req->evcon = NULL, removed from the
+ * connection's list): it is not freed with the connection, it is ours. In
+ * other cases it is still attached and goes with the connection. */
 static void on_client_gone(struct evhttp_connection *evcon, void *arg) {
   (void)evcon;
   ingest_req *r = arg;
-  r->req = NULL; /* libevent frees the request with the connection */
+  if (r->req && !evhttp_request_get_connection(r->req))
+    r->gone = 1;
+  else
+    r->req = NULL;
 }
 
 static void req_free(ingest_req *r) {
   sl_gw_http *h = r->h;
+  if (r->req && r->gone) {
+    evhttp_request_free(r->req); /* detached: nobody else will */
+    r->req = NULL;
+  }
   if (r->req)
     evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
   if (r->prev)
@@ -154,6 +170,7 @@ static void req_free(ingest_req *r) {
   if (r->next)
     r->next->prev = r->prev;
   h->pending--;
+  h->pending_bytes -= r->held;
   sl_gw_batch_release(&r->batch);
   free(r);
 }
@@ -168,7 +185,7 @@ static void finish(ingest_req *r) {
   count(h, "sluice_gateway_records_total", "records by outcome", label,
         (double)(r->batch.n - r->delivered));
   sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
-  if (r->req) {
+  if (r->req && !r->gone) {
     char msg[512];
     sl_buf b = SL_BUF_INIT;
     /* Detach first: once replied to, the request belongs to libevent. */
@@ -177,10 +194,8 @@ static void finish(ingest_req *r) {
       sl_buf_printf(&b, "{\"accepted\":%zu}", r->delivered);
       reply(h, r->req, 202, "application/json", &b);
     } else if (r->failed) {
-      snprintf(msg, sizeof msg,
-               "Kafka did not acknowledge %zu of %zu records (%s); %zu were "
-               "stored",
-               r->failed, r->batch.n, rd_kafka_err2str(r->first_err), r->delivered);
+      snprintf(msg, sizeof msg, "Kafka did not acknowledge %zu of %zu records (%s); %zu were stored",
+               r->failed, r->batch.n, r->cause, r->delivered);
       reply_error(h, r->req, 503, RETRY_UNAVAILABLE, msg);
     } else {
       snprintf(msg, sizeof msg,
@@ -190,9 +205,9 @@ static void finish(ingest_req *r) {
       reply_error(h, r->req, 429, RETRY_OVERLOAD, msg);
     }
     sl_buf_free(&b);
+    r->req = NULL;
   }
-  r->req = NULL;
-  req_free(r);
+  req_free(r); /* frees a request whose client went away */
 }
 
 static void on_delivered(sl_gw_waiter *w, int err) {
@@ -200,7 +215,7 @@ static void on_delivered(sl_gw_waiter *w, int err) {
   r->outstanding--;
   if (err) {
     if (!r->failed++)
-      r->first_err = err;
+      snprintf(r->cause, sizeof r->cause, "%s", rd_kafka_err2str(err));
   } else {
     r->delivered++;
   }
@@ -220,12 +235,13 @@ static void produce_all(ingest_req *r, const char *device) {
                                  r->batch.bytes.data + it->off, it->len, NULL, 0, &r->w, &e);
     if (rc == SL_OK) {
       r->outstanding++;
-    } else if (rc == SL_ERR_LIMIT && strstr(e.message, "queue full")) {
+    } else if (rc == SL_ERR_LIMIT) { /* the producer queue is full: 429 */
       r->limited = 1;
     } else {
       sl_log_limited("gateway-produce", 10, SL_LOG_WARN, "gateway", "produce: %s", e.message);
-      r->failed = r->batch.n - i;
-      r->first_err = RD_KAFKA_RESP_ERR__FAIL;
+      if (!r->failed)
+        snprintf(r->cause, sizeof r->cause, "%.200s", e.message);
+      r->failed += r->batch.n - i;
     }
   }
   r->producing = 0;
@@ -256,6 +272,8 @@ static int refuse_if_unavailable(sl_gw_http *h, struct evhttp_request *req) {
   const char *why = NULL;
   if (h->draining) {
     why = "the gateway is shutting down";
+  } else if (sl_gw_producer_fatal(h->producer)) {
+    why = "the Kafka producer failed for good: the gateway must be restarted";
   } else if (sl_gw_producer_down(h->producer)) {
     time_t now = time(NULL);
     if (now - h->last_probe < PROBE_EVERY_SEC)
@@ -278,6 +296,26 @@ static int refuse_if_overloaded(sl_gw_http *h, struct evhttp_request *req, size_
   count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
         "reason=overload", 1);
   reply_error(h, req, 429, RETRY_OVERLOAD, "overloaded: too many records waiting for Kafka");
+  return 1;
+}
+
+/* What a request holds until its last report: the body (libevent's input
+ * buffer), the arena of its decoded records (one chunk at least) and the
+ * encoded records. max_inflight bounds records, not this. */
+static size_t held_bytes(const ingest_req *r, size_t body) {
+  size_t arena = sl_arena_used(r->batch.arena);
+  return body + (arena > SL_GW_BATCH_ARENA ? arena : SL_GW_BATCH_ARENA) + r->batch.bytes.cap;
+}
+
+/* 0 to go on; else the request was answered 429. One request is always let
+ * through (max_pending_bytes >= max_body), so a big one is never starved. */
+static int refuse_if_memory(sl_gw_http *h, struct evhttp_request *req, size_t need) {
+  if (h->pending_bytes == 0 || h->pending_bytes + need <= (size_t)h->conf->max_pending_bytes)
+    return 0;
+  count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
+        "reason=memory", 1);
+  reply_error(h, req, 429, RETRY_OVERLOAD,
+              "overloaded: too many bytes of requests waiting for Kafka (max_pending_bytes)");
   return 1;
 }
 
@@ -321,7 +359,9 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
     reply_error(h, req, 404, NULL, "no such topic: the gateway file declares g:topic{...}");
     return;
   }
-  if (refuse_if_unavailable(h, req) || refuse_if_overloaded(h, req, 1))
+  size_t body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+  if (refuse_if_unavailable(h, req) || refuse_if_overloaded(h, req, 1) ||
+      refuse_if_memory(h, req, body + SL_GW_BATCH_ARENA))
     return;
   ingest_req *r = calloc(1, sizeof *r);
   if (!r || sl_gw_batch_init(&r->batch) != SL_OK) {
@@ -338,11 +378,15 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
     h->requests->prev = r;
   h->requests = r;
   h->pending++;
-  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n)) {
+  r->batch.max_message = sl_gw_producer_max_message(h->producer);
+  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n) ||
+      refuse_if_memory(h, req, held_bytes(r, body))) {
     r->req = NULL; /* answered */
     req_free(r);
     return;
   }
+  r->held = held_bytes(r, body);
+  h->pending_bytes += r->held;
   evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, r);
   produce_all(r, device);
 }
@@ -355,6 +399,10 @@ static void ops(sl_gw_http *h, struct evhttp_request *req, const char *path) {
     sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
     sl_metrics_render(&b);
     reply(h, req, 200, "text/plain; version=0.0.4", &b);
+  } else if (sl_gw_producer_fatal(h->producer)) {
+    /* Both probes: liveness failing is what makes Kubernetes restart us. */
+    reply_error(h, req, 503, RETRY_UNAVAILABLE,
+                "the Kafka producer failed for good (see the log): restart the gateway");
   } else if (strcmp(path, "/healthz") == 0) {
     sl_buf_puts(&b, "{\"status\":\"ok\"}");
     reply(h, req, 200, "application/json", &b);

@@ -23,9 +23,11 @@ struct sl_gw_producer {
   rd_kafka_t *rk;
   rd_kafka_queue_t *mainq;
   int embedded;
+  size_t max_message; /* message.max.bytes */
   int fds[2]; /* librdkafka writes to [1] when reports wait; the loop reads [0] */
   atomic_llong inflight;
-  atomic_int down; /* all brokers down and no delivery since */
+  atomic_int down;  /* all brokers down and no delivery since */
+  atomic_int fatal; /* librdkafka failed for good: sticky, only a restart helps */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -46,8 +48,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_fatal_error(rk, why, sizeof why);
-    sl_log(SL_LOG_ERROR, "gateway", "kafka producer failed for good: %s", why);
-    atomic_store(&p->down, 1);
+    sl_log(SL_LOG_ERROR, "gateway", "kafka producer failed for good (restart needed): %s", why);
+    atomic_store(&p->fatal, 1); /* never cleared: brokers being up does not revive it */
     return;
   }
   sl_log_limited("gateway-kafka", 10, SL_LOG_WARN, "gateway", "kafka: %s", reason);
@@ -81,11 +83,18 @@ static rd_kafka_conf_t *make_conf(const sl_gw_conf *c, sl_gw_producer *p, sl_err
   snprintf(queue, sizeof queue, "%lld", (long long)(c->max_inflight * 2 + 1000));
   const sl_kafka_prop defaults[] = {
       {"linger.ms", "5"},
-      {"message.timeout.ms", timeout},
       {"queue.buffering.max.messages", queue},
       {"statistics.interval.ms", "2000"},
   };
-  const sl_kafka_prop forced[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
+  /* What the delivery contract rests on, applied after the user's settings:
+   * every request and MQTT message waits for one report per record, so a
+   * success must be reported too (delivery.report.only.error=false, else
+   * they wait forever), and within the file's `timeout` (the stop deadline
+   * and the MQTT keepalive are derived from it). */
+  const sl_kafka_prop forced[] = {{"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"delivery.report.only.error", "false"},
+                                  {"message.timeout.ms", timeout}};
   sl_connector_env env = {0};
   env.pipeline = c->name;
   env.kafka = c->kafka;
@@ -123,6 +132,10 @@ sl_gw_producer *sl_gw_producer_new(const sl_gw_conf *c, sl_error *err) {
     sl_error_set(err, SL_ERR_IO, "cannot create the delivery-report pipe");
     goto fail;
   }
+  char mmb[32] = "";
+  size_t mmbn = sizeof mmb;
+  if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", mmb, &mmbn) == RD_KAFKA_CONF_OK)
+    p->max_message = (size_t)strtoull(mmb, NULL, 10);
   p->mainq = rd_kafka_queue_get_main(p->rk);
   rd_kafka_queue_io_event_enable(p->mainq, p->fds[1], "1", 1);
   return p;
@@ -176,12 +189,30 @@ int sl_gw_producer_send(sl_gw_producer *p, const char *topic, const void *key, s
   if (hs)
     rd_kafka_headers_destroy(hs); /* ours again when producev fails */
   if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    return sl_error_set(err, SL_ERR_LIMIT, "kafka producer queue full");
-  int code = e == RD_KAFKA_RESP_ERR__FATAL ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID;
+    return sl_error_set(err, SL_ERR_LIMIT, "the Kafka producer queue is full");
   if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-    return sl_error_set(err, SL_ERR_LIMIT, "record of %zu bytes is larger than Kafka accepts", len);
-  return sl_error_set(err, code, "kafka: %s", rd_kafka_err2str(e));
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "kafka: a record of %zu bytes is larger than message.max.bytes (%zu)", len,
+                        p->max_message);
+  return sl_error_set(err, sl_gw_kafka_permanent(e) ? SL_ERR_INVALID : SL_ERR_UNAVAILABLE,
+                      "kafka: %s", rd_kafka_err2str(e));
 }
+
+int sl_gw_kafka_permanent(int kafka_err) {
+  switch (kafka_err) {
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+  case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+  case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+  case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+  case RD_KAFKA_RESP_ERR_POLICY_VIOLATION: return 1;
+  default: return 0;
+  }
+}
+
+size_t sl_gw_producer_max_message(const sl_gw_producer *p) { return p->max_message; }
 
 void sl_gw_producer_poll(sl_gw_producer *p) {
   char drain[64];
@@ -204,10 +235,16 @@ int64_t sl_gw_producer_inflight(const sl_gw_producer *p) {
 }
 
 int sl_gw_producer_down(const sl_gw_producer *p) {
-  return atomic_load(&((sl_gw_producer *)p)->down);
+  return atomic_load(&((sl_gw_producer *)p)->down) || sl_gw_producer_fatal(p);
+}
+
+int sl_gw_producer_fatal(const sl_gw_producer *p) {
+  return atomic_load(&((sl_gw_producer *)p)->fatal);
 }
 
 int sl_gw_producer_flush(sl_gw_producer *p, int timeout_ms) {
   return rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? SL_OK
                                                                          : SL_ERR_UNAVAILABLE;
 }
+
+rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p) { return p->rk; }

@@ -17,6 +17,10 @@
 #include "gateway.h"
 
 #define MT_GATEWAY "sluice.gateway"
+/* A message blocks its MQTT client while it waits for Kafka: bounded so
+ * that the keepalive derived from it stays reasonable (sl_gw_keepalive). */
+#define MAX_TIMEOUT_MS (10 * 60 * 1000)
+#define MIN_KEEPALIVE_SEC 30
 
 typedef struct gw_loader {
   sl_gw_conf *conf;
@@ -30,6 +34,8 @@ static const sl_config_entry gateway_map[] = {
     {"devices", SL_CFG_STRING, 0, NULL, "devices file: DEVICE_ID SHA256_HEX_OF_KEY per line"},
     {"max_inflight", SL_CFG_INT, 0, "10000", "records produced and not yet acknowledged"},
     {"max_body", SL_CFG_INT, 0, "1048576", "bytes of one request body"},
+    {"max_pending_bytes", SL_CFG_INT, 0, "67108864",
+     "memory held by HTTP requests waiting for Kafka before 429"},
     {"timeout", SL_CFG_DURATION, 0, "10s", "how long Kafka may take to acknowledge"},
     {"kafka", SL_CFG_TABLE, 0, NULL, "librdkafka properties"},
     {"dead_letter", SL_CFG_STRING, 0, NULL, "Kafka topic for invalid MQTT payloads"},
@@ -167,13 +173,17 @@ static void apply_gateway(gw_loader *g, sl_config *c, int line) {
   }
   gc->max_inflight = sl_config_int(c, "max_inflight", 10000);
   gc->max_body = sl_config_int(c, "max_body", 1 << 20);
+  gc->max_pending_bytes = sl_config_int(c, "max_pending_bytes", 64 << 20);
   gc->timeout_ms = sl_config_duration_ms(c, "timeout", 10000);
   if (gc->max_inflight < 1 || gc->max_inflight > 1000000)
     conf_error(gc, line, "max_inflight must be between 1 and 1000000");
   if (gc->max_body < 2 || gc->max_body > (64 << 20))
     conf_error(gc, line, "max_body must be between 2 and 67108864 bytes");
-  if (gc->timeout_ms < 100)
-    conf_error(gc, line, "timeout must be at least 100ms");
+  if (gc->max_pending_bytes < gc->max_body)
+    conf_error(gc, line, "max_pending_bytes must be at least max_body (%lld bytes)",
+               (long long)gc->max_body);
+  if (gc->timeout_ms < 100 || gc->timeout_ms > MAX_TIMEOUT_MS)
+    conf_error(gc, line, "timeout must be between 100ms and 10m");
   gc->dead_letter = dup_opt(c, "dead_letter", NULL);
   gc->options = c; /* kept: the kafka table is a child of it */
   gc->kafka = sl_config_table(c, "kafka");
@@ -280,14 +290,21 @@ static void check_mqtt(gw_loader *g, sl_gw_mqtt *m, const sl_config *c, int line
   const char *broker = sl_config_string(c, "broker", "");
   if (parse_broker(broker, &m->host, &m->port) != 0)
     conf_error(g->conf, line, "mqtt: broker must be \"mqtt://host:port\", not \"%s\"", broker);
-  int plus = first_plus(m->subscribe);
+  /* Levels count in the topics messages arrive on: without "$share/GROUP/". */
+  const char *filter = sl_gw_filter_topics(m->subscribe);
+  if (!filter) {
+    conf_error(g->conf, line, "mqtt: a shared subscription is '$share/GROUP/FILTER', not '%s'",
+               m->subscribe);
+    return;
+  }
+  int plus = first_plus(filter);
   m->device_level = (int)sl_config_int(c, "device", plus);
   size_t len;
-  const char *lvl = sl_gw_topic_level(m->subscribe, m->device_level, &len);
+  const char *lvl = sl_gw_topic_level(filter, m->device_level, &len);
   if (!lvl || len != 1 || *lvl != '+')
     conf_error(g->conf, line,
                "mqtt: device = %d must name a '+' level of '%s' (it holds the device id)",
-               m->device_level, m->subscribe);
+               m->device_level, filter);
 }
 
 static int gateway_mqtt(lua_State *L) {
@@ -407,7 +424,15 @@ static void check_whole(sl_gw_conf *c) {
       conf_error(c, m->line, "mqtt: topic '%s' is not declared with g:topic{...}", m->topic);
     if (!m->dead_letter && c->dead_letter)
       m->dead_letter = strdup(c->dead_letter);
+    m->keepalive = sl_gw_keepalive(c->timeout_ms);
   }
+}
+
+int sl_gw_keepalive(int64_t timeout_ms) {
+  /* Blocked for at most 2 timeouts (the message, then its dead letter);
+   * 10 s more for the reports to be served. */
+  int64_t sec = 2 * ((timeout_ms + 999) / 1000) + 10;
+  return sec < MIN_KEEPALIVE_SEC ? MIN_KEEPALIVE_SEC : (int)sec;
 }
 
 static int run_file(sl_gw_conf *c, gw_loader *g, sl_error *err) {
@@ -458,6 +483,7 @@ sl_gw_conf *sl_gw_conf_load(const char *path, const char *const *params, size_t 
   }
   c->max_inflight = 10000;
   c->max_body = 1 << 20;
+  c->max_pending_bytes = 64 << 20;
   c->timeout_ms = 10000;
   gw_loader g = {c, params, nparams};
   if (run_file(c, &g, err) != SL_OK) {

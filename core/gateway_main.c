@@ -2,8 +2,10 @@
 /* `sluice gateway FILE.lua`: load the gateway file and the devices file,
  * start the producer, the HTTP endpoints and the MQTT subscribers on one
  * libevent loop, and stop gracefully on SIGTERM/SIGINT: refuse new requests,
- * stop the MQTT subscribers, wait for every delivery report (bounded), exit 0.
- * Exit codes follow SPEC.md section 2: 1 invalid file, 3 runtime failure. */
+ * stop the MQTT subscribers, wait for every delivery report (bounded), let
+ * the last replies be written, exit 0 (3 when records were still
+ * unacknowledged at the deadline). Exit codes follow SPEC.md section 2:
+ * 1 invalid file, 3 runtime failure. */
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,9 @@
 
 /* Past the delivery timeout every record has its report; then a little more. */
 #define STOP_GRACE_SEC 2
+/* After a missed deadline: how long late reports may still answer requests. */
+#define LATE_FLUSH_MS 1000
+#define LATE_WRITE_USEC 500000
 
 typedef struct gw_run {
   sl_gw_conf *conf;
@@ -30,6 +35,8 @@ typedef struct gw_run {
   struct event_base *base;
   struct event *reports, *sigterm, *sigint, *tick;
   time_t stop_deadline; /* 0 while running */
+  int idle_ticks;       /* during a stop: ticks in a row with nothing pending */
+  int unacked;          /* records were still unacknowledged at the deadline */
 } gw_run;
 
 static void on_reports(evutil_socket_t fd, short what, void *arg) {
@@ -72,9 +79,36 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   if (!g->stop_deadline)
     return;
   size_t pending = g->http ? sl_gw_http_pending(g->http) : 0;
-  if ((pending == 0 && !mqtt_busy(g) && sl_gw_producer_inflight(g->producer) == 0) ||
-      time(NULL) >= g->stop_deadline)
+  int64_t inflight = sl_gw_producer_inflight(g->producer);
+  if (pending == 0 && !mqtt_busy(g) && inflight == 0) {
+    /* The last replies may have been handed to libevent just before this
+     * tick; their bufferevents write them on later turns. Nothing pending
+     * for a whole tick means they are out. */
+    if (++g->idle_ticks >= 2)
+      event_base_loopexit(g->base, NULL);
+    return;
+  }
+  g->idle_ticks = 0;
+  if (time(NULL) >= g->stop_deadline) {
+    sl_log(SL_LOG_ERROR, "gateway",
+           "stop deadline passed with %zu requests and %lld records unacknowledged by Kafka",
+           pending, (long long)inflight);
+    g->unacked = pending > 0 || inflight > 0; /* a busy MQTT client acks nothing: no loss */
     event_base_loopexit(g->base, NULL);
+  }
+}
+
+/* After a missed deadline: reports that still come (bounded) answer their
+ * requests, and the loop runs a little longer, without the tick, so that
+ * those answers are written rather than dropped with the connections. */
+static void answer_late(gw_run *g) {
+  if (sl_gw_producer_flush(g->producer, LATE_FLUSH_MS) != SL_OK)
+    sl_log(SL_LOG_ERROR, "gateway", "stopped with %lld records unacknowledged by Kafka",
+           (long long)sl_gw_producer_inflight(g->producer));
+  struct timeval t = {0, LATE_WRITE_USEC};
+  event_del(g->tick);
+  event_base_loopexit(g->base, &t);
+  event_base_dispatch(g->base);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
@@ -213,9 +247,10 @@ int sl_gateway_main(const char *file, const char *const *sets, size_t nsets, con
            g.conf->name, g.conf->ntopics, sl_gw_devices_count(g.devices), g.conf->listen,
            g.http ? sl_gw_http_port(g.http) : 0, g.nmqtt);
     event_base_dispatch(g.base);
-    if (sl_gw_producer_flush(g.producer, 1000) != SL_OK)
-      sl_log(SL_LOG_ERROR, "gateway", "stopped with %lld records unacknowledged by Kafka",
-             (long long)sl_gw_producer_inflight(g.producer));
+    if (g.unacked) {
+      answer_late(&g);
+      code = SL_EXIT_RUNTIME; /* an orchestrator should know records may be missing */
+    }
     sl_log(SL_LOG_INFO, "gateway", "gateway '%s' stopped", g.conf->name);
   }
   cleanup(&g);

@@ -16,7 +16,7 @@
 
 int sl_gw_batch_init(sl_gw_batch *b) {
   memset(b, 0, sizeof *b);
-  b->arena = sl_arena_new(64 * 1024);
+  b->arena = sl_arena_new(SL_GW_BATCH_ARENA);
   return b->arena ? SL_OK : SL_ERR_NOMEM;
 }
 
@@ -38,6 +38,13 @@ const char *sl_gw_topic_level(const char *topic, int level, size_t *len) {
   }
   *len = strcspn(p, "/");
   return p;
+}
+
+const char *sl_gw_filter_topics(const char *filter) {
+  if (strncmp(filter, "$share/", 7) != 0)
+    return filter;
+  const char *group = filter + 7, *slash = strchr(group, '/');
+  return slash && slash > group && slash[1] ? slash + 1 : NULL;
 }
 
 /* The key field must be the device, or missing (then it is set). */
@@ -142,6 +149,17 @@ static int parse_item(sl_gw_batch *b, size_t i, const sl_gw_topic *t, const char
   int rc = sl_json_decode(s, n, b->arena, &r, &e);
   if (rc == SL_OK)
     rc = sl_gw_record_encode(t, r, device, &b->bytes, &e);
+  size_t len = b->bytes.len - start;
+  if (rc == SL_OK && b->max_message &&
+      len + strlen(device) + SL_GW_MESSAGE_OVERHEAD > b->max_message) {
+    /* Refused here with the reason rather than by librdkafka after
+     * part of the batch was produced. */
+    b->bytes.len = start;
+    rc = sl_error_set(&e, SL_ERR_LIMIT,
+                      "the record is %zu bytes encoded; Kafka accepts at most %zu per message "
+                      "(message.max.bytes, key and framing included)",
+                      len, b->max_message);
+  }
   if (rc == SL_OK) {
     b->items[i].off = start;
     b->items[i].len = b->bytes.len - start;

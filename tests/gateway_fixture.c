@@ -108,9 +108,18 @@ int gf_start(gf_gateway *g, const char *options, int http) {
   return start_loop(g, http);
 }
 
+static void on_stop(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  event_base_loopbreak(arg);
+}
+
 void gf_stop(gf_gateway *g) {
   if (g->running) {
-    event_base_loopbreak(g->base);
+    /* Break from inside the loop: event_base_loop clears a loopbreak that
+     * came before the thread entered it, and the join would wait forever. */
+    struct timeval now = {0, 0};
+    event_base_once(g->base, -1, EV_TIMEOUT, on_stop, g->base, &now);
     pthread_join(g->thread, NULL);
   }
   sl_gw_producer_free(g->producer); /* its last reports answer requests on http */

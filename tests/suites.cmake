@@ -45,3 +45,4 @@ sluice_suite(core_gateway_records core/test_gateway_records.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} gateway_fixture.c) # shared by the gateway suites
 sluice_suite(core_gateway_http core/test_gateway_http.c LABELS integration)
 sluice_suite(core_gateway_ingest core/test_gateway_ingest.c LABELS integration)
+sluice_suite(connectors_mqtt connectors/test_mqtt.c)

@@ -5,7 +5,9 @@
 # invalid, unauthorised, unknown topic) checked by status and body with curl;
 # MQTT messages with mosquitto_pub (valid, invalid -> dead-letter topic);
 # then a message published while the gateway is stopped arrives after its
-# restart (persistent MQTT session). Every accepted record is read back with
+# restart (persistent MQTT session), and a QoS 1 message that reached the
+# gateway while Kafka was unreachable (so it was not acknowledged) arrives
+# after a restart with Kafka up. Every accepted record is read back with
 # kcat exactly once, keyed by its device id.
 # Kafka: SLUICE_TEST_KAFKA_BROKERS when it names a real broker (what
 # scripts/test.sh passes), else the gateway's embedded broker, read through
@@ -58,7 +60,8 @@ cp "$root/pipelines/schemas/machine_reading.avsc" "$work/reading.avsc"
 cat >"$work/gw.lua" <<EOF
 local sl = require "sluice"
 local g = sl.gateway { name = "$tag", listen = "127.0.0.1:$http_port",
-                       devices = "devices.txt", dead_letter = "$dlq" }
+                       devices = "devices.txt", dead_letter = "$dlq",
+                       timeout = sl.param("timeout", "10s") }
 g:topic { name = "$topic", format = "json", schema = "reading.avsc", key = "machine_id" }
 g:mqtt { broker = "mqtt://127.0.0.1:$mq_port", subscribe = "$tag/+/telemetry",
          topic = "$topic" }
@@ -73,6 +76,20 @@ start_gateway() {
     sleep 0.2
   done
   fail "the gateway did not become ready"
+}
+# The gateway with Kafka unreachable (a closed port) and a 1 s delivery
+# timeout: not ready, so wait for its MQTT subscription in its own log.
+start_gateway_without_kafka() {
+  : >"$work/gw-nokafka.log"
+  SLUICE_KAFKA_BROKERS=127.0.0.1:$(free_port) "$bin" gateway "$work/gw.lua" --set timeout=1s \
+    --log-format text >>"$work/gw-nokafka.log" 2>&1 &
+  gw_pid=$!
+  for _ in $(seq 1 150); do
+    grep -q "subscribed to $tag/+/telemetry" "$work/gw-nokafka.log" && return 0
+    kill -0 "$gw_pid" 2>/dev/null || fail "the gateway without Kafka exited early"
+    sleep 0.2
+  done
+  fail "the gateway without Kafka did not subscribe: $(tail -n 5 "$work/gw-nokafka.log")"
 }
 stop_gateway() {
   kill -TERM "$gw_pid"
@@ -174,6 +191,29 @@ kcat -C -b "$(kafka)" -t "$topic" -e -q -f '%k %s\n' >"$work/after"
 stop_gateway
 echo "gateway.sh: ok: the message published while stopped arrived after the restart"
 
+# ---- a message that reached the gateway while Kafka was unreachable --------------
+# Kafka does not acknowledge it within the 1 s timeout, so the gateway must not
+# send the PUBACK (the log line says it refused it); once restarted with Kafka
+# up, the broker redelivers it from the persistent session.
+start_gateway_without_kafka
+mosquitto_pub -p "$mq_port" -q 1 -t "$tag/dev-6/telemetry" -m "$(reading 10)"
+for _ in $(seq 1 150); do
+  grep -q "message on $tag/dev-6/telemetry not stored" "$work/gw-nokafka.log" && break
+  sleep 0.2
+done
+grep -q "message on $tag/dev-6/telemetry not stored" "$work/gw-nokafka.log" ||
+  fail "the gateway without Kafka did not refuse the message: $(tail -n 5 "$work/gw-nokafka.log")"
+stop_gateway
+start_gateway
+if [ "$brokers" = embedded ]; then
+  wait_count "$topic" 1 # a new embedded broker: only the redelivered message
+else
+  wait_count "$topic" 10
+fi
+kcat -C -b "$(kafka)" -t "$topic" -e -q -f '%k %s\n' >"$work/after2"
+stop_gateway
+echo "gateway.sh: ok: the message refused while Kafka was unreachable arrived after the restart"
+
 # ---- every accepted record exactly once, keyed by its device ---------------------
 # Lines "KEY TS", sorted; the machine_id field must equal the key.
 keyed() {
@@ -185,13 +225,13 @@ keyed() {
   done | sort -k2 -n
 }
 if [ "$brokers" = embedded ]; then
-  got=$(cat "$work/before" "$work/after" | keyed | tr '\n' ',')
+  got=$(cat "$work/before" "$work/after" "$work/after2" | keyed | tr '\n' ',')
 else
-  got=$(keyed <"$work/after" | tr '\n' ',')
+  got=$(keyed <"$work/after2" | tr '\n' ',')
 fi
-want="dev-1 1,dev-2 2,dev-2 3,dev-2 4,dev-3 5,dev-7 6,dev-8 7,dev-8 8,dev-7 9,"
+want="dev-1 1,dev-2 2,dev-2 3,dev-2 4,dev-3 5,dev-7 6,dev-8 7,dev-8 8,dev-7 9,dev-6 10,"
 [ "$got" = "$want" ] || fail "records in $topic: '$got', expected '$want'"
-echo "gateway.sh: ok: 9 records, each once, keyed by device"
+echo "gateway.sh: ok: 10 records, each once, keyed by device"
 
 dl=$(cat "$work/dlq")
 [ "$(wc -l <"$work/dlq")" = 1 ] || fail "expected 1 dead letter, got: $dl"

@@ -80,6 +80,20 @@ static void test_bad_lines(void) {
   expect_bad("m1 " DIGEST_K1 "\nm2 " DIGEST_K1 "\n", "has the same key as 'm1'");
 }
 
+/* One rule for device ids, from the devices file or an MQTT topic level. */
+static void test_device_id_rule(void) {
+  char id[200];
+  memset(id, 'x', sizeof id);
+  CU_ASSERT_TRUE(sl_gw_device_id_valid("m0001", 5));
+  CU_ASSERT_TRUE(sl_gw_device_id_valid(id, 128));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid(id, 129));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid("", 0));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid("a b", 3));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid("a\"b", 3));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid("a\\b", 3));
+  CU_ASSERT_FALSE(sl_gw_device_id_valid("a\x7f", 2));
+}
+
 static void test_load(void) {
   sl_error err;
   sl_error_clear(&err);
@@ -102,6 +116,7 @@ int suite_core_gateway_devices(void) {
   CU_add_test(s, "hash matches sha256sum", test_hash_matches_sha256sum);
   CU_add_test(s, "parse and authenticate", test_parse_and_auth);
   CU_add_test(s, "bad lines name file and line", test_bad_lines);
+  CU_add_test(s, "the device id rule", test_device_id_rule);
   CU_add_test(s, "load from a file", test_load);
   return 0;
 }

@@ -5,7 +5,9 @@
  * (503 on delivery failure uses the embedded broker's fault injection). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway_fixture.h"
 #include "kafka.h"
@@ -137,6 +139,71 @@ static void test_overload_429(void) {
   gf_stop(&g);
 }
 
+/* The client hangs up while its records wait for Kafka: the request is
+ * finished once the reports are in, without a crash, leak or double free
+ * (ASan), and the gateway goes on serving. libevent 2.1.12 (Debian 12)
+ * disables reading once the body is in, so it notices the hang-up only when
+ * the answer is written; a libevent that notices it earlier detaches the
+ * request and leaves it to on_client_gone, a path this test cannot reach. */
+static void test_client_gone_while_waiting(void) {
+  gf_gateway g;
+  gf_reply r;
+  CU_ASSERT_EQUAL_FATAL(gf_start(&g, NULL, 1), 0);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(0, 1), &r), 0); /* connected, warm */
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
+  rd_kafka_mock_broker_set_rtt(mc, -1, 1000);
+  int fd = gf_post_start(&g, g.topic, GF_KEY1, READING(1, 1));
+  CU_ASSERT_FATAL(fd >= 0);
+  int n = 0;
+  for (int i = 0; i < 1000 && (n = inflight(&g)) != 1; i++)
+    ; /* bounded: the request is parsed within a few loop turns */
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  close(fd); /* gone before Kafka answers */
+  /* Same device, same partition: its report comes after the first one's. */
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(2, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_broker_set_rtt(mc, -1, 0);
+  CU_ASSERT_EQUAL(gf_get(&g, "/metrics", &r), 0);
+  char want[300];
+  snprintf(want, sizeof want,
+           "sluice_gateway_records_total{gateway=\"test-gw\",result=\"accepted\",topic=\"%s\"} 3",
+           g.topic);
+  expect(&r, 200, want); /* the abandoned request was finished too */
+  gf_stop(&g);
+}
+
+/* max_inflight counts records; memory is bounded by max_pending_bytes: a
+ * slow Kafka holds one request (its 64 KiB arena at least), the next one
+ * that would push the held bytes past the limit gets 429 at once. */
+static void test_pending_bytes_429(void) {
+  gf_gateway g;
+  gf_reply r;
+  CU_ASSERT_EQUAL_FATAL(gf_start(&g, "max_body = 100000, max_pending_bytes = 100000", 1), 0);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(0, 1), &r), 0); /* connected, warm */
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_cluster_t *mc = sl_kafka_embedded_cluster();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mc);
+  rd_kafka_mock_broker_set_rtt(mc, -1, 1000);
+  int slow = gf_post_start(&g, g.topic, GF_KEY1, READING(1, 1));
+  CU_ASSERT_FATAL(slow >= 0);
+  int n = 0;
+  for (int i = 0; i < 1000 && (n = inflight(&g)) != 1; i++)
+    ; /* bounded: the slow request is parsed within a few loop turns */
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY2, READING(2, 1), &r), 0);
+  expect(&r, 429, "max_pending_bytes");
+  CU_ASSERT_STRING_EQUAL(r.retry_after, "1");
+  CU_ASSERT_EQUAL(gf_post_finish(slow, &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  rd_kafka_mock_broker_set_rtt(mc, -1, 0);
+  /* Released with the request: the same one goes through now. */
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY2, READING(2, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  gf_stop(&g);
+}
+
 /* Kafka refuses the records: never 202, and the client is told to retry. */
 static void test_delivery_failure_503(void) {
   gf_gateway g;
@@ -148,7 +215,74 @@ static void test_delivery_failure_503(void) {
                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(1, 1), &r), 0);
   expect(&r, 503, "Kafka did not acknowledge 1 of 1 records");
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, rd_kafka_err2str(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)));
   CU_ASSERT_STRING_EQUAL(r.retry_after, "5");
+  gf_stop(&g);
+}
+
+/* A record larger than the producer's message.max.bytes can never be
+ * stored: 400 naming it (not a retryable 503), and nothing of the request
+ * is stored. */
+static void test_record_too_large_400(void) {
+  gf_gateway g;
+  gf_reply r;
+  setenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES", "2000", 1);
+  int rc = gf_start(&g, NULL, 1);
+  unsetenv("SLUICE_KAFKA_MESSAGE_MAX_BYTES");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  char big[2600], body[3000];
+  memset(big, 'x', 2400);
+  big[2400] = '\0';
+  snprintf(body, sizeof body,
+           "[" READING(1, 1) ",{\"ts\":2,\"temperature\":1,\"vibration\":1,\"pad\":\"%s\"}]", big);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, body, &r), 0);
+  expect(&r, 400, "{\"index\":1,\"error\":\"the record is ");
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "Kafka accepts at most 2000 per message"));
+  CU_ASSERT_PTR_NULL(strstr(r.body, "\"index\":0"));
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(3, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  gf_message m[4];
+  CU_ASSERT_EQUAL(gf_consume(g.topic, 1, m, 4), 1); /* only the later request's record */
+  CU_ASSERT_PTR_NOT_NULL(strstr(m[0].value, "\"ts\":3"));
+  gf_stop(&g);
+}
+
+/* GET `path` until it answers `status` (bounded: each GET is one loop turn). */
+static void get_until(gf_gateway *g, const char *path, int status, gf_reply *r) {
+  for (int i = 0; i < 2000; i++)
+    if (gf_get(g, path, r) == 0 && r->status == status)
+      return;
+}
+
+/* A fatal producer error is for good: the statistics that see brokers up
+ * (every 100 ms here) must not make the gateway look healthy again, and
+ * liveness fails too, so that Kubernetes restarts the pod. */
+static void test_fatal_error_is_sticky(void) {
+  gf_gateway g;
+  gf_reply r;
+  setenv("SLUICE_KAFKA_STATISTICS_INTERVAL_MS", "100", 1);
+  int rc = gf_start(&g, NULL, 1);
+  unsetenv("SLUICE_KAFKA_STATISTICS_INTERVAL_MS");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(1, 1), &r), 0);
+  expect(&r, 202, "{\"accepted\":1}");
+  CU_ASSERT_EQUAL(rd_kafka_test_fatal_error(sl_gw_producer_client(g.producer),
+                                            RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                            "injected by the test"),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+  get_until(&g, "/healthz", 503, &r);
+  expect(&r, 503, "failed for good");
+  CU_ASSERT(sl_gw_producer_fatal(g.producer));
+  CU_ASSERT_EQUAL(gf_post(&g, g.topic, GF_KEY1, READING(2, 1), &r), 0);
+  expect(&r, 503, "failed for good");
+  /* Still so after the statistics saw the broker up a few times. */
+  for (int i = 0; i < 200; i++) {
+    CU_ASSERT_EQUAL(gf_get(&g, i % 2 ? "/readyz" : "/healthz", &r), 0);
+    if (r.status != 503) {
+      expect(&r, 503, "failed for good");
+      break;
+    }
+  }
   gf_stop(&g);
 }
 
@@ -160,9 +294,14 @@ int suite_core_gateway_http(void) {
               test_accepted_only_what_is_stored);
   CU_add_test(s, "401, 404, 405, operations endpoints", test_refusals);
   CU_add_test(s, "more records than max_inflight: 413", test_too_many_records_413);
+  CU_add_test(s, "a record larger than Kafka accepts: 400", test_record_too_large_400);
+  CU_add_test(s, "a fatal producer error fails /healthz and /readyz for good",
+              test_fatal_error_is_sticky);
   if (gf_is_embedded()) {
     CU_add_test(s, "overload: 429 with Retry-After", test_overload_429);
     CU_add_test(s, "delivery failure: 503 with Retry-After", test_delivery_failure_503);
+    CU_add_test(s, "client gone while waiting for Kafka", test_client_gone_while_waiting);
+    CU_add_test(s, "memory: 429 past max_pending_bytes", test_pending_bytes_429);
   }
   return 0;
 }

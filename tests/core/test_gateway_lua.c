@@ -65,6 +65,7 @@ static void test_declaration_and_defaults(void) {
   snprintf(want, sizeof want, "%s/devices.txt", dir); /* relative to the file */
   CU_ASSERT_STRING_EQUAL(c->devices, want);
   CU_ASSERT_EQUAL(c->max_inflight, 10000);
+  CU_ASSERT_EQUAL(c->max_pending_bytes, 64 << 20);
   CU_ASSERT_EQUAL(c->timeout_ms, 10000);
   CU_ASSERT_EQUAL_FATAL(c->ntopics, 2);
   CU_ASSERT_STRING_EQUAL(c->topics[0].format, "avro");
@@ -104,30 +105,60 @@ static void test_options_and_params(void) {
   CU_ASSERT_EQUAL(sl_config_int(c->kafka, "linger.ms", 0), 1);
   CU_ASSERT_EQUAL(c->mqtt[0].port, 1883);
   CU_ASSERT_EQUAL(c->mqtt[0].device_level, 3);
+  CU_ASSERT_EQUAL(c->mqtt[0].keepalive, 30); /* the minimum */
   CU_ASSERT_STRING_EQUAL(c->mqtt[0].client_id, "fixed");
   CU_ASSERT_STRING_EQUAL(c->mqtt[0].dead_letter, "dlq"); /* the gateway's */
   sl_gw_conf_free(c);
 }
 
+/* A shared subscription's "$share/GROUP/" is not part of the topics the
+ * messages arrive on: the device level counts without it. */
+static void test_shared_subscription(void) {
+  sl_gw_conf *c = load("local sl = require 'sluice'\n"
+                       "local g = sl.gateway { listen = 'off' }\n"
+                       "g:topic { name = 't' }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/gw/plant/+/t', topic = 't' }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/gw/a/b/+', topic = 't',\n"
+                       "         device = 3 }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share/+/t', topic = 't',\n"
+                       "         device = 3 }\n"
+                       "g:mqtt { broker = 'mqtt://h', subscribe = '$share//x/+', topic = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 2);
+  CU_ASSERT_EQUAL(c->mqtt[0].device_level, 2);
+  CU_ASSERT_EQUAL(c->mqtt[1].device_level, 3);
+  expect_error(c, 0, 7, "device = 3 must name a '+' level of 't'");
+  expect_error(c, 1, 9, "a shared subscription is '$share/GROUP/FILTER'");
+  size_t n = 0;
+  const char *lvl = sl_gw_topic_level("plant/m7/t", c->mqtt[0].device_level, &n);
+  CU_ASSERT(lvl && n == 2 && strncmp(lvl, "m7", 2) == 0);
+  sl_gw_conf_free(c);
+  CU_ASSERT_STRING_EQUAL(sl_gw_filter_topics("a/+/b"), "a/+/b");
+  CU_ASSERT_STRING_EQUAL(sl_gw_filter_topics("$share/g/a/+"), "a/+");
+  CU_ASSERT_PTR_NULL(sl_gw_filter_topics("$share/g"));
+  CU_ASSERT_PTR_NULL(sl_gw_filter_topics("$share/g/"));
+}
+
 static void test_every_error_with_its_line(void) {
   sl_gw_conf *c = load("local sl = require 'sluice'\n"
-                       "local g = sl.gateway { nme = 'x', devices = 'd', max_inflight = 0 }\n"
+                       "local g = sl.gateway { nme = 'x', devices = 'd', max_inflight = 0, "
+                       "max_body = 4096, max_pending_bytes = 4095 }\n"
                        "g:topic { name = 'a', format = 'avro' }\n"
                        "g:topic { name = 'b', format = 'xml' }\n"
                        "g:topic { name = 'b' }\n"
                        "g:topic { format = 'json' }\n"
                        "g:mqtt { broker = 'tcp://h:1', subscribe = 'a/b', topic = 'a' }\n"
                        "g:mqtt { broker = 'mqtt://h', subscribe = 'a/+', topic = 'a', dev = 2 }\n");
-  CU_ASSERT_EQUAL_FATAL(c->nerrors, 9);
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 10);
   expect_error(c, 0, 2, "gateway: unknown option 'nme' (did you mean 'name'?)");
   expect_error(c, 1, 2, "max_inflight must be between 1 and 1000000");
-  expect_error(c, 2, 3, "topic 'a': format \"avro\" needs schema");
-  expect_error(c, 3, 4, "topic 'b': format must be \"avro\" or \"json\", not \"xml\"");
-  expect_error(c, 4, 5, "topic 'b' declared twice (first at line 4)");
-  expect_error(c, 5, 6, "topic: missing required option 'name'");
-  expect_error(c, 6, 7, "broker must be \"mqtt://host:port\", not \"tcp://h:1\"");
-  expect_error(c, 7, 7, "device = 0 must name a '+' level of 'a/b'");
-  expect_error(c, 8, 8, "mqtt: unknown option 'dev'");
+  expect_error(c, 2, 2, "max_pending_bytes must be at least max_body (4096 bytes)");
+  expect_error(c, 3, 3, "topic 'a': format \"avro\" needs schema");
+  expect_error(c, 4, 4, "topic 'b': format must be \"avro\" or \"json\", not \"xml\"");
+  expect_error(c, 5, 5, "topic 'b' declared twice (first at line 4)");
+  expect_error(c, 6, 6, "topic: missing required option 'name'");
+  expect_error(c, 7, 7, "broker must be \"mqtt://host:port\", not \"tcp://h:1\"");
+  expect_error(c, 8, 7, "device = 0 must name a '+' level of 'a/b'");
+  expect_error(c, 9, 8, "mqtt: unknown option 'dev'");
   sl_gw_conf_free(c);
 }
 
@@ -145,6 +176,26 @@ static void test_whole_file_checks(void) {
   expect_error(c, 1, 2, "HTTP ingest needs devices");
   expect_error(c, 2, 3, "mqtt: topic 'nope' is not declared");
   sl_gw_conf_free(c);
+
+  c = load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { listen = 'off', timeout = '11m' }\n"
+           "g:topic { name = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 1);
+  expect_error(c, 0, 2, "timeout must be between 100ms and 10m");
+  sl_gw_conf_free(c);
+
+  /* A message blocks its MQTT client up to twice the timeout (then its
+   * dead letter): the broker must not drop the silent client meanwhile. */
+  c = load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { listen = 'off', timeout = '60s' }\n"
+           "g:topic { name = 't' }\n"
+           "g:mqtt { broker = 'mqtt://h', subscribe = 'a/+', topic = 't' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 0);
+  CU_ASSERT_EQUAL(c->mqtt[0].keepalive, 130);
+  CU_ASSERT(1.5 * c->mqtt[0].keepalive > 2 * 60);
+  sl_gw_conf_free(c);
+  CU_ASSERT_EQUAL(sl_gw_keepalive(10000), 30);
+  CU_ASSERT_EQUAL(sl_gw_keepalive(600000), 1210);
 
   c = load("local sl = require 'sluice'\n" /* MQTT only: no devices file needed */
            "local g = sl.gateway { listen = 'off' }\n"
@@ -196,6 +247,7 @@ int suite_core_gateway_lua(void) {
     return -1;
   CU_add_test(s, "declaration and defaults", test_declaration_and_defaults);
   CU_add_test(s, "options and --set", test_options_and_params);
+  CU_add_test(s, "shared subscriptions: levels without $share/GROUP/", test_shared_subscription);
   CU_add_test(s, "every error with its line", test_every_error_with_its_line);
   CU_add_test(s, "whole-file checks", test_whole_file_checks);
   CU_add_test(s, "Lua errors", test_lua_errors);

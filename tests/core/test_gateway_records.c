@@ -177,6 +177,32 @@ static void test_json_without_and_with_schema(void) {
   close_topic(&f);
 }
 
+/* A record Kafka would refuse (message.max.bytes, counting the key and the
+ * framing) is invalid with the reason, like any other invalid record: the
+ * request answers 400 instead of a retryable 503 after a partial produce. */
+static void test_record_larger_than_kafka_accepts(void) {
+  fixture f;
+  sl_error err;
+  sl_error_clear(&err);
+  open_topic(&f, "json", NULL, "device_id");
+  const char *fits = "{\"x\":1,\"device_id\":\"m0001\"}"; /* the encoding of {"x":1} */
+  f.b.max_message = strlen(fits) + strlen("m0001") + SL_GW_MESSAGE_OVERHEAD;
+  const char *body = "[{\"x\":1},{\"x\":12},{\"x\":3}]";
+  CU_ASSERT_EQUAL_FATAL(
+      sl_gw_batch_parse(&f.b, &f.t, "m0001", body, strlen(body), 100, &err), SL_OK);
+  CU_ASSERT_EQUAL(f.b.invalid, 1);
+  CU_ASSERT_PTR_NULL(f.b.items[0].error);
+  CU_ASSERT_PTR_NULL(f.b.items[2].error);
+  expect_item_error(&f, 1, "the record is 28 bytes encoded; Kafka accepts at most 96 per message");
+  /* Nothing of the refused record is left in the bytes to produce. */
+  CU_ASSERT_EQUAL(f.b.bytes.len, 2 * strlen(fits));
+  CU_ASSERT_EQUAL(f.b.items[2].off, strlen(fits));
+  CU_ASSERT_EQUAL(memcmp(f.b.bytes.data + f.b.items[2].off, "{\"x\":3,\"device_id\":\"m0001\"}",
+                         strlen(fits)),
+                  0);
+  close_topic(&f);
+}
+
 static void test_topic_level(void) {
   size_t n = 0;
   const char *p = sl_gw_topic_level("plant/m7/telemetry", 2, &n);
@@ -200,6 +226,7 @@ int suite_core_gateway_records(void) {
   CU_add_test(s, "array with invalid records", test_array_with_invalid_records);
   CU_add_test(s, "whole-body errors", test_whole_body_errors);
   CU_add_test(s, "json without and with schema", test_json_without_and_with_schema);
+  CU_add_test(s, "record larger than Kafka accepts", test_record_larger_than_kafka_accepts);
   CU_add_test(s, "MQTT topic levels", test_topic_level);
   return 0;
 }
