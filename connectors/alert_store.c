@@ -107,21 +107,24 @@ static int store_write(void *state, const sl_batch *in, size_t *written, sl_erro
 static int store_flush(void *state, int timeout_ms, sl_error *err) {
   (void)timeout_ms;
   alert_store *s = state;
+  /* In rounds of up to 256 changes, one Redis round trip each. */
+  sl_alert_change batch[256];
   while (s->sent < s->n) {
     int64_t retry_in;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    staged_alert *a = &s->items[s->sent];
+    size_t k = 0;
+    for (; k < 256 && s->sent + k < s->n; k++) {
+      const staged_alert *a = &s->items[s->sent + k];
+      batch[k] = (sl_alert_change){a->name, a->key_json, a->json, a->firing};
+    }
     int rc = sl_redis_ensure(s->redis, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                              &retry_in, err);
     if (rc == SL_OK)
-      rc = a->firing ? sl_alerts_put_firing(s->redis, s->env->pipeline, a->name, a->key_json,
-                                            a->json, err)
-                     : sl_alerts_resolve(s->redis, s->env->pipeline, a->name, a->key_json,
-                                         a->json, err);
+      rc = sl_alerts_apply(s->redis, s->env->pipeline, batch, k, err);
     if (rc != SL_OK)
       return rc == SL_ERR_INVALID ? rc : SL_ERR_UNAVAILABLE;
-    s->sent++;
+    s->sent += k;
   }
   for (size_t i = 0; i < s->n; i++)
     staged_free(&s->items[i]);

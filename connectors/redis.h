@@ -164,6 +164,16 @@ int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert, c
  * nothing published). */
 int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
                       const char *alert_json, sl_error *err);
+/* Several changes of one pipeline in one round trip (the commands are
+ * pipelined): a burst of alerts (every machine of a line going silent) must
+ * not cost a round trip each. The first failure is returned; the changes are
+ * idempotent, so after one, send them all again (events may repeat). */
+typedef struct sl_alert_change {
+  const char *alert, *key_json, *json; /* json may be NULL when resolving */
+  int firing;
+} sl_alert_change;
+int sl_alerts_apply(sl_redis *r, const char *pipeline, const sl_alert_change *ch, size_t n,
+                    sl_error *err);
 /* JSON array of the alerts of `pipeline` (NULL: every pipeline) whose
  * "state" equals `state` (NULL: any). *out is malloc'd. */
 int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out, sl_error *err);

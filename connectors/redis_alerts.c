@@ -23,19 +23,64 @@ static int build_keys(sl_buf *hash, sl_buf *field, const char *pipeline, const c
   return SL_OK;
 }
 
-/* Pipeline `n` commands, read all replies; the first failure is returned. */
-static int run_all(sl_redis *r, int n, int *argc, const char ***argv, size_t **lens,
-                   const char *what, sl_error *err) {
+/* Append the commands of one change to the connection's output; the
+ * strings are copied there, so the buffers are the caller's scratch. */
+static int append_change(redisContext *c, const char *pipeline, const sl_alert_change *ch,
+                         sl_buf *hash, sl_buf *field, sl_buf *event) {
+  sl_buf_reset(hash);
+  sl_buf_reset(field);
+  sl_buf_reset(event);
+  if (build_keys(hash, field, pipeline, ch->alert, ch->key_json) != SL_OK)
+    return SL_ERR_NOMEM;
+  size_t jl = ch->json ? strlen(ch->json) : 0;
+  /* The event stream wants {"type":..,"data":..} (see core/http_redis.c). */
+  if (ch->json && sl_buf_printf(event, "{\"type\":\"alert\",\"data\":%s}", ch->json) != SL_OK)
+    return SL_ERR_NOMEM;
+  const char *put[4] = {"HSET", hash->data, field->data, ch->json};
+  size_t putl[4] = {4, hash->len, field->len, jl};
+  const char *del[3] = {"HDEL", hash->data, field->data};
+  size_t dell[3] = {4, hash->len, field->len};
+  const char *add[3] = {"SADD", PIPELINES_KEY, pipeline};
+  size_t addl[3] = {4, sizeof PIPELINES_KEY - 1, strlen(pipeline)};
+  const char *pub[3] = {"PUBLISH", "sl:events", event->data};
+  size_t publ[3] = {7, 9, event->len};
+  int ok = ch->firing ? redisAppendCommandArgv(c, 4, put, putl) == REDIS_OK &&
+                            redisAppendCommandArgv(c, 3, add, addl) == REDIS_OK
+                      : redisAppendCommandArgv(c, 3, del, dell) == REDIS_OK;
+  if (ok && ch->json)
+    ok = redisAppendCommandArgv(c, 3, pub, publ) == REDIS_OK;
+  return ok ? SL_OK : SL_ERR_IO;
+}
+
+static int commands_of(const sl_alert_change *ch) { return (ch->firing ? 2 : 1) + (ch->json != NULL); }
+
+int sl_alerts_apply(sl_redis *r, const char *pipeline, const sl_alert_change *ch, size_t n,
+                    sl_error *err) {
+  const char *what = "storing alerts";
+  for (size_t i = 0; i < n; i++)
+    if (!pipeline || !ch[i].alert || (ch[i].firing && !ch[i].json))
+      return sl_error_set(err, SL_ERR_INVALID, "alert store: pipeline, alert and JSON required");
   redisContext *c = sl_redis_ctx(r, err);
   if (!c)
     return err ? err->code : SL_ERR_UNAVAILABLE;
-  for (int i = 0; i < n; i++)
-    if (redisAppendCommandArgv(c, argc[i], argv[i], lens[i]) != REDIS_OK)
-      return sl_redis_io_error(r, what, err);
+  sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT, event = SL_BUF_INIT;
+  int rc = SL_OK;
+  size_t replies = 0;
+  for (size_t i = 0; i < n && rc == SL_OK; i++) {
+    rc = append_change(c, pipeline, &ch[i], &hash, &field, &event);
+    replies += (size_t)commands_of(&ch[i]);
+  }
+  sl_buf_free(&hash);
+  sl_buf_free(&field);
+  sl_buf_free(&event);
+  if (rc == SL_ERR_NOMEM)
+    return sl_error_set(err, rc, "out of memory");
+  if (rc != SL_OK)
+    return sl_redis_io_error(r, what, err);
   int first = SL_OK;
-  for (int i = 0; i < n; i++) {
+  for (size_t i = 0; i < replies; i++) {
     redisReply *rep;
-    int rc = sl_redis_read(r, &rep, what, err);
+    rc = sl_redis_read(r, &rep, what, err);
     if (rc != SL_OK)
       return rc;
     if (rep->type == REDIS_REPLY_ERROR && first == SL_OK)
@@ -45,59 +90,16 @@ static int run_all(sl_redis *r, int n, int *argc, const char ***argv, size_t **l
   return first;
 }
 
-static int alert_change(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
-                        const char *alert_json, int firing, sl_error *err) {
-  if (!pipeline || !alert || (firing && !alert_json))
-    return sl_error_set(err, SL_ERR_INVALID, "alert store: pipeline, alert and JSON required");
-  sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT, event = SL_BUF_INIT;
-  int rc = build_keys(&hash, &field, pipeline, alert, key_json);
-  if (rc != SL_OK) {
-    rc = sl_error_set(err, rc, "out of memory");
-    goto out;
-  }
-  size_t jl = alert_json ? strlen(alert_json) : 0;
-  /* The event stream wants {"type":..,"data":..} (see core/http_redis.c). */
-  if (alert_json && sl_buf_printf(&event, "{\"type\":\"alert\",\"data\":%s}", alert_json) != SL_OK) {
-    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    goto out;
-  }
-  const char *put[4] = {"HSET", hash.data, field.data, alert_json};
-  size_t putl[4] = {4, hash.len, field.len, jl};
-  const char *del[3] = {"HDEL", hash.data, field.data};
-  size_t dell[3] = {4, hash.len, field.len};
-  const char *add[3] = {"SADD", PIPELINES_KEY, pipeline};
-  size_t addl[3] = {4, sizeof PIPELINES_KEY - 1, strlen(pipeline)};
-  const char *pub[3] = {"PUBLISH", "sl:events", event.data};
-  size_t publ[3] = {7, 9, event.len};
-  int argc[3];
-  const char **argv[3];
-  size_t *lens[3];
-  int n = 0;
-  if (firing) {
-    argc[n] = 4, argv[n] = put, lens[n++] = putl;
-    argc[n] = 3, argv[n] = add, lens[n++] = addl;
-  } else {
-    argc[n] = 3, argv[n] = del, lens[n++] = dell;
-  }
-  if (alert_json)
-    argc[n] = 3, argv[n] = pub, lens[n++] = publ;
-  rc = run_all(r, n, argc, argv, lens, firing ? "storing a firing alert" : "resolving an alert",
-               err);
-out:
-  sl_buf_free(&event);
-  sl_buf_free(&hash);
-  sl_buf_free(&field);
-  return rc;
-}
-
 int sl_alerts_put_firing(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
                          const char *alert_json, sl_error *err) {
-  return alert_change(r, pipeline, alert, key_json, alert_json, 1, err);
+  sl_alert_change ch = {alert, key_json, alert_json, 1};
+  return sl_alerts_apply(r, pipeline, &ch, 1, err);
 }
 
 int sl_alerts_resolve(sl_redis *r, const char *pipeline, const char *alert, const char *key_json,
                       const char *alert_json, sl_error *err) {
-  return alert_change(r, pipeline, alert, key_json, alert_json, 0, err);
+  sl_alert_change ch = {alert, key_json, alert_json, 0};
+  return sl_alerts_apply(r, pipeline, &ch, 1, err);
 }
 
 int sl_redis_events_publish(sl_redis *r, const char *json, size_t len, sl_error *err) {
@@ -130,6 +132,7 @@ static int append_matching(sl_buf *out, const redisReply *vals, const char *stat
   }
   return SL_OK;
 }
+
 
 int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out,
                    sl_error *err) {

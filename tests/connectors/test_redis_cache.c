@@ -290,6 +290,39 @@ static void test_alert_store(void) {
   sl_redis_free(r);
 }
 
+/* A burst in one call: 1000 keys fire, then half of them resolve, and one
+ * key fires and resolves within the same call (order is kept). */
+static void test_alert_burst(void) {
+  sl_redis *r = reader();
+  sl_error err;
+  enum { N = 1000 };
+  static char keys[N][32], bodies[N][96];
+  static sl_alert_change ch[N + 2];
+  for (int i = 0; i < N; i++) {
+    snprintf(keys[i], sizeof keys[i], "{\"m\":\"%d\"}", i);
+    snprintf(bodies[i], sizeof bodies[i], "{\"alert\":\"silent\",\"state\":\"firing\",\"i\":%d}", i);
+    ch[i] = (sl_alert_change){"silent", keys[i], bodies[i], 1};
+  }
+  CU_ASSERT_EQUAL(sl_alerts_apply(r, "burst", ch, N, &err), SL_OK);
+  for (int i = 0; i < N / 2; i++)
+    ch[i] = (sl_alert_change){"silent", keys[2 * i], NULL, 0};
+  ch[N / 2] = (sl_alert_change){"other", "{}", "{\"alert\":\"other\",\"state\":\"firing\"}", 1};
+  ch[N / 2 + 1] = (sl_alert_change){"other", "{}", NULL, 0};
+  CU_ASSERT_EQUAL(sl_alerts_apply(r, "burst", ch, N / 2 + 2, &err), SL_OK);
+  char *s;
+  CU_ASSERT_EQUAL_FATAL(sl_alerts_list(r, "burst", "firing", &s, &err), SL_OK);
+  int n = 0, odd = 1;
+  for (const char *p = s; (p = strstr(p, "\"i\":")) != NULL; p++, n++)
+    odd &= atoi(p + 4) % 2 == 1;
+  CU_ASSERT_EQUAL(n, N / 2);
+  CU_ASSERT(odd);
+  CU_ASSERT_PTR_NULL(strstr(s, "other"));
+  free(s);
+  ch[0] = (sl_alert_change){"x", "{}", NULL, 1}; /* firing needs its JSON */
+  CU_ASSERT_EQUAL(sl_alerts_apply(r, "burst", ch, 1, &err), SL_ERR_INVALID);
+  sl_redis_free(r);
+}
+
 static void test_redis_down_keeps_batch(void) {
   rf_server s2;
   CU_ASSERT_EQUAL_FATAL(rf_start(&s2, NULL), 0);
@@ -348,6 +381,7 @@ int suite_connectors_redis_cache(void) {
   CU_add_test(s, "prefix listing with cursor", test_prefix_listing);
   CU_add_test(s, "events and dead letters", test_events_and_dead_letters);
   CU_add_test(s, "alert store", test_alert_store);
+  CU_add_test(s, "a burst of alerts in one call", test_alert_burst);
   CU_add_test(s, "Redis down keeps the batch", test_redis_down_keeps_batch);
   CU_add_test(s, "bad config", test_bad_config);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
