@@ -448,33 +448,6 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
                                         BEV_OPT_CLOSE_ON_FREE);
 }
 
-static int bind_listen(sl_gw_http *h, const char *addr, sl_error *err) {
-  char host[256];
-  const char *colon = strrchr(addr, ':');
-  size_t hl = colon ? (size_t)(colon - addr) : 0;
-  const char *hp = addr;
-  if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-    hp++;
-    hl -= 2;
-  }
-  char *end = NULL;
-  long port = colon ? strtol(colon + 1, &end, 10) : -1;
-  if (!colon || hl == 0 || hl >= sizeof host || *end || port < 0 || port > 65535)
-    return sl_error_set(err, SL_ERR_INVALID, "listen '%s': expected HOST:PORT", addr);
-  memcpy(host, hp, hl);
-  host[hl] = '\0';
-  struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(h->http, host, (int)port);
-  if (!s)
-    return sl_error_set(err, SL_ERR_IO, "cannot listen on %s (in use, or not a local address)",
-                        addr);
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&ss, &sl) == 0)
-    h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-  return SL_OK;
-}
-
 sl_gw_http *sl_gw_http_start(struct event_base *base, const sl_gw_conf *conf,
                              const sl_gw_devices *devices, sl_gw_producer *producer,
                              const sl_gw_http_options *o, sl_error *err) {
@@ -503,7 +476,7 @@ sl_gw_http *sl_gw_http_start(struct event_base *base, const sl_gw_conf *conf,
       goto fail;
     evhttp_set_bevcb(h->http, make_bev, h);
   }
-  if (bind_listen(h, conf->listen, err) != SL_OK)
+  if (http_bind(h->http, conf->listen, &h->port, err) != SL_OK)
     goto fail;
   return h;
 fail:

@@ -279,24 +279,28 @@ static int copy_config(sl_http_server *s, const sl_http_config *cfg) {
   return SL_OK;
 }
 
-static int bind_listen(sl_http_server *s, sl_error *err) {
+int http_bind(struct evhttp *http, const char *listen, int *bound_port, sl_error *err) {
   char host[256];
   int port = 0;
-  int rc = parse_listen(s->listen, host, sizeof host, &port, err);
+  int rc = parse_listen(listen, host, sizeof host, &port, err);
   if (rc != SL_OK)
     return rc;
-  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
   if (!bs)
     return sl_error_set(err, SL_ERR_IO,
                         "cannot listen on %s: address in use, not local, or not permitted",
-                        s->listen);
+                        listen);
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
   if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-    s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
   return SL_OK;
+}
+
+static int bind_listen(sl_http_server *s, sl_error *err) {
+  return http_bind(s->http, s->listen, &s->port, err);
 }
 
 static void use_threads(void) { evthread_use_pthreads(); }
