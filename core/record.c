@@ -21,8 +21,10 @@ sl_record *sl_record_new(sl_arena *a, size_t capacity) {
   sl_record *r = sl_arena_alloc(a, sizeof *r + capacity * sizeof(sl_field));
   if (!r)
     return NULL;
+  /* `fields` is never NULL, even with no room: lookups do `fields + count`, and NULL + 0
+   * is undefined (an empty Avro map read by `m.x`, a record schema of no fields). */
   *r = (sl_record){.arena = a,
-                   .fields = capacity ? (sl_field *)(r + 1) : NULL,
+                   .fields = (sl_field *)(r + 1),
                    .cap = (uint32_t)capacity,
                    .source_id = -1,
                    .partition = -1,

@@ -1105,6 +1105,40 @@ static void test_bug_exponential_schema_compile(void) {
   sl_arena_destroy(a);
 }
 
+/* Issue 14 item 7: a record with no fields had a NULL field table, and every lookup did
+ * `fields + count` on it (NULL + 0, undefined; UBSan in build-asan): an empty Avro map read
+ * by `m.x = 1`, and a record schema with no fields (whose plan had no field table at all). */
+static void test_bug_null_plus_zero_empty_records(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"E\",\"fields\":[{\"name\":\"m\","
+                            "\"type\":{\"type\":\"map\",\"values\":\"long\"}}]}");
+  sl_avro_schema *none = parse("{\"type\":\"record\",\"name\":\"N\",\"fields\":[]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(none);
+  CU_ASSERT_PTR_NOT_NULL(none->fields);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, "\x00", 1, a, &r, NULL), SL_OK);
+  const sl_value *m = sl_record_get_cstr(r, "m");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  CU_ASSERT_EQUAL(m->type, SL_TYPE_RECORD);
+  CU_ASSERT_PTR_NOT_NULL(m->as.rec->fields);
+  sl_name path[] = {sl_name_cstr("m"), sl_name_cstr("x")};
+  CU_ASSERT_PTR_NULL(sl_record_get_path(r, path, 2)); /* m.x */
+  CU_ASSERT_EQUAL(sl_record_set(m->as.rec, path[1], sl_value_int(1)), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_get_path(r, path, 2)->as.i, 1);
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(none, "", 0, a, &r, NULL), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_count(r), 0);
+  CU_ASSERT_PTR_NOT_NULL(r->fields);
+  CU_ASSERT_PTR_NULL(sl_record_get_cstr(r, "x"));
+  sl_buf b = SL_BUF_INIT;
+  CU_ASSERT_EQUAL(sl_avro_encode(none, r, &b, NULL), SL_OK);
+  CU_ASSERT_EQUAL(b.len, 0);
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(none);
+  sl_avro_schema_free(s);
+}
+
 int suite_core_avro_codec(void) {
   CU_pSuite s = CU_add_suite("core_avro_codec", NULL, NULL);
   if (!s)
@@ -1126,5 +1160,6 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "recursive schemas and depth limits", test_recursive_schema);
   CU_add_test(s, "bug: zero-size array items amplify a datum", test_bug_zero_size_items_amplify);
   CU_add_test(s, "bug: exponential schema compilation", test_bug_exponential_schema_compile);
+  CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
   return 0;
 }
