@@ -298,7 +298,9 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
   int rc = enter(d);
   if (rc != SL_OK || (rc = rd_block(d, item_min, &count)) != SL_OK)
     return rc;
-  sl_record *r = sl_record_new(d->a, (size_t)count);
+  /* Sized by the first block unless that is already past max_fields (refused below). */
+  sl_record *r = sl_record_new(d->a, count <= (int64_t)d->max_fields ? (size_t)count : 0);
+  sl_field_index ix = {NULL, 0};
   if (!r)
     return nomem(d);
   for (int64_t total = count; count > 0; total += count) {
@@ -314,12 +316,20 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
       sl_value v;
       if ((rc = rd_span(d, &kp, &klen)) != SL_OK)
         return rc;
-      sl_name key = sl_codec_name((const char *)kp, klen);
-      if (!key)
+      sl_name key;
+      if ((rc = sl_codec_data_name((const char *)kp, klen, &key)) == SL_ERR_LIMIT) {
+        *d->reason = SL_REASON_TOO_MANY_NAMES;
+        return sl_error_set(d->err, SL_ERR_LIMIT,
+                            "map key '%.*s' of field '%s' is new, and %d distinct keys were "
+                            "already seen: more are not remembered",
+                            klen > 64 ? 64 : (int)klen, (const char *)kp, d->field,
+                            SL_NAME_DATA_MAX);
+      }
+      if (rc != SL_OK)
         return nomem(d);
       if ((rc = dec_value(d, n->child, &v)) != SL_OK)
         return rc;
-      if (sl_record_set(r, key, v) != SL_OK)
+      if (sl_record_put_unique(r, &ix, key, v) != SL_OK)
         return nomem(d);
     }
     if ((rc = rd_block(d, item_min, &count)) != SL_OK)

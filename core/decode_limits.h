@@ -23,6 +23,7 @@
 #define SL_REASON_TOO_MANY_FIELDS "too_many_fields" /* a record/object/map past max_fields */
 #define SL_REASON_TOO_MANY_ITEMS "too_many_items"   /* past SL_AVRO_MAX_EMPTY_VALUES */
 #define SL_REASON_SCHEMA_LOOKUP "schema_lookup_limit" /* unknown schema ids past their budget */
+#define SL_REASON_TOO_MANY_NAMES "too_many_names" /* new names past SL_NAME_DATA_MAX */
 
 /* Per-call options of the decoders. The caller owns it (usually on its stack). */
 typedef struct sl_decode_opts {

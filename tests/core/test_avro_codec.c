@@ -1105,6 +1105,37 @@ static void test_bug_exponential_schema_compile(void) {
   sl_arena_destroy(a);
 }
 
+/* Issue 14 item 5 for Avro maps (they decode to records keyed by their keys): more than
+ * max_fields entries are refused before the record is made, and repeated keys cost constant
+ * time each (the last one wins). */
+static void test_bug_map_too_many_fields(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"M\",\"fields\":[{\"name\":\"m\","
+                            "\"type\":{\"type\":\"map\",\"values\":\"null\"}}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_buf b = SL_BUF_INIT;
+  unsigned char blk[3] = {0xd2, 0x0f, 0}; /* a block of 1001 entries (zigzag 2002) */
+  sl_buf_append(&b, blk, 2);
+  for (int i = 0; i < 1001; i++) { /* key "kNNNN" (5 bytes), value null */
+    char k[8];
+    snprintf(k, sizeof k, "\x0ak%04d", i % 600); /* 600 distinct keys, then repeats */
+    sl_buf_append(&b, k, 6);
+  }
+  sl_buf_append(&b, blk + 2, 1);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  sl_decode_opts opts = {0, NULL};
+  CU_ASSERT_EQUAL(sl_avro_decode_opts(s, b.data, b.len, &opts, a, &r, &err), SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(opts.reason, SL_REASON_TOO_MANY_FIELDS);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "map field 'm' has more than 1000 entries"));
+  opts.max_fields = 1001;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode_opts(s, b.data, b.len, &opts, a, &r, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_count(sl_record_get_cstr(r, "m")->as.rec), 600);
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 /* Issue 14 item 7: a record with no fields had a NULL field table, and every lookup did
  * `fields + count` on it (NULL + 0, undefined; UBSan in build-asan): an empty Avro map read
  * by `m.x = 1`, and a record schema with no fields (whose plan had no field table at all). */
@@ -1161,5 +1192,6 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "bug: zero-size array items amplify a datum", test_bug_zero_size_items_amplify);
   CU_add_test(s, "bug: exponential schema compilation", test_bug_exponential_schema_compile);
   CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
+  CU_add_test(s, "bug: Avro map of too many entries", test_bug_map_too_many_fields);
   return 0;
 }
