@@ -229,6 +229,7 @@ typedef struct compiler {
   uint32_t name_count, name_cap;
   pending_default *pd;
   uint32_t pd_count, pd_cap;
+  uint32_t pending_fields; /* fields of records being compiled, not yet in the plan */
   int depth;
 } compiler;
 
@@ -262,8 +263,26 @@ static sl_type natural_out(int kind) {
   }
 }
 
+/* Schemas come from the registry too (anyone who can register one), and compiling and
+ * resolving them has steps quadratic in the number of types, fields of a record and enum
+ * symbols (name lookups, duplicate checks, symbol matching): these bounds keep each step
+ * under 10^8 simple operations. Real schemas are far smaller. */
+#define MAX_SCHEMA_TYPES 10000
+#define MAX_SCHEMA_FIELDS 10000  /* in all records together */
+#define MAX_SCHEMA_SYMBOLS 10000 /* in all enums together */
+
+static int too_big(compiler *c, const char *what, uint32_t have, size_t more, uint32_t max) {
+  if ((size_t)have + more <= max)
+    return SL_OK;
+  return sl_error_set(c->err, SL_ERR_LIMIT, "Avro schema has more than %u %s: refused", max,
+                      what);
+}
+
 static int add_node(compiler *c, int kind, uint32_t *out) {
   av_node n = {0};
+  int rc = too_big(c, "types", c->s->node_count, 1, MAX_SCHEMA_TYPES);
+  if (rc != SL_OK)
+    return rc;
   n.kind = (uint8_t)kind;
   n.out = (uint8_t)natural_out(kind);
   n.enum_default = -1;
@@ -368,8 +387,9 @@ static int compile_enum(compiler *c, json_t *t, sl_name name, uint32_t *out) {
   json_t *syms = json_object_get(t, "symbols");
   size_t n = json_array_size(syms);
   uint32_t idx, first;
-  int rc = add_node(c, AV_ENUM, &idx);
-  if (rc != SL_OK || (rc = register_name(c, name, idx)) != SL_OK)
+  int rc = too_big(c, "enum symbols", c->s->symbol_count, n, MAX_SCHEMA_SYMBOLS);
+  if (rc != SL_OK || (rc = add_node(c, AV_ENUM, &idx)) != SL_OK ||
+      (rc = register_name(c, name, idx)) != SL_OK)
     return rc;
   sl_value *v = calloc(n ? n : 1, sizeof *v);
   if (!v)
@@ -399,9 +419,12 @@ static int compile_record(compiler *c, json_t *t, sl_name name, uint32_t *out) {
   json_t *fields = json_object_get(t, "fields");
   size_t n = json_array_size(fields);
   uint32_t idx, first;
-  int rc = add_node(c, AV_RECORD, &idx);
-  if (rc != SL_OK || (rc = register_name(c, name, idx)) != SL_OK)
+  int rc = too_big(c, "fields", c->s->field_count + c->pending_fields, n, MAX_SCHEMA_FIELDS);
+  if (rc != SL_OK || (rc = add_node(c, AV_RECORD, &idx)) != SL_OK ||
+      (rc = register_name(c, name, idx)) != SL_OK)
     return rc;
+  c->pending_fields += (uint32_t)n; /* nested records are compiled before this one's fields
+                                       are added: count them from here */
   /* Children without a namespace of their own inherit this record's. */
   char ns[512] = "";
   const char *dot = strrchr(name, '.');
@@ -440,6 +463,7 @@ static int compile_record(compiler *c, json_t *t, sl_name name, uint32_t *out) {
       fs[i].aliases = names;
     }
   }
+  c->pending_fields -= (uint32_t)n;
   if (sl_avro_plan_add_fields(c->s, fs, (uint32_t)n, &first) != SL_OK) {
     rc = nomem(c);
     goto out;

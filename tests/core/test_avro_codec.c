@@ -1105,6 +1105,40 @@ static void test_bug_exponential_schema_compile(void) {
   sl_arena_destroy(a);
 }
 
+/* Issue 14 item 4, the rest of plan compilation: name lookups, duplicate-field checks and
+ * enum matching are quadratic, so a registered schema of 10^6 fields would hang the
+ * compiler. Types, fields and symbols are bounded (10,000 each): refused with a reason. */
+static void test_bug_huge_schema_refused(void) {
+  sl_buf b = SL_BUF_INIT;
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[");
+  for (int i = 0; i < 10001; i++)
+    sl_buf_printf(&b, "%s{\"name\":\"f%d\",\"type\":\"null\"}", i ? "," : "", i);
+  sl_buf_printf(&b, "]}");
+  sl_error err;
+  CU_ASSERT_PTR_NULL(sl_avro_schema_parse(b.data, b.len, &err));
+  CU_ASSERT_EQUAL(err.code, SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(err.message, "Avro schema has more than 10000 fields: refused");
+  /* 9,999 fields compile. */
+  sl_buf_reset(&b);
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[");
+  for (int i = 0; i < 9999; i++)
+    sl_buf_printf(&b, "%s{\"name\":\"f%d\",\"type\":\"null\"}", i ? "," : "", i);
+  sl_buf_printf(&b, "]}");
+  sl_avro_schema *s = sl_avro_schema_parse(b.data, b.len, &err);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  sl_avro_schema_free(s);
+  /* An enum of 10,001 symbols. */
+  sl_buf_reset(&b);
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[{\"name\":\"e\",\"type\":"
+                    "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[");
+  for (int i = 0; i < 10001; i++)
+    sl_buf_printf(&b, "%s\"S%d\"", i ? "," : "", i);
+  sl_buf_printf(&b, "]}}]}");
+  CU_ASSERT_PTR_NULL(sl_avro_schema_parse(b.data, b.len, &err));
+  CU_ASSERT_STRING_EQUAL(err.message, "Avro schema has more than 10000 enum symbols: refused");
+  sl_buf_free(&b);
+}
+
 /* Issue 14 item 5 for Avro maps (they decode to records keyed by their keys): more than
  * max_fields entries are refused before the record is made, and repeated keys cost constant
  * time each (the last one wins). */
@@ -1193,5 +1227,6 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "bug: exponential schema compilation", test_bug_exponential_schema_compile);
   CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
   CU_add_test(s, "bug: Avro map of too many entries", test_bug_map_too_many_fields);
+  CU_add_test(s, "bug: schemas big enough for quadratic compile steps", test_bug_huge_schema_refused);
   return 0;
 }
