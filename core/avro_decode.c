@@ -26,7 +26,7 @@ typedef struct av_dec {
   char *pool, *pool_end; /* arena block for the datum's strings (see sl_avro_decode) */
   uint32_t empty_left;   /* values that take no wire bytes still allowed in this datum */
   uint32_t max_fields;   /* entries of one map */
-  const char **reason;   /* where a limit names its dead-letter reason */
+  const char *reason;    /* the dead-letter reason of a failure on a limit */
 } av_dec;
 
 static int dec_value(av_dec *d, uint32_t ni, sl_value *out);
@@ -164,7 +164,7 @@ static int take_empty(av_dec *d, uint64_t n) {
     d->empty_left -= (uint32_t)n;
     return SL_OK;
   }
-  *d->reason = SL_REASON_TOO_MANY_ITEMS;
+  d->reason = SL_REASON_TOO_MANY_ITEMS;
   return sl_error_set(d->err, SL_ERR_LIMIT,
                       "datum holds more than %d values that take no bytes (items of "
                       "array<null>, empty records) at field '%s', byte %zu",
@@ -305,7 +305,7 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
     return nomem(d);
   for (int64_t total = count; count > 0; total += count) {
     if (total > (int64_t)d->max_fields) {
-      *d->reason = SL_REASON_TOO_MANY_FIELDS;
+      d->reason = SL_REASON_TOO_MANY_FIELDS;
       return sl_error_set(d->err, SL_ERR_LIMIT,
                           "map field '%s' has more than %u entries (max_fields) at byte %zu",
                           d->field, d->max_fields, pos(d));
@@ -318,7 +318,7 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
         return rc;
       sl_name key;
       if ((rc = sl_codec_data_name((const char *)kp, klen, &key)) == SL_ERR_LIMIT) {
-        *d->reason = SL_REASON_TOO_MANY_NAMES;
+        d->reason = SL_REASON_TOO_MANY_NAMES;
         return sl_error_set(d->err, SL_ERR_LIMIT,
                             "map key '%.*s' of field '%s' is new, and %d distinct keys were "
                             "already seen: more are not remembered",
@@ -495,9 +495,8 @@ static int skip_value(av_dec *d, uint32_t ni) {
 
 int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
                         sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err) {
-  const char *reason = SL_REASON_DECODE;
   av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL,
-              SL_AVRO_MAX_EMPTY_VALUES, SL_DECODE_MAX_FIELDS, &reason};
+              SL_AVRO_MAX_EMPTY_VALUES, SL_DECODE_MAX_FIELDS, SL_REASON_DECODE};
   sl_record *r = NULL;
   *out = NULL;
   if (opts && opts->max_fields)
@@ -513,7 +512,7 @@ int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
     rc = sl_error_set(err, SL_ERR_PARSE, "%zu bytes left after the record",
                       (size_t)(d.end - d.p));
   if (opts)
-    opts->reason = rc == SL_OK ? NULL : reason;
+    opts->reason = rc == SL_OK ? NULL : d.reason;
   if (rc == SL_OK)
     *out = r;
   return rc;

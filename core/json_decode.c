@@ -31,7 +31,7 @@ typedef struct jp {
   sl_error *err;
   int depth;
   uint32_t max_fields;
-  const char **reason; /* names the dead-letter reason when a limit fails the decode */
+  const char *reason; /* the dead-letter reason when a limit fails the decode */
 } jp;
 
 static int parse_value(jp *j, sl_value *out);
@@ -44,17 +44,21 @@ static int nomem(jp *j) {
   return sl_error_set(j->err, SL_ERR_NOMEM, "out of memory decoding JSON");
 }
 
+/* A key the name budget refused (name_internal.h), or no memory. Out of line: cold. */
+static __attribute__((noinline)) int key_refused(jp *j, int rc, const char *s, size_t len) {
+  if (rc != SL_ERR_LIMIT)
+    return nomem(j);
+  j->reason = SL_REASON_TOO_MANY_NAMES;
+  return sl_error_set(j->err, SL_ERR_LIMIT,
+                      "key '%.*s' at byte %zu is new, and %d distinct keys were already "
+                      "seen: more are not remembered",
+                      len > 64 ? 64 : (int)len, s, (size_t)(j->p - j->start), SL_NAME_DATA_MAX);
+}
+
 /* The interned name of an object key (names from data have a budget: name_internal.h). */
-static int key_name(jp *j, const char *s, size_t len, const char **out) {
+static inline int key_name(jp *j, const char *s, size_t len, const char **out) {
   int rc = sl_codec_data_name(s, len, out);
-  if (rc == SL_ERR_LIMIT) {
-    *j->reason = SL_REASON_TOO_MANY_NAMES;
-    return sl_error_set(j->err, SL_ERR_LIMIT,
-                        "key '%.*s' at byte %zu is new, and %d distinct keys were already "
-                        "seen: more are not remembered",
-                        len > 64 ? 64 : (int)len, s, (size_t)(j->p - j->start), SL_NAME_DATA_MAX);
-  }
-  return rc == SL_OK ? SL_OK : nomem(j);
+  return rc == SL_OK ? SL_OK : key_refused(j, rc, s, len);
 }
 
 static inline void skip_ws(jp *j) {
@@ -397,6 +401,11 @@ static int parse_object(jp *j, sl_record **out) {
     return rc;
   sl_record *r = sl_record_new(j->a, 8);
   sl_field_index ix = {NULL, 0};
+  /* Fields are added with a plain scan up to `small` (the cheapest for the records of
+   * real streams), then through the index, which is also where max_fields is checked. */
+  uint32_t max_fields = j->max_fields;
+  uint32_t small = max_fields < SL_FIELD_INDEX_FROM ? max_fields : SL_FIELD_INDEX_FROM;
+  uint32_t keys = 0; /* keys parsed (repeats included), kept in a register */
   if (!r)
     return nomem(j);
   j->p++;
@@ -422,13 +431,17 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
     if ((rc = parse_value(j, &v)) != SL_OK)
       return rc;
-    if (sl_record_put_unique(r, &ix, key, v) != SL_OK) /* a repeated key: the last one wins */
+    /* A repeated key: the last one wins. */
+    if (keys++ < small) {
+      if (sl_record_set(r, key, v) != SL_OK)
+        return nomem(j);
+    } else if (sl_record_put_indexed(r, &ix, key, v) != SL_OK) {
       return nomem(j);
-    if (r->count > j->max_fields) {
-      *j->reason = SL_REASON_TOO_MANY_FIELDS;
+    } else if (r->count > max_fields) {
+      j->reason = SL_REASON_TOO_MANY_FIELDS;
       return sl_error_set(j->err, SL_ERR_LIMIT,
-                          "object has more than %u fields (max_fields) at byte %zu",
-                          j->max_fields, (size_t)(j->p - j->start));
+                          "object has more than %u fields (max_fields) at byte %zu", max_fields,
+                          (size_t)(j->p - j->start));
     }
     skip_ws(j);
     if (j->p >= j->end)
@@ -526,7 +539,6 @@ static int parse_value(jp *j, sl_value *out) {
 
 int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_arena *a,
                         sl_record **out, sl_error *err) {
-  const char *reason = SL_REASON_DECODE;
   jp j = {(const unsigned char *)buf,
           (const unsigned char *)buf,
           (const unsigned char *)buf + len,
@@ -534,7 +546,7 @@ int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_ar
           err,
           0,
           opts && opts->max_fields ? opts->max_fields : SL_DECODE_MAX_FIELDS,
-          &reason};
+          SL_REASON_DECODE};
   sl_record *r = NULL;
   int rc;
   *out = NULL;
@@ -549,7 +561,7 @@ int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_ar
       rc = fail(&j, j.p, "unexpected data after the JSON object");
   }
   if (opts)
-    opts->reason = rc == SL_OK ? NULL : reason;
+    opts->reason = rc == SL_OK ? NULL : j.reason;
   if (rc == SL_OK)
     *out = r;
   return rc;

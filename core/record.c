@@ -106,8 +106,10 @@ sl_record *sl_record_clone(sl_arena *a, const sl_record *r) {
   return c;
 }
 
-/* Appends a field known not to be there yet. */
-static int append_field(sl_record *r, sl_name name, sl_value v) {
+/* Appends a field known not to be there yet; inlined into sl_record_set, which runs for
+ * every field decoded from JSON. */
+static inline __attribute__((always_inline)) int append(sl_record *r, sl_name name,
+                                                        const sl_value *v) {
   if (r->count == r->cap) {
     uint32_t ncap = r->cap ? r->cap * 2 : 8;
     sl_field *nf = sl_arena_alloc(r->arena, ncap * sizeof *nf);
@@ -119,7 +121,7 @@ static int append_field(sl_record *r, sl_name name, sl_value v) {
     r->cap = ncap;
   }
   r->fields[r->count].name = name;
-  r->fields[r->count].value = v;
+  r->fields[r->count].value = *v;
   r->count++;
   return SL_OK;
 }
@@ -130,7 +132,7 @@ int sl_record_set(sl_record *r, sl_name name, sl_value v) {
       r->fields[i].value = v;
       return SL_OK;
     }
-  return append_field(r, name, v);
+  return append(r, name, &v);
 }
 
 static inline uint32_t name_slot(sl_name name, uint32_t mask) {
@@ -157,13 +159,9 @@ static int index_build(sl_record *r, sl_field_index *ix) {
   return SL_OK;
 }
 
-int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name name, sl_value v) {
-  if (!ix->slots) {
-    if (r->count < SL_FIELD_INDEX_FROM)
-      return sl_record_set(r, name, v);
-    if (index_build(r, ix) != SL_OK)
-      return SL_ERR_NOMEM;
-  }
+int sl_record_put_indexed(sl_record *r, sl_field_index *ix, sl_name name, sl_value v) {
+  if (!ix->slots && index_build(r, ix) != SL_OK)
+    return SL_ERR_NOMEM;
   uint32_t k = name_slot(name, ix->mask);
   for (; ix->slots[k]; k = (k + 1) & ix->mask)
     if (r->fields[ix->slots[k] - 1].name == name) {
@@ -171,7 +169,7 @@ int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name name, sl_valu
       return SL_OK;
     }
   uint32_t at = r->count;
-  if (append_field(r, name, v) != SL_OK)
+  if (append(r, name, &v) != SL_OK)
     return SL_ERR_NOMEM;
   if (2 * r->count > ix->mask + 1)
     return index_build(r, ix); /* rehash with the new field in it */

@@ -55,7 +55,13 @@ typedef struct sl_field_index {
   uint32_t *slots; /* arena; field number + 1, 0 for empty */
   uint32_t mask;   /* slots - 1 (a power of two minus one) */
 } sl_field_index;
-int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name name, sl_value v);
+int sl_record_put_indexed(sl_record *r, sl_field_index *ix, sl_name name, sl_value v);
+static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name name,
+                                       sl_value v) {
+  if (r->count < SL_FIELD_INDEX_FROM && !ix->slots) /* inline: the common, small records */
+    return sl_record_set(r, name, v);
+  return sl_record_put_indexed(r, ix, name, v);
+}
 
 /* Batches are engine-owned; these are for the runtime and test harnesses. */
 void sl_batch_init(sl_batch *b, sl_arena *arena);
