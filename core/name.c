@@ -69,7 +69,7 @@ static int names_grow(void) {
   return 0;
 }
 
-/* The interned copy of s, created when absent and `budget` allows it. */
+/* The interned copy of s, created when absent (names from data: within their budget). */
 static int intern(const char *s, size_t len, int from_data, sl_name *out) {
   int rc = SL_ERR_NOMEM;
   *out = NULL;
