@@ -32,8 +32,8 @@ const char *sl_avro_schema_json(const sl_avro_schema *s);   /* canonical-ish JSO
  * ("3 bytes left after the record"). Never reads past len (fuzz-safe). */
 int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err);
 /* sl_avro_decode with limits (decode_limits.h; `opts` may be NULL for the defaults): a map of
- * more than opts->max_fields entries, or more than SL_AVRO_MAX_EMPTY_VALUES values that take no
- * wire bytes (array<null> items, empty records) in the datum, fail with SL_ERR_LIMIT, and
+ * more than opts->max_fields entries, or more values that take no wire bytes (array<null>
+ * items, empty records) than 256 + the datum's length (at most 65536), fail with SL_ERR_LIMIT, and
  * opts->reason names the dead-letter reason of any failure. */
 int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
                         sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err);

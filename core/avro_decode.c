@@ -157,8 +157,16 @@ static int enter(av_dec *d) {
 
 /* Values of zero wire size (nulls, records of nulls, items of array<null>) are the only
  * ones the input's length does not bound: each one, and each item of such a type, takes
- * `n` from a per-datum budget, so neither a block count nor a chain of records that
- * contain empty records twice can make a few bytes decode into millions of values. */
+ * `n` from a per-datum budget proportional to the datum's length (empty_budget), so
+ * neither a block count nor a chain of records that contain empty records twice can make
+ * a few bytes decode into millions of values, and a batch of small hostile datums costs
+ * memory in proportion to its bytes, like any other input. */
+static uint32_t empty_budget(size_t len) {
+  return len < SL_AVRO_MAX_EMPTY_VALUES - SL_AVRO_EMPTY_VALUES_BASE
+             ? SL_AVRO_EMPTY_VALUES_BASE + (uint32_t)len
+             : SL_AVRO_MAX_EMPTY_VALUES;
+}
+
 static int take_empty(av_dec *d, uint64_t n) {
   if (n <= d->empty_left) {
     d->empty_left -= (uint32_t)n;
@@ -166,9 +174,10 @@ static int take_empty(av_dec *d, uint64_t n) {
   }
   d->reason = SL_REASON_TOO_MANY_ITEMS;
   return sl_error_set(d->err, SL_ERR_LIMIT,
-                      "datum holds more than %d values that take no bytes (items of "
-                      "array<null>, empty records) at field '%s', byte %zu",
-                      SL_AVRO_MAX_EMPTY_VALUES, d->field, pos(d));
+                      "datum of %zu bytes holds more than %u values that take no bytes (items "
+                      "of array<null>, empty records) at field '%s', byte %zu",
+                      (size_t)(d->end - d->start), empty_budget((size_t)(d->end - d->start)),
+                      d->field, pos(d));
 }
 
 static int dec_record(av_dec *d, const av_node *n, sl_record **out) {
@@ -496,7 +505,7 @@ static int skip_value(av_dec *d, uint32_t ni) {
 int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
                         sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err) {
   av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL,
-              SL_AVRO_MAX_EMPTY_VALUES, SL_DECODE_MAX_FIELDS, SL_REASON_DECODE};
+              empty_budget(len), SL_DECODE_MAX_FIELDS, SL_REASON_DECODE};
   sl_record *r = NULL;
   *out = NULL;
   if (opts && opts->max_fields)

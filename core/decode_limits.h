@@ -15,13 +15,16 @@
 /* The largest `max_fields` a user may set. */
 #define SL_DECODE_MAX_FIELDS_CEILING 1000000
 /* Avro values that take no bytes on the wire (items of `array<null>`, records whose fields
- * are all null or empty) per datum: nothing else bounds how many a block count can claim. */
+ * are all null or empty) per datum: nothing else bounds how many a block count can claim.
+ * A datum of n bytes may hold SL_AVRO_EMPTY_VALUES_BASE + n of them, at most
+ * SL_AVRO_MAX_EMPTY_VALUES: memory stays proportional to the input, as for other values. */
+#define SL_AVRO_EMPTY_VALUES_BASE 256
 #define SL_AVRO_MAX_EMPTY_VALUES 65536
 
 /* Dead-letter reasons of decode failures (static text). */
 #define SL_REASON_DECODE "decode"                   /* malformed input */
 #define SL_REASON_TOO_MANY_FIELDS "too_many_fields" /* a record/object/map past max_fields */
-#define SL_REASON_TOO_MANY_ITEMS "too_many_items"   /* past SL_AVRO_MAX_EMPTY_VALUES */
+#define SL_REASON_TOO_MANY_ITEMS "too_many_items"   /* zero-size Avro values past their budget */
 #define SL_REASON_SCHEMA_LOOKUP "schema_lookup_limit" /* unknown schema ids past their budget */
 #define SL_REASON_TOO_MANY_NAMES "too_many_names" /* new names past SL_NAME_DATA_MAX */
 
