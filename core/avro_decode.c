@@ -329,10 +329,10 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
       if ((rc = sl_codec_data_name((const char *)kp, klen, &key)) == SL_ERR_LIMIT) {
         d->reason = SL_REASON_TOO_MANY_NAMES;
         return sl_error_set(d->err, SL_ERR_LIMIT,
-                            "map key '%.*s' of field '%s' is new, and %d distinct keys were "
-                            "already seen: more are not remembered",
+                            "map key '%.*s' of field '%s' is new, and %d distinct keys (or %u "
+                            "MiB of them) were already seen: more are not remembered",
                             klen > 64 ? 64 : (int)klen, (const char *)kp, d->field,
-                            SL_NAME_DATA_MAX);
+                            SL_NAME_DATA_MAX, SL_NAME_DATA_BYTES >> 20);
       }
       if (rc != SL_OK)
         return nomem(d);

@@ -50,9 +50,10 @@ static __attribute__((noinline)) int key_refused(jp *j, int rc, const char *s, s
     return nomem(j);
   j->reason = SL_REASON_TOO_MANY_NAMES;
   return sl_error_set(j->err, SL_ERR_LIMIT,
-                      "key '%.*s' at byte %zu is new, and %d distinct keys were already "
-                      "seen: more are not remembered",
-                      len > 64 ? 64 : (int)len, s, (size_t)(j->p - j->start), SL_NAME_DATA_MAX);
+                      "key '%.*s' at byte %zu is new, and %d distinct keys (or %u MiB of "
+                      "them) were already seen: more are not remembered",
+                      len > 64 ? 64 : (int)len, s, (size_t)(j->p - j->start), SL_NAME_DATA_MAX,
+                      SL_NAME_DATA_BYTES >> 20);
 }
 
 /* The interned name of an object key (names from data have a budget: name_internal.h). */

@@ -5,8 +5,8 @@
  * Names from schemas, expressions and pipeline files are few and interned
  * freely. Names that come from data (JSON keys, Avro map keys) are chosen by
  * whoever produces the records, so the decoders intern through
- * sl_name_intern_data, which creates at most SL_NAME_DATA_MAX names for the
- * process: names already known are always found, a new one past the budget
+ * sl_name_intern_data, which creates at most SL_NAME_DATA_MAX names (and
+ * SL_NAME_DATA_BYTES: a key can be a megabyte long) for the process: names already known are always found, a new one past the budget
  * is refused (the record is dead-lettered, too_many_names) instead of growing
  * memory without bound. The table's hash is seeded per process so that
  * chosen keys cannot pile into one bucket. */
@@ -31,6 +31,7 @@ static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 static name_entry **names_table; /* buckets; grows by doubling */
 static size_t names_cap, names_count;
 static size_t names_from_data;    /* created by sl_name_intern_data */
+static size_t names_data_bytes;   /* their size, entry headers included */
 static size_t names_data_max = SL_NAME_DATA_MAX;
 static uint64_t names_seed;       /* set with the first table, under the lock */
 
@@ -84,7 +85,8 @@ static int intern(const char *s, size_t len, int from_data, sl_name *out) {
       rc = SL_OK;
       goto out_unlock;
     }
-  if (from_data && names_from_data >= names_data_max) {
+  if (from_data && (names_from_data >= names_data_max ||
+                    names_data_bytes + sizeof(name_entry) + len + 1 > SL_NAME_DATA_BYTES)) {
     rc = SL_ERR_LIMIT;
     goto out_unlock;
   }
@@ -101,7 +103,10 @@ static int intern(const char *s, size_t len, int from_data, sl_name *out) {
   e->next = names_table[b];
   names_table[b] = e;
   names_count++;
-  names_from_data += from_data != 0;
+  if (from_data) {
+    names_from_data++;
+    names_data_bytes += sizeof *e + len + 1;
+  }
   *out = e->text;
   rc = SL_OK;
 out_unlock:
@@ -146,5 +151,5 @@ __attribute__((destructor)) static void names_free_all(void) {
   }
   free(names_table);
   names_table = NULL;
-  names_cap = names_count = names_from_data = 0;
+  names_cap = names_count = names_from_data = names_data_bytes = 0;
 }

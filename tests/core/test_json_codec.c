@@ -785,6 +785,19 @@ static void test_bug_unbounded_key_interning(void) {
   CU_ASSERT_EQUAL(sl_json_decode_opts("{\"known_key\":2}", 15, &opts, a, &r, &err), SL_OK);
   CU_ASSERT_EQUAL(sl_record_get_cstr(r, "known_key")->as.i, 2);
   sl_name_set_data_max(SL_NAME_DATA_MAX);
+  /* The names' memory is bounded too: one key longer than the byte budget is refused. */
+  size_t klen = SL_NAME_DATA_BYTES + 1;
+  char *doc = malloc(klen + 8);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  doc[0] = '{';
+  doc[1] = '"';
+  memset(doc + 2, 'k', klen);
+  memcpy(doc + 2 + klen, "\":1}", 4);
+  size_t before = sl_name_data_count();
+  CU_ASSERT_EQUAL(sl_json_decode_opts(doc, klen + 6, &opts, a, &r, &err), SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(opts.reason, SL_REASON_TOO_MANY_NAMES);
+  CU_ASSERT_EQUAL(sl_name_data_count(), before);
+  free(doc);
   sl_arena_destroy(a);
 }
 
