@@ -387,6 +387,14 @@ static const char *type_wants(sl_config_type t) {
   return "a value";
 }
 
+/* A number for messages: Lua's 0/0 is a NaN with the sign bit set, which %g prints "-nan". */
+static const char *num_text(double v, char *buf, size_t n) {
+  if (v != v)
+    return "NaN";
+  snprintf(buf, n, "%g", v);
+  return buf;
+}
+
 /* NULL when `it` fits `t`, else the problem text in `buf`. */
 static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, size_t n) {
   int ok = 0;
@@ -395,8 +403,9 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
   case SL_CFG_EXPR: ok = it->kind == SL_CV_STRING; break;
   case SL_CFG_INT:
     if (it->kind == SL_CV_NUMBER && !(it->num == floor(it->num) && fits_i64(it->num))) {
-      snprintf(buf, n, "option '%s' must be an integer between -2^63 and 2^63-1, not %g", it->key,
-               it->num);
+      char num[32];
+      snprintf(buf, n, "option '%s' must be an integer between -2^63 and 2^63-1, not %s", it->key,
+               num_text(it->num, num, sizeof num));
       return buf;
     }
     ok = it->kind == SL_CV_NUMBER;
@@ -412,10 +421,11 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
     sl_error e;
     if (it->kind == SL_CV_NUMBER) {
       if (!(it->num >= 0 && it->num < CFG_I64_BOUND)) { /* NaN fails too */
+        char num[32];
         snprintf(buf, n,
                  "option '%s': a duration given as a number is milliseconds, between 0 and "
-                 "2^63-1, not %g (or use a string such as \"10s\")",
-                 it->key, it->num);
+                 "2^63-1, not %s (or use a string such as \"10s\")",
+                 it->key, num_text(it->num, num, sizeof num));
         return buf;
       }
       ok = 1;

@@ -113,14 +113,15 @@ static void test_bug_out_of_range_numbers(void) {
   } cases[] = {
       {"tumbling", 1e300, "p.lua:9: option 'tumbling': a duration given as a number is "
                           "milliseconds, between 0 and 2^63-1, not 1e+300"},
-      {"tumbling", NAN, "not nan"},
+      {"tumbling", NAN, "not NaN"},
+      {"tumbling", -NAN, "not NaN"},
       {"tumbling", INFINITY, "not inf"},
       {"tumbling", -INFINITY, "not -inf"},
       {"tumbling", 9223372036854775808.0, "between 0 and 2^63-1"},
       {"limit", 1e19, "p.lua:9: option 'limit' must be an integer between -2^63 and 2^63-1, not "
                       "1e+19"},
       {"limit", -1e19, "not -1e+19"},
-      {"limit", NAN, "'limit' must be an integer"},
+      {"limit", NAN, "'limit' must be an integer between -2^63 and 2^63-1, not NaN"},
       {"limit", INFINITY, "'limit' must be an integer"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
