@@ -54,6 +54,7 @@ struct sl_gw_coap {
   sl_gw_gate *gate;
   sl_gw_coap_dedup *dedup;
   coap_topic *topics;
+  coap_topic unknown; /* any other path: 4.04, counted like the others */
   coap_req *requests; /* waiting for Kafka or for their answer to be sent */
   int port, dtls_port;
   coap_bin_const_t psk; /* handed to libcoap, which copies it */
@@ -343,6 +344,10 @@ static void on_ingest(coap_resource_t *res, coap_session_t *session, const coap_
                       const coap_string_t *query, coap_pdu_t *resp) {
   coap_topic *ct = coap_resource_get_userdata(res);
   sl_gw_coap *c = ct->c;
+  if (!ct->topic) { /* libcoap's resource for any other path */
+    answer_text(c, resp, 404, 0, "no such topic: POST /ingest/TOPIC for a g:topic{...} of the file");
+    return;
+  }
   coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
   if (async) {
     answer_finished(c, async, resp);
@@ -426,6 +431,10 @@ static int add_endpoint(sl_gw_coap *c, const char *listen, coap_proto_t proto, i
                         "coap: cannot listen on %s (UDP): address in use, not local, or not "
                         "permitted",
                         listen);
+  /* libcoap reads datagrams of up to COAP_RXBUFFER_SIZE bytes but refuses
+   * (with a RST) those over the session's MTU, 1152 by default: accept what
+   * it can read. */
+  coap_endpoint_set_default_mtu(ep, COAP_RXBUFFER_SIZE);
   /* "127.0.0.1:5683 UDP" or "[::]:5684 DTLS": the bound port, also for :0 */
   const char *s = coap_endpoint_str(ep), *sp = strrchr(s, ' ');
   const char *colon = s;
@@ -455,6 +464,13 @@ static int add_topics(sl_gw_coap *c, sl_error *err) {
     coap_register_request_handler(r, COAP_REQUEST_POST, on_ingest);
     coap_add_resource(c->ctx, r);
   }
+  coap_resource_t *r = coap_resource_unknown_init2(on_ingest, 0);
+  if (!r)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  c->unknown.c = c;
+  coap_resource_set_userdata(r, &c->unknown);
+  coap_register_request_handler(r, COAP_REQUEST_POST, on_ingest);
+  coap_add_resource(c->ctx, r);
   return SL_OK;
 }
 

@@ -165,7 +165,7 @@ static int answer_of(gf_gateway *g, int fd, msg *m, int *acks) {
 /* One request, its answer; the answer's code. */
 static int roundtrip(gf_gateway *g, int type, int mid, const char *topic, const char *key,
                      const char *body, msg *m) {
-  uint8_t buf[2048];
+  uint8_t buf[4096];
   int fd = client(), acks = 0;
   CU_ASSERT_FATAL(fd >= 0);
   send_to(g, fd, buf, post(buf, type, mid, topic, key, body, 0));
@@ -279,6 +279,8 @@ static void test_refusals(void) {
   CU_ASSERT_STRING_EQUAL(m.payload, "unknown API key");
   CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3003, "no-such-topic", GF_KEY1, READING(1, 1), &m),
                   CODE(4, 4));
+  CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "no such topic"));
+  CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3009, "../x", GF_KEY1, READING(1, 1), &m), CODE(4, 4));
   CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3004, g.topic, GF_KEY1, "[" READING(1, 1) ",{\"ts\":4}]", &m),
                   CODE(4, 0));
   CU_ASSERT_PTR_NOT_NULL(strstr(
@@ -307,6 +309,36 @@ static void test_refusals(void) {
       strstr(r.body, "sluice_gateway_coap_requests_total{code=\"4.01\",gateway=\"test-gw\"} 2"));
   CU_ASSERT_PTR_NOT_NULL(
       strstr(r.body, "sluice_gateway_coap_requests_total{code=\"4.00\",gateway=\"test-gw\"} 3"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(r.body, "sluice_gateway_coap_requests_total{code=\"4.04\",gateway=\"test-gw\"} 2"));
+  gf_stop(&g);
+}
+
+/* A datagram of libcoap's full receive buffer (1472 bytes) is taken; a
+ * longer one arrives cut short, so its JSON is incomplete: 4.00, never a
+ * truncated batch stored. */
+static void test_datagram_size(void) {
+  gf_gateway g;
+  msg m;
+  CU_ASSERT_EQUAL_FATAL(start(&g, NULL), 0);
+  char body[2048];
+  uint8_t buf[4096];
+  const char *head = "[" READING(1, 1);
+  size_t fixed = post(buf, CON, 1, g.topic, GF_KEY1, "", 0); /* the datagram without a payload */
+  for (int extra = 0; extra < 2; extra++) {
+    size_t want = 1472 + (size_t)extra * 200 - fixed; /* the payload that makes it that long */
+    size_t n = (size_t)snprintf(body, sizeof body, "%s", head);
+    while (n + strlen("," READING(1, 1) "]") <= want)
+      n += (size_t)snprintf(body + n, sizeof body - n, "," READING(1, 1));
+    while (n + 1 < want) /* pad with JSON whitespace to the exact size */
+      body[n++] = ' ';
+    body[n++] = ']';
+    body[n] = '\0';
+    CU_ASSERT_EQUAL(post(buf, CON, 0x6001 + extra, g.topic, GF_KEY1, body, 0), 1472 + (size_t)extra * 200);
+    CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x6001 + extra, g.topic, GF_KEY1, body, &m),
+                    extra ? CODE(4, 0) : CODE(2, 4));
+  }
+  CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "not a well-formed JSON"));
   gf_stop(&g);
 }
 
@@ -358,6 +390,7 @@ int suite_core_gateway_coap(void) {
   CU_add_test(s, "2.04 after Kafka acknowledged, keyed by the device", test_accepted_after_kafka);
   CU_add_test(s, "a retransmitted message id produces once", test_retransmission_produces_once);
   CU_add_test(s, "4.00, 4.01, 4.04, 4.13 store nothing", test_refusals);
+  CU_add_test(s, "datagrams up to 1472 bytes", test_datagram_size);
   if (gf_is_embedded()) {
     CU_add_test(s, "Kafka refuses: 5.03 with Max-Age", test_kafka_failure_503);
     CU_add_test(s, "overload: 5.03 with Max-Age 1", test_overload_503);
