@@ -242,7 +242,7 @@ struct sl_gw_send {
   size_t outstanding, delivered, failed;
   size_t held; /* counted in gate->pending_bytes */
   int limited, producing;
-  char cause[256]; /* why the first record failed */
+  char cause[256];                 /* why the first record failed */
   void (*finished)(sl_gw_send *s); /* may free the request holding `s` */
 };
 

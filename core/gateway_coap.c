@@ -133,8 +133,9 @@ static void answer_invalid(sl_gw_coap *c, coap_pdu_t *resp, const sl_gw_batch *b
     char msg[DIAG_MAX];
     for (size_t i = 0; i < b->n; i++)
       if (b->items[i].error) {
-        snprintf(msg, sizeof msg, "%zu of %zu records are invalid; nothing was stored; record %zu: %s",
-                 b->invalid, b->n, i, b->items[i].error);
+        snprintf(msg, sizeof msg,
+                 "%zu of %zu records are invalid; nothing was stored; record %zu: %s", b->invalid,
+                 b->n, i, b->items[i].error);
         break;
       }
     answer_text(c, resp, 400, 0, msg);
@@ -265,8 +266,7 @@ static int refuse_if_busy(sl_gw_coap *c, coap_pdu_t *resp, size_t records, size_
 }
 
 /* 0 when the body may be parsed; else answered 4.13. */
-static int refuse_if_large(sl_gw_coap *c, const coap_pdu_t *request, size_t len,
-                           coap_pdu_t *resp) {
+static int refuse_if_large(sl_gw_coap *c, const coap_pdu_t *request, size_t len, coap_pdu_t *resp) {
   coap_opt_iterator_t it;
   if (coap_check_option(request, COAP_OPTION_BLOCK1, &it)) {
     answer_text(c, resp, 413, 0,
@@ -345,7 +345,8 @@ static void on_ingest(coap_resource_t *res, coap_session_t *session, const coap_
   coap_topic *ct = coap_resource_get_userdata(res);
   sl_gw_coap *c = ct->c;
   if (!ct->topic) { /* libcoap's resource for any other path */
-    answer_text(c, resp, 404, 0, "no such topic: POST /ingest/TOPIC for a g:topic{...} of the file");
+    answer_text(c, resp, 404, 0,
+                "no such topic: POST /ingest/TOPIC for a g:topic{...} of the file");
     return;
   }
   coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));

@@ -78,8 +78,7 @@ static void drop_tail(sl_gw_coap_dedup *d) {
 }
 
 static void expire(sl_gw_coap_dedup *d, int64_t now_ms) {
-  while (d->count &&
-         d->ring[(d->head + d->cap - d->count) % d->cap].expires_ms <= now_ms)
+  while (d->count && d->ring[(d->head + d->cap - d->count) % d->cap].expires_ms <= now_ms)
     drop_tail(d);
 }
 

@@ -303,9 +303,9 @@ static void ops(sl_gw_http *h, struct evhttp_request *req, const char *path) {
     reply(h, req, 200, "application/json", &b);
   } else if (sl_gw_producer_down(h->producer) || !h->mqtt_ready || h->gate->draining) {
     reply_error(h, req, 503, RETRY_UNAVAILABLE,
-                h->gate->draining      ? "shutting down"
-                : !h->mqtt_ready ? "not connected to the MQTT broker"
-                                 : "Kafka is unreachable");
+                h->gate->draining ? "shutting down"
+                : !h->mqtt_ready  ? "not connected to the MQTT broker"
+                                  : "Kafka is unreachable");
   } else {
     sl_buf_puts(&b, "{\"status\":\"ready\"}");
     reply(h, req, 200, "application/json", &b);

@@ -237,6 +237,15 @@ static void cleanup(gw_run *g) {
   sl_gw_conf_free(g->conf);
 }
 
+static void log_coap(const sl_gw_coap *c) {
+  char udp[24] = "off", dtls[24] = "off";
+  if (sl_gw_coap_port(c))
+    snprintf(udp, sizeof udp, "on udp port %d", sl_gw_coap_port(c));
+  if (sl_gw_coap_dtls_port(c))
+    snprintf(dtls, sizeof dtls, "on udp port %d", sl_gw_coap_dtls_port(c));
+  sl_log(SL_LOG_INFO, "gateway", "CoAP: coap:// %s, coaps:// (DTLS-PSK) %s", udp, dtls);
+}
+
 int sl_gateway_main(const char *file, const char *const *sets, size_t nsets, const char *listen,
                     const char *tls_cert, const char *tls_key) {
   gw_run g;
@@ -256,8 +265,7 @@ int sl_gateway_main(const char *file, const char *const *sets, size_t nsets, con
            g.conf->name, g.conf->ntopics, sl_gw_devices_count(g.devices), g.conf->listen,
            g.http ? sl_gw_http_port(g.http) : 0, g.nmqtt);
     if (g.coap)
-      sl_log(SL_LOG_INFO, "gateway", "CoAP on udp port %d, coaps (DTLS-PSK) on udp port %d",
-             sl_gw_coap_port(g.coap), sl_gw_coap_dtls_port(g.coap));
+      log_coap(g.coap);
     event_base_dispatch(g.base);
     if (g.unacked) {
       answer_late(&g);

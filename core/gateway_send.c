@@ -149,7 +149,8 @@ void sl_gw_send_outcome(const sl_gw_send *s, char *msg, size_t cap) {
     snprintf(msg, cap, "Kafka did not acknowledge %zu of %zu records (%s); %zu were stored",
              s->failed, s->batch.n, s->cause, s->delivered);
   else if (s->limited)
-    snprintf(msg, cap, "overloaded: the Kafka producer queue is full; %zu of %zu records were stored",
+    snprintf(msg, cap,
+             "overloaded: the Kafka producer queue is full; %zu of %zu records were stored",
              s->delivered, s->batch.n);
   else
     snprintf(msg, cap, "%zu records stored", s->delivered);

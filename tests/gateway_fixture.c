@@ -67,8 +67,7 @@ static int start_loop(gf_gateway *g, int http) {
                        : NULL;
   if (!g->reports || event_add(g->reports, NULL) != 0)
     return -1;
-  if (http &&
-      !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, &g->gate, NULL, &err))) {
+  if (http && !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, &g->gate, NULL, &err))) {
     fprintf(stderr, "gateway http: %s\n", err.message);
     return -1;
   }

@@ -177,7 +177,7 @@ expect "not JSON -> 4.00" "$(coap 1 'hello')" "4.00"
 expect "unknown API key -> 4.01" "$(coap 9 "$(reading 200)")" "4.01 unknown API key"
 expect "no key -> 4.01" "$("$client" -B 15 -m post -e "$(reading 201)" \
   "coap://127.0.0.1:$coap_port/ingest/$topic" 2>&1 || true)" "4.01 missing key"
-expect "unknown topic -> 4.04" "$(coap 1 "$(reading 202)" no-such-topic)" "4.04"
+expect "unknown topic -> 4.04" "$(coap 1 "$(reading 202)" no-such-topic)" "4.04 no such topic"
 got=$(coaps dev-2 "wrong-psk-$tag" "$(reading 203)")
 case "$got" in *accepted*) fail "a wrong PSK was accepted: $got" ;; esac
 got=$(coaps dev-9 "psk-$tag-two" "$(reading 204)")

@@ -187,11 +187,12 @@ static void test_accepted_after_kafka(void) {
   CU_ASSERT_EQUAL_FATAL(start(&g, NULL), 0);
   uint8_t buf[512];
   int fd = client(), acks = 0;
-  send_to(&g, fd, buf, post(buf, CON, 0x1001, g.topic, GF_KEY1, "[" READING(1, 1) "," READING(2, 2) "]", 0));
+  send_to(&g, fd, buf,
+          post(buf, CON, 0x1001, g.topic, GF_KEY1, "[" READING(1, 1) "," READING(2, 2) "]", 0));
   CU_ASSERT_EQUAL(answer_of(&g, fd, &m, &acks), 0);
   close(fd);
-  CU_ASSERT_EQUAL(acks, 1);      /* the empty ACK came first */
-  CU_ASSERT_EQUAL(m.type, CON);  /* then the separate response */
+  CU_ASSERT_EQUAL(acks, 1);     /* the empty ACK came first */
+  CU_ASSERT_EQUAL(m.type, CON); /* then the separate response */
   CU_ASSERT_EQUAL(m.code, CODE(2, 4));
   CU_ASSERT_EQUAL(memcmp(m.token, "\xbe\xef\x10\x01", 4), 0);
   CU_ASSERT_STRING_EQUAL(m.payload, "{\"accepted\":2}");
@@ -204,7 +205,8 @@ static void test_accepted_after_kafka(void) {
   for (size_t i = 0; i < n; i++) {
     int dev2 = strstr(out[i].value, "\"ts\":3") != NULL;
     CU_ASSERT_STRING_EQUAL(out[i].key, dev2 ? "m0002" : "m0001");
-    CU_ASSERT_PTR_NOT_NULL(strstr(out[i].value, dev2 ? "\"machine_id\":\"m0002\"" : "\"machine_id\":\"m0001\""));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out[i].value, dev2 ? "\"machine_id\":\"m0002\"" : "\"machine_id\":\"m0001\""));
   }
   gf_stop(&g);
 }
@@ -260,9 +262,10 @@ static void test_retransmission_produces_once(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(
       r.body, "sluice_gateway_coap_duplicates_total{gateway=\"test-gw\",result=\"answered\"}"));
   char want[300];
-  snprintf(want, sizeof want,
-           "sluice_gateway_coap_records_total{gateway=\"test-gw\",result=\"accepted\",topic=\"%s\"} 2",
-           g.topic);
+  snprintf(
+      want, sizeof want,
+      "sluice_gateway_coap_records_total{gateway=\"test-gw\",result=\"accepted\",topic=\"%s\"} 2",
+      g.topic);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, want));
   gf_stop(&g);
 }
@@ -281,14 +284,16 @@ static void test_refusals(void) {
                   CODE(4, 4));
   CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "no such topic"));
   CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3009, "../x", GF_KEY1, READING(1, 1), &m), CODE(4, 4));
-  CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3004, g.topic, GF_KEY1, "[" READING(1, 1) ",{\"ts\":4}]", &m),
-                  CODE(4, 0));
-  CU_ASSERT_PTR_NOT_NULL(strstr(
-      m.payload, "\"records\":[{\"index\":1,\"error\":\"field 'temperature' is required"));
+  CU_ASSERT_EQUAL(
+      roundtrip(&g, CON, 0x3004, g.topic, GF_KEY1, "[" READING(1, 1) ",{\"ts\":4}]", &m),
+      CODE(4, 0));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(m.payload, "\"records\":[{\"index\":1,\"error\":\"field 'temperature' is required"));
   CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3005, g.topic, GF_KEY1, "not json", &m), CODE(4, 0));
   CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "JSON object or an array of objects"));
   CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x3006, g.topic, GF_KEY1,
-                            "{\"machine_id\":\"m0002\",\"ts\":1,\"temperature\":1,\"vibration\":1}", &m),
+                            "{\"machine_id\":\"m0002\",\"ts\":1,\"temperature\":1,\"vibration\":1}",
+                            &m),
                   CODE(4, 0));
   CU_ASSERT_PTR_NOT_NULL(strstr(m.payload, "but the authenticated device is 'm0001'"));
   uint8_t buf[512];
@@ -334,7 +339,8 @@ static void test_datagram_size(void) {
       body[n++] = ' ';
     body[n++] = ']';
     body[n] = '\0';
-    CU_ASSERT_EQUAL(post(buf, CON, 0x6001 + extra, g.topic, GF_KEY1, body, 0), 1472 + (size_t)extra * 200);
+    CU_ASSERT_EQUAL(post(buf, CON, 0x6001 + extra, g.topic, GF_KEY1, body, 0),
+                    1472 + (size_t)extra * 200);
     CU_ASSERT_EQUAL(roundtrip(&g, CON, 0x6001 + extra, g.topic, GF_KEY1, body, &m),
                     extra ? CODE(4, 0) : CODE(2, 4));
   }

@@ -244,10 +244,11 @@ static void test_missing_file_and_open(void) {
 /* coap = {...}: addresses kept, the PSK file resolved against the file;
  * each mistake with the line of sl.gateway. */
 static void test_coap_section(void) {
-  sl_gw_conf *c = load("local sl = require 'sluice'\n"
-                       "local g = sl.gateway { devices = 'd.txt',\n"
-                       "  coap = { listen = '0.0.0.0:5683', dtls = '[::]:5684', psk = 'psk.txt' } }\n"
-                       "g:topic { name = 'events' }\n");
+  sl_gw_conf *c =
+      load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { devices = 'd.txt',\n"
+           "  coap = { listen = '0.0.0.0:5683', dtls = '[::]:5684', psk = 'psk.txt' } }\n"
+           "g:topic { name = 'events' }\n");
   CU_ASSERT_EQUAL_FATAL(c->nerrors, 0);
   CU_ASSERT_STRING_EQUAL(c->coap.listen, "0.0.0.0:5683");
   CU_ASSERT_STRING_EQUAL(c->coap.dtls, "[::]:5684");
