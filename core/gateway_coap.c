@@ -166,9 +166,12 @@ static void on_finished(sl_gw_send *s) {
 
 /* The handler's second call, for a triggered exchange: the real answer. */
 static void answer_finished(sl_gw_coap *c, coap_async_t *async, coap_pdu_t *resp) {
+  /* Only a triggered state reaches here (libcoap answers copies of a request
+   * whose state waits itself), and it fires at the start of the next
+   * coap_io_process, before any datagram is read: once per exchange. */
   coap_req *r = coap_async_get_app_data(async);
-  if (!r || r->s.outstanding || r->s.producing)
-    return; /* not ours to answer yet: libcoap sends an empty ACK */
+  if (!r)
+    return;
   sl_gw_coap_answer a = {COAP_RESPONSE_CODE(204), 0, (uint32_t)r->s.delivered};
   char why[512];
   sl_gw_send_outcome(&r->s, why, sizeof why);
