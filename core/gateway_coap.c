@@ -185,6 +185,13 @@ static void answer_finished(sl_gw_coap *c, coap_async_t *async, coap_pdu_t *resp
   req_free(r); /* libcoap frees the async state once this returns */
 }
 
+static void count_rejected(sl_gw_coap *c, const char *reason) {
+  char label[64];
+  snprintf(label, sizeof label, "reason=%s", reason);
+  sl_gw_count(c->conf, "sluice_gateway_coap_rejected_total",
+              "CoAP requests refused before producing, by reason", label, 1);
+}
+
 /* (protocol, port, address) of the session's peer: the dedup key. */
 static size_t peer_key(coap_session_t *session, uint8_t out[SL_GW_COAP_ADDR_MAX]) {
   const coap_address_t *a = coap_session_get_addr_remote(session);
@@ -237,8 +244,7 @@ static const char *authenticate(sl_gw_coap *c, coap_session_t *session, const co
       why = "unknown API key";
   }
   if (!device) {
-    sl_gw_count(c->conf, "sluice_gateway_coap_rejected_total",
-                "CoAP requests refused before producing, by reason", "reason=unauthorized", 1);
+    count_rejected(c, "unauthorized");
     answer_text(c, resp, 401, 0, why);
   }
   return device;
@@ -246,10 +252,7 @@ static const char *authenticate(sl_gw_coap *c, coap_session_t *session, const co
 
 static int refuse(sl_gw_coap *c, coap_pdu_t *resp, const char *reason, unsigned max_age,
                   const char *why) {
-  char label[64];
-  snprintf(label, sizeof label, "reason=%s", reason);
-  sl_gw_count(c->conf, "sluice_gateway_coap_rejected_total",
-              "CoAP requests refused before producing, by reason", label, 1);
+  count_rejected(c, reason);
   answer_text(c, resp, 503, max_age, why);
   return 1;
 }
@@ -380,8 +383,7 @@ static const coap_bin_const_t *on_identity(coap_bin_const_t *identity, coap_sess
   const uint8_t *key;
   size_t keylen;
   if (!sl_gw_psks_find(c->psks, identity->s, identity->length, &key, &keylen)) {
-    sl_gw_count(c->conf, "sluice_gateway_coap_rejected_total",
-                "CoAP requests refused before producing, by reason", "reason=unauthorized", 1);
+    count_rejected(c, "unauthorized");
     sl_log_limited("gateway-coap-psk", 10, SL_LOG_WARN, "gateway",
                    "coaps: handshake refused for unknown PSK identity '%.*s'",
                    (int)(identity->length > 128 ? 128 : identity->length),
