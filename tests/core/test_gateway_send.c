@@ -80,69 +80,73 @@ typedef struct test_req {
 
 static void on_finished(sl_gw_send *s) { ((test_req *)s)->finished++; }
 
-static void test_invalid_records_body(void) {
+/* A gate on a fresh producer and one request of `body` by device m1, parsed. */
+typedef struct env {
+  sl_gw_conf *c;
+  sl_gw_producer *p;
+  sl_gw_gate g;
+  test_req r;
+} env;
+
+static void env_start(env *e, const char *body) {
   sl_error err;
   sl_error_clear(&err);
-  sl_gw_conf *c = conf();
-  sl_gw_producer *p = sl_gw_producer_new(c, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  sl_gw_gate g;
-  sl_gw_gate_init(&g, c, p);
-  test_req r = {0};
-  CU_ASSERT_EQUAL_FATAL(sl_gw_send_init(&r.s, &g, &c->topics[0], on_finished), SL_OK);
-  r.s.family = "sluice_test_records_total";
-  CU_ASSERT_EQUAL(g.pending, 1);
+  memset(e, 0, sizeof *e);
+  e->c = conf();
+  e->p = sl_gw_producer_new(e->c, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e->p);
+  sl_gw_gate_init(&e->g, e->c, e->p);
+  CU_ASSERT_EQUAL_FATAL(sl_gw_send_init(&e->r.s, &e->g, &e->c->topics[0], on_finished), SL_OK);
+  e->r.s.family = "sluice_test_records_total";
+  CU_ASSERT_EQUAL(e->g.pending, 1);
+  CU_ASSERT_EQUAL_FATAL(sl_gw_send_parse(&e->r.s, "m1", body, strlen(body), &err), SL_OK);
+}
+
+static void env_stop(env *e) {
+  sl_gw_send_release(&e->r.s);
+  CU_ASSERT_EQUAL(e->g.pending, 0);
+  CU_ASSERT_EQUAL(e->g.pending_bytes, 0);
+  sl_gw_producer_free(e->p);
+  sl_gw_conf_free(e->c);
+}
+
+static void test_invalid_records_body(void) {
+  env e;
   const char *body = "[{\"v\":1},{\"machine_id\":\"other\"},{\"v\":3}]";
-  CU_ASSERT_EQUAL(sl_gw_send_parse(&r.s, "m1", body, strlen(body), &err), SL_OK);
-  CU_ASSERT_EQUAL(r.s.batch.n, 3);
-  CU_ASSERT_EQUAL(r.s.batch.invalid, 1);
+  env_start(&e, body);
+  CU_ASSERT_EQUAL(e.r.s.batch.n, 3);
+  CU_ASSERT_EQUAL(e.r.s.batch.invalid, 1);
   sl_buf out = SL_BUF_INIT;
-  sl_gw_invalid_json(&r.s.batch, 400, &out);
+  sl_gw_invalid_json(&e.r.s.batch, 400, &out);
   CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "\"error\":\"1 of 3 records are invalid; nothing was "
                                           "stored\",\"status\":400,\"records\":[{\"index\":1,"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "but the authenticated device is 'm1'"));
   sl_buf_free(&out);
   /* Held memory is counted in the gate until the request is released. */
-  sl_gw_send_hold(&r.s, strlen(body));
-  CU_ASSERT(g.pending_bytes >= SL_GW_BATCH_ARENA + strlen(body));
-  sl_gw_send_release(&r.s);
-  CU_ASSERT_EQUAL(g.pending, 0);
-  CU_ASSERT_EQUAL(g.pending_bytes, 0);
-  CU_ASSERT_EQUAL(r.finished, 0); /* never produced: never finished */
-  sl_gw_producer_free(p);
-  sl_gw_conf_free(c);
+  sl_gw_send_hold(&e.r.s, strlen(body));
+  CU_ASSERT(e.g.pending_bytes >= SL_GW_BATCH_ARENA + strlen(body));
+  CU_ASSERT_EQUAL(e.r.finished, 0); /* never produced: never finished */
+  env_stop(&e);
 }
 
 /* Kafka never acknowledges: `finished` once, with the cause for the 503. */
 static void test_unacknowledged_record(void) {
-  sl_error err;
-  sl_error_clear(&err);
-  sl_gw_conf *c = conf();
-  sl_gw_producer *p = sl_gw_producer_new(c, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  sl_gw_gate g;
-  sl_gw_gate_init(&g, c, p);
-  test_req r = {0};
-  CU_ASSERT_EQUAL_FATAL(sl_gw_send_init(&r.s, &g, &c->topics[0], on_finished), SL_OK);
-  r.s.family = "sluice_test_records_total";
+  env e;
   const char *body = "{\"v\":1}";
-  CU_ASSERT_EQUAL_FATAL(sl_gw_send_parse(&r.s, "m1", body, strlen(body), &err), SL_OK);
-  sl_gw_send_hold(&r.s, strlen(body));
-  sl_gw_send_produce(&r.s, "m1");
-  CU_ASSERT_EQUAL(r.s.outstanding, 1);
-  for (int i = 0; i < 200 && !r.finished; i++) /* bounded: the 100 ms timeout reports */
-    sl_gw_producer_poll_wait(p, 50);
-  CU_ASSERT_EQUAL_FATAL(r.finished, 1);
-  CU_ASSERT_EQUAL(r.s.failed, 1);
-  CU_ASSERT_EQUAL(r.s.delivered, 0);
+  env_start(&e, body);
+  sl_gw_send_hold(&e.r.s, strlen(body));
+  sl_gw_send_produce(&e.r.s, "m1");
+  CU_ASSERT_EQUAL(e.r.s.outstanding, 1);
+  for (int i = 0; i < 200 && !e.r.finished; i++) /* bounded: the 100 ms timeout reports */
+    sl_gw_producer_poll_wait(e.p, 50);
+  CU_ASSERT_EQUAL_FATAL(e.r.finished, 1);
+  CU_ASSERT_EQUAL(e.r.s.failed, 1);
+  CU_ASSERT_EQUAL(e.r.s.delivered, 0);
   char msg[512];
-  sl_gw_send_outcome(&r.s, msg, sizeof msg);
+  sl_gw_send_outcome(&e.r.s, msg, sizeof msg);
   CU_ASSERT_PTR_NOT_NULL(strstr(msg, "Kafka did not acknowledge 1 of 1 records ("));
   CU_ASSERT_PTR_NOT_NULL(strstr(msg, "0 were stored"));
-  sl_gw_send_release(&r.s);
-  CU_ASSERT_EQUAL(g.pending_bytes, 0);
-  sl_gw_producer_free(p);
-  sl_gw_conf_free(c);
+  env_stop(&e);
 }
 
 int suite_core_gateway_send(void) {
