@@ -484,8 +484,10 @@ static int open_dtls(sl_gw_coap *c, sl_error *err) {
   if (!coap_dtls_is_supported())
     return sl_error_set(err, SL_ERR_INVALID,
                         "coap: dtls needs libcoap with DTLS support (libcoap-3-openssl)");
-  if (!(c->psks = sl_gw_psks_load(c->conf->coap.psk, err)))
-    return err->code;
+  if (!(c->psks = sl_gw_psks_load(c->conf->coap.psk, err))) {
+    err->code = SL_ERR_INVALID; /* a file to fix, like the devices file: exit 1 */
+    return SL_ERR_INVALID;
+  }
   coap_dtls_spsk_t spsk;
   memset(&spsk, 0, sizeof spsk);
   spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;

@@ -154,6 +154,19 @@ expect() { # expect WHAT GOT SUBSTRING
   esac
 }
 
+# ---- a bad PSK file: its line, exit 1 ----------------------------------------------
+cp "$work/psk.txt" "$work/psk.good"
+printf 'dev-4 short\n' >>"$work/psk.txt"
+set +e
+SLUICE_KAFKA_BROKERS=$brokers "$bin" gateway "$work/gw.lua" --log-format text 2>"$work/bad.err"
+code=$?
+set -e
+mv "$work/psk.good" "$work/psk.txt"
+[ "$code" = 1 ] || fail "a bad PSK file exits $code, expected 1: $(cat "$work/bad.err")"
+grep -qF "$work/gw.lua:2: $work/psk.txt:4: expected \"DEVICE_ID KEY\"" "$work/bad.err" ||
+  fail "a bad PSK file: $(cat "$work/bad.err")"
+ok "a bad PSK file names its line and exits 1"
+
 start_gateway "$work/gw.log" "$brokers"
 for _ in $(seq 1 150); do # the first answer waits for Kafka's metadata: be ready first
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ] && break
