@@ -57,5 +57,8 @@ list(APPEND SLUICE_SOURCES
   core/watermark.c
   core/window_assign.c
   core/window_store.c
+  core/gateway_send.c
+  core/gateway_coap.c
+  core/gateway_coap_dedup.c
 )
 include(core/dashboard/dashboard.cmake)
