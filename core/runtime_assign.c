@@ -49,18 +49,18 @@ int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t
       __atomic_store_n(&rt->assigning, 1, __ATOMIC_RELAXED);
       sl_log(SL_LOG_ERROR, "checkpoint",
              "cannot restore %zu assigned partitions (%s): waiting for Redis, retrying with "
-             "backoff for up to %lld s (SLUICE_RETRY_BUDGET)",
-             n, err->message, (long long)(rt->opts.retry_budget_ms / 1000));
+             "backoff for up to %.1f s (SLUICE_RETRY_BUDGET)",
+             n, err->message, (double)rt->opts.retry_budget_ms / 1000.0);
     }
     int64_t left = first_failure + rt->opts.retry_budget_ms - now;
     if (left <= 0 || __atomic_load_n(&rt->stop, __ATOMIC_RELAXED)) {
       __atomic_store_n(&rt->assigning, 0, __ATOMIC_RELAXED);
       if (left <= 0)
         sl_error_set(err, SL_ERR_UNAVAILABLE,
-                     "Redis unreachable for %lld s while restoring assigned partitions (retry "
+                     "Redis unreachable for %.1f s while restoring assigned partitions (retry "
                      "budget, SLUICE_RETRY_BUDGET): giving up; the next start resumes from the "
                      "last checkpoint",
-                     (long long)((now - first_failure) / 1000));
+                     (double)(now - first_failure) / 1000.0);
       return SL_ERR_UNAVAILABLE;
     }
     wait_or_stop(rt, backoff < left ? backoff : left);
