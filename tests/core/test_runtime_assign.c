@@ -21,13 +21,14 @@
 #include "redis_fixture.h"
 #include "registry.h"
 #include "runtime.h"
+#include "runtime_internal.h"
 
 #define RECORDS 5
 
 static rf_server redis;
 static int assign_rc = -100; /* what on_assign answered */
 static int64_t start_offset; /* the offset it handed back */
-static int restart_after_ms; /* > 0: a thread restarts Redis this long after the kill */
+static int restart_after_ms; /* > 0: restarted this long after the kill; < 0: no kill */
 static pthread_t restarter;
 
 static int test_over; /* the restarted server is no longer needed */
@@ -70,7 +71,8 @@ static int src_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int 
   if (!s->assigned) {
     s->assigned = 1;
     int32_t part = 0;
-    rf_kill9(&redis); /* the outage begins just before the assignment */
+    if (restart_after_ms >= 0)
+      rf_kill9(&redis); /* the outage begins just before the assignment */
     if (restart_after_ms > 0 && pthread_create(&restarter, NULL, restart_later, NULL) != 0)
       return sl_error_set(err, SL_ERR_INTERNAL, "cannot start the restarter thread");
     assign_rc = s->env->on_assign(s->env->runtime, s->env->source_id, &part, 1, &start_offset);
@@ -91,8 +93,24 @@ static int src_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int 
   return SL_OK;
 }
 
+static int commit_failures; /* commits still to refuse as a Kafka outage */
+static int commit_calls;
+static char paused_reason[160]; /* what /readyz said at the commit after a refusal */
+
 static int src_commit(void *state, const sl_offset *offsets, size_t n, sl_error *err) {
-  (void)state, (void)offsets, (void)n, (void)err;
+  (void)offsets, (void)n;
+  src *s = state;
+  if (commit_calls++ > 0 && !paused_reason[0]) {
+    const char *why = sl_runtime_not_ready(s->env->runtime, 1);
+    snprintf(paused_reason, sizeof paused_reason, "%s", why ? why : "(ready)");
+  }
+  if (commit_failures > 0) {
+    commit_failures--;
+    sl_error_set(err, SL_ERR_UNAVAILABLE,
+                 "kafka_source 'x': commit: Local: Waiting for coordinator");
+    err->retriable = 1;
+    return SL_ERR_UNAVAILABLE;
+  }
   return SL_OK;
 }
 
@@ -199,11 +217,30 @@ static void test_assignment_gives_up_after_the_budget(void) {
   rf_stop(&redis);
 }
 
+/* Regression (issue 12): a Kafka commit failure after the Redis checkpoint
+ * was reported as "processing paused until Redis answers"; the pause now
+ * names Kafka. */
+static void test_kafka_commit_failure_names_kafka(void) {
+  CU_ASSERT_EQUAL_FATAL(rf_start(&redis, NULL), 0);
+  restart_after_ms = -1; /* no outage: only the commit fails */
+  commit_failures = 1;
+  commit_calls = 0;
+  paused_reason[0] = '\0';
+  char msg[512];
+  CU_ASSERT_EQUAL(run_pipeline(60000, msg, sizeof msg), SL_OK);
+  CU_ASSERT_EQUAL(assign_rc, SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(paused_reason, "Kafka unreachable: offsets not committed"));
+  CU_ASSERT_PTR_NULL(strstr(paused_reason, "Redis"));
+  CU_ASSERT_EQUAL(redis_int("sl:{assign:assigning_source:0}:offset"), 10 + RECORDS);
+  rf_stop(&redis);
+}
+
 int suite_core_runtime_assign(void) {
   CU_pSuite s = CU_add_suite("core_runtime_assign", NULL, NULL);
   if (!s || !CU_add_test(s, "assignment waits for Redis", test_assignment_waits_for_redis) ||
       !CU_add_test(s, "assignment gives up after the retry budget",
-                   test_assignment_gives_up_after_the_budget))
+                   test_assignment_gives_up_after_the_budget) ||
+      !CU_add_test(s, "a Kafka commit failure names Kafka", test_kafka_commit_failure_names_kafka))
     return -1;
   return 0;
 }
