@@ -5,9 +5,9 @@
  * never moves backwards while the partitions stay where they are.
  *
  * Partitions moving between workers are the exception. A partition assigned
- * to this worker that has not sent data yet holds the watermark back until
- * it does (or idles), and its first record may pull the watermark back to
- * itself; a partition restored from another worker's checkpoint pulls it
+ * to this worker that has not sent data yet (pending) does not hold the
+ * others back, and its first record pulls the watermark back to itself
+ * (admit); a partition restored from another worker's checkpoint pulls it
  * back to that worker's watermark. A partition that sent nothing has no
  * watermark of its own and never takes one from a checkpoint. Otherwise
  * records of a partition would become late only because this worker's
