@@ -396,17 +396,21 @@ typedef struct ready_op {
   sl_http_server *s;
   struct evhttp_request *req;
   int pipeline_ok;
+  const char *why; /* static text: why the pipeline is not ready */
 } ready_op;
 
 static void ready_answer(ready_op *op, const char *redis) {
   int ok = op->pipeline_ok != 0 && strcmp(redis, "ok") == 0;
   const char *pipe = op->pipeline_ok < 0 ? "n/a" : op->pipeline_ok ? "ok" : "not ready";
   sl_buf b = SL_BUF_INIT;
+  int redis_ok = strcmp(redis, "ok") == 0;
   if (ok)
     sl_buf_puts(&b, "{\"status\":\"ok\"");
+  else if (op->pipeline_ok == 0) /* the pipeline's own reason names the dependency */
+    sl_buf_printf(&b, "{\"error\":\"not ready: %s%s\",\"status\":503", op->why,
+                  redis_ok ? "" : "; Redis unreachable from the HTTP server");
   else
-    sl_buf_printf(&b, "{\"error\":\"not ready: %s\",\"status\":503",
-                  op->pipeline_ok == 0 ? "pipeline sources not assigned" : "Redis unreachable");
+    sl_buf_puts(&b, "{\"error\":\"not ready: Redis unreachable\",\"status\":503");
   sl_buf_printf(&b, ",\"checks\":{\"pipeline\":\"%s\",\"redis\":\"%s\"}}", pipe, redis);
   http_reply_json(op->s, op->req, ok ? 200 : 503, &b);
   sl_buf_free(&b);
@@ -427,7 +431,12 @@ void http_readyz(sl_http_server *s, struct evhttp_request *req) {
   }
   op->s = s;
   op->req = req;
+  op->why = s->cfg.not_ready ? s->cfg.not_ready(s->cfg.ud) : NULL;
   op->pipeline_ok = s->cfg.ready ? s->cfg.ready(s->cfg.ud) != 0 : -1;
+  if (op->pipeline_ok == 0 && !op->why)
+    op->why = "pipeline not processing";
+  else if (op->pipeline_ok > 0 && op->why) /* changed in between: the later answer wins */
+    op->pipeline_ok = 0;
   const char *argv[] = {"PING"};
   size_t lens[] = {4};
   if (http_redis_argv(s, on_ping, op, 1, argv, lens) != SL_OK)

@@ -92,17 +92,15 @@ static int api_pipelines(void *ud, sl_buf *out) {
 
 /* Ready (SPEC.md section 8): sources assigned, nothing paused. A pipeline
  * with a Kafka source is ready once its group handed it an assignment. */
-static int api_ready(void *ud) {
+static const char *api_not_ready(void *ud) {
   sl_pipeline_api *api = ud;
   int needs_assignment = 0;
   for (size_t i = 0; i < api->graph->count; i++)
     needs_assignment |= strcmp(api->graph->nodes[i].type, "kafka_source") == 0;
-  if (needs_assignment && !__atomic_load_n(&api->rt->assigned, __ATOMIC_RELAXED))
-    return 0;
-  return !__atomic_load_n(&api->rt->paused, __ATOMIC_RELAXED) &&
-         !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
+  return sl_runtime_not_ready(api->rt, needs_assignment);
 }
 
+static int api_ready(void *ud) { return api_not_ready(ud) == NULL; }
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
  * connection and thread: the pipeline never waits for it. */
@@ -158,6 +156,7 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.serve_mode = sl_graph_uses_redis(g) ||
                    sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
+  cfg.not_ready = api_not_ready;
   cfg.pipelines_json = api_pipelines;
   cfg.ud = api;
   pthread_mutex_init(&api->lock, NULL);

@@ -48,6 +48,12 @@ static int env_dead_letter(void *runtime, const sl_record *r, const char *reason
 
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
 
+/* Processing pauses because of `why` (static text, shown by /readyz). */
+static void pause_for(sl_runtime *rt, const char *why) {
+  __atomic_store_n(&rt->paused_why, why, __ATOMIC_RELAXED);
+  __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+}
+
 void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
                                  size_t n) {
   for (size_t i = 0; i < rt->count; i++) {
@@ -83,7 +89,7 @@ static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partit
   }
   sl_error err;
   sl_error_clear(&err);
-  int rc = sl_ckpt_assign(rt->ckpt, source_id, partitions, n, start_offsets, &err);
+  int rc = sl_runtime_assign_restoring(rt, source_id, partitions, n, start_offsets, &err);
   if (rc != SL_OK)
     sl_log(SL_LOG_ERROR, "checkpoint", "restoring assigned partitions failed: %s", err.message);
   return rc;
@@ -625,7 +631,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (!rt->paused)
       sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
              err->message);
-    __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+    pause_for(rt, "a sink did not acknowledge its outputs (processing paused)");
     rt->resume_at_ms = sl_runtime_now_ms() + 1000;
     return SL_OK;
   }
@@ -640,17 +646,28 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (rc == SL_OK)
       sl_metric_observe(rt->m_checkpoint, (double)(t1.tv_sec - t0.tv_sec) +
                                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (rc == SL_ERR_UNAVAILABLE && sl_ckpt_kafka_failed(rt->ckpt)) {
+      /* Redis has the checkpoint; only the group commit to Kafka failed. */
+      if (!rt->paused)
+        sl_log(SL_LOG_ERROR, "checkpoint",
+               "checkpoint written to Redis but offsets not committed to Kafka (%s): processing "
+               "paused until the Kafka group coordinator answers",
+               err->message);
+      pause_for(rt, "Kafka unreachable: offsets not committed (processing paused)");
+      rt->resume_at_ms = now + 1000;
+      return SL_OK;
+    }
     if (rc == SL_ERR_UNAVAILABLE) {
       if (!rt->paused)
         sl_log(SL_LOG_ERROR, "checkpoint",
                "cannot write the checkpoint (%s): processing paused until Redis answers",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "Redis unreachable: checkpoint not written (processing paused)");
       rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
       return SL_OK;
     }
     if (rc == SL_OK && rt->paused) {
-      sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written: processing resumed");
+      sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written and committed: processing resumed");
       __atomic_store_n(&rt->paused, 0, __ATOMIC_RELAXED);
     }
     if (rc == SL_OK)
@@ -668,9 +685,11 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
       /* The group coordinator is away (broker restart): keep the offsets
        * pending and retry shortly, as when a sink is down. */
       if (!rt->paused)
-        sl_log(SL_LOG_ERROR, "runtime", "offsets not committed (%s): processing paused",
+        sl_log(SL_LOG_ERROR, "runtime",
+               "offsets not committed to Kafka (%s): processing paused until the Kafka group "
+               "coordinator answers",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "Kafka unreachable: offsets not committed (processing paused)");
       rt->resume_at_ms = sl_runtime_now_ms() + 1000;
       return SL_OK;
     }

@@ -84,6 +84,8 @@ struct sl_runtime {
   struct sl_metric *m_batch;      /* sluice_batch_records */
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
+  const char *paused_why;  /* static text: the dependency that paused us (/readyz, logs) */
+  int assigning;           /* partitions assigned but not restored yet: Redis is away (/readyz) */
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
 };
 
@@ -102,5 +104,12 @@ void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double v
 /* runtime_metrics.c: the standard series of a node, created at build. */
 void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);
 int64_t sl_runtime_now_ms(void);
+/* runtime_assign.c: restore assigned partitions (state = "redis"), waiting
+ * and retrying with backoff while Redis is unreachable, within the retry
+ * budget; start_offsets as sl_ckpt_assign. */
+int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t *parts, size_t n,
+                                int64_t *start_offsets, sl_error *err);
+/* Why /readyz says not ready (static text), NULL when ready. */
+const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment);
 
 #endif

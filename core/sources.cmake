@@ -60,5 +60,6 @@ list(APPEND SLUICE_SOURCES
   core/gateway_send.c
   core/gateway_coap.c
   core/gateway_coap_dedup.c
+  core/runtime_assign.c
 )
 include(core/dashboard/dashboard.cmake)

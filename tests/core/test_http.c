@@ -148,6 +148,11 @@ static int ready_cb(void *ud) {
   return ready_flag;
 }
 
+static const char *not_ready_cb(void *ud) {
+  (void)ud;
+  return ready_flag ? NULL : "Kafka unreachable: offsets not committed (processing paused)";
+}
+
 static int redis_cmd_ok(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -183,6 +188,7 @@ static sl_http_config base_config(void) {
   c.npipelines = 1;
   c.rate_per_sec = -1;
   c.ready = ready_cb;
+  c.not_ready = not_ready_cb;
   c.pipelines_json = pipelines_cb;
   return c;
 }
@@ -252,6 +258,10 @@ static void test_health_ready(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"status\":503"));
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"pipeline\":\"not ready\""));
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"redis\":\"ok\""));
+  /* The reason names the dependency that failed (issue 12: it said "sources
+   * not assigned" whatever had failed). */
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(r.body, "not ready: Kafka unreachable: offsets not committed (processing paused)"));
   resp_free(&r);
   ready_flag = 1;
   CU_ASSERT_EQUAL_FATAL(get("/readyz", NULL, &r), 0);
