@@ -52,6 +52,8 @@ int sl_graph_set_node_id(sl_graph_desc *g, int node, const char *id);
 void sl_graph_assign_ids(sl_graph_desc *g);
 /* The base id derived for node `i` (no collision suffix) into buf. */
 void sl_graph_derive_id(const sl_graph_desc *g, size_t i, char *buf, size_t len);
+/* A duration in its largest exact unit ("10s", "1500ms", "5m"), appended. */
+void sl_graph_put_duration(sl_buf *b, int64_t ms);
 /* The node whose label is `id`, or -1. */
 int sl_graph_find_id(const sl_graph_desc *g, const char *id);
 /* Record "file:line: message". */

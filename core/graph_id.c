@@ -50,7 +50,7 @@ static void put_part(sl_buf *b, const char *s) {
 
 /* A duration in its largest exact unit: "10s", "1500ms", "5m". Options
  * written as "10000ms" or "10s" give the same id. */
-static void put_duration(sl_buf *b, int64_t ms) {
+void sl_graph_put_duration(sl_buf *b, int64_t ms) {
   static const struct {
     int64_t ms;
     const char *unit;
@@ -99,10 +99,10 @@ static void derive_window(sl_buf *b, const sl_config *c) {
   for (size_t i = 0; i < 3; i++)
     if (sl_config_has(c, kinds[i])) {
       sl_buf_printf(b, ":%s-", kinds[i]);
-      put_duration(b, sl_config_duration_ms(c, kinds[i], 0));
+      sl_graph_put_duration(b, sl_config_duration_ms(c, kinds[i], 0));
       if (i == 1 && sl_config_has(c, "every")) {
         sl_buf_putc(b, '-');
-        put_duration(b, sl_config_duration_ms(c, "every", 0));
+        sl_graph_put_duration(b, sl_config_duration_ms(c, "every", 0));
       }
       break;
     }

@@ -58,5 +58,9 @@ list(APPEND SLUICE_SOURCES
   core/window_assign.c
   core/window_store.c
   core/graph_id.c
+  core/state_shape.c
+  core/state_compat.c
+  core/state_start.c
+  core/cli_state.c
 )
 include(core/dashboard/dashboard.cmake)
