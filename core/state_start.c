@@ -194,6 +194,7 @@ int sl_state_check(const sl_graph_desc *g, const sl_registry *reg, const char *r
   }
   if (apply && apply_report(r, g, &st, cur, ncur, &rep, &err) != SL_OK) {
     fprintf(stderr, "sluice: recording the state metadata of '%s': %s\n", g->name, err.message);
+    code = err.code == SL_ERR_INVALID ? SL_EXIT_INVALID : SL_EXIT_RUNTIME;
     goto out;
   }
   if (!apply)
