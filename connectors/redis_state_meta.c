@@ -227,7 +227,8 @@ int sl_state_inventory_load(sl_redis *r, const char *pipeline, const char *const
   sl_buf key = SL_BUF_INIT;
   for (size_t i = 0; i < inv->nparts && rc == SL_OK; i++) {
     sl_state_part_info *p = &inv->parts[i];
-    qsort(p->ops, p->nops, sizeof *p->ops, cmp_op);
+    if (p->nops)
+      qsort(p->ops, p->nops, sizeof *p->ops, cmp_op);
     if (sl_redis_partition_prefix(&key, pipeline, p->topic, p->partition) != SL_OK ||
         sl_buf_puts(&key, "epoch") != SL_OK)
       rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -251,7 +252,8 @@ int sl_state_inventory_load(sl_redis *r, const char *pipeline, const char *const
     sl_state_inventory_free(inv);
     return rc;
   }
-  qsort(inv->parts, inv->nparts, sizeof *inv->parts, cmp_part);
+  if (inv->nparts)
+    qsort(inv->parts, inv->nparts, sizeof *inv->parts, cmp_part);
   return SL_OK;
 }
 

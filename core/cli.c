@@ -366,7 +366,8 @@ int sl_cli_main(int argc, char **argv) {
       code = cmd_check_or_graph(&a, a.command[0] == 'g');
   } else if (strcmp(a.command, "state") == 0) {
     code = a.file ? cmd_state(&a)
-                  : usage_error("%s", "usage: sluice state show|reset|drop FILE.lua [ID] [--json] [--yes]");
+                  : usage_error("%s", "state needs a command and a pipeline file: sluice state "
+                                      "show|reset|drop FILE.lua [ID] [--json] [--yes]");
   } else if (strcmp(a.command, "gateway") == 0) {
     code = a.file ? sl_gateway_main(a.file, a.sets, a.nsets, a.api, a.tls_cert, a.tls_key)
                   : usage_error("%s", "gateway needs a gateway file (docs/gateway.md)");

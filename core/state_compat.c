@@ -19,6 +19,16 @@ void sl_compat_report_free(sl_compat_report *rep) {
   memset(rep, 0, sizeof *rep);
 }
 
+/* snprintf for messages that may be cut: a long id or path shortens the
+ * advice, never overflows it. */
+static void setf(char *buf, size_t len, const char *fmt, ...) SL_PRINTF(3, 4);
+static void setf(char *buf, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
+}
+
 static sl_compat_item *add_item(sl_compat_report *rep, const char *id) {
   sl_compat_item *n = realloc(rep->items, (rep->n + 1) * sizeof *n);
   if (!n)
@@ -116,10 +126,10 @@ static void orphan_advice(const char *file, const sl_state_node *cur, size_t ncu
                           const sl_stored_node *st, const sl_stored_node *all, size_t nall,
                           sl_compat_item *it) {
   char type[64];
-  snprintf(type, sizeof type, "%s", st->type ? st->type : st->id);
+  setf(type, sizeof type, "%s", st->type ? st->type : st->id);
   if (!st->type)
     type[strcspn(type, "#:")] = '\0';
-  snprintf(it->what, sizeof it->what,
+  setf(it->what, sizeof it->what,
            "stored state of %s '%s' (%zu partition%s) belongs to no node of the pipeline%s",
            type, st->id, st->partitions, st->partitions == 1 ? "" : "s",
            st->type ? "" : " (written by a sluice before stable ids)");
@@ -133,15 +143,15 @@ static void orphan_advice(const char *file, const sl_state_node *cur, size_t ncu
     if (bad) { /* its derived id moved because its shape changed */
       appendf(it->what, sizeof it->what, "if it is the %s at %s:%d (now id '%s'), %s", type, file,
               cur[i].line, cur[i].id, diff);
-      snprintf(it->todo, sizeof it->todo,
+      setf(it->todo, sizeof it->todo,
                "keep the old definition, or drop this state: sluice state drop %s %s, or start "
                "with --allow-state-loss %s",
                file, st->id, st->id);
     } else {
       char note[440] = "";
       if (diff[0])
-        snprintf(note, sizeof note, " (compatible: %s)", diff);
-      snprintf(it->todo, sizeof it->todo,
+        setf(note, sizeof note, " (compatible: %s)", diff);
+      setf(it->todo, sizeof it->todo,
                "if it is the %s at %s:%d (now id '%s'), add id = \"%s\" to it to keep this "
                "state%s; otherwise drop it: sluice state drop %s %s, or start with "
                "--allow-state-loss %s",
@@ -149,7 +159,7 @@ static void orphan_advice(const char *file, const sl_state_node *cur, size_t ncu
     }
     return;
   }
-  snprintf(it->todo, sizeof it->todo,
+  setf(it->todo, sizeof it->todo,
            "give the node that should keep it id = \"%s\", or drop it: sluice state drop %s %s, or "
            "start with --allow-state-loss %s",
            st->id, file, st->id, st->id);
@@ -177,11 +187,11 @@ static void compare_one(const char *file, const sl_state_node *cur, size_t ncur,
     return;
   }
   if (has_state && strcmp(st->state_topic, c->topic) != 0) {
-    snprintf(it->what, sizeof it->what,
+    setf(it->what, sizeof it->what,
              "its state is stored under source '%s' but the %s now reads '%s'", st->state_topic,
              c->type, c->topic);
   } else if (st->type && strcmp(st->type, c->type) != 0) {
-    snprintf(it->what, sizeof it->what, "kind changed from %s to %s", st->type, c->type);
+    setf(it->what, sizeof it->what, "kind changed from %s to %s", st->type, c->type);
   } else if (st->shape) {
     int bad = diff_lines(st->shape, c->shape, 0, it->what, sizeof it->what);
     bad |= diff_lines(c->shape, st->shape, 1, it->what, sizeof it->what);
@@ -191,7 +201,7 @@ static void compare_one(const char *file, const sl_state_node *cur, size_t ncur,
     }
   } else {
     if (has_state) {
-      snprintf(it->what, sizeof it->what,
+      setf(it->what, sizeof it->what,
                "state written by a sluice before state metadata: its shape cannot be checked, "
                "restored as is");
       it->verdict = SL_COMPAT_NOTE;
@@ -203,7 +213,7 @@ static void compare_one(const char *file, const sl_state_node *cur, size_t ncur,
     return;
   }
   it->verdict = SL_COMPAT_REFUSE;
-  snprintf(it->todo, sizeof it->todo,
+  setf(it->todo, sizeof it->todo,
            "keep the old definition; or give the %s a new id (id = \"...\") so that it starts "
            "empty, and drop the old state with sluice state drop %s %s; or start with "
            "--allow-state-loss %s to drop it",
@@ -242,7 +252,7 @@ int sl_state_compare(const char *file, const sl_state_node *cur, size_t ncur,
     if (!it)
       return SL_ERR_NOMEM;
     it->verdict = SL_COMPAT_NOTE;
-    snprintf(it->what, sizeof it->what,
+    setf(it->what, sizeof it->what,
              "--allow-state-loss %s: no stored state of this id is in conflict; nothing dropped",
              allow[k]);
   }

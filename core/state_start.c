@@ -128,7 +128,11 @@ static void print_report(const sl_graph_desc *g, const sl_compat_report *rep, in
                it->what);
       break;
     case SL_COMPAT_NOTE:
-      if (apply)
+      if (strncmp(it->what, "--allow-state-loss", 18) == 0 && apply)
+        sl_log(SL_LOG_WARN, "state", "%s", it->what);
+      else if (strncmp(it->what, "--allow-state-loss", 18) == 0)
+        printf("%s: %s\n", g->file, it->what);
+      else if (apply)
         sl_log(SL_LOG_WARN, "state", "state of '%s' kept: %s", it->id, it->what);
       else
         printf("%s: state of '%s' kept: %s\n", g->file, it->id, it->what);
@@ -150,8 +154,8 @@ static int apply_report(sl_redis *r, const sl_graph_desc *g, const sl_stored *st
     int rc = sl_state_drop_op(r, g->name, &st->inv, rep->items[i].id, &deleted, err);
     if (rc != SL_OK)
       return rc;
-    sl_log(SL_LOG_WARN, "state", "dropped the state of '%s' in %zu partitions", rep->items[i].id,
-           deleted);
+    sl_log(SL_LOG_WARN, "state", "dropped the state of '%s' in %zu partition%s", rep->items[i].id,
+           deleted, deleted == 1 ? "" : "s");
   }
   sl_state_meta *m = calloc(ncur ? ncur : 1, sizeof *m);
   if (!m)

@@ -147,4 +147,24 @@ fresh=$(grep -c "assigned: epoch [0-9]*, 0 state entries restored" "$EOS_LAST_LO
 "$SLUICE_BIN" check "$EOS_WORK/worker.lua" --state "${URL_SET[@]}" "${V3[@]}" --set 'wid=window#2' \
   --set size=2s --set "redis=redis://127.0.0.1:$EOS_REDIS_PORT" >/dev/null ||
   eos_die "the 2 s version does not fit its own stored state"
+
+# sluice state: reset refuses without a terminal, drop names an unknown id,
+# then drop and reset remove exactly their keys.
+STATE=("$SLUICE_BIN" state)
+ARGS=("$EOS_WORK/worker.lua" "${URL_SET[@]}" "${V3[@]}" --set 'wid=window#2' --set size=2s
+  --set "redis=redis://127.0.0.1:$EOS_REDIS_PORT")
+nkeys() { eos_redis_cli --scan --pattern "sl:{$EOS_GROUP:*" | wc -l; }
+before=$(nkeys)
+rc=0
+"${STATE[@]}" reset "${ARGS[@]}" </dev/null >/dev/null 2>&1 || rc=$?
+[[ $rc == 2 && $(nkeys) == "$before" ]] || eos_die "reset without a terminal: exit $rc, keys $before -> $(nkeys)"
+rc=0
+"${STATE[@]}" drop "${ARGS[@]}" nope >/dev/null 2>&1 || rc=$?
+[[ $rc == 1 ]] || eos_die "drop of an unknown id: exit $rc (want 1)"
+out=$("${STATE[@]}" drop "${ARGS[@]}" 'window#2' --json)
+[[ $out == *'"dropped":"window#2","partitions":4'* ]] || eos_die "state drop --json: $out"
+[[ $(state_entries 'window#2' "${V3[@]}" --set 'wid=window#2' --set size=2s) == 0 ]] ||
+  eos_die "state of window#2 left after state drop"
+"${STATE[@]}" reset "${ARGS[@]}" --yes >/dev/null || eos_die "state reset --yes failed"
+[[ $(nkeys) == 0 ]] || eos_die "$(nkeys) keys of the pipeline left after state reset"
 echo "state_upgrade: ok"
