@@ -25,7 +25,7 @@ local p = sl.pipeline {
 }
 local s = p:kafka_source { topic = sl.param("input", "eos-in") }:decode { format = "json" }
 if sl.param("filter", false) then -- v2: a stateless filter and a raw branch upstream
-  s = s:filter "v >= 0"
+  s = s:filter(sl.param("fexpr", "v >= 0"))
   s:file_sink { path = sl.param("raw", "raw.jsonl") }
 end
 local aggs = { n = "count()", s = "sum(v)" }
@@ -99,6 +99,8 @@ phase "v2 (filter and branch added)" 4000 8000 --set filter=true --set "raw=$EOS
 phase "v3 (aggregate added)" 8000 12000 --set filter=true --set "raw=$EOS_WORK/raw.jsonl" \
   --set max=true
 V3=(--set filter=true --set "raw=$EOS_WORK/raw.jsonl" --set max=true)
+phase "v4 (filter changed)" 12000 13000 "${V3[@]}" --set 'fexpr=v > -1'
+phase "v5 (filter and branch removed)" 13000 14000 --set max=true
 
 # Incompatible: the window's size (its derived id moves with it) and its key.
 refused "size 1s -> 2s" "window changed from 'tumbling 1s' to 'tumbling 2s'" "${V3[@]}" --set size=2s
@@ -111,7 +113,7 @@ for p in 0 1 2 3; do
 done
 eos_redis_cli del "sl:{$EOS_GROUP}:nodes" >/dev/null
 refused "positional state of an older sluice" 'add id = "window#2" to it to keep this state' "${V3[@]}"
-phase "v3 adopting window#2" 12000 16000 "${V3[@]}" --set 'wid=window#2'
+phase "v3 adopting window#2" 14000 16000 "${V3[@]}" --set 'wid=window#2'
 grep -q "state of 'window#2' kept" "$EOS_WORK/worker.$EOS_WORKER_SEQ.log" ||
   eos_die "adopting window#2: no 'kept' warning"
 refused "key changed under an explicit id" "key changed from 'machine_id' to 'ts'" "${V3[@]}" \
@@ -133,6 +135,37 @@ eos_check "$N" - || rc=1
 raw=$(wc -l <"$EOS_WORK/raw.jsonl")
 echo "state_upgrade: dead letters $dl; raw branch $raw records"
 [[ $rc == 0 && $dl == 0 ]] || eos_die "windows differ from the input across the upgrades"
+# The aggregate added by v3 (readings from 8000 on): exact in the windows
+# that began after the upgrade, and computed from later records only in the
+# window open at it ([7000, 8000) got no later record: null).
+python3 - "$EOS_WORK/input.txt" "$EOS_WORK/results.txt" <<'PY' || eos_die "max(v) of the added aggregate"
+import json, sys
+BASE = 1_700_000_000_000
+mx = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["machine_id"] != "zflush":
+        k = (r["machine_id"], r["ts"] // 1000 * 1000)
+        mx[k] = max(mx.get(k, -1), r["v"])
+exact = empty = bad = 0
+for line in open(sys.argv[2]):
+    r = json.loads(line.rstrip("\n").partition("\t")[2])
+    if r["machine_id"] == "zflush":
+        continue
+    ws = r["window_start"]
+    if ws >= BASE + 8000:
+        ok = r.get("mx") == mx[(r["machine_id"], ws)]
+        exact += ok
+    elif ws == BASE + 7000:
+        ok = r.get("mx") is None
+        empty += ok
+    else:
+        ok = "mx" not in r
+    bad += not ok
+print("state_upgrade: added aggregate: %d windows exact, %d open at the upgrade without it, %d wrong"
+      % (exact, empty, bad))
+sys.exit(1 if bad or not exact or empty != 100 else 0)
+PY
 
 # --allow-state-loss drops exactly the named state, then the pipeline runs.
 refused "size change under an explicit id" "window changed from 'tumbling 1s' to 'tumbling 2s'" \
