@@ -149,21 +149,32 @@ static uint32_t u32_get(sl_rd *r) {
            : 0;
 }
 
-/* Format 2: count, then per function its tag, payload length (4 bytes
- * each, little-endian; the length is patched after the payload) and
- * payload. */
+/* Format 2: count, then per function its tag (4 bytes, little-endian),
+ * the payload length (varint) and the payload. The length is known only
+ * after the payload is written: one byte is reserved, and the payload moved
+ * in the rare case that its length needs more. */
 int sl_agg_serialize(const sl_agg_set *s, const void *block, sl_buf *out) {
   if (sl_varint_put(out, AGG_FORMAT) || sl_varint_put(out, s->count))
     return SL_ERR_NOMEM;
   for (size_t i = 0; i < s->count; i++) {
-    unsigned char head[8];
+    unsigned char head[5];
     u32_le(head, def_tag(&s->defs[i]));
-    u32_le(head + 4, 0);
+    head[4] = 0;
     size_t at = out->len + 4;
-    if (sl_buf_append(out, head, 8) != SL_OK ||
+    if (sl_buf_append(out, head, 5) != SL_OK ||
         put_one(&s->defs[i], (const char *)block + s->defs[i].offset, out) != SL_OK)
       return SL_ERR_NOMEM;
-    u32_le((unsigned char *)out->data + at, (uint32_t)(out->len - at - 4));
+    size_t len = out->len - at - 1, vn = 0;
+    unsigned char v[10]; /* LEB128 of len, as sl_varint_put writes it */
+    for (uint64_t x = len;; x >>= 7) {
+      v[vn++] = (unsigned char)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+      if (x < 0x80)
+        break;
+    }
+    if (vn > 1 && sl_buf_append(out, v, vn - 1) != SL_OK)
+      return SL_ERR_NOMEM;
+    memmove(out->data + at + vn, out->data + at + 1, len);
+    memcpy(out->data + at, v, vn);
   }
   return SL_OK;
 }
@@ -243,14 +254,18 @@ static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
  * stored functions no longer defined are skipped, and defined ones with
  * nothing stored keep their empty state. */
 static int read_tagged(const sl_agg_set *s, void *block, sl_rd *r) {
+  uint32_t tags[32]; /* computed once per call; more definitions hash on the fly */
+  for (size_t i = 0; i < s->count && i < 32; i++)
+    tags[i] = def_tag(&s->defs[i]);
   uint64_t n = sl_varint_get(r);
   for (uint64_t k = 0; k < n && !r->bad; k++) {
-    uint32_t tag = u32_get(r), len = u32_get(r);
-    const unsigned char *payload = sl_bytes_get(r, len);
+    uint32_t tag = u32_get(r);
+    uint64_t len = sl_varint_get(r);
+    const unsigned char *payload = r->bad ? NULL : sl_bytes_get(r, len);
     if (!payload)
       return SL_ERR_PARSE;
     for (size_t i = 0; i < s->count; i++) {
-      if (def_tag(&s->defs[i]) != tag)
+      if ((i < 32 ? tags[i] : def_tag(&s->defs[i])) != tag)
         continue;
       sl_rd one = {payload, payload + len, 0};
       int rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &one);

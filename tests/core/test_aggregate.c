@@ -281,6 +281,23 @@ static void test_restore_across_aggregate_changes(void) {
   CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&d.s, d.block, buf.data, buf.len), SL_OK);
   CU_ASSERT_EQUAL(fx_result(&d, "n")->as.i, 4);
   CU_ASSERT_EQUAL(fx_result(&d, "avg")->type, SL_TYPE_NULL);
+  /* A payload longer than 127 bytes (its length takes two varint bytes). */
+  static const char *const sketch[] = {"p", "p50(v)", NULL};
+  static const char *const sketch_more[] = {"n", "count()", "p", "p50(v)", NULL};
+  fx e, f;
+  fx_init(&e, sketch);
+  fx_init(&f, sketch_more);
+  for (int i = 1; i <= 500; i++)
+    add(&e, rec_num("v", sl_value_double(i * 1.37)), i, (uint64_t)i);
+  sl_buf big = SL_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(sl_agg_serialize(&e.s, e.block, &big), SL_OK);
+  CU_ASSERT(big.len > 140);
+  CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&f.s, f.block, big.data, big.len), SL_OK);
+  CU_ASSERT_DOUBLE_EQUAL(fx_result(&f, "p")->as.d, fx_result(&e, "p")->as.d, 1e-9);
+  CU_ASSERT_EQUAL(fx_result(&f, "n")->as.i, 0);
+  sl_buf_free(&big);
+  fx_free(&e);
+  fx_free(&f);
   /* Format 1 (positional, written before issue 13) is still read. */
   static const unsigned char v1[] = {1, 7};
   CU_ASSERT_EQUAL(sl_agg_deserialize(&c.s, c.block, v1, sizeof v1), SL_OK);
