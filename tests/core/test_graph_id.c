@@ -99,6 +99,14 @@ static void test_derived_ids_name_the_node(void) {
                               "alert_store:alert:overheat\n");
   CU_ASSERT_EQUAL(sl_graph_find_id(g, "alert:overheat"), 4);
   CU_ASSERT_EQUAL(sl_graph_find_id(g, "window#2"), -1);
+  /* sluice graph and the API name nodes by their ids. */
+  sl_buf dot = SL_BUF_INIT, json = SL_BUF_INIT;
+  CU_ASSERT_EQUAL(sl_graph_dot(g, &dot), SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dot.data, "label=\"window:tumbling-10s:machine_id\\nwindow\\n"));
+  CU_ASSERT_EQUAL(sl_graph_json(g, &json), SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(json.data, "\"label\":\"kafka_sink:machine-stats\""));
+  sl_buf_free(&dot);
+  sl_buf_free(&json);
   drop(g);
 }
 
