@@ -18,7 +18,7 @@
 typedef struct sl_state_node {
   char *id, *type;
   char *topic; /* where its state lives: the topic (or path) of its root source */
-  char *shape; /* "name=value\n" lines, sorted */
+  char *shape; /* "name=value\n" lines in a fixed order */
   int line;    /* declaring line */
 } sl_state_node;
 
