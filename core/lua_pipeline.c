@@ -182,8 +182,8 @@ static void take_id(sl_lua *lua, lua_State *L, int idx, int line, char *id) {
   if (t == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
-    if (n >= 128 || strlen(s) != n)
-      sl_graph_error(lua->graph, line, "id must be a short name (at most 100 characters)");
+    if (n == 0 || n >= 128 || strlen(s) != n)
+      sl_graph_error(lua->graph, line, "id must be a name of 1 to 100 characters");
     else
       memcpy(id, s, n + 1);
   } else if (t != LUA_TNIL) {

@@ -184,15 +184,17 @@ static void test_duplicate_and_bad_ids(void) {
                           "r:window { id = \"w\", tumbling = \"1m\", key = \"k\" }:aggregate { n = \"count()\" }\n"
                           "r:filter { \"x > 1\", id = \"w\" }\n"
                           "r:map { id = \"bad id!\", y = \"x\" }\n"
-                          "r:select { id = 7, \"x\" }\n");
+                          "r:select { id = 7, \"x\" }\n"
+                          "r:select { id = \"\", \"x\" }\n");
   char want[600];
   snprintf(want, sizeof want, "filter: duplicate id 'w' (also the id of the window at %s:4)", path);
   CU_ASSERT_TRUE(has_error(g, 5, want));
   CU_ASSERT_TRUE(has_error(g, 6, "map: id 'bad id!': character ' ' not allowed (use letters, "
                                  "digits and _-.:/#@~)"));
   CU_ASSERT_TRUE(has_error(g, 7, "id must be a string such as id = \"stats\", not a number"));
-  CU_ASSERT_EQUAL(g->nerrors, 3);
-  for (size_t i = 0; g->nerrors != 3 && i < g->nerrors; i++)
+  CU_ASSERT_TRUE(has_error(g, 8, "id must be a name of 1 to 100 characters"));
+  CU_ASSERT_EQUAL(g->nerrors, 4);
+  for (size_t i = 0; g->nerrors != 4 && i < g->nerrors; i++)
     fprintf(stderr, "  %s\n", g->errors[i]);
   drop(g);
 }
