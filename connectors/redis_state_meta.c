@@ -10,7 +10,7 @@
 #include "redis_internal.h"
 #include "redis_state.h"
 
-#define SCAN_COUNT "1000"
+#define SCAN_COUNT "10000"
 
 /* ---- inventory -------------------------------------------------------------- */
 
