@@ -172,8 +172,7 @@ static sl_config *table_to_config(sl_lua *lua, lua_State *L, int idx, const char
 }
 
 /* The `id = "..."` option of a node (sluice's, not the node type's): copied
- * to `id` (size 128, "" when absent) and hidden from the conversion, so
- * that each node type's config map need not list it. */
+ * to `id` (size 128, "" when absent). Leaves the raw value on the stack. */
 static void take_id(sl_lua *lua, lua_State *L, int idx, int line, char *id) {
   id[0] = '\0';
   lua_pushliteral(L, "id");
@@ -190,7 +189,6 @@ static void take_id(sl_lua *lua, lua_State *L, int idx, int line, char *id) {
     sl_graph_error(lua->graph, line, "id must be a string such as id = \"stats\", not a %s",
                    lua_typename(L, t));
   }
-  lua_pop(L, 1);
 }
 
 /* Options for a method call: a table, or a lone string/function for the
@@ -203,10 +201,10 @@ static sl_config *call_config(sl_lua *lua, lua_State *L, int idx, const char *wh
     return table_to_config(lua, L, idx, positional, line);
   id[0] = '\0';
   if (t == LUA_TTABLE) {
+    /* Hidden from the conversion, so that no node type's config map needs
+     * to list it, and put back after. */
     idx = lua_absindex(L, idx);
     take_id(lua, L, idx, line, id);
-    lua_pushliteral(L, "id");
-    lua_rawget(L, idx); /* kept on the stack to be put back */
     lua_pushliteral(L, "id");
     lua_pushnil(L);
     lua_rawset(L, idx);

@@ -167,12 +167,15 @@ static void test_explicit_ids(void) {
   sl_graph_desc *g = load("local r = p:kafka_source { id = \"in\", topic = \"t\" }\n"
                           "r:window { id = \"stats\", tumbling = \"1m\", key = \"k\" }\n"
                           "  :aggregate { n = \"count()\" }:stdout_sink { id = \"decode:json\" }\n"
-                          "r:decode { format = \"json\" }:stdout_sink {}\n");
+                          "r:decode { format = \"json\" }:stdout_sink {}\n"
+                          "local o = { id = \"enc\", format = \"json\" }\n"
+                          "r:encode(o)\n"
+                          "assert(o.id == \"enc\", \"the caller's table keeps its id\")\n");
   CU_ASSERT_EQUAL(g->nerrors, 0);
   char ids[2048];
   ids_of(g, ids, sizeof ids);
   /* A derived id never takes an explicit one: the decode gets a suffix. */
-  CU_ASSERT_STRING_EQUAL(ids, "in\nstats\ndecode:json\ndecode:json~2\nstdout_sink\n");
+  CU_ASSERT_STRING_EQUAL(ids, "in\nstats\ndecode:json\ndecode:json~2\nstdout_sink\nenc\n");
   /* `id` is not passed on as an option of the node. */
   CU_ASSERT_FALSE(sl_config_has(g->nodes[1].config, "id"));
   CU_ASSERT_TRUE(sl_config_has(g->nodes[1].config, "aggregate"));
