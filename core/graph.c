@@ -226,6 +226,8 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       check_operator(g, n, d, source_text);
     }
   }
+  if (g->nerrors == 0)
+    sl_graph_warn_fragile_ids(g, reg);
   if (g->pipeline && sources == 0)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");

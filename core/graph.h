@@ -50,6 +50,12 @@ int sl_graph_set_node_id(sl_graph_desc *g, int node, const char *id);
  * Duplicate or malformed explicit ids are reported as errors. Called by
  * sl_graph_validate; idempotent. */
 void sl_graph_assign_ids(sl_graph_desc *g);
+/* Log a warning for each stateful node whose derived id carries a
+ * collision counter: its state would move if a twin were inserted before
+ * it. */
+void sl_graph_warn_fragile_ids(const sl_graph_desc *g, const sl_registry *reg);
+/* Is node `i` such a node (stateful, derived id with a counter)? */
+int sl_graph_fragile_id(const sl_graph_desc *g, const sl_registry *reg, size_t i);
 /* The base id derived for node `i` (no collision suffix) into buf. */
 void sl_graph_derive_id(const sl_graph_desc *g, size_t i, char *buf, size_t len);
 /* A duration in its largest exact unit ("10s", "1500ms", "5m"), appended. */

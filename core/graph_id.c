@@ -13,6 +13,7 @@
 
 #include "graph.h"
 #include "hash64.h"
+#include "log.h"
 
 #define ID_MAX 100  /* longest explicit id */
 #define PART_MAX 48 /* longest option value inside a derived id */
@@ -247,4 +248,23 @@ void sl_graph_assign_ids(sl_graph_desc *g) {
   for (size_t i = 0; i < g->count; i++)
     free(derived[i]);
   free(derived);
+}
+
+int sl_graph_fragile_id(const sl_graph_desc *g, const sl_registry *reg, size_t i) {
+  const sl_node_desc *n = &g->nodes[i];
+  const sl_operator_desc *op =
+      n->kind == SL_NODE_OPERATOR ? sl_registry_operator(reg, n->type) : NULL;
+  return !n->explicit_id && strchr(n->label, '~') && op && op->snapshot;
+}
+
+void sl_graph_warn_fragile_ids(const sl_graph_desc *g, const sl_registry *reg) {
+  for (size_t i = 0; i < g->count; i++) {
+    const sl_node_desc *n = &g->nodes[i];
+    if (!sl_graph_fragile_id(g, reg, i))
+      continue;
+    sl_log(SL_LOG_WARN, "graph",
+           "%s:%d: the %s's state is stored under '%s', a derived id with a counter: a %s with "
+           "the same options added above it would take that id; give it id = \"...\"",
+           g->file, n->line, n->type, n->label, n->type);
+  }
 }

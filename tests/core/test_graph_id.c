@@ -226,6 +226,26 @@ static void test_what_changes_a_derived_id(void) {
   drop(g);
 }
 
+/* Twins of a stateful node: the second's state id hangs on a counter. */
+static void test_stateful_twins_are_flagged(void) {
+  sl_graph_desc *g = load("local r = p:kafka_source { topic = \"t\" }\n"
+                          "r:window { tumbling = \"1m\", key = \"k\" }:aggregate { n = \"count()\" }\n"
+                          "  :stdout_sink {}\n"
+                          "r:filter \"x > 1\":window { tumbling = \"1m\", key = \"k\" }\n"
+                          "  :aggregate { n = \"count()\" }:stdout_sink {}\n"
+                          "r:window { id = \"w3\", tumbling = \"1m\", key = \"k\" }\n"
+                          "  :aggregate { n = \"count()\" }:stdout_sink {}\n");
+  CU_ASSERT_EQUAL_FATAL(g->nerrors, 0);
+  int flagged = 0;
+  for (size_t i = 0; i < g->count; i++)
+    if (sl_graph_fragile_id(g, reg, i)) {
+      flagged++;
+      CU_ASSERT_STRING_EQUAL(g->nodes[i].label, "window:tumbling-1m:k~2");
+    }
+  CU_ASSERT_EQUAL(flagged, 1); /* not the stateless stdout_sink~2, not the explicit w3 */
+  drop(g);
+}
+
 int suite_core_graph_id(void) {
   CU_pSuite s = CU_add_suite("core_graph_id", setup, teardown);
   if (!s)
@@ -238,5 +258,6 @@ int suite_core_graph_id(void) {
   CU_add_test(s, "explicit ids", test_explicit_ids);
   CU_add_test(s, "duplicate and bad ids", test_duplicate_and_bad_ids);
   CU_add_test(s, "what changes a derived id", test_what_changes_a_derived_id);
+  CU_add_test(s, "stateful twins are flagged", test_stateful_twins_are_flagged);
   return 0;
 }
