@@ -45,6 +45,10 @@ struct sl_registry_client {
   struct event_base *base;
   reg_entry *entries;
   size_t n, cap;
+  size_t max_ids;          /* entries kept at most (known schemas and remembered failures) */
+  int lookups_per_minute;  /* fetches of ids not in the cache, refilled continuously */
+  double tokens;           /* fetches allowed now (a token bucket of lookups_per_minute) */
+  int64_t tokens_at;       /* when `tokens` was last refilled */
   unsigned long requests;
   int64_t (*now_ms)(void *ud);
   void *now_ud;
@@ -168,6 +172,10 @@ sl_registry_client *sl_registry_client_new(const char *url, int timeout_ms, sl_e
   }
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
   c->now_ms = mono_ms;
+  c->max_ids = SL_REGISTRY_MAX_IDS;
+  c->lookups_per_minute = SL_REGISTRY_LOOKUPS_PER_MINUTE;
+  c->tokens = c->lookups_per_minute;
+  c->tokens_at = mono_ms(NULL);
   if (!url || !*url) {
     sl_error_set(err, SL_ERR_INVALID, "registry: the URL is empty");
     goto out_free;
@@ -211,11 +219,30 @@ void sl_registry_client_free(sl_registry_client *c) {
 const char *sl_registry_client_url(const sl_registry_client *c) { return c->url; }
 unsigned long sl_registry_client_requests(const sl_registry_client *c) { return c->requests; }
 
+size_t sl_registry_client_entries(const sl_registry_client *c) { return c->n; }
+
 int64_t sl_registry_client_now_ms(const sl_registry_client *c) { return c->now_ms(c->now_ud); }
 
 void sl_registry_client_set_clock(sl_registry_client *c, int64_t (*now_ms)(void *ud), void *ud) {
   c->now_ms = now_ms ? now_ms : mono_ms;
   c->now_ud = ud;
+  c->tokens_at = c->now_ms(c->now_ud);
+}
+
+int sl_registry_client_set_limits(sl_registry_client *c, int lookups_per_minute, int max_ids,
+                                  sl_error *err) {
+  if (lookups_per_minute < 1 || lookups_per_minute > 60000)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "registry_lookups_per_minute must be between 1 and 60000, not %d",
+                        lookups_per_minute);
+  if (max_ids < 1 || max_ids > 1000000)
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "registry_max_ids must be between 1 and 1000000, not %d", max_ids);
+  c->lookups_per_minute = lookups_per_minute;
+  c->tokens = lookups_per_minute;
+  c->tokens_at = c->now_ms(c->now_ud);
+  c->max_ids = (size_t)max_ids;
+  return SL_OK;
 }
 
 /* ---- one request -------------------------------------------------------- */
@@ -396,6 +423,38 @@ out:
   return rc;
 }
 
+/* One lookup from the token bucket: lookups_per_minute, refilled continuously, at most that
+ * many at once. Schema ids come from the records, so whoever can produce to the topic picks
+ * them: each unknown id costs a blocking request of up to registry_timeout. */
+static int take_lookup(sl_registry_client *c, int64_t now) {
+  if (now > c->tokens_at) {
+    c->tokens += (double)(now - c->tokens_at) * c->lookups_per_minute / 60000.0;
+    if (c->tokens > c->lookups_per_minute)
+      c->tokens = c->lookups_per_minute;
+  }
+  c->tokens_at = now;
+  if (c->tokens < 1)
+    return 0;
+  c->tokens -= 1;
+  return 1;
+}
+
+/* Room for one more entry when the table is full: the oldest remembered failure goes (its
+ * id is simply looked up again if it shows up again); known schemas stay. */
+static int make_room(sl_registry_client *c) {
+  if (c->n < c->max_ids)
+    return 1;
+  size_t victim = c->n;
+  for (size_t i = 0; i < c->n; i++)
+    if (!c->entries[i].json && (victim == c->n || c->entries[i].retry_at < c->entries[victim].retry_at))
+      victim = i;
+  if (victim == c->n)
+    return 0;
+  free(c->entries[victim].message);
+  c->entries[victim] = c->entries[--c->n];
+  return 1;
+}
+
 int sl_registry_client_schema(sl_registry_client *c, int32_t id, const char **schema_json,
                               sl_error *err) {
   reg_entry *e = find(c, id);
@@ -410,7 +469,17 @@ int sl_registry_client_schema(sl_registry_client *c, int32_t id, const char **sc
       err->retriable = e->code == SL_ERR_UNAVAILABLE;
     return e->code;
   }
-  if (!e && !(e = add(c, id)))
+  if (!e && c->n >= c->max_ids && !make_room(c))
+    return sl_error_set(err, SL_ERR_LIMIT,
+                        "schema id %d was not looked up in the registry at %s: %zu schemas are "
+                        "already known (registry_max_ids)",
+                        (int)id, c->url, c->max_ids);
+  if (!take_lookup(c, now))
+    return sl_error_set(err, SL_ERR_LIMIT,
+                        "schema id %d was not looked up in the registry at %s: more than %d "
+                        "lookups of unknown schema ids per minute (registry_lookups_per_minute)",
+                        (int)id, c->url, c->lookups_per_minute);
+  if (!e && (!make_room(c) || !(e = add(c, id))))
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   sl_error local;
   sl_error_clear(&local);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "decode_limits.h"
 #include "sluice/record.h"
 
 typedef struct sl_avro_schema sl_avro_schema;  /* a compiled decode/encode plan */
@@ -30,6 +31,12 @@ const char *sl_avro_schema_json(const sl_avro_schema *s);   /* canonical-ish JSO
  * "union branch 5 out of range for field 'x'", bad varint, negative length, trailing bytes
  * ("3 bytes left after the record"). Never reads past len (fuzz-safe). */
 int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err);
+/* sl_avro_decode with limits (decode_limits.h; `opts` may be NULL for the defaults): a map of
+ * more than opts->max_fields entries, or more values that take no wire bytes (array<null>
+ * items, empty records) than 256 + the datum's length (at most 65536), fail with SL_ERR_LIMIT, and
+ * opts->reason names the dead-letter reason of any failure. */
+int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
+                        sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err);
 /* Encode a record to binary Avro. Missing field with a union containing null -> null; missing
  * required field -> SL_ERR_TYPE "field 'x' is required by the schema"; int<->double conversion
  * where lossless-ish (int into double ok; double into long only if integral), string for enum. */

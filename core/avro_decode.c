@@ -11,10 +11,10 @@
 
 #include "avro_plan.h"
 #include "codec_names.h"
+#include "decode_limits.h"
 #include "record_internal.h"
 
-#define DECODE_MAX_DEPTH 64         /* nested records/arrays/maps in one datum */
-#define ZERO_SIZE_ITEMS_MAX 1000000 /* arrays of null: no byte bounds their count */
+#define DECODE_MAX_DEPTH 64 /* nested records/arrays/maps in one datum */
 
 typedef struct av_dec {
   const uint8_t *start, *p, *end;
@@ -24,6 +24,9 @@ typedef struct av_dec {
   sl_name field; /* innermost field being decoded, for messages */
   int depth;
   char *pool, *pool_end; /* arena block for the datum's strings (see sl_avro_decode) */
+  uint32_t empty_left;   /* values that take no wire bytes still allowed in this datum */
+  uint32_t max_fields;   /* entries of one map */
+  const char *reason;    /* the dead-letter reason of a failure on a limit */
 } av_dec;
 
 static int dec_value(av_dec *d, uint32_t ni, sl_value *out);
@@ -152,10 +155,35 @@ static int enter(av_dec *d) {
   return SL_OK;
 }
 
+/* Values of zero wire size (nulls, records of nulls, items of array<null>) are the only
+ * ones the input's length does not bound: each one, and each item of such a type, takes
+ * `n` from a per-datum budget proportional to the datum's length (empty_budget), so
+ * neither a block count nor a chain of records that contain empty records twice can make
+ * a few bytes decode into millions of values, and a batch of small hostile datums costs
+ * memory in proportion to its bytes, like any other input. */
+static uint32_t empty_budget(size_t len) {
+  return len < SL_AVRO_MAX_EMPTY_VALUES - SL_AVRO_EMPTY_VALUES_BASE
+             ? SL_AVRO_EMPTY_VALUES_BASE + (uint32_t)len
+             : SL_AVRO_MAX_EMPTY_VALUES;
+}
+
+static int take_empty(av_dec *d, uint64_t n) {
+  if (n <= d->empty_left) {
+    d->empty_left -= (uint32_t)n;
+    return SL_OK;
+  }
+  d->reason = SL_REASON_TOO_MANY_ITEMS;
+  return sl_error_set(d->err, SL_ERR_LIMIT,
+                      "datum of %zu bytes holds more than %u values that take no bytes (items "
+                      "of array<null>, empty records) at field '%s', byte %zu",
+                      (size_t)(d->end - d->start), empty_budget((size_t)(d->end - d->start)),
+                      d->field, pos(d));
+}
+
 static int dec_record(av_dec *d, const av_node *n, sl_record **out) {
   const sl_avro_schema *s = d->s;
   int rc = enter(d);
-  if (rc != SL_OK)
+  if (rc != SL_OK || (n->minsize == 0 && (rc = take_empty(d, 1)) != SL_OK))
     return rc;
   sl_record *r = sl_record_new(d->a, n->nslots);
   if (!r)
@@ -236,7 +264,9 @@ static int rd_block(av_dec *d, uint32_t item_min, int64_t *count) {
       return rc;
   }
   uint64_t left = (uint64_t)(d->end - d->p);
-  if (item_min ? (uint64_t)*count > left / item_min : *count > ZERO_SIZE_ITEMS_MAX)
+  if (!item_min)
+    return take_empty(d, (uint64_t)*count);
+  if ((uint64_t)*count > left / item_min)
     return sl_error_set(
         d->err, SL_ERR_PARSE,
         "block of %lld items for field '%s' at byte %zu does not fit in the %llu bytes left",
@@ -277,22 +307,38 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
   int rc = enter(d);
   if (rc != SL_OK || (rc = rd_block(d, item_min, &count)) != SL_OK)
     return rc;
-  sl_record *r = sl_record_new(d->a, (size_t)count);
+  /* Sized by the first block unless that is already past max_fields (refused below). */
+  sl_record *r = sl_record_new(d->a, count <= (int64_t)d->max_fields ? (size_t)count : 0);
+  sl_field_index ix = {NULL, 0};
   if (!r)
     return nomem(d);
-  while (count > 0) {
+  for (int64_t total = count; count > 0; total += count) {
+    if (total > (int64_t)d->max_fields) {
+      d->reason = SL_REASON_TOO_MANY_FIELDS;
+      return sl_error_set(d->err, SL_ERR_LIMIT,
+                          "map field '%s' has more than %u entries (max_fields) at byte %zu",
+                          d->field, d->max_fields, pos(d));
+    }
     for (int64_t i = 0; i < count; i++) {
       const uint8_t *kp = NULL;
       size_t klen = 0;
       sl_value v;
       if ((rc = rd_span(d, &kp, &klen)) != SL_OK)
         return rc;
-      sl_name key = sl_codec_name((const char *)kp, klen);
-      if (!key)
+      sl_name key;
+      if ((rc = sl_codec_data_name((const char *)kp, klen, &key)) == SL_ERR_LIMIT) {
+        d->reason = SL_REASON_TOO_MANY_NAMES;
+        return sl_error_set(d->err, SL_ERR_LIMIT,
+                            "map key '%.*s' of field '%s' is new, and %d distinct keys (or %u "
+                            "MiB of them) were already seen: more are not remembered",
+                            klen > 64 ? 64 : (int)klen, (const char *)kp, d->field,
+                            SL_NAME_DATA_MAX, SL_NAME_DATA_BYTES >> 20);
+      }
+      if (rc != SL_OK)
         return nomem(d);
       if ((rc = dec_value(d, n->child, &v)) != SL_OK)
         return rc;
-      if (sl_record_set(r, key, v) != SL_OK)
+      if (sl_record_put_unique(r, &ix, key, v) != SL_OK)
         return nomem(d);
     }
     if ((rc = rd_block(d, item_min, &count)) != SL_OK)
@@ -427,7 +473,7 @@ static int skip_value(av_dec *d, uint32_t ni) {
       return rc;
     return skip_value(d, s->branches[n->first + i]);
   case AV_RECORD:
-    if ((rc = enter(d)) != SL_OK)
+    if ((rc = enter(d)) != SL_OK || (n->minsize == 0 && (rc = take_empty(d, 1)) != SL_OK))
       return rc;
     for (uint32_t k = 0; k < n->count; k++)
       if ((rc = skip_value(d, s->fields[n->first + k].type)) != SL_OK)
@@ -456,11 +502,14 @@ static int skip_value(av_dec *d, uint32_t ni) {
   return sl_error_set(d->err, SL_ERR_INTERNAL, "bad Avro plan node kind %d", n->kind);
 }
 
-int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a,
-                   sl_record **out, sl_error *err) {
-  av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL};
+int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
+                        sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err) {
+  av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL,
+              empty_budget(len), SL_DECODE_MAX_FIELDS, SL_REASON_DECODE};
   sl_record *r = NULL;
   *out = NULL;
+  if (opts && opts->max_fields)
+    d.max_fields = opts->max_fields;
   /* One block for every string and bytes value of the datum instead of an allocation
    * each: a value of n bytes has a length prefix of at least one byte, so its copy with
    * the NUL fits in the bytes it took on the wire, and the datum's length bounds them all
@@ -468,11 +517,17 @@ int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_aren
   if (len && (d.pool = sl_arena_alloc(a, len)))
     d.pool_end = d.pool + len;
   int rc = dec_record(&d, &s->nodes[s->root], &r);
-  if (rc != SL_OK)
-    return rc;
-  if (d.p != d.end)
-    return sl_error_set(err, SL_ERR_PARSE, "%zu bytes left after the record",
-                        (size_t)(d.end - d.p));
-  *out = r;
-  return SL_OK;
+  if (rc == SL_OK && d.p != d.end)
+    rc = sl_error_set(err, SL_ERR_PARSE, "%zu bytes left after the record",
+                      (size_t)(d.end - d.p));
+  if (opts)
+    opts->reason = rc == SL_OK ? NULL : d.reason;
+  if (rc == SL_OK)
+    *out = r;
+  return rc;
+}
+
+int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a,
+                   sl_record **out, sl_error *err) {
+  return sl_avro_decode_opts(s, buf, len, NULL, a, out, err);
 }

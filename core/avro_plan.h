@@ -124,9 +124,10 @@ int sl_avro_plan_add_symbols(sl_avro_schema *s, const sl_value *v, uint32_t n, u
 int sl_avro_plan_add_defaults(sl_avro_schema *s, const av_default *d, uint32_t n, uint32_t *first);
 /* An empty plan with its arena; NULL on OOM. */
 sl_avro_schema *sl_avro_plan_new(void);
-/* Once every node exists: compute each node's minimum wire size and pick each field's
- * op code (the inline fast cases or AV_OP_GENERIC). */
-void sl_avro_plan_finish(sl_avro_schema *s);
+/* Once every node exists: compute each node's minimum wire size (linear in the plan,
+ * recursive schemas included) and pick each field's op code (the inline fast cases or
+ * AV_OP_GENERIC). SL_OK or SL_ERR_NOMEM. */
+int sl_avro_plan_finish(sl_avro_schema *s);
 /* Name of a kind for messages ("long", "record", ...). */
 const char *sl_avro_kind_name(int kind);
 

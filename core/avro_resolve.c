@@ -333,7 +333,8 @@ sl_avro_schema *sl_avro_schema_resolve(const sl_avro_schema *writer, const sl_av
   s->json = strdup(reader->json);
   if (!s->json)
     goto fail_nomem;
-  sl_avro_plan_finish(s);
+  if (sl_avro_plan_finish(s) != SL_OK)
+    goto fail_nomem;
   free(c.memo);
   return s;
 fail_nomem:

@@ -17,8 +17,10 @@
 
 /* ---- plan tables ------------------------------------------------------- */
 
+/* A table is allocated by its first append, even of no rows: the decoder does pointer
+ * arithmetic on it (`fields + first`), which is undefined on NULL (a record of no fields). */
 static int grow(void **tab, uint32_t *cap, uint32_t need, size_t elsz) {
-  if (need <= *cap)
+  if (need <= *cap && *tab)
     return SL_OK;
   uint32_t ncap = *cap ? *cap : 16;
   while (ncap < need)
@@ -94,23 +96,73 @@ const char *sl_avro_kind_name(int kind) {
   return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 
-static uint32_t minsize(const sl_avro_schema *s, uint32_t ni, int depth) {
-  const av_node *n = &s->nodes[ni];
+/* Fewest wire bytes of a node that is not a record. */
+static uint32_t leaf_minsize(const av_node *n) {
   switch (n->kind) {
   case AV_NULL: return 0;
   case AV_FLOAT: return 4;
   case AV_DOUBLE: return 8;
   case AV_FIXED: return n->size;
-  case AV_RECORD: {
-    if (depth > 64) /* a record that contains itself directly: no finite datum anyway */
-      return 0;
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < n->count; i++)
-      sum += minsize(s, s->fields[n->first + i].type, depth + 1);
-    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
-  }
   default: return 1; /* every varint, length or block count takes at least one byte */
   }
+}
+
+typedef struct minsize_frame {
+  uint32_t node, next; /* a record and its next field to add */
+  uint64_t sum;
+} minsize_frame;
+
+/* Every node's minimum wire size, each computed once: a record's is the sum of its fields'.
+ * A schema can name one record many times (R_k = {a: R_k-1, b: R_k-1} doubles the paths at
+ * each level: a recursion over paths took 77 s at k = 22) or contain itself, so this is a
+ * memoised walk with an explicit stack (a chain of records is as deep as the schema is
+ * long). A record met again while its own sum is open adds 0: a lower bound, which is all
+ * the decoder needs (it bounds block counts by the bytes left). */
+static int compute_minsizes(sl_avro_schema *s) {
+  uint8_t *state = calloc(s->node_count ? s->node_count : 1, 1); /* 0 new, 1 open, 2 done */
+  minsize_frame *stack = malloc((s->node_count ? s->node_count : 1) * sizeof *stack);
+  if (!state || !stack) {
+    free(state);
+    free(stack);
+    return SL_ERR_NOMEM;
+  }
+  for (uint32_t i = 0; i < s->node_count; i++) {
+    if (state[i])
+      continue;
+    if (s->nodes[i].kind != AV_RECORD) {
+      s->nodes[i].minsize = leaf_minsize(&s->nodes[i]);
+      state[i] = 2;
+      continue;
+    }
+    uint32_t top = 0;
+    stack[top++] = (minsize_frame){i, 0, 0};
+    state[i] = 1;
+    while (top) {
+      minsize_frame *fr = &stack[top - 1];
+      const av_node *n = &s->nodes[fr->node];
+      if (fr->next == n->count) {
+        uint32_t size = fr->sum > UINT32_MAX ? UINT32_MAX : (uint32_t)fr->sum;
+        s->nodes[fr->node].minsize = size;
+        state[fr->node] = 2;
+        if (--top)
+          stack[top - 1].sum += size;
+        continue;
+      }
+      uint32_t c = s->fields[n->first + fr->next++].type;
+      const av_node *cn = &s->nodes[c];
+      if (cn->kind != AV_RECORD)
+        fr->sum += leaf_minsize(cn);
+      else if (state[c] == 2)
+        fr->sum += cn->minsize;
+      else if (state[c] == 0) { /* each record is pushed once: the stack holds node_count */
+        state[c] = 1;
+        stack[top++] = (minsize_frame){c, 0, 0};
+      }
+    }
+  }
+  free(state);
+  free(stack);
+  return SL_OK;
 }
 
 /* The inline op that decodes node `ni`, or AV_OP_GENERIC. */
@@ -147,12 +199,13 @@ static void pick_op(const sl_avro_schema *s, av_field *f) {
   f->opt_null = (uint8_t)null_at;
 }
 
-void sl_avro_plan_finish(sl_avro_schema *s) {
-  for (uint32_t i = 0; i < s->node_count; i++)
-    s->nodes[i].minsize = minsize(s, i, 0);
+int sl_avro_plan_finish(sl_avro_schema *s) {
+  if (compute_minsizes(s) != SL_OK)
+    return SL_ERR_NOMEM;
   for (uint32_t i = 0; i < s->field_count; i++)
     if (s->fields[i].op != AV_OP_SKIP)
       pick_op(s, &s->fields[i]);
+  return SL_OK;
 }
 
 /* ---- compiling JSON into a plan --------------------------------------- */
@@ -176,6 +229,7 @@ typedef struct compiler {
   uint32_t name_count, name_cap;
   pending_default *pd;
   uint32_t pd_count, pd_cap;
+  uint32_t pending_fields; /* fields of records being compiled, not yet in the plan */
   int depth;
 } compiler;
 
@@ -209,8 +263,26 @@ static sl_type natural_out(int kind) {
   }
 }
 
+/* Schemas come from the registry too (anyone who can register one), and compiling and
+ * resolving them has steps quadratic in the number of types, fields of a record and enum
+ * symbols (name lookups, duplicate checks, symbol matching): these bounds keep each step
+ * under 10^8 simple operations. Real schemas are far smaller. */
+#define MAX_SCHEMA_TYPES 10000
+#define MAX_SCHEMA_FIELDS 10000  /* in all records together */
+#define MAX_SCHEMA_SYMBOLS 10000 /* in all enums together */
+
+static int too_big(compiler *c, const char *what, uint32_t have, size_t more, uint32_t max) {
+  if ((size_t)have + more <= max)
+    return SL_OK;
+  return sl_error_set(c->err, SL_ERR_LIMIT, "Avro schema has more than %u %s: refused", max,
+                      what);
+}
+
 static int add_node(compiler *c, int kind, uint32_t *out) {
   av_node n = {0};
+  int rc = too_big(c, "types", c->s->node_count, 1, MAX_SCHEMA_TYPES);
+  if (rc != SL_OK)
+    return rc;
   n.kind = (uint8_t)kind;
   n.out = (uint8_t)natural_out(kind);
   n.enum_default = -1;
@@ -315,8 +387,9 @@ static int compile_enum(compiler *c, json_t *t, sl_name name, uint32_t *out) {
   json_t *syms = json_object_get(t, "symbols");
   size_t n = json_array_size(syms);
   uint32_t idx, first;
-  int rc = add_node(c, AV_ENUM, &idx);
-  if (rc != SL_OK || (rc = register_name(c, name, idx)) != SL_OK)
+  int rc = too_big(c, "enum symbols", c->s->symbol_count, n, MAX_SCHEMA_SYMBOLS);
+  if (rc != SL_OK || (rc = add_node(c, AV_ENUM, &idx)) != SL_OK ||
+      (rc = register_name(c, name, idx)) != SL_OK)
     return rc;
   sl_value *v = calloc(n ? n : 1, sizeof *v);
   if (!v)
@@ -346,9 +419,12 @@ static int compile_record(compiler *c, json_t *t, sl_name name, uint32_t *out) {
   json_t *fields = json_object_get(t, "fields");
   size_t n = json_array_size(fields);
   uint32_t idx, first;
-  int rc = add_node(c, AV_RECORD, &idx);
-  if (rc != SL_OK || (rc = register_name(c, name, idx)) != SL_OK)
+  int rc = too_big(c, "fields", c->s->field_count + c->pending_fields, n, MAX_SCHEMA_FIELDS);
+  if (rc != SL_OK || (rc = add_node(c, AV_RECORD, &idx)) != SL_OK ||
+      (rc = register_name(c, name, idx)) != SL_OK)
     return rc;
+  c->pending_fields += (uint32_t)n; /* nested records are compiled before this one's fields
+                                       are added: count them from here */
   /* Children without a namespace of their own inherit this record's. */
   char ns[512] = "";
   const char *dot = strrchr(name, '.');
@@ -387,6 +463,7 @@ static int compile_record(compiler *c, json_t *t, sl_name name, uint32_t *out) {
       fs[i].aliases = names;
     }
   }
+  c->pending_fields -= (uint32_t)n;
   if (sl_avro_plan_add_fields(c->s, fs, (uint32_t)n, &first) != SL_OK) {
     rc = nomem(c);
     goto out;
@@ -691,7 +768,10 @@ sl_avro_schema *sl_avro_schema_parse(const char *json, size_t len, sl_error *err
     rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto fail;
   }
-  sl_avro_plan_finish(c.s);
+  if (sl_avro_plan_finish(c.s) != SL_OK) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
   free(c.names);
   free(c.pd);
   json_decref(doc);

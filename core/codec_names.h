@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "name_internal.h"
 #include "sluice/record.h"
 
 #define SL_CODEC_NAME_BITS 9 /* 512 entries */
@@ -59,6 +60,25 @@ static inline sl_name sl_codec_name(const char *s, size_t len) {
     slot->len = len;
   }
   return name;
+}
+
+/* sl_codec_name for names that come from data (JSON keys, Avro map keys): a name not yet
+ * interned is created only within the budget of sl_name_intern_data. SL_OK, SL_ERR_LIMIT
+ * (a new name past the budget) or SL_ERR_NOMEM. A cache of its own, of interned names
+ * only, like sl_codec_name's. */
+static inline int sl_codec_data_name(const char *s, size_t len, sl_name *out) {
+  static _Thread_local sl_codec_name_slot cache[SL_CODEC_NAME_CACHE];
+  sl_codec_name_slot *slot = &cache[sl_codec_name_slot_of(s, len)];
+  if (slot->name && slot->len == len && memcmp(slot->name, s, len) == 0) {
+    *out = slot->name;
+    return SL_OK;
+  }
+  int rc = sl_name_intern_data(s, len, out);
+  if (rc == SL_OK) {
+    slot->name = *out;
+    slot->len = len;
+  }
+  return rc;
 }
 
 #endif

@@ -203,10 +203,26 @@ const char *sl_config_string(const sl_config *c, const char *key, const char *de
   return def;
 }
 
+/* Lua numbers are doubles: 1e300, 1e19, NaN and inf have no int64 value, and casting them
+ * is undefined behaviour. sl_config_validate reports them with the file and line; options
+ * read without validation (free keys) still get a defined value: NaN the default, the rest
+ * clamped. */
+#define CFG_I64_BOUND 9223372036854775808.0 /* 2^63: the doubles below it fit int64_t */
+
+static int fits_i64(double v) { return v >= -CFG_I64_BOUND && v < CFG_I64_BOUND; }
+
+static int64_t num_to_i64(double v, int64_t def) {
+  if (v != v)
+    return def;
+  if (!fits_i64(v))
+    return v > 0 ? INT64_MAX : INT64_MIN;
+  return (int64_t)v;
+}
+
 int64_t sl_config_int(const sl_config *c, const char *key, int64_t def) {
   const cfg_item *it = c ? find(c, key) : NULL;
   if (it && it->kind == SL_CV_NUMBER)
-    return (int64_t)it->num;
+    return num_to_i64(it->num, def);
   if (it && it->kind == SL_CV_STRING) {
     char *end;
     long long v = strtoll(it->str, &end, 10);
@@ -242,7 +258,7 @@ int64_t sl_config_duration_ms(const sl_config *c, const char *key, int64_t def) 
   const cfg_item *it = c ? find(c, key) : NULL;
   int64_t ms;
   if (it && it->kind == SL_CV_NUMBER)
-    return (int64_t)it->num;
+    return num_to_i64(it->num, def);
   if (it && it->kind == SL_CV_STRING && sl_parse_duration(it->str, &ms, NULL) == SL_OK)
     return ms;
   return def;
@@ -371,13 +387,29 @@ static const char *type_wants(sl_config_type t) {
   return "a value";
 }
 
+/* A number for messages: Lua's 0/0 is a NaN with the sign bit set, which %g prints "-nan". */
+static const char *num_text(double v, char *buf, size_t n) {
+  if (v != v)
+    return "NaN";
+  snprintf(buf, n, "%g", v);
+  return buf;
+}
+
 /* NULL when `it` fits `t`, else the problem text in `buf`. */
 static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, size_t n) {
   int ok = 0;
   switch (t) {
   case SL_CFG_STRING:
   case SL_CFG_EXPR: ok = it->kind == SL_CV_STRING; break;
-  case SL_CFG_INT: ok = it->kind == SL_CV_NUMBER && it->num == floor(it->num); break;
+  case SL_CFG_INT:
+    if (it->kind == SL_CV_NUMBER && !(it->num == floor(it->num) && fits_i64(it->num))) {
+      char num[32];
+      snprintf(buf, n, "option '%s' must be an integer between -2^63 and 2^63-1, not %s", it->key,
+               num_text(it->num, num, sizeof num));
+      return buf;
+    }
+    ok = it->kind == SL_CV_NUMBER;
+    break;
   case SL_CFG_DOUBLE: ok = it->kind == SL_CV_NUMBER; break;
   case SL_CFG_BOOL: ok = it->kind == SL_CV_BOOL; break;
   case SL_CFG_STRING_LIST: ok = it->kind == SL_CV_STRING || it->kind == SL_CV_LIST; break;
@@ -388,7 +420,15 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
     int64_t ms;
     sl_error e;
     if (it->kind == SL_CV_NUMBER) {
-      ok = it->num >= 0;
+      if (!(it->num >= 0 && it->num < CFG_I64_BOUND)) { /* NaN fails too */
+        char num[32];
+        snprintf(buf, n,
+                 "option '%s': a duration given as a number is milliseconds, between 0 and "
+                 "2^63-1, not %s (or use a string such as \"10s\")",
+                 it->key, num_text(it->num, num, sizeof num));
+        return buf;
+      }
+      ok = 1;
     } else if (it->kind == SL_CV_STRING) {
       if (sl_parse_duration(it->str, &ms, &e) != SL_OK) {
         snprintf(buf, n, "option '%s': %s", it->key, e.message);

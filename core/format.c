@@ -43,6 +43,7 @@ struct sl_format {
   sl_avro_schema *schema; /* FMT_AVRO: compiled once at open; the reader schema with a registry */
   wire_state *wire;       /* FMT_AVRO with `registry`, else NULL */
   sl_name n_value;        /* FMT_RAW: field 'value', interned at open, not per record */
+  uint32_t max_fields;    /* decode: fields of one record, object or map */
 };
 
 void sl_path_relative_to(const char *file, const char *path, char *out, size_t n) {
@@ -65,6 +66,14 @@ static int open_registry(sl_format *f, const sl_config *cfg, const char *url, co
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   f->wire->id = -1;
   if (!(f->wire->client = sl_registry_client_new(url, (int)timeout, err)))
+    return err ? err->code : SL_ERR_INVALID;
+  int64_t per_minute = sl_config_int(cfg, "registry_lookups_per_minute",
+                                     SL_REGISTRY_LOOKUPS_PER_MINUTE);
+  int64_t max_ids = sl_config_int(cfg, "registry_max_ids", SL_REGISTRY_MAX_IDS);
+  if (sl_registry_client_set_limits(f->wire->client,
+                                    per_minute > INT32_MAX || per_minute < 0 ? 0 : (int)per_minute,
+                                    max_ids > INT32_MAX || max_ids < 0 ? 0 : (int)max_ids,
+                                    err) != SL_OK)
     return err ? err->code : SL_ERR_INVALID;
   if (!subject)
     return SL_OK;
@@ -131,11 +140,18 @@ static int open_avro(sl_format *f, const sl_config *cfg, const char *default_sub
 sl_format *sl_format_open_subject(const sl_config *cfg, const char *def,
                                   const char *default_subject, sl_error *err) {
   const char *name = sl_config_string(cfg, "format", def);
+  int64_t max_fields = sl_config_int(cfg, "max_fields", SL_DECODE_MAX_FIELDS);
+  if (max_fields < 1 || max_fields > SL_DECODE_MAX_FIELDS_CEILING) {
+    sl_error_set(err, SL_ERR_INVALID, "max_fields must be between 1 and %d, not %lld",
+                 SL_DECODE_MAX_FIELDS_CEILING, (long long)max_fields);
+    return NULL;
+  }
   sl_format *f = calloc(1, sizeof *f);
   if (!f) {
     sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     return NULL;
   }
+  f->max_fields = (uint32_t)max_fields;
   if (strcmp(name, "json") == 0) {
     f->kind = FMT_JSON;
     f->name = "json";
@@ -258,7 +274,7 @@ static const sl_avro_schema *plan_for(const sl_format *f, int32_t id, sl_error *
 }
 
 static int wire_decode(const sl_format *f, const unsigned char *p, size_t len, sl_arena *a,
-                       sl_record **out, sl_error *err) {
+                       sl_record **out, sl_decode_opts *opts, sl_error *err) {
   if (len == 0)
     return sl_error_set(err, SL_ERR_PARSE, "not Confluent wire format: the payload is empty");
   if (p[0] != 0)
@@ -271,26 +287,31 @@ static int wire_decode(const sl_format *f, const unsigned char *p, size_t len, s
                         len);
   int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
   const sl_avro_schema *plan = plan_for(f, id, err);
-  if (!plan)
-    return err ? err->code : SL_ERR_INVALID;
+  if (!plan) {
+    int rc = err ? err->code : SL_ERR_INVALID;
+    if (rc == SL_ERR_LIMIT)
+      opts->reason = SL_REASON_SCHEMA_LOOKUP;
+    return rc;
+  }
   sl_error e;
   sl_error_clear(&e);
-  int rc = sl_avro_decode(plan, p + 5, len - 5, a, out, &e);
+  int rc = sl_avro_decode_opts(plan, p + 5, len - 5, opts, a, out, &e);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "schema id %d: %s", (int)id, e.message);
   return SL_OK;
 }
 
 int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *a, sl_record **out,
-                     sl_error *err) {
+                     const char **reason, sl_error *err) {
+  sl_decode_opts opts = {f->max_fields, NULL};
   int rc;
   switch (f->kind) {
   case FMT_JSON:
-    rc = sl_json_decode(buf, len, a, out, err);
+    rc = sl_json_decode_opts(buf, len, &opts, a, out, err);
     break;
   case FMT_AVRO:
-    rc = f->wire ? wire_decode(f, buf, len, a, out, err)
-                 : sl_avro_decode(f->schema, buf, len, a, out, err);
+    rc = f->wire ? wire_decode(f, buf, len, a, out, &opts, err)
+                 : sl_avro_decode_opts(f->schema, buf, len, &opts, a, out, err);
     break;
   default: {
     sl_record *r = sl_record_new(a, 1);
@@ -303,6 +324,8 @@ int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *
   }
   if (rc == SL_OK)
     sl_record_set_raw(*out, buf, len);
+  else if (reason)
+    *reason = opts.reason ? opts.reason : SL_REASON_DECODE;
   return rc;
 }
 

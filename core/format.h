@@ -6,6 +6,7 @@
 #define SLUICE_FORMAT_H
 
 #include "buf.h"
+#include "decode_limits.h"
 #include "schema_registry.h"
 #include "sluice/operator.h"
 
@@ -37,9 +38,15 @@ int sl_format_register(const sl_format *f, sl_error *err);
 /* The id the schema was registered under, -1 when not (yet) registered. */
 int32_t sl_format_schema_id(const sl_format *f);
 /* Bytes -> record in `a`. The record keeps `buf` as its raw bytes. Not
- * thread-safe with a registry (it fills the plan cache). */
+ * thread-safe with a registry (it fills the plan cache). Limits: option
+ * `max_fields` (fields of one record, object or map, default
+ * SL_DECODE_MAX_FIELDS) and those of decode_limits.h; with a registry,
+ * `registry_lookups_per_minute` and `registry_max_ids`
+ * (sl_registry_client_set_limits). On failure *reason (when not NULL) gets
+ * the dead-letter reason: "decode" for malformed input, else an SL_REASON_*
+ * of decode_limits.h naming the limit. */
 int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *a, sl_record **out,
-                     sl_error *err);
+                     const char **reason, sl_error *err);
 /* Record -> bytes appended to `out`. */
 int sl_format_encode(const sl_format *f, const sl_record *r, sl_buf *out, sl_error *err);
 

@@ -9,6 +9,8 @@
  *   gateway_kafka.c    the idempotent producer and its delivery reports
  *   gateway_http.c     the HTTP endpoints on a libevent loop
  *   gateway_ingest.c   what MQTT messages go through (produce, wait, dead letters)
+ *   gateway_send.c     what HTTP and CoAP requests share: admission, async production
+ *   gateway_coap*.c    CoAP (libcoap) on the same loop (gateway_coap.h)
  *   gateway_main.c     `sluice gateway`: wiring, signals, graceful stop
  *   connectors/mqtt.c  the MQTT subscriber (libmosquitto) */
 #ifndef SLUICE_GATEWAY_H
@@ -17,6 +19,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "avro_codec.h"
 #include "buf.h"
@@ -49,6 +52,14 @@ typedef struct sl_gw_mqtt {
   int line;
 } sl_gw_mqtt;
 
+/* sl.gateway{ coap = {...} } (docs/gateway.md, "CoAP"); line 0: no CoAP. */
+typedef struct sl_gw_coap_conf {
+  char *listen; /* coap:// address (UDP, ?key=API_KEY), NULL: none */
+  char *dtls;   /* coaps:// address (DTLS-PSK), NULL: none */
+  char *psk;    /* the PSK file (resolved against the file), with dtls */
+  int line;
+} sl_gw_coap_conf;
+
 typedef struct sl_gw_conf {
   char *file;             /* the gateway file */
   char *name;             /* metrics label, MQTT client id prefix */
@@ -65,6 +76,7 @@ typedef struct sl_gw_conf {
   size_t ntopics;
   sl_gw_mqtt *mqtt;
   size_t nmqtt;
+  sl_gw_coap_conf coap;
   char **errors; /* "FILE:LINE: message", in file order */
   size_t nerrors;
   int declared; /* sl.gateway was called */
@@ -191,6 +203,68 @@ int sl_gw_kafka_permanent(int kafka_err);
 /* The librdkafka client (tests read its configuration and inject faults). */
 rd_kafka_t *sl_gw_producer_client(sl_gw_producer *p);
 
+/* ---- requests on the event loop: HTTP and CoAP (gateway_send.c) ---------- */
+
+/* Admission shared by every protocol served on the loop: what is pending
+ * is counted across them, so max_pending_bytes bounds their sum. */
+typedef struct sl_gw_gate {
+  const sl_gw_conf *conf;
+  sl_gw_producer *producer;
+  int draining;         /* shutting down: refuse new requests */
+  size_t pending;       /* requests waiting for delivery reports */
+  size_t pending_bytes; /* memory those requests hold (sl_gw_send_held_bytes) */
+  time_t last_probe;
+} sl_gw_gate;
+
+void sl_gw_gate_init(sl_gw_gate *g, const sl_gw_conf *c, sl_gw_producer *p);
+/* Why a request must be refused as unavailable now (static text), or NULL.
+ * While Kafka is down one request every 2 s is let through to probe it. */
+const char *sl_gw_gate_unavailable(sl_gw_gate *g);
+/* Nonzero when `records` more would exceed max_inflight. */
+int sl_gw_gate_overloaded(const sl_gw_gate *g, size_t records);
+/* Nonzero when `need` more bytes would exceed max_pending_bytes (one
+ * request is always let through, so a big one is never starved). */
+int sl_gw_gate_over_memory(const sl_gw_gate *g, size_t need);
+/* Add `n` to counter `family` with labels "gateway=NAME,<labels>". */
+void sl_gw_count(const sl_gw_conf *c, const char *family, const char *help, const char *labels,
+                 double n);
+
+/* One request's records: parse (all or nothing), produce, and `finished`
+ * once every record has its delivery report (or at once when none could be
+ * produced). Embed it first in the protocol's request. */
+typedef struct sl_gw_send sl_gw_send;
+struct sl_gw_send {
+  sl_gw_waiter w; /* first: the delivery report's opaque */
+  sl_gw_gate *gate;
+  const sl_gw_topic *topic;
+  const char *family; /* records metric, e.g. "sluice_gateway_records_total" */
+  sl_gw_batch batch;
+  size_t outstanding, delivered, failed;
+  size_t held; /* counted in gate->pending_bytes */
+  int limited, producing;
+  char cause[256];                 /* why the first record failed */
+  void (*finished)(sl_gw_send *s); /* may free the request holding `s` */
+};
+
+/* Counts the request as pending in the gate; SL_ERR_NOMEM. */
+int sl_gw_send_init(sl_gw_send *s, sl_gw_gate *g, const sl_gw_topic *t,
+                    void (*finished)(sl_gw_send *s));
+/* Not pending any more; frees the batch. */
+void sl_gw_send_release(sl_gw_send *s);
+/* sl_gw_batch_parse with the gateway's limits; counts invalid records. */
+int sl_gw_send_parse(sl_gw_send *s, const char *device, const char *body, size_t len,
+                     sl_error *err);
+/* What the request holds until its last report: the body, the arena of its
+ * decoded records (one chunk at least) and the encodings. */
+size_t sl_gw_send_held_bytes(const sl_gw_send *s, size_t body);
+void sl_gw_send_hold(sl_gw_send *s, size_t body); /* count it in the gate */
+/* Produce every record keyed by `device`; stops at the first refusal. */
+void sl_gw_send_produce(sl_gw_send *s, const char *device);
+/* After `finished`: the outcome in words (for 429/503 and their CoAP twins). */
+void sl_gw_send_outcome(const sl_gw_send *s, char *msg, size_t cap);
+/* {"error":"N of M records are invalid; ...","status":S,"records":[...]} */
+void sl_gw_invalid_json(const sl_gw_batch *b, int status, sl_buf *out);
+
 /* ---- MQTT ingest (gateway_ingest.c) -------------------------------------- */
 
 typedef struct sl_gw_ingest {
@@ -216,15 +290,12 @@ typedef struct sl_gw_http_options {
   const char *tls_cert, *tls_key; /* both or neither */
 } sl_gw_http_options;
 
-/* Listen on conf->listen on `base`. */
+/* Listen on conf->listen on `base`; requests are admitted by `gate`
+ * (gate->draining set: refused with 503 while those in flight finish). */
 sl_gw_http *sl_gw_http_start(struct event_base *base, const sl_gw_conf *conf,
-                             const sl_gw_devices *devices, sl_gw_producer *producer,
+                             const sl_gw_devices *devices, sl_gw_gate *gate,
                              const sl_gw_http_options *o, sl_error *err);
 int sl_gw_http_port(const sl_gw_http *h);
-/* Refuse new requests (503) while those in flight finish. */
-void sl_gw_http_drain(sl_gw_http *h);
-/* Requests waiting for delivery reports. */
-size_t sl_gw_http_pending(const sl_gw_http *h);
 /* MQTT readiness for /readyz: set by the main loop. */
 void sl_gw_http_set_mqtt_ready(sl_gw_http *h, int ready);
 void sl_gw_http_free(sl_gw_http *h);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "gateway_coap.h"
 
 #define MAX_DEVICE_ID 128
 
@@ -98,21 +99,71 @@ static int add_device(sl_gw_devices *d, const char *id, size_t idlen, const unsi
   return SL_OK;
 }
 
-/* One line without its newline: "ID DIGEST", blank, or a '#' comment. */
-static int parse_line(sl_gw_devices *d, const char *p, const char *end, const char *name, int line,
-                      sl_error *err) {
+/* A line of "ID VALUE" files (the devices file, the CoAP PSK file): the
+ * id and where its value starts, trimmed; 0 for a blank line or a comment. */
+static int split_line(const char **pp, const char **endp, const char **id, size_t *idlen) {
+  const char *p = *pp, *end = *endp;
   while (p < end && isspace((unsigned char)*p))
     p++;
   while (end > p && isspace((unsigned char)end[-1]))
     end--;
   if (p == end || *p == '#')
-    return SL_OK;
-  const char *id = p;
+    return 0;
+  *id = p;
   while (p < end && !isspace((unsigned char)*p))
     p++;
-  size_t idlen = (size_t)(p - id);
+  *idlen = (size_t)(p - *id);
   while (p < end && isspace((unsigned char)*p))
     p++;
+  *pp = p;
+  *endp = end;
+  return 1;
+}
+
+typedef int (*line_fn)(void *arg, const char *p, const char *end, const char *name, int line,
+                       sl_error *err);
+
+static int each_line(const char *text, size_t len, const char *name, line_fn fn, void *arg,
+                     sl_error *err) {
+  const char *p = text, *end = text + len;
+  int line = 1;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *eol = nl ? nl : end;
+    int rc = fn(arg, p, eol, name, line, err);
+    if (rc != SL_OK)
+      return rc;
+    p = nl ? nl + 1 : end;
+    line++;
+  }
+  return SL_OK;
+}
+
+/* The whole file into `b`; `what` names it in errors. */
+static int read_whole(const char *path, const char *what, sl_buf *b, sl_error *err) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp)
+    return sl_error_set(err, SL_ERR_IO, "cannot open the %s %s", what, path);
+  char chunk[4096];
+  size_t n;
+  int rc = SL_OK;
+  while (rc == SL_OK && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    rc = sl_buf_append(b, chunk, n);
+  int bad = ferror(fp);
+  fclose(fp);
+  if (rc != SL_OK || bad)
+    return sl_error_set(err, rc ? rc : SL_ERR_IO, "cannot read the %s %s", what, path);
+  return SL_OK;
+}
+
+/* One line without its newline: "ID DIGEST", blank, or a '#' comment. */
+static int parse_line(void *arg, const char *p, const char *end, const char *name, int line,
+                      sl_error *err) {
+  sl_gw_devices *d = arg;
+  const char *id;
+  size_t idlen;
+  if (!split_line(&p, &end, &id, &idlen))
+    return SL_OK;
   unsigned char dig[32];
   if (p == end)
     return sl_error_set(err, SL_ERR_PARSE,
@@ -138,39 +189,17 @@ sl_gw_devices *sl_gw_devices_parse(const char *text, size_t len, const char *nam
     sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  const char *p = text, *end = text + len;
-  int line = 1;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *eol = nl ? nl : end;
-    if (parse_line(d, p, eol, name, line, err) != SL_OK) {
-      sl_gw_devices_free(d);
-      return NULL;
-    }
-    p = nl ? nl + 1 : end;
-    line++;
+  if (each_line(text, len, name, parse_line, d, err) != SL_OK) {
+    sl_gw_devices_free(d);
+    return NULL;
   }
   return d;
 }
 
 sl_gw_devices *sl_gw_devices_load(const char *path, sl_error *err) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    sl_error_set(err, SL_ERR_IO, "cannot open the devices file %s", path);
-    return NULL;
-  }
   sl_buf b = SL_BUF_INIT;
-  char chunk[4096];
-  size_t n;
-  int rc = SL_OK;
-  while (rc == SL_OK && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-    rc = sl_buf_append(&b, chunk, n);
-  int bad = ferror(fp);
-  fclose(fp);
   sl_gw_devices *d = NULL;
-  if (rc != SL_OK || bad)
-    sl_error_set(err, rc ? rc : SL_ERR_IO, "cannot read the devices file %s", path);
-  else
+  if (read_whole(path, "devices file", &b, err) == SL_OK)
     d = sl_gw_devices_parse(b.data ? b.data : "", b.len, path, err);
   sl_buf_free(&b);
   return d;
@@ -200,4 +229,112 @@ const char *sl_gw_devices_auth(const sl_gw_devices *d, const char *key, size_t l
     found = same ? d->items[i].id : found;
   }
   return found;
+}
+
+/* ---- CoAP pre-shared keys -------------------------------------------------- */
+
+#define MIN_PSK 16
+#define MAX_PSK 128
+
+typedef struct gw_psk {
+  char *id;
+  char *key;
+  size_t keylen;
+} gw_psk;
+
+struct sl_gw_psks {
+  gw_psk *items;
+  size_t n, cap;
+};
+
+static int psk_line(void *arg, const char *p, const char *end, const char *name, int line,
+                    sl_error *err) {
+  sl_gw_psks *k = arg;
+  const char *id;
+  size_t idlen;
+  if (!split_line(&p, &end, &id, &idlen))
+    return SL_OK;
+  size_t kl = (size_t)(end - p);
+  if (!sl_gw_device_id_valid(id, idlen))
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "%s:%d: device id must be 1-%d printable characters without quotes or "
+                        "backslashes",
+                        name, line, MAX_DEVICE_ID);
+  if (kl < MIN_PSK || kl > MAX_PSK || memchr(p, ' ', kl) || memchr(p, '\t', kl))
+    return sl_error_set(err, SL_ERR_PARSE,
+                        "%s:%d: expected \"DEVICE_ID KEY\" with a key of %d to %d characters "
+                        "without spaces (e.g. `openssl rand -hex 16`)",
+                        name, line, MIN_PSK, MAX_PSK);
+  for (size_t i = 0; i < k->n; i++)
+    if (strlen(k->items[i].id) == idlen && memcmp(k->items[i].id, id, idlen) == 0)
+      return sl_error_set(err, SL_ERR_INVALID, "%s:%d: device '%.*s' listed twice", name, line,
+                          (int)idlen, id);
+  if (k->n == k->cap) {
+    size_t ncap = k->cap ? 2 * k->cap : 16;
+    gw_psk *ni = realloc(k->items, ncap * sizeof *ni);
+    if (!ni)
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    k->items = ni;
+    k->cap = ncap;
+  }
+  gw_psk *e = &k->items[k->n];
+  e->id = strndup(id, idlen);
+  e->key = strndup(p, kl);
+  e->keylen = kl;
+  if (!e->id || !e->key) {
+    free(e->id);
+    free(e->key);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  k->n++;
+  return SL_OK;
+}
+
+sl_gw_psks *sl_gw_psks_parse(const char *text, size_t len, const char *name, sl_error *err) {
+  sl_gw_psks *k = calloc(1, sizeof *k);
+  if (!k) {
+    sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (each_line(text, len, name, psk_line, k, err) != SL_OK) {
+    sl_gw_psks_free(k);
+    return NULL;
+  }
+  return k;
+}
+
+sl_gw_psks *sl_gw_psks_load(const char *path, sl_error *err) {
+  sl_buf b = SL_BUF_INIT;
+  sl_gw_psks *k = NULL;
+  if (read_whole(path, "CoAP PSK file", &b, err) == SL_OK)
+    k = sl_gw_psks_parse(b.data ? b.data : "", b.len, path, err);
+  if (b.data)
+    OPENSSL_cleanse(b.data, b.cap); /* the keys themselves: leave no copy behind */
+  sl_buf_free(&b);
+  return k;
+}
+
+void sl_gw_psks_free(sl_gw_psks *k) {
+  if (!k)
+    return;
+  for (size_t i = 0; i < k->n; i++) {
+    free(k->items[i].id);
+    OPENSSL_cleanse(k->items[i].key, k->items[i].keylen);
+    free(k->items[i].key);
+  }
+  free(k->items);
+  free(k);
+}
+
+size_t sl_gw_psks_count(const sl_gw_psks *k) { return k ? k->n : 0; }
+
+const char *sl_gw_psks_find(const sl_gw_psks *k, const void *identity, size_t len,
+                            const uint8_t **key, size_t *keylen) {
+  for (size_t i = 0; k && i < k->n; i++)
+    if (strlen(k->items[i].id) == len && memcmp(k->items[i].id, identity, len) == 0) {
+      *key = (const uint8_t *)k->items[i].key;
+      *keylen = k->items[i].keylen;
+      return k->items[i].id;
+    }
+  return NULL;
 }

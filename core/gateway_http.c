@@ -27,7 +27,6 @@
 
 #define RETRY_OVERLOAD "1"    /* seconds: in-flight records drain in milliseconds */
 #define RETRY_UNAVAILABLE "5" /* seconds: Kafka is down or shutting down */
-#define PROBE_EVERY_SEC 2     /* while Kafka is down, let one request through to probe it */
 
 typedef struct ingest_req ingest_req;
 
@@ -38,27 +37,19 @@ struct sl_gw_http {
   int port;
   const sl_gw_conf *conf;
   const sl_gw_devices *devices;
+  sl_gw_gate *gate; /* shared with CoAP */
   sl_gw_producer *producer;
-  int draining, mqtt_ready;
-  size_t pending;       /* requests waiting for delivery reports */
-  size_t pending_bytes; /* memory those requests hold (see held_bytes) */
-  ingest_req *requests; /* those requests (to detach them at free) */
-  time_t last_probe;
+  int mqtt_ready;
+  ingest_req *requests; /* requests waiting for Kafka (to detach them at free) */
   char labels[256]; /* gateway=NAME */
   sl_metric *m_inflight;
 };
 
 struct ingest_req {
-  sl_gw_waiter w; /* first: the delivery report's opaque */
+  sl_gw_send s; /* first: the records on their way (gateway_send.c) */
   sl_gw_http *h;
   struct evhttp_request *req; /* NULL once answered or freed by libevent */
   int gone;                   /* the client went away: `req` is ours to free */
-  const sl_gw_topic *topic;
-  sl_gw_batch batch;
-  size_t outstanding, delivered, failed;
-  size_t held; /* counted in h->pending_bytes */
-  int limited, producing;
-  char cause[256]; /* why the first record failed, for the 503 body */
   ingest_req *prev, *next;
 };
 
@@ -81,9 +72,7 @@ static const char *reason(int code) {
 
 static void count(sl_gw_http *h, const char *family, const char *help, const char *labels,
                   double n) {
-  char all[600];
-  snprintf(all, sizeof all, "%s,%s", h->labels, labels);
-  sl_metric_add(sl_metrics_counter(family, help, all), n);
+  sl_gw_count(h->conf, family, help, labels, n);
 }
 
 static void reply(sl_gw_http *h, struct evhttp_request *req, int code, const char *ctype,
@@ -121,20 +110,7 @@ static void reply_error(sl_gw_http *h, struct evhttp_request *req, int code, con
 /* 400 with the reason of each invalid record. */
 static void reply_invalid(sl_gw_http *h, struct evhttp_request *req, const sl_gw_batch *b) {
   sl_buf out = SL_BUF_INIT;
-  sl_buf_printf(&out,
-                "{\"error\":\"%zu of %zu records are invalid; nothing was stored\","
-                "\"status\":400,\"records\":[",
-                b->invalid, b->n);
-  int first = 1;
-  for (size_t i = 0; i < b->n; i++) {
-    if (!b->items[i].error)
-      continue;
-    sl_buf_printf(&out, "%s{\"index\":%zu,\"error\":", first ? "" : ",", i);
-    sl_buf_json_string(&out, b->items[i].error, strlen(b->items[i].error));
-    sl_buf_putc(&out, '}');
-    first = 0;
-  }
-  sl_buf_puts(&out, "]}");
+  sl_gw_invalid_json(b, 400, &out);
   reply(h, req, 400, "application/json", &out);
   sl_buf_free(&out);
 }
@@ -169,85 +145,31 @@ static void req_free(ingest_req *r) {
     h->requests = r->next;
   if (r->next)
     r->next->prev = r->prev;
-  h->pending--;
-  h->pending_bytes -= r->held;
-  sl_gw_batch_release(&r->batch);
+  sl_gw_send_release(&r->s);
   free(r);
 }
 
-static void finish(ingest_req *r) {
+static void finish(sl_gw_send *s) {
+  ingest_req *r = (ingest_req *)s;
   sl_gw_http *h = r->h;
-  const char *topic = r->topic->name;
-  char label[300];
-  snprintf(label, sizeof label, "topic=%s,result=accepted", topic);
-  count(h, "sluice_gateway_records_total", "records by outcome", label, (double)r->delivered);
-  snprintf(label, sizeof label, "topic=%s,result=failed", topic);
-  count(h, "sluice_gateway_records_total", "records by outcome", label,
-        (double)(r->batch.n - r->delivered));
   sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
   if (r->req && !r->gone) {
     char msg[512];
     sl_buf b = SL_BUF_INIT;
     /* Detach first: once replied to, the request belongs to libevent. */
     evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
-    if (!r->failed && !r->limited) {
-      sl_buf_printf(&b, "{\"accepted\":%zu}", r->delivered);
+    sl_gw_send_outcome(s, msg, sizeof msg);
+    if (!s->failed && !s->limited) {
+      sl_buf_printf(&b, "{\"accepted\":%zu}", s->delivered);
       reply(h, r->req, 202, "application/json", &b);
-    } else if (r->failed) {
-      snprintf(msg, sizeof msg, "Kafka did not acknowledge %zu of %zu records (%s); %zu were stored",
-               r->failed, r->batch.n, r->cause, r->delivered);
-      reply_error(h, r->req, 503, RETRY_UNAVAILABLE, msg);
     } else {
-      snprintf(msg, sizeof msg,
-               "overloaded: the Kafka producer queue is full; %zu of %zu "
-               "records were stored",
-               r->delivered, r->batch.n);
-      reply_error(h, r->req, 429, RETRY_OVERLOAD, msg);
+      reply_error(h, r->req, s->failed ? 503 : 429, s->failed ? RETRY_UNAVAILABLE : RETRY_OVERLOAD,
+                  msg);
     }
     sl_buf_free(&b);
     r->req = NULL;
   }
   req_free(r); /* frees a request whose client went away */
-}
-
-static void on_delivered(sl_gw_waiter *w, int err) {
-  ingest_req *r = (ingest_req *)w;
-  r->outstanding--;
-  if (err) {
-    if (!r->failed++)
-      snprintf(r->cause, sizeof r->cause, "%s", rd_kafka_err2str(err));
-  } else {
-    r->delivered++;
-  }
-  if (r->outstanding == 0 && !r->producing)
-    finish(r);
-}
-
-static void produce_all(ingest_req *r, const char *device) {
-  sl_gw_http *h = r->h;
-  size_t dl = strlen(device);
-  r->producing = 1;
-  for (size_t i = 0; i < r->batch.n && !r->limited && !r->failed; i++) {
-    sl_error e;
-    sl_error_clear(&e);
-    const sl_gw_item *it = &r->batch.items[i];
-    int rc = sl_gw_producer_send(h->producer, r->topic->name, device, dl,
-                                 r->batch.bytes.data + it->off, it->len, NULL, 0, &r->w, &e);
-    if (rc == SL_OK) {
-      r->outstanding++;
-    } else if (rc == SL_ERR_LIMIT) { /* the producer queue is full: 429 */
-      r->limited = 1;
-    } else {
-      sl_log_limited("gateway-produce", 10, SL_LOG_WARN, "gateway", "produce: %s", e.message);
-      if (!r->failed)
-        snprintf(r->cause, sizeof r->cause, "%.200s", e.message);
-      r->failed += r->batch.n - i;
-    }
-  }
-  r->producing = 0;
-  sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
-  if (r->outstanding == 0)
-    finish(r);
 }
 
 /* The device of the request's API key, or NULL after answering 401. */
@@ -269,18 +191,7 @@ static const char *authenticate(sl_gw_http *h, struct evhttp_request *req) {
 
 /* 0 to go on; else the request was answered 503. */
 static int refuse_if_unavailable(sl_gw_http *h, struct evhttp_request *req) {
-  const char *why = NULL;
-  if (h->draining) {
-    why = "the gateway is shutting down";
-  } else if (sl_gw_producer_fatal(h->producer)) {
-    why = "the Kafka producer failed for good: the gateway must be restarted";
-  } else if (sl_gw_producer_down(h->producer)) {
-    time_t now = time(NULL);
-    if (now - h->last_probe < PROBE_EVERY_SEC)
-      why = "Kafka is unreachable";
-    else
-      h->last_probe = now; /* this request probes whether Kafka is back */
-  }
+  const char *why = sl_gw_gate_unavailable(h->gate);
   if (!why)
     return 0;
   count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
@@ -291,7 +202,7 @@ static int refuse_if_unavailable(sl_gw_http *h, struct evhttp_request *req) {
 
 /* 0 to go on; else the request was answered 429. */
 static int refuse_if_overloaded(sl_gw_http *h, struct evhttp_request *req, size_t n) {
-  if (sl_gw_producer_inflight(h->producer) + (int64_t)n <= h->conf->max_inflight)
+  if (!sl_gw_gate_overloaded(h->gate, n))
     return 0;
   count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
         "reason=overload", 1);
@@ -299,18 +210,9 @@ static int refuse_if_overloaded(sl_gw_http *h, struct evhttp_request *req, size_
   return 1;
 }
 
-/* What a request holds until its last report: the body (libevent's input
- * buffer), the arena of its decoded records (one chunk at least) and the
- * encoded records. max_inflight bounds records, not this. */
-static size_t held_bytes(const ingest_req *r, size_t body) {
-  size_t arena = sl_arena_used(r->batch.arena);
-  return body + (arena > SL_GW_BATCH_ARENA ? arena : SL_GW_BATCH_ARENA) + r->batch.bytes.cap;
-}
-
-/* 0 to go on; else the request was answered 429. One request is always let
- * through (max_pending_bytes >= max_body), so a big one is never starved. */
+/* 0 to go on; else the request was answered 429. */
 static int refuse_if_memory(sl_gw_http *h, struct evhttp_request *req, size_t need) {
-  if (h->pending_bytes == 0 || h->pending_bytes + need <= (size_t)h->conf->max_pending_bytes)
+  if (!sl_gw_gate_over_memory(h->gate, need))
     return 0;
   count(h, "sluice_gateway_rejected_total", "requests refused before producing, by reason",
         "reason=memory", 1);
@@ -325,9 +227,7 @@ static int parse_body(sl_gw_http *h, ingest_req *r, const char *device) {
   const char *body = (const char *)evbuffer_pullup(in, -1);
   sl_error e;
   sl_error_clear(&e);
-  char label[300];
-  int rc = sl_gw_batch_parse(&r->batch, r->topic, device, body ? body : "", len,
-                             (size_t)h->conf->max_inflight, &e);
+  int rc = sl_gw_send_parse(&r->s, device, body, len, &e);
   if (rc != SL_OK) {
     reply_error(h, r->req,
                 rc == SL_ERR_LIMIT   ? 413
@@ -336,10 +236,8 @@ static int parse_body(sl_gw_http *h, ingest_req *r, const char *device) {
                 rc == SL_ERR_NOMEM ? RETRY_OVERLOAD : NULL, e.message);
     return rc;
   }
-  if (r->batch.invalid) {
-    snprintf(label, sizeof label, "topic=%s,result=invalid", r->topic->name);
-    count(h, "sluice_gateway_records_total", "records by outcome", label, (double)r->batch.invalid);
-    reply_invalid(h, r->req, &r->batch);
+  if (r->s.batch.invalid) {
+    reply_invalid(h, r->req, &r->s.batch);
     return SL_ERR_INVALID;
   }
   return SL_OK;
@@ -364,31 +262,28 @@ static void ingest(sl_gw_http *h, struct evhttp_request *req, const char *topic)
       refuse_if_memory(h, req, body + SL_GW_BATCH_ARENA))
     return;
   ingest_req *r = calloc(1, sizeof *r);
-  if (!r || sl_gw_batch_init(&r->batch) != SL_OK) {
+  if (!r || sl_gw_send_init(&r->s, h->gate, t, finish) != SL_OK) {
     free(r);
     reply_error(h, req, 503, RETRY_OVERLOAD, "out of memory");
     return;
   }
-  r->w.done = on_delivered;
+  r->s.family = "sluice_gateway_records_total";
   r->h = h;
   r->req = req;
-  r->topic = t;
   r->next = h->requests;
   if (h->requests)
     h->requests->prev = r;
   h->requests = r;
-  h->pending++;
-  r->batch.max_message = sl_gw_producer_max_message(h->producer);
-  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->batch.n) ||
-      refuse_if_memory(h, req, held_bytes(r, body))) {
+  if (parse_body(h, r, device) != SL_OK || refuse_if_overloaded(h, req, r->s.batch.n) ||
+      refuse_if_memory(h, req, sl_gw_send_held_bytes(&r->s, body))) {
     r->req = NULL; /* answered */
     req_free(r);
     return;
   }
-  r->held = held_bytes(r, body);
-  h->pending_bytes += r->held;
+  sl_gw_send_hold(&r->s, body);
   evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, r);
-  produce_all(r, device);
+  sl_gw_send_produce(&r->s, device);
+  sl_metric_set(h->m_inflight, (double)sl_gw_producer_inflight(h->producer));
 }
 
 /* ---- operations endpoints and routing ----------------------------------------- */
@@ -406,11 +301,11 @@ static void ops(sl_gw_http *h, struct evhttp_request *req, const char *path) {
   } else if (strcmp(path, "/healthz") == 0) {
     sl_buf_puts(&b, "{\"status\":\"ok\"}");
     reply(h, req, 200, "application/json", &b);
-  } else if (sl_gw_producer_down(h->producer) || !h->mqtt_ready || h->draining) {
+  } else if (sl_gw_producer_down(h->producer) || !h->mqtt_ready || h->gate->draining) {
     reply_error(h, req, 503, RETRY_UNAVAILABLE,
-                h->draining      ? "shutting down"
-                : !h->mqtt_ready ? "not connected to the MQTT broker"
-                                 : "Kafka is unreachable");
+                h->gate->draining ? "shutting down"
+                : !h->mqtt_ready  ? "not connected to the MQTT broker"
+                                  : "Kafka is unreachable");
   } else {
     sl_buf_puts(&b, "{\"status\":\"ready\"}");
     reply(h, req, 200, "application/json", &b);
@@ -449,7 +344,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
 }
 
 sl_gw_http *sl_gw_http_start(struct event_base *base, const sl_gw_conf *conf,
-                             const sl_gw_devices *devices, sl_gw_producer *producer,
+                             const sl_gw_devices *devices, sl_gw_gate *gate,
                              const sl_gw_http_options *o, sl_error *err) {
   sl_gw_http *h = calloc(1, sizeof *h);
   if (!h || !(h->http = evhttp_new(base))) {
@@ -460,7 +355,8 @@ sl_gw_http *sl_gw_http_start(struct event_base *base, const sl_gw_conf *conf,
   h->base = base;
   h->conf = conf;
   h->devices = devices;
-  h->producer = producer;
+  h->gate = gate;
+  h->producer = gate->producer;
   h->mqtt_ready = 1;
   snprintf(h->labels, sizeof h->labels, "gateway=%s", conf->name);
   h->m_inflight = sl_metrics_gauge("sluice_gateway_inflight_records",
@@ -485,8 +381,6 @@ fail:
 }
 
 int sl_gw_http_port(const sl_gw_http *h) { return h->port; }
-void sl_gw_http_drain(sl_gw_http *h) { h->draining = 1; }
-size_t sl_gw_http_pending(const sl_gw_http *h) { return h->pending; }
 void sl_gw_http_set_mqtt_ready(sl_gw_http *h, int ready) { h->mqtt_ready = ready; }
 
 void sl_gw_http_free(sl_gw_http *h) {
@@ -496,9 +390,9 @@ void sl_gw_http_free(sl_gw_http *h) {
    * the caller flushes the producer before freeing, so none should be left. */
   while (h->requests) {
     ingest_req *r = h->requests;
-    if (r->outstanding)
+    if (r->s.outstanding)
       sl_log(SL_LOG_ERROR, "gateway", "freeing a request with %zu records in flight",
-             r->outstanding);
+             r->s.outstanding);
     req_free(r);
   }
   if (h->http)

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "gateway.h"
+#include "http_internal.h"
 
 #define MT_GATEWAY "sluice.gateway"
 /* A message blocks its MQTT client while it waits for Kafka: bounded so
@@ -39,6 +40,7 @@ static const sl_config_entry gateway_map[] = {
     {"timeout", SL_CFG_DURATION, 0, "10s", "how long Kafka may take to acknowledge"},
     {"kafka", SL_CFG_TABLE, 0, NULL, "librdkafka properties"},
     {"dead_letter", SL_CFG_STRING, 0, NULL, "Kafka topic for invalid MQTT payloads"},
+    {"coap", SL_CFG_TABLE, 0, NULL, "CoAP ingest: { listen, dtls, psk }"},
     {NULL, 0, 0, NULL, NULL},
 };
 static const sl_operator_desc gateway_desc = {.name = "gateway", .config = gateway_map};
@@ -153,6 +155,52 @@ static char *dup_opt(const sl_config *c, const char *key, const char *def) {
   return v ? strdup(v) : NULL;
 }
 
+/* ---- sl.gateway{ coap = {...} } ------------------------------------------- */
+
+static const sl_config_entry coap_map[] = {
+    {"listen", SL_CFG_STRING, 0, NULL, "coap:// address (UDP), devices send ?key=API_KEY"},
+    {"dtls", SL_CFG_STRING, 0, NULL, "coaps:// address (DTLS with a pre-shared key per device)"},
+    {"psk", SL_CFG_STRING, 0, NULL, "PSK file: DEVICE_ID KEY per line (a secret)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+static const sl_operator_desc coap_desc = {.name = "coap", .config = coap_map};
+
+static char *coap_address(gw_loader *g, const sl_config *c, const char *key, int line) {
+  const char *v = sl_config_string(c, key, NULL);
+  char host[256];
+  int port;
+  sl_error err;
+  sl_error_clear(&err);
+  if (!v)
+    return NULL;
+  if (http_parse_listen(v, host, sizeof host, &port, &err) != SL_OK)
+    conf_error(g->conf, line, "coap: %s: %s", key, err.message);
+  return strdup(v);
+}
+
+static void apply_coap(gw_loader *g, const sl_config *c, int line) {
+  sl_gw_coap_conf *cc = &g->conf->coap;
+  if (validate(g, c, &coap_desc, line))
+    return;
+  cc->line = line;
+  cc->listen = coap_address(g, c, "listen", line);
+  cc->dtls = coap_address(g, c, "dtls", line);
+  const char *psk = sl_config_string(c, "psk", NULL);
+  if (psk) {
+    char path[4096];
+    sl_path_relative_to(g->conf->file, psk, path, sizeof path);
+    cc->psk = strdup(path);
+  }
+  if (!cc->listen && !cc->dtls)
+    conf_error(g->conf, line,
+               "coap needs listen = \"HOST:PORT\" (coap://) and/or dtls = \"HOST:PORT\" "
+               "(coaps://)");
+  if (cc->dtls && !psk)
+    conf_error(g->conf, line, "coap: dtls needs psk = \"FILE\" (DEVICE_ID KEY per line)");
+  if (psk && !cc->dtls)
+    conf_error(g->conf, line, "coap: psk is for coaps://: add dtls = \"HOST:PORT\"");
+}
+
 /* ---- sl.gateway{} ---------------------------------------------------------- */
 
 static void apply_gateway(gw_loader *g, sl_config *c, int line) {
@@ -185,6 +233,9 @@ static void apply_gateway(gw_loader *g, sl_config *c, int line) {
   if (gc->timeout_ms < 100 || gc->timeout_ms > MAX_TIMEOUT_MS)
     conf_error(gc, line, "timeout must be between 100ms and 10m");
   gc->dead_letter = dup_opt(c, "dead_letter", NULL);
+  const sl_config *coap = sl_config_table(c, "coap");
+  if (coap)
+    apply_coap(g, coap, line);
   gc->options = c; /* kept: the kafka table is a child of it */
   gc->kafka = sl_config_table(c, "kafka");
 }
@@ -418,6 +469,8 @@ static void check_whole(sl_gw_conf *c) {
     conf_error(c, c->declared, "the gateway declares no topic: add g:topic{name = ...}");
   if (strcmp(c->listen, "off") != 0 && !c->devices)
     conf_error(c, c->declared, "HTTP ingest needs devices = \"FILE\" (or listen = \"off\")");
+  if (c->coap.listen && !c->devices)
+    conf_error(c, c->coap.line, "coap: listen (keys in the query) needs devices = \"FILE\"");
   for (size_t i = 0; i < c->nmqtt; i++) {
     sl_gw_mqtt *m = &c->mqtt[i];
     if (!sl_gw_conf_topic(c, m->topic, strlen(m->topic)))
@@ -563,5 +616,8 @@ void sl_gw_conf_free(sl_gw_conf *c) {
   free(c->listen);
   free(c->devices);
   free(c->dead_letter);
+  free(c->coap.listen);
+  free(c->coap.dtls);
+  free(c->coap.psk);
   free(c);
 }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "gateway.h"
+#include "gateway_coap.h"
 #include "log.h"
 #include "mqtt.h"
 
@@ -28,7 +29,9 @@ typedef struct gw_run {
   sl_gw_conf *conf;
   sl_gw_devices *devices;
   sl_gw_producer *producer;
+  sl_gw_gate gate; /* admission shared by HTTP and CoAP */
   sl_gw_http *http;
+  sl_gw_coap *coap;
   sl_gw_ingest ingest;
   sl_mqtt_client **mqtt;
   size_t nmqtt;
@@ -78,7 +81,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   sl_gw_producer_poll(g->producer);
   if (!g->stop_deadline)
     return;
-  size_t pending = g->http ? sl_gw_http_pending(g->http) : 0;
+  size_t pending = g->gate.pending;
   int64_t inflight = sl_gw_producer_inflight(g->producer);
   if (pending == 0 && !mqtt_busy(g) && inflight == 0) {
     /* The last replies may have been handed to libevent just before this
@@ -118,8 +121,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     return;
   sl_log(SL_LOG_INFO, "gateway", "signal %d: refusing new requests, waiting for Kafka", (int)sig);
   g->stop_deadline = time(NULL) + STOP_GRACE_SEC + g->conf->timeout_ms / 1000;
-  if (g->http)
-    sl_gw_http_drain(g->http);
+  g->gate.draining = 1;
   for (size_t i = 0; i < g->nmqtt; i++)
     sl_mqtt_request_stop(g->mqtt[i]); /* never blocks: the loop must serve reports */
 }
@@ -146,7 +148,7 @@ static int load(gw_run *g, const char *file, const char *const *sets, size_t nse
     fprintf(stderr, "%s\n", err.message);
     return SL_EXIT_INVALID;
   }
-  if (strcmp(g->conf->listen, "off") != 0 &&
+  if ((strcmp(g->conf->listen, "off") != 0 || g->conf->coap.listen) &&
       !(g->devices = sl_gw_devices_load(g->conf->devices, &err))) {
     fprintf(stderr, "%s\n", err.message);
     return SL_EXIT_INVALID;
@@ -166,6 +168,7 @@ static int start_kafka(gw_run *g) {
       fprintf(stderr, "sluice: topic '%s': %s\n", g->conf->topics[i].name, err.message);
       return SL_EXIT_RUNTIME;
     }
+  sl_gw_gate_init(&g->gate, g->conf, g->producer);
   g->ingest.conf = g->conf;
   g->ingest.producer = g->producer;
   return SL_EXIT_OK;
@@ -187,9 +190,14 @@ static int start_loop(gw_run *g, const sl_gw_http_options *o) {
       event_add(g->tick, &tick) || event_add(g->sigterm, NULL) || event_add(g->sigint, NULL))
     return SL_EXIT_RUNTIME;
   if (strcmp(g->conf->listen, "off") != 0 &&
-      !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, g->producer, o, &err))) {
+      !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, &g->gate, o, &err))) {
     fprintf(stderr, "sluice: %s\n", err.message);
     return SL_EXIT_RUNTIME;
+  }
+  if (g->conf->coap.line &&
+      !(g->coap = sl_gw_coap_start(g->base, g->conf, g->devices, &g->gate, &err))) {
+    fprintf(stderr, "%s:%d: %s\n", g->conf->file, g->conf->coap.line, err.message);
+    return err.code == SL_ERR_IO ? SL_EXIT_RUNTIME : SL_EXIT_INVALID;
   }
   return SL_EXIT_OK;
 }
@@ -218,6 +226,7 @@ static void cleanup(gw_run *g) {
   /* The producer first: its last delivery reports answer requests on `http`. */
   sl_gw_producer_free(g->producer);
   sl_gw_http_free(g->http);
+  sl_gw_coap_free(g->coap);
   struct event *events[] = {g->reports, g->tick, g->sigterm, g->sigint};
   for (size_t i = 0; i < sizeof events / sizeof *events; i++)
     if (events[i]) /* event_free(NULL) crashes */
@@ -226,6 +235,15 @@ static void cleanup(gw_run *g) {
     event_base_free(g->base);
   sl_gw_devices_free(g->devices);
   sl_gw_conf_free(g->conf);
+}
+
+static void log_coap(const sl_gw_coap *c) {
+  char udp[24] = "off", dtls[24] = "off";
+  if (sl_gw_coap_port(c))
+    snprintf(udp, sizeof udp, "on udp port %d", sl_gw_coap_port(c));
+  if (sl_gw_coap_dtls_port(c))
+    snprintf(dtls, sizeof dtls, "on udp port %d", sl_gw_coap_dtls_port(c));
+  sl_log(SL_LOG_INFO, "gateway", "CoAP: coap:// %s, coaps:// (DTLS-PSK) %s", udp, dtls);
 }
 
 int sl_gateway_main(const char *file, const char *const *sets, size_t nsets, const char *listen,
@@ -246,6 +264,8 @@ int sl_gateway_main(const char *file, const char *const *sets, size_t nsets, con
            "gateway '%s': %zu topics, %zu devices, HTTP on %s (port %d), %zu MQTT subscriptions",
            g.conf->name, g.conf->ntopics, sl_gw_devices_count(g.devices), g.conf->listen,
            g.http ? sl_gw_http_port(g.http) : 0, g.nmqtt);
+    if (g.coap)
+      log_coap(g.coap);
     event_base_dispatch(g.base);
     if (g.unacked) {
       answer_late(&g);

@@ -63,6 +63,9 @@ struct sl_http_server {
   sl_metric *m_sse_clients, *m_sse_dropped, *m_rate_limited;
 };
 
+/* "HOST:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port, or
+ * SL_ERR_INVALID naming the expected form. Also the gateway's CoAP address. */
+int http_parse_listen(const char *addr, char *host, size_t hostcap, int *port, sl_error *err);
 /* http_server.c: replies. Every error body is {"error":msg,"status":code}. */
 /* Bind `http` to "HOST:PORT" or "[IPV6]:PORT" (port 0: any free one, put in
  * *bound_port). SL_ERR_INVALID for a malformed address, SL_ERR_IO when

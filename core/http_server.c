@@ -179,7 +179,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
 }
 
 /* Split "host:port" or "[v6]:port" into a host and a port. */
-static int parse_listen(const char *addr, char *host, size_t hostcap, int *port, sl_error *err) {
+int http_parse_listen(const char *addr, char *host, size_t hostcap, int *port, sl_error *err) {
   const char *colon;
   size_t hl;
   if (addr[0] == '[') {
@@ -282,7 +282,7 @@ static int copy_config(sl_http_server *s, const sl_http_config *cfg) {
 int http_bind(struct evhttp *http, const char *listen, int *bound_port, sl_error *err) {
   char host[256];
   int port = 0;
-  int rc = parse_listen(listen, host, sizeof host, &port, err);
+  int rc = http_parse_listen(listen, host, sizeof host, &port, err);
   if (rc != SL_OK)
     return rc;
   struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);

@@ -6,15 +6,23 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "decode_limits.h"
 #include "sluice/record.h"
 
 /* Parse one JSON object (RFC 8259, strict: no trailing commas, no comments; UTF-8 validated;
  * \uXXXX incl. surrogate pairs) into a record allocated from `a`. Integers that fit int64 ->
  * SL_TYPE_INT, other numbers -> SL_TYPE_DOUBLE, objects -> nested records, arrays -> sl_array.
- * Nesting deeper than 64 -> error. Field names are interned (sl_name_intern). On error returns
+ * Nesting deeper than 64 -> error. Field names are interned (sl_name_intern_data). On error returns
  * SL_ERR_PARSE with a message like "expected ':' after object key at byte 17". A top-level
  * value that is not an object is an error ("expected a JSON object"). Trailing whitespace ok. */
 int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err);
+/* sl_json_decode with limits (decode_limits.h; `opts` may be NULL for the defaults): an object
+ * of more than opts->max_fields distinct keys fails with SL_ERR_LIMIT (too_many_fields), as
+ * does a key never seen before once SL_NAME_DATA_MAX names came from data (too_many_names);
+ * repeated keys cost constant time each. opts->reason names the dead-letter reason of any
+ * failure. */
+int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_arena *a,
+                        sl_record **out, sl_error *err);
 /* Append the record's fields as one JSON object (no newline) to `out`. Doubles printed
  * shortest round-trip ("%.17g" fallback, integral doubles keep a ".0" so they stay doubles);
  * NaN/Inf -> null; bytes -> base64 string; strings escaped. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "codec_names.h"
+#include "decode_limits.h"
 #include "json_codec.h"
 #include "record_internal.h"
 
@@ -29,6 +30,8 @@ typedef struct jp {
   sl_arena *a;
   sl_error *err;
   int depth;
+  uint32_t max_fields;
+  const char *reason; /* the dead-letter reason when a limit fails the decode */
 } jp;
 
 static int parse_value(jp *j, sl_value *out);
@@ -39,6 +42,24 @@ static int fail(jp *j, const unsigned char *at, const char *what) {
 
 static int nomem(jp *j) {
   return sl_error_set(j->err, SL_ERR_NOMEM, "out of memory decoding JSON");
+}
+
+/* A key the name budget refused (name_internal.h), or no memory. Out of line: cold. */
+static __attribute__((noinline)) int key_refused(jp *j, int rc, const char *s, size_t len) {
+  if (rc != SL_ERR_LIMIT)
+    return nomem(j);
+  j->reason = SL_REASON_TOO_MANY_NAMES;
+  return sl_error_set(j->err, SL_ERR_LIMIT,
+                      "key '%.*s' at byte %zu is new, and %d distinct keys (or %u MiB of "
+                      "them) were already seen: more are not remembered",
+                      len > 64 ? 64 : (int)len, s, (size_t)(j->p - j->start), SL_NAME_DATA_MAX,
+                      SL_NAME_DATA_BYTES >> 20);
+}
+
+/* The interned name of an object key (names from data have a budget: name_internal.h). */
+static inline int key_name(jp *j, const char *s, size_t len, const char **out) {
+  int rc = sl_codec_data_name(s, len, out);
+  return rc == SL_OK ? SL_OK : key_refused(j, rc, s, len);
 }
 
 static inline void skip_ws(jp *j) {
@@ -189,12 +210,10 @@ static int parse_string(jp *j, int is_key, const char **out, size_t *out_len) {
   j->p = p + 1;
   size_t span = (size_t)(p - s);
   if (!escaped) {
-    if (is_key) {
-      *out = sl_codec_name((const char *)s, span);
-    } else {
-      *out = sl_arena_strndup(j->a, (const char *)s, span);
-    }
     *out_len = span;
+    if (is_key)
+      return key_name(j, (const char *)s, span, out);
+    *out = sl_arena_strndup(j->a, (const char *)s, span);
     return *out ? SL_OK : nomem(j);
   }
   char small[256];
@@ -205,9 +224,8 @@ static int parse_string(jp *j, int is_key, const char **out, size_t *out_len) {
   if (rc != SL_OK)
     return rc;
   if (is_key) {
-    *out = sl_codec_name(o, *out_len);
-    if (!*out)
-      return nomem(j);
+    if ((rc = key_name(j, o, *out_len, out)) != SL_OK)
+      return rc;
   } else {
     *out = o;
   }
@@ -383,6 +401,12 @@ static int parse_object(jp *j, sl_record **out) {
   if (rc != SL_OK)
     return rc;
   sl_record *r = sl_record_new(j->a, 8);
+  sl_field_index ix = {NULL, 0};
+  /* Fields are added with a plain scan up to `small` (the cheapest for the records of
+   * real streams), then through the index, which is also where max_fields is checked. */
+  uint32_t max_fields = j->max_fields;
+  uint32_t small = max_fields < SL_FIELD_INDEX_FROM ? max_fields : SL_FIELD_INDEX_FROM;
+  uint32_t keys = 0; /* keys parsed (repeats included), kept in a register */
   if (!r)
     return nomem(j);
   j->p++;
@@ -408,8 +432,18 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
     if ((rc = parse_value(j, &v)) != SL_OK)
       return rc;
-    if (sl_record_set(r, key, v) != SL_OK) /* a repeated key: the last one wins */
+    /* A repeated key: the last one wins. */
+    if (keys++ < small) {
+      if (sl_record_set(r, key, v) != SL_OK)
+        return nomem(j);
+    } else if (sl_record_put_indexed(r, &ix, key, v) != SL_OK) {
       return nomem(j);
+    } else if (r->count > max_fields) {
+      j->reason = SL_REASON_TOO_MANY_FIELDS;
+      return sl_error_set(j->err, SL_ERR_LIMIT,
+                          "object has more than %u fields (max_fields) at byte %zu", max_fields,
+                          (size_t)(j->p - j->start));
+    }
     skip_ws(j);
     if (j->p >= j->end)
       return fail(j, j->p, "unterminated object: expected ',' or '}'");
@@ -504,26 +538,36 @@ static int parse_value(jp *j, sl_value *out) {
   }
 }
 
-int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err) {
+int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_arena *a,
+                        sl_record **out, sl_error *err) {
   jp j = {(const unsigned char *)buf,
           (const unsigned char *)buf,
           (const unsigned char *)buf + len,
           a,
           err,
-          0};
+          0,
+          opts && opts->max_fields ? opts->max_fields : SL_DECODE_MAX_FIELDS,
+          SL_REASON_DECODE};
+  sl_record *r = NULL;
+  int rc;
   *out = NULL;
   skip_ws(&j);
   if (j.p >= j.end)
-    return sl_error_set(err, SL_ERR_PARSE, "empty input: expected a JSON object");
-  if (*j.p != '{')
-    return fail(&j, j.p, "expected a JSON object");
-  sl_record *r = NULL;
-  int rc = parse_object(&j, &r);
-  if (rc != SL_OK)
-    return rc;
-  skip_ws(&j);
-  if (j.p != j.end)
-    return fail(&j, j.p, "unexpected data after the JSON object");
-  *out = r;
-  return SL_OK;
+    rc = sl_error_set(err, SL_ERR_PARSE, "empty input: expected a JSON object");
+  else if (*j.p != '{')
+    rc = fail(&j, j.p, "expected a JSON object");
+  else if ((rc = parse_object(&j, &r)) == SL_OK) {
+    skip_ws(&j);
+    if (j.p != j.end)
+      rc = fail(&j, j.p, "unexpected data after the JSON object");
+  }
+  if (opts)
+    opts->reason = rc == SL_OK ? NULL : j.reason;
+  if (rc == SL_OK)
+    *out = r;
+  return rc;
+}
+
+int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err) {
+  return sl_json_decode_opts(buf, len, NULL, a, out, err);
 }

@@ -21,8 +21,10 @@ sl_record *sl_record_new(sl_arena *a, size_t capacity) {
   sl_record *r = sl_arena_alloc(a, sizeof *r + capacity * sizeof(sl_field));
   if (!r)
     return NULL;
+  /* `fields` is never NULL, even with no room: lookups do `fields + count`, and NULL + 0
+   * is undefined (an empty Avro map read by `m.x`, a record schema of no fields). */
   *r = (sl_record){.arena = a,
-                   .fields = capacity ? (sl_field *)(r + 1) : NULL,
+                   .fields = (sl_field *)(r + 1),
                    .cap = (uint32_t)capacity,
                    .source_id = -1,
                    .partition = -1,
@@ -104,12 +106,10 @@ sl_record *sl_record_clone(sl_arena *a, const sl_record *r) {
   return c;
 }
 
-int sl_record_set(sl_record *r, sl_name name, sl_value v) {
-  for (uint32_t i = 0; i < r->count; i++)
-    if (r->fields[i].name == name) {
-      r->fields[i].value = v;
-      return SL_OK;
-    }
+/* Appends a field known not to be there yet; inlined into sl_record_set, which runs for
+ * every field decoded from JSON. */
+static inline __attribute__((always_inline)) int append(sl_record *r, sl_name name,
+                                                        const sl_value *v) {
   if (r->count == r->cap) {
     uint32_t ncap = r->cap ? r->cap * 2 : 8;
     sl_field *nf = sl_arena_alloc(r->arena, ncap * sizeof *nf);
@@ -121,8 +121,59 @@ int sl_record_set(sl_record *r, sl_name name, sl_value v) {
     r->cap = ncap;
   }
   r->fields[r->count].name = name;
-  r->fields[r->count].value = v;
+  r->fields[r->count].value = *v;
   r->count++;
+  return SL_OK;
+}
+
+int sl_record_set(sl_record *r, sl_name name, sl_value v) {
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name) {
+      r->fields[i].value = v;
+      return SL_OK;
+    }
+  return append(r, name, &v);
+}
+
+static inline uint32_t name_slot(sl_name name, uint32_t mask) {
+  uint64_t h = (uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15u;
+  return (uint32_t)(h >> 32) & mask;
+}
+
+/* (Re)builds the index with room for twice the fields (load <= 1/2). */
+static int index_build(sl_record *r, sl_field_index *ix) {
+  uint32_t cap = 64;
+  while (cap < 2 * (r->count + 1))
+    cap *= 2;
+  uint32_t *slots = sl_arena_calloc(r->arena, cap, sizeof *slots);
+  if (!slots)
+    return SL_ERR_NOMEM;
+  ix->slots = slots;
+  ix->mask = cap - 1;
+  for (uint32_t i = 0; i < r->count; i++) {
+    uint32_t k = name_slot(r->fields[i].name, ix->mask);
+    while (slots[k])
+      k = (k + 1) & ix->mask;
+    slots[k] = i + 1;
+  }
+  return SL_OK;
+}
+
+int sl_record_put_indexed(sl_record *r, sl_field_index *ix, sl_name name, sl_value v) {
+  if (!ix->slots && index_build(r, ix) != SL_OK)
+    return SL_ERR_NOMEM;
+  uint32_t k = name_slot(name, ix->mask);
+  for (; ix->slots[k]; k = (k + 1) & ix->mask)
+    if (r->fields[ix->slots[k] - 1].name == name) {
+      r->fields[ix->slots[k] - 1].value = v;
+      return SL_OK;
+    }
+  uint32_t at = r->count;
+  if (append(r, name, &v) != SL_OK)
+    return SL_ERR_NOMEM;
+  if (2 * r->count > ix->mask + 1)
+    return index_build(r, ix); /* rehash with the new field in it */
+  ix->slots[k] = at + 1;
   return SL_OK;
 }
 

@@ -57,6 +57,9 @@ list(APPEND SLUICE_SOURCES
   core/watermark.c
   core/window_assign.c
   core/window_store.c
+  core/gateway_send.c
+  core/gateway_coap.c
+  core/gateway_coap_dedup.c
   core/graph_id.c
   core/state_shape.c
   core/state_compat.c

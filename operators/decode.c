@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* decode: turns each record's raw bytes (as read by a source) into fields.
- * Undecodable bytes go to the dead-letter sink with reason "decode" and the
- * original bytes; processing continues. That includes records whose schema
+ * Undecodable bytes go to the dead-letter sink with reason "decode" (or the
+ * limit they broke: too_many_fields, too_many_items, schema_lookup_limit) and
+ * the original bytes; processing continues. That includes records whose schema
  * the registry cannot give (unknown id, registry down or slow): dead letters
  * keep the bytes for a replay, where stopping the pipeline would not help. */
 #include <stdlib.h>
@@ -20,6 +21,11 @@ static const sl_config_entry decode_config[] = {
     {"registry", SL_CFG_STRING, 0, NULL,
      "Confluent schema-registry URL (Avro wire format); `schema` is then the reader schema"},
     {"registry_timeout", SL_CFG_DURATION, 0, "5s", "bound on each schema-registry request"},
+    {"max_fields", SL_CFG_INT, 0, "1000",
+     "fields of one record, JSON object or Avro map; past it: dead letter too_many_fields"},
+    {"registry_lookups_per_minute", SL_CFG_INT, 0, "60",
+     "registry lookups of schema ids not seen before; past it: dead letter schema_lookup_limit"},
+    {"registry_max_ids", SL_CFG_INT, 0, "1000", "schema ids (and failed lookups) remembered"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,11 +55,12 @@ static int decode_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
     sl_error e; /* set on failure only: clearing its 528 bytes per record cost ~80 instructions */
     e.code = SL_OK;
     e.message[0] = '\0';
+    const char *reason = "decode";
     int rc;
     if (!raw) {
       rc = s->host->dead_letter(out, r, "decode", "record has no bytes to decode");
-    } else if (sl_format_decode(s->format, raw, len, a, &d, &e) != SL_OK) {
-      rc = s->host->dead_letter(out, r, "decode", e.message);
+    } else if (sl_format_decode(s->format, raw, len, a, &d, &reason, &e) != SL_OK) {
+      rc = s->host->dead_letter(out, r, reason, e.message);
     } else {
       /* The decoded record keeps the source's key, position, time and headers. */
       size_t klen;

@@ -8,6 +8,10 @@
 --   sluice gateway pipelines/gateway.lua
 --   curl -H "Authorization: Bearer demo-key-m0001" -d '{"ts":1700000000000,
 --        "temperature":71.5,"vibration":0.4}' http://127.0.0.1:8090/ingest/telemetry
+--
+-- CoAP devices (docs/gateway.md, "CoAP"), with --set coap=true:
+--   coap-client-openssl -m post -t json -e '{"ts":1700000000000,"temperature":71.5,
+--        "vibration":0.4}' "coap://127.0.0.1:5683/ingest/telemetry?key=demo-key-m0001"
 local sl = require "sluice"
 
 local g = sl.gateway {
@@ -16,6 +20,9 @@ local g = sl.gateway {
   devices = "devices.example.txt",      -- DEVICE_ID SHA256_HEX_OF_API_KEY per line
   max_inflight = 10000,                  -- then 429 with Retry-After
   timeout = "10s",                       -- Kafka must acknowledge within this, else 503
+  -- coap:// with the devices' API keys in ?key=; for coaps:// (DTLS-PSK) add
+  -- dtls = "0.0.0.0:5684" and psk = "FILE" with DEVICE_ID KEY lines (a secret).
+  coap = sl.param("coap", false) and { listen = sl.param("coap_listen", "127.0.0.1:5683") } or nil,
 }
 
 -- Readings, Avro-encoded: machine_id is set to the authenticated device when

@@ -24,15 +24,17 @@ done
 # Build and runtime: why each one is needed is in README.md ("Dependencies").
 packages=(build-essential cmake ninja-build pkg-config
   librdkafka-dev libavro-dev liblua5.4-dev libhiredis-dev libevent-dev libssl-dev
-  libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat)
+  libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat
+  libcoap3-dev)
 if [[ $with_test == 1 ]]; then
   # fonts-liberation: the headless browser renders the dashboard with it.
   # curl and ca-certificates: end-to-end scripts talk HTTP, and Maven fetches
   # the Kafka broker jars over TLS.
   # mosquitto: the MQTT broker the gateway's end-to-end test subscribes to.
   # openssl: the https tests make a self-signed certificate with it.
+  # libcoap3-bin: coap-client, the CoAP client of the gateway's CoAP test.
   packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
-    openssl)
+    openssl libcoap3-bin)
 fi
 
 is_installed() {

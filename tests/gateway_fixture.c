@@ -67,9 +67,13 @@ static int start_loop(gf_gateway *g, int http) {
                        : NULL;
   if (!g->reports || event_add(g->reports, NULL) != 0)
     return -1;
-  if (http &&
-      !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, g->producer, NULL, &err))) {
+  if (http && !(g->http = sl_gw_http_start(g->base, g->conf, g->devices, &g->gate, NULL, &err))) {
     fprintf(stderr, "gateway http: %s\n", err.message);
+    return -1;
+  }
+  if (g->conf->coap.line &&
+      !(g->coap = sl_gw_coap_start(g->base, g->conf, g->devices, &g->gate, &err))) {
+    fprintf(stderr, "gateway coap: %s\n", err.message);
     return -1;
   }
   if (pthread_create(&g->thread, NULL, loop_main, g) != 0)
@@ -103,6 +107,7 @@ int gf_start(gf_gateway *g, const char *options, int http) {
     sl_kafka_embedded_topic(g->topic, 0, NULL);
     sl_kafka_embedded_topic(g->dlq, 0, NULL);
   }
+  sl_gw_gate_init(&g->gate, g->conf, g->producer);
   g->ingest.conf = g->conf;
   g->ingest.producer = g->producer;
   return start_loop(g, http);
@@ -124,6 +129,7 @@ void gf_stop(gf_gateway *g) {
   }
   sl_gw_producer_free(g->producer); /* its last reports answer requests on http */
   sl_gw_http_free(g->http);
+  sl_gw_coap_free(g->coap);
   if (g->reports)
     event_free(g->reports);
   if (g->base)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "gateway.h"
+#include "gateway_coap.h"
 
 #define GF_KEY1 "demo-key-m0001" /* device m0001 of pipelines/devices.example.txt */
 #define GF_KEY2 "demo-key-m0002"
@@ -22,7 +23,9 @@ typedef struct gf_gateway {
   sl_gw_devices *devices;
   sl_gw_producer *producer;
   sl_gw_ingest ingest;
+  sl_gw_gate gate;
   sl_gw_http *http;
+  sl_gw_coap *coap; /* when `options` declare coap = {...} */
   struct event_base *base;
   struct event *reports;
   pthread_t thread;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "avro_codec.h"
+#include "format.h"
 #include "harness.h"
 #include "registry_fixture.h"
 #include "schema_registry.h"
@@ -572,6 +573,101 @@ static void test_bad_config(void) {
   sl_config_destroy(c);
 }
 
+/* Issue 14 item 6: every record with an unknown 4-byte schema id cost a blocking registry
+ * GET (up to registry_timeout) and an entry never freed. Lookups of unknown ids are now a
+ * token bucket (registry_lookups_per_minute) and the entries are bounded (registry_max_ids);
+ * past them the record fails at once, with no request, reason schema_lookup_limit. */
+static void test_bug_schema_id_flood(void) {
+  enum { FLOOD = 500 };
+  fr_server srv;
+  CU_ASSERT_EQUAL_FATAL(fr_start(&srv), 0);
+  fr_add(&srv, 1, V1);
+  sl_config *c = decode_cfg(srv.url, NULL);
+  sl_config_put_number(c, "registry_max_ids", 20);
+  sl_error err;
+  sl_format *f = sl_format_open(c, "json", &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  sl_registry_client_set_clock(sl_format_registry(f), fake_clock, NULL);
+  fake_now = 5000;
+  sl_registry_client_set_limits(sl_format_registry(f), 60, 20, NULL); /* refill from fake_now */
+  th_op t;
+  sl_config *tc = decode_cfg(srv.url, NULL);
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_decode, tc), SL_OK);
+  int limited = 0, not_found = 0;
+  for (int i = 0; i < FLOOD; i++) {
+    sl_record *in = wire_rec(&t, 1000 + i, V1, i, 1.0, NULL), *out = NULL;
+    size_t len;
+    const void *raw = sl_record_raw(in, &len);
+    const char *reason = NULL;
+    int rc = sl_format_decode(f, raw, len, t.arena, &out, &reason, &err);
+    if (rc == SL_ERR_LIMIT) {
+      limited++;
+      CU_ASSERT_STRING_EQUAL(reason, "schema_lookup_limit");
+    } else {
+      CU_ASSERT_EQUAL(rc, SL_ERR_NOT_FOUND);
+      CU_ASSERT_STRING_EQUAL(reason, "decode");
+      not_found++;
+    }
+  }
+  CU_ASSERT_EQUAL(not_found, 60); /* the bucket holds a minute's lookups */
+  CU_ASSERT_EQUAL(limited, FLOOD - 60);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 60);
+  char want[400];
+  snprintf(want, sizeof want,
+           "schema id %d was not looked up in the registry at %s: more than 60 lookups of "
+           "unknown schema ids per minute (registry_lookups_per_minute)",
+           1000 + FLOOD - 1, srv.url);
+  CU_ASSERT_STRING_EQUAL(err.message, want);
+  /* A second later one more lookup is allowed: the known id 1 decodes. */
+  fake_now += 1000;
+  sl_record *in = wire_rec(&t, 1, V1, 7, 2.5, NULL), *out = NULL;
+  size_t len;
+  const void *raw = sl_record_raw(in, &len);
+  CU_ASSERT_EQUAL(sl_format_decode(f, raw, len, t.arena, &out, NULL, &err), SL_OK);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 61);
+  /* The cache never grew past registry_max_ids: id 1 is one of 20 entries, the rest are
+   * the newest failures; and known schemas cost no lookup. */
+  fake_now += 60000;
+  for (int i = 0; i < 100; i++)
+    CU_ASSERT_EQUAL(sl_format_decode(f, raw, len, t.arena, &out, NULL, &err), SL_OK);
+  CU_ASSERT_EQUAL(fr_requests(&srv), 61);
+  CU_ASSERT_EQUAL(sl_registry_client_entries(sl_format_registry(f)), 20);
+
+  /* Through the decode operator: the same reason in the dead letters, at most one lookup
+   * per minute here. */
+  sl_config_put_number(tc, "registry_lookups_per_minute", 1);
+  th_op_free(&t);
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_decode, tc), SL_OK);
+  int before = fr_requests(&srv);
+  sl_record *recs[] = {wire_rec(&t, 77, V1, 1, 1.0, NULL), wire_rec(&t, 78, V1, 2, 1.0, NULL),
+                       wire_rec(&t, 79, V1, 3, 1.0, NULL)};
+  CU_ASSERT_EQUAL(th_process(&t, recs, 3), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 3);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "decode");
+  CU_ASSERT_STRING_EQUAL(t.dead[1].reason, "schema_lookup_limit");
+  CU_ASSERT_STRING_EQUAL(t.dead[2].reason, "schema_lookup_limit");
+  CU_ASSERT_EQUAL(fr_requests(&srv), before + 1);
+  th_op_free(&t);
+  sl_format_free(f);
+  sl_config_destroy(tc);
+  sl_config_destroy(c);
+  fr_stop(&srv);
+}
+
+static void test_limits_config(void) {
+  sl_config *c = decode_cfg("http://127.0.0.1:1", NULL);
+  sl_config_put_number(c, "registry_lookups_per_minute", 0);
+  sl_error err;
+  CU_ASSERT_PTR_NULL(sl_format_open(c, "json", &err));
+  CU_ASSERT_STRING_EQUAL(err.message,
+                         "registry_lookups_per_minute must be between 1 and 60000, not 0");
+  sl_config_put_number(c, "registry_lookups_per_minute", 10);
+  sl_config_put_number(c, "registry_max_ids", 2000000);
+  CU_ASSERT_PTR_NULL(sl_format_open(c, "json", &err));
+  CU_ASSERT_STRING_EQUAL(err.message, "registry_max_ids must be between 1 and 1000000, not 2000000");
+  sl_config_destroy(c);
+}
+
 int suite_connectors_schema_registry(void) {
   CU_pSuite s = CU_add_suite("connectors_schema_registry", NULL, NULL);
   if (!s)
@@ -589,5 +685,7 @@ int suite_connectors_schema_registry(void) {
   CU_add_test(s, "https with a private CA", test_client_https_private_ca);
   CU_add_test(s, "encode registers and round trips", test_encode_registers_and_round_trips);
   CU_add_test(s, "bad config", test_bad_config);
+  CU_add_test(s, "bug: schema-id flood", test_bug_schema_id_flood);
+  CU_add_test(s, "flood limits: bad config", test_limits_config);
   return 0;
 }

@@ -524,8 +524,8 @@ static void test_fuzz_never_crashes(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(nulls);
   sl_record *r;
   sl_error err;
-  CU_ASSERT_EQUAL(sl_avro_decode(nulls, "\xfe\xff\xff\xff\x0f", 5, a, &r, &err), SL_ERR_PARSE);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "block of"));
+  CU_ASSERT_EQUAL(sl_avro_decode(nulls, "\xfe\xff\xff\xff\x0f", 5, a, &r, &err), SL_ERR_LIMIT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "values that take no bytes"));
   CU_ASSERT_EQUAL(sl_avro_decode(s, "\x00\x01\x00\x00", 4, a, &r, &err), SL_ERR_PARSE);
   sl_avro_schema_free(nulls);
   sl_arena_destroy(a);
@@ -982,6 +982,230 @@ static void test_recursive_schema(void) {
   sl_avro_schema_free(s);
 }
 
+/* Issue 14 item 3: 121 bytes (40 blocks of 1,000,000 nulls) decoded into 40M values (3 GB,
+ * 29 s): the block bound held per block only. Now the datum's zero-size values have one
+ * budget, in decode and in skip (a writer-only field of a resolved plan), checked before the
+ * items are made. */
+static void test_bug_zero_size_items_amplify(void) {
+  const char *schema = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"an\","
+                       "\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}";
+  sl_avro_schema *s = parse(schema);
+  sl_avro_schema *reader = parse("{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(reader);
+  sl_avro_schema *skip = sl_avro_schema_resolve(s, reader, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(skip);
+  unsigned char datum[121];
+  for (int i = 0; i < 40; i++)
+    memcpy(datum + 3 * i, "\x80\x89\x7a", 3); /* a block of 1,000,000 items */
+  datum[120] = 0;
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  sl_decode_opts opts = {0, NULL};
+  const sl_avro_schema *plans[] = {s, skip};
+  for (int p = 0; p < 2; p++) {
+    sl_arena_reset(a);
+    CU_ASSERT_EQUAL(sl_avro_decode_opts(plans[p], datum, sizeof datum, &opts, a, &r, &err),
+                    SL_ERR_LIMIT);
+    CU_ASSERT_STRING_EQUAL(opts.reason, SL_REASON_TOO_MANY_ITEMS);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err.message, "datum of 121 bytes holds more than 377 values that take no bytes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "field 'an'"));
+    CU_ASSERT(sl_arena_used(a) < 4096); /* refused before any item was made */
+  }
+  /* Up to the budget (256 + the datum's 5 bytes) the array is legal Avro and decodes: 261
+   * nulls in two blocks. */
+  unsigned char ok[] = {0x82, 0x02, 0x88, 0x02, 0x00}; /* 129 + 132 */
+  sl_arena_reset(a);
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode_opts(s, ok, sizeof ok, &opts, a, &r, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_array_len(sl_record_get_cstr(r, "an")->as.arr), 261);
+  CU_ASSERT_PTR_NULL(opts.reason);
+  CU_ASSERT_EQUAL(sl_avro_decode_opts(skip, ok, sizeof ok, &opts, a, &r, &err), SL_OK);
+  /* ...and one more item is refused. */
+  unsigned char over[] = {0x82, 0x02, 0x8a, 0x02, 0x00}; /* 129 + 133 */
+  CU_ASSERT_EQUAL(sl_avro_decode_opts(s, over, sizeof over, &opts, a, &r, &err), SL_ERR_LIMIT);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(skip);
+  sl_avro_schema_free(reader);
+  sl_avro_schema_free(s);
+}
+
+/* R_k = {a: R_k-1, b: R_k-1}: k levels of JSON, 2^k paths. */
+static char *chain_schema(int k, const char *r0_fields) {
+  size_t cap = 256 + (size_t)k * 128;
+  char *out = malloc(cap);
+  size_t n = 0;
+  for (int i = k; i > 0; i--)
+    n += (size_t)snprintf(out + n, cap - n,
+                          "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[{\"name\":\"a\","
+                          "\"type\":",
+                          i);
+  n += (size_t)snprintf(out + n, cap - n, "{\"type\":\"record\",\"name\":\"R0\",\"fields\":[%s]}",
+                        r0_fields);
+  for (int i = 1; i <= k; i++)
+    n += (size_t)snprintf(out + n, cap - n, "},{\"name\":\"b\",\"type\":\"R%d\"}]}", i - 1);
+  return out;
+}
+
+/* Issue 14 item 4: minsize() walked every path of the schema: an 87-byte schema that
+ * contains itself twice never compiled, and the 3.5 KB chain R_22 took 77 s. Both must
+ * compile (each node's size computed once), and decoding them must stay bounded. */
+static void test_bug_exponential_schema_compile(void) {
+  const char *self = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\","
+                     "\"type\":\"R\"},{\"name\":\"b\",\"type\":\"R\"}]}";
+  CU_ASSERT_EQUAL(strlen(self), 87);
+  sl_avro_schema *s = parse(self);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_avro_schema *rs = sl_avro_schema_resolve(s, s, NULL);
+  CU_ASSERT_PTR_NOT_NULL(rs);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  /* No datum of it is finite: any input ends at the depth limit or the input's end. */
+  CU_ASSERT_EQUAL(sl_avro_decode(s, "", 0, a, &r, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nested deeper than 64"));
+  CU_ASSERT_EQUAL(sl_avro_decode(rs, "", 0, a, &r, &err), SL_ERR_PARSE);
+  sl_avro_schema_free(rs);
+  sl_avro_schema_free(s);
+
+  /* A chain of 60 levels (2^60 paths): one node per record, sizes saturate. */
+  char *json = chain_schema(60, "{\"name\":\"x\",\"type\":\"boolean\"}");
+  s = parse(json);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT(s->node_count <= 2 * 61);
+  CU_ASSERT_EQUAL(s->nodes[s->root].minsize, UINT32_MAX);
+  for (uint32_t i = 0; i < s->node_count; i++)
+    if (s->nodes[i].name && strcmp(s->nodes[i].name, "R10") == 0)
+      CU_ASSERT_EQUAL(s->nodes[i].minsize, 1024); /* 2^10 booleans */
+  rs = sl_avro_schema_resolve(s, s, NULL);
+  CU_ASSERT_PTR_NOT_NULL(rs);
+  CU_ASSERT_EQUAL(sl_avro_decode(s, "\x01", 1, a, &r, &err), SL_ERR_PARSE); /* truncated */
+  sl_avro_schema_free(rs);
+  sl_avro_schema_free(s);
+  free(json);
+
+  /* The same chain over an empty record: an empty datum would be 2^22 records. */
+  json = chain_schema(22, "");
+  s = parse(json);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->nodes[s->root].minsize, 0);
+  sl_decode_opts opts = {0, NULL};
+  sl_arena_reset(a);
+  CU_ASSERT_EQUAL(sl_avro_decode_opts(s, "", 0, &opts, a, &r, &err), SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(opts.reason, SL_REASON_TOO_MANY_ITEMS);
+  CU_ASSERT(sl_arena_used(a) < 256 * 256); /* at most the budget of empty records */
+  sl_avro_schema_free(s);
+  free(json);
+  /* A short chain decodes: 2^4 empty records. */
+  json = chain_schema(4, "");
+  s = parse(json);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(sl_avro_decode(s, "", 0, a, &r, &err), SL_OK);
+  sl_avro_schema_free(s);
+  free(json);
+  sl_arena_destroy(a);
+}
+
+/* Issue 14 item 4, the rest of plan compilation: name lookups, duplicate-field checks and
+ * enum matching are quadratic, so a registered schema of 10^6 fields would hang the
+ * compiler. Types, fields and symbols are bounded (10,000 each): refused with a reason. */
+static void test_bug_huge_schema_refused(void) {
+  sl_buf b = SL_BUF_INIT;
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[");
+  for (int i = 0; i < 10001; i++)
+    sl_buf_printf(&b, "%s{\"name\":\"f%d\",\"type\":\"null\"}", i ? "," : "", i);
+  sl_buf_printf(&b, "]}");
+  sl_error err;
+  CU_ASSERT_PTR_NULL(sl_avro_schema_parse(b.data, b.len, &err));
+  CU_ASSERT_EQUAL(err.code, SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(err.message, "Avro schema has more than 10000 fields: refused");
+  /* 9,999 fields compile. */
+  sl_buf_reset(&b);
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[");
+  for (int i = 0; i < 9999; i++)
+    sl_buf_printf(&b, "%s{\"name\":\"f%d\",\"type\":\"null\"}", i ? "," : "", i);
+  sl_buf_printf(&b, "]}");
+  sl_avro_schema *s = sl_avro_schema_parse(b.data, b.len, &err);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  sl_avro_schema_free(s);
+  /* An enum of 10,001 symbols. */
+  sl_buf_reset(&b);
+  sl_buf_printf(&b, "{\"type\":\"record\",\"name\":\"W\",\"fields\":[{\"name\":\"e\",\"type\":"
+                    "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[");
+  for (int i = 0; i < 10001; i++)
+    sl_buf_printf(&b, "%s\"S%d\"", i ? "," : "", i);
+  sl_buf_printf(&b, "]}}]}");
+  CU_ASSERT_PTR_NULL(sl_avro_schema_parse(b.data, b.len, &err));
+  CU_ASSERT_STRING_EQUAL(err.message, "Avro schema has more than 10000 enum symbols: refused");
+  sl_buf_free(&b);
+}
+
+/* Issue 14 item 5 for Avro maps (they decode to records keyed by their keys): more than
+ * max_fields entries are refused before the record is made, and repeated keys cost constant
+ * time each (the last one wins). */
+static void test_bug_map_too_many_fields(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"M\",\"fields\":[{\"name\":\"m\","
+                            "\"type\":{\"type\":\"map\",\"values\":\"null\"}}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_buf b = SL_BUF_INIT;
+  unsigned char blk[3] = {0xd2, 0x0f, 0}; /* a block of 1001 entries (zigzag 2002) */
+  sl_buf_append(&b, blk, 2);
+  for (int i = 0; i < 1001; i++) { /* key "kNNNN" (5 bytes), value null */
+    char k[8];
+    snprintf(k, sizeof k, "\x0ak%04d", i % 600); /* 600 distinct keys, then repeats */
+    sl_buf_append(&b, k, 6);
+  }
+  sl_buf_append(&b, blk + 2, 1);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  sl_decode_opts opts = {0, NULL};
+  CU_ASSERT_EQUAL(sl_avro_decode_opts(s, b.data, b.len, &opts, a, &r, &err), SL_ERR_LIMIT);
+  CU_ASSERT_STRING_EQUAL(opts.reason, SL_REASON_TOO_MANY_FIELDS);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "map field 'm' has more than 1000 entries"));
+  opts.max_fields = 1001;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode_opts(s, b.data, b.len, &opts, a, &r, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_count(sl_record_get_cstr(r, "m")->as.rec), 600);
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
+/* Issue 14 item 7: a record with no fields had a NULL field table, and every lookup did
+ * `fields + count` on it (NULL + 0, undefined; UBSan in build-asan): an empty Avro map read
+ * by `m.x = 1`, and a record schema with no fields (whose plan had no field table at all). */
+static void test_bug_null_plus_zero_empty_records(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"E\",\"fields\":[{\"name\":\"m\","
+                            "\"type\":{\"type\":\"map\",\"values\":\"long\"}}]}");
+  sl_avro_schema *none = parse("{\"type\":\"record\",\"name\":\"N\",\"fields\":[]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(none);
+  CU_ASSERT_PTR_NOT_NULL(none->fields);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, "\x00", 1, a, &r, NULL), SL_OK);
+  const sl_value *m = sl_record_get_cstr(r, "m");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  CU_ASSERT_EQUAL(m->type, SL_TYPE_RECORD);
+  CU_ASSERT_PTR_NOT_NULL(m->as.rec->fields);
+  sl_name path[] = {sl_name_cstr("m"), sl_name_cstr("x")};
+  CU_ASSERT_PTR_NULL(sl_record_get_path(r, path, 2)); /* m.x */
+  CU_ASSERT_EQUAL(sl_record_set(m->as.rec, path[1], sl_value_int(1)), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_get_path(r, path, 2)->as.i, 1);
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(none, "", 0, a, &r, NULL), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_count(r), 0);
+  CU_ASSERT_PTR_NOT_NULL(r->fields);
+  CU_ASSERT_PTR_NULL(sl_record_get_cstr(r, "x"));
+  sl_buf b = SL_BUF_INIT;
+  CU_ASSERT_EQUAL(sl_avro_encode(none, r, &b, NULL), SL_OK);
+  CU_ASSERT_EQUAL(b.len, 0);
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(none);
+  sl_avro_schema_free(s);
+}
+
 int suite_core_avro_codec(void) {
   CU_pSuite s = CU_add_suite("core_avro_codec", NULL, NULL);
   if (!s)
@@ -1001,5 +1225,10 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "schema errors", test_schema_errors);
   CU_add_test(s, "encode conversions and errors", test_encode_conversions);
   CU_add_test(s, "recursive schemas and depth limits", test_recursive_schema);
+  CU_add_test(s, "bug: zero-size array items amplify a datum", test_bug_zero_size_items_amplify);
+  CU_add_test(s, "bug: exponential schema compilation", test_bug_exponential_schema_compile);
+  CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
+  CU_add_test(s, "bug: Avro map of too many entries", test_bug_map_too_many_fields);
+  CU_add_test(s, "bug: schemas big enough for quadratic compile steps", test_bug_huge_schema_refused);
   return 0;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "config.h"
@@ -19,9 +22,10 @@ static const sl_operator_desc demo = {.abi_version = SL_OPERATOR_ABI_VERSION,
 static char problems[8][600];
 static int nproblems;
 static void collect(void *ud, const sl_config *c, const char *msg) {
-  (void)ud, (void)c;
-  if (nproblems < 8)
-    snprintf(problems[nproblems++], sizeof problems[0], "%s", msg);
+  (void)ud;
+  if (nproblems < 8) /* as the Lua loader reports them: FILE:LINE: message */
+    snprintf(problems[nproblems++], sizeof problems[0], "%s:%d: %s", sl_config_file(c),
+             sl_config_line(c), msg);
 }
 
 static void test_durations(void) {
@@ -97,6 +101,55 @@ static void test_validate(void) {
   sl_config_destroy(c);
 }
 
+/* Issue 14 item 7: `checkpoint = 1e300`, an INT option of 1e19 and NaN/inf durations were
+ * cast from double to int64 (undefined behaviour; UBSan: "outside the range of
+ * representable values"). Each is now a FILE:LINE problem, and the accessors return defined
+ * values for the same numbers (this suite runs under UBSan in build-asan). */
+static void test_bug_out_of_range_numbers(void) {
+  static const struct {
+    const char *key;
+    double num;
+    const char *want;
+  } cases[] = {
+      {"tumbling", 1e300, "p.lua:9: option 'tumbling': a duration given as a number is "
+                          "milliseconds, between 0 and 2^63-1, not 1e+300"},
+      {"tumbling", NAN, "not NaN"},
+      {"tumbling", -NAN, "not NaN"},
+      {"tumbling", INFINITY, "not inf"},
+      {"tumbling", -INFINITY, "not -inf"},
+      {"tumbling", 9223372036854775808.0, "between 0 and 2^63-1"},
+      {"limit", 1e19, "p.lua:9: option 'limit' must be an integer between -2^63 and 2^63-1, not "
+                      "1e+19"},
+      {"limit", -1e19, "not -1e+19"},
+      {"limit", NAN, "'limit' must be an integer between -2^63 and 2^63-1, not NaN"},
+      {"limit", INFINITY, "'limit' must be an integer"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sl_config *c = sl_config_new("p.lua", 9);
+    sl_config_put_string(c, "key", "m");
+    sl_config_put_number(c, cases[i].key, cases[i].num);
+    nproblems = 0;
+    CU_ASSERT_EQUAL(sl_config_validate(c, &demo, collect, NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(problems[0], cases[i].want));
+    /* Read anyway (free keys are not validated): defined values, no UB. */
+    int64_t v = strcmp(cases[i].key, "limit") == 0 ? sl_config_int(c, "limit", 10)
+                                                   : sl_config_duration_ms(c, "tumbling", 10);
+    int64_t want = cases[i].num != cases[i].num ? 10 : cases[i].num > 0 ? INT64_MAX : INT64_MIN;
+    CU_ASSERT_EQUAL(v, want);
+    sl_config_destroy(c);
+  }
+  /* The largest values that fit still pass. */
+  sl_config *c = sl_config_new("p.lua", 9);
+  sl_config_put_string(c, "key", "m");
+  sl_config_put_number(c, "limit", -9223372036854775808.0);
+  sl_config_put_number(c, "tumbling", 9223372036854774784.0);
+  nproblems = 0;
+  CU_ASSERT_EQUAL(sl_config_validate(c, &demo, collect, NULL), 0);
+  CU_ASSERT_EQUAL(sl_config_int(c, "limit", 0), INT64_MIN);
+  CU_ASSERT_EQUAL(sl_config_duration_ms(c, "tumbling", 0), 9223372036854774784LL);
+  sl_config_destroy(c);
+}
+
 static void test_suggest(void) {
   const char *names[] = {"avg", "count", "percentile", "stddev_pop"};
   CU_ASSERT_STRING_EQUAL(sl_suggest("cout", names, 4), "count");
@@ -109,7 +162,8 @@ int suite_core_config(void) {
   CU_pSuite s = CU_add_suite("core/config", NULL, NULL);
   if (!s || !CU_add_test(s, "durations", test_durations) ||
       !CU_add_test(s, "accessors", test_accessors) || !CU_add_test(s, "validate", test_validate) ||
-      !CU_add_test(s, "suggestions", test_suggest))
+      !CU_add_test(s, "suggestions", test_suggest) ||
+      !CU_add_test(s, "bug: out-of-range numbers cast to int64", test_bug_out_of_range_numbers))
     return -1;
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "gateway_coap.h"
 
 /* printf %s KEY | sha256sum */
 #define DIGEST_K1                                                                                  \
@@ -109,6 +110,52 @@ static void test_load(void) {
   sl_gw_devices_free(d);
 }
 
+/* The CoAP PSK file: the identity finds the device and its key (the key
+ * itself: DTLS needs it), weak or malformed lines are refused with
+ * file:line, the identity is compared whole. */
+static void test_psk_file(void) {
+  sl_error err;
+  sl_error_clear(&err);
+  const char *text = "# coaps keys\n"
+                     "m0001 0123456789abcdef0123\n"
+                     "\n"
+                     "  m0002\tk2-k2-k2-k2-k2-k2-k2  \n";
+  sl_gw_psks *k = sl_gw_psks_parse(text, strlen(text), "psk.txt", &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+  CU_ASSERT_EQUAL(sl_gw_psks_count(k), 2);
+  const uint8_t *key = NULL;
+  size_t kl = 0;
+  const char *dev = sl_gw_psks_find(k, "m0002", 5, &key, &kl);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(dev);
+  CU_ASSERT_STRING_EQUAL(dev, "m0002");
+  CU_ASSERT_EQUAL(kl, 20);
+  CU_ASSERT_EQUAL(memcmp(key, "k2-k2-k2-k2-k2-k2-k2", 20), 0);
+  CU_ASSERT_PTR_NULL(sl_gw_psks_find(k, "m000", 4, &key, &kl));   /* no prefix match */
+  CU_ASSERT_PTR_NULL(sl_gw_psks_find(k, "m00011", 6, &key, &kl)); /* nor a longer one */
+  sl_gw_psks_free(k);
+
+  const struct {
+    const char *text, *error;
+  } bad[] = {
+      {"m1 short\n", "psk.txt:1: expected \"DEVICE_ID KEY\" with a key of 16 to 128"},
+      {"m1\n", "psk.txt:1: expected"},
+      {"m1 0123456789abcdef extra\n", "psk.txt:1: expected"},
+      {"m\"1 0123456789abcdef\n", "psk.txt:1: device id must be"},
+      {"m1 0123456789abcdef\nm1 fedcba9876543210\n", "psk.txt:2: device 'm1' listed twice"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    sl_error_clear(&err);
+    CU_ASSERT_PTR_NULL(sl_gw_psks_parse(bad[i].text, strlen(bad[i].text), "psk.txt", &err));
+    if (!strstr(err.message, bad[i].error)) {
+      fprintf(stderr, "\n'%s' gave '%s', expected '%s'\n", bad[i].text, err.message, bad[i].error);
+      CU_FAIL("unexpected error");
+    }
+  }
+  sl_error_clear(&err);
+  CU_ASSERT_PTR_NULL(sl_gw_psks_load("/nonexistent/psk.txt", &err));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "cannot open the CoAP PSK file /nonexistent/psk.txt"));
+}
+
 int suite_core_gateway_devices(void) {
   CU_pSuite s = CU_add_suite("core_gateway_devices", NULL, NULL);
   if (!s)
@@ -118,5 +165,6 @@ int suite_core_gateway_devices(void) {
   CU_add_test(s, "bad lines name file and line", test_bad_lines);
   CU_add_test(s, "the device id rule", test_device_id_rule);
   CU_add_test(s, "load from a file", test_load);
+  CU_add_test(s, "CoAP PSK file", test_psk_file);
   return 0;
 }

@@ -241,6 +241,58 @@ static void test_missing_file_and_open(void) {
   sl_gw_conf_free(c);
 }
 
+/* coap = {...}: addresses kept, the PSK file resolved against the file;
+ * each mistake with the line of sl.gateway. */
+static void test_coap_section(void) {
+  sl_gw_conf *c =
+      load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { devices = 'd.txt',\n"
+           "  coap = { listen = '0.0.0.0:5683', dtls = '[::]:5684', psk = 'psk.txt' } }\n"
+           "g:topic { name = 'events' }\n");
+  CU_ASSERT_EQUAL_FATAL(c->nerrors, 0);
+  CU_ASSERT_STRING_EQUAL(c->coap.listen, "0.0.0.0:5683");
+  CU_ASSERT_STRING_EQUAL(c->coap.dtls, "[::]:5684");
+  char want[400];
+  snprintf(want, sizeof want, "%s/psk.txt", dir);
+  CU_ASSERT_STRING_EQUAL(c->coap.psk, want);
+  CU_ASSERT_EQUAL(c->coap.line, 2);
+  sl_gw_conf_free(c);
+
+  c = load("local sl = require 'sluice'\n"
+           "local g = sl.gateway { listen = 'off' }\n"
+           "g:topic { name = 'events' }\n");
+  CU_ASSERT_EQUAL(c->nerrors, 0);
+  CU_ASSERT_EQUAL(c->coap.line, 0); /* no CoAP unless asked for */
+  sl_gw_conf_free(c);
+
+  /* Mistakes: the sl.gateway options after "local g = sl.gateway { ", and
+   * the errors expected on line 2, in order. */
+  const struct {
+    const char *options, *errors[2];
+  } bad[] = {
+      /* validation stops at the unknown key */
+      {"devices = 'd.txt', coap = { listen = '5683', dtls = '127.0.0.1:5684', lisen = 'x' }",
+       {"lisen", NULL}},
+      {"devices = 'd.txt', coap = { listen = '5683', dtls = '127.0.0.1:5684' }",
+       {"coap: listen: invalid listen address '5683'", "coap: dtls needs psk"}},
+      {"listen = 'off', coap = { psk = 'p.txt' }", {"coap needs listen", "psk is for coaps://"}},
+      {"listen = 'off', coap = { listen = '127.0.0.1:5683' }",
+       {"coap: listen (keys in the query) needs devices", NULL}},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "local sl = require 'sluice'\nlocal g = sl.gateway { %s }\n"
+             "g:topic { name = 'events' }\n",
+             bad[i].options);
+    c = load(text);
+    CU_ASSERT_EQUAL(c->nerrors, bad[i].errors[1] ? 2u : 1u);
+    for (size_t e = 0; e < 2 && bad[i].errors[e] && e < c->nerrors; e++)
+      expect_error(c, e, 2, bad[i].errors[e]);
+    sl_gw_conf_free(c);
+  }
+}
+
 int suite_core_gateway_lua(void) {
   CU_pSuite s = CU_add_suite("core_gateway_lua", setup, teardown);
   if (!s)
@@ -252,5 +304,6 @@ int suite_core_gateway_lua(void) {
   CU_add_test(s, "whole-file checks", test_whole_file_checks);
   CU_add_test(s, "Lua errors", test_lua_errors);
   CU_add_test(s, "missing file, schema not found", test_missing_file_and_open);
+  CU_add_test(s, "coap section", test_coap_section);
   return 0;
 }

@@ -731,6 +731,23 @@ static void test_tls(void) {
   sl_http_stop(s);
 }
 
+/* Publishes msg on sl:events until the SSE stream fd shows expect (the
+ * subscriber may connect a little after readiness). */
+static int publish_until_seen(int fd, sl_buf *acc, const char *msg, const char *expect) {
+  double end = now_s() + 5;
+  while (now_s() < end) {
+    redisReply *rep = redisCommand(rc, "PUBLISH sl:events %s", msg);
+    freeReplyObject(rep);
+    char buf[4096];
+    ssize_t k = read(fd, buf, sizeof buf);
+    if (k > 0)
+      sl_buf_append(acc, buf, (size_t)k);
+    if (acc->data && strstr(acc->data, expect))
+      return 1;
+  }
+  return 0;
+}
+
 static void test_serve_mode(void) {
   sl_http_config cfg = base_config();
   cfg.serve_mode = 1;
@@ -762,23 +779,22 @@ static void test_serve_mode(void) {
   int fd = sse_open(sl_http_port(s), 0);
   sl_buf acc = SL_BUF_INIT;
   CU_ASSERT_FATAL(sse_wait(fd, &acc, ": connected"));
-  /* The subscriber may connect a little after readiness: publish until seen. */
-  int seen = 0;
-  end = now_s() + 5;
   struct timeval tv = {0, 100000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  while (!seen && now_s() < end) {
-    redisReply *rep = redisCommand(
-        rc, "PUBLISH sl:events %s",
-        "{\"type\":\"result\",\"data\":{\"cache\":\"machines\",\"key\":\"m9\"}}");
-    freeReplyObject(rep);
-    char buf[4096];
-    ssize_t k = read(fd, buf, sizeof buf);
-    if (k > 0)
-      sl_buf_append(&acc, buf, (size_t)k);
-    seen = acc.data && strstr(acc.data, "event: result\ndata: {\"cache\":\"machines\",\"key\":\"m9\"}");
-  }
-  CU_ASSERT(seen);
+  CU_ASSERT(publish_until_seen(fd, &acc,
+                               "{\"type\":\"result\",\"data\":{\"cache\":\"machines\",\"key\":\"m9\"}}",
+                               "event: result\ndata: {\"cache\":\"machines\",\"key\":\"m9\"}\n"));
+  /* Regression (SSE printed 53.363399999999999 where the API printed 53.3634):
+   * the data reaches the browser as the worker wrote it, numbers and all. */
+  CU_ASSERT(publish_until_seen(
+      fd, &acc, "{\"type\":\"result\",\"cache\":\"machines\",\"key\":\"m8\",\"avg\":53.3634}",
+      "event: result\ndata: {\"cache\":\"machines\",\"key\":\"m8\",\"avg\":53.3634}\n"));
+  CU_ASSERT(publish_until_seen(fd, &acc, "{\"type\":\"alert\",\"data\":{\"alert\":\"hot\",\"v\":4.44}}",
+                               "event: alert\ndata: {\"alert\":\"hot\",\"v\":4.44}\n"));
+  /* A layout no writer of ours uses still gets through, re-encoded. */
+  CU_ASSERT(publish_until_seen(fd, &acc, "{ \"type\" : \"result\", \"data\" : [1, 2] }",
+                               "event: result\ndata: [1,2]\n"));
+  CU_ASSERT_PTR_NULL(strstr(acc.data, "53.36339"));
   sl_buf_free(&acc);
   close(fd);
   sl_http_stop(s);

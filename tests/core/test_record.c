@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "record_internal.h"
@@ -125,13 +126,39 @@ static void test_batch(void) {
   sl_arena_destroy(a);
 }
 
+/* Decoders fill records through sl_record_put_unique: the same fields and values as
+ * sl_record_set (the last value of a repeated name wins, order of first appearance kept),
+ * across the switch from scanning to the index and its rehashes. */
+static void test_put_unique_matches_set(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *want = sl_record_new(a, 0), *got = sl_record_new(a, 0);
+  sl_field_index ix = {NULL, 0};
+  unsigned x = 12345;
+  for (int i = 0; i < 5000; i++) {
+    x = x * 1103515245u + 12345u;
+    char name[16];
+    snprintf(name, sizeof name, "f%u", (x >> 8) % 700);
+    sl_name n = sl_name_cstr(name);
+    CU_ASSERT_EQUAL(sl_record_set(want, n, sl_value_int(i)), SL_OK);
+    CU_ASSERT_EQUAL(sl_record_put_unique(got, &ix, n, sl_value_int(i)), SL_OK);
+  }
+  CU_ASSERT_PTR_NOT_NULL(ix.slots);
+  CU_ASSERT_EQUAL_FATAL(sl_record_count(got), sl_record_count(want));
+  for (size_t i = 0; i < sl_record_count(want); i++) {
+    CU_ASSERT_PTR_EQUAL(sl_record_name_at(got, i), sl_record_name_at(want, i));
+    CU_ASSERT_EQUAL(sl_record_value_at(got, i)->as.i, sl_record_value_at(want, i)->as.i);
+  }
+  sl_arena_destroy(a);
+}
+
 int suite_core_record(void) {
   CU_pSuite s = CU_add_suite("core/record", NULL, NULL);
   if (!s || !CU_add_test(s, "set/get/replace", test_set_get_replace) ||
       !CU_add_test(s, "nested path and deep clone", test_nested_path_and_clone) ||
       !CU_add_test(s, "a new record is empty, in reused memory too", test_new_record_is_empty) ||
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
-      !CU_add_test(s, "batch", test_batch))
+      !CU_add_test(s, "batch", test_batch) ||
+      !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set))
     return -1;
   return 0;
 }

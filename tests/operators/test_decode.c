@@ -107,6 +107,30 @@ static void test_bad_format(void) {
   sl_config_destroy(c);
 }
 
+/* Records past a decoding limit are dead-lettered with the limit as their reason (not
+ * "decode"), and the records around them flow on; a bad max_fields is a config error. */
+static void test_limit_reasons(void) {
+  sl_config *c = fmt_cfg("json");
+  sl_config_put_number(c, "max_fields", 2);
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_decode, c), SL_OK);
+  sl_record *in[] = {raw_rec(&t, "{\"a\":1,\"b\":2}", 1), raw_rec(&t, "{\"a\":1,\"b\":2,\"c\":3}", 2),
+                     raw_rec(&t, "{\"a\":1,\"a\":2,\"a\":3}", 3), raw_rec(&t, "{\"a\":", 4)};
+  CU_ASSERT_EQUAL(th_process(&t, in, 4), SL_OK);
+  CU_ASSERT_EQUAL(t.out_count, 2); /* a repeated key is one field */
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 2);
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "too_many_fields");
+  CU_ASSERT_STRING_EQUAL(t.dead[0].message, "object has more than 2 fields (max_fields) at byte 18");
+  CU_ASSERT_EQUAL(sl_record_offset(t.dead[0].record), 2);
+  CU_ASSERT_STRING_EQUAL(t.dead[1].reason, "decode");
+  th_op_free(&t);
+  sl_config_put_number(c, "max_fields", 0);
+  CU_ASSERT_EQUAL(th_op_init(&t, &sl_op_decode, c), SL_ERR_INVALID);
+  CU_ASSERT_STRING_EQUAL(t.err.message, "max_fields must be between 1 and 1000000, not 0");
+  th_op_free(&t);
+  sl_config_destroy(c);
+}
+
 static void test_destroy_null(void) {
   sl_op_decode.destroy(NULL);
   CU_PASS("destroy(NULL) returned");
@@ -119,6 +143,7 @@ int suite_operators_decode(void) {
   CU_add_test(s, "json, metadata carried", test_json_and_metadata);
   CU_add_test(s, "decode errors dead-lettered", test_decode_error_dead_lettered);
   CU_add_test(s, "raw format", test_raw_format);
+  CU_add_test(s, "limits dead-lettered with their reason", test_limit_reasons);
   CU_add_test(s, "empty batch", test_empty_batch);
   CU_add_test(s, "bad format", test_bad_format);
   CU_add_test(s, "destroy(NULL)", test_destroy_null);
