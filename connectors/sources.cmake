@@ -19,4 +19,5 @@ list(APPEND SLUICE_SOURCES
   connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c
+  connectors/redis_state_meta.c
 )

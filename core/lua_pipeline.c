@@ -171,13 +171,49 @@ static sl_config *table_to_config(sl_lua *lua, lua_State *L, int idx, const char
   return c;
 }
 
+/* The `id = "..."` option of a node (sluice's, not the node type's): copied
+ * to `id` (size 128, "" when absent). Leaves the raw value on the stack. */
+static void take_id(sl_lua *lua, lua_State *L, int idx, int line, char *id) {
+  id[0] = '\0';
+  lua_pushliteral(L, "id");
+  lua_rawget(L, idx);
+  int t = lua_type(L, -1);
+  if (t == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (n == 0 || n >= 128 || strlen(s) != n)
+      sl_graph_error(lua->graph, line, "id must be a name of 1 to 100 characters");
+    else
+      memcpy(id, s, n + 1);
+  } else if (t != LUA_TNIL) {
+    sl_graph_error(lua->graph, line, "id must be a string such as id = \"stats\", not a %s",
+                   lua_typename(L, t));
+  }
+}
+
 /* Options for a method call: a table, or a lone string/function for the
- * positional option, or nothing. */
+ * positional option, or nothing. The node's `id` goes to `id` (size 128;
+ * NULL: not a node, `id` stays an ordinary option). */
 static sl_config *call_config(sl_lua *lua, lua_State *L, int idx, const char *what,
-                              const char *positional, int line) {
+                              const char *positional, int line, char *id) {
   int t = lua_type(L, idx);
-  if (t == LUA_TTABLE)
+  if (t == LUA_TTABLE && !id)
     return table_to_config(lua, L, idx, positional, line);
+  id[0] = '\0';
+  if (t == LUA_TTABLE) {
+    /* Hidden from the conversion, so that no node type's config map needs
+     * to list it, and put back after. */
+    idx = lua_absindex(L, idx);
+    take_id(lua, L, idx, line, id);
+    lua_pushliteral(L, "id");
+    lua_pushnil(L);
+    lua_rawset(L, idx);
+    sl_config *c = table_to_config(lua, L, idx, positional, line);
+    lua_pushliteral(L, "id");
+    lua_insert(L, -2);
+    lua_rawset(L, idx);
+    return c;
+  }
   sl_config *c = sl_config_new(lua->graph->file, line);
   if (!c || t == LUA_TNONE || t == LUA_TNIL)
     return c;
@@ -194,8 +230,10 @@ static sl_config *call_config(sl_lua *lua, lua_State *L, int idx, const char *wh
 /* ---- stream methods ------------------------------------------------------ */
 
 static int add_and_push(lua_State *L, sl_lua *lua, sl_node_kind kind, const char *type,
-                        sl_config *cfg, int parent, int line) {
+                        sl_config *cfg, int parent, int line, const char *node_id) {
   int id = sl_graph_add_node(lua->graph, kind, type, cfg, parent, line);
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   push_stream(L, id, MT_STREAM);
   return 1;
 }
@@ -235,13 +273,14 @@ static int stream_method(lua_State *L) {
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  sl_config *cfg = call_config(lua, L, 2, type, positional, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, type, positional, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  return add_and_push(L, lua, kind, type, cfg, parent, line);
+  return add_and_push(L, lua, kind, type, cfg, parent, line, node_id);
 }
 
 /* stream:apply(NAME, {config}) */
@@ -262,13 +301,14 @@ static int stream_apply(lua_State *L) {
   }
   sl_node_kind kind;
   const char *positional = positional_of(lua, name, &kind);
-  sl_config *cfg = call_config(lua, L, 3, name, positional, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 3, name, positional, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  return add_and_push(L, lua, SL_NODE_OPERATOR, name, cfg, parent, line);
+  return add_and_push(L, lua, SL_NODE_OPERATOR, name, cfg, parent, line, node_id);
 }
 
 /* stream:window{...} opens a window node that :aggregate{} completes. */
@@ -276,7 +316,8 @@ static int stream_window(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);
   int parent = stream_id(L, 1);
-  sl_config *cfg = call_config(lua, L, 2, "window", NULL, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, "window", NULL, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_WINDOWED);
@@ -285,6 +326,8 @@ static int stream_window(lua_State *L) {
   int id = sl_graph_add_node(lua->graph, SL_NODE_OPERATOR, "window", cfg, parent, line);
   if (id >= 0)
     lua->graph->nodes[id].open = 1;
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   push_stream(L, id, MT_WINDOWED);
   return 1;
 }
@@ -378,14 +421,16 @@ static int pipeline_source(lua_State *L) {
   int line = method_line(L);
   sl_node_kind kind;
   const char *positional = positional_of(lua, type, &kind);
-  sl_config *cfg = call_config(lua, L, 2, type, positional, line);
-  return add_and_push(L, lua, SL_NODE_SOURCE, type, cfg, -1, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, type, positional, line, node_id);
+  return add_and_push(L, lua, SL_NODE_SOURCE, type, cfg, -1, line, node_id);
 }
 
 static int pipeline_dead_letter(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);
-  sl_config *cfg = call_config(lua, L, 2, "dead_letter", NULL, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, "dead_letter", NULL, line, node_id);
   for (size_t i = 0; i < lua->graph->count; i++)
     if (strcmp(lua->graph->nodes[i].type, "dead_letter") == 0) {
       sl_graph_error(lua->graph, line, "only one dead_letter sink per pipeline (first at line %d)",
@@ -393,7 +438,9 @@ static int pipeline_dead_letter(lua_State *L) {
       sl_config_destroy(cfg);
       return 0;
     }
-  sl_graph_add_node(lua->graph, SL_NODE_SINK, "dead_letter", cfg, -1, line);
+  int id = sl_graph_add_node(lua->graph, SL_NODE_SINK, "dead_letter", cfg, -1, line);
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   return 0;
 }
 
@@ -450,7 +497,7 @@ static int sl_pipeline_fn(lua_State *L) {
   if (g->pipeline) {
     sl_graph_error(g, line, "sl.pipeline called twice (first at line %d)", g->pipeline_line);
   } else {
-    g->pipeline = call_config(lua, L, 1, "sl.pipeline", NULL, line);
+    g->pipeline = call_config(lua, L, 1, "sl.pipeline", NULL, line, NULL);
     g->pipeline_line = line;
     if (g->pipeline) {
       sl_config_validate(g->pipeline, &pipeline_desc, pipeline_problem, g);

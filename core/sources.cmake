@@ -61,5 +61,10 @@ list(APPEND SLUICE_SOURCES
   core/gateway_coap.c
   core/gateway_coap_dedup.c
   core/runtime_assign.c
+  core/graph_id.c
+  core/state_shape.c
+  core/state_compat.c
+  core/state_start.c
+  core/cli_state.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -26,8 +26,10 @@ local readings = p:kafka_source { topic = "telemetry" }
   :decode { format = "avro", schema = "schemas/machine_reading.avsc" }
   :filter "temperature between -40 and 150 and machine_id is not null"
 
+-- `id` names the window's state in Redis: edits elsewhere, or to its
+-- aggregates, never orphan it (docs/operations.md, "Upgrading a pipeline").
 local stats = readings
-  :window { tumbling = "5s", key = "machine_id", time = "ts", delay = "1s" }
+  :window { id = "machine-stats", tumbling = "5s", key = "machine_id", time = "ts", delay = "1s" }
   :aggregate { n = "count()", avg_temp = "avg(temperature)", max_temp = "max(temperature)",
                p95_temp = "p95(temperature)", max_vib = "max(vibration)" }
 
@@ -36,9 +38,9 @@ stats:kafka_sink { topic = "machine-stats", key = "machine_id" }
 
 stats:alert { name = "overheat", when = "avg_temp > 90", clear = "avg_temp < 85",
               ["for"] = "10s", severity = "critical" }
-     :kafka_sink { topic = "alerts" }
+     :kafka_sink { id = "overheat-out", topic = "alerts" }
 
 readings:alert { name = "silent", absent = "20s", key = "machine_id", severity = "warning" }
-        :kafka_sink { topic = "alerts" }
+        :kafka_sink { id = "silent-out", topic = "alerts" }
 
 p:dead_letter { topic = "telemetry-dlq" }

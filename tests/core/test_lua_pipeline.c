@@ -106,7 +106,7 @@ static void test_minimal_graph_and_defaults(void) {
   CU_ASSERT_EQUAL(n[2].parent, 1);
   CU_ASSERT_EQUAL(n[2].line, 5); /* chained call on a later line */
   CU_ASSERT_EQUAL(sl_config_bool(n[2].config, "truncate", 0), 1);
-  CU_ASSERT_STRING_EQUAL(n[2].label, "file_sink#2");
+  CU_ASSERT_STRING_EQUAL(n[2].label, "file_sink:out.jsonl");
   unload(&l);
 }
 
