@@ -19,4 +19,7 @@ list(APPEND SLUICE_SOURCES
   connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c
+  connectors/postgres_rows.c
+  connectors/postgres_sink.c
+  connectors/postgres_writer.c
 )

@@ -24,7 +24,8 @@ done
 # Build and runtime: why each one is needed is in README.md ("Dependencies").
 packages=(build-essential cmake ninja-build pkg-config
   librdkafka-dev libavro-dev liblua5.4-dev libhiredis-dev libevent-dev libssl-dev
-  libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat)
+  libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat
+  libpq-dev)
 if [[ $with_test == 1 ]]; then
   # fonts-liberation: the headless browser renders the dashboard with it.
   # curl and ca-certificates: end-to-end scripts talk HTTP, and Maven fetches
@@ -33,6 +34,8 @@ if [[ $with_test == 1 ]]; then
   # openssl: the https tests make a self-signed certificate with it.
   packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
     openssl)
+  # postgresql: the postgres_sink tests, e2e script and benchmark start a private cluster.
+  packages+=(postgresql)
 fi
 
 is_installed() {

@@ -46,3 +46,5 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} gateway_fixture.c) # shared by th
 sluice_suite(core_gateway_http core/test_gateway_http.c LABELS integration)
 sluice_suite(core_gateway_ingest core/test_gateway_ingest.c LABELS integration)
 sluice_suite(connectors_mqtt connectors/test_mqtt.c)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} postgres_fixture.c) # a real PostgreSQL for the postgres suites
+sluice_suite(connectors_postgres_sink connectors/test_postgres_sink.c LABELS integration)

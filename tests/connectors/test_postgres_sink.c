@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* postgres_sink against a real PostgreSQL (tests/postgres_fixture.h): the
+ * types a table made by create = true gets and the values read back, a
+ * re-emitted window result replacing its row (also twice in one batch),
+ * insert mode appending, a table lacking columns named in the error, a row
+ * PostgreSQL refuses going to the dead letters while the others land, and
+ * a server restart and outage during a run: flush() reports PostgreSQL as
+ * the reason and, once it is back, every row is there exactly once. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "connector.h"
+#include "postgres_fixture.h"
+#include "record_internal.h"
+
+extern const sl_sink_desc sl_postgres_sink;
+
+static pgf_server pg;
+
+typedef struct fake_rt {
+  int ndead;
+  char reason[4][16];
+  char message[4][512];
+  char raw[4][512];
+} fake_rt;
+
+static void f_log(void *rt, sl_log_level level, const char *fmt, ...) {
+  (void)rt, (void)level, (void)fmt;
+}
+
+static void f_counter(void *rt, const char *name, double delta) { (void)rt, (void)name, (void)delta; }
+
+static int f_dead(void *runtime, const sl_record *r, const char *reason, const char *message) {
+  fake_rt *rt = runtime;
+  if (rt->ndead < 4) {
+    size_t len;
+    const char *raw = sl_record_raw(r, &len);
+    snprintf(rt->reason[rt->ndead], sizeof rt->reason[0], "%s", reason);
+    snprintf(rt->message[rt->ndead], sizeof rt->message[0], "%s", message);
+    snprintf(rt->raw[rt->ndead], sizeof rt->raw[0], "%.*s", (int)len, raw ? raw : "");
+  }
+  rt->ndead++;
+  return SL_OK;
+}
+
+typedef struct fx {
+  fake_rt rt;
+  sl_connector_env env;
+  sl_arena *arena;
+  void *sink;
+  sl_batch batch;
+  sl_error err;
+} fx;
+
+static sl_config *cfg(const char *table, const char *mode, int create) {
+  sl_config *c = sl_config_new("pg.lua", 7);
+  sl_config_put_string(c, "url", pg.url);
+  sl_config_put_string(c, "table", table);
+  sl_config_put_string(c, "mode", mode);
+  sl_config_put_bool(c, "create", create);
+  sl_config_put_number(c, "batch", 3); /* several statements per test */
+  return c;
+}
+
+static int fx_open(fx *f, sl_config *c) {
+  memset(f, 0, sizeof *f);
+  f->arena = sl_arena_new(0);
+  f->env.pipeline = "plant";
+  f->env.node_name = "stats_db";
+  f->env.runtime = &f->rt;
+  f->env.log = f_log;
+  f->env.counter_add = f_counter;
+  f->env.dead_letter = f_dead;
+  sl_batch_init(&f->batch, f->arena);
+  sl_error_clear(&f->err);
+  int rc = sl_postgres_sink.open(&f->env, c, &f->sink, &f->err);
+  sl_config_destroy(c);
+  return rc;
+}
+
+static void fx_close(fx *f) {
+  sl_postgres_sink.close(f->sink);
+  sl_batch_release(&f->batch);
+  sl_arena_destroy(f->arena);
+}
+
+/* A window result of machine `m`: key, window bounds, aggregates. */
+static sl_record *result(fx *f, const char *m, int64_t ws, double avg, int64_t n) {
+  sl_record *r = sl_record_new(f->arena, 6);
+  sl_record_set(r, sl_name_cstr("machine_id"), sl_value_string(m, strlen(m)));
+  sl_record_set(r, sl_name_cstr("window_start"), sl_value_int(ws));
+  sl_record_set(r, sl_name_cstr("window_end"), sl_value_int(ws + 10000));
+  sl_record_set(r, sl_name_cstr("avg_temp"), sl_value_double(avg));
+  sl_record_set(r, sl_name_cstr("n"), sl_value_int(n));
+  sl_record_set_key(r, m, strlen(m));
+  sl_record_set_timestamp(r, ws + 9999);
+  return r;
+}
+
+/* Write the batch as the runtime does (flush and retry on backpressure),
+ * then flush until PostgreSQL acknowledged it. Returns the last status. */
+static int put(fx *f) {
+  size_t done = 0;
+  for (int tries = 0; done < f->batch.count && tries < 200; tries++) {
+    sl_batch view = f->batch;
+    view.records += done;
+    view.count -= done;
+    size_t w = 0;
+    int rc = sl_postgres_sink.write(f->sink, &view, &w, &f->err);
+    done += w;
+    if (rc != SL_OK && rc != SL_ERR_LIMIT)
+      return rc;
+    if (rc == SL_ERR_LIMIT && (rc = sl_postgres_sink.flush(f->sink, 200, &f->err)) != SL_OK &&
+        rc != SL_ERR_UNAVAILABLE)
+      return rc;
+  }
+  sl_batch_clear(&f->batch);
+  int rc = SL_ERR_UNAVAILABLE;
+  for (int tries = 0; rc == SL_ERR_UNAVAILABLE && tries < 150; tries++)
+    rc = sl_postgres_sink.flush(f->sink, 200, &f->err);
+  return rc;
+}
+
+static void q(const char *sql, char *out, size_t cap) {
+  int rc = pgf_query(&pg, sql, out, cap);
+  if (rc != 0)
+    fprintf(stderr, "query failed: %s\n", out);
+  CU_ASSERT_EQUAL(rc, 0);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_types_create(void) {
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("typed", "upsert", 1)), SL_OK);
+  sl_record *r = result(&f, "m1", 1700000000000, 21.5, 4);
+  sl_record *meta = sl_record_new(f.arena, 2);
+  sl_record_set(meta, sl_name_cstr("site"), sl_value_string("lyon", 4));
+  sl_array *tags = sl_array_new(f.arena, 2);
+  sl_array_push(tags, sl_value_int(1));
+  sl_array_push(tags, sl_value_string("a\tb", 3));
+  sl_record_set(r, sl_name_cstr("ok"), sl_value_bool(1));
+  sl_record_set(r, sl_name_cstr("meta"), sl_value_record(meta));
+  sl_record_set(r, sl_name_cstr("tags"), sl_value_array(tags));
+  const char *note = "line\\1\nline 2"; /* COPY escapes both */
+  sl_record_set(r, sl_name_cstr("note"), sl_value_string(note, strlen(note)));
+  sl_record_set(r, sl_name_cstr("spare"), sl_value_null());
+  sl_batch_push(&f.batch, r);
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  char out[1024];
+  q("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) "
+    "FROM pg_attribute WHERE attrelid = 'typed'::regclass AND attnum > 0",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "_id text,event_time timestamp with time zone,machine_id text,"
+                              "window_start timestamp with time zone,window_end timestamp with "
+                              "time zone,avg_temp double precision,n bigint,ok boolean,meta "
+                              "jsonb,tags jsonb,note text,spare text");
+  q("SET TIME ZONE 'UTC'; SELECT _id, event_time, machine_id, window_start, window_end, avg_temp, "
+    "n, ok, meta->>'site', tags->>1, note, spare IS NULL FROM typed",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "plant/stats_db/m1/1700000000000|2023-11-14 22:13:29.999+00|m1|"
+                              "2023-11-14 22:13:20+00|2023-11-14 22:13:30+00|21.5|4|t|lyon|a\tb|"
+                              "line\\1\nline 2|t");
+  fx_close(&f);
+}
+
+static void test_upsert_replaces(void) {
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("stats_u", "upsert", 1)), SL_OK);
+  sl_batch_push(&f.batch, result(&f, "m1", 0, 10.0, 1));
+  sl_batch_push(&f.batch, result(&f, "m2", 0, 20.0, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  /* A replay after a crash re-emits m1's window; a late record updates m2's
+   * twice within one batch: the last one wins. */
+  sl_batch_push(&f.batch, result(&f, "m1", 0, 10.0, 1));
+  sl_batch_push(&f.batch, result(&f, "m2", 0, 21.0, 2));
+  sl_batch_push(&f.batch, result(&f, "m2", 0, 22.0, 3));
+  sl_batch_push(&f.batch, result(&f, "m1", 10000, 11.0, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  char out[512];
+  q("SELECT string_agg(machine_id || ':' || extract(epoch from window_start)::int || ':' || "
+    "avg_temp || ':' || n, ',' ORDER BY _id) FROM stats_u",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "m1:0:10:1,m1:10:11:1,m2:0:22:3");
+  fx_close(&f);
+}
+
+static void test_insert_appends(void) {
+  char out[256];
+  q("CREATE TABLE log_i (_id text NOT NULL, event_time timestamptz, machine_id text, "
+    "window_start bigint, window_end bigint, avg_temp numeric, n int)",
+    out, sizeof out);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("log_i", "insert", 0)), SL_OK);
+  for (int i = 0; i < 2; i++)
+    sl_batch_push(&f.batch, result(&f, "m1", 0, 10.25, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  /* The table's own types: bigint window bounds take the milliseconds. */
+  q("SELECT count(*), min(window_end), sum(avg_temp) FROM log_i", out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "2|10000|20.50");
+  fx_close(&f);
+}
+
+static void test_missing_columns(void) {
+  char out[256];
+  q("CREATE TABLE thin (_id text PRIMARY KEY, machine_id text)", out, sizeof out);
+  sl_config *c = cfg("thin", "upsert", 0);
+  const char *cols[] = {"machine_id", "avg_temp", "n"};
+  sl_config_put_list(c, "columns", cols, 3);
+  fx f;
+  CU_ASSERT_EQUAL(fx_open(&f, c), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "table thin lacks column(s): event_time "
+                                               "timestamptz, avg_temp (any type), n (any type)"));
+  fx_close(&f);
+  /* Without `columns` the first record names them: write() stops the run. */
+  q("ALTER TABLE thin ADD COLUMN event_time timestamptz", out, sizeof out);
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("thin", "upsert", 0)), SL_OK);
+  sl_batch_push(&f.batch, result(&f, "m1", 0, 1.0, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "window_start timestamptz, window_end "
+                                               "timestamptz, avg_temp double precision, n bigint"));
+  fx_close(&f);
+  /* No table and no create = true. */
+  CU_ASSERT_EQUAL(fx_open(&f, cfg("absent", "upsert", 0)), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "table absent does not exist"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "create = true"));
+  fx_close(&f);
+}
+
+static void test_refused_row_dead_lettered(void) {
+  char out[256];
+  q("CREATE TABLE checked (_id text PRIMARY KEY, event_time timestamptz, machine_id text, "
+    "window_start timestamptz, window_end timestamptz, avg_temp float8 CHECK (avg_temp < 100), "
+    "n bigint)",
+    out, sizeof out);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("checked", "upsert", 0)), SL_OK);
+  sl_batch_push(&f.batch, result(&f, "m1", 0, 10.0, 1));
+  sl_batch_push(&f.batch, result(&f, "m2", 0, 500.0, 1)); /* violates the CHECK */
+  sl_batch_push(&f.batch, result(&f, "m3", 0, 30.0, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  q("SELECT string_agg(machine_id, ',' ORDER BY machine_id) FROM checked", out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "m1,m3");
+  CU_ASSERT_EQUAL(f.rt.ndead, 1);
+  CU_ASSERT_STRING_EQUAL(f.rt.reason[0], "sink");
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.rt.message[0], "checked_avg_temp_check"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.rt.raw[0], "plant/stats_db/m2/0\t"));
+  fx_close(&f);
+}
+
+static void test_server_restart_and_outage(void) {
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("survive", "upsert", 1)), SL_OK);
+  for (int i = 0; i < 5; i++)
+    sl_batch_push(&f.batch, result(&f, "m1", i * 10000, i, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  /* A restart drops the connection under the sink. */
+  CU_ASSERT_EQUAL_FATAL(pgf_restart(&pg), 0);
+  for (int i = 5; i < 10; i++)
+    sl_batch_push(&f.batch, result(&f, "m1", i * 10000, i, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  /* Down: flush() names PostgreSQL and keeps the rows. */
+  CU_ASSERT_EQUAL_FATAL(pgf_down(&pg), 0);
+  for (int i = 10; i < 15; i++)
+    sl_batch_push(&f.batch, result(&f, "m1", i * 10000, i, 1));
+  size_t w = 0;
+  CU_ASSERT_EQUAL(sl_postgres_sink.write(f.sink, &f.batch, &w, &f.err), SL_OK);
+  CU_ASSERT_EQUAL(w, 5);
+  sl_batch_clear(&f.batch);
+  int rc = SL_OK;
+  for (int tries = 0; tries < 50 && (rc == SL_OK || !strstr(f.err.message, "PostgreSQL")); tries++)
+    rc = sl_postgres_sink.flush(f.sink, 100, &f.err);
+  CU_ASSERT_EQUAL(rc, SL_ERR_UNAVAILABLE);
+  CU_ASSERT_TRUE(f.err.retriable);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, "not yet written to PostgreSQL 127.0.0.1:"));
+  CU_ASSERT_EQUAL_FATAL(pgf_start_again(&pg), 0);
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  char out[128];
+  q("SELECT count(*), count(DISTINCT _id), sum(avg_temp) FROM survive", out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "15|15|105");
+  fx_close(&f);
+}
+
+static void test_close_null(void) { sl_postgres_sink.close(NULL); }
+
+static int setup(void) { return pgf_start(&pg) == 0 ? 0 : -1; }
+static int teardown(void) {
+  pgf_stop(&pg);
+  return 0;
+}
+
+int suite_connectors_postgres_sink(void) {
+  CU_pSuite s = CU_add_suite("connectors_postgres_sink", setup, teardown);
+  if (!s || !CU_add_test(s, "types of a created table", test_types_create) ||
+      !CU_add_test(s, "upsert replaces re-emitted results", test_upsert_replaces) ||
+      !CU_add_test(s, "insert mode appends", test_insert_appends) ||
+      !CU_add_test(s, "missing columns are named", test_missing_columns) ||
+      !CU_add_test(s, "a refused row is dead-lettered", test_refused_row_dead_lettered) ||
+      !CU_add_test(s, "server restart and outage", test_server_restart_and_outage) ||
+      !CU_add_test(s, "close(NULL)", test_close_null))
+    return -1;
+  return 0;
+}
