@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,8 +31,21 @@ static int check_url(const char *url, sl_error *err) {
     PQfreemem(why);
     return rc;
   }
+  /* libpq takes any text as a port until it connects. */
+  int rc = SL_OK;
+  for (PQconninfoOption *o = opts; o->keyword && rc == SL_OK; o++) {
+    if (strcmp(o->keyword, "port") || !o->val)
+      continue;
+    for (const char *p = o->val; *p && rc == SL_OK; p += strcspn(p, ","), p += *p == ',') {
+      char *end;
+      long port = strtol(p, &end, 10);
+      if (end == p || (*end && *end != ',') || port < 1 || port > 65535)
+        rc = sl_error_set(err, SL_ERR_INVALID, "url: port '%.*s' is not a number from 1 to 65535",
+                          (int)strcspn(p, ","), p);
+    }
+  }
   PQconninfoFree(opts);
-  return SL_OK;
+  return rc;
 }
 
 static int check_table(const char *table, sl_error *err) {
@@ -182,7 +196,13 @@ static int put_double(sl_buf *b, double d) {
     return sl_buf_puts(b, "NaN");
   if (isinf(d))
     return sl_buf_puts(b, d > 0 ? "Infinity" : "-Infinity");
-  return sl_buf_printf(b, "%.17g", d);
+  /* The shortest of %.15g and %.17g that reads back as the same double:
+   * 0.1 stays "0.1" in text columns, and nothing is rounded away. */
+  char txt[32];
+  snprintf(txt, sizeof txt, "%.15g", d);
+  if (strtod(txt, NULL) != d)
+    snprintf(txt, sizeof txt, "%.17g", d);
+  return sl_buf_puts(b, txt);
 }
 
 static int put_value(pg_sink *s, const pg_column *c, const sl_value *v, sl_buf *b, sl_error *err) {
