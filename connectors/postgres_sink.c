@@ -277,7 +277,7 @@ static int schema_known(pg_sink *s, const sl_batch *in, int *fatal, int *rc) {
   pthread_mutex_lock(&s->lock);
   int ready = s->schema_ready;
   *fatal = s->schema_fatal;
-  if (!ready && !*fatal && !s->schema_wanted && !s->checking && in && sl_batch_count(in)) {
+  if (!ready && !*fatal && !s->schema_wanted && !s->checking && sl_batch_count(in)) {
     *rc = fix_columns(s, in);
     s->schema_wanted = *rc == SL_OK;
     pthread_cond_signal(&s->wake);
@@ -356,9 +356,8 @@ static int pg_flush(void *state, int timeout_ms, sl_error *err) {
   pg_sink *s = state;
   struct timespec until;
   deadline_in(&until, timeout_ms > 0 ? timeout_ms : 0);
-  int fatal, rc = SL_OK;
+  int rc = SL_OK;
   release_failed(s);
-  schema_known(s, NULL, &fatal, &rc);
   hand_off(s);
   pthread_mutex_lock(&s->lock);
   for (;;) {

@@ -402,11 +402,20 @@ static void ready_answer(ready_op *op, const char *redis) {
   int ok = op->pipeline_ok != 0 && strcmp(redis, "ok") == 0;
   const char *pipe = op->pipeline_ok < 0 ? "n/a" : op->pipeline_ok ? "ok" : "not ready";
   sl_buf b = SL_BUF_INIT;
-  if (ok)
+  char paused[384] = "", msg[440];
+  if (op->pipeline_ok == 0 && op->s->cfg.paused_reason)
+    op->s->cfg.paused_reason(op->s->cfg.ud, paused, sizeof paused);
+  if (ok) {
     sl_buf_puts(&b, "{\"status\":\"ok\"");
-  else
+  } else if (paused[0]) { /* names the dependency that holds processing */
+    snprintf(msg, sizeof msg, "not ready: processing paused: %s", paused);
+    sl_buf_puts(&b, "{\"error\":");
+    sl_buf_json_string(&b, msg, strlen(msg));
+    sl_buf_puts(&b, ",\"status\":503");
+  } else {
     sl_buf_printf(&b, "{\"error\":\"not ready: %s\",\"status\":503",
                   op->pipeline_ok == 0 ? "pipeline sources not assigned" : "Redis unreachable");
+  }
   sl_buf_printf(&b, ",\"checks\":{\"pipeline\":\"%s\",\"redis\":\"%s\"}}", pipe, redis);
   http_reply_json(op->s, op->req, ok ? 200 : 503, &b);
   sl_buf_free(&b);

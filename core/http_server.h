@@ -43,6 +43,9 @@ typedef struct sl_http_config {
   /* Runtime callbacks, called on the server thread (the runtime makes them
    * thread-safe). Both may be NULL (serve mode). */
   int (*ready)(void *ud); /* nonzero when sources are assigned and processing */
+  /* Why processing is paused (a dependency's error) into buf, "" if it is
+   * not: the reason /readyz gives. May be NULL. */
+  void (*paused_reason)(void *ud, char *buf, size_t cap);
   /* Append the pipelines document to `out`:
    * {"pipelines":[{"name":..,"status":"running","nodes":[{"id":..,"kind":..,"label":..}],
    *   "edges":[{"from":..,"to":..}],"caches":[..]}]}; return SL_OK or a status. */

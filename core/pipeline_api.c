@@ -103,6 +103,9 @@ static int api_ready(void *ud) {
          !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
 }
 
+static void api_paused_reason(void *ud, char *buf, size_t cap) {
+  sl_runtime_pause_reason(((sl_pipeline_api *)ud)->rt, buf, cap);
+}
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
  * connection and thread: the pipeline never waits for it. */
@@ -158,6 +161,7 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.serve_mode = sl_graph_uses_redis(g) ||
                    sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
+  cfg.paused_reason = api_paused_reason;
   cfg.pipelines_json = api_pipelines;
   cfg.ud = api;
   pthread_mutex_init(&api->lock, NULL);

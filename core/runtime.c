@@ -3,6 +3,7 @@
  * pushed depth-first through operators to sinks with one arena per batch,
  * timers, draining of finite input, offset commits after sinks acknowledged,
  * and graceful stop. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -249,6 +250,8 @@ static int build_node(sl_runtime *rt, sl_node *n, int32_t *source_ids, sl_error 
 sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_runtime_options *o,
                            sl_error *err) {
   sl_runtime *rt = calloc(1, sizeof *rt);
+  if (rt)
+    pthread_mutex_init(&rt->reason_lock, NULL);
   if (!rt)
     goto out_nomem;
   rt->graph = g;
@@ -329,12 +332,26 @@ void sl_runtime_free(sl_runtime *rt) {
   sl_ckpt_free(rt->ckpt);
   sl_batch_release(&rt->dl_batch);
   sl_arena_destroy(rt->arena);
+  pthread_mutex_destroy(&rt->reason_lock);
   free(rt);
 }
 
 /* A second request (Ctrl-C twice) cuts the waits for sinks and Redis short:
  * the run ends at once, from the last checkpoint. Lock-free, so safe in a
  * signal handler. */
+static void pause_for(sl_runtime *rt, const char *what, const char *why) {
+  pthread_mutex_lock(&rt->reason_lock);
+  snprintf(rt->pause_reason, sizeof rt->pause_reason, "%s: %.250s", what, why);
+  pthread_mutex_unlock(&rt->reason_lock);
+  __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+}
+
+void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap) {
+  pthread_mutex_lock(&rt->reason_lock);
+  snprintf(buf, cap, "%s", __atomic_load_n(&rt->paused, __ATOMIC_RELAXED) ? rt->pause_reason : "");
+  pthread_mutex_unlock(&rt->reason_lock);
+}
+
 void sl_runtime_stop(sl_runtime *rt) { __atomic_add_fetch(&rt->stop, 1, __ATOMIC_RELAXED); }
 uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
 uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
@@ -625,7 +642,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (!rt->paused)
       sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
              err->message);
-    __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+    pause_for(rt, "outputs not acknowledged", err->message);
     rt->resume_at_ms = sl_runtime_now_ms() + 1000;
     return SL_OK;
   }
@@ -645,7 +662,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
         sl_log(SL_LOG_ERROR, "checkpoint",
                "cannot write the checkpoint (%s): processing paused until Redis answers",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "cannot write the checkpoint to Redis", err->message);
       rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
       return SL_OK;
     }
@@ -670,7 +687,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
       if (!rt->paused)
         sl_log(SL_LOG_ERROR, "runtime", "offsets not committed (%s): processing paused",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "offsets not committed to Kafka", err->message);
       rt->resume_at_ms = sl_runtime_now_ms() + 1000;
       return SL_OK;
     }

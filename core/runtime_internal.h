@@ -3,6 +3,8 @@
 #ifndef SLUICE_RUNTIME_INTERNAL_H
 #define SLUICE_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
+
 #include "connector.h"
 #include "record_internal.h"
 #include "runtime.h"
@@ -85,6 +87,8 @@ struct sl_runtime {
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
+  pthread_mutex_t reason_lock;     /* guards pause_reason (the HTTP thread reads it) */
+  char pause_reason[320];          /* why processing is paused, for /readyz */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */

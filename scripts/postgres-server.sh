@@ -58,12 +58,18 @@ start() {
   if [[ -n "$run" ]]; then
     chown "$(echo "$run" | awk '{print $3}')" "$dir" # the user after `runuser -u`
     chmod 755 "$dir"
-    # The server's user must reach DIR: a private temp dir above it (mktemp -d
-    # makes them 0700) gets search permission only, never read.
-    local up="$dir"
-    while up=$(dirname "$up") && [[ "$up" != / ]]; do
-      [[ -O "$up" && $(( $(stat -c '%a' "$up") % 2 )) == 0 ]] && chmod o+x "$up"
-    done
+    # The server's user must reach DIR. Private temp dirs above it (mktemp -d
+    # makes them 0700) get search permission only, never read; anything else
+    # is left alone.
+    local up="$dir" tmp
+    tmp=$(cd "${TMPDIR:-/tmp}" && pwd)
+    if ! $run test -x "$dir"; then
+      while up=$(dirname "$up") && [[ "$up" == "$tmp"/* ]]; do
+        [[ -O "$up" ]] && chmod o+x "$up"
+      done
+    fi
+    $run test -x "$dir" ||
+      die "$dir is not reachable by the server's user ($(echo "$run" | awk '{print $3}')): use a directory under ${TMPDIR:-/tmp}"
   fi
   $run "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
     die "initdb failed: $(tail -n3 "$dir/initdb.log")"

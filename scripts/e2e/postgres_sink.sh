@@ -4,7 +4,8 @@
 # decode -> 1 s tumbling window per machine, count()/sum() -> postgres_sink in
 # upsert mode, state = "redis", checkpoint = "200ms") is killed with SIGKILL
 # several times while the input keeps arriving, and PostgreSQL is restarted
-# and then down for a few seconds mid-run. At the end the table must equal an
+# and then down for 9 s mid-run (the worker pauses; /readyz names
+# PostgreSQL). At the end the table must equal an
 # independent computation from the input topic row for row: one row per
 # window, none missing, none extra, every count and sum right.
 set -euo pipefail
@@ -14,6 +15,7 @@ eos_init postgres_sink
 N=${PG_E2E_N:-60000}
 RATE=${PG_E2E_RATE:-3000} # readings per second: 20 s of input
 KILLS=${PG_E2E_KILLS:-3}
+readyz_ok=0
 PGDIR="$EOS_WORK/pg"
 bash "$SLUICE_ROOT/scripts/postgres-server.sh" start "$PGDIR" >"$EOS_WORK/pg.out" ||
   eos_die "cannot start PostgreSQL (scripts/setup.sh --test installs it)"
@@ -40,7 +42,8 @@ p:kafka_source { topic = sl.param("input", "eos-in") }
                    create = true, batch = 200, flush = "50ms" }
 p:dead_letter { path = sl.param("dlq", "dlq.jsonl") }
 LUA
-W=(--set "pg=$PG_URL")
+API=127.0.0.1:$(eos_free_port)
+W=(--set "pg=$PG_URL" --api "$API")
 
 eos_redis_start
 eos_topic "$EOS_IN"
@@ -66,8 +69,15 @@ for ((k = 1; k <= KILLS; k++)); do
     eos_wait_assigned "$EOS_LAST_LOG"
     sleep 1
     bash "$SLUICE_ROOT/scripts/postgres-server.sh" stop "$PGDIR" || eos_die "stop failed"
-    eos_log "PostgreSQL down for 4 s"
-    sleep 4
+    eos_log "PostgreSQL down for 9 s"
+    # The next checkpoint waits up to 5 s for the rows, then the worker
+    # pauses: /readyz must say that PostgreSQL is what it waits for.
+    for ((i = 0; i < 18; i++)); do
+      sleep 0.5
+      curl -s "http://$API/readyz" >"$EOS_WORK/readyz.json" || true
+      grep -q 'processing paused: outputs not acknowledged: postgres_sink window_stats: .* PostgreSQL 127.0.0.1' \
+        "$EOS_WORK/readyz.json" && readyz_ok=1
+    done
     bash "$SLUICE_ROOT/scripts/postgres-server.sh" start-again "$PGDIR" || eos_die "start failed"
     eos_log "PostgreSQL back"
   fi
@@ -78,8 +88,8 @@ deadline=$((SECONDS + 60))
 while (($(rows) < want && SECONDS < deadline)); do sleep 1; done
 eos_worker_stop "$EOS_LAST_PID"
 [[ $EOS_STOP_RC == 0 ]] || eos_die "the last worker did not stop cleanly (exit $EOS_STOP_RC)"
-grep -q "processing paused" "$EOS_WORK"/worker.*.log ||
-  eos_log "note: no worker logged a pause (the outage fell between checkpoints)"
+grep -q "processing paused" "$EOS_WORK"/worker.*.log || eos_die "no worker paused during the outage"
+[[ $readyz_ok == 1 ]] || eos_die "/readyz never named PostgreSQL during the outage: $(cat "$EOS_WORK/readyz.json")"
 
 # The table in the results format of eos_check.py: one line per row.
 pg -c "SELECT 'sluice-id=' || _id || E'\t' || json_build_object('machine_id', machine_id,
@@ -91,6 +101,6 @@ rc=0
 # MAX_DUPS 0: the table holds exactly one row per window.
 python3 "$EOS_LIB/eos_check.py" check "$EOS_WORK/input.txt" "$EOS_WORK/results.txt" 0 \
   postgres_sink || rc=1
-echo "postgres_sink: $KILLS kill -9, a PostgreSQL restart and a 4 s outage, dead letters $dl"
+echo "postgres_sink: $KILLS kill -9, a PostgreSQL restart and a 9 s outage, dead letters $dl"
 [[ $dl == 0 && $rc == 0 ]] || eos_die "mismatch (see the figures above)"
 echo "postgres_sink: ok"
