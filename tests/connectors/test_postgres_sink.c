@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* postgres_sink against a real PostgreSQL (tests/postgres_fixture.h): the
- * types a table made by create = true gets and the values read back, a
+ * types a table made by create = true gets and the values read back (with
+ * and without `columns`), a
  * re-emitted window result replacing its row (also twice in one batch),
  * insert mode appending, a table lacking columns named in the error, a row
  * PostgreSQL refuses going to the dead letters while the others land, and
@@ -167,6 +168,26 @@ static void test_types_create(void) {
   fx_close(&f);
 }
 
+/* `columns` picks the fields; create = true types them from the first
+ * record even though they were named before any record arrived. */
+static void test_columns_create(void) {
+  sl_config *c = cfg("picked", "upsert", 1);
+  const char *cols[] = {"n", "machine_id"};
+  sl_config_put_list(c, "columns", cols, 2);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, c), SL_OK);
+  sl_batch_push(&f.batch, result(&f, "m9", 0, 1.5, 7));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  char out[256];
+  q("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) "
+    "FROM pg_attribute WHERE attrelid = 'picked'::regclass AND attnum > 0",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "_id text,event_time timestamp with time zone,n bigint,machine_id text");
+  q("SELECT _id, n, machine_id FROM picked", out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "plant/stats_db/m9/0|7|m9");
+  fx_close(&f);
+}
+
 static void test_upsert_replaces(void) {
   fx f;
   CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg("stats_u", "upsert", 1)), SL_OK);
@@ -295,6 +316,7 @@ static int teardown(void) {
 int suite_connectors_postgres_sink(void) {
   CU_pSuite s = CU_add_suite("connectors_postgres_sink", setup, teardown);
   if (!s || !CU_add_test(s, "types of a created table", test_types_create) ||
+      !CU_add_test(s, "columns and create = true", test_columns_create) ||
       !CU_add_test(s, "upsert replaces re-emitted results", test_upsert_replaces) ||
       !CU_add_test(s, "insert mode appends", test_insert_appends) ||
       !CU_add_test(s, "missing columns are named", test_missing_columns) ||
