@@ -56,12 +56,18 @@ int64_t pg_now_ms(void) {
  * outside the JSON log. */
 static void quiet_notice(void *arg, const char *message) { (void)arg, (void)message; }
 
-/* One line of `msg` into w->error, no trailing newline. */
+/* `msg` as one line into w->error. */
 static void set_error(pg_writer *w, const char *msg) {
   snprintf(w->error, sizeof w->error, "%s", msg && *msg ? msg : "unknown error");
-  for (char *p = w->error; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = *(p + 1) ? ' ' : '\0';
+  char *o = w->error; /* newlines and libpq's tab indents become one space */
+  for (const char *p = w->error; *p; p++)
+    if (!strchr("\n\r\t", *p))
+      *o++ = *p;
+    else if (o > w->error && o[-1] != ' ')
+      *o++ = ' ';
+  while (o > w->error && o[-1] == ' ')
+    o--;
+  *o = '\0';
 }
 
 /* What a failed result means for the batch. */

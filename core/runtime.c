@@ -339,6 +339,11 @@ void sl_runtime_free(sl_runtime *rt) {
 /* A second request (Ctrl-C twice) cuts the waits for sinks and Redis short:
  * the run ends at once, from the last checkpoint. Lock-free, so safe in a
  * signal handler. */
+
+void sl_runtime_stop(sl_runtime *rt) { __atomic_add_fetch(&rt->stop, 1, __ATOMIC_RELAXED); }
+uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
+uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
+
 static void pause_for(sl_runtime *rt, const char *what, const char *why) {
   pthread_mutex_lock(&rt->reason_lock);
   snprintf(rt->pause_reason, sizeof rt->pause_reason, "%s: %.250s", what, why);
@@ -352,12 +357,9 @@ void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap) {
   pthread_mutex_unlock(&rt->reason_lock);
 }
 
-void sl_runtime_stop(sl_runtime *rt) { __atomic_add_fetch(&rt->stop, 1, __ATOMIC_RELAXED); }
-uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
-uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
-
 int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
   size_t done = 0;
+  int64_t full_since = 0;
   n->in += b->count;
   sl_metric_add(n->m_in, (double)b->count);
   while (done < b->count) {
@@ -381,6 +383,16 @@ int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_erro
     rc = n->sink->flush(n->sink_state, 100, err);
     if (rc != SL_OK && rc != SL_ERR_UNAVAILABLE)
       return rc;
+    if (!full_since)
+      full_since = sl_runtime_now_ms();
+    if (rc == SL_ERR_UNAVAILABLE && !rt->paused && sl_runtime_now_ms() - full_since > 1000) {
+      /* Still full after a second: the destination is down, not just busy.
+       * Paused, so /readyz says why; the main loop resumes once it drains. */
+      sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
+             err->message);
+      pause_for(rt, "outputs not acknowledged", err->message);
+      rt->resume_at_ms = sl_runtime_now_ms();
+    }
     if (rt->stop > 1)
       return sl_error_set(err, SL_ERR_UNAVAILABLE, "stopped while %s was full", n->desc->label);
   }

@@ -49,3 +49,4 @@ sluice_suite(connectors_mqtt connectors/test_mqtt.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} postgres_fixture.c) # a real PostgreSQL for the postgres suites
 sluice_suite(connectors_postgres_sink connectors/test_postgres_sink.c LABELS integration)
 sluice_suite(connectors_postgres_rows connectors/test_postgres_rows.c)
+sluice_suite(core_runtime_pause core/test_runtime_pause.c)
