@@ -22,7 +22,7 @@ BIN=$BUILD/sluice
 ROWS=${ROWS:-200000}
 BATCH=${BATCH:-1000}
 RECORDS=${RECORDS:-300000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 [ -x "$BIN" ] || { echo "build first: $BIN is missing" >&2; exit 2; }
 TMP=$(mktemp -d)
 cleanup() {
@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 URL=$(bash "$ROOT/scripts/postgres-server.sh" start "$TMP/pg" | sed -n 's/^SLUICE_POSTGRES_URL=//p')
 pg() { PGOPTIONS="-c client_min_messages=warning" psql "$URL" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "postgres_sink bench: $(nproc) CPUs, $(pg -c 'SHOW server_version'), $("$BIN" version 2>&1 | head -1)"
 
@@ -68,19 +68,30 @@ with open(tmp + "/copy_merge.sql", "w") as f, open(tmp + "/insert.sql", "w") as 
         h.write("COPY t (%s) FROM STDIN;\n" % cols)
         h.write("".join("\t".join(r) + "\n" for r in rs) + "\\.\n")
 PY
-method() { # FILE: seconds to load ROWS rows into a fresh table
+method() { # FILE: "rows/s  backend-CPU-µs/row" loading ROWS rows into a fresh table
   pg -c "DROP TABLE IF EXISTS t; CREATE TABLE t $TABLE; CHECKPOINT"
-  local t0 t1
+  local t0 t1 cpu
   t0=$(date +%s.%N)
-  pg -f "$1" >/dev/null
+  # The backend's own CPU (utime + stime in clock ticks, /proc/PID/stat),
+  # read by psql at the end of the session: steadier than wall time on a
+  # shared host.
+  cpu=$( { echo "\o $TMP/pid"; echo "SELECT pg_backend_pid();"; echo "\o"
+           cat "$1"
+           echo "\! awk '{print \$14 + \$15}' /proc/\$(cat $TMP/pid)/stat"; } | pg -f - )
   t1=$(date +%s.%N)
   [ "$(pg -c 'SELECT count(*) FROM t')" = "$ROWS" ] || { echo "method $1: wrong row count" >&2; exit 1; }
-  python3 -c "print('%.0f' % ($ROWS / ($t1 - $t0)))"
+  python3 -c "import os; print('%.0f %.2f' % ($ROWS / ($t1 - $t0),
+    ${cpu:-0} / os.sysconf('SC_CLK_TCK') * 1e6 / $ROWS))"
 }
-echo "1. write methods, $ROWS rows in batches of $BATCH (rows/s, median of $RUNS):"
+echo "1. write methods, $ROWS rows in batches of $BATCH, runs interleaved"
+echo "   (rows/s and PostgreSQL backend CPU µs per row, medians of $RUNS):"
+for i in $(seq "$RUNS"); do
+  for m in copy_merge insert copy; do echo "$m $(method "$TMP/$m.sql")"; done
+done >"$TMP/methods"
 for m in copy_merge insert copy; do
-  runs=$(for i in $(seq "$RUNS"); do method "$TMP/$m.sql"; done)
-  echo "   $m: $(echo "$runs" | median)   runs: $(echo $runs)"
+  echo "   $m: $(awk -v m=$m '$1 == m {print $2}' "$TMP/methods" | median) rows/s," \
+    "$(awk -v m=$m '$1 == m {print $3}' "$TMP/methods" | median) µs CPU/row" \
+    "  runs: $(awk -v m=$m '$1 == m {printf "%s/%s ", $2, $3}' "$TMP/methods")"
 done
 
 # ---- 2. the sink ----------------------------------------------------------------
