@@ -55,8 +55,6 @@ static char *describe(const char *url) {
   return b.data;
 }
 
-static void release_failed(pg_sink *s);
-
 static void pg_close(void *state) {
   pg_sink *s = state;
   if (!s)
@@ -68,7 +66,15 @@ static void pg_close(void *state) {
                 "postgres_sink %s: closing with %llu row(s) not written; the next start "
                 "writes them again from the last checkpoint",
                 s->table, (unsigned long long)lost);
-  release_failed(s);
+  /* Refused rows not handed over yet belong to batches written after the
+   * last flush(): no checkpoint covers them, the next start meets them
+   * again. Dead letters raised now would go nowhere. */
+  for (pg_failed *f = s->failed, *n; f; f = n) {
+    n = f->next;
+    free(f->row);
+    free(f->message);
+    free(f);
+  }
   for (pg_batch *b = s->head, *n; b; b = n) {
     n = b->next;
     sl_buf_free(&b->text);
