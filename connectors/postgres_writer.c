@@ -44,6 +44,7 @@ typedef struct pg_writer {
   char error[384];  /* of the last statement */
   int64_t backoff_ms;
   unsigned rng;
+  int login_refused; /* the last connection attempt failed authentication */
 } pg_writer;
 
 int64_t pg_now_ms(void) {
@@ -365,6 +366,9 @@ static PGconn *connect_db(pg_writer *w) {
     return c;
   }
   set_error(w, c ? PQerrorMessage(c) : "out of memory");
+  /* A refused login is configuration, not an outage (see step()). */
+  w->login_refused = c && (PQconnectionNeedsPassword(c) ||
+                           strstr(w->error, "authentication failed") != NULL);
   PQfinish(c);
   return NULL;
 }
@@ -425,6 +429,16 @@ static int step(pg_writer *w) {
     pthread_mutex_unlock(&s->lock);
     w->conn = connect_db(w);
     pthread_mutex_lock(&s->lock);
+    if (!w->conn && w->login_refused && !s->table_checked) {
+      /* At start a refused login stops `run` with the reason; later (a
+       * password being rotated) it is retried like an outage. */
+      snprintf(s->fatal, sizeof s->fatal,
+               "cannot log in to %s: %s (give the password in the URL or a PGPASSFILE)",
+               s->where, w->error);
+      s->schema_fatal = 1;
+      pthread_cond_broadcast(&s->done);
+      return 0;
+    }
     if (!w->conn) {
       back_off(w);
       return 1;

@@ -6,11 +6,14 @@
  * insert mode appending, a table lacking columns named in the error, a row
  * PostgreSQL refuses going to the dead letters while the others land, and
  * a server restart and outage during a run: flush() reports PostgreSQL as
- * the reason and, once it is back, every row is there exactly once. */
+ * the reason and, once it is back, every row is there exactly once; a login
+ * that needs a password fails at start, and works with PGPASSFILE or a
+ * password in the URL. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "connector.h"
@@ -56,14 +59,18 @@ typedef struct fx {
   sl_error err;
 } fx;
 
-static sl_config *cfg(const char *table, const char *mode, int create) {
+static sl_config *cfg_url(const char *url, const char *table, const char *mode, int create) {
   sl_config *c = sl_config_new("pg.lua", 7);
-  sl_config_put_string(c, "url", pg.url);
+  sl_config_put_string(c, "url", url);
   sl_config_put_string(c, "table", table);
   sl_config_put_string(c, "mode", mode);
   sl_config_put_bool(c, "create", create);
   sl_config_put_number(c, "batch", 3); /* several statements per test */
   return c;
+}
+
+static sl_config *cfg(const char *table, const char *mode, int create) {
+  return cfg_url(pg.url, table, mode, create);
 }
 
 static int fx_open(fx *f, sl_config *c) {
@@ -305,6 +312,57 @@ static void test_server_restart_and_outage(void) {
   fx_close(&f);
 }
 
+/* A role that must give a password (scram-sha-256 for it in pg_hba.conf):
+ * refused without one, at start and with the reason; accepted with the
+ * password from a PGPASSFILE (libpq reads it) or in the URL. */
+static void test_password_and_pgpassfile(void) {
+  char out[256], path[256], url[300];
+  q("CREATE ROLE writer LOGIN PASSWORD 's3cret'; GRANT ALL ON SCHEMA public TO writer", out,
+    sizeof out);
+  snprintf(path, sizeof path, "%s/data/pg_hba.conf", pg.dir);
+  FILE *f = fopen(path, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  static char hba[16384];
+  size_t n = fread(hba, 1, sizeof hba - 1, f);
+  hba[n] = '\0';
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
+  fprintf(f, "host all writer 127.0.0.1/32 scram-sha-256\n%s", hba);
+  fclose(f);
+  q("SELECT pg_reload_conf()", out, sizeof out);
+  const char *at = strchr(pg.url, '@') + 1; /* 127.0.0.1:PORT/postgres */
+  snprintf(url, sizeof url, "postgresql://writer@%s", at);
+  unsetenv("PGPASSFILE");
+  fx f1;
+  CU_ASSERT_EQUAL(fx_open(&f1, cfg_url(url, "secured", "upsert", 1)), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f1.err.message, "cannot log in to PostgreSQL 127.0.0.1:"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(f1.err.message, "PGPASSFILE"));
+  fx_close(&f1);
+  /* host:port:db:user:password, mode 0600 or libpq ignores it */
+  char passfile[256], port[16];
+  snprintf(passfile, sizeof passfile, "%s/pgpass", pg.dir);
+  snprintf(port, sizeof port, "%.*s", (int)strcspn(at + 10, "/"), at + 10);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(passfile, "w"));
+  fprintf(f, "127.0.0.1:%s:postgres:writer:s3cret\n", port);
+  fclose(f);
+  chmod(passfile, 0600);
+  setenv("PGPASSFILE", passfile, 1);
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f1, cfg_url(url, "secured", "upsert", 1)), SL_OK);
+  sl_batch_push(&f1.batch, result(&f1, "m1", 0, 1.0, 1));
+  CU_ASSERT_EQUAL(put(&f1), SL_OK);
+  fx_close(&f1);
+  unsetenv("PGPASSFILE");
+  snprintf(url, sizeof url, "postgresql://writer:s3cret@%s", at);
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f1, cfg_url(url, "secured", "upsert", 1)), SL_OK);
+  sl_batch_push(&f1.batch, result(&f1, "m2", 0, 2.0, 1));
+  CU_ASSERT_EQUAL(put(&f1), SL_OK);
+  fx_close(&f1);
+  q("SELECT string_agg(machine_id, ',' ORDER BY machine_id), min(tableowner) FROM secured, "
+    "pg_tables WHERE tablename = 'secured'",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "m1,m2|writer");
+}
+
 static void test_close_null(void) { sl_postgres_sink.close(NULL); }
 
 static int setup(void) { return pgf_start(&pg) == 0 ? 0 : -1; }
@@ -322,6 +380,7 @@ int suite_connectors_postgres_sink(void) {
       !CU_add_test(s, "missing columns are named", test_missing_columns) ||
       !CU_add_test(s, "a refused row is dead-lettered", test_refused_row_dead_lettered) ||
       !CU_add_test(s, "server restart and outage", test_server_restart_and_outage) ||
+      !CU_add_test(s, "password: refused, PGPASSFILE, URL", test_password_and_pgpassfile) ||
       !CU_add_test(s, "close(NULL)", test_close_null))
     return -1;
   return 0;
