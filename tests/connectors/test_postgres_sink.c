@@ -8,17 +8,19 @@
  * a server restart and outage during a run: flush() reports PostgreSQL as
  * the reason and, once it is back, every row is there exactly once; a login
  * that needs a password fails at start, and works with PGPASSFILE or a
- * password in the URL. */
+ * password in the URL; TLS with a verified server certificate from the URL. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "connector.h"
 #include "postgres_fixture.h"
 #include "record_internal.h"
+#include "tls_fixture.h"
 
 extern const sl_sink_desc sl_postgres_sink;
 
@@ -363,6 +365,55 @@ static void test_password_and_pgpassfile(void) {
   CU_ASSERT_STRING_EQUAL(out, "m1,m2|writer");
 }
 
+/* TLS from the URL: the server gets a certificate for 127.0.0.1, the sink
+ * verifies it (sslmode=verify-full, sslrootcert) and its session is
+ * encrypted. */
+static void test_tls_from_url(void) {
+  char dir[128], out[512], url[600], sql[1024];
+  SSL_CTX *ctx = tls_fixture_server(dir, sizeof dir);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+  SSL_CTX_free(ctx);
+  /* The server reads its key only when it owns it with mode 0600. */
+  struct stat data;
+  char from[300], to[300];
+  snprintf(to, sizeof to, "%s/data", pg.dir);
+  CU_ASSERT_EQUAL_FATAL(stat(to, &data), 0);
+  const char *files[] = {"cert.pem", "key.pem"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(from, sizeof from, "%s/%s", dir, files[i]);
+    snprintf(to, sizeof to, "%s/data/server-%s", pg.dir, files[i]);
+    FILE *in = fopen(from, "r"), *o = fopen(to, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    size_t n = fread(sql, 1, sizeof sql, in);
+    for (; n > 0; n = fread(sql, 1, sizeof sql, in))
+      fwrite(sql, 1, n, o);
+    fclose(in);
+    fclose(o);
+    CU_ASSERT_EQUAL(chmod(to, 0600), 0);
+    CU_ASSERT_EQUAL(chown(to, data.st_uid, data.st_gid), 0);
+  }
+  snprintf(sql, sizeof sql,
+           "ALTER SYSTEM SET ssl_cert_file = '%s/data/server-cert.pem';\n"
+           "ALTER SYSTEM SET ssl_key_file = '%s/data/server-key.pem';\n"
+           "ALTER SYSTEM SET ssl = on;\nSELECT pg_reload_conf();",
+           pg.dir, pg.dir);
+  q(sql, out, sizeof out);
+  snprintf(url, sizeof url, "%s?sslmode=verify-full&sslrootcert=%s/cert.pem", pg.url, dir);
+  fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_open(&f, cfg_url(url, "over_tls", "upsert", 1)), SL_OK);
+  sl_batch_push(&f.batch, result(&f, "m1", 0, 1.0, 1));
+  CU_ASSERT_EQUAL(put(&f), SL_OK);
+  q("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+    "WHERE ssl AND application_name = 'sluice'",
+    out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "1");
+  fx_close(&f);
+  q("SELECT count(*) FROM over_tls", out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "1");
+  tls_fixture_cleanup(dir);
+}
+
 static void test_close_null(void) { sl_postgres_sink.close(NULL); }
 
 static int setup(void) { return pgf_start(&pg) == 0 ? 0 : -1; }
@@ -381,6 +432,7 @@ int suite_connectors_postgres_sink(void) {
       !CU_add_test(s, "a refused row is dead-lettered", test_refused_row_dead_lettered) ||
       !CU_add_test(s, "server restart and outage", test_server_restart_and_outage) ||
       !CU_add_test(s, "password: refused, PGPASSFILE, URL", test_password_and_pgpassfile) ||
+      !CU_add_test(s, "TLS from the URL", test_tls_from_url) ||
       !CU_add_test(s, "close(NULL)", test_close_null))
     return -1;
   return 0;
