@@ -12,8 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/eos.sh"
 eos_init postgres_sink
 
-N=${PG_E2E_N:-60000}
-RATE=${PG_E2E_RATE:-3000} # readings per second: 20 s of input
+N=${PG_E2E_N:-90000}
+RATE=${PG_E2E_RATE:-3000} # readings per second: 30 s of input, so every kill is mid-stream
 KILLS=${PG_E2E_KILLS:-3}
 readyz_ok=0
 PGDIR="$EOS_WORK/pg"
