@@ -4,11 +4,17 @@
  * COPY text format (escapes, NULL, timestamps, JSON, bytea, output ids for
  * window results, positioned records and records with neither). */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "graph.h"
+#include "lua_pipeline.h"
 #include "postgres.h"
 #include "record_internal.h"
+#include "registry.h"
 
 static sl_config *opts(const char *url, const char *mode, double batch, const char *flush) {
   sl_config *c = sl_config_new("pg.lua", 4);
@@ -160,12 +166,52 @@ static void test_ids_without_window(void) {
   fx_free(&f);
 }
 
+/* `sluice check` runs the sink's check hook: the error names file and line,
+ * and a pipeline with good options validates without any server. */
+static void test_check_through_graph(void) {
+  char dir[] = "/tmp/sluice-pgcheck-XXXXXX", path[128];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/p.lua", dir);
+  const char *bodies[] = {"mode = \"merge\"", "batch = 500, flush = \"100ms\""};
+  size_t want_errors[] = {1, 0};
+  for (int k = 0; k < 2; k++) {
+    FILE *fp = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    fprintf(fp, "local sl = require \"sluice\"\n"
+                "local p = sl.pipeline { name = \"c\", state = \"memory\" }\n"
+                "p:file_source { path = \"in.jsonl\" }\n"
+                "  :postgres_sink { url = \"postgresql://u@db.invalid/x\", table = \"t\", %s }\n",
+            bodies[k]);
+    fclose(fp);
+    sl_error err;
+    sl_error_clear(&err);
+    sl_registry *reg = sl_registry_new_builtin(&err);
+    sl_lua *lua = NULL;
+    sl_graph_desc *g = sl_lua_load_pipeline(path, NULL, 0, reg, &lua, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    sl_graph_validate(g, reg, NULL);
+    CU_ASSERT_EQUAL(g->nerrors, want_errors[k]);
+    if (g->nerrors && want_errors[k]) {
+      char want[256];
+      snprintf(want, sizeof want, "%s:4: postgres_sink: mode = 'merge': use \"upsert\" or \"insert\"",
+               path);
+      CU_ASSERT_STRING_EQUAL(g->errors[0], want);
+    }
+    sl_graph_desc_free(g);
+    sl_lua_close(lua);
+    sl_registry_free(reg);
+  }
+  unlink(path);
+  rmdir(dir);
+}
+
 int suite_connectors_postgres_rows(void) {
   CU_pSuite s = CU_add_suite("connectors_postgres_rows", NULL, NULL);
   if (!s || !CU_add_test(s, "offline option checks", test_check_options) ||
       !CU_add_test(s, "quoting and types", test_quote_and_types) ||
       !CU_add_test(s, "a row in COPY text format", test_encode_row) ||
-      !CU_add_test(s, "ids without a window", test_ids_without_window))
+      !CU_add_test(s, "ids without a window", test_ids_without_window) ||
+      !CU_add_test(s, "sluice check runs the hook", test_check_through_graph))
     return -1;
   return 0;
 }
