@@ -20,4 +20,7 @@ list(APPEND SLUICE_SOURCES
   connectors/simulator.c
   connectors/webhook.c
   connectors/redis_state_meta.c
+  connectors/postgres_rows.c
+  connectors/postgres_sink.c
+  connectors/postgres_writer.c
 )

@@ -216,7 +216,12 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       }
       const sl_sink_desc *d = sl_registry_sink(reg, n->type);
       sl_operator_desc shim = {.name = d->name, .config = d->config};
+      size_t before = g->nerrors;
       sl_config_validate(n->config, &shim, on_problem, &pc);
+      sl_error err;
+      sl_error_clear(&err);
+      if (d->check && g->nerrors == before && d->check(n->config, &err) != SL_OK)
+        sl_graph_error(g, n->line, "%s: %s", n->type, err.message);
     } else {
       const sl_operator_desc *d = sl_registry_operator(reg, n->type);
       if (!d) {

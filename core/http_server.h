@@ -43,9 +43,10 @@ typedef struct sl_http_config {
   /* Runtime callbacks, called on the server thread (the runtime makes them
    * thread-safe). Both may be NULL (serve mode). */
   int (*ready)(void *ud); /* nonzero when sources are assigned and processing */
-  /* Why not ready (static text: the dependency that failed), NULL when
-   * ready; may be NULL, then /readyz gives a generic reason. */
-  const char *(*not_ready)(void *ud);
+  /* Why not ready (static text, or written into buf of cap bytes: the
+   * dependency that failed and its error), NULL when ready; may be NULL,
+   * then /readyz gives a generic reason. */
+  const char *(*not_ready)(void *ud, char *buf, size_t cap);
   /* Append the pipelines document to `out`:
    * {"pipelines":[{"name":..,"status":"running","nodes":[{"id":..,"kind":..,"label":..}],
    *   "edges":[{"from":..,"to":..}],"caches":[..]}]}; return SL_OK or a status. */

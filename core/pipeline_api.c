@@ -92,15 +92,18 @@ static int api_pipelines(void *ud, sl_buf *out) {
 
 /* Ready (SPEC.md section 8): sources assigned, nothing paused. A pipeline
  * with a Kafka source is ready once its group handed it an assignment. */
-static const char *api_not_ready(void *ud) {
+static const char *api_not_ready(void *ud, char *buf, size_t cap) {
   sl_pipeline_api *api = ud;
   int needs_assignment = 0;
   for (size_t i = 0; i < api->graph->count; i++)
     needs_assignment |= strcmp(api->graph->nodes[i].type, "kafka_source") == 0;
-  return sl_runtime_not_ready(api->rt, needs_assignment);
+  return sl_runtime_not_ready(api->rt, needs_assignment, buf, cap);
 }
 
-static int api_ready(void *ud) { return api_not_ready(ud) == NULL; }
+static int api_ready(void *ud) {
+  char buf[8];
+  return api_not_ready(ud, buf, sizeof buf) == NULL;
+}
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
  * connection and thread: the pipeline never waits for it. */

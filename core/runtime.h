@@ -29,6 +29,9 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err);
 /* Async-signal-safe: ask run() to stop gracefully; a second call stops
  * without waiting for unacknowledged outputs or an unreachable Redis. */
 void sl_runtime_stop(sl_runtime *rt);
+/* Why processing is paused (a sink's or Redis' error), into `buf`; "" when
+ * it is not. Thread-safe (the HTTP thread's /readyz). */
+void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap);
 void sl_runtime_free(sl_runtime *rt); /* NULL is a no-op */
 
 /* Counters for tests and `sluice run` summaries. */

@@ -9,6 +9,7 @@
  *
  * Also the one place that says why the worker is not ready, so /readyz names
  * the dependency that failed. */
+#include <stdio.h>
 #include <time.h>
 
 #include "checkpoint.h"
@@ -68,14 +69,16 @@ int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t
   }
 }
 
-const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment) {
+const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment, char *buf, size_t cap) {
   if (__atomic_load_n(&rt->stop, __ATOMIC_RELAXED))
     return "stopping";
   if (__atomic_load_n(&rt->assigning, __ATOMIC_RELAXED))
     return "Redis unreachable while restoring assigned partitions (retrying)";
   if (__atomic_load_n(&rt->paused, __ATOMIC_RELAXED)) {
-    const char *why = __atomic_load_n(&rt->paused_why, __ATOMIC_RELAXED);
-    return why ? why : "processing paused";
+    char reason[320];
+    sl_runtime_pause_reason(rt, reason, sizeof reason);
+    snprintf(buf, cap, "processing paused%s%s", reason[0] ? ": " : "", reason);
+    return buf;
   }
   if (needs_assignment && !__atomic_load_n(&rt->assigned, __ATOMIC_RELAXED))
     return "pipeline sources not assigned (waiting for the Kafka consumer group)";

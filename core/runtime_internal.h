@@ -3,6 +3,8 @@
 #ifndef SLUICE_RUNTIME_INTERNAL_H
 #define SLUICE_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
+
 #include "connector.h"
 #include "record_internal.h"
 #include "runtime.h"
@@ -84,9 +86,10 @@ struct sl_runtime {
   struct sl_metric *m_batch;      /* sluice_batch_records */
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
-  const char *paused_why;  /* static text: the dependency that paused us (/readyz, logs) */
   int assigning;           /* partitions assigned but not restored yet: Redis is away (/readyz) */
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
+  pthread_mutex_t reason_lock;     /* guards pause_reason (the HTTP thread reads it) */
+  char pause_reason[320];          /* why processing is paused, for /readyz */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */
@@ -110,6 +113,8 @@ int64_t sl_runtime_now_ms(void);
 int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t *parts, size_t n,
                                 int64_t *start_offsets, sl_error *err);
 /* Why /readyz says not ready (static text), NULL when ready. */
-const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment);
+/* Why the pipeline is not ready, or NULL when it is: static text, or the pause
+ * reason written into buf (cap bytes, the caller's). */
+const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment, char *buf, size_t cap);
 
 #endif

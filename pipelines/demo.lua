@@ -6,6 +6,7 @@
 --
 --   scripts/demo.sh                       (or: sluice run pipelines/demo.lua)
 --   sluice run pipelines/demo.lua --set machines=200 --set rate=2000
+--   SLUICE_POSTGRES_URL=postgresql://... scripts/demo.sh   (results in PostgreSQL too)
 local sl = require "sluice"
 
 local p = sl.pipeline {
@@ -35,6 +36,15 @@ local stats = readings
 
 stats:cache { name = "machines", key = "machine_id", history = 120, ttl = "1h" }
 stats:kafka_sink { topic = "machine-stats", key = "machine_id" }
+
+-- Given a PostgreSQL URL (scripts/demo.sh passes SLUICE_POSTGRES_URL as
+-- --set postgres.url=...), the window results also land in the table
+-- machine_stats: one row per machine and window, exactly once across
+-- crashes (docs/sinks.md). Without one the demo runs as before.
+local postgres = sl.param("postgres.url", "")
+if postgres ~= "" then
+  stats:postgres_sink { url = postgres, table = "machine_stats", create = true }
+end
 
 stats:alert { name = "overheat", when = "avg_temp > 90", clear = "avg_temp < 85",
               ["for"] = "10s", severity = "critical" }

@@ -54,3 +54,7 @@ sluice_suite(core_runtime_assign core/test_runtime_assign.c LABELS integration)
 sluice_suite(core_graph_id core/test_graph_id.c)
 sluice_suite(core_state_compat core/test_state_compat.c)
 sluice_suite(connectors_redis_state_meta connectors/test_redis_state_meta.c LABELS integration)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} postgres_fixture.c) # a real PostgreSQL for the postgres suites
+sluice_suite(connectors_postgres_sink connectors/test_postgres_sink.c LABELS integration)
+sluice_suite(connectors_postgres_rows connectors/test_postgres_rows.c)
+sluice_suite(core_runtime_pause core/test_runtime_pause.c)

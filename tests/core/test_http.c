@@ -148,8 +148,8 @@ static int ready_cb(void *ud) {
   return ready_flag;
 }
 
-static const char *not_ready_cb(void *ud) {
-  (void)ud;
+static const char *not_ready_cb(void *ud, char *buf, size_t cap) {
+  (void)ud, (void)buf, (void)cap;
   return ready_flag ? NULL : "Kafka unreachable: offsets not committed (processing paused)";
 }
 

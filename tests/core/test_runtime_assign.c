@@ -101,7 +101,8 @@ static int src_commit(void *state, const sl_offset *offsets, size_t n, sl_error 
   (void)offsets, (void)n;
   src *s = state;
   if (commit_calls++ > 0 && !paused_reason[0]) {
-    const char *why = sl_runtime_not_ready(s->env->runtime, 1);
+    char buf[sizeof paused_reason];
+    const char *why = sl_runtime_not_ready(s->env->runtime, 1, buf, sizeof buf);
     snprintf(paused_reason, sizeof paused_reason, "%s", why ? why : "(ready)");
   }
   if (commit_failures > 0) {
