@@ -57,5 +57,6 @@ list(APPEND SLUICE_SOURCES
   core/watermark.c
   core/window_assign.c
   core/window_store.c
+  core/lua_sandbox.c
 )
 include(core/dashboard/dashboard.cmake)

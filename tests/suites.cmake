@@ -46,3 +46,6 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} gateway_fixture.c) # shared by th
 sluice_suite(core_gateway_http core/test_gateway_http.c LABELS integration)
 sluice_suite(core_gateway_ingest core/test_gateway_ingest.c LABELS integration)
 sluice_suite(connectors_mqtt connectors/test_mqtt.c)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} lua_fixture.c) # shared by the Lua suites
+sluice_suite(core_lua_bridge core/test_lua_bridge.c)
+sluice_suite(core_lua_sandbox core/test_lua_sandbox.c)
