@@ -108,7 +108,13 @@ static int is_string_array(lua_State *L, int idx, size_t *n) {
 static void fill_config(opt_walk *w, sl_config *c, int idx, const char *positional);
 
 /* Copy `n` strings of the array at `idx` (checked by is_string_array). */
-static void put_string_list(sl_config *c, const char *key, lua_State *L, int idx, size_t n) {
+static void put_string_list(opt_walk *w, sl_config *c, const char *key, int idx, size_t n) {
+  lua_State *L = w->L;
+  if ((w->values += n) > OPTION_MAX_VALUES) {
+    sl_graph_error(w->lua->graph, w->line, "options hold more than %d values", OPTION_MAX_VALUES);
+    w->stopped = 1;
+    return;
+  }
   const char **items = calloc(n, sizeof *items);
   for (size_t i = 0; items && i < n; i++) {
     lua_rawgeti(L, idx, (lua_Integer)i + 1);
@@ -183,7 +189,7 @@ static void put_value(opt_walk *w, sl_config *c, const char *key) {
   case LUA_TTABLE: {
     size_t n;
     if (is_string_array(L, lua_gettop(L), &n))
-      put_string_list(c, key, L, lua_gettop(L), n);
+      put_string_list(w, c, key, lua_gettop(L), n);
     else
       put_table(w, c, key);
     break;
@@ -231,7 +237,7 @@ static void fill_config(opt_walk *w, sl_config *c, int idx, const char *position
     lua_rawgeti(L, idx, 1);
     put_value(w, c, positional);
   } else if (is_string_array(L, idx, &n)) {
-    put_string_list(c, positional, L, idx, n);
+    put_string_list(w, c, positional, idx, n);
   } else {
     sl_graph_error(w->lua->graph, w->line, "unexpected list of values in options");
   }

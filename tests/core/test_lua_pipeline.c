@@ -404,6 +404,11 @@ static void test_options_table_shared_exponentially(void) {
                       "p:stdin_source {}:stdout_sink {}\n");
   CU_ASSERT(has_error(l.g, 4, "options hold more than 100000 values"));
   unload(&l);
+  l = load(HDR "local fields = {}\nfor i = 1, 200000 do fields[i] = \"f\" .. i end\n"
+               "local p = sl.pipeline {}\n"
+               "p:stdin_source {}:select(fields):stdout_sink {}\n");
+  CU_ASSERT(has_error(l.g, 5, "options hold more than 100000 values"));
+  unload(&l);
 }
 
 int suite_core_lua_pipeline(void) {
