@@ -60,9 +60,10 @@ static void load_failed(sl_lua *lua, sl_graph_desc *g, int status) {
   } else if (status == LUA_ERRMEM && gd->refused) {
     snprintf(msg, sizeof msg, "%s: the pipeline file needs more than %d MB of Lua memory", where,
              SL_LUA_LOAD_MEMORY_MB);
-  } else {
+  } else { /* Lua's message as is, however long */
     const char *m = lua_tostring(lua->L, -1);
-    snprintf(msg, sizeof msg, "%s", m ? m : "unknown Lua error");
+    add_error(g, m ? m : "unknown Lua error");
+    return;
   }
   add_error(g, msg);
 }
