@@ -287,8 +287,17 @@ static int call_protected(lua_State *L) {
 
 /* Why a per-record call failed: a limit (SL_ERR_LIMIT, dead-lettered as
  * "lua_limit") or the function's own error. */
-static int call_failed(lua_State *L, const sl_lua_guard *g, int status, sl_error *err) {
-  const char *where = g->where[0] ? g->where : "Lua function";
+static int call_failed(lua_State *L, const sl_lua_fn *fn, const sl_lua_guard *g, int status,
+                       sl_error *err) {
+  char defined[160] = "Lua function";
+  const char *where = g->where;
+  if (!where[0]) { /* no running line: name the function by where it is defined */
+    lua_Debug ar;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn->ref);
+    if (lua_getinfo(L, ">S", &ar))
+      snprintf(defined, sizeof defined, "%s:%d", ar.short_src, ar.linedefined);
+    where = defined;
+  }
   if (g->too_deep)
     return sl_error_set(err, SL_ERR_LIMIT,
                         "the record nests deeper than %d levels, more than a Lua function takes",
@@ -321,7 +330,7 @@ int sl_lua_call(const sl_lua_fn *fn, const sl_record *r, sl_arena *a, sl_value *
   int status = lua_pcall(L, 2, 1, top + 1);
   int rc;
   if (status != LUA_OK) {
-    rc = call_failed(L, g, status, err);
+    rc = call_failed(L, fn, g, status, err);
   } else {
     conv cv = {a, RESULT_MAX_VALUES};
     rc = to_value(L, -1, &cv, out, 0);

@@ -47,10 +47,11 @@ static void *guard_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (nsize > old && g->used - old + nsize > g->cap) {
-    /* Lua keeps the position of the running code consistent wherever it may
-     * allocate (a memory error needs it too), so reading it here is safe. */
     g->refused = 1;
-    note_where(g);
+    if (g->where_in_alloc)
+      note_where(g);
+    else
+      g->where[0] = '\0';
     return NULL;
   }
   void *p = realloc(ptr, nsize);
@@ -72,8 +73,19 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "Lua instruction budget exhausted");
 }
 
+/* Where a memory error happened is read from inside the allocator. Lua keeps
+ * the running position valid wherever it may allocate (a memory error needs
+ * it), but from 5.4.5 on the stack pointers are offsets while the stack itself
+ * is reallocated; so only the library's release (not the headers') 5.4.0-4
+ * is trusted. Elsewhere the message names the function instead of the line. */
+static int where_in_alloc_is_safe(void) {
+  const char *v = strstr(lua_ident, "Lua 5.4.");
+  return v && v[8] >= '0' && v[8] <= '4' && (v[9] < '0' || v[9] > '9');
+}
+
 lua_State *sl_lua_sandbox_new(sl_lua_guard *g) {
   memset(g, 0, sizeof *g);
+  g->where_in_alloc = where_in_alloc_is_safe();
   g->cap = (size_t)SL_LUA_LOAD_MEMORY_MB << 20;
   g->budget = SL_LUA_LOAD_INSTRUCTIONS;
   g->run_cap = (size_t)SL_LUA_RUN_MEMORY_MB << 20;

@@ -23,16 +23,17 @@
 /* The limits of one Lua state, reached from the state through its allocator's
  * user data (lua_getallocf), so a sl_lua_fn needs nothing but its lua_State. */
 typedef struct sl_lua_guard {
-  lua_State *L;    /* the guarded state; its only thread (no coroutines) */
-  size_t used;     /* bytes Lua holds now */
-  size_t cap;      /* growth past this many bytes is refused */
-  long budget;     /* instructions per Lua call (or for the whole file) */
-  long run_budget; /* per-record budget, set from the pipeline's options */
-  size_t run_cap;  /* per-record memory cap in bytes */
-  int exhausted;   /* the instruction budget ran out in this call */
-  int refused;     /* the memory cap refused an allocation in this call */
-  int too_deep;    /* a record nested past SL_LUA_MAX_DEPTH in this call */
-  char where[128]; /* "file:line" of the Lua code running when a limit hit */
+  lua_State *L;       /* the guarded state; its only thread (no coroutines) */
+  size_t used;        /* bytes Lua holds now */
+  size_t cap;         /* growth past this many bytes is refused */
+  long budget;        /* instructions per Lua call (or for the whole file) */
+  long run_budget;    /* per-record budget, set from the pipeline's options */
+  size_t run_cap;     /* per-record memory cap in bytes */
+  int exhausted;      /* the instruction budget ran out in this call */
+  int refused;        /* the memory cap refused an allocation in this call */
+  int too_deep;       /* a record nested past SL_LUA_MAX_DEPTH in this call */
+  int where_in_alloc; /* the allocator may read the running line (Lua 5.4.0-5.4.4) */
+  char where[128];    /* "file:line" of the Lua code running when a limit hit */
 } sl_lua_guard;
 
 /* A new state whose allocator counts into `g` (which must outlive it), with
