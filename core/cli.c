@@ -42,10 +42,11 @@ static const char usage_text[] =
     "  --log-format json|text   log lines on stderr (default json)\n"
     "  --log-level debug|info|warn|error\n"
     "  --tls-cert FILE --tls-key FILE   serve the API over HTTPS (run, serve, gateway)\n"
+    "  --plugin-dir DIR         sl.plugin may load from DIR (run, check, graph; repeatable)\n"
     "\n"
     "environment: SLUICE_KAFKA_BROKERS (default embedded), SLUICE_REDIS_URL,\n"
-    "SLUICE_API_TOKEN. Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage,\n"
-    "3 runtime failure.\n";
+    "SLUICE_API_TOKEN, SLUICE_PLUGIN_PATH (plugin directories, DIR:DIR).\n"
+    "Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage, 3 runtime failure.\n";
 
 typedef struct cli_args {
   const char *command;
@@ -58,6 +59,8 @@ typedef struct cli_args {
   const char **allow;               /* --allow-state-loss ids */
   size_t nallow;
   int yes, json, check_state;
+  const char **plugin_dirs; /* --plugin-dir, in order */
+  size_t nplugin_dirs;
 } cli_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -71,7 +74,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
   memset(a, 0, sizeof *a);
   a->sets = calloc((size_t)argc, sizeof *a->sets);
   a->allow = calloc((size_t)argc, sizeof *a->allow);
-  if (!a->sets || !a->allow)
+  a->plugin_dirs = calloc((size_t)argc, sizeof *a->plugin_dirs);
+  if (!a->sets || !a->allow || !a->plugin_dirs)
     return SL_EXIT_RUNTIME;
   int in_allow = 0; /* bare words after the file continue --allow-state-loss */
   sl_log_format format = SL_LOG_JSON;
@@ -81,7 +85,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(arg, "--set") == 0 || strcmp(arg, "--api") == 0 ||
         strcmp(arg, "--tls-cert") == 0 || strcmp(arg, "--tls-key") == 0 ||
-        strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0) {
+        strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0 ||
+        strcmp(arg, "--plugin-dir") == 0) {
       if (!val)
         return usage_error("option %s needs a value", arg);
       i++;
@@ -89,6 +94,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         if (!strchr(val, '=') || val[0] == '=')
           return usage_error("--set expects KEY=VALUE, got '%s'", val);
         a->sets[a->nsets++] = val;
+      } else if (strcmp(arg, "--plugin-dir") == 0) {
+        a->plugin_dirs[a->nplugin_dirs++] = val;
       } else if (strcmp(arg, "--api") == 0) {
         a->api = val;
       } else if (strcmp(arg, "--tls-cert") == 0) {
@@ -185,6 +192,17 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
     fprintf(stderr, "sluice: %s\n", err.message);
     return SL_EXIT_RUNTIME;
   }
+  /* sl.plugin loads only from the directories allowed here (SPEC section 9). */
+  const char *path = getenv("SLUICE_PLUGIN_PATH");
+  if (path && sl_registry_allow_plugin_path(*reg, path, &err) != SL_OK) {
+    fprintf(stderr, "sluice: SLUICE_PLUGIN_PATH: %s\n", err.message);
+    return SL_EXIT_USAGE;
+  }
+  for (size_t i = 0; i < a->nplugin_dirs; i++)
+    if (sl_registry_allow_plugin_dir(*reg, a->plugin_dirs[i], &err) != SL_OK) {
+      fprintf(stderr, "sluice: --plugin-dir: %s\n", err.message);
+      return SL_EXIT_USAGE;
+    }
   *g = sl_lua_load_pipeline(a->file, a->sets, a->nsets, *reg, lua, &err);
   if (!*g) {
     fprintf(stderr, "%s\n", err.message);
@@ -377,5 +395,6 @@ int sl_cli_main(int argc, char **argv) {
 out:
   free(a.sets);
   free(a.allow);
+  free(a.plugin_dirs);
   return code;
 }

@@ -58,3 +58,6 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} postgres_fixture.c) # a real Post
 sluice_suite(connectors_postgres_sink connectors/test_postgres_sink.c LABELS integration)
 sluice_suite(connectors_postgres_rows connectors/test_postgres_rows.c)
 sluice_suite(core_runtime_pause core/test_runtime_pause.c)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} lua_fixture.c) # shared by the Lua suites
+sluice_suite(core_lua_bridge core/test_lua_bridge.c)
+sluice_suite(core_lua_sandbox core/test_lua_sandbox.c)
