@@ -66,5 +66,8 @@ list(APPEND SLUICE_SOURCES
   core/state_compat.c
   core/state_start.c
   core/cli_state.c
+  core/test_compare.c
+  core/test_case.c
+  core/cli_test.c
 )
 include(core/dashboard/dashboard.cmake)
