@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `sluice test` through the binary, as a pipeline author uses it: the
+# example's cases pass; a wrong expectation fails with a readable diff;
+# --update rewrites the expectations; bad case directories and usage errors
+# get their exit codes. Needs no Kafka or Redis.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${SLUICE_BIN:-$top/build/sluice}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "pipeline_test: $*"; [ -f "$work/out" ] && cat "$work/out"; exit 1; }
+
+# expect_rc CODE ARGS...: run `sluice test ARGS` into $work/out, check the exit code.
+expect_rc() {
+  local want=$1 rc=0
+  shift
+  "$bin" test "$@" >"$work/out" 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || fail "sluice test $* exited $rc, not $want"
+}
+
+# 1. The example and its cases pass (this is what CI runs for pipelines/).
+expect_rc 0 "$top/pipelines/plant.lua" "$top"/pipelines/tests/plant/*/
+grep -q '^PASS .*overheat' "$work/out" || fail "no PASS line for the overheat case"
+grep -q '2 cases: 2 passed, 0 failed' "$work/out" || fail "no summary"
+
+# 2. A wrong aggregate and a dropped record: exit 1, the diff names both.
+cp -r "$top/pipelines/tests/plant/overheat" "$work/case"
+sed -i 's/"avg_temp":92.0/"avg_temp":92.5/' "$work/case/expect/stats-out.jsonl"
+sed -i '/"window_start":20000/d' "$work/case/expect/stats-out.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/case"
+grep -q "^FAIL $work/case: 1 of 3 sinks differ" "$work/out" || fail "no FAIL line"
+grep -q "sink 'stats-out' .*: 2 differences" "$work/out" || fail "no per-sink count"
+grep -q 'changed (expected line 2, output record 2)' "$work/out" || fail "no changed record"
+grep -q 'avg_temp: expected 92.5, got 92.0' "$work/out" || fail "no field diff"
+grep -q 'unexpected (output record 5): {"machine_id":"m2","window_start":20000' "$work/out" ||
+  fail "no unexpected record"
+
+# 3. Numbers within 1e-9 relative, listing order inside one advance and a
+#    missing _id are not differences.
+cp -r "$top/pipelines/tests/plant/overheat" "$work/loose"
+sed -i 's/"avg_temp":71.0/"avg_temp":71.00000000001/' "$work/loose/expect/stats-out.jsonl"
+(sed -n 2p "$work/loose/expect/stats-out.jsonl"; sed -n 1p "$work/loose/expect/stats-out.jsonl";
+ sed -n '3,$p' "$work/loose/expect/stats-out.jsonl") >"$work/swapped"
+mv "$work/swapped" "$work/loose/expect/stats-out.jsonl"
+expect_rc 0 "$top/pipelines/plant.lua" "$work/loose"
+# ...but an expected record listed before one of an earlier advance is.
+(tail -n 1 "$work/loose/expect/stats-out.jsonl"; head -n -1 "$work/loose/expect/stats-out.jsonl") \
+  >"$work/late"
+mv "$work/late" "$work/loose/expect/stats-out.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/loose"
+grep -q 'out of order (expected line 2' "$work/out" || fail "order across advances not checked"
+
+# 4. --update writes the expectations; the case passes again, and the
+#    files are what the committed case holds.
+expect_rc 0 --update "$top/pipelines/plant.lua" "$work/case"
+grep -q "wrote $work/case/expect/stats-out.jsonl (5 records)" "$work/out" || fail "no update line"
+expect_rc 0 "$top/pipelines/plant.lua" "$work/case"
+for f in stats-out alerts-out dead_letter; do
+  cmp -s "$work/case/expect/$f.jsonl" "$top/pipelines/tests/plant/overheat/expect/$f.jsonl" ||
+    fail "--update wrote a different $f.jsonl"
+done
+
+# 5. A sink without an expect file expects nothing, and says so.
+rm "$work/case/expect/alerts-out.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/case"
+grep -q "sink 'alerts-out' (no expect file: expecting no records): 2 differences" "$work/out" ||
+  fail "a sink without expect file was not reported"
+
+# 6. Files naming no node: exit 1 listing the ids the pipeline has.
+cp -r "$top/pipelines/tests/plant/overheat" "$work/bad"
+cp "$work/bad/input/readings.jsonl" "$work/bad/input/reading.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/bad"
+grep -q "input/reading.jsonl: no source of .* has this id; its source ids: 'readings'" \
+  "$work/out" || fail "unknown source id not reported"
+rm "$work/bad/input/reading.jsonl"
+echo '{}' >"$work/bad/expect/stats.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/bad"
+grep -q "its sink ids: 'stats-out', 'alerts-out'" "$work/out" || fail "unknown sink id not reported"
+rm "$work/bad/expect/stats.jsonl"
+echo '{"_partition":"one","machine_id":"m1"}' >>"$work/bad/input/readings.jsonl"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/bad"
+grep -q 'readings.jsonl:10: _partition must be an integer' "$work/out" || fail "bad _partition"
+expect_rc 1 "$top/pipelines/plant.lua" "$work/nonexistent"
+
+# 7. Derived ids, a file source, no dead-letter sink, params from set.json
+#    and no wall clock: record timestamps come from _time.
+mkdir -p "$work/fs/input" "$work/fs/expect"
+cat >"$work/fs.lua" <<'LUA'
+local sl = require "sluice"
+local p = sl.pipeline { name = "fs" }
+p:file_source { path = "in.jsonl" }
+  :filter("v > " .. sl.param("min", 0))
+  :window { tumbling = "1s", key = "k" }
+  :aggregate { n = "count()", s = "sum(v)" }
+  :file_sink { path = "out.jsonl" }
+LUA
+printf '%s\n' '{"_time":500,"k":"a","v":1}' '{"_time":700,"k":"a","v":5}' \
+  '{"_time":1200,"k":"a","v":7}' '{"_time":100,"k":"a","v":9}' >"$work/fs/input/file_source:in.jsonl.jsonl"
+echo '{"min": 2}' >"$work/fs/set.json"
+printf '%s\n' '{"k":"a","window_start":0,"window_end":1000,"n":1,"s":5}' \
+  '{"k":"a","window_start":1000,"window_end":2000,"n":1,"s":7}' >"$work/fs/expect/file_sink:out.jsonl.jsonl"
+expect_rc 1 "$work/fs.lua" "$work/fs"
+# the late record (time 100 after the watermark passed 1000) is a dead letter
+grep -q 'sink .dead_letter. (no expect file: expecting no records): 1 difference' "$work/out" ||
+  fail "the late record was not reported"
+grep -q '"reason":"late"' "$work/out" || fail "no late dead letter"
+expect_rc 0 --update "$work/fs.lua" "$work/fs"
+expect_rc 0 "$work/fs.lua" "$work/fs"
+[ ! -e "$work/out.jsonl" ] && [ ! -e "$work/fs/out.jsonl" ] || fail "the real file sink was written"
+
+# 8. A source decoded as Avro is refused clearly (case inputs are JSON).
+mkdir -p "$work/empty"
+expect_rc 1 "$top/pipelines/demo.lua" "$work/empty"
+grep -q 'demo.lua:[0-9]*: source .kafka_source:telemetry. feeds decode{format = "avro"}' \
+  "$work/out" || fail "Avro decode not refused clearly"
+
+# 9. Usage errors.
+expect_rc 2 "$top/pipelines/plant.lua"
+expect_rc 2 --frobnicate "$top/pipelines/plant.lua" "$work/case"
+echo "pipeline_test: ok"
