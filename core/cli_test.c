@@ -165,7 +165,7 @@ static int write_expect(const char *dir, const sl_test_capture *c) {
   if (strcmp(c->id, "dead_letter") == 0 && c->count == 0 && stat(path, &st) != 0)
     return 0; /* no dead letters, none expected: no file needed */
   FILE *fp = fopen(path, "wb");
-  int ok = fp && fwrite(c->lines.data, 1, c->lines.len, fp) == c->lines.len;
+  int ok = fp && (!c->lines.len || fwrite(c->lines.data, 1, c->lines.len, fp) == c->lines.len);
   if (fp && fclose(fp) != 0)
     ok = 0;
   if (!ok) {

@@ -68,6 +68,7 @@ list(APPEND SLUICE_SOURCES
   core/cli_state.c
   core/test_compare.c
   core/test_case.c
+  core/test_input.c
   core/cli_test.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One case of `sluice test` (test_case.h). The graph is rewritten in place
  * and run by the ordinary runtime, so a case exercises exactly the
- * operators `sluice run` builds. The case source hands out one record per
- * poll: every traversal then holds at most one watermark advance, and the
- * poll count numbers the advances for the order check of test_compare.c.
- * The connector descriptors are static, so they find the running case
- * through `active` (one case runs at a time, on the calling thread). */
+ * operators `sluice run` builds. The case source (test_input.c) hands out
+ * one record per poll: every traversal then holds at most one watermark
+ * advance, and the poll count numbers the advances for the order check of
+ * test_compare.c. The connector descriptors are static, so they find the
+ * running case through `active` (one case runs at a time, on the calling
+ * thread). */
 #define _GNU_SOURCE /* asprintf */
 #include <dirent.h>
 #include <errno.h>
@@ -22,162 +23,6 @@
 #include "test_case.h"
 
 static sl_test_case *active;
-
-/* ---- the case source: input/<id>.jsonl ---------------------------------- */
-
-typedef struct input_rec {
-  char *bytes; /* the line, or the record without _partition/_time */
-  size_t len;
-  int32_t partition;
-  int64_t offset, time;
-} input_rec;
-
-typedef struct input_src {
-  const sl_connector_env *env;
-  char *name; /* source name in record positions (dead letters) */
-  input_rec *recs;
-  size_t count, next;
-} input_src;
-
-static const sl_config_entry input_config[] = {
-    {"path", SL_CFG_STRING, 0, NULL, "the case's input file; none: no records"},
-    {"format", SL_CFG_STRING, 0, "raw", "how the runtime decodes the lines"},
-    {"name", SL_CFG_STRING, 0, "", "source name of the records"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static void input_close(void *state) {
-  input_src *s = state;
-  if (!s)
-    return;
-  for (size_t i = 0; i < s->count; i++)
-    free(s->recs[i].bytes);
-  free(s->recs);
-  free(s->name);
-  free(s);
-}
-
-/* `_partition` and `_time` of an input object, removed from it. */
-static int take_meta(json_t *o, input_rec *r, const char *path, long line, sl_error *err) {
-  json_t *p = json_object_get(o, "_partition"), *t = json_object_get(o, "_time");
-  if (p && (!json_is_integer(p) || json_integer_value(p) < 0 || json_integer_value(p) > 65535))
-    return sl_error_set(err, SL_ERR_INVALID, "%s:%ld: _partition must be an integer 0..65535", path,
-                        line);
-  if (t && !json_is_integer(t))
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "%s:%ld: _time must be integer milliseconds since the epoch", path, line);
-  r->partition = p ? (int32_t)json_integer_value(p) : 0;
-  r->time = t ? (int64_t)json_integer_value(t) : 0;
-  json_object_del(o, "_partition");
-  json_object_del(o, "_time");
-  return SL_OK;
-}
-
-/* One line: a JSON object keeps its bytes unless _partition/_time had to
- * go; anything else is handed on as it is (the pipeline dead-letters it,
- * which is how a case tests malformed input). */
-static int parse_line(input_src *s, const char *line, size_t n, const char *path, long no,
-                      int64_t *offsets, sl_error *err) {
-  input_rec *r = &s->recs[s->count];
-  memset(r, 0, sizeof *r);
-  json_t *o = json_loadb(line, n, 0, NULL);
-  int meta = json_is_object(o) && (json_object_get(o, "_partition") || json_object_get(o, "_time"));
-  if (meta && take_meta(o, r, path, no, err) != SL_OK) {
-    json_decref(o);
-    return err->code;
-  }
-  r->bytes = meta ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
-                  : strndup(line, n);
-  json_decref(o);
-  if (!r->bytes)
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  r->len = strlen(r->bytes);
-  r->offset = offsets[r->partition]++;
-  s->count++;
-  return SL_OK;
-}
-
-static int load_input(input_src *s, const char *path, sl_error *err) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp)
-    return sl_error_set(err, SL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-  int64_t *offsets = calloc(65536, sizeof *offsets);
-  char *line = NULL;
-  size_t cap = 0, reccap = 0;
-  ssize_t n;
-  long no = 0;
-  int rc = offsets ? SL_OK : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  while (rc == SL_OK && (n = getline(&line, &cap, fp)) >= 0) {
-    no++;
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-      n--;
-    if (n == 0)
-      continue;
-    if (s->count == reccap) {
-      reccap = reccap ? reccap * 2 : 64;
-      input_rec *g = realloc(s->recs, reccap * sizeof *g);
-      if (!g) {
-        rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-        break;
-      }
-      s->recs = g;
-    }
-    rc = parse_line(s, line, (size_t)n, path, no, offsets, err);
-  }
-  free(line);
-  free(offsets);
-  fclose(fp);
-  return rc;
-}
-
-static int input_open(const sl_connector_env *env, const sl_config *cfg, void **state,
-                      sl_error *err) {
-  input_src *s = calloc(1, sizeof *s);
-  if (!s || !(s->name = strdup(sl_config_string(cfg, "name", "")))) {
-    free(s);
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  }
-  s->env = env;
-  const char *path = sl_config_string(cfg, "path", NULL);
-  int rc = path ? load_input(s, path, err) : SL_OK;
-  if (rc != SL_OK) {
-    input_close(s);
-    return rc;
-  }
-  *state = s;
-  return SL_OK;
-}
-
-static int input_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int *eof,
-                      sl_error *err) {
-  (void)timeout_ms;
-  input_src *s = state;
-  active->polls++;
-  if (s->next == s->count || max == 0) {
-    *eof = s->next == s->count;
-    return SL_OK;
-  }
-  const input_rec *in = &s->recs[s->next++];
-  sl_arena *a = sl_batch_arena(out);
-  sl_record *r = sl_record_new(a, 0);
-  char *bytes = r ? sl_arena_strndup(a, in->bytes, in->len) : NULL;
-  if (!bytes)
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  sl_record_set_raw(r, bytes, in->len);
-  sl_record_set_position(r, s->env->source_id, s->name, in->partition, in->offset);
-  sl_record_set_timestamp(r, in->time);
-  return sl_batch_push(out, r);
-}
-
-static const sl_source_desc input_source = {
-    .name = "test_input",
-    .summary = "sluice test: a case's input file",
-    .flags = SL_SOURCE_DECODES,
-    .config = input_config,
-    .open = input_open,
-    .poll = input_poll,
-    .close = input_close,
-};
 
 /* ---- the capturing sink --------------------------------------------------- */
 
@@ -291,8 +136,13 @@ static const sl_sink_desc output_sink_desc = {
     .close = output_close,
 };
 
+void sl_test_case_note_poll(void) {
+  if (active)
+    active->polls++;
+}
+
 int sl_test_case_register(sl_registry *reg) {
-  int rc = sl_registry_add_source(reg, &input_source);
+  int rc = sl_registry_add_source(reg, &sl_test_input_source);
   return rc == SL_OK ? sl_registry_add_sink(reg, &output_sink_desc) : rc;
 }
 
@@ -336,27 +186,45 @@ static const char *input_format(const sl_node_desc *n) {
   return strcmp(sl_config_string(n->config, "format", "json"), "raw") == 0 ? "raw" : "json";
 }
 
-/* A decode{format = "avro"} right under a replaced source would get JSON
- * lines: refuse clearly instead of dead-lettering every record. */
-static int check_decoders(const sl_graph_desc *g, int src, sl_error *err) {
+/* The Avro schema the case lines must be encoded with: that of a
+ * decode{format = "avro"} right under the source (NULL: none). Formats the
+ * case source cannot produce (a schema registry's wire format, two
+ * different decoders) are refused clearly instead of dead-lettering every
+ * record. */
+static int avro_schema_of(const sl_graph_desc *g, int src, const char **schema, sl_error *err) {
   int kids[256];
   size_t nk = sl_graph_children(g, src, kids, 256);
+  const char *seen = NULL;
+  *schema = NULL;
   for (size_t k = 0; k < nk; k++) {
     const sl_node_desc *d = &g->nodes[kids[k]];
-    if (strcmp(d->type, "decode") == 0 &&
-        strcmp(sl_config_string(d->config, "format", "json"), "json") != 0)
+    const char *format = sl_config_string(d->config, "format", "json");
+    if (strcmp(d->type, "decode") != 0)
+      continue;
+    if (seen && strcmp(seen, format) != 0)
       return sl_error_set(err, SL_ERR_INVALID,
-                          "%s:%d: source '%s' feeds decode{format = \"%s\"} (line %d): sluice "
-                          "test feeds JSON Lines and decodes only JSON so far",
-                          g->file, g->nodes[src].line, g->nodes[src].label,
-                          sl_config_string(d->config, "format", ""), d->line);
+                          "%s:%d: source '%s' feeds decoders of two formats (%s and %s): sluice "
+                          "test cannot write one input for both",
+                          g->file, g->nodes[src].line, g->nodes[src].label, seen, format);
+    seen = format;
+    if (strcmp(format, "avro") != 0)
+      continue;
+    if (sl_config_string(d->config, "registry", NULL) ||
+        !sl_config_string(d->config, "schema", NULL))
+      return sl_error_set(
+          err, SL_ERR_INVALID,
+          "%s:%d: source '%s' feeds decode{format = \"avro\"} (line %d) through a "
+          "schema registry: sluice test encodes case inputs only with a `schema` file",
+          g->file, g->nodes[src].line, g->nodes[src].label, d->line);
+    *schema = sl_config_string(d->config, "schema", NULL);
   }
   return SL_OK;
 }
 
 static int prepare_source(sl_test_case *tc, sl_graph_desc *g, size_t i, sl_error *err) {
   sl_node_desc *n = &g->nodes[i];
-  if (check_decoders(g, (int)i, err) != SL_OK)
+  const char *schema;
+  if (avro_schema_of(g, (int)i, &schema, err) != SL_OK)
     return err->code;
   sl_config *cfg = sl_config_new(g->file, n->line);
   char *file = case_file(n->label), *path = NULL;
@@ -371,6 +239,8 @@ static int prepare_source(sl_test_case *tc, sl_graph_desc *g, size_t i, sl_error
   const char *name =
       sl_config_string(n->config, "topic", sl_config_string(n->config, "path", n->label));
   sl_config_put_string(cfg, "name", name);
+  if (schema)
+    sl_config_put_string(cfg, "avro_schema", schema);
   replace_node(n, "test_input", cfg);
   free(file);
   free(path);

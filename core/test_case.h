@@ -43,4 +43,12 @@ int sl_test_case_run(sl_test_case *tc, const sl_graph_desc *g, sl_registry *reg,
 
 void sl_test_case_free(sl_test_case *tc); /* frees the contents, removes the temporary file */
 
+/* test_input.c: the case source. Options: `path` (the input file; none: no
+ * records), `format` (how the runtime decodes the lines: "json" or "raw"),
+ * `name` (source name of the records), `avro_schema` (encode each input
+ * object with this schema, for a decode{format = "avro"} downstream). */
+extern const sl_source_desc sl_test_input_source;
+/* A source poll of the running case: the next watermark advance. */
+void sl_test_case_note_poll(void);
+
 #endif

@@ -108,11 +108,25 @@ expect_rc 0 --update "$work/fs.lua" "$work/fs"
 expect_rc 0 "$work/fs.lua" "$work/fs"
 [ ! -e "$work/out.jsonl" ] && [ ! -e "$work/fs/out.jsonl" ] || fail "the real file sink was written"
 
-# 8. A source decoded as Avro is refused clearly (case inputs are JSON).
-mkdir -p "$work/empty"
-expect_rc 1 "$top/pipelines/demo.lua" "$work/empty"
-grep -q 'demo.lua:[0-9]*: source .kafka_source:telemetry. feeds decode{format = "avro"}' \
-  "$work/out" || fail "Avro decode not refused clearly"
+# 8. A source decoded as Avro (the demo): case objects are encoded with the
+#    decode's schema; a line that is not JSON reaches the decoder as it is;
+#    an object the schema cannot hold fails the case with its line.
+mkdir -p "$work/avro/input"
+printf '%s\n' '{"machine_id":"m0007","ts":1000,"temperature":95,"vibration":1.5}' \
+  '{"machine_id":"m0007","ts":3000,"temperature":99,"vibration":2}' 'garbage' \
+  '{"machine_id":"m0001","ts":21000,"temperature":61,"vibration":1}' \
+  >"$work/avro/input/kafka_source:telemetry.jsonl"
+expect_rc 0 --update "$top/pipelines/demo.lua" "$work/avro"
+expect_rc 0 "$top/pipelines/demo.lua" "$work/avro"
+grep -q '"machine_id":"m0007","window_start":0,"window_end":5000,"avg_temp":97.0' \
+  "$work/avro/expect/kafka_sink:machine-stats.jsonl" || fail "Avro input not decoded"
+grep -q '"reason":"decode".*"raw":"garbage"' "$work/avro/expect/dead_letter.jsonl" ||
+  fail "malformed Avro input not dead-lettered"
+echo '{"machine_id":"m1","ts":"soon","temperature":1,"vibration":1}' \
+  >>"$work/avro/input/kafka_source:telemetry.jsonl"
+expect_rc 1 "$top/pipelines/demo.lua" "$work/avro"
+grep -q 'telemetry.jsonl:5: does not fit the Avro schema: field .ts.' "$work/out" ||
+  fail "an input the schema cannot hold was not reported"
 
 # 9. Usage errors.
 expect_rc 2 "$top/pipelines/plant.lua"
