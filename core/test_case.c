@@ -308,8 +308,32 @@ static int check_dir(sl_test_case *tc, const char *sub, const sl_graph_desc *g, 
   return rc;
 }
 
+/* Two sources or two sinks whose ids differ only in '/' versus '_' would
+ * share a case file. */
+static int check_file_names(const sl_graph_desc *g, sl_error *err) {
+  int rc = SL_OK;
+  for (size_t i = 0; i < g->count && rc == SL_OK; i++)
+    for (size_t j = i + 1; j < g->count && rc == SL_OK; j++) {
+      const sl_node_desc *a = &g->nodes[i], *b = &g->nodes[j];
+      if (a->kind != b->kind || a->kind == SL_NODE_OPERATOR)
+        continue;
+      char *fa = case_file(a->label), *fb = case_file(b->label);
+      if (!fa || !fb)
+        rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+      else if (strcmp(fa, fb) == 0)
+        rc = sl_error_set(err, SL_ERR_INVALID,
+                          "%s:%d: '%s' and '%s' (line %d) would share the case file %s: give "
+                          "one an explicit id",
+                          g->file, b->line, b->label, a->label, a->line, fb);
+      free(fa);
+      free(fb);
+    }
+  return rc;
+}
+
 int sl_test_case_prepare(sl_test_case *tc, sl_graph_desc *g, sl_error *err) {
-  if (check_dir(tc, "input", g, SL_NODE_SOURCE, err) != SL_OK ||
+  if (check_file_names(g, err) != SL_OK ||
+      check_dir(tc, "input", g, SL_NODE_SOURCE, err) != SL_OK ||
       check_dir(tc, "expect", g, SL_NODE_SINK, err) != SL_OK)
     return err->code;
   free(g->state);

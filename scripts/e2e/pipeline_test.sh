@@ -81,6 +81,12 @@ echo '{"_partition":"one","machine_id":"m1"}' >>"$work/bad/input/readings.jsonl"
 expect_rc 1 "$top/pipelines/plant.lua" "$work/bad"
 grep -q 'readings.jsonl:10: _partition must be an integer' "$work/out" || fail "bad _partition"
 expect_rc 1 "$top/pipelines/plant.lua" "$work/nonexistent"
+printf '%s\n' 'local sl = require "sluice"' 'local p = sl.pipeline { name = "twins" }' \
+  'local s = p:stdin_source {}' 's:file_sink { path = "a/b" }' 's:file_sink { path = "a_b" }' \
+  >"$work/twins.lua"
+expect_rc 1 "$work/twins.lua" "$work/bad"
+grep -q "twins.lua:5: 'file_sink:a_b' and 'file_sink:a/b' (line 4) would share the case file" \
+  "$work/out" || fail "ids sharing a case file not reported"
 
 # 7. Derived ids, a file source, no dead-letter sink, params from set.json
 #    and no wall clock: record timestamps come from _time.
@@ -107,6 +113,29 @@ grep -q '"reason":"late"' "$work/out" || fail "no late dead letter"
 expect_rc 0 --update "$work/fs.lua" "$work/fs"
 expect_rc 0 "$work/fs.lua" "$work/fs"
 [ ! -e "$work/out.jsonl" ] && [ ! -e "$work/fs/out.jsonl" ] || fail "the real file sink was written"
+
+# 7b. No wall clock: with idle = "1ms" a run would stop waiting for the
+#     silent partition 1 after a millisecond of processing time and close
+#     window [0, 1s) early; under test, partitions never turn idle, so its
+#     second record (after 3000 of partition 0) still counts, not late.
+mkdir -p "$work/idle/input" "$work/idle/expect"
+cat >"$work/idle.lua" <<'LUA'
+local sl = require "sluice"
+local p = sl.pipeline { name = "idle" }
+p:kafka_source { id = "in", topic = "t" }:decode { format = "json" }
+  :window { tumbling = "1s", key = "k", time = "ts", idle = "1ms" }
+  :aggregate { n = "count()" }
+  :file_sink { id = "out", path = "out.jsonl" }
+LUA
+{
+  echo '{"_partition":1,"k":"a","ts":0}'
+  for i in $(seq 1 3000); do echo "{\"_partition\":0,\"k\":\"a\",\"ts\":$((i * 10))}"; done
+  echo '{"_partition":1,"k":"a","ts":500}'
+} >"$work/idle/input/in.jsonl"
+expect_rc 0 --update "$work/idle.lua" "$work/idle"
+grep -q '"window_start":0,"window_end":1000,"n":101}' "$work/idle/expect/out.jsonl" ||
+  fail "a partition turned idle on the wall clock: $(head -1 "$work/idle/expect/out.jsonl")"
+[ ! -e "$work/idle/expect/dead_letter.jsonl" ] || fail "a record was late"
 
 # 8. A source decoded as Avro (the demo): case objects are encoded with the
 #    decode's schema; a line that is not JSON reaches the decoder as it is;
