@@ -117,8 +117,12 @@ static int load_expect(const char *path, sl_test_rec **out, size_t *n) {
   *out = NULL;
   *n = 0;
   FILE *fp = fopen(path, "rb");
-  if (!fp)
-    return errno == ENOENT ? 0 : -1;
+  if (!fp && errno == ENOENT)
+    return 0; /* no file: the sink expects no records */
+  if (!fp) {
+    fprintf(stderr, "%s: %s\n", path, strerror(errno));
+    return -1;
+  }
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -127,9 +131,9 @@ static int load_expect(const char *path, sl_test_rec **out, size_t *n) {
   while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
     no++;
     json_error_t je;
-    json_t *o = strspn(line, " \t\r\n") == (size_t)len ? NULL : json_loads(line, 0, &je);
     if (strspn(line, " \t\r\n") == (size_t)len)
-      continue;
+      continue; /* blank lines separate nothing in JSON Lines */
+    json_t *o = json_loads(line, 0, &je);
     sl_test_rec *g = realloc(*out, (*n + 1) * sizeof *g);
     if (!json_is_object(o) || !g) {
       fprintf(stderr, "%s:%ld: %s\n", path, no,
@@ -195,9 +199,9 @@ static int compare_case(const sl_test_case *tc, sl_buf *report, size_t *records)
     *records += c->count;
     if (problems) {
       failing++;
-      sl_buf_printf(report, "  sink '%s' (%s): %zu difference%s%s\n", c->id,
+      sl_buf_printf(report, "  sink '%s' (%s): %zu difference%s\n", c->id,
                     has_file ? path : "no expect file: expecting no records", problems,
-                    problems == 1 ? "" : "s", "");
+                    problems == 1 ? "" : "s");
       for (char *l = diff.data, *e; l && *l; l = e + 1) {
         e = strchr(l, '\n');
         sl_buf_printf(report, "  %.*s\n", (int)(e - l), l);

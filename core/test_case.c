@@ -236,6 +236,8 @@ static int prepare_source(sl_test_case *tc, sl_graph_desc *g, size_t i, sl_error
   if (access(path, F_OK) == 0)
     sl_config_put_string(cfg, "path", path);
   sl_config_put_string(cfg, "format", input_format(n));
+  int is_file = strcmp(n->type, "file_source") == 0 || strcmp(n->type, "stdin_source") == 0;
+  sl_config_put_bool(cfg, "line_offsets", is_file);
   const char *name =
       sl_config_string(n->config, "topic", sl_config_string(n->config, "path", n->label));
   sl_config_put_string(cfg, "name", name);

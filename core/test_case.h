@@ -46,7 +46,8 @@ void sl_test_case_free(sl_test_case *tc); /* frees the contents, removes the tem
 /* test_input.c: the case source. Options: `path` (the input file; none: no
  * records), `format` (how the runtime decodes the lines: "json" or "raw"),
  * `name` (source name of the records), `avro_schema` (encode each input
- * object with this schema, for a decode{format = "avro"} downstream). */
+ * object with this schema, for a decode{format = "avro"} downstream),
+ * `line_offsets` (offsets are line numbers, as a file_source's). */
 extern const sl_source_desc sl_test_input_source;
 /* A source poll of the running case: the next watermark advance. */
 void sl_test_case_note_poll(void);

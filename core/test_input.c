@@ -3,7 +3,8 @@
  * open. One record per poll, so that each traversal holds at most one
  * watermark advance (test_case.c numbers them by the polls). `_partition`
  * and `_time` become the record's partition and timestamp; offsets count
- * per partition from 0. When the replaced source fed a decode{format =
+ * per partition from 0, as Kafka's do, or are line numbers in place of a
+ * file_source. When the replaced source fed a decode{format =
  * "avro"}, each input object is encoded with that schema here, so the
  * pipeline's decode reads what it reads in production. */
 #include <errno.h>
@@ -31,6 +32,7 @@ typedef struct input_src {
   char *name; /* source name in record positions (dead letters) */
   input_rec *recs;
   size_t count, cap, next;
+  int line_offsets;
   sl_format *json, *avro; /* avro_schema: JSON text -> record -> Avro bytes */
   sl_arena *arena;
   sl_buf buf;
@@ -41,6 +43,8 @@ static const sl_config_entry input_config[] = {
     {"format", SL_CFG_STRING, 0, "raw", "how the runtime decodes the lines"},
     {"name", SL_CFG_STRING, 0, "", "source name of the records"},
     {"avro_schema", SL_CFG_STRING, 0, NULL, "encode the input objects with this Avro schema"},
+    {"line_offsets", SL_CFG_BOOL, 0, "false",
+     "offsets are line numbers (as file_source's), not counts per partition from 0"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -126,7 +130,7 @@ static int parse_line(input_src *s, const char *line, size_t n, const char *path
   }
   if (rc != SL_OK || !r->bytes)
     return rc != SL_OK ? rc : sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  r->offset = offsets[r->partition]++;
+  r->offset = s->line_offsets ? no : offsets[r->partition]++;
   s->count++;
   return SL_OK;
 }
@@ -192,6 +196,7 @@ static int input_open(const sl_connector_env *env, const sl_config *cfg, void **
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
   s->env = env;
+  s->line_offsets = sl_config_bool(cfg, "line_offsets", 0);
   const char *path = sl_config_string(cfg, "path", NULL);
   const char *schema = sl_config_string(cfg, "avro_schema", NULL);
   int rc = schema ? open_avro(s, cfg, schema, err) : SL_OK;

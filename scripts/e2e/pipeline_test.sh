@@ -137,6 +137,31 @@ grep -q '"window_start":0,"window_end":1000,"n":101}' "$work/idle/expect/out.jso
   fail "a partition turned idle on the wall clock: $(head -1 "$work/idle/expect/out.jsonl")"
 [ ! -e "$work/idle/expect/dead_letter.jsonl" ] || fail "a record was late"
 
+# 7c. `sluice test` agrees with `sluice run`: the output of a real run of a
+#     file pipeline, `_id` included, is the expectation of the same input.
+mkdir -p "$work/agree/input" "$work/agree/expect" "$work/run"
+cat >"$work/run/p.lua" <<'LUA'
+local sl = require "sluice"
+local p = sl.pipeline { name = "agree" }
+p:file_source { id = "in", path = "in.jsonl" }
+  :filter "v >= 0"
+  :window { tumbling = "1s", key = "k", time = "ts" }
+  :aggregate { n = "count()", avg_v = "avg(v)", p = "p50(v)" }
+  :file_sink { id = "out", path = "out.jsonl" }
+p:dead_letter { path = "dlq.jsonl" }
+LUA
+for i in $(seq 1 200); do
+  echo "{\"k\":\"k$((i % 3))\",\"ts\":$((i * 37)),\"v\":$((i % 11 - 1)).25}"
+done >"$work/run/in.jsonl"
+echo '{"k":"k1","ts":"x"' >>"$work/run/in.jsonl"
+"$bin" run "$work/run/p.lua" --api off 2>"$work/run/log" || { cat "$work/run/log"; fail "run failed"; }
+cp "$work/run/in.jsonl" "$work/agree/input/in.jsonl"
+cp "$work/run/out.jsonl" "$work/agree/expect/out.jsonl"
+grep -q '"_id":"agree/out/' "$work/agree/expect/out.jsonl" || fail "run wrote no _id"
+sed 's/"name":"[^"]*in.jsonl"/"name":"in.jsonl"/' "$work/run/dlq.jsonl" \
+  >"$work/agree/expect/dead_letter.jsonl"
+expect_rc 0 "$work/run/p.lua" "$work/agree"
+
 # 8. A source decoded as Avro (the demo): case objects are encoded with the
 #    decode's schema; a line that is not JSON reaches the decoder as it is;
 #    an object the schema cannot hold fails the case with its line.
