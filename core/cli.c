@@ -36,7 +36,7 @@ static const char usage_text[] =
     "  state show|reset|drop FILE.lua [ID] [--json] [--yes]\n"
     "                                                   inspect or remove a pipeline's stored\n"
     "                                                   state (reset asks unless --yes)\n"
-    "  test FILE.lua CASE_DIR... [--update]            run the pipeline on test cases and\n"
+    "  test FILE.lua CASE_DIR... [--update]             run the pipeline on test cases and\n"
     "                                                   compare its outputs (docs/testing.md)\n"
     "  version                                          print the version\n"
     "\n"
