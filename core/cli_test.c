@@ -307,7 +307,10 @@ int sl_test_main(int argc, char **argv) {
       free(cases);
       return SL_EXIT_OK;
     } else if (a[0] == '-') {
-      fprintf(stderr, "sluice: test: unknown option or missing value '%s'\n\n%s", a, test_usage);
+      int known = strcmp(a, "--log-level") == 0 || strcmp(a, "--log-format") == 0;
+      fprintf(stderr, "sluice: test: %s '%s'%s%s\n\n%s",
+              known ? "bad or missing value for" : "unknown option", a, known ? ": " : "",
+              known ? (i + 1 < argc ? argv[i + 1] : "(none)") : "", test_usage);
       free(cases);
       return SL_EXIT_USAGE;
     } else if (!file) {
