@@ -81,6 +81,11 @@ echo '{"_partition":"one","machine_id":"m1"}' >>"$work/bad/input/readings.jsonl"
 expect_rc 1 "$top/pipelines/plant.lua" "$work/bad"
 grep -q 'readings.jsonl:10: _partition must be an integer' "$work/out" || fail "bad _partition"
 expect_rc 1 "$top/pipelines/plant.lua" "$work/nonexistent"
+printf '%s\n' 'local sl = require "sluice"' 'local p = sl.pipeline { name = "bad" }' \
+  'p:stdin_source {}:fliter "x > 1":stdout_sink {}' >"$work/invalid.lua"
+expect_rc 1 "$work/invalid.lua" "$work/bad"
+grep -q "invalid.lua:3: unknown operator 'fliter'" "$work/out" || fail "invalid pipeline not reported"
+grep -q "^FAIL $work/bad: the pipeline is invalid" "$work/out" || fail "no FAIL for an invalid pipeline"
 printf '%s\n' 'local sl = require "sluice"' 'local p = sl.pipeline { name = "twins" }' \
   'local s = p:stdin_source {}' 's:file_sink { path = "a/b" }' 's:file_sink { path = "a_b" }' \
   >"$work/twins.lua"
