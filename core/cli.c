@@ -36,6 +36,8 @@ static const char usage_text[] =
     "  state show|reset|drop FILE.lua [ID] [--json] [--yes]\n"
     "                                                   inspect or remove a pipeline's stored\n"
     "                                                   state (reset asks unless --yes)\n"
+    "  test FILE.lua CASE_DIR... [--update]             run the pipeline on test cases and\n"
+    "                                                   compare its outputs (docs/testing.md)\n"
     "  version                                          print the version\n"
     "\n"
     "options (any command):\n"
@@ -360,6 +362,8 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
 int sl_cli_main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "bench") == 0)
     return sl_bench_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "test") == 0)
+    return sl_test_main(argc, argv);
   if (argc > 2 && strcmp(argv[1], "gateway") == 0 && strcmp(argv[2], "--hash-key") == 0)
     return sl_gateway_hash_main(argc, argv);
   cli_args a;

@@ -813,7 +813,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       }
     }
     int64_t now = sl_runtime_now_ms();
-    if (now - rt->last_tick_ms >= 1000) {
+    if (!rt->opts.event_time_only && now - rt->last_tick_ms >= 1000) {
       rt->last_tick_ms = now;
       rt->arrived_us = mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_NONE, now, err)) != SL_OK ||

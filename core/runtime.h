@@ -17,6 +17,8 @@ typedef struct sl_runtime_options {
   const char *api_addr;    /* NULL: no HTTP server */
   int64_t retry_budget_ms; /* how long a dependency may stay down while running
                               before run() fails (exit 3); default 10 min */
+  int event_time_only;     /* `sluice test`: no timers and no wall clock (operators
+                              see now_ms() = 0), so results depend on the input alone */
 } sl_runtime_options;
 
 /* Build every node (operators init'ed, connectors opened). Takes nothing:

@@ -67,5 +67,9 @@ list(APPEND SLUICE_SOURCES
   core/state_start.c
   core/cli_state.c
   core/lua_sandbox.c
+  core/test_compare.c
+  core/test_case.c
+  core/test_input.c
+  core/cli_test.c
 )
 include(core/dashboard/dashboard.cmake)

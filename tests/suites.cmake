@@ -61,3 +61,5 @@ sluice_suite(core_runtime_pause core/test_runtime_pause.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} lua_fixture.c) # shared by the Lua suites
 sluice_suite(core_lua_bridge core/test_lua_bridge.c)
 sluice_suite(core_lua_sandbox core/test_lua_sandbox.c)
+sluice_suite(core_test_compare core/test_test_compare.c)
+sluice_suite(core_test_case core/test_test_case.c)
