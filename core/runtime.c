@@ -39,11 +39,15 @@ static void env_counter_add(void *runtime, const char *name, double delta) {
   (void)runtime, (void)name, (void)delta;
 }
 
+/* A connector's env->runtime is its node's handle, so that what it reports
+ * (dead letters above all: they name the node that rejected the record) is
+ * attributed to that source or sink. */
+static sl_runtime *env_rt(void *runtime) { return ((struct sl_operator *)runtime)->rt; }
+
 static int env_dead_letter(void *runtime, const sl_record *r, const char *reason,
                            const char *message) {
-  sl_runtime *rt = runtime;
-  /* Connector failures are attributed to the first node for counting. */
-  return sl_runtime_dead_letter(rt, &rt->nodes[0], r, reason, message);
+  struct sl_operator *self = runtime;
+  return sl_runtime_dead_letter(self->rt, self->node, r, reason, message);
 }
 
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
@@ -71,7 +75,7 @@ void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_
 
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = env_rt(runtime);
   __atomic_store_n(&rt->assigned, 1, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
@@ -119,13 +123,13 @@ static void revoke_memory(sl_runtime *rt, int32_t source_id, const int32_t *part
  * means the group coordinator is out of reach; a rebalance's revoke is
  * followed by an assign and keeps the worker ready. */
 static void env_on_assignment_lost(void *runtime, int32_t source_id) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = env_rt(runtime);
   (void)source_id;
   __atomic_store_n(&rt->assigned, 0, __ATOMIC_RELAXED);
 }
 
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = env_rt(runtime);
   if (rt->closing)
     return SL_OK;
   if (!rt->ckpt) {
@@ -157,7 +161,7 @@ static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   e->state = rt->graph->state;
   e->source_id = source_id;
   e->node_name = n->desc->label;
-  e->runtime = rt;
+  e->runtime = &n->handle; /* set up by build_node before fill_env */
   e->log = env_log;
   e->counter_add = env_counter_add;
   e->dead_letter = env_dead_letter;

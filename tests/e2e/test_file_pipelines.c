@@ -186,7 +186,8 @@ static void check_dead_letters(void) {
     json_int_t line = json_integer_value(json_object_get(json_object_get(o, "source"), "offset"));
     const char *reason = json_string_value(json_object_get(o, "reason"));
     const char *raw = json_string_value(json_object_get(o, "raw"));
-    if (line < 1 || line > N || !reason || !raw || seen[line]) {
+    const char *node = json_string_value(json_object_get(o, "node"));
+    if (line < 1 || line > N || !reason || !raw || !node || seen[line]) {
       bad++;
       continue;
     }
@@ -194,12 +195,14 @@ static void check_dead_letters(void) {
     char want[128];
     if (rows[line].k == ROW_MALFORMED) {
       snprintf(want, sizeof want, "{\"id\":%d,\"t\":", (int)line);
-      bad += strcmp(reason, "decode") != 0 || strcmp(raw, want) != 0;
+      /* decoded in place by the source: the source rejected it */
+      bad += strcmp(reason, "decode") != 0 || strcmp(raw, want) != 0 ||
+             strcmp(node, "file_source#0") != 0;
     } else if (rows[line].k == ROW_STRING) {
       snprintf(want, sizeof want, "{\"id\":%d,\"t\":\"hot\",\"dev\":\"d%d\"}", (int)line,
                (int)line % 7);
       bad += strcmp(reason, "eval") != 0 || strcmp(raw, want) != 0 ||
-             !strstr(json_string_value(json_object_get(o, "error")), "cannot add string");
+             strcmp(node, "filter#1") != 0 || !strstr(json_string_value(json_object_get(o, "error")), "cannot add string");
     } else {
       bad++;
     }
@@ -220,6 +223,30 @@ static void test_file_source_default_format_decodes_json(void) {
   CU_ASSERT_EQUAL_FATAL(run("run p.lua"), 0);
   check_outputs(50);
   check_dead_letters();
+}
+
+/* A record a connector rejects names that connector, not the pipeline's
+ * first node (regression: connector dead letters were attributed to node 0;
+ * here node 0 is the dead-letter sink itself). */
+static void test_connector_dead_letter_names_its_node(void) {
+  write_file("long.jsonl", "{\"id\":1}\n{\"id\":2,\"padding\":\"xxxxxxxxxxxxxxxx\"}\n");
+  write_file("long.lua", "local sl = require \"sluice\"\n"
+                         "local p = sl.pipeline { name = \"dlnode\" }\n"
+                         "p:dead_letter { path = \"long_dl.jsonl\" }\n"
+                         "p:file_source { path = \"long.jsonl\", max_line_bytes = 16 }\n"
+                         "  :file_sink { path = \"long_out.jsonl\", truncate = true }\n");
+  CU_ASSERT_EQUAL_FATAL(run("run long.lua"), 0);
+  char *text = read_file("long_dl.jsonl");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  json_t *dl = parse_lines(text);
+  free(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(dl);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(dl), 1);
+  json_t *o = json_array_get(dl, 0);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "reason")), "decode");
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "node")), "file_source#1");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(o, "source"), "offset")), 2);
+  json_decref(dl);
 }
 
 static void test_set_changes_threshold(void) {
@@ -327,6 +354,8 @@ int suite_e2e_file_pipelines(void) {
   CU_add_test(s, "file_source default format decodes JSON (5000 readings, both branches, dead "
                  "letters)", test_file_source_default_format_decodes_json);
   CU_add_test(s, "--set changes a threshold", test_set_changes_threshold);
+  CU_add_test(s, "a connector's dead letter names that connector",
+              test_connector_dead_letter_names_its_node);
   CU_add_test(s, "log formats", test_log_formats);
   CU_add_test(s, "graph is DOT with every node", test_graph_is_dot);
   CU_add_test(s, "version", test_version);
