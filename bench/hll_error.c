@@ -29,7 +29,8 @@ static long long count_set(uint64_t first, uint64_t n) {
 int main(int argc, char **argv) {
   int trials = argc > 1 ? atoi(argv[1]) : 200;
   const uint64_t ns[] = {100, 1000, 10000, 100000, 1000000};
-  printf("| distinct values | sets | exact | worst abs error | mean rel error | worst rel error |\n");
+  printf("| distinct values | sets | exact | worst abs error | mean rel error "
+         "| worst rel error |\n");
   printf("|---:|---:|---:|---:|---:|---:|\n");
   for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
     uint64_t n = ns[k];

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime_internal.h"
+#include "source_time.h"
 
 static int64_t mono_us(void) {
   struct timespec ts;
@@ -196,13 +197,7 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
   if (!(n->source->flags & SL_SOURCE_DECODES))
     return SL_OK;
-  /* An absent `format` means the source's documented default ("json" for
-   * file_source), not "raw": look it up in the source's config map. */
-  const char *def = NULL;
-  for (const sl_config_entry *e = n->source->config; e && e->key; e++)
-    if (strcmp(e->key, "format") == 0)
-      def = e->default_value;
-  const char *format = sl_config_string(n->desc->config, "format", def);
+  const char *format = sl_source_format(n->source, n->desc->config);
   if (strcmp(format, "avro") == 0)
     return SL_OK; /* Avro container files carry their schema: the source decodes */
   if (!format || strcmp(format, "raw") == 0)
@@ -294,6 +289,8 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     if (build_node(rt, &rt->nodes[i], &source_ids, err) != SL_OK)
       goto out_fail;
   }
+  if (sl_runtime_time_init(rt, err) != SL_OK)
+    goto out_fail;
   if (strcmp(g->state, "redis") == 0) {
     const char *url = sl_config_string(g->pipeline, "redis", rt->opts.redis_url);
     rt->ckpt = sl_ckpt_new(rt, url ? url : "redis://127.0.0.1:6379", 60000, err);
@@ -327,6 +324,7 @@ void sl_runtime_free(sl_runtime *rt) {
     if (n->sink && n->sink->close && n->sink_state)
       n->sink->close(n->sink_state);
     sl_batch_release(&n->out);
+    sl_source_time_free(n->time);
     free(n->children);
   }
   free(rt->nodes);
@@ -404,6 +402,8 @@ static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err) {
       sl_log(SL_LOG_ERROR, n->desc->label, "%s", err->message);
       return rc;
     }
+    if (n->time_src && (rc = sl_runtime_apply_time(rt, n, &n->out)) != SL_OK)
+      return sl_error_set(err, rc, "%s: cannot dead-letter a record without time", n->desc->label);
     b = &n->out;
     sl_metric_add(n->m_out, (double)b->count);
   }
@@ -758,6 +758,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       n->eof = eof;
       if (rt->ckpt)
         skip_fenced(rt, &batch);
+
       if (batch.count) {
         got += batch.count;
         n->emitted += batch.count;
@@ -765,7 +766,11 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
         sl_metric_observe(rt->m_batch, (double)batch.count);
         rt->records_in += batch.count;
         note_offsets(&pending[i], &batch);
-        rc = push(rt, n, &batch, err);
+        if (n->time_src && !n->op && (rc = sl_runtime_apply_time(rt, n, &batch)) != SL_OK)
+          rc = sl_error_set(err, rc, "%s: cannot dead-letter a record without time",
+                            n->desc->label);
+        if (rc == SL_OK)
+          rc = push(rt, n, &batch, err);
         if (rc == SL_OK)
           rc = finish_traversal(rt, err);
         if (rc != SL_OK)

@@ -59,6 +59,8 @@ struct sl_node {
   struct sl_metric *m_in, *m_out, *m_failed; /* sluice_records_{in,out,failed}_total */
   struct sl_metric *m_latency; /* sinks: sluice_sink_latency_seconds */
   int depth;          /* guards re-entrant traversal of `out` */
+  struct sl_source_time *time; /* sources with `time = F`: owned */
+  sl_node *time_src;  /* reads that source's time field on its output */
 };
 
 struct sl_runtime {
@@ -102,5 +104,10 @@ void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double v
 /* runtime_metrics.c: the standard series of a node, created at build. */
 void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);
 int64_t sl_runtime_now_ms(void);
+/* runtime_time.c: event time at the source. After the nodes are built, find
+ * the node that reads each source's time field; then, on that node's output,
+ * set each record's time or dead-letter it (reason "time"), compacting `b`. */
+int sl_runtime_time_init(sl_runtime *rt, sl_error *err);
+int sl_runtime_apply_time(sl_runtime *rt, sl_node *n, sl_batch *b);
 
 #endif

@@ -57,5 +57,7 @@ list(APPEND SLUICE_SOURCES
   core/watermark.c
   core/window_assign.c
   core/window_store.c
+  core/source_time.c
+  core/runtime_time.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -46,3 +46,4 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} gateway_fixture.c) # shared by th
 sluice_suite(core_gateway_http core/test_gateway_http.c LABELS integration)
 sluice_suite(core_gateway_ingest core/test_gateway_ingest.c LABELS integration)
 sluice_suite(connectors_mqtt connectors/test_mqtt.c)
+sluice_suite(core_source_time core/test_source_time.c)

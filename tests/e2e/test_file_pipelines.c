@@ -129,6 +129,13 @@ static json_t *parse_lines(const char *text) {
   return arr;
 }
 
+static json_t *load_lines(const char *name) {
+  char *text = read_file(name);
+  json_t *arr = text ? parse_lines(text) : NULL;
+  free(text);
+  return arr;
+}
+
 static void check_outputs(int thr) {
   char *text = read_file("out.jsonl");
   CU_ASSERT_PTR_NOT_NULL_FATAL(text);
@@ -236,16 +243,121 @@ static void test_connector_dead_letter_names_its_node(void) {
                          "p:file_source { path = \"long.jsonl\", max_line_bytes = 16 }\n"
                          "  :file_sink { path = \"long_out.jsonl\", truncate = true }\n");
   CU_ASSERT_EQUAL_FATAL(run("run long.lua"), 0);
-  char *text = read_file("long_dl.jsonl");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-  json_t *dl = parse_lines(text);
-  free(text);
+  json_t *dl = load_lines("long_dl.jsonl");
   CU_ASSERT_PTR_NOT_NULL_FATAL(dl);
   CU_ASSERT_EQUAL_FATAL(json_array_size(dl), 1);
   json_t *o = json_array_get(dl, 0);
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "reason")), "decode");
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "node")), "file_source#1");
   CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(o, "source"), "offset")), 2);
+  json_decref(dl);
+}
+
+/* Event time at the source, end to end (issue 12): readings of m1 (hot,
+ * 400 s) and m2 (60 s, then silent), one a second, arriving out of order
+ * by up to 1 s across window boundaries (0, 2, 1, 4, 3, ...), plus two
+ * readings without a valid time. The JSON source assigns time = "ts" with
+ * delay = "2s": `for` fires once, `absent` fires for m2, windows without
+ * their own time take the source's delay, so no reading is late. A raw
+ * source with the same options reads its time at the :decode{} (the Kafka
+ * path) and counts the same. */
+#define EVT_BASE 1700000000000LL
+static void write_event_readings(void) {
+  char *text = malloc(64 * 1024);
+  size_t len = 0;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  for (int i = 0; i < 400; i++) {
+    int s = i == 0 ? 0 : i % 2 ? i + 1 : i - 1; /* 0, 2, 1, 4, 3, ... */
+    if (s > 399)
+      s = 399;
+    len += (size_t)snprintf(text + len, 64 * 1024 - len,
+                            "{\"machine_id\":\"m1\",\"ts\":%lld,\"temperature\":95}\n",
+                            EVT_BASE + s * 1000LL);
+    if (s <= 60)
+      len += (size_t)snprintf(text + len, 64 * 1024 - len,
+                              "{\"machine_id\":\"m2\",\"ts\":%lld,\"temperature\":20}\n",
+                              EVT_BASE + s * 1000LL);
+  }
+  snprintf(text + len, 64 * 1024 - len,
+           "{\"machine_id\":\"m3\",\"ts\":\"yesterday\",\"temperature\":20}\n"
+           "{\"machine_id\":\"m3\",\"temperature\":20}\n");
+  write_file("evt.jsonl", text);
+  free(text);
+}
+
+/* Windows in `name`: the number of results and the sum of `n`. */
+static void window_totals(const char *name, size_t *results, long long *readings) {
+  json_t *w = load_lines(name);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+  *results = json_array_size(w);
+  *readings = 0;
+  for (size_t i = 0; i < *results; i++)
+    *readings += json_integer_value(json_object_get(json_array_get(w, i), "n"));
+  json_decref(w);
+}
+
+static void test_source_event_time_alerts_and_windows(void) {
+  write_event_readings();
+  write_file("evt.lua",
+             "local sl = require \"sluice\"\n"
+             "local p = sl.pipeline { name = \"evt\" }\n"
+             "local r = p:file_source { path = \"evt.jsonl\", time = \"ts\",\n"
+             "                          delay = \"2s\" }\n"
+             "r:alert { name = \"hot\", when = \"temperature > 90\", [\"for\"] = \"30s\",\n"
+             "          key = \"machine_id\" }\n"
+             "  :file_sink { path = \"hot.jsonl\", truncate = true }\n"
+             "r:alert { name = \"dead\", absent = \"60s\", key = \"machine_id\" }\n"
+             "  :file_sink { path = \"dead.jsonl\", truncate = true }\n"
+             "r:window { tumbling = \"10s\", key = \"machine_id\" }\n"
+             "  :aggregate { n = \"count()\" }\n"
+             "  :file_sink { path = \"win.jsonl\", truncate = true }\n"
+             "p:file_source { path = \"evt.jsonl\", format = \"raw\", time = \"ts\",\n"
+             "                delay = \"2s\" }\n"
+             "  :decode { format = \"json\" }\n"
+             "  :window { tumbling = \"10s\", key = \"machine_id\" }\n"
+             "  :aggregate { n = \"count()\" }\n"
+             "  :file_sink { path = \"win_raw.jsonl\", truncate = true }\n"
+             "p:dead_letter { path = \"evt_dl.jsonl\" }\n");
+  CU_ASSERT_EQUAL_FATAL(run("run evt.lua"), 0);
+
+  json_t *hot = load_lines("hot.jsonl"), *dead = load_lines("dead.jsonl");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(hot);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(dead);
+  CU_ASSERT_EQUAL(json_array_size(hot), 1); /* fired once, never resolved */
+  json_t *h = json_array_get(hot, 0);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(h, "state")), "firing");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(h, "ts")), EVT_BASE + 30000);
+  CU_ASSERT_EQUAL(json_array_size(dead), 1); /* m2 silent since 60 s */
+  json_t *d = json_array_get(dead, 0);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(d, "key"),
+                                                           "machine_id")), "m2");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "ts")), EVT_BASE + 120000);
+  json_decref(hot);
+  json_decref(dead);
+
+  size_t results;
+  long long readings;
+  window_totals("win.jsonl", &results, &readings);
+  CU_ASSERT_EQUAL(results, 40 + 7); /* m1: 40 windows; m2: 6 full and one of 1 */
+  CU_ASSERT_EQUAL(readings, 400 + 61);
+  window_totals("win_raw.jsonl", &results, &readings);
+  CU_ASSERT_EQUAL(results, 40 + 7);
+  CU_ASSERT_EQUAL(readings, 400 + 61);
+
+  /* only the two readings without a valid time, once per source, named by it */
+  json_t *dl = load_lines("evt_dl.jsonl");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(dl);
+  CU_ASSERT_EQUAL(json_array_size(dl), 4);
+  int by_node[2] = {0, 0};
+  for (size_t i = 0; i < json_array_size(dl); i++) {
+    json_t *o = json_array_get(dl, i);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "reason")), "time");
+    const char *node = json_string_value(json_object_get(o, "node"));
+    by_node[0] += node && strcmp(node, "file_source#0") == 0;
+    by_node[1] += node && strcmp(node, "file_source#7") == 0;
+  }
+  CU_ASSERT_EQUAL(by_node[0], 2);
+  CU_ASSERT_EQUAL(by_node[1], 2);
   json_decref(dl);
 }
 
@@ -356,6 +468,8 @@ int suite_e2e_file_pipelines(void) {
   CU_add_test(s, "--set changes a threshold", test_set_changes_threshold);
   CU_add_test(s, "a connector's dead letter names that connector",
               test_connector_dead_letter_names_its_node);
+  CU_add_test(s, "event time at the source: for, absent, windows, no valid time",
+              test_source_event_time_alerts_and_windows);
   CU_add_test(s, "log formats", test_log_formats);
   CU_add_test(s, "graph is DOT with every node", test_graph_is_dot);
   CU_add_test(s, "version", test_version);
