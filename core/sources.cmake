@@ -71,5 +71,7 @@ list(APPEND SLUICE_SOURCES
   core/test_case.c
   core/test_input.c
   core/cli_test.c
+  core/source_time.c
+  core/runtime_time.c
 )
 include(core/dashboard/dashboard.cmake)
