@@ -102,6 +102,8 @@ do_build() {
 sanitizer_env() {
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # Avro-C's own leaks (the file says why).
+  export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0
 }
 
 do_replay() {

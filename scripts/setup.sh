@@ -31,8 +31,9 @@ if [[ $with_test == 1 ]]; then
   # the Kafka broker jars over TLS.
   # mosquitto: the MQTT broker the gateway's end-to-end test subscribes to.
   # openssl: the https tests make a self-signed certificate with it.
+  # clang and libclang-rt-14-dev: the fuzz targets (libFuzzer, tests/fuzz/).
   packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
-    openssl)
+    openssl clang libclang-rt-14-dev)
 fi
 
 is_installed() {

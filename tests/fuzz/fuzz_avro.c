@@ -70,8 +70,14 @@ static const char kitchen_sink_v2[] =
     "{\"name\":\"added\",\"type\":[\"null\",\"string\"],\"default\":null},"
     "{\"name\":\"k\",\"type\":\"long\",\"default\":42}]}";
 
+/* Arrays and maps of zero-size items: a block count costs no input bytes. */
+static const char zero_size_items[] =
+    "{\"type\":\"record\",\"name\":\"Z\",\"fields\":["
+    "{\"name\":\"an\",\"type\":{\"type\":\"array\",\"items\":\"null\"}},"
+    "{\"name\":\"mn\",\"type\":{\"type\":\"map\",\"values\":\"null\"}}]}";
+
 static const char *const schemas[] = {machine_reading, machine_reading_v2, kitchen_sink,
-                                      kitchen_sink_v2};
+                                      kitchen_sink_v2, zero_size_items};
 #define NSCHEMAS (sizeof schemas / sizeof schemas[0])
 /* Writer -> reader pairs, as indexes into schemas[]. */
 static const int pairs[][2] = {{0, 1}, {2, 3}, {0, 0}, {2, 2}};
