@@ -73,13 +73,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons((uint16_t)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-    fuzz_fail("connect to the server: %s", strerror(errno));
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    /* libFuzzer's timeout alarm (SIGALRM) may interrupt the connect, which
+     * then completes on its own. */
+    int e = errno, soerr = 0;
+    socklen_t len = sizeof soerr;
+    struct pollfd w = {fd, POLLOUT, 0};
+    if (e == EINTR)
+      while (poll(&w, 1, -1) < 0 && errno == EINTR) {
+      }
+    if (e != EINTR || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0)
+      fuzz_fail("connect to the server: %s", strerror(e != EINTR ? e : soerr ? soerr : errno));
+  }
   /* The server may answer (and close) before it has read everything: a
    * failed write is an answer too. */
   size_t off = 0;
   while (off < size) {
     ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
       break;
     off += (size_t)n;
@@ -87,8 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   shutdown(fd, SHUT_WR);
   char buf[16384];
   struct pollfd p = {fd, POLLIN, 0};
-  while (poll(&p, 1, IDLE_MS) > 0) {
+  for (;;) {
+    int ready = poll(&p, 1, IDLE_MS);
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      break;
     ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
       break;
   }
