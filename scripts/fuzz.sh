@@ -11,6 +11,10 @@
 #                                     fuzz one target (default 600 s) with its corpus
 #                                     and dictionary; new inputs go to
 #                                     .run/fuzz/<target>/, crashes to .run/fuzz/crashes/
+#   scripts/fuzz.sh cmin TARGET [MAX_FILES]
+#                                     replace tests/fuzz/corpus/<target>/ by at most
+#                                     MAX_FILES (default 100) inputs of it and of
+#                                     .run/fuzz/<target>/ covering the most edges
 #   scripts/fuzz.sh list              the target names
 # The targets link an instrumented Lua 5.4 built with LUA_USE_APICHECK from
 # Debian's lua5.4 source package (the version of liblua5.4-dev), fetched with
@@ -25,6 +29,7 @@ targets=(json avro schema expr lua_pipeline lua_push gateway_records http)
 
 usage() {
   echo "usage: scripts/fuzz.sh build | replay | list | run TARGET [SECONDS] [LIBFUZZER-ARGS...]"
+  echo "       scripts/fuzz.sh cmin TARGET [MAX_FILES]"
 }
 
 # Debian's lua5.4 source, unpacked into $run/lua-src/src. A private apt
@@ -155,11 +160,38 @@ do_run() {
     "$run/$t" "tests/fuzz/corpus/$t"
 }
 
+do_cmin() {
+  local t=${1:-} max=${2:-100} dir
+  if [[ ! " ${targets[*]} " =~ " $t " ]]; then
+    echo "fuzz.sh: unknown target '$t' (scripts/fuzz.sh list)" >&2
+    return 2
+  fi
+  do_build
+  sanitizer_env
+  dir="$run/cmin/$t"
+  rm -rf "$dir"
+  mkdir -p "$dir/all" "$dir/empty"
+  cp "tests/fuzz/corpus/$t"/* "$dir/all/"
+  if [[ -d "$run/$t" ]] && [[ -n "$(ls -A "$run/$t")" ]]; then
+    cp "$run/$t"/* "$dir/all/"
+  fi
+  nice -n 19 "$build/tests/fuzz/fuzz_$t" -merge=1 -timeout=1 -rss_limit_mb=2048 \
+    -merge_control_file="$dir/control" "$dir/empty" "$dir/all" >"$dir/merge.log" 2>&1 || {
+    tail -n 30 "$dir/merge.log" >&2
+    return 1
+  }
+  python3 "$root/tests/fuzz/cmin.py" "$dir/control" "$max" "$dir/out"
+  rm -rf "tests/fuzz/corpus/$t"
+  mv "$dir/out" "tests/fuzz/corpus/$t"
+  rm -rf "$dir"
+}
+
 mkdir -p "$run"
 case "${1:-}" in
   build) do_build ;;
   replay) do_replay ;;
   run) shift; do_run "$@" ;;
+  cmin) shift; do_cmin "$@" ;;
   list) printf '%s\n' "${targets[@]}" ;;
   -h | --help) usage ;;
   *) usage >&2; exit 2 ;;
