@@ -205,8 +205,10 @@ fuzz_ok=$(grep -c '^ok    fuzz_' "$log_dir/fuzz-replay.log" || true)
 fuzz_bad=$(grep -c '^FAIL  fuzz_' "$log_dir/fuzz-replay.log" || true)
 passed=$((passed + fuzz_ok))
 if [[ $fuzz_rc != 0 || $fuzz_bad != 0 || $fuzz_ok == 0 ]]; then
-  failed=$((failed + fuzz_bad))
-  fail "fuzz corpora replay: $fuzz_bad of $((fuzz_ok + fuzz_bad)) targets failed (exit $fuzz_rc)"
+  # A failure before any target ran (the build, say) counts one.
+  failed=$((failed + (fuzz_bad > 0 ? fuzz_bad : 1)))
+  summary+=("FAIL  fuzz corpora replay: $fuzz_bad of $((fuzz_ok + fuzz_bad)) targets failed (exit $fuzz_rc; see ${log_dir#"$root"/}/fuzz-replay.log)")
+  finish
 fi
 summary+=("ok    fuzz corpora replay: $fuzz_ok targets")
 
