@@ -71,10 +71,11 @@ lua_source() {
     cat "$apt/update.log" >&2
     return 1
   }
-  # The version of the installed library; apt verifies the files against
-  # the signed Sources index.
-  (cd "$apt/out" && apt-get "${opts[@]}" source --download-only "lua5.4=$version") \
-    >"$apt/source.log" 2>&1 || {
+  # The version of the installed library (else the archive's, should a
+  # binary-only rebuild have a version no source has); apt verifies the files
+  # against the signed Sources index.
+  (cd "$apt/out" && { apt-get "${opts[@]}" source --download-only "lua5.4=$version" ||
+    apt-get "${opts[@]}" source --download-only lua5.4; }) >"$apt/source.log" 2>&1 || {
     cat "$apt/source.log" >&2
     return 1
   }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Avro datums (core/avro_decode.c, core/format.c). The first byte picks the
  * path, the rest is the payload:
- *   byte0 % 4 == 0  binary datum, decoded with plan (byte0 / 4) % NSCHEMAS
+ *   byte0 % 4 == 0  binary datum, decoded with plan (byte0 / 4) % NSCHEMAS; what
+ *                   decodes must encode and decode again to an equal record
  *   byte0 % 4 == 1  binary datum, decoded with resolved plan (byte0 / 4) % NPAIRS
  *                   (writer schema -> reader schema, core/avro_resolve.c)
  *   byte0 % 4 == 2  Confluent wire format (magic byte 0, 4-byte big-endian schema
@@ -135,9 +136,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_error err;
   sl_error_clear(&err);
   switch (mode) {
-  case 0:
-    (void)sl_avro_decode(plans[which % NSCHEMAS], data + 1, size - 1, a, &r, &err);
+  case 0: {
+    /* What decodes must encode again, to a datum that decodes to an equal
+     * record (the plan is the writer's own schema, so nothing is lost). */
+    const sl_avro_schema *s = plans[which % NSCHEMAS];
+    sl_buf out = SL_BUF_INIT;
+    sl_record *again = NULL;
+    if (sl_avro_decode(s, data + 1, size - 1, a, &r, &err) == SL_OK) {
+      if (sl_avro_encode(s, r, &out, &err) != SL_OK)
+        fuzz_fail("a decoded record does not encode: %s", err.message);
+      if (sl_avro_decode(s, out.data, out.len, a, &again, &err) != SL_OK)
+        fuzz_fail("the encoding of a decoded record does not decode: %s", err.message);
+      if (!fuzz_record_equal(r, again))
+        fuzz_fail("decode(encode(decode(x))) differs from decode(x) (schema %u)",
+                  which % (unsigned)NSCHEMAS);
+    }
+    sl_buf_free(&out);
     break;
+  }
   case 1:
     (void)sl_avro_decode(resolved[which % NPAIRS], data + 1, size - 1, a, &r, &err);
     break;
