@@ -61,11 +61,13 @@ static const char kitchen_sink_v2[] =
     "{\"type\":\"record\",\"name\":\"All\",\"namespace\":\"fuzz\",\"fields\":["
     "{\"name\":\"s\",\"type\":\"bytes\"},{\"name\":\"i\",\"type\":\"double\"},"
     "{\"name\":\"l\",\"type\":\"float\"},"
-    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"C\",\"B\",\"A\",\"D\"],"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"C\",\"B\",\"A\","
+    "\"D\"],"
     "\"default\":\"D\"}},"
     "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"double\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":[\"null\",\"string\"]}},"
-    "{\"name\":\"u\",\"type\":[\"null\",\"long\",\"string\",{\"type\":\"record\",\"name\":\"Inner\","
+    "{\"name\":\"u\",\"type\":[\"null\",\"long\",\"string\",{\"type\":\"record\",\"name\":"
+    "\"Inner\","
     "\"fields\":[{\"name\":\"x\",\"type\":\"double\"},"
     "{\"name\":\"y\",\"type\":\"int\",\"default\":7}]}]},"
     "{\"name\":\"added\",\"type\":[\"null\",\"string\"],\"default\":null},"
@@ -154,9 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_buf_free(&out);
     break;
   }
-  case 1:
-    (void)sl_avro_decode(resolved[which % NPAIRS], data + 1, size - 1, a, &r, &err);
-    break;
+  case 1: (void)sl_avro_decode(resolved[which % NPAIRS], data + 1, size - 1, a, &r, &err); break;
   default:
     (void)sl_format_decode(mode == 2 ? wire_plain : wire_reader, data + 1, size - 1, a, &r, &err);
     break;

@@ -12,7 +12,8 @@
 
 static const char reading[] =
     "{\"machine_id\":\"m-01\",\"ts\":1700000000000,\"temperature\":81.5,\"vibration\":0.25,"
-    "\"site\":null,\"ok\":true,\"tags\":[\"a\",\"b\",3],\"pos\":{\"x\":1.5,\"y\":-2,\"z\":{\"w\":\"deep\"}},"
+    "\"site\":null,\"ok\":true,\"tags\":[\"a\",\"b\",3],\"pos\":{\"x\":1.5,\"y\":-2,\"z\":{\"w\":"
+    "\"deep\"}},"
     "\"count\":9223372036854775807,\"neg\":-9223372036854775808,\"empty\":\"\"}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

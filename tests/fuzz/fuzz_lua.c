@@ -20,9 +20,9 @@
 #include "fuzz_support.h"
 #include "registry.h"
 
-#define FUZZ_LUA_MEMORY (64u << 20)    /* bytes, all states together */
-#define FUZZ_LUA_STEPS 20000000L       /* VM instructions per input */
-#define FUZZ_LUA_HOOK_EVERY 1000       /* instructions between two hook calls */
+#define FUZZ_LUA_MEMORY (64u << 20) /* bytes, all states together */
+#define FUZZ_LUA_STEPS 20000000L    /* VM instructions per input */
+#define FUZZ_LUA_HOOK_EVERY 1000    /* instructions between two hook calls */
 
 lua_State *__real_luaL_newstate(void);
 void __real_luaL_openlibs(lua_State *L);

@@ -9,8 +9,9 @@
 
 /* Small datums that reach several branches of most plans: all zeros (empty
  * strings, arrays, union branch 0), small positive varints, a truncation. */
-static const uint8_t datums[][8] = {
-    {0, 0, 0, 0, 0, 0, 0, 0}, {2, 2, 2, 2, 2, 2, 2, 2}, {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}};
+static const uint8_t datums[][8] = {{0, 0, 0, 0, 0, 0, 0, 0},
+                                    {2, 2, 2, 2, 2, 2, 2, 2},
+                                    {1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}};
 
 static void decode_all(const sl_avro_schema *s) {
   for (size_t i = 0; i < sizeof datums / sizeof datums[0]; i++)

@@ -22,20 +22,15 @@ int fuzz_value_equal(const sl_value *a, const sl_value *b) {
   if (a->type != b->type)
     return 0;
   switch (a->type) {
-  case SL_TYPE_NULL:
-    return 1;
-  case SL_TYPE_BOOL:
-    return a->as.b == b->as.b;
-  case SL_TYPE_INT:
-    return a->as.i == b->as.i;
-  case SL_TYPE_DOUBLE:
-    return memcmp(&a->as.d, &b->as.d, sizeof a->as.d) == 0;
+  case SL_TYPE_NULL: return 1;
+  case SL_TYPE_BOOL: return a->as.b == b->as.b;
+  case SL_TYPE_INT: return a->as.i == b->as.i;
+  case SL_TYPE_DOUBLE: return memcmp(&a->as.d, &b->as.d, sizeof a->as.d) == 0;
   case SL_TYPE_STRING:
   case SL_TYPE_BYTES:
     return a->as.str.len == b->as.str.len &&
            (a->as.str.len == 0 || memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0);
-  case SL_TYPE_RECORD:
-    return fuzz_record_equal(a->as.rec, b->as.rec);
+  case SL_TYPE_RECORD: return fuzz_record_equal(a->as.rec, b->as.rec);
   case SL_TYPE_ARRAY: {
     size_t n = sl_array_len(a->as.arr);
     if (n != sl_array_len(b->as.arr))
