@@ -129,7 +129,10 @@ do_replay() {
     n=$(find "${dirs[@]}" -type f | wc -l)
     total=$((total + n))
     # -runs=0 runs each input once; -timeout=1 fails an input slower than 1 s.
-    if "$build/tests/fuzz/fuzz_$t" -runs=0 -timeout=1 -rss_limit_mb=2048 "${dirs[@]}" \
+    # A failing input is copied to .run/fuzz/replay-<target>-crash-<sha1>
+    # (libFuzzer would write it into the current directory).
+    if "$build/tests/fuzz/fuzz_$t" -runs=0 -timeout=1 -rss_limit_mb=2048 \
+      -artifact_prefix="$run/replay-$t-" "${dirs[@]}" \
       >"$run/replay-$t.log" 2>&1; then
       echo "ok    fuzz_$t: $n inputs"
     else
