@@ -14,21 +14,28 @@
 #include "lua_pipeline.h"
 #include "registry.h"
 
-static char path[4096];
+static char dir[64], path[4096], schemas[4096];
+
+/* The directory is the process's own: gone when it exits. */
+static void remove_dir(void) {
+  unlink(path);
+  unlink(schemas);
+  rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   fuzz_quiet_logs();
-  char dir[] = "/tmp/sluice-fuzz-lua-XXXXXX";
+  snprintf(dir, sizeof dir, "/tmp/sluice-fuzz-lua-XXXXXX");
   if (!mkdtemp(dir))
     fuzz_fail("cannot make a temporary directory");
   snprintf(path, sizeof path, "%s/pipeline.lua", dir);
   /* The examples name schemas/machine_reading.avsc beside the pipeline. */
-  char schemas[4096];
   snprintf(schemas, sizeof schemas, "%s/schemas", dir);
   if (symlink(SLUICE_SOURCE_DIR "/pipelines/schemas", schemas) != 0)
     fuzz_fail("cannot link %s", schemas);
+  atexit(remove_dir);
   return 0;
 }
 
