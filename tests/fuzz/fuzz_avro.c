@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   case 1: (void)sl_avro_decode(resolved[which % NPAIRS], data + 1, size - 1, a, &r, &err); break;
   default:
-    (void)sl_format_decode(mode == 2 ? wire_plain : wire_reader, data + 1, size - 1, a, &r, &err);
+    (void)sl_format_decode(mode == 2 ? wire_plain : wire_reader, data + 1, size - 1, a, &r, NULL, &err);
     break;
   }
   sl_arena_destroy(a);

@@ -10,6 +10,7 @@
 #include "fuzz_support.h"
 #include "json_codec.h"
 #include "lua_internal.h"
+#include "lua_sandbox.h"
 
 static const char *const functions[] = {
     /* identity: push, then convert the same table back */
@@ -38,15 +39,20 @@ static const char *const functions[] = {
 #define NFUNCTIONS (sizeof functions / sizeof functions[0])
 
 static lua_State *L;
+static sl_lua_guard guard; /* the limits a pipeline's per-record functions run under */
 static sl_lua_fn fns[NFUNCTIONS];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   fuzz_quiet_logs();
-  if (!(L = luaL_newstate()))
+  /* The state a pipeline's functions get: the sandbox and its per-record limits. */
+  if (!(L = sl_lua_sandbox_new(&guard)))
     fuzz_fail("no Lua state");
-  luaL_openlibs(L);
+  lua_pushcfunction(L, sl_lua_sandbox_open);
+  lua_pushliteral(L, ".");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+    fuzz_fail("sandbox: %s", lua_tostring(L, -1));
   for (size_t i = 0; i < NFUNCTIONS; i++) {
     if (luaL_dostring(L, functions[i]) != LUA_OK)
       fuzz_fail("function %zu: %s", i, lua_tostring(L, -1));
