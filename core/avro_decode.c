@@ -325,6 +325,10 @@ static int dec_map(av_dec *d, const av_node *n, sl_value *out) {
       sl_value v;
       if ((rc = rd_span(d, &kp, &klen)) != SL_OK)
         return rc;
+      if (memchr(kp, 0, klen)) /* names are C strings from here on: see json_decode.c */
+        return sl_error_set(d->err, SL_ERR_PARSE,
+                            "map key of field '%s' contains a NUL byte at byte %zu", d->field,
+                            pos(d));
       sl_name key;
       if ((rc = sl_codec_data_name((const char *)kp, klen, &key)) == SL_ERR_LIMIT) {
         d->reason = SL_REASON_TOO_MANY_NAMES;

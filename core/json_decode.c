@@ -224,6 +224,10 @@ static int parse_string(jp *j, int is_key, const char **out, size_t *out_len) {
   if (rc != SL_OK)
     return rc;
   if (is_key) {
+    /* Field names are C strings everywhere after decoding (encoders, expressions,
+     * Redis keys): "\u0000" in a key would be cut there, so refuse it here. */
+    if (memchr(o, 0, *out_len))
+      return fail(j, open, "field name contains \\u0000 in the key starting");
     if ((rc = key_name(j, o, *out_len, out)) != SL_OK)
       return rc;
   } else {

@@ -1172,6 +1172,23 @@ static void test_bug_map_too_many_fields(void) {
   sl_avro_schema_free(s);
 }
 
+/* Found by fuzz_avro (tests/fuzz/regressions/avro/nul-in-map-key): a map key holding a
+ * NUL byte became a name cut short at the NUL, colliding with others. Refused. */
+static void test_bug_nul_in_map_key(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"M\",\"fields\":[{\"name\":\"m\","
+                            "\"type\":{\"type\":\"map\",\"values\":\"int\"}}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  /* one block of 1 entry: key "a\0b" (length 3, zigzag 6), value 1 (zigzag 2), end */
+  static const unsigned char datum[] = {0x02, 0x06, 'a', 0, 'b', 0x02, 0x00};
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  CU_ASSERT_EQUAL(sl_avro_decode(s, datum, sizeof datum, a, &r, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "map key of field 'm' contains a NUL byte"));
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 /* Issue 14 item 7: a record with no fields had a NULL field table, and every lookup did
  * `fields + count` on it (NULL + 0, undefined; UBSan in build-asan): an empty Avro map read
  * by `m.x = 1`, and a record schema with no fields (whose plan had no field table at all). */
@@ -1229,6 +1246,7 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "bug: exponential schema compilation", test_bug_exponential_schema_compile);
   CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
   CU_add_test(s, "bug: Avro map of too many entries", test_bug_map_too_many_fields);
+  CU_add_test(s, "bug: NUL in a map key", test_bug_nul_in_map_key);
   CU_add_test(s, "bug: schemas big enough for quadratic compile steps", test_bug_huge_schema_refused);
   return 0;
 }

@@ -708,6 +708,22 @@ static void test_key_names_interned(void) {
   sl_arena_destroy(a);
 }
 
+/* Found by fuzz_json (tests/fuzz/regressions/json/nul-in-key): "\u0000" in a key made a
+ * field named "\0", which the encoder (names are C strings) wrote as "", so a record did
+ * not survive re-encoding. Such keys are refused; in values the escape stays legal. */
+static void test_bug_nul_in_key(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL;
+  sl_error err;
+  const char *in = "{\"ok\":1,\"a\\u0000b\":3}";
+  CU_ASSERT_EQUAL(sl_json_decode(in, strlen(in), a, &r, &err), SL_ERR_PARSE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "field name contains \\u0000"));
+  const char *val = "{\"s\":\"a\\u0000b\"}";
+  CU_ASSERT_EQUAL_FATAL(sl_json_decode(val, strlen(val), a, &r, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_get_cstr(r, "s")->as.str.len, 3);
+  sl_arena_destroy(a);
+}
+
 /* Issue 14 item 5: one 1 MB object of 125,000 distinct 3-character keys took 15.8 s (each
  * key scanned all the fields before it) and interned every key for good. Now the object is
  * refused at max_fields with its reason, having made at most max_fields + 1 names. */
@@ -820,5 +836,6 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "keys differing in one byte intern apart", test_key_names_interned);
   CU_add_test(s, "bug: quadratic decode of many distinct keys", test_bug_quadratic_distinct_keys);
   CU_add_test(s, "bug: unbounded interning of keys", test_bug_unbounded_key_interning);
+  CU_add_test(s, "bug: NUL in a key", test_bug_nul_in_key);
   return 0;
 }
