@@ -19,4 +19,6 @@ list(APPEND SLUICE_SOURCES
   connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c
+  connectors/tables.c
+  connectors/table_file.c
 )

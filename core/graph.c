@@ -9,6 +9,7 @@
 #include "expr.h"
 #include "graph.h"
 #include "host.h"
+#include "table_decl.h"
 
 void sl_graph_desc_free(sl_graph_desc *g) {
   if (!g)
@@ -22,6 +23,7 @@ void sl_graph_desc_free(sl_graph_desc *g) {
   for (size_t i = 0; i < g->nerrors; i++)
     free(g->errors[i]);
   free(g->errors);
+  sl_table_decls_free(g);
   sl_config_destroy(g->pipeline);
   free(g->file);
   free(g->name);
@@ -227,6 +229,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       check_operator(g, n, d, source_text);
     }
   }
+  sl_table_decls_validate(g);
   if (g->pipeline && sources == 0)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");

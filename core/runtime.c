@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime_internal.h"
+#include "tables.h"
 
 static int64_t mono_us(void) {
   struct timespec ts;
@@ -279,6 +280,10 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     memcpy(n->children, kids, nk * sizeof *kids);
     n->nchildren = nk;
   }
+  /* Tables before every node: enrich finds its table at init. */
+  sl_connector_env tenv = {.pipeline = g->name, .kafka = sl_config_table(g->pipeline, "kafka")};
+  if (!(rt->tables = sl_tables_open(g, &tenv, err)))
+    goto out_fail;
   /* Open the dead-letter sink first: other nodes may fail records at once. */
   for (size_t i = 0; i < g->count; i++)
     if (strcmp(g->nodes[i].type, "dead_letter") == 0 &&
@@ -326,6 +331,7 @@ void sl_runtime_free(sl_runtime *rt) {
     free(n->children);
   }
   free(rt->nodes);
+  sl_tables_close(rt->tables);
   sl_ckpt_free(rt->ckpt);
   sl_batch_release(&rt->dl_batch);
   sl_arena_destroy(rt->arena);

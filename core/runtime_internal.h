@@ -85,6 +85,7 @@ struct sl_runtime {
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
+  struct sl_tables *tables; /* p:table{} lookup tables (connectors/tables.c) */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */

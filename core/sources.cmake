@@ -60,5 +60,7 @@ list(APPEND SLUICE_SOURCES
   core/gateway_send.c
   core/gateway_coap.c
   core/gateway_coap_dedup.c
+  core/table_store.c
+  core/table_decl.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* enrich: adds the fields of a table entry (p:table{}) to each record, looked
+ * up by one of the record's fields. The operator takes one snapshot of the
+ * table per batch (a refcount, no lock per record) and keeps it until the next
+ * batch, because the values it adds are borrowed from the snapshot, not
+ * copied: the engine finishes a batch's traversal before the next one starts,
+ * so no record of the previous batch is alive by then. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/operator.h"
+#include "table_store.h"
+
+typedef struct enrich_state {
+  const sl_host *host;
+  sl_operator *op;
+  char *table_id;
+  sl_table *table;     /* resolved at init at run time, else at the first batch */
+  sl_table_snap *snap; /* held from one batch to the next */
+  sl_name key;
+  sl_name as;      /* nest the whole entry under this name, or NULL */
+  sl_name *fields; /* copy these fields; NULL with nfields 0: copy every field */
+  size_t nfields;
+  int required;
+} enrich_state;
+
+static const sl_config_entry enrich_config[] = {
+    {"table", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "id of a p:table{} of the pipeline"},
+    {"key", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "field of the record holding the table key"},
+    {"fields", SL_CFG_STRING_LIST, 0, "every field", "entry fields to add (null when no entry)"},
+    {"as", SL_CFG_STRING, 0, NULL, "add the whole entry as one nested record field"},
+    {"required", SL_CFG_BOOL, 0, "false", "no entry: dead letter with reason \"lookup\""},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void enrich_destroy(void *state) {
+  enrich_state *s = state;
+  if (!s)
+    return;
+  sl_table_snap_release(s->snap);
+  free(s->fields);
+  free(s->table_id);
+  free(s);
+}
+
+static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cfg, void **state,
+                       sl_error *err) {
+  if (sl_config_has(cfg, "fields") && sl_config_has(cfg, "as"))
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "enrich takes fields = {...} or as = \"name\", not both");
+  enrich_state *s = calloc(1, sizeof *s);
+  if (!s)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->host = host;
+  s->op = op;
+  s->table_id = strdup(sl_config_string(cfg, "table", ""));
+  s->key = sl_name_cstr(sl_config_string(cfg, "key", ""));
+  const char *as = sl_config_string(cfg, "as", NULL);
+  s->as = as ? sl_name_cstr(as) : NULL;
+  s->required = sl_config_bool(cfg, "required", 0);
+  s->nfields = sl_config_list_len(cfg, "fields");
+  s->fields = calloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
+  if (!s->table_id || !s->fields || !s->key) {
+    enrich_destroy(s);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < s->nfields; i++) {
+    const char *f = sl_config_list_string(cfg, "fields", i);
+    if (!f || !*f) {
+      enrich_destroy(s);
+      return sl_error_set(err, SL_ERR_INVALID, "enrich: fields must be non-empty field names");
+    }
+    s->fields[i] = sl_name_cstr(f);
+  }
+  /* `sluice check` runs init without opening tables: the table's existence is
+   * checked against the pipeline's p:table{} declarations instead. */
+  s->table = sl_table_find(s->table_id);
+  *state = s;
+  return SL_OK;
+}
+
+/* The enriched copy of `r` given the table entry `e` (NULL: none). */
+static sl_record *enrich_one(const enrich_state *s, const sl_record *r, const sl_record *e,
+                             sl_arena *a) {
+  sl_record *out = sl_record_copy(a, r);
+  if (!out)
+    return NULL;
+  if (s->as) {
+    /* Nested as a borrowed record: readers never mutate a received record. */
+    sl_value v = e ? sl_value_record((sl_record *)e) : sl_value_null();
+    return sl_record_set(out, s->as, v) == SL_OK ? out : NULL;
+  }
+  if (s->nfields) {
+    for (size_t i = 0; i < s->nfields; i++) {
+      const sl_value *v = e ? sl_record_get(e, s->fields[i]) : NULL;
+      if (sl_record_set(out, s->fields[i], v ? *v : sl_value_null()) != SL_OK)
+        return NULL;
+    }
+    return out;
+  }
+  for (size_t i = 0; e && i < sl_record_count(e); i++)
+    if (sl_record_set(out, sl_record_name_at(e, i), *sl_record_value_at(e, i)) != SL_OK)
+      return NULL;
+  return out;
+}
+
+static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_error *err) {
+  enrich_state *s = state;
+  if (!sl_batch_count(in))
+    return SL_OK;
+  if (!s->table && !(s->table = sl_table_find(s->table_id)))
+    return sl_error_set(err, SL_ERR_NOT_FOUND, "enrich: table '%s' is not open", s->table_id);
+  /* One snapshot per batch: every record of a batch sees the same version. */
+  sl_table_snap_release(s->snap);
+  s->snap = sl_table_acquire(s->table);
+  sl_arena *a = s->host->arena(out);
+  size_t misses = 0;
+  for (size_t i = 0; i < sl_batch_count(in); i++) {
+    sl_record *r = sl_batch_at(in, i);
+    const sl_value *kv = sl_record_get(r, s->key);
+    char buf[32];
+    const char *key;
+    size_t klen;
+    const sl_record *e = NULL;
+    if (kv && sl_table_key_of(kv, buf, sizeof buf, &key, &klen))
+      e = sl_table_snap_get(s->snap, key, klen);
+    int rc;
+    if (!e && s->required) {
+      misses++;
+      rc =
+          s->host->dead_letter(out, r, "lookup",
+                               kv && kv->type != SL_TYPE_NULL ? "no entry for the key in the table"
+                                                              : "the key field is missing or null");
+    } else {
+      misses += !e;
+      sl_record *res = enrich_one(s, r, e, a);
+      if (!res)
+        return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+      rc = s->host->emit(out, res);
+    }
+    if (rc != SL_OK)
+      return sl_error_set(err, rc, "enrich: %s", sl_strerror(rc));
+  }
+  if (misses)
+    s->host->counter_add(s->op, "sluice_enrich_misses_total", (double)misses);
+  return SL_OK;
+}
+
+const sl_operator_desc sl_op_enrich = {
+    .abi_version = SL_OPERATOR_ABI_VERSION,
+    .struct_size = sizeof(sl_operator_desc),
+    .name = "enrich",
+    .summary = "add the fields of a table entry looked up by a record field",
+    .config = enrich_config,
+    .init = enrich_init,
+    .process = enrich_process,
+    .destroy = enrich_destroy,
+};
