@@ -21,4 +21,5 @@ list(APPEND SLUICE_SOURCES
   connectors/webhook.c
   connectors/tables.c
   connectors/table_file.c
+  connectors/table_kafka.c
 )

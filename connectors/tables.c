@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The set of tables a running pipeline declared: opened (with their loaders)
  * before the graph's nodes, so that enrich finds them at init, and closed
- * after the nodes. Also the shared publish-and-report step of the loaders. */
+ * after the nodes. Topic tables catch up in the background: the runtime
+ * waits for them (sl_tables_wait) once the API is up, so /readyz can say
+ * which table it is waiting for. Also the shared publish-and-report step of the loaders. */
 #include "tables.h"
 
 #include <stdio.h>
@@ -14,6 +16,8 @@
 typedef struct open_table {
   sl_table *table;
   sl_table_file *file;
+  sl_table_kafka *kafka;
+  int64_t wait_ms;
 } open_table;
 
 struct sl_tables {
@@ -44,6 +48,7 @@ void sl_tables_close(sl_tables *ts) {
     return;
   for (size_t i = 0; i < ts->count; i++) {
     sl_table_file_close(ts->items[i].file);
+    sl_table_kafka_close(ts->items[i].kafka);
     sl_table_unregister(ts->items[i].table);
     sl_table_free(ts->items[i].table);
   }
@@ -64,7 +69,30 @@ static int open_one(open_table *o, const sl_config *decl, const sl_connector_env
     o->file = sl_table_file_open(o->table, decl, env->pipeline, err);
     return o->file ? SL_OK : err->code;
   }
-  return sl_error_set(err, SL_ERR_INVALID, "table '%s': topic tables are not supported", id);
+  o->wait_ms = sl_config_duration_ms(decl, "wait", 60000);
+  o->kafka = sl_table_kafka_open(o->table, decl, env, err);
+  return o->kafka ? SL_OK : err->code;
+}
+
+int sl_tables_wait(sl_tables *ts, const volatile int *stop, sl_error *err) {
+  for (size_t i = 0; ts && i < ts->count; i++) {
+    open_table *o = &ts->items[i];
+    char why[256];
+    if (!o->kafka || sl_table_kafka_status(o->kafka, why, sizeof why))
+      continue;
+    sl_log(SL_LOG_INFO, "table", "waiting (at most %lld ms) for %s", (long long)o->wait_ms, why);
+    int rc = sl_table_kafka_wait(o->kafka, o->wait_ms, stop, err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+int sl_tables_ready(sl_tables *ts, char *why, size_t n) {
+  for (size_t i = 0; ts && i < ts->count; i++)
+    if (ts->items[i].kafka && !sl_table_kafka_status(ts->items[i].kafka, why, n))
+      return 0;
+  return 1;
 }
 
 sl_tables *sl_tables_open(const sl_graph_desc *g, const sl_connector_env *env, sl_error *err) {

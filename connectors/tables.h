@@ -38,4 +38,25 @@ void sl_table_file_close(sl_table_file *f); /* NULL is a no-op */
 int sl_table_file_load(sl_table *t, const char *path, const char *key, const char *pipeline,
                        sl_error *err);
 
+typedef struct sl_table_kafka sl_table_kafka;
+/* Start reading the topic of declaration `decl` into `t`: metadata and end
+ * offsets now (SL_ERR_UNAVAILABLE when the brokers do not answer), then a
+ * consumer thread. `env` gives the pipeline name and Kafka properties. */
+sl_table_kafka *sl_table_kafka_open(sl_table *t, const sl_config *decl, const sl_connector_env *env,
+                                    sl_error *err);
+void sl_table_kafka_close(sl_table_kafka *k); /* NULL is a no-op */
+/* 1 when caught up; else 0 and why (for /readyz) in `why`. */
+int sl_table_kafka_status(sl_table_kafka *k, char *why, size_t n);
+/* Wait until caught up, at most `wait_ms` or until *stop. SL_ERR_UNAVAILABLE
+ * past the bound, SL_ERR_INVALID when a key was refused (max_entries). */
+int sl_table_kafka_wait(sl_table_kafka *k, int64_t wait_ms, const volatile int *stop,
+                        sl_error *err);
+
+/* ---- the set, continued ------------------------------------------------- */
+
+/* Wait until every topic table caught up (each bounded by its `wait`). */
+int sl_tables_wait(sl_tables *ts, const volatile int *stop, sl_error *err);
+/* 1 when every table is loaded; else 0 and the first reason in `why`. */
+int sl_tables_ready(sl_tables *ts, char *why, size_t n);
+
 #endif

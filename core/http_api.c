@@ -396,6 +396,7 @@ typedef struct ready_op {
   sl_http_server *s;
   struct evhttp_request *req;
   int pipeline_ok;
+  char why[256]; /* a lookup table still loading ("" when none) */
 } ready_op;
 
 static void ready_answer(ready_op *op, const char *redis) {
@@ -406,7 +407,9 @@ static void ready_answer(ready_op *op, const char *redis) {
     sl_buf_puts(&b, "{\"status\":\"ok\"");
   else
     sl_buf_printf(&b, "{\"error\":\"not ready: %s\",\"status\":503",
-                  op->pipeline_ok == 0 ? "pipeline sources not assigned" : "Redis unreachable");
+                  op->why[0]              ? op->why
+                  : op->pipeline_ok == 0 ? "pipeline sources not assigned"
+                                         : "Redis unreachable");
   sl_buf_printf(&b, ",\"checks\":{\"pipeline\":\"%s\",\"redis\":\"%s\"}}", pipe, redis);
   http_reply_json(op->s, op->req, ok ? 200 : 503, &b);
   sl_buf_free(&b);
@@ -428,6 +431,8 @@ void http_readyz(sl_http_server *s, struct evhttp_request *req) {
   op->s = s;
   op->req = req;
   op->pipeline_ok = s->cfg.ready ? s->cfg.ready(s->cfg.ud) != 0 : -1;
+  if (s->cfg.not_ready_reason && s->cfg.not_ready_reason(s->cfg.ud, op->why, sizeof op->why))
+    op->pipeline_ok = 0;
   const char *argv[] = {"PING"};
   size_t lens[] = {4};
   if (http_redis_argv(s, on_ping, op, 1, argv, lens) != SL_OK)
@@ -473,6 +478,20 @@ static void get_pipelines(sl_http_server *s, struct evhttp_request *req) {
   sl_buf_free(&b);
 }
 
+/* A lookup table's entry, served from the running pipeline's memory. */
+static void get_table_entry(sl_http_server *s, struct evhttp_request *req, const char *table,
+                            const char *key) {
+  sl_buf b = SL_BUF_INIT;
+  int rc = s->cfg.table_entry ? s->cfg.table_entry(s->cfg.ud, table, key, &b) : SL_ERR_NOT_FOUND;
+  if (rc == SL_ERR_NOT_FOUND)
+    http_reply_error(s, req, 404, "no such table or key");
+  else if (rc != SL_OK)
+    http_reply_error(s, req, 500, "cannot read the table");
+  else
+    http_reply_json(s, req, 200, &b);
+  sl_buf_free(&b);
+}
+
 void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *path) {
   char *seg[MAX_SEGMENTS];
   size_t nseg = 0;
@@ -507,6 +526,10 @@ void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *p
   }
   if (nseg == 1 && strcmp(seg[0], "pipelines") == 0) {
     get_pipelines(s, req);
+    goto out;
+  }
+  if (nseg == 3 && strcmp(seg[0], "tables") == 0) {
+    get_table_entry(s, req, seg[1], seg[2]);
     goto out;
   }
   if (!(op = calloc(1, sizeof *op)))

@@ -47,6 +47,12 @@ typedef struct sl_http_config {
    * {"pipelines":[{"name":..,"status":"running","nodes":[{"id":..,"kind":..,"label":..}],
    *   "edges":[{"from":..,"to":..}],"caches":[..]}]}; return SL_OK or a status. */
   int (*pipelines_json)(void *ud, sl_buf *out);
+  /* Lookup tables (p:table{}); both may be NULL. not_ready_reason: when a
+   * table is still loading, write why into `why` and return 1, else 0.
+   * table_entry: GET /api/v1/tables/{table}/{key}, the entry as a JSON
+   * object into `out`; SL_ERR_NOT_FOUND for no such table or key. */
+  int (*not_ready_reason)(void *ud, char *why, size_t n);
+  int (*table_entry)(void *ud, const char *table, const char *key, sl_buf *out);
   void *ud;
 } sl_http_config;
 

@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_codec.h"
 #include "log.h"
 #include "pipeline_api.h"
 #include "redis.h"
 #include "runtime_internal.h"
+#include "table_store.h"
+#include "tables.h"
 
 struct sl_pipeline_api {
   const sl_graph_desc *graph;
@@ -103,6 +106,23 @@ static int api_ready(void *ud) {
          !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
 }
 
+/* A topic table still catching up keeps the worker not ready, and says so. */
+static int api_not_ready_reason(void *ud, char *why, size_t n) {
+  sl_pipeline_api *api = ud;
+  return !sl_tables_ready(api->rt->tables, why, n);
+}
+
+static int api_table_entry(void *ud, const char *table, const char *key, sl_buf *out) {
+  (void)ud;
+  sl_table_snap *snap = sl_table_acquire_id(table);
+  if (!snap)
+    return SL_ERR_NOT_FOUND;
+  const sl_record *r = sl_table_snap_get(snap, key, strlen(key));
+  sl_error err;
+  int rc = r ? sl_json_encode(r, out, &err) : SL_ERR_NOT_FOUND;
+  sl_table_snap_release(snap);
+  return rc;
+}
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
  * connection and thread: the pipeline never waits for it. */
@@ -155,10 +175,11 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.redis_url = sl_config_string(g->pipeline, "redis", o->redis_url);
   cfg.pipelines = api->names;
   cfg.npipelines = 1;
-  cfg.serve_mode = sl_graph_uses_redis(g) ||
-                   sl_config_has(g->pipeline, "redis");
+  cfg.serve_mode = sl_graph_uses_redis(g) || sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
   cfg.pipelines_json = api_pipelines;
+  cfg.not_ready_reason = api_not_ready_reason;
+  cfg.table_entry = api_table_entry;
   cfg.ud = api;
   pthread_mutex_init(&api->lock, NULL);
   pthread_cond_init(&api->wake, NULL);

@@ -704,6 +704,11 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   pending_offsets *pending = calloc(rt->count ? rt->count : 1, sizeof *pending);
   if (!pending)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  /* Topic tables catch up first (bounded by their `wait`; /readyz says so). */
+  if ((rc = sl_tables_wait(rt->tables, &rt->stop, err)) != SL_OK) {
+    free(pending);
+    return rc;
+  }
   sl_batch batch;
   sl_batch_init(&batch, rt->arena);
   rt->pending = pending;

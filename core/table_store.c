@@ -325,3 +325,11 @@ sl_table *sl_table_find(const char *id) {
   pthread_mutex_unlock(&reg_lock);
   return t;
 }
+
+sl_table_snap *sl_table_acquire_id(const char *id) {
+  pthread_mutex_lock(&reg_lock);
+  size_t i = reg_index(id);
+  sl_table_snap *s = i == SIZE_MAX ? NULL : sl_table_acquire(reg_tables[i]);
+  pthread_mutex_unlock(&reg_lock);
+  return s;
+}

@@ -68,5 +68,8 @@ int sl_table_register(sl_table *t, sl_error *err);
 void sl_table_unregister(sl_table *t); /* no-op when not registered */
 /* The registered table `id` (borrowed until it is unregistered), or NULL. */
 sl_table *sl_table_find(const char *id);
+/* The current snapshot of registered table `id` (a reference to release), or
+ * NULL. Safe against the table being closed at the same time (the API). */
+sl_table_snap *sl_table_acquire_id(const char *id);
 
 #endif
