@@ -69,8 +69,10 @@ int sl_table_file_load(sl_table *t, const char *path, const char *key, const cha
       continue;
     sl_error e;
     sl_error_clear(&e);
+    /* A bad line or too many keys is a problem of the file: exit code 1. */
     if ((rc = load_line(t, json, k, line, (size_t)n, scratch, &e)) != SL_OK)
-      sl_error_set(err, rc, "%s:%ld: table '%s': %s", path, lineno, sl_table_id(t), e.message);
+      rc = sl_error_set(err, rc == SL_ERR_NOMEM ? rc : SL_ERR_INVALID, "%s:%ld: table '%s': %s",
+                        path, lineno, sl_table_id(t), e.message);
     sl_arena_reset(scratch);
   }
   if (rc == SL_OK && ferror(fp))
