@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sluice/operator.h"
+#include "record_internal.h"
 #include "table_store.h"
 
 typedef struct enrich_state {
@@ -20,6 +21,7 @@ typedef struct enrich_state {
   sl_name key;
   sl_name as;      /* nest the whole entry under this name, or NULL */
   sl_name *fields; /* copy these fields; NULL with nfields 0: copy every field */
+  sl_value *values; /* scratch: the values of `fields` for one record */
   size_t nfields;
   int required;
 } enrich_state;
@@ -39,6 +41,7 @@ static void enrich_destroy(void *state) {
     return;
   sl_table_snap_release(s->snap);
   free(s->fields);
+  free(s->values);
   free(s->table_id);
   free(s);
 }
@@ -60,7 +63,8 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
   s->required = sl_config_bool(cfg, "required", 0);
   s->nfields = sl_config_list_len(cfg, "fields");
   s->fields = calloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
-  if (!s->table_id || !s->fields || !s->key) {
+  s->values = calloc(s->nfields ? s->nfields : 1, sizeof *s->values);
+  if (!s->table_id || !s->fields || !s->values || !s->key) {
     enrich_destroy(s);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -82,23 +86,20 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
 /* The enriched copy of `r` given the table entry `e` (NULL: none). */
 static sl_record *enrich_one(const enrich_state *s, const sl_record *r, const sl_record *e,
                              sl_arena *a) {
-  sl_record *out = sl_record_copy(a, r);
-  if (!out)
-    return NULL;
   if (s->as) {
     /* Nested as a borrowed record: readers never mutate a received record. */
     sl_value v = e ? sl_value_record((sl_record *)e) : sl_value_null();
-    return sl_record_set(out, s->as, v) == SL_OK ? out : NULL;
+    return sl_record_extend(a, r, &s->as, &v, 1);
   }
   if (s->nfields) {
     for (size_t i = 0; i < s->nfields; i++) {
       const sl_value *v = e ? sl_record_get(e, s->fields[i]) : NULL;
-      if (sl_record_set(out, s->fields[i], v ? *v : sl_value_null()) != SL_OK)
-        return NULL;
+      s->values[i] = v ? *v : sl_value_null();
     }
-    return out;
+    return sl_record_extend(a, r, s->fields, s->values, s->nfields);
   }
-  for (size_t i = 0; e && i < sl_record_count(e); i++)
+  sl_record *out = sl_record_copy(a, r);
+  for (size_t i = 0; out && e && i < sl_record_count(e); i++)
     if (sl_record_set(out, sl_record_name_at(e, i), *sl_record_value_at(e, i)) != SL_OK)
       return NULL;
   return out;

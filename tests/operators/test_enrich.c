@@ -56,7 +56,8 @@ static void test_fields_and_missing_key(void) {
   th_op t;
   CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_enrich, c), SL_OK);
   sl_record *in[] = {
-      th_rec(&t, "machine_id", th_str(&t, "m1"), "temperature", sl_value_int(85), NULL),
+      th_rec(&t, "machine_id", th_str(&t, "m1"), "temperature", sl_value_int(85), "site",
+             th_str(&t, "stale"), NULL), /* an enriched field replaces the record's own */
       th_rec(&t, "machine_id", th_str(&t, "m9"), "temperature", sl_value_int(20), NULL),
       th_rec(&t, "temperature", sl_value_int(20), NULL), /* no key field */
       th_rec(&t, "machine_id", sl_value_int(7), NULL),   /* integer key, text entry key */
@@ -66,6 +67,7 @@ static void test_fields_and_missing_key(void) {
   CU_ASSERT_NSTRING_EQUAL(th_out_field(&t, 0, "site")->as.str.ptr, "north", 5);
   CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, 0, "max_temp")->as.d, 80, 1e-9);
   CU_ASSERT_EQUAL(th_out_field(&t, 0, "temperature")->as.i, 85);
+  CU_ASSERT_EQUAL(sl_record_count(t.out[0]), 4); /* site replaced, max_temp added */
   CU_ASSERT_PTR_NOT_NULL(th_out_field(&t, 0, "machine_id")); /* the key is kept */
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "site")->type, SL_TYPE_NULL);
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "max_temp")->type, SL_TYPE_NULL);
@@ -73,7 +75,9 @@ static void test_fields_and_missing_key(void) {
   CU_ASSERT_NSTRING_EQUAL(th_out_field(&t, 3, "site")->as.str.ptr, "south", 5);
   CU_ASSERT_EQUAL(t.dead_count, 0);
   CU_ASSERT_DOUBLE_EQUAL(th_counter(&t, "sluice_enrich_misses_total"), 2, 1e-9);
-  CU_ASSERT_PTR_NULL(sl_record_get_cstr(in[0], "site")); /* the input is not mutated */
+  /* the input is not mutated */
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get_cstr(in[0], "site")->as.str.ptr, "stale", 5);
+  CU_ASSERT_PTR_NULL(sl_record_get_cstr(in[0], "max_temp"));
   th_op_free(&t);
   sl_config_destroy(c);
 }
