@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/operator.h"
 #include "record_internal.h"
+#include "sluice/operator.h"
 #include "table_store.h"
 
 typedef struct enrich_state {
@@ -19,8 +19,8 @@ typedef struct enrich_state {
   sl_table *table;     /* resolved at init at run time, else at the first batch */
   sl_table_snap *snap; /* held from one batch to the next */
   sl_name key;
-  sl_name as;      /* nest the whole entry under this name, or NULL */
-  sl_name *fields; /* copy these fields; NULL with nfields 0: copy every field */
+  sl_name as;       /* nest the whole entry under this name, or NULL */
+  sl_name *fields;  /* copy these fields; NULL with nfields 0: copy every field */
   sl_value *values; /* scratch: the values of `fields` for one record */
   size_t nfields;
   int required;

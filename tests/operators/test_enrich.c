@@ -67,7 +67,7 @@ static void test_fields_and_missing_key(void) {
   CU_ASSERT_NSTRING_EQUAL(th_out_field(&t, 0, "site")->as.str.ptr, "north", 5);
   CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, 0, "max_temp")->as.d, 80, 1e-9);
   CU_ASSERT_EQUAL(th_out_field(&t, 0, "temperature")->as.i, 85);
-  CU_ASSERT_EQUAL(sl_record_count(t.out[0]), 4); /* site replaced, max_temp added */
+  CU_ASSERT_EQUAL(sl_record_count(t.out[0]), 4);             /* site replaced, max_temp added */
   CU_ASSERT_PTR_NOT_NULL(th_out_field(&t, 0, "machine_id")); /* the key is kept */
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "site")->type, SL_TYPE_NULL);
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "max_temp")->type, SL_TYPE_NULL);
