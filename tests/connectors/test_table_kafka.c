@@ -87,9 +87,19 @@ static double limit(sl_table *t, const char *key) {
   return d;
 }
 
-static sl_config *kafka_props(void) {
-  sl_config *k = sl_config_new("p.lua", 1);
-  sl_config_put_string(k, "bootstrap.servers", boot);
+/* A loader for `t` reading `topic` (declaration and properties freed here:
+ * the loader copies what it keeps). NULL on failure, reported. */
+static sl_table_kafka *open_table(sl_table *t, const char *topic, int64_t max_entries) {
+  sl_config *c = decl(topic, max_entries), *props = sl_config_new("p.lua", 1);
+  sl_config_put_string(props, "bootstrap.servers", boot);
+  sl_connector_env env = {.pipeline = "table-test", .kafka = props};
+  sl_error err;
+  sl_error_clear(&err);
+  sl_table_kafka *k = sl_table_kafka_open(t, c, &env, &err);
+  if (!k)
+    fprintf(stderr, "open: %s\n", err.message);
+  sl_config_destroy(c);
+  sl_config_destroy(props);
   return k;
 }
 
@@ -105,14 +115,10 @@ static void test_catch_up_then_stream(void) {
   };
   produce(topic, before, 10);
   sl_table *t = sl_table_new(topic, 100);
-  sl_config *c = decl(topic, 100), *props = kafka_props();
-  sl_connector_env env = {.pipeline = "table-test", .kafka = props};
+  sl_table_kafka *k = open_table(t, topic, 100);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
   sl_error err;
   sl_error_clear(&err);
-  sl_table_kafka *k = sl_table_kafka_open(t, c, &env, &err);
-  if (!k)
-    fprintf(stderr, "open: %s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
   CU_ASSERT_EQUAL(sl_table_kafka_wait(k, 30000, NULL, &err), SL_OK);
   char why[256];
   CU_ASSERT_TRUE(sl_table_kafka_status(k, why, sizeof why));
@@ -134,8 +140,6 @@ static void test_catch_up_then_stream(void) {
   CU_ASSERT_DOUBLE_EQUAL(limit(t, "m4"), 50, 1e-9);
   sl_table_kafka_close(k);
   sl_table_free(t);
-  sl_config_destroy(c);
-  sl_config_destroy(props);
 }
 
 static void test_max_entries_refuses_start(void) {
@@ -145,20 +149,14 @@ static void test_max_entries_refuses_start(void) {
                       "c", "{\"machine_id\":\"c\"}"};
   produce(topic, kv, 6);
   sl_table *t = sl_table_new(topic, 2);
-  sl_config *c = decl(topic, 2), *props = kafka_props();
-  sl_connector_env env = {.pipeline = "table-test", .kafka = props};
+  sl_table_kafka *k = open_table(t, topic, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
   sl_error err;
   sl_error_clear(&err);
-  sl_table_kafka *k = sl_table_kafka_open(t, c, &env, &err);
-  if (!k)
-    fprintf(stderr, "open: %s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(k);
   CU_ASSERT_EQUAL(sl_table_kafka_wait(k, 30000, NULL, &err), SL_ERR_INVALID);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_entries = 2"));
   sl_table_kafka_close(k);
   sl_table_free(t);
-  sl_config_destroy(c);
-  sl_config_destroy(props);
 }
 
 static void write_file(const char *path, const char *text) {
