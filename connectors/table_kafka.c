@@ -121,7 +121,12 @@ static void *consume(void *arg) {
     if (stop)
       break;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 100);
-    if (m && m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      /* The end, as the consumer's position: past transaction markers too,
+       * which no message offset reaches. */
+      if (m->partition >= 0 && m->partition < k->npart && m->offset > k->pos[m->partition])
+        k->pos[m->partition] = m->offset;
+    } else if (m && m->err) {
       sl_log_limited("table-consumer", 10, SL_LOG_WARN, "table", "table '%s': %s: %s",
                      sl_table_id(k->table), k->topic, rd_kafka_message_errstr(m));
     } else if (m && !m->err) {
@@ -260,6 +265,7 @@ sl_table_kafka *sl_table_kafka_open(sl_table *t, const sl_config *decl, const sl
   snprintf(group, sizeof group, "%s.table.%s", k->pipeline, sl_table_id(t));
   const sl_kafka_prop forced[] = {
       {"group.id", group},
+      {"enable.partition.eof", "true"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
