@@ -22,6 +22,8 @@ typedef struct enrich_state {
   sl_name as;       /* nest the whole entry under this name, or NULL */
   sl_name *fields;  /* copy these fields; NULL with nfields 0: copy every field */
   sl_value *values; /* scratch: the values of `fields` for one record */
+  uint32_t *hints;  /* per field: where it was in the last entry (same order) */
+  uint32_t key_hint; /* where the key field was in the last record */
   size_t nfields;
   int required;
 } enrich_state;
@@ -42,6 +44,7 @@ static void enrich_destroy(void *state) {
   sl_table_snap_release(s->snap);
   free(s->fields);
   free(s->values);
+  free(s->hints);
   free(s->table_id);
   free(s);
 }
@@ -64,7 +67,8 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
   s->nfields = sl_config_list_len(cfg, "fields");
   s->fields = calloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
   s->values = calloc(s->nfields ? s->nfields : 1, sizeof *s->values);
-  if (!s->table_id || !s->fields || !s->values || !s->key) {
+  s->hints = calloc(s->nfields ? s->nfields : 1, sizeof *s->hints);
+  if (!s->table_id || !s->fields || !s->values || !s->hints || !s->key) {
     enrich_destroy(s);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -83,8 +87,21 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
   return SL_OK;
 }
 
+/* Field `name` of `r`, trying first where it was last time: records of one
+ * source, and entries of one table, usually list their fields in one order. */
+static inline const sl_value *field_at_hint(const sl_record *r, sl_name name, uint32_t *hint) {
+  if (*hint < r->count && r->fields[*hint].name == name)
+    return &r->fields[*hint].value;
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name) {
+      *hint = i;
+      return &r->fields[i].value;
+    }
+  return NULL;
+}
+
 /* The enriched copy of `r` given the table entry `e` (NULL: none). */
-static sl_record *enrich_one(const enrich_state *s, const sl_record *r, const sl_record *e,
+static sl_record *enrich_one(enrich_state *s, const sl_record *r, const sl_record *e,
                              sl_arena *a) {
   if (s->as) {
     /* Nested as a borrowed record: readers never mutate a received record. */
@@ -93,7 +110,7 @@ static sl_record *enrich_one(const enrich_state *s, const sl_record *r, const sl
   }
   if (s->nfields) {
     for (size_t i = 0; i < s->nfields; i++) {
-      const sl_value *v = e ? sl_record_get(e, s->fields[i]) : NULL;
+      const sl_value *v = e ? field_at_hint(e, s->fields[i], &s->hints[i]) : NULL;
       s->values[i] = v ? *v : sl_value_null();
     }
     return sl_record_extend(a, r, s->fields, s->values, s->nfields);
@@ -118,12 +135,14 @@ static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
   size_t misses = 0;
   for (size_t i = 0; i < sl_batch_count(in); i++) {
     sl_record *r = sl_batch_at(in, i);
-    const sl_value *kv = sl_record_get(r, s->key);
+    const sl_value *kv = field_at_hint(r, s->key, &s->key_hint);
     char buf[32];
     const char *key;
     size_t klen;
     const sl_record *e = NULL;
-    if (kv && sl_table_key_of(kv, buf, sizeof buf, &key, &klen))
+    if (kv && kv->type == SL_TYPE_STRING) /* the common case, without a call */
+      e = sl_table_snap_get(s->snap, kv->as.str.ptr, kv->as.str.len);
+    else if (kv && sl_table_key_of(kv, buf, sizeof buf, &key, &klen))
       e = sl_table_snap_get(s->snap, key, klen);
     int rc;
     if (!e && s->required) {
