@@ -5,6 +5,7 @@
  * batch, because the values it adds are borrowed from the snapshot, not
  * copied: the engine finishes a batch's traversal before the next one starts,
  * so no record of the previous batch is alive by then. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,10 +20,10 @@ typedef struct enrich_state {
   sl_table *table;     /* resolved at init at run time, else at the first batch */
   sl_table_snap *snap; /* held from one batch to the next */
   sl_name key;
-  sl_name as;       /* nest the whole entry under this name, or NULL */
-  sl_name *fields;  /* copy these fields; NULL with nfields 0: copy every field */
-  sl_value *values; /* scratch: the values of `fields` for one record */
-  uint32_t *hints;  /* per field: where it was in the last entry (same order) */
+  sl_name as;        /* nest the whole entry under this name, or NULL */
+  sl_name *fields;   /* copy these fields; NULL with nfields 0: copy every field */
+  sl_value *values;  /* scratch: the values of `fields` for one record */
+  uint32_t *hints;   /* per field: where it was in the last entry (same order) */
   uint32_t key_hint; /* where the key field was in the last record */
   size_t nfields;
   int required;
@@ -101,8 +102,7 @@ static inline const sl_value *field_at_hint(const sl_record *r, sl_name name, ui
 }
 
 /* The enriched copy of `r` given the table entry `e` (NULL: none). */
-static sl_record *enrich_one(enrich_state *s, const sl_record *r, const sl_record *e,
-                             sl_arena *a) {
+static sl_record *enrich_one(enrich_state *s, const sl_record *r, const sl_record *e, sl_arena *a) {
   if (s->as) {
     /* Nested as a borrowed record: readers never mutate a received record. */
     sl_value v = e ? sl_value_record((sl_record *)e) : sl_value_null();
@@ -147,10 +147,16 @@ static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
     int rc;
     if (!e && s->required) {
       misses++;
-      rc =
-          s->host->dead_letter(out, r, "lookup",
-                               kv && kv->type != SL_TYPE_NULL ? "no entry for the key in the table"
-                                                              : "the key field is missing or null");
+      char msg[200];
+      if (kv && kv->type == SL_TYPE_STRING)
+        snprintf(msg, sizeof msg, "no entry for key '%.*s' in table '%s'",
+                 (int)(kv->as.str.len > 64 ? 64 : kv->as.str.len), kv->as.str.ptr, s->table_id);
+      else if (kv && kv->type != SL_TYPE_NULL)
+        snprintf(msg, sizeof msg, "no entry for the key (a %s) in table '%s'",
+                 sl_type_name(kv->type), s->table_id);
+      else
+        snprintf(msg, sizeof msg, "the key field is missing or null (table '%s')", s->table_id);
+      rc = s->host->dead_letter(out, r, "lookup", msg);
     } else {
       misses += !e;
       sl_record *res = enrich_one(s, r, e, a);
