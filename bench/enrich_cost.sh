@@ -53,11 +53,9 @@ for p in base enrich; do
   done | median | xargs printf '%-7s median ns/record over %d runs: %s\n' "$p" "$runs"
 done
 if [[ "$callgrind" == 1 ]]; then
-  # The inclusive count of enrich_process (the whole pipeline's total also
-  # moves with the once-a-second ticks under valgrind's slowdown), without
-  # address randomisation: sl_record_extend filters field names by pointer
-  # bits, so its cost moves with where the names were allocated.
-  setarch "$(uname -m)" -R valgrind --tool=callgrind --toggle-collect=sl_runtime_run --callgrind-out-file="$dir/cg" \
+  # The inclusive count of enrich_process: the whole pipeline's total also
+  # moves with the once-a-second ticks under valgrind's slowdown.
+  valgrind --tool=callgrind --toggle-collect=sl_runtime_run --callgrind-out-file="$dir/cg" \
     "$sluice" bench --keys "$keys" --records 200000 --pipeline "$dir/enrich.lua" >/dev/null \
     2>"$dir/cg.log"
   ir=$(callgrind_annotate --inclusive=yes "$dir/cg" | awk '/enrich_process/ {gsub(",", "", $1); print $1; exit}')

@@ -345,10 +345,6 @@ size_t sl_batch_count(const sl_batch *b) { return b->count; }
 sl_record *sl_batch_at(const sl_batch *b, size_t i) { return b->records[i]; }
 sl_arena *sl_batch_arena(const sl_batch *b) { return b->arena; }
 
-static inline unsigned name_bit(sl_name name) {
-  return (unsigned)(((uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15u) >> 58);
-}
-
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
                             const sl_value *values, size_t n) {
   if (n > UINT32_MAX - r->count)
@@ -370,15 +366,17 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
     memcpy(c->headers, r->headers, r->header_count * sizeof *r->headers);
     c->header_cap = r->header_count;
   }
-  /* Usually none of the names is in the record yet: a one-word filter of
-   * the new names (by pointer bits: names are interned) spares the
-   * name-by-name scan unless a field may collide. */
-  uint64_t want = 0;
-  for (size_t j = 0; j < n; j++)
-    want |= 1ull << name_bit(names[j]);
+  /* Usually none of the names is in the record yet: one pass over the
+   * record's names (a few pointer compares each) decides, then they are
+   * appended without a search per name. */
   uint32_t i = 0;
-  while (i < r->count && !(want >> name_bit(r->fields[i].name) & 1))
-    i++;
+  for (; i < r->count; i++) {
+    size_t j = 0;
+    while (j < n && r->fields[i].name != names[j])
+      j++;
+    if (j < n)
+      break;
+  }
   if (i == r->count) {
     for (size_t j = 0; j < n; j++)
       c->fields[c->count++] = (sl_field){names[j], values[j]};

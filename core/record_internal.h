@@ -64,7 +64,7 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
 }
 
 /* A copy of `r` in `a` (metadata included) with field names[i] set to values[i] (replacing
- * a field of the same name), in one allocation: what enrich does per record, where a copy
+ * a field of the same name; the names must be distinct), in one allocation: what enrich does per record, where a copy
  * followed by sl_record_set per field cost three times as much. Values are borrowed. */
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
                             const sl_value *values, size_t n);

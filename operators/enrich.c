@@ -80,6 +80,11 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
       return sl_error_set(err, SL_ERR_INVALID, "enrich: fields must be non-empty field names");
     }
     s->fields[i] = sl_name_cstr(f);
+    for (size_t k = 0; k < i; k++)
+      if (s->fields[k] == s->fields[i]) {
+        enrich_destroy(s);
+        return sl_error_set(err, SL_ERR_INVALID, "enrich: field '%s' is listed twice", f);
+      }
   }
   /* `sluice check` runs init without opening tables: the table's existence is
    * checked against the pipeline's p:table{} declarations instead. */

@@ -178,6 +178,13 @@ static void test_bad_configs(void) {
   CU_ASSERT_EQUAL(th_op_init(&t, &sl_op_enrich, c), SL_ERR_INVALID);
   th_op_free(&t);
   sl_config_destroy(c);
+  c = cfg("enrich-devices", 0);
+  const char *twice[] = {"site", "max_temp", "site"};
+  sl_config_put_list(c, "fields", twice, 3);
+  CU_ASSERT_EQUAL(th_op_init(&t, &sl_op_enrich, c), SL_ERR_INVALID);
+  CU_ASSERT_STRING_EQUAL(t.err.message, "enrich: field 'site' is listed twice");
+  th_op_free(&t);
+  sl_config_destroy(c);
 }
 
 /* `sluice check` inits operators without opening tables: init succeeds, and
