@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The plant example (pipelines/plant.lua + devices.jsonl) runs: its file table
+# The plant example (pipelines/plant_devices.lua + devices.jsonl) runs: its file table
 # serves entries at GET /api/v1/tables/devices/{key} (404 for a missing key),
 # an atomic replacement of the file is picked up while it runs (a changed limit
 # shows in the API, a removed machine is gone), a bad version is refused and
@@ -16,9 +16,9 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "tables_file: $*"; tail -20 "$work/log" || true; exit 1; }
-cp "$root/pipelines/plant.lua" "$root/pipelines/devices.jsonl" "$work/"
+cp "$root/pipelines/plant_devices.lua" "$root/pipelines/devices.jsonl" "$work/"
 
-"$bin" run "$work/plant.lua" --api "127.0.0.1:$aport" --set rate=100 \
+"$bin" run "$work/plant_devices.lua" --api "127.0.0.1:$aport" --set rate=100 \
   --set dead_letters="$work/dl.jsonl" --log-format text 2>"$work/log" >"$work/out" &
 pid=$!
 api="http://127.0.0.1:$aport/api/v1/tables/devices"

@@ -4,8 +4,8 @@
 -- machine's own temperature limit. Alerts compare each machine with its own
 -- limit, so changing a limit in the table changes the alert without a redeploy.
 --
---   sluice run pipelines/plant.lua                 (simulated machines, stdout)
---   sluice run pipelines/plant.lua --set records=20000
+--   sluice run pipelines/plant_devices.lua         (simulated machines, stdout)
+--   sluice run pipelines/plant_devices.lua --set records=20000
 --   curl http://127.0.0.1:8080/api/v1/tables/devices/m0007
 local sl = require "sluice"
 
