@@ -86,23 +86,7 @@ run() {
     tail -5 "$TMP/run.log" >&2
     exit 1
   }
-  python3 - "$TMP/run.log" "$RECORDS" <<'PY'
-import json, sys, datetime
-t = {}
-for line in open(sys.argv[1]):
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    m = o.get("msg", "")
-    ts = datetime.datetime.strptime(o["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
-    if "' running (" in m:
-        t["start"] = ts
-    elif m.startswith("pipeline '") and "finished" in m:
-        t["end"] = ts
-s = t["end"] - t["start"]
-print("%.3f %.0f" % (s, int(sys.argv[2]) / s))
-PY
+  python3 "$ROOT/bench/run_span.py" "$TMP/run.log" "$RECORDS"
 }
 
 # stat NAME FIELD: a field of INFO (stats/commandstats) of the running Redis.

@@ -19,6 +19,10 @@ list(APPEND SLUICE_SOURCES
   connectors/schema_registry.c
   connectors/simulator.c
   connectors/webhook.c
+  connectors/redis_state_meta.c
+  connectors/postgres_rows.c
+  connectors/postgres_sink.c
+  connectors/postgres_writer.c
   connectors/tables.c
   connectors/table_file.c
   connectors/table_kafka.c

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Compact binary form of aggregate state blocks (varints, zigzag, raw
  * little-endian doubles), used by checkpoints and tests. A format byte
- * leads so the layout can evolve. */
+ * leads so the layout can evolve. Format 2 tags each function's state with
+ * a hash of its definition (output name, function, argument), so a pipeline
+ * that adds or removes an aggregate restores the others from state written
+ * before the change (docs/operations.md, "Upgrading a pipeline"); format 1,
+ * positional, is still read. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "aggregate.h"
 #include "aggregate_state.h"
 #include "ddsketch.h"
+#include "hash64.h"
 #include "hll.h"
 #include "varint.h"
 
-#define AGG_FORMAT 1
+#define AGG_FORMAT_POSITIONAL 1
+#define AGG_FORMAT 2
 
 /* A scalar: type, then its payload (min/max, first/last share this form). */
 static int val_put(sl_buf *b, const sl_value *v) {
@@ -119,12 +125,57 @@ static int put_one(const sl_agg_def *d, const void *st, sl_buf *b) {
   return SL_OK;
 }
 
+/* What identifies a function's state: output name, function, argument and
+ * rank. Another definition under the same name gets another tag, so its
+ * state is never read as this one's. */
+static uint32_t def_tag(const sl_agg_def *d) {
+  uint64_t h = sl_hash64(d->out, strlen(d->out), 0xa66);
+  uint32_t fn = (uint32_t)d->fn;
+  h = sl_hash64(&fn, sizeof fn, h);
+  for (size_t i = 0; i < d->path_len; i++)
+    h = sl_hash64(d->path[i], strlen(d->path[i]) + 1, h);
+  h = sl_hash64(&d->q, sizeof d->q, h);
+  return (uint32_t)(h >> 32);
+}
+
+static void u32_le(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t u32_get(sl_rd *r) {
+  const unsigned char *p = sl_bytes_get(r, 4);
+  return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+           : 0;
+}
+
+/* Format 2: count, then per function its tag (4 bytes, little-endian),
+ * the payload length (varint) and the payload. The length is known only
+ * after the payload is written: one byte is reserved, and the payload moved
+ * in the rare case that its length needs more. */
 int sl_agg_serialize(const sl_agg_set *s, const void *block, sl_buf *out) {
-  if (sl_varint_put(out, AGG_FORMAT))
+  if (sl_varint_put(out, AGG_FORMAT) || sl_varint_put(out, s->count))
     return SL_ERR_NOMEM;
-  for (size_t i = 0; i < s->count; i++)
-    if (put_one(&s->defs[i], (const char *)block + s->defs[i].offset, out) != SL_OK)
+  for (size_t i = 0; i < s->count; i++) {
+    unsigned char head[5];
+    u32_le(head, def_tag(&s->defs[i]));
+    head[4] = 0;
+    size_t at = out->len + 4;
+    if (sl_buf_append(out, head, 5) != SL_OK ||
+        put_one(&s->defs[i], (const char *)block + s->defs[i].offset, out) != SL_OK)
       return SL_ERR_NOMEM;
+    size_t len = out->len - at - 1, vn = 0;
+    unsigned char v[10]; /* LEB128 of len, as sl_varint_put writes it */
+    for (uint64_t x = len;; x >>= 7) {
+      v[vn++] = (unsigned char)((x & 0x7f) | (x >= 0x80 ? 0x80 : 0));
+      if (x < 0x80)
+        break;
+    }
+    if (vn > 1 && sl_buf_append(out, v, vn - 1) != SL_OK)
+      return SL_ERR_NOMEM;
+    memmove(out->data + at + vn, out->data + at + 1, len);
+    memcpy(out->data + at, v, vn);
+  }
   return SL_OK;
 }
 
@@ -199,15 +250,46 @@ static int read_one(const sl_agg_def *d, void *st, sl_rd *r) {
   return r->bad ? SL_ERR_PARSE : SL_OK;
 }
 
+/* Format 2: each stored function goes to the definition with its tag;
+ * stored functions no longer defined are skipped, and defined ones with
+ * nothing stored keep their empty state. */
+static int read_tagged(const sl_agg_set *s, void *block, sl_rd *r) {
+  uint32_t tags[32]; /* computed once per call; more definitions hash on the fly */
+  for (size_t i = 0; i < s->count && i < 32; i++)
+    tags[i] = def_tag(&s->defs[i]);
+  uint64_t n = sl_varint_get(r);
+  for (uint64_t k = 0; k < n && !r->bad; k++) {
+    uint32_t tag = u32_get(r);
+    uint64_t len = sl_varint_get(r);
+    const unsigned char *payload = r->bad ? NULL : sl_bytes_get(r, len);
+    if (!payload)
+      return SL_ERR_PARSE;
+    for (size_t i = 0; i < s->count; i++) {
+      if ((i < 32 ? tags[i] : def_tag(&s->defs[i])) != tag)
+        continue;
+      sl_rd one = {payload, payload + len, 0};
+      int rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &one);
+      if (rc != SL_OK || one.p != one.end)
+        return SL_ERR_PARSE;
+      break;
+    }
+  }
+  return r->bad ? SL_ERR_PARSE : SL_OK;
+}
+
 int sl_agg_deserialize(const sl_agg_set *s, void *block, const void *data, size_t len) {
   sl_rd r = {data, (const unsigned char *)data + len, 0};
   int rc = SL_OK;
   sl_agg_release(s, block); /* replaces whatever the block held */
   sl_agg_init(s, block);
-  if (sl_varint_get(&r) != AGG_FORMAT)
+  uint64_t format = sl_varint_get(&r);
+  if (format == AGG_FORMAT)
+    rc = read_tagged(s, block, &r);
+  else if (format == AGG_FORMAT_POSITIONAL)
+    for (size_t i = 0; i < s->count && rc == SL_OK; i++)
+      rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
+  else
     return SL_ERR_PARSE;
-  for (size_t i = 0; i < s->count && rc == SL_OK; i++)
-    rc = read_one(&s->defs[i], (char *)block + s->defs[i].offset, &r);
   if (rc == SL_OK && r.p != r.end)
     rc = SL_ERR_PARSE;
   if (rc != SL_OK) { /* never leave a half-read block behind */

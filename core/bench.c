@@ -195,11 +195,15 @@ int sl_bench_main(int argc, char **argv) {
   sl_error_clear(&err);
   sl_registry *reg = sl_registry_new_builtin(&err);
   sl_lua *lua = NULL;
-  sl_graph_desc *g = reg ? sl_lua_load_pipeline(path, NULL, 0, reg, &lua, &err) : NULL;
+  /* A measured pipeline's plugins load from SLUICE_PLUGIN_PATH, as for run. */
+  int bad_path =
+      reg && sl_registry_allow_plugin_path(reg, getenv("SLUICE_PLUGIN_PATH"), &err) != SL_OK;
+  sl_graph_desc *g =
+      reg && !bad_path ? sl_lua_load_pipeline(path, NULL, 0, reg, &lua, &err) : NULL;
   sl_runtime *rt = NULL;
   code = SL_EXIT_RUNTIME;
   if (!g) {
-    fprintf(stderr, "%s\n", err.message);
+    fprintf(stderr, "%s%s\n", bad_path ? "sluice bench: SLUICE_PLUGIN_PATH: " : "", err.message);
     goto out;
   }
   if (!o.format)

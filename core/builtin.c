@@ -9,6 +9,7 @@
 extern const sl_source_desc sl_file_source, sl_stdin_source, sl_simulator_source;
 extern const sl_sink_desc sl_file_sink, sl_stdout_sink, sl_null_sink, sl_webhook_sink,
     sl_alert_store_sink;
+extern const sl_sink_desc sl_postgres_sink;
 
 const sl_operator_desc *const sl_builtin_operators[] = {
     &sl_op_filter, &sl_op_map,    &sl_op_select, &sl_op_decode,
@@ -21,5 +22,5 @@ const sl_source_desc *const sl_builtin_sources[] = {
 
 const sl_sink_desc *const sl_builtin_sinks[] = {
     &sl_file_sink,  &sl_stdout_sink, &sl_null_sink,    &sl_cache_sink,
-    &sl_kafka_sink, &sl_webhook_sink, &sl_alert_store_sink, NULL,
+    &sl_kafka_sink, &sl_webhook_sink, &sl_alert_store_sink, &sl_postgres_sink, NULL,
 };

@@ -33,6 +33,7 @@ struct sl_ckpt {
   part_state *parts;
   size_t nparts, capparts;
   char **topics;       /* per node: the checkpoint topic of its root source */
+  int kafka_failed;    /* the last sl_ckpt_take failed at the Kafka commit, not Redis */
 };
 
 /* ---- where state belongs --------------------------------------------------- */
@@ -298,6 +299,7 @@ static int commit_offsets(sl_ckpt *c, sl_error *err) {
 int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
   sl_runtime *rt = c->rt;
   *retry_in_ms = 0;
+  c->kafka_failed = 0;
   int rc = sl_redis_ensure(c->redis, now_ms, retry_in_ms, err);
   if (rc != SL_OK)
     return rc;
@@ -331,8 +333,12 @@ int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err
     return rc; /* pending stays set: the same checkpoint is retried */
   c->pending = 0;
   sl_checkpoint_reset(c->cp);
-  return commit_offsets(c, err);
+  rc = commit_offsets(c, err);
+  c->kafka_failed = rc != SL_OK;
+  return rc;
 }
+
+int sl_ckpt_kafka_failed(const sl_ckpt *c) { return c->kafka_failed; }
 
 int sl_ckpt_revoke(sl_ckpt *c, int32_t source_id, const int32_t *parts, size_t n, sl_error *err) {
   int64_t retry_in;

@@ -29,5 +29,8 @@ int sl_ckpt_fenced(const sl_ckpt *c, int32_t source_id, int32_t partition);
 int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err);
 /* Redis reachable and no checkpoint pending. */
 int sl_ckpt_healthy(const sl_ckpt *c);
+/* Whether the last sl_ckpt_take failed committing offsets to Kafka (the
+ * Redis checkpoint itself was written), so logs name the right dependency. */
+int sl_ckpt_kafka_failed(const sl_ckpt *c);
 
 #endif

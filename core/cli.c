@@ -13,6 +13,7 @@
 #include "pipeline_api.h"
 #include "runtime.h"
 #include "serve.h"
+#include "state_start.h"
 
 static const char usage_text[] =
     "usage: sluice <command> [options]\n"
@@ -20,7 +21,10 @@ static const char usage_text[] =
     "commands:\n"
     "  run FILE.lua [--set KEY=VALUE]... [--api ADDR]   run a pipeline (API and dashboard on\n"
     "                                                   ADDR, default 127.0.0.1:8080; off: none)\n"
-    "  check FILE.lua [--set KEY=VALUE]...             validate a pipeline (exit 0 or 1)\n"
+    "  run ... --allow-state-loss ID[,ID]...            start although the stored state of these\n"
+    "                                                   nodes does not fit: drop exactly that\n"
+    "  check FILE.lua [--set KEY=VALUE]... [--state]   validate a pipeline (exit 0 or 1); with\n"
+    "                                                   --state, also its stored state in Redis\n"
     "  graph FILE.lua [--set KEY=VALUE]...             print the graph in Graphviz DOT\n"
     "  serve [--api ADDR]                               API and dashboard alone, reading Redis\n"
     "  gateway FILE.lua [--set KEY=VALUE]... [--api ADDR]\n"
@@ -29,16 +33,22 @@ static const char usage_text[] =
     "  gateway --hash-key KEY|-                         digest of an API key for the devices file\n"
     "  bench [--format avro|json] [--keys N] [--records N] [--pipeline FILE]\n"
     "                                                   measure throughput on generated input\n"
+    "  state show|reset|drop FILE.lua [ID] [--json] [--yes]\n"
+    "                                                   inspect or remove a pipeline's stored\n"
+    "                                                   state (reset asks unless --yes)\n"
+    "  test FILE.lua CASE_DIR... [--update]             run the pipeline on test cases and\n"
+    "                                                   compare its outputs (docs/testing.md)\n"
     "  version                                          print the version\n"
     "\n"
     "options (any command):\n"
     "  --log-format json|text   log lines on stderr (default json)\n"
     "  --log-level debug|info|warn|error\n"
     "  --tls-cert FILE --tls-key FILE   serve the API over HTTPS (run, serve, gateway)\n"
+    "  --plugin-dir DIR         sl.plugin may load from DIR (run, check, graph; repeatable)\n"
     "\n"
     "environment: SLUICE_KAFKA_BROKERS (default embedded), SLUICE_REDIS_URL,\n"
-    "SLUICE_API_TOKEN. Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage,\n"
-    "3 runtime failure.\n";
+    "SLUICE_API_TOKEN, SLUICE_PLUGIN_PATH (plugin directories, DIR:DIR).\n"
+    "Exit codes: 0 ok, 1 invalid pipeline or input, 2 usage, 3 runtime failure.\n";
 
 typedef struct cli_args {
   const char *command;
@@ -47,6 +57,12 @@ typedef struct cli_args {
   size_t nsets;
   const char *api;
   const char *tls_cert, *tls_key;
+  const char *state_sub, *state_id; /* sluice state SUB FILE [ID] */
+  const char **allow;               /* --allow-state-loss ids */
+  size_t nallow;
+  int yes, json, check_state;
+  const char **plugin_dirs; /* --plugin-dir, in order */
+  size_t nplugin_dirs;
 } cli_args;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -59,8 +75,11 @@ static int usage_error(const char *fmt, const char *arg) {
 static int parse_args(int argc, char **argv, cli_args *a) {
   memset(a, 0, sizeof *a);
   a->sets = calloc((size_t)argc, sizeof *a->sets);
-  if (!a->sets)
+  a->allow = calloc((size_t)argc, sizeof *a->allow);
+  a->plugin_dirs = calloc((size_t)argc, sizeof *a->plugin_dirs);
+  if (!a->sets || !a->allow || !a->plugin_dirs)
     return SL_EXIT_RUNTIME;
+  int in_allow = 0; /* bare words after the file continue --allow-state-loss */
   sl_log_format format = SL_LOG_JSON;
   sl_log_level level = SL_LOG_INFO;
   for (int i = 1; i < argc; i++) {
@@ -68,7 +87,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(arg, "--set") == 0 || strcmp(arg, "--api") == 0 ||
         strcmp(arg, "--tls-cert") == 0 || strcmp(arg, "--tls-key") == 0 ||
-        strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0) {
+        strcmp(arg, "--log-format") == 0 || strcmp(arg, "--log-level") == 0 ||
+        strcmp(arg, "--plugin-dir") == 0) {
       if (!val)
         return usage_error("option %s needs a value", arg);
       i++;
@@ -76,6 +96,8 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         if (!strchr(val, '=') || val[0] == '=')
           return usage_error("--set expects KEY=VALUE, got '%s'", val);
         a->sets[a->nsets++] = val;
+      } else if (strcmp(arg, "--plugin-dir") == 0) {
+        a->plugin_dirs[a->nplugin_dirs++] = val;
       } else if (strcmp(arg, "--api") == 0) {
         a->api = val;
       } else if (strcmp(arg, "--tls-cert") == 0) {
@@ -91,17 +113,35 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         if ((int)level < 0)
           return usage_error("--log-level must be debug, info, warn or error, not '%s'", val);
       }
+    } else if (strcmp(arg, "--allow-state-loss") == 0) {
+      if (!val)
+        return usage_error("option %s needs one or more node ids", arg);
+      for (char *id = strtok(argv[++i], ","); id; id = strtok(NULL, ","))
+        a->allow[a->nallow++] = id;
+      in_allow = 1;
+      continue;
+    } else if (strcmp(arg, "--yes") == 0 || strcmp(arg, "--json") == 0 ||
+               strcmp(arg, "--state") == 0) {
+      *(arg[2] == 'y' ? &a->yes : arg[2] == 'j' ? &a->json : &a->check_state) = 1;
+    } else if (in_allow && a->file && arg[0] != '-') {
+      a->allow[a->nallow++] = arg;
+      continue;
     } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
       a->command = "help";
     } else if (arg[0] == '-' && arg[1] == '-') {
       return usage_error("unknown option '%s'", arg);
     } else if (!a->command) {
       a->command = arg;
+    } else if (strcmp(a->command, "state") == 0 && !a->state_sub) {
+      a->state_sub = arg;
+    } else if (strcmp(a->command, "state") == 0 && a->file && !a->state_id) {
+      a->state_id = arg;
     } else if (!a->file) {
       a->file = arg;
     } else {
       return usage_error("unexpected argument '%s'", arg);
     }
+    in_allow = 0;
   }
   sl_log_configure(format, level);
   if (!a->tls_cert != !a->tls_key)
@@ -154,6 +194,17 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
     fprintf(stderr, "sluice: %s\n", err.message);
     return SL_EXIT_RUNTIME;
   }
+  /* sl.plugin loads only from the directories allowed here (SPEC section 9). */
+  const char *path = getenv("SLUICE_PLUGIN_PATH");
+  if (path && sl_registry_allow_plugin_path(*reg, path, &err) != SL_OK) {
+    fprintf(stderr, "sluice: SLUICE_PLUGIN_PATH: %s\n", err.message);
+    return SL_EXIT_USAGE;
+  }
+  for (size_t i = 0; i < a->nplugin_dirs; i++)
+    if (sl_registry_allow_plugin_dir(*reg, a->plugin_dirs[i], &err) != SL_OK) {
+      fprintf(stderr, "sluice: --plugin-dir: %s\n", err.message);
+      return SL_EXIT_USAGE;
+    }
   *g = sl_lua_load_pipeline(a->file, a->sets, a->nsets, *reg, lua, &err);
   if (!*g) {
     fprintf(stderr, "%s\n", err.message);
@@ -198,6 +249,17 @@ static int cmd_run(const cli_args *a) {
   opts.api_addr = a->api;
   const char *redis = getenv("SLUICE_REDIS_URL");
   opts.redis_url = redis && *redis ? redis : "redis://127.0.0.1:6379";
+  if (strcmp(g->state, "redis") == 0) {
+    /* Before any worker touches state: refuse a pipeline its stored state
+     * does not fit (SPEC section 7, "Upgrades"). */
+    code = sl_state_check(g, reg, sl_config_string(g->pipeline, "redis", opts.redis_url), a->allow,
+                          a->nallow, 1, 60000);
+    if (code != SL_EXIT_OK)
+      goto out;
+  } else if (a->nallow) {
+    sl_log(SL_LOG_WARN, "state", "--allow-state-loss ignored: pipeline '%s' keeps state in memory",
+           g->name);
+  }
   const char *budget = getenv("SLUICE_RETRY_BUDGET");
   if (budget && *budget && sl_parse_duration(budget, &opts.retry_budget_ms, &err) != SL_OK) {
     fprintf(stderr, "sluice: SLUICE_RETRY_BUDGET: %s\n", err.message);
@@ -253,6 +315,29 @@ out:
   return code;
 }
 
+static const char *redis_url_of(const sl_graph_desc *g) {
+  const char *env = getenv("SLUICE_REDIS_URL");
+  return sl_config_string(g->pipeline, "redis",
+                          env && *env ? env : "redis://127.0.0.1:6379");
+}
+
+static int cmd_state(const cli_args *a) {
+  sl_registry *reg = NULL;
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = NULL;
+  int code = load(a, &reg, &lua, &g);
+  if (code == SL_EXIT_OK && strcmp(g->state, "redis") != 0) {
+    fprintf(stderr, "sluice: pipeline '%s' keeps its state in memory (state = \"%s\"): nothing "
+                    "is stored\n", g->name, g->state);
+    code = SL_EXIT_INVALID;
+  } else if (code == SL_EXIT_OK) {
+    sl_graph_attach_alert_stores(g);
+    code = sl_state_command(a->state_sub, g, reg, redis_url_of(g), a->state_id, a->yes, a->json);
+  }
+  unload(reg, lua, g);
+  return code;
+}
+
 static int cmd_check_or_graph(const cli_args *a, int graph) {
   sl_registry *reg = NULL;
   sl_lua *lua = NULL;
@@ -265,6 +350,10 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
     sl_buf_free(&out);
   } else if (code == SL_EXIT_OK) {
     printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, g->count);
+    if (a->check_state && strcmp(g->state, "redis") != 0)
+      printf("%s: no stored state to check (state = \"%s\")\n", a->file, g->state);
+    else if (a->check_state)
+      code = sl_state_check(g, reg, redis_url_of(g), a->allow, a->nallow, 0, 0);
   }
   unload(reg, lua, g);
   return code;
@@ -273,6 +362,8 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
 int sl_cli_main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "bench") == 0)
     return sl_bench_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "test") == 0)
+    return sl_test_main(argc, argv);
   if (argc > 2 && strcmp(argv[1], "gateway") == 0 && strcmp(argv[2], "--hash-key") == 0)
     return sl_gateway_hash_main(argc, argv);
   cli_args a;
@@ -295,6 +386,10 @@ int sl_cli_main(int argc, char **argv) {
       code = cmd_run(&a);
     else
       code = cmd_check_or_graph(&a, a.command[0] == 'g');
+  } else if (strcmp(a.command, "state") == 0) {
+    code = a.file ? cmd_state(&a)
+                  : usage_error("%s", "state needs a command and a pipeline file: sluice state "
+                                      "show|reset|drop FILE.lua [ID] [--json] [--yes]");
   } else if (strcmp(a.command, "gateway") == 0) {
     code = a.file ? sl_gateway_main(a.file, a.sets, a.nsets, a.api, a.tls_cert, a.tls_key)
                   : usage_error("%s", "gateway needs a gateway file (docs/gateway.md)");
@@ -303,5 +398,7 @@ int sl_cli_main(int argc, char **argv) {
   }
 out:
   free(a.sets);
+  free(a.allow);
+  free(a.plugin_dirs);
   return code;
 }

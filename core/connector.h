@@ -87,6 +87,9 @@ typedef struct sl_sink_desc {
   /* Serve background work (delivery reports, retries); may be NULL. */
   void (*poll)(void *state);
   void (*close)(void *state);
+  /* Checks of the options beyond the config map that need no I/O, run by
+   * `sluice check` (and before open); may be NULL. */
+  int (*check)(const sl_config *cfg, sl_error *err);
 } sl_sink_desc;
 
 #endif

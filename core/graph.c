@@ -50,9 +50,7 @@ int sl_graph_add_node(sl_graph_desc *g, sl_node_kind kind, const char *type, sl_
   n->id = (int)g->count;
   n->kind = kind;
   n->type = strdup(type);
-  char label[160];
-  snprintf(label, sizeof label, "%s#%d", type, n->id);
-  n->label = strdup(label);
+  n->label = strdup(type); /* until sl_graph_assign_ids gives the stable id */
   n->config = cfg;
   n->parent = parent;
   n->line = line;
@@ -196,6 +194,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
   if (!g->pipeline)
     sl_graph_error(g, 1, "no pipeline declared: start with local p = sl.pipeline { name = "
                          "\"...\" } (and local sl = require \"sluice\")");
+  sl_graph_assign_ids(g);
   size_t sources = 0;
   for (size_t i = 0; i < g->count; i++) {
     sl_node_desc *n = &g->nodes[i];
@@ -219,7 +218,12 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       }
       const sl_sink_desc *d = sl_registry_sink(reg, n->type);
       sl_operator_desc shim = {.name = d->name, .config = d->config};
+      size_t before = g->nerrors;
       sl_config_validate(n->config, &shim, on_problem, &pc);
+      sl_error err;
+      sl_error_clear(&err);
+      if (d->check && g->nerrors == before && d->check(n->config, &err) != SL_OK)
+        sl_graph_error(g, n->line, "%s: %s", n->type, err.message);
     } else {
       const sl_operator_desc *d = sl_registry_operator(reg, n->type);
       if (!d) {
@@ -230,6 +234,8 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
     }
   }
   sl_table_decls_validate(g);
+  if (g->nerrors == 0)
+    sl_graph_warn_fragile_ids(g, reg);
   if (g->pipeline && sources == 0)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");
@@ -260,6 +266,7 @@ void sl_graph_attach_alert_stores(sl_graph_desc *g) {
       sl_graph_add_node(g, SL_NODE_SINK, "alert_store", sl_config_new(g->file, g->nodes[i].line),
                         (int)i, g->nodes[i].line);
   }
+  sl_graph_assign_ids(g);
 }
 
 static void dot_escape(sl_buf *out, const char *s) {
@@ -300,6 +307,10 @@ int sl_graph_dot(const sl_graph_desc *g, sl_buf *out) {
     sl_buf label = SL_BUF_INIT;
     node_summary(n, &label);
     sl_buf_printf(out, "  n%d [shape=%s, label=\"", n->id, shape);
+    if (strcmp(n->label, n->type) != 0) { /* the stable id first: it names state and metrics */
+      dot_escape(out, n->label);
+      sl_buf_puts(out, "\\n");
+    }
     dot_escape(out, label.data ? label.data : n->type);
     sl_buf_printf(out, "\"%s];\n", strcmp(n->type, "dead_letter") == 0 ? ", style=dashed" : "");
     sl_buf_free(&label);

@@ -16,11 +16,12 @@ typedef struct sl_node_desc {
   int id;            /* index in sl_graph_desc.nodes */
   sl_node_kind kind;
   char *type;        /* method name: "filter", "kafka_source", "dead_letter" */
-  char *label;       /* "filter#3": metrics label and node id */
+  char *label;       /* the stable node id (graph_id.c): state, metrics, output ids */
   sl_config *config; /* owned */
   int parent;        /* node id, -1 for sources and the dead-letter sink */
   int line;          /* declaring line in the pipeline file */
   int open;          /* window node still waiting for :aggregate{} */
+  int explicit_id;   /* label was given with `id = "..."` */
 } sl_node_desc;
 
 typedef struct sl_graph_desc {
@@ -32,6 +33,7 @@ typedef struct sl_graph_desc {
   int pipeline_line;
   sl_node_desc *nodes;
   size_t count, cap;
+  int ids_checked;       /* explicit ids were checked (errors reported once) */
   sl_config **tables;    /* p:table{} declarations, owned (core/table_decl.c) */
   size_t ntables, captables;
   char **errors;         /* "file:line: message", owned */
@@ -41,6 +43,27 @@ typedef struct sl_graph_desc {
 void sl_graph_desc_free(sl_graph_desc *g); /* frees the struct too; NULL no-op */
 int sl_graph_add_node(sl_graph_desc *g, sl_node_kind kind, const char *type, sl_config *cfg,
                       int parent, int line); /* returns the id or -1; takes cfg */
+/* Give node `node` the explicit id `id` (copied) from its `id = "..."`
+ * option; checked (characters, uniqueness) by sl_graph_assign_ids. */
+int sl_graph_set_node_id(sl_graph_desc *g, int node, const char *id);
+/* Set every node's label to its stable id: the explicit id, or one derived
+ * from the node's kind and identifying options (docs/pipeline-language.md,
+ * "Node ids"), with a counter suffix only where two derived ids collide.
+ * Duplicate or malformed explicit ids are reported as errors. Called by
+ * sl_graph_validate; idempotent. */
+void sl_graph_assign_ids(sl_graph_desc *g);
+/* Log a warning for each stateful node whose derived id carries a
+ * collision counter: its state would move if a twin were inserted before
+ * it. */
+void sl_graph_warn_fragile_ids(const sl_graph_desc *g, const sl_registry *reg);
+/* Is node `i` such a node (stateful, derived id with a counter)? */
+int sl_graph_fragile_id(const sl_graph_desc *g, const sl_registry *reg, size_t i);
+/* The base id derived for node `i` (no collision suffix) into buf. */
+void sl_graph_derive_id(const sl_graph_desc *g, size_t i, char *buf, size_t len);
+/* A duration in its largest exact unit ("10s", "1500ms", "5m"), appended. */
+void sl_graph_put_duration(sl_buf *b, int64_t ms);
+/* The node whose label is `id`, or -1. */
+int sl_graph_find_id(const sl_graph_desc *g, const char *id);
 /* Record "file:line: message". */
 void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Children of node `id` in declaration order; returns the count. */

@@ -396,20 +396,27 @@ typedef struct ready_op {
   sl_http_server *s;
   struct evhttp_request *req;
   int pipeline_ok;
-  char why[256]; /* a lookup table still loading ("" when none) */
+  const char *why;    /* why the pipeline is not ready: static text or why_buf */
+  char why_buf[400];
 } ready_op;
 
 static void ready_answer(ready_op *op, const char *redis) {
   int ok = op->pipeline_ok != 0 && strcmp(redis, "ok") == 0;
   const char *pipe = op->pipeline_ok < 0 ? "n/a" : op->pipeline_ok ? "ok" : "not ready";
   sl_buf b = SL_BUF_INIT;
-  if (ok)
+  int redis_ok = strcmp(redis, "ok") == 0;
+  if (ok) {
     sl_buf_puts(&b, "{\"status\":\"ok\"");
-  else
-    sl_buf_printf(&b, "{\"error\":\"not ready: %s\",\"status\":503",
-                  op->why[0]              ? op->why
-                  : op->pipeline_ok == 0 ? "pipeline sources not assigned"
-                                         : "Redis unreachable");
+  } else if (op->pipeline_ok == 0) { /* the pipeline's own reason names the dependency */
+    char msg[480];
+    snprintf(msg, sizeof msg, "not ready: %s%s", op->why,
+             redis_ok ? "" : "; Redis unreachable from the HTTP server");
+    sl_buf_puts(&b, "{\"error\":"); /* the reason may quote a dependency's error */
+    sl_buf_json_string(&b, msg, strlen(msg));
+    sl_buf_puts(&b, ",\"status\":503");
+  } else {
+    sl_buf_puts(&b, "{\"error\":\"not ready: Redis unreachable\",\"status\":503");
+  }
   sl_buf_printf(&b, ",\"checks\":{\"pipeline\":\"%s\",\"redis\":\"%s\"}}", pipe, redis);
   http_reply_json(op->s, op->req, ok ? 200 : 503, &b);
   sl_buf_free(&b);
@@ -430,8 +437,11 @@ void http_readyz(sl_http_server *s, struct evhttp_request *req) {
   }
   op->s = s;
   op->req = req;
+  op->why = s->cfg.not_ready ? s->cfg.not_ready(s->cfg.ud, op->why_buf, sizeof op->why_buf) : NULL;
   op->pipeline_ok = s->cfg.ready ? s->cfg.ready(s->cfg.ud) != 0 : -1;
-  if (s->cfg.not_ready_reason && s->cfg.not_ready_reason(s->cfg.ud, op->why, sizeof op->why))
+  if (op->pipeline_ok == 0 && !op->why)
+    op->why = "pipeline not processing";
+  else if (op->pipeline_ok > 0 && op->why) /* changed in between: the later answer wins */
     op->pipeline_ok = 0;
   const char *argv[] = {"PING"};
   size_t lens[] = {4};

@@ -99,6 +99,33 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   forget_context(ac->data, ac);
 }
 
+/* The data of an event as the text the publisher wrote, without a round trip
+ * through jansson, which prints doubles with 17 digits (53.363399999999999 where
+ * the API, reading the same record, shows 53.3634). msg was parsed into doc;
+ * recognises the two forms of connectors/redis_alerts.c ({"type":T,"data":D},
+ * nothing else) and connectors/redis_cache.c ({"type":T,REST} without "data")
+ * and returns the data as a new string, or NULL for any other layout (then the
+ * caller re-encodes). */
+static char *carve_data(const char *msg, size_t n, json_t *doc, const char *type) {
+  char prefix[80];
+  int k = snprintf(prefix, sizeof prefix, "{\"type\":\"%s\",", type);
+  if (k <= 0 || (size_t)k >= sizeof prefix || n <= (size_t)k || msg[n - 1] != '}' ||
+      memcmp(msg, prefix, (size_t)k) != 0)
+    return NULL;
+  if (json_object_get(doc, "data")) {
+    static const char key[] = "\"data\":";
+    if (json_object_size(doc) != 2 || n < (size_t)k + sizeof key ||
+        memcmp(msg + k, key, sizeof key - 1) != 0)
+      return NULL;
+    size_t off = (size_t)k + sizeof key - 1;
+    return strndup(msg + off, n - off - 1); /* D, without the closing brace */
+  }
+  char *text = strndup(msg + k - 1, n - (size_t)k + 1); /* ,REST */
+  if (text)
+    text[0] = '{';
+  return text;
+}
+
 /* A message on sl:events -> the event bus: {"type":"result","data":{...}}, or
  * the flat form the cache sink writes, {"type":"result","cache":..,...},
  * whose fields but "type" are the data. */
@@ -112,17 +139,19 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   json_t *msg = json_loadb(r->element[2]->str, r->element[2]->len, 0, NULL);
   json_t *type = json_object_get(msg, "type"), *data = json_object_get(msg, "data");
   json_t *flat = NULL;
-  if (json_is_string(type) && !data && json_is_object(msg)) {
+  char *text = NULL;
+  if (json_is_string(type) && json_is_object(msg))
+    text = carve_data(r->element[2]->str, r->element[2]->len, msg, json_string_value(type));
+  if (!text && json_is_string(type) && !data && json_is_object(msg)) {
     flat = json_deep_copy(msg);
     json_object_del(flat, "type");
     data = flat;
   }
-  if (json_is_string(type) && data) {
-    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text)
-      sl_events_publish(json_string_value(type), text);
-    free(text);
-  }
+  if (!text && json_is_string(type) && data)
+    text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (text)
+    sl_events_publish(json_string_value(type), text);
+  free(text);
   json_decref(flat);
   json_decref(msg);
 }

@@ -43,15 +43,17 @@ typedef struct sl_http_config {
   /* Runtime callbacks, called on the server thread (the runtime makes them
    * thread-safe). Both may be NULL (serve mode). */
   int (*ready)(void *ud); /* nonzero when sources are assigned and processing */
+  /* Why not ready (static text, or written into buf of cap bytes: the
+   * dependency that failed and its error), NULL when ready; may be NULL,
+   * then /readyz gives a generic reason. */
+  const char *(*not_ready)(void *ud, char *buf, size_t cap);
   /* Append the pipelines document to `out`:
    * {"pipelines":[{"name":..,"status":"running","nodes":[{"id":..,"kind":..,"label":..}],
    *   "edges":[{"from":..,"to":..}],"caches":[..]}]}; return SL_OK or a status. */
   int (*pipelines_json)(void *ud, sl_buf *out);
-  /* Lookup tables (p:table{}); both may be NULL. not_ready_reason: when a
-   * table is still loading, write why into `why` and return 1, else 0.
-   * table_entry: GET /api/v1/tables/{table}/{key}, the entry as a JSON
-   * object into `out`; SL_ERR_NOT_FOUND for no such table or key. */
-  int (*not_ready_reason)(void *ud, char *why, size_t n);
+  /* GET /api/v1/tables/{table}/{key} (lookup tables, p:table{}): the entry
+   * as a JSON object into `out`; SL_ERR_NOT_FOUND for no such table or key.
+   * May be NULL (serve mode: 404). */
   int (*table_entry)(void *ud, const char *table, const char *key, sl_buf *out);
   void *ud;
 } sl_http_config;

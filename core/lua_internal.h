@@ -6,6 +6,7 @@
 #include <lua.h>
 
 #include "lua_pipeline.h"
+#include "lua_sandbox.h"
 
 struct sl_lua {
   lua_State *L;
@@ -14,6 +15,7 @@ struct sl_lua {
   const char *const *params;
   size_t nparams;
   char *dir;             /* directory of the pipeline file, for relative paths */
+  sl_lua_guard guard;    /* the state's limits; lives as long as L */
 };
 
 struct sl_lua_fn {
@@ -23,7 +25,8 @@ struct sl_lua_fn {
 
 /* Registers `require "sluice"` (lua_pipeline.c). */
 void sl_lua_open_module(sl_lua *lua);
-/* Push `r` as a Lua table (lua_bridge.c). */
+/* Push `r` as a Lua table (lua_bridge.c). Raises (so: under lua_pcall) when
+ * the record nests deeper than SL_LUA_MAX_DEPTH or Lua runs out of memory. */
 void sl_lua_push_record(lua_State *L, const sl_record *r);
 
 #endif

@@ -16,8 +16,16 @@
 #define MT_STREAM "sluice.stream"
 #define MT_WINDOWED "sluice.windowed"
 
+#define MT_CONFIG_BOX "sluice.configbox"
+
+/* Raises before anything is allocated when a function run per record calls
+ * into the module: the graph it would change is gone by then. */
 static sl_lua *loader(lua_State *L) {
-  return lua_touserdata(L, lua_upvalueindex(1));
+  sl_lua *lua = lua_touserdata(L, lua_upvalueindex(1));
+  if (!lua->graph)
+    luaL_error(L, "the sluice module works only while the pipeline file loads, not in "
+                  "functions run on records");
+  return lua;
 }
 
 /* Lua 5.4 gives every call of a method chain the line where the chain
@@ -63,6 +71,25 @@ static int stream_id(lua_State *L, int idx) {
   return id;
 }
 
+/* Options tables nest a few levels (kafka = {...}); these bounds keep a
+ * hostile or mistaken file from overflowing the C or Lua stack, looping on
+ * a table that contains itself, or multiplying a shared table 2^depth times. */
+#define OPTION_MAX_DEPTH 32
+#define OPTION_MAX_VALUES 100000
+
+/* The walk of one options table into an sl_config. Lives on the C stack:
+ * nothing in it needs freeing if a Lua error unwinds. */
+typedef struct opt_walk {
+  sl_lua *lua;
+  lua_State *L;
+  int line;
+  int depth;                              /* tables entered below the root */
+  int stopped;                            /* a bound was hit: copy nothing more */
+  size_t values;                          /* values copied so far */
+  const void *path[OPTION_MAX_DEPTH + 1]; /* the tables being copied, root first */
+  char name[256];                         /* dotted name of the current option */
+} opt_walk;
+
 static int is_string_array(lua_State *L, int idx, size_t *n) {
   size_t len = lua_rawlen(L, idx), count = 0;
   lua_pushnil(L);
@@ -79,124 +106,235 @@ static int is_string_array(lua_State *L, int idx, size_t *n) {
   return count == len && len > 0;
 }
 
-static sl_config *table_to_config(sl_lua *lua, lua_State *L, int idx, const char *positional,
-                                  int line);
+static void fill_config(opt_walk *w, sl_config *c, int idx, const char *positional);
+
+/* Copy `n` strings of the array at `idx` (checked by is_string_array). */
+static void put_string_list(opt_walk *w, sl_config *c, const char *key, int idx, size_t n) {
+  lua_State *L = w->L;
+  if ((w->values += n) > OPTION_MAX_VALUES) {
+    sl_graph_error(w->lua->graph, w->line, "options hold more than %d values", OPTION_MAX_VALUES);
+    w->stopped = 1;
+    return;
+  }
+  const char **items = calloc(n, sizeof *items);
+  for (size_t i = 0; items && i < n; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    items[i] = lua_tostring(L, -1); /* kept alive by the table */
+    lua_pop(L, 1);
+  }
+  if (items)
+    sl_config_put_list(c, key, items, n);
+  free(items);
+}
+
+/* A nested options table at the top of the stack, copied into a child of
+ * `c` (which owns it from the start, so an error later frees it too). */
+static void put_table(opt_walk *w, sl_config *c, const char *key) {
+  lua_State *L = w->L;
+  int top = lua_gettop(L);
+  const void *t = lua_topointer(L, top);
+  for (int i = 0; i <= w->depth; i++)
+    if (w->path[i] == t) {
+      sl_graph_error(w->lua->graph, w->line,
+                     "option '%s' contains itself: a table that refers to itself cannot be an "
+                     "option value",
+                     w->name);
+      w->stopped = 1;
+      return;
+    }
+  if (w->depth >= OPTION_MAX_DEPTH || !lua_checkstack(L, 4)) {
+    sl_graph_error(w->lua->graph, w->line, "option '%s': options nest deeper than %d levels",
+                   w->name, OPTION_MAX_DEPTH);
+    w->stopped = 1;
+    return;
+  }
+  sl_config *sub = sl_config_new(w->lua->graph->file, w->line);
+  if (!sub || sl_config_put_table(c, key, sub) != SL_OK)
+    return;
+  w->path[++w->depth] = t;
+  fill_config(w, sub, top, NULL);
+  w->depth--;
+}
 
 /* Store the value at the top of the stack under `key`; pops it. */
-static void put_value(sl_lua *lua, lua_State *L, sl_config *c, const char *key, int line) {
+static void put_value(opt_walk *w, sl_config *c, const char *key) {
+  lua_State *L = w->L;
+  size_t namelen = strlen(w->name);
+  snprintf(w->name + namelen, sizeof w->name - namelen, "%s%s", namelen ? "." : "", key);
   int t = lua_type(L, -1);
+  if (++w->values > OPTION_MAX_VALUES && !w->stopped) {
+    sl_graph_error(w->lua->graph, w->line, "options hold more than %d values", OPTION_MAX_VALUES);
+    w->stopped = 1;
+  }
+  if (w->stopped)
+    t = LUA_TNONE;
   switch (t) {
-  case LUA_TSTRING:
-    sl_config_put_string(c, key, lua_tostring(L, -1));
-    break;
-  case LUA_TNUMBER:
-    sl_config_put_number(c, key, lua_tonumber(L, -1));
-    break;
-  case LUA_TBOOLEAN:
-    sl_config_put_bool(c, key, lua_toboolean(L, -1));
-    break;
+  case LUA_TNONE: break;
+  case LUA_TSTRING: sl_config_put_string(c, key, lua_tostring(L, -1)); break;
+  case LUA_TNUMBER: sl_config_put_number(c, key, lua_tonumber(L, -1)); break;
+  case LUA_TBOOLEAN: sl_config_put_bool(c, key, lua_toboolean(L, -1)); break;
   case LUA_TFUNCTION: {
-    sl_lua_fn *fn = malloc(sizeof *fn);
-    if (!fn)
-      break;
-    fn->L = L;
+    /* The reference first: luaL_ref may raise, and then nothing is held. */
     lua_pushvalue(L, -1);
-    fn->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    sl_lua_fn *fn = malloc(sizeof *fn);
+    if (!fn) {
+      luaL_unref(L, LUA_REGISTRYINDEX, ref);
+      break;
+    }
+    fn->L = L;
+    fn->ref = ref;
     sl_config_put_function(c, key, fn, free_fn);
     break;
   }
   case LUA_TTABLE: {
     size_t n;
-    int top = lua_gettop(L);
-    if (is_string_array(L, top, &n)) {
-      const char **items = calloc(n, sizeof *items);
-      for (size_t i = 0; items && i < n; i++) {
-        lua_rawgeti(L, top, (lua_Integer)i + 1);
-        items[i] = lua_tostring(L, -1); /* kept alive by the table */
-        lua_pop(L, 1);
-      }
-      if (items)
-        sl_config_put_list(c, key, items, n);
-      free(items);
-    } else {
-      sl_config_put_table(c, key, table_to_config(lua, L, top, NULL, line));
-    }
+    if (is_string_array(L, lua_gettop(L), &n))
+      put_string_list(w, c, key, lua_gettop(L), n);
+    else
+      put_table(w, c, key);
     break;
   }
   default:
-    sl_graph_error(lua->graph, line, "option '%s': a %s cannot be an option value", key,
+    sl_graph_error(w->lua->graph, w->line, "option '%s': a %s cannot be an option value", w->name,
                    lua_typename(L, t));
   }
+  w->name[namelen] = '\0';
   lua_pop(L, 1);
 }
 
-/* Copy the Lua table at `idx` into a new sl_config. The list part goes to
- * `positional` (e.g. select{"a","b"}). */
-static sl_config *table_to_config(sl_lua *lua, lua_State *L, int idx, const char *positional,
-                                  int line) {
-  sl_config *c = sl_config_new(lua->graph->file, line);
-  if (!c)
-    return NULL;
+/* Copy the Lua table at `idx` into `c`. The list part goes to `positional`
+ * (e.g. select{"a","b"}). */
+static void fill_config(opt_walk *w, sl_config *c, int idx, const char *positional) {
+  lua_State *L = w->L;
   idx = lua_absindex(L, idx);
   size_t alen = lua_rawlen(L, idx);
+  if (w->stopped)
+    return;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) == LUA_TSTRING) {
       char key[128];
       snprintf(key, sizeof key, "%s", lua_tostring(L, -2));
-      put_value(lua, L, c, key, line);
+      put_value(w, c, key);
     } else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
                (size_t)lua_tointeger(L, -2) <= alen) {
       lua_pop(L, 1); /* the list part is handled below, in order */
     } else {
-      sl_graph_error(lua->graph, line, "options must have string keys");
+      sl_graph_error(w->lua->graph, w->line, "options must have string keys");
       lua_pop(L, 1);
     }
-  }
-  if (alen) {
-    if (!positional) {
-      sl_graph_error(lua->graph, line, "unexpected list of values in options");
-    } else {
-      lua_createtable(L, (int)alen, 0);
-      for (size_t i = 1; i <= alen; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i);
-        lua_rawseti(L, -2, (lua_Integer)i);
-      }
-      if (alen == 1) { /* `filter{"x > 1"}` means the same as `filter "x > 1"` */
-        lua_rawgeti(L, -1, 1);
-        lua_remove(L, -2);
-      }
-      put_value(lua, L, c, positional, line);
+    if (w->stopped) {
+      lua_pop(L, 1); /* the key lua_next would have taken */
+      return;
     }
   }
+  if (!alen || w->stopped)
+    return;
+  size_t n;
+  if (!positional) {
+    sl_graph_error(w->lua->graph, w->line, "unexpected list of values in options");
+  } else if (alen == 1) { /* `filter{"x > 1"}` means the same as `filter "x > 1"` */
+    lua_rawgeti(L, idx, 1);
+    put_value(w, c, positional);
+  } else if (is_string_array(L, idx, &n)) {
+    put_string_list(w, c, positional, idx, n);
+  } else {
+    sl_graph_error(w->lua->graph, w->line, "unexpected list of values in options");
+  }
+}
+
+static int config_box_gc(lua_State *L) {
+  sl_config **box = luaL_checkudata(L, 1, MT_CONFIG_BOX);
+  sl_config_destroy(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* Copy the Lua table at `idx` (or a lone value for `positional`) into a new
+ * sl_config. While it is built the config sits in a Lua userdata whose __gc
+ * frees it: a Lua error (out of memory in luaL_ref) then cannot leak it. */
+static sl_config *table_to_config(sl_lua *lua, lua_State *L, int idx, const char *positional,
+                                  int line) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 4, NULL); /* raises before anything is allocated */
+  sl_config **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, MT_CONFIG_BOX);
+  sl_config *c = *box = sl_config_new(lua->graph->file, line);
+  if (c) {
+    opt_walk w = {.lua = lua, .L = L, .line = line};
+    w.path[0] = lua_topointer(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE) {
+      fill_config(&w, c, idx, positional);
+    } else {
+      lua_pushvalue(L, idx);
+      put_value(&w, c, positional);
+    }
+  }
+  *box = NULL;
+  lua_pop(L, 1);
   return c;
 }
 
-/* Options for a method call: a table, or a lone string/function for the
- * positional option, or nothing. */
-static sl_config *call_config(sl_lua *lua, lua_State *L, int idx, const char *what,
-                              const char *positional, int line) {
-  int t = lua_type(L, idx);
-  if (t == LUA_TTABLE)
-    return table_to_config(lua, L, idx, positional, line);
-  sl_config *c = sl_config_new(lua->graph->file, line);
-  if (!c || t == LUA_TNONE || t == LUA_TNIL)
-    return c;
-  if (positional && (t == LUA_TSTRING || t == LUA_TFUNCTION || t == LUA_TNUMBER)) {
-    lua_pushvalue(L, idx);
-    put_value(lua, L, c, positional, line);
-  } else {
-    sl_graph_error(lua->graph, line, "%s expects a table of options, not a %s", what,
+/* The `id = "..."` option of a node (sluice's, not the node type's): copied
+ * to `id` (size 128, "" when absent). Leaves the raw value on the stack. */
+static void take_id(sl_lua *lua, lua_State *L, int idx, int line, char *id) {
+  id[0] = '\0';
+  lua_pushliteral(L, "id");
+  lua_rawget(L, idx);
+  int t = lua_type(L, -1);
+  if (t == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (n == 0 || n >= 128 || strlen(s) != n)
+      sl_graph_error(lua->graph, line, "id must be a name of 1 to 100 characters");
+    else
+      memcpy(id, s, n + 1);
+  } else if (t != LUA_TNIL) {
+    sl_graph_error(lua->graph, line, "id must be a string such as id = \"stats\", not a %s",
                    lua_typename(L, t));
   }
-  return c;
+}
+
+/* Options for a method call: a table, or a lone string/function for the
+ * positional option, or nothing. The node's `id` goes to `id` (size 128;
+ * NULL: not a node, `id` stays an ordinary option). */
+static sl_config *call_config(sl_lua *lua, lua_State *L, int idx, const char *what,
+                              const char *positional, int line, char *id) {
+  int t = lua_type(L, idx);
+  if (id)
+    id[0] = '\0';
+  if (t == LUA_TTABLE && id) {
+    /* Hidden from the conversion, so that no node type's config map needs
+     * to list it, and put back after. */
+    idx = lua_absindex(L, idx);
+    take_id(lua, L, idx, line, id);
+    lua_pushliteral(L, "id");
+    lua_pushnil(L);
+    lua_rawset(L, idx);
+    sl_config *c = table_to_config(lua, L, idx, positional, line);
+    lua_pushliteral(L, "id");
+    lua_insert(L, -2);
+    lua_rawset(L, idx);
+    return c;
+  }
+  if (t == LUA_TTABLE ||
+      (positional && (t == LUA_TSTRING || t == LUA_TFUNCTION || t == LUA_TNUMBER)))
+    return table_to_config(lua, L, idx, positional, line);
+  if (t != LUA_TNONE && t != LUA_TNIL)
+    sl_graph_error(lua->graph, line, "%s expects a table of options, not a %s", what,
+                   lua_typename(L, t));
+  return sl_config_new(lua->graph->file, line);
 }
 
 /* ---- stream methods ------------------------------------------------------ */
 
 static int add_and_push(lua_State *L, sl_lua *lua, sl_node_kind kind, const char *type,
-                        sl_config *cfg, int parent, int line) {
+                        sl_config *cfg, int parent, int line, const char *node_id) {
   int id = sl_graph_add_node(lua->graph, kind, type, cfg, parent, line);
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   push_stream(L, id, MT_STREAM);
   return 1;
 }
@@ -236,13 +374,14 @@ static int stream_method(lua_State *L) {
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  sl_config *cfg = call_config(lua, L, 2, type, positional, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, type, positional, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  return add_and_push(L, lua, kind, type, cfg, parent, line);
+  return add_and_push(L, lua, kind, type, cfg, parent, line, node_id);
 }
 
 /* stream:apply(NAME, {config}) */
@@ -263,13 +402,14 @@ static int stream_apply(lua_State *L) {
   }
   sl_node_kind kind;
   const char *positional = positional_of(lua, name, &kind);
-  sl_config *cfg = call_config(lua, L, 3, name, positional, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 3, name, positional, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_STREAM);
     return 1;
   }
-  return add_and_push(L, lua, SL_NODE_OPERATOR, name, cfg, parent, line);
+  return add_and_push(L, lua, SL_NODE_OPERATOR, name, cfg, parent, line, node_id);
 }
 
 /* stream:window{...} opens a window node that :aggregate{} completes. */
@@ -277,7 +417,8 @@ static int stream_window(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);
   int parent = stream_id(L, 1);
-  sl_config *cfg = call_config(lua, L, 2, "window", NULL, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, "window", NULL, line, node_id);
   if (parent < 0) {
     sl_config_destroy(cfg);
     push_stream(L, -1, MT_WINDOWED);
@@ -286,6 +427,8 @@ static int stream_window(lua_State *L) {
   int id = sl_graph_add_node(lua->graph, SL_NODE_OPERATOR, "window", cfg, parent, line);
   if (id >= 0)
     lua->graph->nodes[id].open = 1;
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   push_stream(L, id, MT_WINDOWED);
   return 1;
 }
@@ -379,14 +522,16 @@ static int pipeline_source(lua_State *L) {
   int line = method_line(L);
   sl_node_kind kind;
   const char *positional = positional_of(lua, type, &kind);
-  sl_config *cfg = call_config(lua, L, 2, type, positional, line);
-  return add_and_push(L, lua, SL_NODE_SOURCE, type, cfg, -1, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, type, positional, line, node_id);
+  return add_and_push(L, lua, SL_NODE_SOURCE, type, cfg, -1, line, node_id);
 }
 
 static int pipeline_dead_letter(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);
-  sl_config *cfg = call_config(lua, L, 2, "dead_letter", NULL, line);
+  char node_id[128];
+  sl_config *cfg = call_config(lua, L, 2, "dead_letter", NULL, line, node_id);
   for (size_t i = 0; i < lua->graph->count; i++)
     if (strcmp(lua->graph->nodes[i].type, "dead_letter") == 0) {
       sl_graph_error(lua->graph, line, "only one dead_letter sink per pipeline (first at line %d)",
@@ -394,7 +539,9 @@ static int pipeline_dead_letter(lua_State *L) {
       sl_config_destroy(cfg);
       return 0;
     }
-  sl_graph_add_node(lua->graph, SL_NODE_SINK, "dead_letter", cfg, -1, line);
+  int id = sl_graph_add_node(lua->graph, SL_NODE_SINK, "dead_letter", cfg, -1, line);
+  if (id >= 0 && node_id[0])
+    sl_graph_set_node_id(lua->graph, id, node_id);
   return 0;
 }
 
@@ -403,7 +550,7 @@ static int pipeline_dead_letter(lua_State *L) {
 static int pipeline_table(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);
-  sl_graph_add_table(lua->graph, call_config(lua, L, 2, "table", NULL, line));
+  sl_graph_add_table(lua->graph, call_config(lua, L, 2, "table", NULL, line, NULL));
   return 0;
 }
 
@@ -447,9 +594,17 @@ static const sl_config_entry pipeline_map[] = {
     {"kafka", SL_CFG_TABLE, 0, NULL, "librdkafka properties"},
     {"redis", SL_CFG_STRING, 0, "SLUICE_REDIS_URL", "Redis URL"},
     {"units", SL_CFG_TABLE, 0, NULL, "units of fields for the dashboard, e.g. { avg_temp = \"°C\" }"},
+    {"lua", SL_CFG_TABLE, 0, NULL, "limits of Lua functions run per record"},
     {NULL, 0, 0, NULL, NULL},
 };
 static const sl_operator_desc pipeline_desc = {.name = "pipeline", .config = pipeline_map};
+
+static const sl_config_entry lua_limits_map[] = {
+    {"instructions", SL_CFG_INT, 0, "1000000", "Lua instructions per record"},
+    {"memory_mb", SL_CFG_INT, 0, "64", "MB of Lua memory of the pipeline's Lua state"},
+    {NULL, 0, 0, NULL, NULL},
+};
+static const sl_operator_desc lua_limits_desc = {.name = "lua", .config = lua_limits_map};
 
 static void pipeline_problem(void *ud, const sl_config *c, const char *msg) {
   sl_graph_error(ud, sl_config_line(c), "%s", msg);
@@ -462,10 +617,15 @@ static int sl_pipeline_fn(lua_State *L) {
   if (g->pipeline) {
     sl_graph_error(g, line, "sl.pipeline called twice (first at line %d)", g->pipeline_line);
   } else {
-    g->pipeline = call_config(lua, L, 1, "sl.pipeline", NULL, line);
+    g->pipeline = call_config(lua, L, 1, "sl.pipeline", NULL, line, NULL);
     g->pipeline_line = line;
     if (g->pipeline) {
       sl_config_validate(g->pipeline, &pipeline_desc, pipeline_problem, g);
+      const sl_config *limits = sl_config_table(g->pipeline, "lua");
+      char msg[256];
+      if (limits && sl_config_validate(limits, &lua_limits_desc, pipeline_problem, g) == 0 &&
+          sl_lua_guard_configure(&lua->guard, limits, msg, sizeof msg) != 0)
+        sl_graph_error(g, line, "%s", msg);
       const char *name = sl_config_string(g->pipeline, "name", NULL);
       if (name) {
         free(g->name);
@@ -554,6 +714,10 @@ static int open_sluice(lua_State *L) {
 
 void sl_lua_open_module(sl_lua *lua) {
   lua_State *L = lua->L;
+  luaL_newmetatable(L, MT_CONFIG_BOX);
+  lua_pushcfunction(L, config_box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   set_metatable(L, lua, MT_PIPELINE, pipeline_index);
   set_metatable(L, lua, MT_STREAM, stream_index);
   set_metatable(L, lua, MT_WINDOWED, windowed_index);

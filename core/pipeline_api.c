@@ -95,21 +95,15 @@ static int api_pipelines(void *ud, sl_buf *out) {
 
 /* Ready (SPEC.md section 8): sources assigned, nothing paused. A pipeline
  * with a Kafka source is ready once its group handed it an assignment. */
-static int api_ready(void *ud) {
+static const char *api_not_ready(void *ud, char *buf, size_t cap) {
   sl_pipeline_api *api = ud;
+  /* A topic table still catching up keeps the worker not ready, and says so. */
+  if (!sl_tables_ready(api->rt->tables, buf, cap))
+    return buf;
   int needs_assignment = 0;
   for (size_t i = 0; i < api->graph->count; i++)
     needs_assignment |= strcmp(api->graph->nodes[i].type, "kafka_source") == 0;
-  if (needs_assignment && !__atomic_load_n(&api->rt->assigned, __ATOMIC_RELAXED))
-    return 0;
-  return !__atomic_load_n(&api->rt->paused, __ATOMIC_RELAXED) &&
-         !__atomic_load_n(&api->rt->stop, __ATOMIC_RELAXED);
-}
-
-/* A topic table still catching up keeps the worker not ready, and says so. */
-static int api_not_ready_reason(void *ud, char *why, size_t n) {
-  sl_pipeline_api *api = ud;
-  return !sl_tables_ready(api->rt->tables, why, n);
+  return sl_runtime_not_ready(api->rt, needs_assignment, buf, cap);
 }
 
 static int api_table_entry(void *ud, const char *table, const char *key, sl_buf *out) {
@@ -122,6 +116,11 @@ static int api_table_entry(void *ud, const char *table, const char *key, sl_buf 
   int rc = r ? sl_json_encode(r, out, &err) : SL_ERR_NOT_FOUND;
   sl_table_snap_release(snap);
   return rc;
+}
+
+static int api_ready(void *ud) {
+  char buf[8];
+  return api_not_ready(ud, buf, sizeof buf) == NULL;
 }
 
 /* Every 5 s, the document into `sl:pipelines` for `sluice serve`. Its own
@@ -177,8 +176,8 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.npipelines = 1;
   cfg.serve_mode = sl_graph_uses_redis(g) || sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
+  cfg.not_ready = api_not_ready;
   cfg.pipelines_json = api_pipelines;
-  cfg.not_ready_reason = api_not_ready_reason;
   cfg.table_entry = api_table_entry;
   cfg.ud = api;
   pthread_mutex_init(&api->lock, NULL);

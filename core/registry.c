@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Name -> descriptor tables for operators, sources and sinks. */
+/* Name -> descriptor tables for operators, sources and sinks, and the
+ * plugin loader with the directories it may load from. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builtin.h"
 #include "config.h"
@@ -22,6 +27,8 @@ struct sl_registry {
   size_t nsinks;
   void *handles[32]; /* dlopen handles of plugins */
   size_t nhandles;
+  char *plugin_dirs[16]; /* realpath()s of the directories plugins may load from */
+  size_t ndirs;
 };
 
 int sl_registry_add_operator(sl_registry *reg, const sl_operator_desc *d, const char *origin,
@@ -103,6 +110,8 @@ void sl_registry_free(sl_registry *reg) {
   free(reg->ops);
   for (size_t i = 0; i < reg->nhandles; i++)
     dlclose(reg->handles[i]);
+  for (size_t i = 0; i < reg->ndirs; i++)
+    free(reg->plugin_dirs[i]);
   free(reg);
 }
 
@@ -144,10 +153,78 @@ const sl_operator_desc *sl_registry_operator_at(const sl_registry *reg, size_t i
   return reg->ops[i].desc;
 }
 
+int sl_registry_allow_plugin_dir(sl_registry *reg, const char *dir, sl_error *err) {
+  char *real = realpath(dir, NULL);
+  struct stat st;
+  if (!real)
+    return sl_error_set(err, errno == ENOENT ? SL_ERR_NOT_FOUND : SL_ERR_IO,
+                        "plugin directory %s: %s", dir, strerror(errno));
+  int rc = SL_OK;
+  if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+    rc = sl_error_set(err, SL_ERR_INVALID, "plugin directory %s is not a directory", dir);
+  else if (reg->ndirs == sizeof reg->plugin_dirs / sizeof reg->plugin_dirs[0])
+    rc = sl_error_set(err, SL_ERR_LIMIT, "plugin directory %s: at most %zu are allowed", dir,
+                      sizeof reg->plugin_dirs / sizeof reg->plugin_dirs[0]);
+  if (rc != SL_OK) {
+    free(real);
+    return rc;
+  }
+  reg->plugin_dirs[reg->ndirs++] = real;
+  return SL_OK;
+}
+
+int sl_registry_allow_plugin_path(sl_registry *reg, const char *list, sl_error *err) {
+  while (list && *list) {
+    const char *end = strchr(list, ':');
+    size_t n = end ? (size_t)(end - list) : strlen(list);
+    if (n > 0) { /* "a::b" and a trailing ':' add nothing, as in PATH */
+      char dir[4096];
+      if (n >= sizeof dir)
+        return sl_error_set(err, SL_ERR_INVALID, "plugin directory too long: %.64s...", list);
+      memcpy(dir, list, n);
+      dir[n] = '\0';
+      int rc = sl_registry_allow_plugin_dir(reg, dir, err);
+      if (rc != SL_OK)
+        return rc;
+    }
+    list = end ? end + 1 : NULL;
+  }
+  return SL_OK;
+}
+
+/* `real` is a resolved path: its directory must be one the operator allowed
+ * (exactly: not a subdirectory, and symlinks already followed). */
+static int check_plugin_dir(const sl_registry *reg, const char *path, const char *real,
+                            sl_error *err) {
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", real);
+  const char *dir = dirname(copy);
+  char allowed[1024] = "";
+  for (size_t i = 0; i < reg->ndirs; i++) {
+    if (strcmp(reg->plugin_dirs[i], dir) == 0)
+      return SL_OK;
+    size_t len = strlen(allowed);
+    snprintf(allowed + len, sizeof allowed - len, "%s%s", i ? ", " : "", reg->plugin_dirs[i]);
+  }
+  return sl_error_set(err, SL_ERR_INVALID,
+                      "plugin %s refused: %s is not an allowed plugin directory (allowed: %s); "
+                      "if you trust the plugins in it, start sluice with --plugin-dir %s or add "
+                      "it to SLUICE_PLUGIN_PATH",
+                      path, dir, reg->ndirs ? allowed : "none", dir);
+}
+
 int sl_plugin_load(sl_registry *reg, const char *path, sl_error *err) {
   if (reg->nhandles == sizeof reg->handles / sizeof reg->handles[0])
     return sl_error_set(err, SL_ERR_LIMIT, "%s: too many plugins loaded", path);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  char *real = realpath(path, NULL);
+  if (!real)
+    return sl_error_set(err, errno == ENOENT ? SL_ERR_NOT_FOUND : SL_ERR_IO,
+                        "cannot load plugin %s: %s", path, strerror(errno));
+  int allowed = check_plugin_dir(reg, path, real, err);
+  void *h = allowed == SL_OK ? dlopen(real, RTLD_NOW | RTLD_LOCAL) : NULL;
+  free(real);
+  if (allowed != SL_OK)
+    return allowed;
   if (!h)
     return sl_error_set(err, SL_ERR_NOT_FOUND, "cannot load plugin: %s", dlerror());
   sl_plugin_entry_fn entry = (sl_plugin_entry_fn)dlsym(h, SL_PLUGIN_ENTRY_SYMBOL);

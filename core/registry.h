@@ -28,7 +28,15 @@ const char *sl_registry_suggest(const sl_registry *reg, const char *name);
 size_t sl_registry_operator_count(const sl_registry *reg);
 const sl_operator_desc *sl_registry_operator_at(const sl_registry *reg, size_t i);
 
-/* Load a plugin shared object and register its operators (plugin.c). */
+/* Allow plugins to load from `dir` (resolved with realpath; must exist).
+ * Without any allowed directory no plugin loads. */
+int sl_registry_allow_plugin_dir(sl_registry *reg, const char *dir, sl_error *err);
+/* The same for each directory of a colon-separated list (SLUICE_PLUGIN_PATH);
+ * empty entries are skipped. */
+int sl_registry_allow_plugin_path(sl_registry *reg, const char *list, sl_error *err);
+
+/* Load a plugin shared object and register its operators. Refused unless
+ * the file (symlinks followed) sits directly in an allowed directory. */
 int sl_plugin_load(sl_registry *reg, const char *path, sl_error *err);
 
 #endif

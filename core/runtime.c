@@ -3,6 +3,7 @@
  * pushed depth-first through operators to sinks with one arena per batch,
  * timers, draining of finite input, offset commits after sinks acknowledged,
  * and graceful stop. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,7 +85,7 @@ static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partit
   }
   sl_error err;
   sl_error_clear(&err);
-  int rc = sl_ckpt_assign(rt->ckpt, source_id, partitions, n, start_offsets, &err);
+  int rc = sl_runtime_assign_restoring(rt, source_id, partitions, n, start_offsets, &err);
   if (rc != SL_OK)
     sl_log(SL_LOG_ERROR, "checkpoint", "restoring assigned partitions failed: %s", err.message);
   return rc;
@@ -250,6 +251,8 @@ static int build_node(sl_runtime *rt, sl_node *n, int32_t *source_ids, sl_error 
 sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_runtime_options *o,
                            sl_error *err) {
   sl_runtime *rt = calloc(1, sizeof *rt);
+  if (rt)
+    pthread_mutex_init(&rt->reason_lock, NULL);
   if (!rt)
     goto out_nomem;
   rt->graph = g;
@@ -335,18 +338,36 @@ void sl_runtime_free(sl_runtime *rt) {
   sl_ckpt_free(rt->ckpt);
   sl_batch_release(&rt->dl_batch);
   sl_arena_destroy(rt->arena);
+  pthread_mutex_destroy(&rt->reason_lock);
   free(rt);
 }
 
 /* A second request (Ctrl-C twice) cuts the waits for sinks and Redis short:
  * the run ends at once, from the last checkpoint. Lock-free, so safe in a
  * signal handler. */
+
 void sl_runtime_stop(sl_runtime *rt) { __atomic_add_fetch(&rt->stop, 1, __ATOMIC_RELAXED); }
 uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
 uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
 
+/* Processing pauses because of `what` (static text naming the dependency) and
+ * `why` (its error); /readyz and sl_runtime_not_ready show both. */
+static void pause_for(sl_runtime *rt, const char *what, const char *why) {
+  pthread_mutex_lock(&rt->reason_lock);
+  snprintf(rt->pause_reason, sizeof rt->pause_reason, "%s: %.250s", what, why);
+  pthread_mutex_unlock(&rt->reason_lock);
+  __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+}
+
+void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap) {
+  pthread_mutex_lock(&rt->reason_lock);
+  snprintf(buf, cap, "%s", __atomic_load_n(&rt->paused, __ATOMIC_RELAXED) ? rt->pause_reason : "");
+  pthread_mutex_unlock(&rt->reason_lock);
+}
+
 int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
   size_t done = 0;
+  int64_t full_since = 0;
   n->in += b->count;
   sl_metric_add(n->m_in, (double)b->count);
   while (done < b->count) {
@@ -370,6 +391,16 @@ int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_erro
     rc = n->sink->flush(n->sink_state, 100, err);
     if (rc != SL_OK && rc != SL_ERR_UNAVAILABLE)
       return rc;
+    if (!full_since)
+      full_since = sl_runtime_now_ms();
+    if (rc == SL_ERR_UNAVAILABLE && !rt->paused && sl_runtime_now_ms() - full_since > 1000) {
+      /* Still full after a second: the destination is down, not just busy.
+       * Paused, so /readyz says why; the main loop resumes once it drains. */
+      sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
+             err->message);
+      pause_for(rt, "outputs not acknowledged", err->message);
+      rt->resume_at_ms = sl_runtime_now_ms();
+    }
     if (rt->stop > 1)
       return sl_error_set(err, SL_ERR_UNAVAILABLE, "stopped while %s was full", n->desc->label);
   }
@@ -631,7 +662,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (!rt->paused)
       sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
              err->message);
-    __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+    pause_for(rt, "outputs not acknowledged", err->message);
     rt->resume_at_ms = sl_runtime_now_ms() + 1000;
     return SL_OK;
   }
@@ -646,17 +677,28 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (rc == SL_OK)
       sl_metric_observe(rt->m_checkpoint, (double)(t1.tv_sec - t0.tv_sec) +
                                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (rc == SL_ERR_UNAVAILABLE && sl_ckpt_kafka_failed(rt->ckpt)) {
+      /* Redis has the checkpoint; only the group commit to Kafka failed. */
+      if (!rt->paused)
+        sl_log(SL_LOG_ERROR, "checkpoint",
+               "checkpoint written to Redis but offsets not committed to Kafka (%s): processing "
+               "paused until the Kafka group coordinator answers",
+               err->message);
+      pause_for(rt, "Kafka unreachable: offsets not committed", err->message);
+      rt->resume_at_ms = now + 1000;
+      return SL_OK;
+    }
     if (rc == SL_ERR_UNAVAILABLE) {
       if (!rt->paused)
         sl_log(SL_LOG_ERROR, "checkpoint",
                "cannot write the checkpoint (%s): processing paused until Redis answers",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "Redis unreachable: checkpoint not written", err->message);
       rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
       return SL_OK;
     }
     if (rc == SL_OK && rt->paused) {
-      sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written: processing resumed");
+      sl_log(SL_LOG_INFO, "checkpoint", "checkpoint written and committed: processing resumed");
       __atomic_store_n(&rt->paused, 0, __ATOMIC_RELAXED);
     }
     if (rc == SL_OK)
@@ -674,9 +716,11 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
       /* The group coordinator is away (broker restart): keep the offsets
        * pending and retry shortly, as when a sink is down. */
       if (!rt->paused)
-        sl_log(SL_LOG_ERROR, "runtime", "offsets not committed (%s): processing paused",
+        sl_log(SL_LOG_ERROR, "runtime",
+               "offsets not committed to Kafka (%s): processing paused until the Kafka group "
+               "coordinator answers",
                err->message);
-      __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
+      pause_for(rt, "Kafka unreachable: offsets not committed", err->message);
       rt->resume_at_ms = sl_runtime_now_ms() + 1000;
       return SL_OK;
     }
@@ -780,7 +824,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       }
     }
     int64_t now = sl_runtime_now_ms();
-    if (now - rt->last_tick_ms >= 1000) {
+    if (!rt->opts.event_time_only && now - rt->last_tick_ms >= 1000) {
       rt->last_tick_ms = now;
       rt->arrived_us = mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_NONE, now, err)) != SL_OK ||

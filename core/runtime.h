@@ -17,6 +17,8 @@ typedef struct sl_runtime_options {
   const char *api_addr;    /* NULL: no HTTP server */
   int64_t retry_budget_ms; /* how long a dependency may stay down while running
                               before run() fails (exit 3); default 10 min */
+  int event_time_only;     /* `sluice test`: no timers and no wall clock (operators
+                              see now_ms() = 0), so results depend on the input alone */
 } sl_runtime_options;
 
 /* Build every node (operators init'ed, connectors opened). Takes nothing:
@@ -29,6 +31,9 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err);
 /* Async-signal-safe: ask run() to stop gracefully; a second call stops
  * without waiting for unacknowledged outputs or an unreachable Redis. */
 void sl_runtime_stop(sl_runtime *rt);
+/* Why processing is paused (a sink's or Redis' error), into `buf`; "" when
+ * it is not. Thread-safe (the HTTP thread's /readyz). */
+void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap);
 void sl_runtime_free(sl_runtime *rt); /* NULL is a no-op */
 
 /* Counters for tests and `sluice run` summaries. */

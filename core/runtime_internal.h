@@ -3,6 +3,8 @@
 #ifndef SLUICE_RUNTIME_INTERNAL_H
 #define SLUICE_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
+
 #include "connector.h"
 #include "record_internal.h"
 #include "runtime.h"
@@ -84,7 +86,10 @@ struct sl_runtime {
   struct sl_metric *m_batch;      /* sluice_batch_records */
   int64_t resume_at_ms; /* when to retry it */
   int64_t paused_since_ms; /* 0: not paused */
+  int assigning;           /* partitions assigned but not restored yet: Redis is away (/readyz) */
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
+  pthread_mutex_t reason_lock;     /* guards pause_reason (the HTTP thread reads it) */
+  char pause_reason[320];          /* why processing is paused, for /readyz */
   struct sl_tables *tables; /* p:table{} lookup tables (connectors/tables.c) */
 };
 
@@ -103,5 +108,14 @@ void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double v
 /* runtime_metrics.c: the standard series of a node, created at build. */
 void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);
 int64_t sl_runtime_now_ms(void);
+/* runtime_assign.c: restore assigned partitions (state = "redis"), waiting
+ * and retrying with backoff while Redis is unreachable, within the retry
+ * budget; start_offsets as sl_ckpt_assign. */
+int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t *parts, size_t n,
+                                int64_t *start_offsets, sl_error *err);
+/* Why /readyz says not ready (static text), NULL when ready. */
+/* Why the pipeline is not ready, or NULL when it is: static text, or the pause
+ * reason written into buf (cap bytes, the caller's). */
+const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment, char *buf, size_t cap);
 
 #endif

@@ -9,6 +9,8 @@
 #include "metrics.h"
 #include "runtime_internal.h"
 
+static struct sl_metric *named(sl_runtime *rt, sl_node *n, const char *name, int gauge);
+
 static void labels_of(const sl_runtime *rt, const sl_node *n, char *buf, size_t len) {
   if (n->op && strcmp(n->desc->type, "alert") == 0 && sl_config_has(n->desc->config, "name"))
     snprintf(buf, len, "pipeline=%s,operator=%s,alert=%s", rt->graph->name, n->desc->label,
@@ -37,6 +39,10 @@ void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n) {
         "clock tick that fired a window) until a sink took the record",
         labels, lat, sizeof lat / sizeof lat[0]);
   }
+  /* Exported at 0 from the start, so that a dashboard or an alert rule on late
+   * records sees the series before the first late record (rate() needs it). */
+  if (n->desc->kind == SL_NODE_OPERATOR && strcmp(n->desc->type, "window") == 0)
+    named(rt, n, "sluice_late_records_total", 0);
   if (!rt->m_checkpoint) {
     char pl[300];
     snprintf(pl, sizeof pl, "pipeline=%s", rt->graph->name);
@@ -50,6 +56,22 @@ void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n) {
   }
 }
 
+/* Help texts of the metrics operators report by name; others get a generic one. */
+static const char *help_of(const char *name) {
+  static const struct {
+    const char *name, *help;
+  } known[] = {
+      {"sluice_late_records_total",
+       "Records that arrived after every window they belong to had closed (the watermark "
+       "passed window end + lateness); each also went to the dead-letter sink with reason "
+       "late"},
+  };
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(known[i].name, name) == 0)
+      return known[i].help;
+  return "Reported by the operator";
+}
+
 static struct sl_metric *named(sl_runtime *rt, sl_node *n, const char *name, int gauge) {
   for (int i = 0; i < 8; i++) {
     node_metric *m = &n->metrics[i];
@@ -58,8 +80,8 @@ static struct sl_metric *named(sl_runtime *rt, sl_node *n, const char *name, int
     if (!m->name) {
       char labels[512];
       labels_of(rt, n, labels, sizeof labels);
-      m->metric = gauge ? sl_metrics_gauge(name, "Reported by the operator", labels)
-                        : sl_metrics_counter(name, "Reported by the operator", labels);
+      m->metric = gauge ? sl_metrics_gauge(name, help_of(name), labels)
+                        : sl_metrics_counter(name, help_of(name), labels);
       m->name = name;
       return m->metric;
     }

@@ -60,6 +60,17 @@ list(APPEND SLUICE_SOURCES
   core/gateway_send.c
   core/gateway_coap.c
   core/gateway_coap_dedup.c
+  core/runtime_assign.c
+  core/graph_id.c
+  core/state_shape.c
+  core/state_compat.c
+  core/state_start.c
+  core/cli_state.c
+  core/lua_sandbox.c
+  core/test_compare.c
+  core/test_case.c
+  core/test_input.c
+  core/cli_test.c
   core/table_store.c
   core/table_decl.c
 )

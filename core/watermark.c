@@ -144,6 +144,11 @@ void sl_watermark_force(sl_watermark *w, int64_t wm) {
 
 int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
                               int64_t max_t, int64_t wm, int64_t now) {
+  /* An entry without a maximum (written before this was fixed, for a
+   * partition that had sent nothing) says nothing about the partition: it
+   * stays pending, and its first record decides its watermark. */
+  if (max_t == SL_WATERMARK_NONE)
+    return 0;
   sl_wm_part *p = find_or_add(w, source_id, partition);
   if (!p)
     return SL_ERR_NOMEM;
@@ -156,7 +161,9 @@ int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partit
   p->last_seen = now;
   w->calc_valid = 0;
   /* Windows of this partition that were open at the checkpoint stay open
-   * here: the watermark falls back to where it was on the old worker. */
+   * here: the watermark falls back to where it was on the old worker, so
+   * the partition's next records are judged exactly as they would have
+   * been there (a restart continues as if it had not happened). */
   if (wm != SL_WATERMARK_NONE && (w->current == SL_WATERMARK_NONE || wm < w->current))
     w->current = wm;
   return 0;

@@ -5,12 +5,14 @@
  * never moves backwards while the partitions stay where they are.
  *
  * Partitions moving between workers are the exception. A partition assigned
- * to this worker that has not sent data yet holds the watermark back until
- * it does (or idles), and its first record may pull the watermark back to
- * itself; a partition restored from another worker's checkpoint pulls it
- * back to that worker's watermark. Otherwise records of a partition would
- * become late only because this worker's other partitions ran ahead, and be
- * lost to the windows across a restart or rebalance. */
+ * to this worker that has not sent data yet (pending) does not hold the
+ * others back, and its first record pulls the watermark back to itself
+ * (admit); a partition restored from another worker's checkpoint pulls it
+ * back to that worker's watermark. A partition that sent nothing has no
+ * watermark of its own and never takes one from a checkpoint. Otherwise
+ * records of a partition would become late only because this worker's
+ * other partitions ran ahead, and be lost to the windows across a restart
+ * or rebalance. */
 #ifndef SLUICE_WATERMARK_H
 #define SLUICE_WATERMARK_H
 
@@ -54,7 +56,9 @@ void sl_watermark_tick(sl_watermark *w, int64_t now);
 void sl_watermark_force(sl_watermark *w, int64_t wm);
 /* Restore one partition's maximum (keeps the larger value) and the
  * watermark `wm` of the worker that checkpointed it: the watermark becomes
- * wm if none yet, else min(current, wm). */
+ * wm if none yet, else min(current, wm). An entry without a maximum
+ * (max_t == SL_WATERMARK_NONE: the partition had sent nothing) changes
+ * nothing, so the partition stays new. */
 int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
                               int64_t max_t, int64_t wm, int64_t now);
 /* Before judging a record with event time t from (source_id, partition):

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* filter: keeps the records for which an expression is true (SQL semantics:
  * null and false drop the record) or a Lua function returns a true value.
- * Evaluation errors are dead-lettered with reason "eval". */
+ * Evaluation errors are dead-lettered with reason "eval"; a Lua function
+ * past its limits (SPEC section 9) with reason "lua_limit". */
 #include <stdlib.h>
 
 #include "sluice/operator.h"
@@ -49,7 +50,10 @@ static int filter_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
     int rc = s->fn ? s->host->lua_call(s->op, s->fn, r, a, &v, &e)
                    : s->host->expr_eval(s->expr, r, a, &v, &e);
     if (rc != SL_OK) {
-      if ((rc = s->host->dead_letter(out, r, "eval", e.message)) != SL_OK)
+      /* A Lua function past its instruction or memory budget is not a bug
+       * of the record's content: a reason of its own tells them apart. */
+      const char *reason = s->fn && rc == SL_ERR_LIMIT ? "lua_limit" : "eval";
+      if ((rc = s->host->dead_letter(out, r, reason, e.message)) != SL_OK)
         return sl_error_set(err, rc, "cannot dead-letter a record: %s", sl_strerror(rc));
       continue;
     }

@@ -133,7 +133,8 @@ static int map_process(void *state, const sl_batch *in, sl_emitter *out, sl_erro
     if (rc == SL_ERR_NOMEM)
       return sl_error_set(err, rc, "out of memory");
     if (rc != SL_OK)
-      rc = s->host->dead_letter(out, r, "eval", e.message);
+      rc = s->host->dead_letter(out, r, s->fn && rc == SL_ERR_LIMIT ? "lua_limit" : "eval",
+                                e.message);
     else if (res)
       rc = s->host->emit(out, res);
     if (rc != SL_OK)

@@ -626,6 +626,10 @@ static int win_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
   sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
   for (size_t i = 0; i < w->wm.count && rc == SL_OK; i++) {
     const sl_wm_part *p = &w->wm.parts[i];
+    /* A partition that sent nothing has no watermark of its own to save:
+     * an entry would make its next owner treat it as started. */
+    if (p->max_t == SL_WATERMARK_NONE)
+      continue;
     sl_buf_reset(&k);
     sl_buf_reset(&v);
     if (sl_buf_putc(&k, WM_TAG0) || sl_buf_putc(&k, WM_TAG1) ||

@@ -6,6 +6,7 @@
 --
 --   scripts/demo.sh                       (or: sluice run pipelines/demo.lua)
 --   sluice run pipelines/demo.lua --set machines=200 --set rate=2000
+--   SLUICE_POSTGRES_URL=postgresql://... scripts/demo.sh   (results in PostgreSQL too)
 local sl = require "sluice"
 
 local p = sl.pipeline {
@@ -26,19 +27,30 @@ local readings = p:kafka_source { topic = "telemetry" }
   :decode { format = "avro", schema = "schemas/machine_reading.avsc" }
   :filter "temperature between -40 and 150 and machine_id is not null"
 
+-- `id` names the window's state in Redis: edits elsewhere, or to its
+-- aggregates, never orphan it (docs/operations.md, "Upgrading a pipeline").
 local stats = readings
-  :window { tumbling = "5s", key = "machine_id", time = "ts", delay = "1s" }
+  :window { id = "machine-stats", tumbling = "5s", key = "machine_id", time = "ts", delay = "1s" }
   :aggregate { n = "count()", avg_temp = "avg(temperature)", max_temp = "max(temperature)",
                p95_temp = "p95(temperature)", max_vib = "max(vibration)" }
 
 stats:cache { name = "machines", key = "machine_id", history = 120, ttl = "1h" }
 stats:kafka_sink { topic = "machine-stats", key = "machine_id" }
 
+-- Given a PostgreSQL URL (scripts/demo.sh passes SLUICE_POSTGRES_URL as
+-- --set postgres.url=...), the window results also land in the table
+-- machine_stats: one row per machine and window, exactly once across
+-- crashes (docs/sinks.md). Without one the demo runs as before.
+local postgres = sl.param("postgres.url", "")
+if postgres ~= "" then
+  stats:postgres_sink { url = postgres, table = "machine_stats", create = true }
+end
+
 stats:alert { name = "overheat", when = "avg_temp > 90", clear = "avg_temp < 85",
               ["for"] = "10s", severity = "critical" }
-     :kafka_sink { topic = "alerts" }
+     :kafka_sink { id = "overheat-out", topic = "alerts" }
 
 readings:alert { name = "silent", absent = "20s", key = "machine_id", severity = "warning" }
-        :kafka_sink { topic = "alerts" }
+        :kafka_sink { id = "silent-out", topic = "alerts" }
 
 p:dead_letter { topic = "telemetry-dlq" }

@@ -4,7 +4,9 @@
 # starts a private redis-server (unless SLUICE_REDIS_URL points at one) and runs
 # pipelines/demo.lua against the embedded Kafka broker, with the dashboard on
 # http://127.0.0.1:8080/. Ctrl-C stops sluice gracefully, then Redis.
-# Extra arguments go to `sluice run` (e.g. --set KEY=VALUE).
+# Extra arguments go to `sluice run` (e.g. --set KEY=VALUE). With
+# SLUICE_POSTGRES_URL set, the window results are also written to PostgreSQL
+# (table machine_stats; docs/sinks.md); without it the demo needs none.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,12 +89,21 @@ if [[ -z "$api" ]]; then
   api="127.0.0.1:$api_port"
 fi
 
+postgres=()
+pg_line="PostgreSQL: none (set SLUICE_POSTGRES_URL to store results in a table)"
+if [[ -n "${SLUICE_POSTGRES_URL:-}" ]]; then
+  postgres=(--set "postgres.url=$SLUICE_POSTGRES_URL")
+  # The URL may hold a password: show only where it points.
+  pg_line="PostgreSQL: table machine_stats at ${SLUICE_POSTGRES_URL##*@}"
+fi
+
 cat <<EOF
 
   ================================================================
     sluice demo dashboard:  http://$api/
     pipeline: $pipeline   Kafka: $SLUICE_KAFKA_BROKERS
     Redis: $SLUICE_REDIS_URL
+    $pg_line
     Stop with Ctrl-C.
   ================================================================
 
@@ -101,5 +112,5 @@ EOF
 # In the foreground, so Ctrl-C reaches sluice, which stops gracefully; the
 # EXIT trap then stops Redis.
 rc=0
-build/sluice run "$pipeline" --api "$api" --log-format text "$@" || rc=$?
+build/sluice run "$pipeline" --api "$api" --log-format text "${postgres[@]}" "$@" || rc=$?
 exit "$rc"

@@ -25,7 +25,7 @@ done
 packages=(build-essential cmake ninja-build pkg-config
   librdkafka-dev libavro-dev liblua5.4-dev libhiredis-dev libevent-dev libssl-dev
   libcunit1-dev libjansson-dev libmosquitto-dev redis-server kcat
-  libcoap3-dev)
+  libcoap3-dev libpq-dev)
 if [[ $with_test == 1 ]]; then
   # fonts-liberation: the headless browser renders the dashboard with it.
   # curl and ca-certificates: end-to-end scripts talk HTTP, and Maven fetches
@@ -35,6 +35,8 @@ if [[ $with_test == 1 ]]; then
   # libcoap3-bin: coap-client, the CoAP client of the gateway's CoAP test.
   packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
     openssl libcoap3-bin)
+  # postgresql: the postgres_sink tests, e2e script and benchmark start a private cluster.
+  packages+=(postgresql)
 fi
 
 is_installed() {

@@ -35,7 +35,8 @@ grep -q '"avg_temp"' "$work/m7" || fail "no live value for m0007"
 # stops reading early.
 get() { curl -sf "$api$1" >"$work/body" || fail "GET $1 failed"; }
 get /readyz; grep -q '"status":"ok"' "$work/body" || fail "/readyz not ready"
-get /metrics; grep -q '^sluice_records_in_total{operator="window#' "$work/body" || fail "no metrics"
+# The window's metrics carry its stable id (id = "machine-stats" in demo.lua).
+get /metrics; grep -q '^sluice_records_in_total{operator="machine-stats"' "$work/body" || fail "no metrics"
 get /; grep -qi '<html' "$work/body" || fail "no dashboard page"
 get /api/v1/pipelines; grep -q '"name":"demo-plant"' "$work/body" || fail "no pipeline document"
 # `sluice serve`, the API alone, sees the same pipeline, values and events

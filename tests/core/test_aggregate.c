@@ -250,6 +250,66 @@ static void test_merge_and_roundtrip(void) {
   }
 }
 
+/* Issue 13: a pipeline that adds, removes or redefines an aggregate restores
+ * the others from state written before the change; the new one starts empty. */
+static void test_restore_across_aggregate_changes(void) {
+  static const char *const before[] = {"n", "count()", "avg", "avg(v)", NULL};
+  static const char *const added[] = {"avg", "avg(v)", "max", "max(v)", "n", "count()", NULL};
+  static const char *const removed[] = {"n", "count()", NULL};
+  static const char *const redefined[] = {"n", "count()", "avg", "max(v)", NULL};
+  fx a;
+  fx_init(&a, before);
+  for (int i = 1; i <= 4; i++)
+    add(&a, rec_num("v", sl_value_int(i)), i, (uint64_t)i);
+  sl_buf buf = SL_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(sl_agg_serialize(&a.s, a.block, &buf), SL_OK);
+  fx b;
+  fx_init(&b, added);
+  CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&b.s, b.block, buf.data, buf.len), SL_OK);
+  CU_ASSERT_EQUAL(fx_result(&b, "n")->as.i, 4);
+  CU_ASSERT_DOUBLE_EQUAL(fx_result(&b, "avg")->as.d, 2.5, 1e-12);
+  CU_ASSERT_EQUAL(fx_result(&b, "max")->type, SL_TYPE_NULL); /* saw nothing yet */
+  add(&b, rec_num("v", sl_value_int(9)), 5, 5);
+  CU_ASSERT_EQUAL(fx_result(&b, "max")->as.i, 9);
+  CU_ASSERT_EQUAL(fx_result(&b, "n")->as.i, 5);
+  fx c;
+  fx_init(&c, removed);
+  CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&c.s, c.block, buf.data, buf.len), SL_OK);
+  CU_ASSERT_EQUAL(fx_result(&c, "n")->as.i, 4);
+  fx d; /* same name, another function: its old state is never read as the new one's */
+  fx_init(&d, redefined);
+  CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&d.s, d.block, buf.data, buf.len), SL_OK);
+  CU_ASSERT_EQUAL(fx_result(&d, "n")->as.i, 4);
+  CU_ASSERT_EQUAL(fx_result(&d, "avg")->type, SL_TYPE_NULL);
+  /* A payload longer than 127 bytes (its length takes two varint bytes). */
+  static const char *const sketch[] = {"p", "p50(v)", NULL};
+  static const char *const sketch_more[] = {"n", "count()", "p", "p50(v)", NULL};
+  fx e, f;
+  fx_init(&e, sketch);
+  fx_init(&f, sketch_more);
+  for (int i = 1; i <= 500; i++)
+    add(&e, rec_num("v", sl_value_double(i * 1.37)), i, (uint64_t)i);
+  sl_buf big = SL_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(sl_agg_serialize(&e.s, e.block, &big), SL_OK);
+  CU_ASSERT(big.len > 140);
+  CU_ASSERT_EQUAL_FATAL(sl_agg_deserialize(&f.s, f.block, big.data, big.len), SL_OK);
+  CU_ASSERT_DOUBLE_EQUAL(fx_result(&f, "p")->as.d, fx_result(&e, "p")->as.d, 1e-9);
+  CU_ASSERT_EQUAL(fx_result(&f, "n")->as.i, 0);
+  sl_buf_free(&big);
+  fx_free(&e);
+  fx_free(&f);
+  /* Format 1 (positional, written before issue 13) is still read. */
+  static const unsigned char v1[] = {1, 7};
+  CU_ASSERT_EQUAL(sl_agg_deserialize(&c.s, c.block, v1, sizeof v1), SL_OK);
+  CU_ASSERT_EQUAL(fx_result(&c, "n")->as.i, 7);
+  sl_buf_free(&buf);
+  fx_free(&a);
+  fx_free(&b);
+  fx_free(&c);
+  fx_free(&d);
+  sl_arena_reset(A);
+}
+
 static int setup(void) { return (A = sl_arena_new(0)) ? 0 : -1; }
 static int teardown(void) {
   sl_arena_destroy(A);
@@ -263,7 +323,8 @@ int suite_core_aggregate(void) {
       !CU_add_test(s, "values and types", test_values) ||
       !CU_add_test(s, "ties, overflow, strings", test_ties_and_overflow_and_strings) ||
       !CU_add_test(s, "type errors", test_type_errors) ||
-      !CU_add_test(s, "merge == concatenation; serialise round trip", test_merge_and_roundtrip))
+      !CU_add_test(s, "merge == concatenation; serialise round trip", test_merge_and_roundtrip) ||
+      !CU_add_test(s, "restore across aggregate changes", test_restore_across_aggregate_changes))
     return -1;
   return 0;
 }

@@ -106,7 +106,7 @@ static void test_minimal_graph_and_defaults(void) {
   CU_ASSERT_EQUAL(n[2].parent, 1);
   CU_ASSERT_EQUAL(n[2].line, 5); /* chained call on a later line */
   CU_ASSERT_EQUAL(sl_config_bool(n[2].config, "truncate", 0), 1);
-  CU_ASSERT_STRING_EQUAL(n[2].label, "file_sink#2");
+  CU_ASSERT_STRING_EQUAL(n[2].label, "file_sink:out.jsonl");
   unload(&l);
 }
 
@@ -360,6 +360,57 @@ static void test_require_helper_next_to_file(void) {
   unload(&l);
 }
 
+/* Issue 14 item 2: table_to_config/put_value recursed without a bound
+ * (the Lua stack overflowed at ~20 levels) and never ended on a table that
+ * contains itself. Each now ends in one FILE:LINE error. */
+static void test_options_table_nested_too_deep(void) {
+  loaded l = load(HDR "local t = {}\nlocal o = t\n"
+                      "for i = 1, 40 do o.a = {} o = o.a end\n"
+                      "local p = sl.pipeline { kafka = t }\n"
+                      "p:stdin_source {}:stdout_sink {}\n");
+  CU_ASSERT_EQUAL_FATAL(l.g->nerrors, 1);
+  char want[400];
+  snprintf(want, sizeof want, "%s:5: option 'kafka.a.a.a", path);
+  CU_ASSERT_EQUAL(strncmp(l.g->errors[0], want, strlen(want)), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(l.g->errors[0], "': options nest deeper than 32 levels"));
+  unload(&l);
+  /* 32 levels are fine. */
+  l = load(HDR "local t = {}\nlocal o = t\n"
+               "for i = 1, 31 do o.a = {} o = o.a end\n"
+               "local p = sl.pipeline { kafka = t }\n"
+               "p:stdin_source {}:stdout_sink {}\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
+static void test_options_table_contains_itself(void) {
+  loaded l = load(HDR "local t = { acks = \"all\" }\nt.self = t\n"
+                      "local p = sl.pipeline { kafka = t }\n"
+                      "local u = { x = { y = {} } }\nu.x.y.back = u.x\n"
+                      "p:stdin_source {}:filter { \"x > 1\", extra = u }:stdout_sink {}\n");
+  CU_ASSERT(has_error(l.g, 4,
+                      "option 'kafka.self' contains itself: a table that refers to itself cannot "
+                      "be an option value"));
+  CU_ASSERT(has_error(l.g, 7,
+                      "option 'extra.x.y.back' contains itself: a table that refers to itself "
+                      "cannot be an option value"));
+  unload(&l);
+}
+
+/* One table shared at every level of 30 is 2^30 values once copied. */
+static void test_options_table_shared_exponentially(void) {
+  loaded l = load(HDR "local t = { x = 1 }\nfor i = 1, 30 do t = { a = t, b = t } end\n"
+                      "local p = sl.pipeline { kafka = t }\n"
+                      "p:stdin_source {}:stdout_sink {}\n");
+  CU_ASSERT(has_error(l.g, 4, "options hold more than 100000 values"));
+  unload(&l);
+  l = load(HDR "local fields = {}\nfor i = 1, 200000 do fields[i] = \"f\" .. i end\n"
+               "local p = sl.pipeline {}\n"
+               "p:stdin_source {}:select(fields):stdout_sink {}\n");
+  CU_ASSERT(has_error(l.g, 5, "options hold more than 100000 values"));
+  unload(&l);
+}
+
 int suite_core_lua_pipeline(void) {
   CU_pSuite s = CU_add_suite("core_lua_pipeline", setup, teardown);
   if (!s)
@@ -377,5 +428,8 @@ int suite_core_lua_pipeline(void) {
   CU_add_test(s, "Lua syntax and runtime errors", test_lua_syntax_and_runtime_errors);
   CU_add_test(s, "missing pipeline file", test_missing_file);
   CU_add_test(s, "require a helper next to the file", test_require_helper_next_to_file);
+  CU_add_test(s, "options table nested too deep", test_options_table_nested_too_deep);
+  CU_add_test(s, "options table contains itself", test_options_table_contains_itself);
+  CU_add_test(s, "options table shared exponentially", test_options_table_shared_exponentially);
   return CU_get_error();
 }

@@ -15,6 +15,16 @@
 
 #define PLUGIN(name) SLUICE_TEST_PLUGIN_DIR "/" name ".so"
 
+/* A registry that may load the test plugins (plugins load only from allowed
+ * directories, SPEC section 9). */
+static sl_registry *plugin_registry(void) {
+  sl_error err;
+  sl_registry *reg = sl_registry_new_builtin(&err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
+  CU_ASSERT_EQUAL_FATAL(sl_registry_allow_plugin_dir(reg, SLUICE_TEST_PLUGIN_DIR, &err), SL_OK);
+  return reg;
+}
+
 static void test_builtins_registered(void) {
   sl_error err;
   sl_registry *reg = sl_registry_new_builtin(&err);
@@ -50,7 +60,7 @@ static void test_descriptor_checks(void) {
 
 static void test_good_plugin(void) {
   sl_error err;
-  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_registry *reg = plugin_registry();
   CU_ASSERT_EQUAL_FATAL(sl_plugin_load(reg, PLUGIN("scale_plugin"), &err), SL_OK);
   const sl_operator_desc *d = sl_registry_operator(reg, "scale");
   CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -80,7 +90,7 @@ static void test_good_plugin(void) {
 
 static void test_wrong_abi_plugin(void) {
   sl_error err;
-  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_registry *reg = plugin_registry();
   CU_ASSERT_EQUAL(sl_plugin_load(reg, PLUGIN("wrong_abi_plugin"), &err), SL_ERR_ABI);
   char want[64];
   snprintf(want, sizeof want, "ABI version %u", SL_OPERATOR_ABI_VERSION + 41);
@@ -92,7 +102,7 @@ static void test_wrong_abi_plugin(void) {
 
 static void test_missing_symbol_and_file(void) {
   sl_error err;
-  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_registry *reg = plugin_registry();
   CU_ASSERT_EQUAL(sl_plugin_load(reg, PLUGIN("no_entry_plugin"), &err), SL_ERR_INVALID);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "sluice_plugin_entry"));
   CU_ASSERT_EQUAL(sl_plugin_load(reg, "/nonexistent/plugin.so", &err), SL_ERR_NOT_FOUND);
@@ -127,7 +137,7 @@ static void test_plugin_pipeline_end_to_end(void) {
            PLUGIN("scale_plugin"));
   write_file(pl, text);
   sl_error err;
-  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_registry *reg = plugin_registry();
   sl_lua *lua = NULL;
   sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(g);
@@ -160,27 +170,99 @@ static void test_plugin_pipeline_end_to_end(void) {
   rmdir(dir);
 }
 
-static void test_plugin_errors_in_pipeline(void) {
-  char dir[] = "/tmp/sluice-plugin-XXXXXX";
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  char pl[256], text[1024];
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
+/* Load DIR/p.lua whose line 2 is sl.plugin(PLUGIN) and line 4 `line4`. */
+static sl_graph_desc *load_plugin_pipeline(sl_registry *reg, const char *dir, const char *plugin,
+                                           const char *line4, sl_lua **lua, char *pl, size_t n) {
+  char text[1024];
+  snprintf(pl, n, "%s/p.lua", dir);
   snprintf(text, sizeof text,
            "local sl = require \"sluice\"\n"
            "sl.plugin(\"%s\")\n"
            "local p = sl.pipeline { name = \"plug\" }\n"
-           "p:stdin_source {}:apply(\"scale\", { field = \"x\" }):stdout_sink {}\n",
-           PLUGIN("wrong_abi_plugin"));
+           "%s\n",
+           plugin, line4);
   write_file(pl, text);
   sl_error err;
-  sl_registry *reg = sl_registry_new_builtin(&err);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
+  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, lua, &err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  return g;
+}
+
+static void test_plugin_errors_in_pipeline(void) {
+  char dir[] = "/tmp/sluice-plugin-XXXXXX", pl[256];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  sl_registry *reg = plugin_registry();
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = load_plugin_pipeline(
+      reg, dir, PLUGIN("wrong_abi_plugin"),
+      "p:stdin_source {}:apply(\"scale\", { field = \"x\" }):stdout_sink {}", &lua, pl, sizeof pl);
   CU_ASSERT_EQUAL_FATAL(g->nerrors, 2);
   CU_ASSERT_PTR_NOT_NULL(strstr(g->errors[0], "p.lua:2: "));
   CU_ASSERT_PTR_NOT_NULL(strstr(g->errors[0], "ABI version"));
   CU_ASSERT_PTR_NOT_NULL(strstr(g->errors[1], "p.lua:4: unknown operator 'scale'"));
+  sl_graph_desc_free(g);
+  sl_lua_close(lua);
+  sl_registry_free(reg);
+  unlink(pl);
+  rmdir(dir);
+}
+
+/* Issue 14 item 8: sl.plugin of any path loaded any shared object. Now only
+ * files directly in an allowed directory load, symlinks followed. */
+static void test_plugin_outside_allowed_dirs_refused(void) {
+  sl_error err;
+  sl_registry *reg = sl_registry_new_builtin(&err);
+  CU_ASSERT_EQUAL(sl_plugin_load(reg, PLUGIN("scale_plugin"), &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is not an allowed plugin directory (allowed: none)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "--plugin-dir " SLUICE_TEST_PLUGIN_DIR));
+  CU_ASSERT_PTR_NULL(sl_registry_operator(reg, "scale"));
+
+  /* Another allowed directory does not help, nor a symlink into it. */
+  char dir[] = "/tmp/sluice-plugdir-XXXXXX";
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  char link[300];
+  snprintf(link, sizeof link, "%s/scale.so", dir);
+  CU_ASSERT_EQUAL_FATAL(symlink(PLUGIN("scale_plugin"), link), 0);
+  char list[400];
+  snprintf(list, sizeof list, ":%s::", dir); /* empty entries are skipped, as in PATH */
+  CU_ASSERT_EQUAL(sl_registry_allow_plugin_path(reg, list, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_plugin_load(reg, link, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, dir)); /* the allowed list is named */
+  CU_ASSERT_PTR_NULL(sl_registry_operator(reg, "scale"));
+
+  /* Allowing the plugin's own directory, through a colon list, does. */
+  snprintf(list, sizeof list, "%s:%s", dir, SLUICE_TEST_PLUGIN_DIR);
+  CU_ASSERT_EQUAL(sl_registry_allow_plugin_path(reg, list, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_plugin_load(reg, link, &err), SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(sl_registry_operator(reg, "scale"));
+
+  CU_ASSERT_EQUAL(sl_registry_allow_plugin_dir(reg, "/nonexistent/plugins", &err),
+                  SL_ERR_NOT_FOUND);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/plugins"));
+  CU_ASSERT_EQUAL(sl_registry_allow_plugin_dir(reg, PLUGIN("scale_plugin"), &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is not a directory"));
+  sl_registry_free(reg);
+  unlink(link);
+  rmdir(dir);
+}
+
+/* The same refusal from a pipeline file: FILE:LINE and what to do. */
+static void test_plugin_refused_in_pipeline(void) {
+  char dir[] = "/tmp/sluice-plugin-XXXXXX", pl[256];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  sl_error err;
+  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = load_plugin_pipeline(reg, dir, PLUGIN("scale_plugin"),
+                                          "p:stdin_source {}:stdout_sink {}", &lua, pl, sizeof pl);
+  CU_ASSERT_EQUAL_FATAL(g->nerrors, 1);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%s:2: plugin %s refused: %s is not an allowed plugin directory (allowed: none); if "
+           "you trust the plugins in it, start sluice with --plugin-dir %s or add it to "
+           "SLUICE_PLUGIN_PATH",
+           pl, PLUGIN("scale_plugin"), SLUICE_TEST_PLUGIN_DIR, SLUICE_TEST_PLUGIN_DIR);
+  CU_ASSERT_STRING_EQUAL(g->errors[0], want);
   sl_graph_desc_free(g);
   sl_lua_close(lua);
   sl_registry_free(reg);
@@ -196,7 +278,10 @@ int suite_core_registry(void) {
       !CU_add_test(s, "wrong ABI plugin refused", test_wrong_abi_plugin) ||
       !CU_add_test(s, "missing entry symbol and missing file", test_missing_symbol_and_file) ||
       !CU_add_test(s, "plugin pipeline end to end", test_plugin_pipeline_end_to_end) ||
-      !CU_add_test(s, "plugin errors in a pipeline", test_plugin_errors_in_pipeline))
+      !CU_add_test(s, "plugin errors in a pipeline", test_plugin_errors_in_pipeline) ||
+      !CU_add_test(s, "plugin outside allowed dirs refused",
+                   test_plugin_outside_allowed_dirs_refused) ||
+      !CU_add_test(s, "plugin refused in a pipeline", test_plugin_refused_in_pipeline))
     return -1;
   return 0;
 }

@@ -108,6 +108,24 @@ static void test_memo_matches_full_recompute(void) {
     run_random(cases[i].seed * 0x9E3779B97F4A7C15ull, cases[i].delay, cases[i].idle);
 }
 
+/* Regression (issue 12): a checkpoint entry of a partition that had sent
+ * nothing carried the old worker's watermark; restoring it marked the
+ * partition started and pulled that watermark onto it, so its first
+ * records were late. Such an entry now changes nothing. */
+static void test_restore_without_maximum_keeps_partition_pending(void) {
+  sl_watermark w;
+  sl_watermark_init(&w, 2000, 30000);
+  CU_ASSERT_EQUAL(sl_watermark_assign(&w, 0, 3, 0), SL_OK);
+  CU_ASSERT_EQUAL(sl_watermark_restore_part(&w, 0, 3, SL_WATERMARK_NONE, 100000, 0), SL_OK);
+  CU_ASSERT_EQUAL(w.current, SL_WATERMARK_NONE);
+  CU_ASSERT_EQUAL(w.pending_count, 1);
+  sl_watermark_admit(&w, 0, 3, 5000); /* its first record decides */
+  CU_ASSERT_EQUAL(w.pending_count, 0);
+  CU_ASSERT_EQUAL(sl_watermark_observe(&w, 0, 3, 5000, 1), SL_OK);
+  CU_ASSERT_EQUAL(w.current, 3000);
+  sl_watermark_free(&w);
+}
+
 int suite_core_watermark(void) {
   CU_pSuite s = CU_add_suite("core_watermark", NULL, NULL);
   if (!s)
@@ -115,5 +133,7 @@ int suite_core_watermark(void) {
   CU_add_test(s, "idle partition released by a record", test_idle_partition_released_by_a_record);
   CU_add_test(s, "delay and new maximum", test_delay_and_new_maximum);
   CU_add_test(s, "memo matches full recompute", test_memo_matches_full_recompute);
+  CU_add_test(s, "restore without a maximum keeps the partition pending",
+              test_restore_without_maximum_keeps_partition_pending);
   return 0;
 }

@@ -320,6 +320,29 @@ static void test_exit_codes(void) {
   free(err);
 }
 
+/* Issue 14 item 8, as the issue states it: `sluice check` of a pipeline that
+ * calls os.execute fails with exactly FILE:LINE: and runs nothing. */
+static void test_check_refuses_os_execute(void) {
+  write_file("exec.lua", "local sl = require \"sluice\"\n"
+                         "local p = sl.pipeline {}\n"
+                         "p:stdin_source {}:stdout_sink {}\n"
+                         "os.execute(\"touch pwned\")\n");
+  CU_ASSERT_EQUAL(run("check exec.lua"), 1);
+  char *err = read_file("err.txt");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+  CU_ASSERT_STRING_EQUAL(err, "exec.lua:4: os.execute is not available in pipeline files\n");
+  free(err);
+  char p[400];
+  snprintf(p, sizeof p, "%s/pwned", dir);
+  CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+  /* A plugin directory that does not exist is a usage error. */
+  CU_ASSERT_EQUAL(run("check p.lua --plugin-dir /nonexistent/plugins"), 2);
+  err = read_file("err.txt");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "--plugin-dir: plugin directory /nonexistent/plugins: "));
+  free(err);
+}
+
 int suite_e2e_file_pipelines(void) {
   CU_pSuite s = CU_add_suite("e2e_file_pipelines", setup, teardown);
   if (!s)
@@ -331,5 +354,6 @@ int suite_e2e_file_pipelines(void) {
   CU_add_test(s, "graph is DOT with every node", test_graph_is_dot);
   CU_add_test(s, "version", test_version);
   CU_add_test(s, "exit codes", test_exit_codes);
+  CU_add_test(s, "check refuses os.execute", test_check_refuses_os_execute);
   return CU_get_error();
 }

@@ -63,7 +63,8 @@ static void test_eval_error_dead_lettered(void) {
   sl_record *in[] = {bad, th_rec(&t, "a", sl_value_int(6), "b", sl_value_int(3), NULL)};
   CU_ASSERT_EQUAL(th_process(&t, in, 2), SL_OK);
   CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
-  CU_ASSERT_EQUAL(th_out_field(&t, 0, "r")->as.i, 2);
+  CU_ASSERT_EQUAL(th_out_field(&t, 0, "r")->type, SL_TYPE_DOUBLE); /* '/' divides exactly */
+  CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, 0, "r")->as.d, 2.0, 0);
   CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
   CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "eval");
   CU_ASSERT_PTR_NULL(sl_record_get_cstr(t.dead[0].record, "r")); /* the original */

@@ -901,6 +901,84 @@ static void test_restored_window_of_another_size(void) {
   th_op_free(&c);
 }
 
+/* Entries of `from`'s last snapshot for `partition` only, into `to`: what a
+ * worker assigned just that partition reads from Redis. */
+static int restore_partition(th_op *from, th_op *to, int32_t partition, size_t *entries) {
+  *entries = 0;
+  for (size_t i = 0; i < from->snap_count; i++) {
+    th_snap_entry *e = &from->snap[i];
+    if (!e->val || e->partition != partition)
+      continue;
+    (*entries)++;
+    int rc = to->desc->restore(to->state, e->partition, e->key, e->key_len, e->val, e->val_len,
+                               &to->err);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+/* Partitions [0, n) assigned to t's operator. */
+static void assign_all(th_op *t, int32_t n) {
+  for (int32_t p = 0; p < n; p++)
+    CU_ASSERT_EQUAL(sl_op_window.assign_partition(t->state, 0, p, &t->err), SL_OK);
+}
+
+/* Regression (issue 12, two workers started together): worker A was
+ * assigned partitions 0 and 1 and checkpointed while only partition 0 had
+ * sent; the snapshot held a watermark entry for the silent partition 1
+ * too, and worker B, assigned partition 1 next, took A's watermark for it
+ * and dead-lettered its first on-time records as late. */
+static void test_silent_partition_moves_without_a_watermark(void) {
+  th_op a, b;
+  size_t entries = 99;
+  int64_t n = -1;
+  CU_ASSERT_EQUAL_FATAL(init_op(&a, TUMBLE10, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&b, TUMBLE10, COUNT_ONLY), SL_OK);
+  assign_all(&a, 2);
+  one(&a, RP(&a, "a", 100000, 0, 0));
+  CU_ASSERT_EQUAL(th_snapshot(&a), SL_OK);
+  CU_ASSERT_EQUAL(sl_op_window.assign_partition(b.state, 0, 1, &b.err), SL_OK);
+  CU_ASSERT_EQUAL(restore_partition(&a, &b, 1, &entries), SL_OK);
+  CU_ASSERT_EQUAL(entries, 0); /* nothing to restore: it never sent */
+  one(&b, RP(&b, "b", 5000, 1, 0));
+  one(&b, RP(&b, "b", 6000, 1, 1));
+  CU_ASSERT_EQUAL(b.dead_count, 0);
+  th_watermark(&b, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(results_for(&b, "b", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 2);
+  th_op_free(&a);
+  th_op_free(&b);
+}
+
+/* Regression (issue 12, restart with half the partitions silent): after a
+ * restart every partition is restored at once; the silent ones' first
+ * records are not late although the others ran ahead before the restart. */
+static void test_restart_with_silent_partitions(void) {
+  th_op a, b;
+  int64_t n = -1;
+  CU_ASSERT_EQUAL_FATAL(init_op(&a, TUMBLE10, COUNT_ONLY), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(init_op(&b, TUMBLE10, COUNT_ONLY), SL_OK);
+  assign_all(&a, 4);
+  one(&a, RP(&a, "a", 100000, 0, 0));
+  one(&a, RP(&a, "c", 101000, 1, 0));
+  CU_ASSERT_EQUAL(th_snapshot(&a), SL_OK);
+  assign_all(&b, 4);
+  CU_ASSERT_EQUAL(th_restore_into(&a, &b), SL_OK);
+  one(&b, RP(&b, "x", 5000, 2, 0)); /* the silent partitions start far behind */
+  one(&b, RP(&b, "y", 7000, 3, 0));
+  one(&b, RP(&b, "x", 6000, 2, 1));
+  CU_ASSERT_EQUAL(b.dead_count, 0);
+  th_watermark(&b, SL_WATERMARK_END);
+  CU_ASSERT_EQUAL(results_for(&b, "x", 0, &n), 1);
+  CU_ASSERT_EQUAL(n, 2);
+  CU_ASSERT_EQUAL(results_for(&b, "y", 0, &n), 1);
+  CU_ASSERT_EQUAL(results_for(&b, "a", 100000, &n), 1);
+  CU_ASSERT_EQUAL(results_for(&b, "c", 100000, &n), 1);
+  th_op_free(&a);
+  th_op_free(&b);
+}
+
 int suite_operators_window(void) {
   CU_pSuite s = CU_add_suite("operators/window", NULL, NULL);
   if (!s || !CU_add_test(s, "property: tumbling == reference", test_property_tumbling) ||
@@ -930,7 +1008,10 @@ int suite_operators_window(void) {
       !CU_add_test(s, "an assigned partition's first records are not late",
                    test_assigned_partition_not_late) ||
       !CU_add_test(s, "a restored partition rewinds the watermark",
-                   test_restored_partition_rewinds))
+                   test_restored_partition_rewinds) ||
+      !CU_add_test(s, "a silent partition moves without a watermark",
+                   test_silent_partition_moves_without_a_watermark) ||
+      !CU_add_test(s, "a restart with silent partitions", test_restart_with_silent_partitions))
     return -1;
   return 0;
 }

@@ -14,6 +14,9 @@ SLUICE_BIN=${SLUICE_BIN:-$SLUICE_ROOT/build/sluice}
 EOS_PIDS=()
 EOS_KAFKA_DIR=""
 EOS_REDIS_PID=""
+# Partitions of the input topic: the broker's default 4, or more (created
+# with bench/kafka_topic.c). eos_check.py reads the same variable.
+export EOS_PARTS=${EOS_PARTS:-4}
 
 eos_log() { echo "[$EOS_NAME $(date +%H:%M:%S)] $*" >&2; }
 eos_die() {
@@ -62,6 +65,8 @@ eos_init() {
   [[ -x "$SLUICE_BIN" ]] || eos_die "no sluice binary at $SLUICE_BIN (build first)"
   cc -O1 -o "$EOS_WORK/kafka_offsets" "$EOS_LIB/kafka_offsets.c" -lrdkafka ||
     eos_die "cannot build kafka_offsets.c"
+  cc -O1 -o "$EOS_WORK/kafka_topic" "$SLUICE_ROOT/bench/kafka_topic.c" -lrdkafka ||
+    eos_die "cannot build bench/kafka_topic.c"
   EOS_BROKERS=${SLUICE_TEST_KAFKA_BROKERS:-embedded}
   if [[ "$EOS_BROKERS" == embedded ]]; then
     # Several worker processes share a group: that needs a real broker.
@@ -130,16 +135,22 @@ eos_redis_cli() {
 
 # ---- Kafka ------------------------------------------------------------------
 
-# eos_topic T: create T (4 partitions, the broker's default) and wait for it.
+# eos_parts: the partition numbers of the input topic, one per word.
+eos_parts() { seq 0 $((EOS_PARTS - 1)); }
+
+# eos_topic T: create T (EOS_PARTS partitions) and wait for it.
 eos_topic() {
   local i
+  if [[ $EOS_PARTS != 4 ]]; then # 4: the broker's default, auto-created
+    "$EOS_WORK/kafka_topic" "$EOS_BROKERS" "$1" "$EOS_PARTS" || eos_die "cannot create topic $1"
+  fi
   for i in $(seq 1 50); do
-    if [[ $(kcat -b "$EOS_BROKERS" -L -t "$1" 2>/dev/null | grep -c 'partition [0-9]*, leader 1') == 4 ]]; then
+    if [[ $(kcat -b "$EOS_BROKERS" -L -t "$1" 2>/dev/null | grep -c 'partition [0-9]*, leader 1') == "$EOS_PARTS" ]]; then
       return 0
     fi
     sleep 0.2
   done
-  eos_die "topic $1 not created with 4 partitions"
+  eos_die "topic $1 not created with $EOS_PARTS partitions"
 }
 
 # eos_produce FROM TO: readings FROM..TO-1 into the input topic, each
@@ -148,7 +159,7 @@ eos_produce() {
   local d="$EOS_WORK/gen.$1" p
   mkdir -p "$d"
   python3 "$EOS_LIB/eos_check.py" gen "$1" "$2" "$d"
-  for p in 0 1 2 3; do
+  for p in $(eos_parts); do
     kcat -b "$EOS_BROKERS" -P -t "$EOS_IN" -p "$p" -K $'\t' -X acks=all \
       -X max.in.flight.requests.per.connection=1 -l "$d/p$p" || eos_die "kcat produce failed"
   done
@@ -161,7 +172,7 @@ eos_flush() {
   local d="$EOS_WORK/gen.flush" p
   mkdir -p "$d"
   python3 "$EOS_LIB/eos_check.py" flush "$1" "$d"
-  for p in 0 1 2 3; do
+  for p in $(eos_parts); do
     kcat -b "$EOS_BROKERS" -P -t "$EOS_IN" -p "$p" -K $'\t' -X acks=all -l "$d/p$p" ||
       eos_die "kcat produce failed"
   done
@@ -177,13 +188,13 @@ eos_warmup() {
   local i p n
   for i in $(seq 1 300); do
     n=0
-    for p in 0 1 2 3; do
+    for p in $(eos_parts); do
       [[ -n "$(eos_redis_cli get "sl:{$EOS_GROUP:$EOS_IN:$p}:offset")" ]] && n=$((n + 1))
     done
-    ((n == 4)) && return 0
+    ((n == EOS_PARTS)) && return 0
     sleep 0.1
   done
-  eos_die "no checkpoint of all 4 partitions within 30 s"
+  eos_die "no checkpoint of all $EOS_PARTS partitions within 30 s"
 }
 
 # eos_background_input N RATE: readings 100..N-1 (after eos_warmup) at RATE
@@ -192,10 +203,10 @@ eos_warmup() {
 eos_background_input() {
   local n=$1 rate=$2 d="$EOS_WORK/stream" p
   mkdir -p "$d"
-  for p in 0 1 2 3; do mkfifo "$d/p$p"; done
+  for p in $(eos_parts); do mkfifo "$d/p$p"; done
   (
     local pids=() ok=1
-    for p in 0 1 2 3; do
+    for p in $(eos_parts); do
       kcat -b "$EOS_BROKERS" -P -t "$EOS_IN" -p "$p" -K $'\t' -X acks=all \
         -X max.in.flight.requests.per.connection=1 <"$d/p$p" &
       pids+=($!)
@@ -347,7 +358,7 @@ eos_wait_assigned() {
 # partition in Redis (the last "assigned: epoch E" it logged for each).
 eos_owns() {
   local p e
-  for p in 0 1 2 3; do
+  for p in $(eos_parts); do
     e=$(grep -o "in\[$p\] assigned: epoch [0-9]*" "$1" | tail -n1 | awk '{print $4}')
     [[ -n "$e" && "$e" == "$(eos_redis_cli get "sl:{$EOS_GROUP:$EOS_IN:$p}:epoch")" ]] || return 1
   done

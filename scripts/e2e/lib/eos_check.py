@@ -12,7 +12,9 @@
                                      no checkpoint write with a stale epoch was accepted
   eos_check.py windows N TS          number of windows N readings + a flush at TS close
 
-Reading i: machine m = i % 100 (key m0001..m0100, partition m % 4), event time
+EOS_PARTS (default 4) sets the partition count; EOS_ONLY_PARTS="0,1" limits gen
+and stream to readings of those partitions (flush records go to every one).
+Reading i: machine m = i % 100 (key m0001..m0100, partition m % EOS_PARTS), event time
 BASE + i ms (increasing), value v = (i * 7919) % 1000. INPUT is `kcat -C -e -f
 '%s\\n'` of the input topic (what was really produced), RESULTS is `kcat -C -e
 -f '%h\\t%s\\n'` of the results topic. The expectation is recomputed from the
@@ -24,7 +26,14 @@ import sys
 
 BASE = 1_700_000_000_000
 MACHINES = 100
-PARTS = 4
+PARTS = int(os.environ.get("EOS_PARTS", "4"))
+# EOS_ONLY_PARTS="0,1": gen and stream write readings of those partitions
+# only (the others get none); flush records still go to every partition.
+ONLY = {int(p) for p in os.environ.get("EOS_ONLY_PARTS", "").split(",") if p != ""}
+
+
+def wanted(m):
+    return not ONLY or m % PARTS in ONLY
 WINDOW = 1000
 FLUSH_KEY = "zflush"
 
@@ -33,6 +42,8 @@ def gen(lo, hi, out):
     files = [open(os.path.join(out, "p%d" % p), "w") for p in range(PARTS)]
     for i in range(lo, hi):
         m = i % MACHINES
+        if not wanted(m):
+            continue
         key = "m%04d" % (m + 1)
         rec = '{"machine_id":"%s","ts":%d,"v":%d}' % (key, BASE + i, (i * 7919) % 1000)
         files[m % PARTS].write(key + "\t" + rec + "\n")
@@ -51,6 +62,8 @@ def stream(lo, hi, rate, flush_ts, out):
     for c in range(lo, hi, step):
         for i in range(c, min(c + step, hi)):
             m = i % MACHINES
+            if not wanted(m):
+                continue
             key = "m%04d" % (m + 1)
             files[m % PARTS].write('%s\t{"machine_id":"%s","ts":%d,"v":%d}\n'
                                    % (key, key, BASE + i, (i * 7919) % 1000))
@@ -230,7 +243,7 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "windows":  # windows N readings + flush at TS close
         n, ts = int(argv[2]), int(argv[3])
         print(len({(i % MACHINES, (BASE + i) // WINDOW) for i in range(n)
-                   if (BASE + i) // WINDOW * WINDOW + WINDOW <= ts}))
+                   if (BASE + i) // WINDOW * WINDOW + WINDOW <= ts and wanted(i % MACHINES)}))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

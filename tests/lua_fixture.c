@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See lua_fixture.h. */
+#include "lua_fixture.h"
+
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int lf_dir_make(char *dir, size_t n, const char *prefix) {
+  snprintf(dir, n, "/tmp/%s_XXXXXX", prefix);
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+int lf_dir_remove(const char *dir) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+void lf_write(const char *dir, const char *name, const char *text) {
+  char p[400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *fp = fopen(p, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+lf_loaded lf_load(const char *dir, const char *text) {
+  lf_loaded l = {0};
+  lf_write(dir, "p.lua", text);
+  snprintf(l.path, sizeof l.path, "%s/p.lua", dir);
+  sl_error err;
+  sl_error_clear(&err);
+  l.reg = sl_registry_new_builtin(&err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
+  l.g = sl_lua_load_pipeline(l.path, NULL, 0, l.reg, &l.lua, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
+  return l;
+}
+
+void lf_unload(lf_loaded *l) {
+  sl_graph_desc_free(l->g);
+  sl_lua_close(l->lua);
+  sl_registry_free(l->reg);
+}

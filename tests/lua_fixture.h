@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Pipeline files in a temporary directory, loaded the way `sluice check`
+ * loads them (core/cli.c load()), for the Lua bridge and sandbox suites. */
+#ifndef SLUICE_TEST_LUA_FIXTURE_H
+#define SLUICE_TEST_LUA_FIXTURE_H
+
+#include <stddef.h>
+
+#include "graph.h"
+#include "lua_pipeline.h"
+#include "registry.h"
+
+typedef struct lf_loaded {
+  sl_registry *reg;
+  sl_lua *lua;
+  sl_graph_desc *g;
+  char path[400]; /* of the pipeline file */
+} lf_loaded;
+
+/* mkdtemp under /tmp with `prefix`; 0 or -1 (a CUnit suite setup's result). */
+int lf_dir_make(char *dir, size_t n, const char *prefix);
+int lf_dir_remove(const char *dir);
+/* Write `text` to DIR/NAME (CUnit-asserted). */
+void lf_write(const char *dir, const char *name, const char *text);
+/* Write `text` to DIR/p.lua and load it (not validated). Free with lf_unload(). */
+lf_loaded lf_load(const char *dir, const char *text);
+void lf_unload(lf_loaded *l);
+
+#endif
