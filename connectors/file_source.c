@@ -2,7 +2,8 @@
 /* file_source and stdin_source: JSON Lines (or raw lines) from a file or
  * standard input. Finite: poll() reports eof at the end. Each line becomes a
  * record with its bytes, the path as source name, partition 0 and the line
- * number as offset; the event time default is the arrival time. Lines longer
+ * number as offset; the event time is the arrival time unless `time = F`
+ * names a field (read by the runtime once decoded: source_time.h). Lines longer
  * than max_line_bytes are dead-lettered, never truncated silently. */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "connector.h"
 #include "format.h"
 #include "record_internal.h"
+#include "source_time.h"
 
 typedef struct file_source {
   const sl_connector_env *env;
@@ -31,12 +33,14 @@ static const sl_config_entry file_source_config[] = {
     {"format", SL_CFG_STRING, 0, "json",
      "\"json\" (JSON Lines), \"avro\" (Avro object container file) or \"raw\" lines"},
     {"max_line_bytes", SL_CFG_INT, 0, "1048576", "longest accepted line"},
+    SL_SOURCE_TIME_CONFIG,
     {NULL, 0, 0, NULL, NULL},
 };
 
 static const sl_config_entry stdin_source_config[] = {
     {"format", SL_CFG_STRING, 0, "json", "\"json\" or \"raw\""},
     {"max_line_bytes", SL_CFG_INT, 0, "1048576", "longest accepted line"},
+    SL_SOURCE_TIME_CONFIG,
     {NULL, 0, 0, NULL, NULL},
 };
 

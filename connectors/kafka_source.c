@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "kafka_conf.h"
 #include "record_internal.h"
+#include "source_time.h"
 
 typedef struct kafka_source {
   const sl_connector_env *env;
@@ -31,6 +32,7 @@ static const sl_config_entry source_config[] = {
     {"group", SL_CFG_STRING, 0, "the pipeline name", "consumer group id"},
     {"start", SL_CFG_STRING, 0, "earliest",
      "where a partition without a committed offset starts: \"earliest\" or \"latest\""},
+    SL_SOURCE_TIME_CONFIG, /* read at the :decode{} that follows (source_time.h) */
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -623,10 +623,9 @@ static int result_one(const sl_agg_def *d, const void *st, sl_arena *a, sl_value
     *out = sl_value_int(*(const int64_t *)st);
     break;
   case SL_AGG_COUNT:
-    /* SPEC.md section 5: every function but count() gives null when no
-     * non-null value remains, count(f) included. */
-    if (*(const int64_t *)st > 0)
-      *out = sl_value_int(*(const int64_t *)st);
+    /* SPEC.md section 5: 0 when every value was null, as SQL's COUNT(col)
+     * and Flink give; every other function gives null then. */
+    *out = sl_value_int(*(const int64_t *)st);
     break;
   case SL_AGG_SUM: {
     const st_sum *s = st;

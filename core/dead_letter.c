@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Dead letters: every record that failed decoding, evaluation or delivery,
- * or arrived late, becomes {"reason","error","source","raw"} with its original
- * key, bytes and headers, and goes to the dead-letter sink. Without one it is
- * still counted and logged (rate-limited): never dropped silently. */
+ * or arrived late, becomes {"reason","error","node","source","raw"} with its
+ * original key, bytes and headers, and goes to the dead-letter sink. `node`
+ * is the id of the source, operator or sink that rejected it, so a replay
+ * can target that branch. Without a dead-letter sink it is still counted and
+ * logged (rate-limited): never dropped silently. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,13 +31,14 @@ static int valid_utf8(const unsigned char *s, size_t n) {
 /* The dead-letter field names, interned once per process: interning takes a
  * process-wide lock, and a poison stream dead-letters every record. */
 static struct {
-  sl_name reason, error, source, name, partition, offset, raw, raw_base64, record;
+  sl_name reason, error, node, source, name, partition, offset, raw, raw_base64, record;
 } dl_names;
 static pthread_once_t dl_names_once = PTHREAD_ONCE_INIT;
 
 static void dl_names_init(void) {
   dl_names.reason = sl_name_cstr("reason");
   dl_names.error = sl_name_cstr("error");
+  dl_names.node = sl_name_cstr("node");
   dl_names.source = sl_name_cstr("source");
   dl_names.name = sl_name_cstr("name");
   dl_names.partition = sl_name_cstr("partition");
@@ -79,15 +82,21 @@ static char *base64(sl_arena *a, const unsigned char *p, size_t n, size_t *outle
   return o;
 }
 
-static sl_record *build(sl_arena *a, const sl_record *r, const char *reason, const char *message) {
+/* The id of the node that rejected a record: the graph node's label, which
+ * is also its state and metrics id (SPEC section 3, `id = "..."`). */
+static const char *node_id(const sl_node *n) { return n->desc->label; }
+
+static sl_record *build(sl_arena *a, const sl_record *r, const char *node, const char *reason,
+                        const char *message) {
   pthread_once(&dl_names_once, dl_names_init);
-  if (!dl_names.reason || !dl_names.error || !dl_names.source || !dl_names.name ||
+  if (!dl_names.reason || !dl_names.error || !dl_names.node || !dl_names.source || !dl_names.name ||
       !dl_names.partition || !dl_names.offset || !dl_names.raw || !dl_names.raw_base64 ||
       !dl_names.record)
     return NULL; /* out of memory when the names were first interned */
-  sl_record *d = sl_record_new(a, 6);
+  sl_record *d = sl_record_new(a, 7);
   sl_record *src = sl_record_new(a, 3);
-  if (!d || !src || set_str(d, dl_names.reason, reason) || set_str(d, dl_names.error, message))
+  if (!d || !src || set_str(d, dl_names.reason, reason) || set_str(d, dl_names.error, message) ||
+      set_str(d, dl_names.node, node))
     return NULL;
   const char *sname = r ? sl_record_source_name(r) : NULL;
   if (sname)
@@ -129,6 +138,7 @@ static sl_record *build(sl_arena *a, const sl_record *r, const char *reason, con
   char num[32];
   add_header(d, "sluice-error", message);
   add_header(d, "sluice-reason", reason);
+  add_header(d, "sluice-node", node);
   add_header(d, "sluice-source-topic", sname ? sname : "");
   snprintf(num, sizeof num, "%d", (int)sl_record_partition(r));
   add_header(d, "sluice-source-partition", num);
@@ -142,14 +152,14 @@ int sl_runtime_dead_letter(sl_runtime *rt, sl_node *from, const sl_record *r, co
   rt->dead_letters++;
   sl_metric_add(from->m_failed, 1);
   if (!rt->dead_letter) {
-    sl_log_limited(reason, 10, SL_LOG_WARN, from->desc->label,
+    sl_log_limited(reason, 10, SL_LOG_WARN, node_id(from),
                    "record %s:%d:%lld failed (%s): %s; add p:dead_letter{path = ...} to keep it",
                    r && sl_record_source_name(r) ? sl_record_source_name(r) : "?",
                    r ? (int)sl_record_partition(r) : -1,
                    r ? (long long)sl_record_offset(r) : -1LL, reason, message);
     return SL_OK;
   }
-  sl_record *d = build(rt->arena, r, reason, message);
+  sl_record *d = build(rt->arena, r, node_id(from), reason, message);
   if (!d)
     return SL_ERR_NOMEM;
   return sl_batch_push(&rt->dl_batch, d);

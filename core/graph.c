@@ -8,6 +8,7 @@
 
 #include "expr.h"
 #include "graph.h"
+#include "source_time.h"
 #include "host.h"
 #include "table_decl.h"
 
@@ -239,6 +240,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
   if (g->pipeline && sources == 0)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");
+  sl_source_time_prepare(g, reg);
 }
 
 int sl_graph_uses_redis(const sl_graph_desc *g) {

@@ -359,11 +359,22 @@ fail:
 
 int sl_http_port(const sl_http_server *s) { return s ? s->port : 0; }
 
+static void break_loop(evutil_socket_t fd, short what, void *base) {
+  (void)fd, (void)what;
+  event_base_loopbreak(base);
+}
+
 void sl_http_stop(sl_http_server *s) {
   if (!s)
     return;
   if (s->thread_started) {
-    event_base_loopbreak(s->base);
+    /* Break from inside the loop: event_base_loop() forgets a loopbreak
+     * made before it started, so a stop right after the start (a run that
+     * ends within milliseconds) hung here. A pending zero timeout fires as
+     * soon as the loop runs, whenever that is. */
+    const struct timeval now = {0, 0};
+    if (event_base_once(s->base, -1, EV_TIMEOUT, break_loop, s->base, &now) != 0)
+      event_base_loopbreak(s->base);
     pthread_join(s->thread, NULL);
   }
   /* Redis first: its pending callbacks answer their requests (503) while the

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime_internal.h"
+#include "source_time.h"
 #include "tables.h"
 
 static int64_t mono_us(void) {
@@ -41,11 +42,15 @@ static void env_counter_add(void *runtime, const char *name, double delta) {
   (void)runtime, (void)name, (void)delta;
 }
 
+/* A connector's env->runtime is its node's handle, so that what it reports
+ * (dead letters above all: they name the node that rejected the record) is
+ * attributed to that source or sink. */
+sl_runtime *sl_runtime_of_env(void *runtime) { return ((struct sl_operator *)runtime)->rt; }
+
 static int env_dead_letter(void *runtime, const sl_record *r, const char *reason,
                            const char *message) {
-  sl_runtime *rt = runtime;
-  /* Connector failures are attributed to the first node for counting. */
-  return sl_runtime_dead_letter(rt, &rt->nodes[0], r, reason, message);
+  struct sl_operator *self = runtime;
+  return sl_runtime_dead_letter(self->rt, self->node, r, reason, message);
 }
 
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
@@ -73,7 +78,7 @@ void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_
 
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = sl_runtime_of_env(runtime);
   __atomic_store_n(&rt->assigned, 1, __ATOMIC_RELAXED);
   for (size_t i = 0; i < n; i++)
     start_offsets[i] = -1; /* memory state: resume from the committed offsets */
@@ -121,13 +126,13 @@ static void revoke_memory(sl_runtime *rt, int32_t source_id, const int32_t *part
  * means the group coordinator is out of reach; a rebalance's revoke is
  * followed by an assign and keeps the worker ready. */
 static void env_on_assignment_lost(void *runtime, int32_t source_id) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = sl_runtime_of_env(runtime);
   (void)source_id;
   __atomic_store_n(&rt->assigned, 0, __ATOMIC_RELAXED);
 }
 
 static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partitions, size_t n) {
-  sl_runtime *rt = runtime;
+  sl_runtime *rt = sl_runtime_of_env(runtime);
   if (rt->closing)
     return SL_OK;
   if (!rt->ckpt) {
@@ -159,7 +164,7 @@ static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   e->state = rt->graph->state;
   e->source_id = source_id;
   e->node_name = n->desc->label;
-  e->runtime = rt;
+  e->runtime = &n->handle; /* set up by build_node before fill_env */
   e->log = env_log;
   e->counter_add = env_counter_add;
   e->dead_letter = env_dead_letter;
@@ -194,13 +199,7 @@ static int open_dead_letter(sl_runtime *rt, sl_node *n, sl_error *err) {
 static int open_source_decoder(sl_runtime *rt, sl_node *n, sl_error *err) {
   if (!(n->source->flags & SL_SOURCE_DECODES))
     return SL_OK;
-  /* An absent `format` means the source's documented default ("json" for
-   * file_source), not "raw": look it up in the source's config map. */
-  const char *def = NULL;
-  for (const sl_config_entry *e = n->source->config; e && e->key; e++)
-    if (strcmp(e->key, "format") == 0)
-      def = e->default_value;
-  const char *format = sl_config_string(n->desc->config, "format", def);
+  const char *format = sl_source_format(n->source, n->desc->config);
   if (strcmp(format, "avro") == 0)
     return SL_OK; /* Avro container files carry their schema: the source decodes */
   if (!format || strcmp(format, "raw") == 0)
@@ -298,6 +297,8 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     if (build_node(rt, &rt->nodes[i], &source_ids, err) != SL_OK)
       goto out_fail;
   }
+  if (sl_runtime_time_init(rt, err) != SL_OK)
+    goto out_fail;
   if (strcmp(g->state, "redis") == 0) {
     const char *url = sl_config_string(g->pipeline, "redis", rt->opts.redis_url);
     rt->ckpt = sl_ckpt_new(rt, url ? url : "redis://127.0.0.1:6379", 60000, err);
@@ -331,6 +332,7 @@ void sl_runtime_free(sl_runtime *rt) {
     if (n->sink && n->sink->close && n->sink_state)
       n->sink->close(n->sink_state);
     sl_batch_release(&n->out);
+    sl_source_time_free(n->time);
     free(n->children);
   }
   free(rt->nodes);
@@ -437,6 +439,8 @@ static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err) {
       sl_log(SL_LOG_ERROR, n->desc->label, "%s", err->message);
       return rc;
     }
+    if (n->time_src && (rc = sl_runtime_apply_time(rt, n, &n->out)) != SL_OK)
+      return sl_error_set(err, rc, "%s: cannot dead-letter a record without time", n->desc->label);
     b = &n->out;
     sl_metric_add(n->m_out, (double)b->count);
   }
@@ -809,6 +813,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       n->eof = eof;
       if (rt->ckpt)
         skip_fenced(rt, &batch);
+
       if (batch.count) {
         got += batch.count;
         n->emitted += batch.count;
@@ -816,7 +821,11 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
         sl_metric_observe(rt->m_batch, (double)batch.count);
         rt->records_in += batch.count;
         note_offsets(&pending[i], &batch);
-        rc = push(rt, n, &batch, err);
+        if (n->time_src && !n->op && (rc = sl_runtime_apply_time(rt, n, &batch)) != SL_OK)
+          rc = sl_error_set(err, rc, "%s: cannot dead-letter a record without time",
+                            n->desc->label);
+        if (rc == SL_OK)
+          rc = push(rt, n, &batch, err);
         if (rc == SL_OK)
           rc = finish_traversal(rt, err);
         if (rc != SL_OK)

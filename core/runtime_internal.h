@@ -22,6 +22,10 @@ struct sl_snapshot {
 };
 
 /* The engine's handle of an operator instance. */
+/* The runtime behind a connector's env->runtime (a node's handle, so that a
+ * source or sink is named as itself in dead letters and logs). */
+sl_runtime *sl_runtime_of_env(void *runtime);
+
 struct sl_operator {
   sl_runtime *rt; /* NULL under `sluice check` */
   sl_node *node;
@@ -61,6 +65,8 @@ struct sl_node {
   struct sl_metric *m_in, *m_out, *m_failed; /* sluice_records_{in,out,failed}_total */
   struct sl_metric *m_latency; /* sinks: sluice_sink_latency_seconds */
   int depth;          /* guards re-entrant traversal of `out` */
+  struct sl_source_time *time; /* sources with `time = F`: owned */
+  sl_node *time_src;  /* reads that source's time field on its output */
 };
 
 struct sl_runtime {
@@ -113,9 +119,13 @@ int64_t sl_runtime_now_ms(void);
  * budget; start_offsets as sl_ckpt_assign. */
 int sl_runtime_assign_restoring(sl_runtime *rt, int32_t source_id, const int32_t *parts, size_t n,
                                 int64_t *start_offsets, sl_error *err);
-/* Why /readyz says not ready (static text), NULL when ready. */
 /* Why the pipeline is not ready, or NULL when it is: static text, or the pause
  * reason written into buf (cap bytes, the caller's). */
 const char *sl_runtime_not_ready(sl_runtime *rt, int needs_assignment, char *buf, size_t cap);
+/* runtime_time.c: event time at the source. After the nodes are built, find
+ * the node that reads each source's time field; then, on that node's output,
+ * set each record's time or dead-letter it (reason "time"), compacting `b`. */
+int sl_runtime_time_init(sl_runtime *rt, sl_error *err);
+int sl_runtime_apply_time(sl_runtime *rt, sl_node *n, sl_batch *b);
 
 #endif

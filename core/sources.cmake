@@ -71,6 +71,8 @@ list(APPEND SLUICE_SOURCES
   core/test_case.c
   core/test_input.c
   core/cli_test.c
+  core/source_time.c
+  core/runtime_time.c
   core/table_store.c
   core/table_decl.c
 )

@@ -221,6 +221,15 @@ static int avro_schema_of(const sl_graph_desc *g, int src, const char **schema, 
   return SL_OK;
 }
 
+/* Copies a string or number option (event time at the source: time, delay, idle). */
+static void carry_option(const sl_config *from, sl_config *to, const char *key) {
+  double d;
+  if (sl_config_kind_of(from, key) == SL_CV_STRING)
+    sl_config_put_string(to, key, sl_config_string(from, key, ""));
+  else if (sl_config_kind_of(from, key) == SL_CV_NUMBER && sl_config_number(from, key, &d) == SL_OK)
+    sl_config_put_number(to, key, d);
+}
+
 static int prepare_source(sl_test_case *tc, sl_graph_desc *g, size_t i, sl_error *err) {
   sl_node_desc *n = &g->nodes[i];
   const char *schema;
@@ -243,6 +252,11 @@ static int prepare_source(sl_test_case *tc, sl_graph_desc *g, size_t i, sl_error
   sl_config_put_string(cfg, "name", name);
   if (schema)
     sl_config_put_string(cfg, "avro_schema", schema);
+  /* The source's event time goes with it: the runtime reads each record's
+   * time from the source node's own options. */
+  carry_option(n->config, cfg, "time");
+  carry_option(n->config, cfg, "delay");
+  carry_option(n->config, cfg, "idle");
   replace_node(n, "test_input", cfg);
   free(file);
   free(path);

@@ -112,3 +112,10 @@ int sl_event_time_of(const sl_value *v, int64_t *ms) {
   *ms = t;
   return SL_OK;
 }
+
+const char *sl_event_time_problem(const sl_value *v, int rc) {
+  return !v || v->type == SL_TYPE_NULL ? "missing or null"
+         : rc == SL_ERR_LIMIT          ? "out of range (|t| > 2^62 ms)"
+         : v->type == SL_TYPE_STRING   ? "not an RFC 3339 timestamp"
+                                       : "not a time (int/double ms or RFC 3339 string)";
+}

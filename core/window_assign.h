@@ -53,5 +53,8 @@ int sl_rfc3339_parse(const char *s, size_t len, int64_t *ms);
  * string. SL_OK, SL_ERR_TYPE (null/other types/NaN) or SL_ERR_PARSE, and
  * SL_ERR_LIMIT outside [SL_EVENT_TIME_MIN, SL_EVENT_TIME_MAX]. */
 int sl_event_time_of(const sl_value *v, int64_t *ms);
+/* Why sl_event_time_of refused `v` (rc: what it returned), for dead-letter
+ * messages: "missing or null", "not an RFC 3339 timestamp", ... */
+const char *sl_event_time_problem(const sl_value *v, int rc);
 
 #endif

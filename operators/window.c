@@ -523,10 +523,7 @@ static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out
     int rc = sl_event_time_of(v, &t);
     if (rc != SL_OK) {
       snprintf(why, sizeof why, "event time field '%s': %s", w->time.names[w->time.len - 1],
-               !v || v->type == SL_TYPE_NULL ? "missing or null"
-               : rc == SL_ERR_LIMIT          ? "out of range (|t| > 2^62 ms)"
-               : v->type == SL_TYPE_STRING   ? "not an RFC 3339 timestamp"
-                                             : "not a time (int/double ms or RFC 3339 string)");
+               sl_event_time_problem(v, rc));
       return dead(w, out, r, "eval", why, err);
     }
   } else {

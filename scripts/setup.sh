@@ -33,8 +33,9 @@ if [[ $with_test == 1 ]]; then
   # mosquitto: the MQTT broker the gateway's end-to-end test subscribes to.
   # openssl: the https tests make a self-signed certificate with it.
   # libcoap3-bin: coap-client, the CoAP client of the gateway's CoAP test.
+  # clang and libclang-rt-14-dev: the fuzz targets (libFuzzer, tests/fuzz/).
   packages+=(chromium fonts-liberation wrk curl ca-certificates mosquitto mosquitto-clients
-    openssl libcoap3-bin)
+    openssl libcoap3-bin clang libclang-rt-14-dev)
   # postgresql: the postgres_sink tests, e2e script and benchmark start a private cluster.
   packages+=(postgresql)
 fi

@@ -4,6 +4,9 @@
 #   1. scripts/setup.sh --test        install whatever is missing
 #   2. Release build, unit tests       ctest -LE integration
 #   3. ASan/UBSan build, unit tests    leaks and undefined behaviour are failures
+#   3b. fuzz corpora replay            scripts/fuzz.sh replay: every input of
+#                                      tests/fuzz/corpus and tests/fuzz/regressions
+#                                      once under ASan/UBSan, none slower than 1 s
 #   4. integration tests               ctest -L integration, against the
 #                                      embedded broker, then a real Kafka broker
 #                                      (scripts/kafka-broker.sh)
@@ -192,6 +195,22 @@ ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest_step "unit tests under ASan/UBSan" build-asan "$log_dir/unit-asan.log" -j "$jobs" \
   --timeout "$unit_timeout" -LE integration
+
+# The fuzz targets (clang, libFuzzer) replay their checked-in inputs; each
+# target counts one.
+note "fuzz corpora replay (scripts/fuzz.sh replay)"
+fuzz_rc=0
+run_step "$log_dir/fuzz-replay.log" bash "$root/scripts/fuzz.sh" replay || fuzz_rc=$?
+fuzz_ok=$(grep -c '^ok    fuzz_' "$log_dir/fuzz-replay.log" || true)
+fuzz_bad=$(grep -c '^FAIL  fuzz_' "$log_dir/fuzz-replay.log" || true)
+passed=$((passed + fuzz_ok))
+if [[ $fuzz_rc != 0 || $fuzz_bad != 0 || $fuzz_ok == 0 ]]; then
+  # A failure before any target ran (the build, say) counts one.
+  failed=$((failed + (fuzz_bad > 0 ? fuzz_bad : 1)))
+  summary+=("FAIL  fuzz corpora replay: $fuzz_bad of $((fuzz_ok + fuzz_bad)) targets failed (exit $fuzz_rc; see ${log_dir#"$root"/}/fuzz-replay.log)")
+  finish
+fi
+summary+=("ok    fuzz corpora replay: $fuzz_ok targets")
 
 # Integration tests start their own redis-server and read the broker list from
 # SLUICE_TEST_KAFKA_BROKERS. They run one at a time: each starts servers.

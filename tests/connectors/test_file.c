@@ -10,7 +10,11 @@
 
 #include "connector.h"
 #include "config.h"
+#include "graph.h"
+#include "lua_pipeline.h"
 #include "record_internal.h"
+#include "registry.h"
+#include "runtime.h"
 
 extern const sl_source_desc sl_file_source;
 extern const sl_sink_desc sl_file_sink, sl_stdout_sink;
@@ -360,6 +364,86 @@ static void test_source_avro_container(void) {
   sl_config_destroy(c);
 }
 
+/* file_source{format = "avro", time = "ts"}: the source decodes the file
+ * itself, so the runtime reads the time field right after the poll. 25
+ * readings of one machine at 1 s steps in an Avro timestamp-millis field
+ * give three 10 s windows (10, 10, 5); a datum whose time is out of range is
+ * dead-lettered with reason `time`. By arrival time they would all fall in
+ * one window. */
+static void test_source_avro_event_time(void) {
+  static const char schema_json[] =
+      "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+      "{\"name\":\"machine_id\",\"type\":\"string\"},"
+      "{\"name\":\"ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}}]}";
+  char path[400], pl[400];
+  snprintf(path, sizeof path, "%s/ts.avro", dir);
+  snprintf(pl, sizeof pl, "%s/ts.lua", dir);
+  avro_schema_t schema;
+  CU_ASSERT_EQUAL_FATAL(avro_schema_from_json_length(schema_json, strlen(schema_json), &schema), 0);
+  avro_file_writer_t w;
+  remove(path);
+  CU_ASSERT_EQUAL_FATAL(avro_file_writer_create(path, schema, &w), 0);
+  avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+  avro_value_t v, f;
+  avro_generic_value_new(iface, &v);
+  for (int i = 0; i <= 25; i++) {
+    avro_value_get_by_name(&v, "machine_id", &f, NULL);
+    avro_value_set_string(&f, "m1");
+    avro_value_get_by_name(&v, "ts", &f, NULL);
+    avro_value_set_long(&f, i < 25 ? 1700000000000 + i * 1000LL : INT64_MAX);
+    CU_ASSERT_EQUAL(avro_file_writer_append_value(w, &v), 0);
+  }
+  avro_file_writer_close(w);
+  avro_value_decref(&v);
+  avro_value_iface_decref(iface);
+  avro_schema_decref(schema);
+  FILE *fp = fopen(pl, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  fputs("local sl = require \"sluice\"\n"
+        "local p = sl.pipeline { name = \"avro-time\" }\n"
+        "p:file_source { path = \"ts.avro\", format = \"avro\", time = \"ts\" }\n"
+        "  :window { tumbling = \"10s\", key = \"machine_id\" }:aggregate { n = \"count()\" }\n"
+        "  :file_sink { path = \"ts_out.jsonl\", truncate = true }\n"
+        "p:dead_letter { path = \"ts_dl.jsonl\" }\n",
+        fp);
+  fclose(fp);
+  sl_error err;
+  sl_registry *reg = sl_registry_new_builtin(&err);
+  sl_lua *lua = NULL;
+  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+  sl_graph_validate(g, reg, NULL);
+  CU_ASSERT_EQUAL_FATAL(g->nerrors, 0);
+  sl_runtime *rt = sl_runtime_new(g, reg, NULL, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+  CU_ASSERT_EQUAL(sl_runtime_run(rt, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_runtime_dead_letters(rt), 1);
+  sl_runtime_free(rt);
+  sl_graph_desc_free(g);
+  sl_lua_close(lua);
+  sl_registry_free(reg);
+  char out[400], line[512];
+  snprintf(out, sizeof out, "%s/ts_out.jsonl", dir);
+  fp = fopen(out, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  const char *want[] = {"\"n\":10", "\"n\":10", "\"n\":5"};
+  int n = 0;
+  while (fgets(line, sizeof line, fp)) {
+    if (n < 3)
+      CU_ASSERT_PTR_NOT_NULL(strstr(line, want[n]));
+    n++;
+  }
+  fclose(fp);
+  CU_ASSERT_EQUAL(n, 3);
+  snprintf(out, sizeof out, "%s/ts_dl.jsonl", dir);
+  fp = fopen(out, "r");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, fp));
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"reason\":\"time\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"node\":\"file_source:ts.avro\""));
+  fclose(fp);
+}
+
 int suite_connectors_file(void) {
   CU_pSuite s = CU_add_suite("connectors_file", setup, teardown);
   if (!s)
@@ -372,5 +456,6 @@ int suite_connectors_file(void) {
   CU_add_test(s, "sink: bad directory, bad format", test_sink_bad_dir_and_format);
   CU_add_test(s, "stdout_sink", test_stdout_sink);
   CU_add_test(s, "source: Avro container file", test_source_avro_container);
+  CU_add_test(s, "source: Avro container file with time = ts", test_source_avro_event_time);
   return CU_get_error();
 }

@@ -87,6 +87,7 @@ static void test_empty_and_nulls(void) {
   fx f;
   fx_init(&f, ALL);
   CU_ASSERT_EQUAL(fx_result(&f, "n")->as.i, 0);
+  CU_ASSERT_EQUAL(fx_result(&f, "nv")->type, SL_TYPE_INT); /* count(f): 0, not null */
   CU_ASSERT_EQUAL(fx_result(&f, "nv")->as.i, 0);
   const char *nulls[] = {"sum", "min", "max", "avg", "first", "last", "sd", "sdp", "p50", "d"};
   for (size_t i = 0; i < 10; i++)
@@ -95,6 +96,7 @@ static void test_empty_and_nulls(void) {
   add(&f, rec_num("other", sl_value_int(3)), 2, 2);
   add(&f, rec_num("v", sl_value_double(NAN)), 3, 3);
   CU_ASSERT_EQUAL(fx_result(&f, "n")->as.i, 3);
+  CU_ASSERT_EQUAL(fx_result(&f, "nv")->type, SL_TYPE_INT); /* only nulls and NaN: 0 */
   CU_ASSERT_EQUAL(fx_result(&f, "nv")->as.i, 0);
   for (size_t i = 0; i < 10; i++)
     CU_ASSERT_EQUAL(fx_result(&f, nulls[i])->type, SL_TYPE_NULL);

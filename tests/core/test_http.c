@@ -613,6 +613,19 @@ static void test_sse_keepalive(void) {
   sl_http_stop(s);
 }
 
+/* Regression: a run that ended within milliseconds of starting hung at
+ * exit. The stop request came before the server thread entered its event
+ * loop, and libevent forgets a loopbreak made before the loop starts. */
+static void test_stop_right_after_start(void) {
+  for (int i = 0; i < 300; i++) {
+    sl_http_config cfg = base_config();
+    sl_error err = {0};
+    sl_http_server *s = sl_http_start(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    sl_http_stop(s); /* returns: the test would hang here otherwise */
+  }
+}
+
 static void test_rate_limit(void) {
   sl_http_config cfg = base_config();
   cfg.rate_per_sec = 1;
@@ -872,7 +885,8 @@ int suite_core_http(void) {
       !CU_add_test(s, "IPv6 and token file", test_ipv6_and_token_file) ||
       !CU_add_test(s, "TLS", test_tls) ||
       !CU_add_test(s, "serve mode", test_serve_mode) ||
-      !CU_add_test(s, "Redis down", test_redis_down))
+      !CU_add_test(s, "Redis down", test_redis_down) ||
+      !CU_add_test(s, "stop right after start", test_stop_right_after_start))
     return -1;
   return 0;
 }

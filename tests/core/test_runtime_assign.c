@@ -102,7 +102,7 @@ static int src_commit(void *state, const sl_offset *offsets, size_t n, sl_error 
   src *s = state;
   if (commit_calls++ > 0 && !paused_reason[0]) {
     char buf[sizeof paused_reason];
-    const char *why = sl_runtime_not_ready(s->env->runtime, 1, buf, sizeof buf);
+    const char *why = sl_runtime_not_ready(sl_runtime_of_env(s->env->runtime), 1, buf, sizeof buf);
     snprintf(paused_reason, sizeof paused_reason, "%s", why ? why : "(ready)");
   }
   if (commit_failures > 0) {

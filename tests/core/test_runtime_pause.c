@@ -18,6 +18,7 @@
 #include "record_internal.h"
 #include "registry.h"
 #include "runtime.h"
+#include "runtime_internal.h"
 
 /* A sink that is "down" (queue full) until the runtime reports a pause. */
 typedef struct stuck {
@@ -57,7 +58,7 @@ static int stuck_flush(void *state, int timeout_ms, sl_error *err) {
   (void)timeout_ms;
   if (s->recovered)
     return SL_OK;
-  sl_runtime_pause_reason(s->env->runtime, s->reason, sizeof s->reason);
+  sl_runtime_pause_reason(sl_runtime_of_env(s->env->runtime), s->reason, sizeof s->reason);
   if (s->reason[0] || ++s->flushes > 250) { /* the runtime noticed: come back */
     s->recovered = 1;
     return SL_OK;

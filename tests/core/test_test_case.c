@@ -200,6 +200,36 @@ static void test_time_is_the_record_timestamp(void) {
   unload(&l);
 }
 
+/* Regression (found merging event time at the source): the replaced source
+ * lost its time/delay/idle, so windows fell back to the record timestamp. */
+static void test_source_event_time_is_kept(void) {
+  mkdir(strcat(strcpy(path, dir), "/input"), 0755);
+  write_file("input/in.jsonl", "{\"k\":\"a\",\"ts\":1500,\"_time\":99000}\n"
+                               "{\"k\":\"a\",\"ts\":1700,\"_time\":1}\n"
+                               "{\"k\":\"a\"}\n");
+  loaded l;
+  sl_error err;
+  sl_error_clear(&err);
+  CU_ASSERT_EQUAL_FATAL(prepare(&l,
+                                "local sl = require \"sluice\"\n"
+                                "local p = sl.pipeline { name = \"tc\" }\n"
+                                "p:kafka_source { id = \"in\", topic = \"t\", time = \"ts\",\n"
+                                "                 delay = \"1s\" }\n"
+                                "  :decode { format = \"json\" }\n"
+                                "  :window { tumbling = \"1s\", key = \"k\" }\n"
+                                "  :aggregate { n = \"count()\" }:stdout_sink { id = \"out\" }\n",
+                                &err),
+                        SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_test_case_run(&l.tc, l.g, l.reg, &err), SL_OK);
+  const sl_test_capture *out = capture(&l, "out"), *dl = capture(&l, "dead_letter");
+  CU_ASSERT_EQUAL_FATAL(out->count, 1);
+  CU_ASSERT_EQUAL(num(out, 0, "window_start"), 1000); /* from ts, not _time */
+  CU_ASSERT_EQUAL(num(out, 0, "n"), 2);
+  CU_ASSERT_EQUAL_FATAL(dl->count, 1); /* no ts: reason time */
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(dl->recs[0].json, "reason")), "time");
+  unload(&l);
+}
+
 static void test_bad_partition_names_the_line(void) {
   write_file("input/in.jsonl", "{\"k\":\"a\",\"ts\":1}\n\n{\"_partition\":-1,\"k\":\"a\"}\n");
   loaded l;
@@ -231,6 +261,7 @@ int suite_core_test_case(void) {
   CU_pSuite s = CU_add_suite("core_test_case", setup, teardown);
   if (!s)
     return -1;
+  CU_add_test(s, "a source's event time survives the swap", test_source_event_time_is_kept);
   CU_add_test(s, "rewrite replaces every connector", test_rewrite_replaces_every_connector);
   CU_add_test(s, "outputs are numbered by watermark advance",
               test_outputs_are_numbered_by_watermark_advance);

@@ -18,6 +18,7 @@
 #include "lua_pipeline.h"
 #include "registry.h"
 #include "runtime.h"
+#include "source_time.h"
 
 extern const sl_operator_desc sl_op_alert;
 
@@ -243,6 +244,98 @@ static void test_absence_several_keys(void) {
   CU_ASSERT_STRING_EQUAL(out_key_machine(&t, 0), "a");
   CU_ASSERT_EQUAL(out_ts(&t, 0), 40000);
   th_op_free(&t);
+}
+
+/* ---- raw readings with event time from the source ------------------- */
+
+/* A raw reading as a source delivers it: arrival time `arrived` as its
+ * timestamp, then (when `st` is given) the source's `time = "ts"` applied,
+ * as the runtime does right after decoding. */
+static sl_record *reading(th_op *t, const sl_source_time *st, const char *m, int64_t ts,
+                          double temp, int64_t arrived) {
+  sl_record *r = th_rec(t, "machine_id", th_str(t, m), "ts", sl_value_int(ts), "temperature",
+                        sl_value_double(temp), NULL);
+  sl_record_set_timestamp(r, arrived);
+  sl_record_set_position(r, 0, "telemetry", 0, ts / 1000);
+  char why[160];
+  if (st)
+    CU_ASSERT_EQUAL(sl_source_time_assign(st, r, why, sizeof why), SL_OK);
+  return r;
+}
+
+static sl_source_time *source_time_ts(void) {
+  sl_config *c = sl_config_new("alerts.lua", 2);
+  sl_config_put_string(c, "time", "ts");
+  sl_source_time *st = NULL;
+  sl_error err;
+  CU_ASSERT_EQUAL(sl_source_time_new(c, &st, &err), SL_OK);
+  sl_config_destroy(c);
+  CU_ASSERT_PTR_NOT_NULL(st);
+  return st;
+}
+
+/* Regression (issue 12): 400 s of hot readings with `for = "30s"` fired
+ * nothing, because a file read in one go stamps every record with about
+ * the same arrival time. With the source's event time, it fires once, 30 s
+ * of event time after the first hot reading, and never again. */
+static void test_for_on_raw_readings_with_source_time(void) {
+  const int64_t base = 1700000000000, arrived = 1800000000000;
+  for (int with_time = 0; with_time < 2; with_time++) {
+    sl_source_time *st = with_time ? source_time_ts() : NULL;
+    th_op t;
+    init(&t, cfg("name", "hot", "when", "temperature > 90", "for", "30s", "key", "machine_id",
+                 NULL));
+    for (int s = 0; s < 400; s++) {
+      sl_record *rs[2] = {reading(&t, st, "m1", base + s * 1000, 95, arrived + s / 100),
+                          reading(&t, st, "m2", base + s * 1000, 60, arrived + s / 100)};
+      CU_ASSERT_EQUAL(th_process(&t, rs, 2), SL_OK);
+    }
+    if (!with_time) {
+      CU_ASSERT_EQUAL(t.out_count, 0); /* arrival time: 4 ms apart, never 30 s */
+    } else {
+      CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+      CU_ASSERT_STRING_EQUAL(out_str(&t, 0, "state"), "firing");
+      CU_ASSERT_STRING_EQUAL(out_key_machine(&t, 0), "m1");
+      CU_ASSERT_EQUAL(out_ts(&t, 0), base + 30000);
+    }
+    th_op_free(&t);
+    sl_source_time_free(st);
+  }
+}
+
+/* Regression (issue 12): a dead-man alert on raw readings never fired. m2
+ * sends for 60 s of event time, then nothing while m1 goes on: with the
+ * source's event time m2 is reported absent at its last reading + 60 s, and
+ * resolved when it is back. */
+static void test_absent_on_raw_readings_with_source_time(void) {
+  const int64_t base = 1700000000000, arrived = 1800000000000;
+  for (int with_time = 0; with_time < 2; with_time++) {
+    sl_source_time *st = with_time ? source_time_ts() : NULL;
+    th_op t;
+    init(&t, cfg("name", "dead", "absent", "60s", "key", "machine_id", NULL));
+    for (int s = 0; s <= 300; s += 5) {
+      CU_ASSERT_EQUAL(feed(&t, reading(&t, st, "m1", base + s * 1000, 20, arrived + s)), SL_OK);
+      if (s <= 60)
+        CU_ASSERT_EQUAL(feed(&t, reading(&t, st, "m2", base + s * 1000, 20, arrived + s)), SL_OK);
+    }
+    if (!with_time) {
+      CU_ASSERT_EQUAL(t.out_count, 0); /* 300 ms of arrival time: never 60 s */
+      th_op_free(&t);
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+    CU_ASSERT_STRING_EQUAL(out_str(&t, 0, "state"), "firing");
+    CU_ASSERT_STRING_EQUAL(out_key_machine(&t, 0), "m2");
+    CU_ASSERT_EQUAL(out_ts(&t, 0), base + 120000);
+    CU_ASSERT_TRUE(is_absent(&t, 0));
+    th_clear(&t);
+    CU_ASSERT_EQUAL(feed(&t, reading(&t, st, "m2", base + 305000, 20, arrived + 305)), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(t.out_count, 1);
+    CU_ASSERT_STRING_EQUAL(out_str(&t, 0, "state"), "resolved");
+    CU_ASSERT_EQUAL(out_ts(&t, 0), base + 305000);
+    th_op_free(&t);
+    sl_source_time_free(st);
+  }
 }
 
 /* Inputs for the restart test: two machines alternating, every feature on;
@@ -547,7 +640,11 @@ int suite_operators_alert(void) {
       !CU_add_test(s, "eval errors, empty batch, missing fields",
                    test_eval_errors_empty_batch_and_missing_fields) ||
       !CU_add_test(s, "bad config and destroy(NULL)", test_bad_config) ||
-      !CU_add_test(s, "pipeline end to end", test_pipeline_end_to_end))
+      !CU_add_test(s, "pipeline end to end", test_pipeline_end_to_end) ||
+      !CU_add_test(s, "`for` on raw readings with source event time",
+                   test_for_on_raw_readings_with_source_time) ||
+      !CU_add_test(s, "`absent` on raw readings with source event time",
+                   test_absent_on_raw_readings_with_source_time))
     return -1;
   return 0;
 }

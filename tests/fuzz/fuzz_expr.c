@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Expressions (core/expr_*.c): the text of a filter/map/alert expression,
+ * optionally followed by a NUL byte and a JSON record to evaluate it
+ * against (a fixed reading when absent or not a JSON object). What compiles
+ * is evaluated and its field list read. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr.h"
+#include "fuzz_support.h"
+#include "json_codec.h"
+
+static const char reading[] =
+    "{\"machine_id\":\"m-01\",\"ts\":1700000000000,\"temperature\":81.5,\"vibration\":0.25,"
+    "\"site\":null,\"ok\":true,\"tags\":[\"a\",\"b\",3],\"pos\":{\"x\":1.5,\"y\":-2,\"z\":{\"w\":"
+    "\"deep\"}},"
+    "\"count\":9223372036854775807,\"neg\":-9223372036854775808,\"empty\":\"\"}";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const uint8_t *rest;
+  size_t rest_len;
+  size_t tlen = fuzz_split(data, size, &rest, &rest_len);
+  char *text = fuzz_strndup(data, tlen);
+  sl_error err;
+  sl_error_clear(&err);
+  sl_expr *e = sl_expr_compile(text, 1, &err);
+  if (e) {
+    sl_arena *a = sl_arena_new(0);
+    sl_record *r = NULL;
+    if (!a)
+      fuzz_fail("out of memory");
+    if (!rest || sl_json_decode((const char *)rest, rest_len, a, &r, &err) != SL_OK)
+      if (sl_json_decode(reading, strlen(reading), a, &r, &err) != SL_OK)
+        fuzz_fail("the fixed reading does not decode: %s", err.message);
+    sl_value v;
+    if (sl_expr_eval(e, r, a, &v, &err) == SL_OK)
+      (void)sl_expr_truthy(&v);
+    for (size_t i = 0; i < sl_expr_field_count(e); i++)
+      if (!sl_expr_field_at(e, i))
+        fuzz_fail("field %zu of %zu is NULL", i, sl_expr_field_count(e));
+    sl_arena_destroy(a);
+    sl_expr_free(e);
+  }
+  free(text);
+  return 0;
+}

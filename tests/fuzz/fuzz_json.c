@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* JSON records (core/json_decode.c, core/json_encode.c): decode any bytes;
+ * what decodes must encode, and decode again to an equal record:
+ * decode(encode(decode(x))) == decode(x). */
+#include <stdio.h>
+
+#include "fuzz_support.h"
+#include "json_codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = NULL, *again = NULL;
+  sl_buf out = SL_BUF_INIT;
+  sl_error err;
+  sl_error_clear(&err);
+  if (!a)
+    fuzz_fail("out of memory");
+  if (sl_json_decode((const char *)data, size, a, &r, &err) == SL_OK) {
+    if (sl_json_encode(r, &out, &err) != SL_OK)
+      fuzz_fail("a decoded record does not encode: %s", err.message);
+    if (sl_json_decode(out.data, out.len, a, &again, &err) != SL_OK)
+      fuzz_fail("the encoding of a decoded record does not decode: %s: %.*s", err.message,
+                (int)out.len, out.data);
+    if (!fuzz_record_equal(r, again))
+      fuzz_fail("decode(encode(decode(x))) differs from decode(x): %.*s", (int)out.len, out.data);
+  }
+  sl_buf_free(&out);
+  sl_arena_destroy(a);
+  return 0;
+}
