@@ -23,4 +23,7 @@ list(APPEND SLUICE_SOURCES
   connectors/postgres_rows.c
   connectors/postgres_sink.c
   connectors/postgres_writer.c
+  connectors/tables.c
+  connectors/table_file.c
+  connectors/table_kafka.c
 )

@@ -13,7 +13,7 @@ extern const sl_sink_desc sl_postgres_sink;
 
 const sl_operator_desc *const sl_builtin_operators[] = {
     &sl_op_filter, &sl_op_map,    &sl_op_select, &sl_op_decode,
-    &sl_op_encode, &sl_op_window, &sl_op_alert,  NULL,
+    &sl_op_encode, &sl_op_window, &sl_op_alert,  &sl_op_enrich, NULL,
 };
 
 const sl_source_desc *const sl_builtin_sources[] = {

@@ -10,6 +10,7 @@
 #include "graph.h"
 #include "source_time.h"
 #include "host.h"
+#include "table_decl.h"
 
 void sl_graph_desc_free(sl_graph_desc *g) {
   if (!g)
@@ -23,6 +24,7 @@ void sl_graph_desc_free(sl_graph_desc *g) {
   for (size_t i = 0; i < g->nerrors; i++)
     free(g->errors[i]);
   free(g->errors);
+  sl_table_decls_free(g);
   sl_config_destroy(g->pipeline);
   free(g->file);
   free(g->name);
@@ -232,6 +234,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       check_operator(g, n, d, source_text);
     }
   }
+  sl_table_decls_validate(g);
   if (g->nerrors == 0)
     sl_graph_warn_fragile_ids(g, reg);
   if (g->pipeline && sources == 0)

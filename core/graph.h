@@ -34,6 +34,8 @@ typedef struct sl_graph_desc {
   sl_node_desc *nodes;
   size_t count, cap;
   int ids_checked;       /* explicit ids were checked (errors reported once) */
+  sl_config **tables;    /* p:table{} declarations, owned (core/table_decl.c) */
+  size_t ntables, captables;
   char **errors;         /* "file:line: message", owned */
   size_t nerrors, caperrors;
 } sl_graph_desc;

@@ -488,6 +488,20 @@ static void get_pipelines(sl_http_server *s, struct evhttp_request *req) {
   sl_buf_free(&b);
 }
 
+/* A lookup table's entry, served from the running pipeline's memory. */
+static void get_table_entry(sl_http_server *s, struct evhttp_request *req, const char *table,
+                            const char *key) {
+  sl_buf b = SL_BUF_INIT;
+  int rc = s->cfg.table_entry ? s->cfg.table_entry(s->cfg.ud, table, key, &b) : SL_ERR_NOT_FOUND;
+  if (rc == SL_ERR_NOT_FOUND)
+    http_reply_error(s, req, 404, "no such table or key");
+  else if (rc != SL_OK)
+    http_reply_error(s, req, 500, "cannot read the table");
+  else
+    http_reply_json(s, req, 200, &b);
+  sl_buf_free(&b);
+}
+
 void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *path) {
   char *seg[MAX_SEGMENTS];
   size_t nseg = 0;
@@ -522,6 +536,10 @@ void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *p
   }
   if (nseg == 1 && strcmp(seg[0], "pipelines") == 0) {
     get_pipelines(s, req);
+    goto out;
+  }
+  if (nseg == 3 && strcmp(seg[0], "tables") == 0) {
+    get_table_entry(s, req, seg[1], seg[2]);
     goto out;
   }
   if (!(op = calloc(1, sizeof *op)))

@@ -51,6 +51,10 @@ typedef struct sl_http_config {
    * {"pipelines":[{"name":..,"status":"running","nodes":[{"id":..,"kind":..,"label":..}],
    *   "edges":[{"from":..,"to":..}],"caches":[..]}]}; return SL_OK or a status. */
   int (*pipelines_json)(void *ud, sl_buf *out);
+  /* GET /api/v1/tables/{table}/{key} (lookup tables, p:table{}): the entry
+   * as a JSON object into `out`; SL_ERR_NOT_FOUND for no such table or key.
+   * May be NULL (serve mode: 404). */
+  int (*table_entry)(void *ud, const char *table, const char *key, sl_buf *out);
   void *ud;
 } sl_http_config;
 

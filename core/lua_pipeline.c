@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lua_internal.h"
+#include "table_decl.h"
 
 #define MT_PIPELINE "sluice.pipeline"
 #define MT_STREAM "sluice.stream"
@@ -544,12 +545,23 @@ static int pipeline_dead_letter(lua_State *L) {
   return 0;
 }
 
+/* p:table{...}: a lookup table for enrich; a pipeline-level declaration, not
+ * a node (see core/table_decl.c). */
+static int pipeline_table(lua_State *L) {
+  sl_lua *lua = loader(L);
+  int line = method_line(L);
+  sl_graph_add_table(lua->graph, call_config(lua, L, 2, "table", NULL, line, NULL));
+  return 0;
+}
+
 static int pipeline_index(lua_State *L) {
   sl_lua *lua = loader(L);
   const char *name = luaL_checkstring(L, 2);
   lua_CFunction fn;
   if (strcmp(name, "dead_letter") == 0) {
     fn = pipeline_dead_letter;
+  } else if (strcmp(name, "table") == 0) {
+    fn = pipeline_table;
   } else if (sl_registry_source(lua->reg, name)) {
     fn = pipeline_source;
   } else {

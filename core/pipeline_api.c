@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_codec.h"
 #include "log.h"
 #include "pipeline_api.h"
 #include "redis.h"
 #include "runtime_internal.h"
+#include "table_store.h"
+#include "tables.h"
 
 struct sl_pipeline_api {
   const sl_graph_desc *graph;
@@ -94,10 +97,25 @@ static int api_pipelines(void *ud, sl_buf *out) {
  * with a Kafka source is ready once its group handed it an assignment. */
 static const char *api_not_ready(void *ud, char *buf, size_t cap) {
   sl_pipeline_api *api = ud;
+  /* A topic table still catching up keeps the worker not ready, and says so. */
+  if (!sl_tables_ready(api->rt->tables, buf, cap))
+    return buf;
   int needs_assignment = 0;
   for (size_t i = 0; i < api->graph->count; i++)
     needs_assignment |= strcmp(api->graph->nodes[i].type, "kafka_source") == 0;
   return sl_runtime_not_ready(api->rt, needs_assignment, buf, cap);
+}
+
+static int api_table_entry(void *ud, const char *table, const char *key, sl_buf *out) {
+  (void)ud;
+  sl_table_snap *snap = sl_table_acquire_id(table);
+  if (!snap)
+    return SL_ERR_NOT_FOUND;
+  const sl_record *r = sl_table_snap_get(snap, key, strlen(key));
+  sl_error err;
+  int rc = r ? sl_json_encode(r, out, &err) : SL_ERR_NOT_FOUND;
+  sl_table_snap_release(snap);
+  return rc;
 }
 
 static int api_ready(void *ud) {
@@ -156,11 +174,11 @@ sl_pipeline_api *sl_pipeline_api_start(const sl_graph_desc *g, sl_runtime *rt,
   cfg.redis_url = sl_config_string(g->pipeline, "redis", o->redis_url);
   cfg.pipelines = api->names;
   cfg.npipelines = 1;
-  cfg.serve_mode = sl_graph_uses_redis(g) ||
-                   sl_config_has(g->pipeline, "redis");
+  cfg.serve_mode = sl_graph_uses_redis(g) || sl_config_has(g->pipeline, "redis");
   cfg.ready = api_ready;
   cfg.not_ready = api_not_ready;
   cfg.pipelines_json = api_pipelines;
+  cfg.table_entry = api_table_entry;
   cfg.ud = api;
   pthread_mutex_init(&api->lock, NULL);
   pthread_cond_init(&api->wake, NULL);

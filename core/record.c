@@ -344,3 +344,50 @@ void sl_batch_release(sl_batch *b) {
 size_t sl_batch_count(const sl_batch *b) { return b->count; }
 sl_record *sl_batch_at(const sl_batch *b, size_t i) { return b->records[i]; }
 sl_arena *sl_batch_arena(const sl_batch *b) { return b->arena; }
+
+sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
+                            const sl_value *values, size_t n) {
+  if (n > UINT32_MAX - r->count)
+    return NULL;
+  uint32_t cap = r->count + (uint32_t)n;
+  sl_record *c = sl_arena_alloc(a, sizeof *c + cap * sizeof(sl_field));
+  if (!c)
+    return NULL;
+  *c = *r;
+  c->arena = a;
+  c->cap = cap;
+  c->fields = (sl_field *)(c + 1);
+  if (r->count)
+    memcpy(c->fields, r->fields, r->count * sizeof *r->fields);
+  if (r->header_count) {
+    c->headers = sl_arena_alloc(a, r->header_count * sizeof *r->headers);
+    if (!c->headers)
+      return NULL;
+    memcpy(c->headers, r->headers, r->header_count * sizeof *r->headers);
+    c->header_cap = r->header_count;
+  }
+  /* Usually none of the names is in the record yet: one pass over the
+   * record's names (a few pointer compares each) decides, then they are
+   * appended without a search per name. */
+  uint32_t i = 0;
+  for (; i < r->count; i++) {
+    size_t j = 0;
+    while (j < n && r->fields[i].name != names[j])
+      j++;
+    if (j < n)
+      break;
+  }
+  if (i == r->count) {
+    for (size_t j = 0; j < n; j++)
+      c->fields[c->count++] = (sl_field){names[j], values[j]};
+    return c;
+  }
+  for (size_t j = 0; j < n; j++) {
+    for (i = 0; i < c->count && c->fields[i].name != names[j];)
+      i++;
+    c->fields[i].name = names[j];
+    c->fields[i].value = values[j];
+    c->count += i == c->count;
+  }
+  return c;
+}

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "runtime_internal.h"
 #include "source_time.h"
+#include "tables.h"
 
 static int64_t mono_us(void) {
   struct timespec ts;
@@ -281,6 +282,10 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     memcpy(n->children, kids, nk * sizeof *kids);
     n->nchildren = nk;
   }
+  /* Tables before every node: enrich finds its table at init. */
+  sl_connector_env tenv = {.pipeline = g->name, .kafka = sl_config_table(g->pipeline, "kafka")};
+  if (!(rt->tables = sl_tables_open(g, &tenv, err)))
+    goto out_fail;
   /* Open the dead-letter sink first: other nodes may fail records at once. */
   for (size_t i = 0; i < g->count; i++)
     if (strcmp(g->nodes[i].type, "dead_letter") == 0 &&
@@ -331,6 +336,7 @@ void sl_runtime_free(sl_runtime *rt) {
     free(n->children);
   }
   free(rt->nodes);
+  sl_tables_close(rt->tables);
   sl_ckpt_free(rt->ckpt);
   sl_batch_release(&rt->dl_batch);
   sl_arena_destroy(rt->arena);
@@ -746,6 +752,11 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
   pending_offsets *pending = calloc(rt->count ? rt->count : 1, sizeof *pending);
   if (!pending)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  /* Topic tables catch up first (bounded by their `wait`; /readyz says so). */
+  if ((rc = sl_tables_wait(rt->tables, &rt->stop, err)) != SL_OK) {
+    free(pending);
+    return rc;
+  }
   sl_batch batch;
   sl_batch_init(&batch, rt->arena);
   rt->pending = pending;

@@ -96,6 +96,7 @@ struct sl_runtime {
   struct pending_offsets *pending; /* per node, while sl_runtime_run runs */
   pthread_mutex_t reason_lock;     /* guards pause_reason (the HTTP thread reads it) */
   char pause_reason[320];          /* why processing is paused, for /readyz */
+  struct sl_tables *tables; /* p:table{} lookup tables (connectors/tables.c) */
 };
 
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */

@@ -73,5 +73,7 @@ list(APPEND SLUICE_SOURCES
   core/cli_test.c
   core/source_time.c
   core/runtime_time.c
+  core/table_store.c
+  core/table_decl.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -12,5 +12,6 @@ extern const sl_operator_desc sl_op_decode;
 extern const sl_operator_desc sl_op_encode;
 extern const sl_operator_desc sl_op_window;
 extern const sl_operator_desc sl_op_alert;
+extern const sl_operator_desc sl_op_enrich;
 
 #endif

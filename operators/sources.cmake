@@ -7,4 +7,5 @@ list(APPEND SLUICE_SOURCES
   operators/map.c
   operators/select.c
   operators/window.c
+  operators/enrich.c
 )

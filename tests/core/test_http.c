@@ -178,6 +178,13 @@ static int wait_status(const char *path, int want, double secs) {
   return 0;
 }
 
+static int table_entry_cb(void *ud, const char *table, const char *key, sl_buf *out) {
+  (void)ud;
+  if (strcmp(table, "devices") != 0 || strcmp(key, "m/1") != 0)
+    return SL_ERR_NOT_FOUND;
+  return sl_buf_puts(out, "{\"machine_id\":\"m/1\",\"site\":\"north\"}");
+}
+
 static sl_http_config base_config(void) {
   static const char *const pipes[] = {"assembly"};
   sl_http_config c = {0};
@@ -190,6 +197,7 @@ static sl_http_config base_config(void) {
   c.ready = ready_cb;
   c.not_ready = not_ready_cb;
   c.pipelines_json = pipelines_cb;
+  c.table_entry = table_entry_cb;
   return c;
 }
 
@@ -266,6 +274,21 @@ static void test_health_ready(void) {
   ready_flag = 1;
   CU_ASSERT_EQUAL_FATAL(get("/readyz", NULL, &r), 0);
   CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+}
+
+/* GET /api/v1/tables/{table}/{key} (percent-decoded key). */
+static void test_tables(void) {
+  resp r;
+  CU_ASSERT_EQUAL_FATAL(get("/api/v1/tables/devices/m%2F1", AUTH, &r), 0);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"site\":\"north\""));
+  resp_free(&r);
+  CU_ASSERT_EQUAL_FATAL(get("/api/v1/tables/devices/m2", AUTH, &r), 0);
+  CU_ASSERT_EQUAL(r.status, 404);
+  resp_free(&r);
+  CU_ASSERT_EQUAL_FATAL(get("/api/v1/tables/other/m%2F1", AUTH, &r), 0);
+  CU_ASSERT_EQUAL(r.status, 404);
   resp_free(&r);
 }
 
@@ -846,6 +869,7 @@ int suite_core_http(void) {
   signal(SIGPIPE, SIG_IGN);
   CU_pSuite s = CU_add_suite("core_http", suite_init, suite_clean);
   if (!s || !CU_add_test(s, "healthz and readyz", test_health_ready) ||
+      !CU_add_test(s, "lookup tables", test_tables) ||
       !CU_add_test(s, "bearer token", test_auth) ||
       !CU_add_test(s, "404, 405 and size limits", test_errors) ||
       !CU_add_test(s, "latest record", test_cache_reads) ||

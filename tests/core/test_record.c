@@ -151,6 +151,40 @@ static void test_put_unique_matches_set(void) {
   sl_arena_destroy(a);
 }
 
+/* sl_record_extend (enrich): new names appended, an existing one replaced in
+ * place, metadata and headers copied, the source record untouched. */
+static void test_extend(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = sl_record_new(a, 2);
+  sl_name id = sl_name_cstr("id"), site = sl_name_cstr("site"), lim = sl_name_cstr("max_temp");
+  sl_record_set(r, id, sl_value_int(7));
+  sl_record_set(r, site, sl_value_string("old", 3));
+  sl_record_set_position(r, 1, "topic", 2, 42);
+  sl_record_set_timestamp(r, 1000);
+  sl_record_header_add(r, "h", "v", 1);
+  const sl_name add[] = {lim, sl_name_cstr("line")};
+  const sl_value vals[] = {sl_value_double(80), sl_value_string("L1", 2)};
+  sl_record *c = sl_record_extend(a, r, add, vals, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(sl_record_count(c), 4);
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(c, 2), lim); /* appended in order */
+  CU_ASSERT_DOUBLE_EQUAL(sl_record_get(c, lim)->as.d, 80, 1e-9);
+  CU_ASSERT_EQUAL(sl_record_offset(c), 42);
+  CU_ASSERT_EQUAL(sl_record_timestamp(c), 1000);
+  CU_ASSERT_EQUAL(sl_record_header_count(c), 1);
+  const sl_name repl[] = {lim, site};
+  const sl_value nv[] = {sl_value_int(1), sl_value_string("new", 3)};
+  sl_record *d = sl_record_extend(a, r, repl, nv, 2);
+  CU_ASSERT_EQUAL_FATAL(sl_record_count(d), 3);
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(d, 1), site); /* replaced where it was */
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get(d, site)->as.str.ptr, "new", 3);
+  CU_ASSERT_EQUAL(sl_record_count(r), 2); /* the source is not changed */
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, site)->as.str.ptr, "old", 3);
+  CU_ASSERT_EQUAL(sl_record_set(d, sl_name_cstr("more"), sl_value_int(1)), SL_OK); /* grows */
+  CU_ASSERT_EQUAL(sl_record_count(d), 4);
+  sl_arena_destroy(a);
+}
+
 int suite_core_record(void) {
   CU_pSuite s = CU_add_suite("core/record", NULL, NULL);
   if (!s || !CU_add_test(s, "set/get/replace", test_set_get_replace) ||
@@ -158,7 +192,8 @@ int suite_core_record(void) {
       !CU_add_test(s, "a new record is empty, in reused memory too", test_new_record_is_empty) ||
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
       !CU_add_test(s, "batch", test_batch) ||
-      !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set))
+      !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set) ||
+      !CU_add_test(s, "extend (enrich)", test_extend))
     return -1;
   return 0;
 }

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* enrich: adds the fields of a table entry (p:table{}) to each record, looked
+ * up by one of the record's fields. The operator takes one snapshot of the
+ * table per batch (a refcount, no lock per record) and keeps it until the next
+ * batch, because the values it adds are borrowed from the snapshot, not
+ * copied: the engine finishes a batch's traversal before the next one starts,
+ * so no record of the previous batch is alive by then. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_internal.h"
+#include "sluice/operator.h"
+#include "table_store.h"
+
+typedef struct enrich_state {
+  const sl_host *host;
+  sl_operator *op;
+  char *table_id;
+  sl_table *table;     /* resolved at init at run time, else at the first batch */
+  sl_table_snap *snap; /* held from one batch to the next */
+  sl_name key;
+  sl_name as;        /* nest the whole entry under this name, or NULL */
+  sl_name *fields;   /* copy these fields; NULL with nfields 0: copy every field */
+  sl_value *values;  /* scratch: the values of `fields` for one record */
+  uint32_t *hints;   /* per field: where it was in the last entry (same order) */
+  uint32_t key_hint; /* where the key field was in the last record */
+  size_t nfields;
+  int required;
+} enrich_state;
+
+static const sl_config_entry enrich_config[] = {
+    {"table", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "id of a p:table{} of the pipeline"},
+    {"key", SL_CFG_STRING, SL_CFG_REQUIRED, NULL, "field of the record holding the table key"},
+    {"fields", SL_CFG_STRING_LIST, 0, "every field", "entry fields to add (null when no entry)"},
+    {"as", SL_CFG_STRING, 0, NULL, "add the whole entry as one nested record field"},
+    {"required", SL_CFG_BOOL, 0, "false", "no entry: dead letter with reason \"lookup\""},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void enrich_destroy(void *state) {
+  enrich_state *s = state;
+  if (!s)
+    return;
+  sl_table_snap_release(s->snap);
+  free(s->fields);
+  free(s->values);
+  free(s->hints);
+  free(s->table_id);
+  free(s);
+}
+
+static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cfg, void **state,
+                       sl_error *err) {
+  if (sl_config_has(cfg, "fields") && sl_config_has(cfg, "as"))
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "enrich takes fields = {...} or as = \"name\", not both");
+  enrich_state *s = calloc(1, sizeof *s);
+  if (!s)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->host = host;
+  s->op = op;
+  s->table_id = strdup(sl_config_string(cfg, "table", ""));
+  s->key = sl_name_cstr(sl_config_string(cfg, "key", ""));
+  const char *as = sl_config_string(cfg, "as", NULL);
+  s->as = as ? sl_name_cstr(as) : NULL;
+  s->required = sl_config_bool(cfg, "required", 0);
+  s->nfields = sl_config_list_len(cfg, "fields");
+  s->fields = calloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
+  s->values = calloc(s->nfields ? s->nfields : 1, sizeof *s->values);
+  s->hints = calloc(s->nfields ? s->nfields : 1, sizeof *s->hints);
+  if (!s->table_id || !s->fields || !s->values || !s->hints || !s->key) {
+    enrich_destroy(s);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < s->nfields; i++) {
+    const char *f = sl_config_list_string(cfg, "fields", i);
+    if (!f || !*f) {
+      enrich_destroy(s);
+      return sl_error_set(err, SL_ERR_INVALID, "enrich: fields must be non-empty field names");
+    }
+    s->fields[i] = sl_name_cstr(f);
+    for (size_t k = 0; k < i; k++)
+      if (s->fields[k] == s->fields[i]) {
+        enrich_destroy(s);
+        return sl_error_set(err, SL_ERR_INVALID, "enrich: field '%s' is listed twice", f);
+      }
+  }
+  /* `sluice check` runs init without opening tables: the table's existence is
+   * checked against the pipeline's p:table{} declarations instead. */
+  s->table = sl_table_find(s->table_id);
+  *state = s;
+  return SL_OK;
+}
+
+/* Field `name` of `r`, trying first where it was last time: records of one
+ * source, and entries of one table, usually list their fields in one order. */
+static inline const sl_value *field_at_hint(const sl_record *r, sl_name name, uint32_t *hint) {
+  if (*hint < r->count && r->fields[*hint].name == name)
+    return &r->fields[*hint].value;
+  for (uint32_t i = 0; i < r->count; i++)
+    if (r->fields[i].name == name) {
+      *hint = i;
+      return &r->fields[i].value;
+    }
+  return NULL;
+}
+
+/* The enriched copy of `r` given the table entry `e` (NULL: none). */
+static sl_record *enrich_one(enrich_state *s, const sl_record *r, const sl_record *e, sl_arena *a) {
+  if (s->as) {
+    /* Nested as a borrowed record: readers never mutate a received record. */
+    sl_value v = e ? sl_value_record((sl_record *)e) : sl_value_null();
+    return sl_record_extend(a, r, &s->as, &v, 1);
+  }
+  if (s->nfields) {
+    for (size_t i = 0; i < s->nfields; i++) {
+      const sl_value *v = e ? field_at_hint(e, s->fields[i], &s->hints[i]) : NULL;
+      s->values[i] = v ? *v : sl_value_null();
+    }
+    return sl_record_extend(a, r, s->fields, s->values, s->nfields);
+  }
+  sl_record *out = sl_record_copy(a, r);
+  for (size_t i = 0; out && e && i < sl_record_count(e); i++)
+    if (sl_record_set(out, sl_record_name_at(e, i), *sl_record_value_at(e, i)) != SL_OK)
+      return NULL;
+  return out;
+}
+
+static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_error *err) {
+  enrich_state *s = state;
+  if (!sl_batch_count(in))
+    return SL_OK;
+  if (!s->table && !(s->table = sl_table_find(s->table_id)))
+    return sl_error_set(err, SL_ERR_NOT_FOUND, "enrich: table '%s' is not open", s->table_id);
+  /* One snapshot per batch: every record of a batch sees the same version. */
+  sl_table_snap_release(s->snap);
+  s->snap = sl_table_acquire(s->table);
+  sl_arena *a = s->host->arena(out);
+  size_t misses = 0;
+  for (size_t i = 0; i < sl_batch_count(in); i++) {
+    sl_record *r = sl_batch_at(in, i);
+    const sl_value *kv = field_at_hint(r, s->key, &s->key_hint);
+    char buf[32];
+    const char *key;
+    size_t klen;
+    const sl_record *e = NULL;
+    if (kv && kv->type == SL_TYPE_STRING) /* the common case, without a call */
+      e = sl_table_snap_get(s->snap, kv->as.str.ptr, kv->as.str.len);
+    else if (kv && sl_table_key_of(kv, buf, sizeof buf, &key, &klen))
+      e = sl_table_snap_get(s->snap, key, klen);
+    int rc;
+    if (!e && s->required) {
+      misses++;
+      char msg[200];
+      if (kv && kv->type == SL_TYPE_STRING)
+        snprintf(msg, sizeof msg, "no entry for key '%.*s' in table '%s'",
+                 (int)(kv->as.str.len > 64 ? 64 : kv->as.str.len), kv->as.str.ptr, s->table_id);
+      else if (kv && kv->type != SL_TYPE_NULL)
+        snprintf(msg, sizeof msg, "no entry for the key (a %s) in table '%s'",
+                 sl_type_name(kv->type), s->table_id);
+      else
+        snprintf(msg, sizeof msg, "the key field is missing or null (table '%s')", s->table_id);
+      rc = s->host->dead_letter(out, r, "lookup", msg);
+    } else {
+      misses += !e;
+      sl_record *res = enrich_one(s, r, e, a);
+      if (!res)
+        return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+      rc = s->host->emit(out, res);
+    }
+    if (rc != SL_OK)
+      return sl_error_set(err, rc, "enrich: %s", sl_strerror(rc));
+  }
+  if (misses)
+    s->host->counter_add(s->op, "sluice_enrich_misses_total", (double)misses);
+  return SL_OK;
+}
+
+const sl_operator_desc sl_op_enrich = {
+    .abi_version = SL_OPERATOR_ABI_VERSION,
+    .struct_size = sizeof(sl_operator_desc),
+    .name = "enrich",
+    .summary = "add the fields of a table entry looked up by a record field",
+    .config = enrich_config,
+    .init = enrich_init,
+    .process = enrich_process,
+    .destroy = enrich_destroy,
+};
