@@ -102,13 +102,21 @@ static int check_restored(kafka_source *s, rd_kafka_t *rk, int32_t partition, in
   return SL_OK;
 }
 
+/* librdkafka answers NULL instead of "NONE" while the consumer is closing (the
+ * group's op queue is gone), and strcmp(NULL) crashed the worker at shutdown
+ * (seen under UBSan in the connectors_kafka suite); closing revokes eagerly. */
+static int is_cooperative(rd_kafka_t *rk) {
+  const char *protocol = rd_kafka_rebalance_protocol(rk);
+  return protocol && strcmp(protocol, "COOPERATIVE") == 0;
+}
+
 static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
   size_t n = 0;
   int32_t *ids = partition_ids(s, parts, &n);
   int64_t *offsets = calloc(n + 1, sizeof *offsets);
   rd_kafka_error_t *error = NULL;
   rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-  int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  int cooperative = is_cooperative(rk);
 
   if (!ids || !offsets) {
     set_cb_error(s, SL_ERR_NOMEM, "assignment", "out of memory");
@@ -154,7 +162,7 @@ static void on_revoke(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
   size_t n = 0;
   int32_t *ids = partition_ids(s, parts, &n);
   rd_kafka_error_t *error = NULL;
-  int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  int cooperative = is_cooperative(rk);
 
   /* The runtime checkpoints and drops state before the partitions go; when
    * they were lost (session timeout) another member may own them already
