@@ -287,11 +287,14 @@ static void test_dead_letters_not_from_poll(void) {
   add_alert(&f, 3);
   size_t written = 0;
   CU_ASSERT_EQUAL(sl_webhook_sink.write(f.sink, &f.batch, &written, &f.err), SL_OK);
+  /* On a fast (or busy) machine the 500 may already come back inside write(),
+   * which may dead-letter it: what must never dead-letter is poll(). */
+  size_t after_write = f.rt.ndead;
   for (int i = 0; i < 200000 && rx_requests(&rx) == 0; i++)
     sl_webhook_sink.poll(f.sink);
   for (int i = 0; i < 2000; i++)
     sl_webhook_sink.poll(f.sink);
-  CU_ASSERT_EQUAL(f.rt.ndead, 0);
+  CU_ASSERT_EQUAL(f.rt.ndead, after_write);
   CU_ASSERT_EQUAL(sl_webhook_sink.flush(f.sink, 10000, &f.err), SL_OK);
   CU_ASSERT_EQUAL(f.rt.ndead, 1);
   fx_close(&f);
