@@ -195,6 +195,8 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
   sl_graph_validate(*g, *reg, text);
   free(text);
   sort_errors_by_line(*g);
+  for (size_t i = 0; i < (*g)->nwarnings; i++)
+    fprintf(stderr, "%s\n", (*g)->warnings[i]);
   for (size_t i = 0; i < (*g)->nerrors; i++)
     fprintf(stderr, "%s\n", (*g)->errors[i]);
   return (*g)->nerrors ? SL_EXIT_INVALID : SL_EXIT_OK;

@@ -22,6 +22,9 @@ void sl_graph_desc_free(sl_graph_desc *g) {
   for (size_t i = 0; i < g->nerrors; i++)
     free(g->errors[i]);
   free(g->errors);
+  for (size_t i = 0; i < g->nwarnings; i++)
+    free(g->warnings[i]);
+  free(g->warnings);
   sl_config_destroy(g->pipeline);
   free(g->file);
   free(g->name);
@@ -61,24 +64,37 @@ int sl_graph_add_node(sl_graph_desc *g, sl_node_kind kind, const char *type, sl_
   return (int)g->count++;
 }
 
-void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) {
+/* Append "file:line: <kind>message" to a growing list. */
+static void add_message(const sl_graph_desc *g, char ***list, size_t *n, size_t *cap, int line,
+                        const char *kind, const char *fmt, va_list ap) {
   char msg[900], full[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  snprintf(full, sizeof full, "%s:%d: %s", g->file, line, msg);
-  if (g->nerrors == g->caperrors) {
-    size_t ncap = g->caperrors ? g->caperrors * 2 : 8;
-    char **ne = realloc(g->errors, ncap * sizeof *ne);
+  snprintf(full, sizeof full, "%s:%d: %s%s", g->file, line, kind, msg);
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    char **ne = realloc(*list, ncap * sizeof *ne);
     if (!ne)
       return;
-    g->errors = ne;
-    g->caperrors = ncap;
+    *list = ne;
+    *cap = ncap;
   }
   char *copy = strdup(full);
   if (copy)
-    g->errors[g->nerrors++] = copy;
+    (*list)[(*n)++] = copy;
+}
+
+void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  add_message(g, &g->errors, &g->nerrors, &g->caperrors, line, "", fmt, ap);
+  va_end(ap);
+}
+
+void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  add_message(g, &g->warnings, &g->nwarnings, &g->capwarnings, line, "warning: ", fmt, ap);
+  va_end(ap);
 }
 
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max) {
@@ -226,6 +242,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       check_operator(g, n, d, source_text);
     }
   }
+  sl_graph_check_connectors(g, reg);
   if (g->nerrors == 0)
     sl_graph_warn_fragile_ids(g, reg);
   if (g->pipeline && sources == 0)

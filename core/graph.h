@@ -36,6 +36,8 @@ typedef struct sl_graph_desc {
   int ids_checked;       /* explicit ids were checked (errors reported once) */
   char **errors;         /* "file:line: message", owned */
   size_t nerrors, caperrors;
+  char **warnings;       /* "file:line: warning: message", owned (check prints, exit 0) */
+  size_t nwarnings, capwarnings;
 } sl_graph_desc;
 
 void sl_graph_desc_free(sl_graph_desc *g); /* frees the struct too; NULL no-op */
@@ -64,6 +66,14 @@ void sl_graph_put_duration(sl_buf *b, int64_t ms);
 int sl_graph_find_id(const sl_graph_desc *g, const char *id);
 /* Record "file:line: message". */
 void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+/* Record "file:line: warning: message": what `check` cannot decide
+ * offline (an input file missing here). */
+void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+/* The offline checks of `sluice check` beyond option types (graph_check.c):
+ * the pipeline name, kafka properties (through librdkafka), Redis URLs,
+ * every connector's own check(), combinations `run` refuses. Appends to
+ * g->errors and g->warnings; called by sl_graph_validate. */
+void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg);
 /* Children of node `id` in declaration order; returns the count. */
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
 /* Validate every node against the registry (unknown types, options,

@@ -66,5 +66,6 @@ list(APPEND SLUICE_SOURCES
   core/state_compat.c
   core/state_start.c
   core/cli_state.c
+  core/graph_check.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -114,7 +114,7 @@ static void test_pipeline_options(void) {
   loaded l = load(HDR "local p = sl.pipeline { name = \"line-7\", state = \"redis\",\n"
                       "  checkpoint = \"250ms\", redis = \"redis://h:1\",\n"
                       "  kafka = { [\"bootstrap.servers\"] = \"b:9092\", [\"acks\"] = \"all\" } }\n"
-                      "p:file_source \"in.jsonl\"\n");
+                      "p:kafka_source \"telemetry\"\n");
   CU_ASSERT_EQUAL(l.g->nerrors, 0);
   CU_ASSERT_STRING_EQUAL(l.g->name, "line-7");
   CU_ASSERT_STRING_EQUAL(l.g->state, "redis");
@@ -125,7 +125,7 @@ static void test_pipeline_options(void) {
   CU_ASSERT_STRING_EQUAL(sl_config_string(k, "bootstrap.servers", ""), "b:9092");
   CU_ASSERT_STRING_EQUAL(sl_config_string(k, "acks", ""), "all");
   CU_ASSERT_EQUAL_FATAL(l.g->count, 1);
-  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[0].config, "path", ""), "in.jsonl");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[0].config, "topic", ""), "telemetry");
   unload(&l);
 }
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `sluice check` refuses what `run` would refuse, offline, with file:line
+ * and every problem of a node (core/graph_check.c and the connectors'
+ * check hooks), plus the loader's rough edges of issue 19. Each test is
+ * named after the bug it pins. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graph.h"
+#include "lua_pipeline.h"
+#include "registry.h"
+
+static char dir[256];
+static char path[320];
+
+typedef struct loaded {
+  sl_registry *reg;
+  sl_lua *lua;
+  sl_graph_desc *g;
+} loaded;
+
+static int setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/sluice_graphcheck_XXXXXX");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write `text` to NAME in the temp dir, load and validate it like `check`. */
+static loaded load_as(const char *name, const char *text, const char *const *sets, size_t n) {
+  loaded l = {0};
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *fp = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  fputs(text, fp);
+  fclose(fp);
+  sl_error err;
+  sl_error_clear(&err);
+  l.reg = sl_registry_new_builtin(&err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
+  l.g = sl_lua_load_pipeline(path, sets, n, l.reg, &l.lua, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
+  sl_graph_validate(l.g, l.reg, text);
+  return l;
+}
+
+static loaded load(const char *text) { return load_as("p.lua", text, NULL, 0); }
+
+static void unload(loaded *l) {
+  sl_graph_desc_free(l->g);
+  sl_lua_close(l->lua);
+  sl_registry_free(l->reg);
+}
+
+/* 1 when `list` holds "PATH:LINE: <start of message>..." */
+static int has(char **list, size_t n, int line, const char *start) {
+  char want[1200];
+  snprintf(want, sizeof want, "%s:%d: %s", path, line, start);
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(list[i], want, strlen(want)) == 0)
+      return 1;
+  fprintf(stderr, "\nmissing: %s\nhave:\n", want);
+  for (size_t i = 0; i < n; i++)
+    fprintf(stderr, "  %s\n", list[i]);
+  return 0;
+}
+#define HAS_ERROR(l, line, s) has((l).g->errors, (l).g->nerrors, line, s)
+#define HAS_WARNING(l, line, s) has((l).g->warnings, (l).g->nwarnings, line, s)
+
+#define HDR "local sl = require \"sluice\"\n"
+#define MEM "local p = sl.pipeline { name = \"p\" }\n" /* line 2 */
+
+static void test_check_webhook_scheme_and_every_problem(void) {
+  loaded l = load(HDR MEM "p:kafka_source \"t\":webhook { url = \"ftp://h/x\", retries = 500,\n"
+                          "  headers = { [\"X-A\"] = \"a\\nb\" } }\n");
+  CU_ASSERT(HAS_ERROR(l, 3, "webhook: url 'ftp://h/x' is not an http:// or https:// URL"));
+  CU_ASSERT(HAS_ERROR(l, 3, "webhook: retries must be between 0 and 100"));
+  CU_ASSERT(HAS_ERROR(l, 3, "webhook: header 'X-A' needs a one-line string value"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 3);
+  unload(&l);
+  l = load(HDR MEM "p:kafka_source \"t\":webhook \"https://hooks.example/x\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
+static void test_check_kafka_properties_through_librdkafka(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"p\", kafka = {\n"
+                      "  [\"linger.ms\"] = \"soon\", [\"no.such.property\"] = 1,\n"
+                      "  [\"compression.type\"] = \"zstd\", [\"acks\"] = \"all\" } }\n"
+                      "p:kafka_source \"t\"\n");
+  CU_ASSERT(HAS_ERROR(l, 2,
+                      "kafka property 'linger.ms' from the pipeline's kafka table: Invalid "
+                      "value"));
+  CU_ASSERT(HAS_ERROR(l, 2,
+                      "kafka property 'no.such.property' from the pipeline's kafka table: "
+                      "No such configuration property"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 2);
+  unload(&l);
+}
+
+static void test_check_redis_url_syntax(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"p\", state = \"redis\",\n"
+                      "  redis = \"http://localhost:6379\" }\n"
+                      "p:kafka_source \"t\"\n");
+  CU_ASSERT(HAS_ERROR(l, 2, "redis: Redis URL must start with redis://"));
+  unload(&l);
+  l = load(HDR "local p = sl.pipeline { name = \"p\", redis = \"redis://h:99999\" }\n"
+               "p:kafka_source \"t\":cache { name = \"c\", key = \"k\" }\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+  /* Memory state, no cache: the URL is never used, not checked. */
+  l = load(HDR MEM "p:kafka_source \"t\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
+static void test_check_key_template_and_sink_format(void) {
+  loaded l = load(HDR MEM "local s = p:kafka_source \"t\"\n"
+                          "s:kafka_sink { topic = \"o\", key = \"{site}-{machine_id\" }\n"
+                          "s:kafka_sink { topic = \"o2\", key = \"{}\", format = \"xml\" }\n"
+                          "s:kafka_sink { topic = \"o3\", format = \"avro\" }\n"
+                          "s:cache { name = \"a:b\", key = \"k\" }\n");
+  CU_ASSERT(HAS_ERROR(l, 4, "kafka_sink 'o': key template '{site}-{machine_id': missing '}'"));
+  CU_ASSERT(HAS_ERROR(l, 5, "kafka_sink 'o2': format = 'xml' is not supported"));
+  CU_ASSERT(HAS_ERROR(l, 5, "kafka_sink 'o2': key template '{}': empty {}"));
+  CU_ASSERT(HAS_ERROR(l, 6, "kafka_sink 'o3': format = \"avro\" needs schema = \"file.avsc\""));
+  CU_ASSERT(HAS_ERROR(l, 7, "cache: 'name' and 'key' are required; the name may not contain"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 5);
+  unload(&l);
+}
+
+static void test_check_missing_input_file_is_a_warning(void) {
+  loaded l = load(HDR MEM "p:file_source \"absent.jsonl\":stdout_sink {}\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT(HAS_WARNING(l, 3, "warning: file_source: cannot open '"));
+  unload(&l);
+}
+
+static void test_check_file_source_with_redis_state_refused(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"p\", state = \"redis\" }\n"
+                      "p:file_source \"p.lua\":stdout_sink {}\n");
+  CU_ASSERT(HAS_ERROR(l, 3, "file_source cannot resume from a checkpoint: with state = \"redis\""));
+  unload(&l);
+}
+
+static void test_pipeline_name_goes_into_redis_keys(void) {
+  loaded l = load(HDR "local p = sl.pipeline { name = \"a b/c{}\" }\np:kafka_source \"t\"\n");
+  CU_ASSERT(HAS_ERROR(l, 2,
+                      "pipeline name 'a b/c{}' is not valid: it names the consumer group "
+                      "and the Redis keys, so use 1 to 100 of A-Z a-z 0-9 . _ -"));
+  unload(&l);
+  l = load_as("my pipeline.lua", HDR "local p = sl.pipeline {}\np:kafka_source \"t\"\n", NULL, 0);
+  CU_ASSERT(HAS_ERROR(l, 2, "pipeline name 'my pipeline' (taken from the file name) is not valid"));
+  unload(&l);
+  char long_name[140];
+  memset(long_name, 'x', 101);
+  long_name[101] = '\0';
+  char text[400];
+  snprintf(text, sizeof text, HDR "local p = sl.pipeline { name = \"%s\" }\np:kafka_source \"t\"\n",
+           long_name);
+  l = load(text);
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+  l = load(HDR "local p = sl.pipeline { name = \"Plant-7.line_2\" }\np:kafka_source \"t\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
+int suite_core_graph_check(void) {
+  CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
+  if (!s)
+    return -1;
+  CU_add_test(s, "webhook scheme, every problem", test_check_webhook_scheme_and_every_problem);
+  CU_add_test(s, "kafka properties via librdkafka", test_check_kafka_properties_through_librdkafka);
+  CU_add_test(s, "Redis URL syntax", test_check_redis_url_syntax);
+  CU_add_test(s, "key template and sink format", test_check_key_template_and_sink_format);
+  CU_add_test(s, "missing input file: warning", test_check_missing_input_file_is_a_warning);
+  CU_add_test(s, "file_source + redis state refused",
+              test_check_file_source_with_redis_state_refused);
+  CU_add_test(s, "pipeline name validated", test_pipeline_name_goes_into_redis_keys);
+  return 0;
+}
