@@ -205,7 +205,9 @@ static const sl_config_entry dead_letter_map[] = {
 static const sl_operator_desc dead_letter_desc = {.name = "dead_letter", .config = dead_letter_map};
 
 void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text) {
-  if (!g->pipeline)
+  /* After a Lua error the script stopped before declaring everything:
+   * "no pipeline declared" or "no source" would be false (and sort first). */
+  if (!g->pipeline && !g->aborted)
     sl_graph_error(g, 1, "no pipeline declared: start with local p = sl.pipeline { name = "
                          "\"...\" } (and local sl = require \"sluice\")");
   sl_graph_assign_ids(g);
@@ -214,7 +216,8 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
     sl_node_desc *n = &g->nodes[i];
     problem_ctx pc = {g, n->line};
     if (n->open) {
-      sl_graph_error(g, n->line, "window must be followed by :aggregate{...}");
+      if (n->open == 1)
+        sl_graph_error(g, n->line, "window must be followed by :aggregate{...}");
       continue;
     }
     if (n->kind == SL_NODE_SOURCE) {
@@ -245,7 +248,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
   sl_graph_check_connectors(g, reg);
   if (g->nerrors == 0)
     sl_graph_warn_fragile_ids(g, reg);
-  if (g->pipeline && sources == 0)
+  if (g->pipeline && sources == 0 && !g->aborted)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");
 }

@@ -20,7 +20,7 @@ typedef struct sl_node_desc {
   sl_config *config; /* owned */
   int parent;        /* node id, -1 for sources and the dead-letter sink */
   int line;          /* declaring line in the pipeline file */
-  int open;          /* window node still waiting for :aggregate{} */
+  int open;          /* window node still waiting for :aggregate{} (2: already reported) */
   int explicit_id;   /* label was given with `id = "..."` */
 } sl_node_desc;
 
@@ -34,6 +34,7 @@ typedef struct sl_graph_desc {
   sl_node_desc *nodes;
   size_t count, cap;
   int ids_checked;       /* explicit ids were checked (errors reported once) */
+  int aborted;           /* the Lua script stopped on an error: the graph is partial */
   char **errors;         /* "file:line: message", owned */
   size_t nerrors, caperrors;
   char **warnings;       /* "file:line: warning: message", owned (check prints, exit 0) */

@@ -71,6 +71,7 @@ sl_graph_desc *sl_lua_load_pipeline(const char *path, const char *const *params,
     status = lua_pcall(lua->L, 0, 0, -2);
   if (status != LUA_OK) {
     /* Lua messages already read "file:line: message". */
+    g->aborted = 1;
     const char *msg = lua_tostring(lua->L, -1);
     char *copy = strdup(msg ? msg : "unknown Lua error");
     if (copy) {

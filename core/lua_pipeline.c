@@ -358,6 +358,11 @@ static int windowed_aggregate(lua_State *L) {
   return 1;
 }
 
+static int broken_method(lua_State *L) {
+  push_stream(L, -1, MT_STREAM);
+  return 1;
+}
+
 static int windowed_index(lua_State *L) {
   sl_lua *lua = loader(L);
   const char *name = luaL_checkstring(L, 2);
@@ -370,12 +375,12 @@ static int windowed_index(lua_State *L) {
   }
   sl_graph_error(lua->graph, caller_line(L),
                  "a window must be followed by :aggregate{...}, not :%s", name);
-  lua_pushnil(L);
-  return 1;
-}
-
-static int broken_method(lua_State *L) {
-  push_stream(L, -1, MT_STREAM);
+  int id = stream_id(L, 1);
+  if (id >= 0)
+    lua->graph->nodes[id].open = 2; /* reported here, not again by validation */
+  /* A callable that yields a broken stream: the chain goes on quietly, so
+   * no Lua error ("attempt to call a nil value") hides later problems. */
+  lua_pushcfunction(L, broken_method);
   return 1;
 }
 

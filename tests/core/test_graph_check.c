@@ -173,6 +173,29 @@ static void test_pipeline_name_goes_into_redis_keys(void) {
   unload(&l);
 }
 
+static void test_window_not_followed_by_aggregate_no_lua_error(void) {
+  loaded l = load(HDR MEM "p:kafka_source \"t\":window { tumbling = \"10s\", key = \"k\" }\n"
+                          "  :stdout_sink {}\n"
+                          "p:kafka_source \"u\":filter \"x > \"\n");
+  CU_ASSERT(HAS_ERROR(l, 4, "a window must be followed by :aggregate{...}, not :stdout_sink"));
+  /* The chain goes on: the later error is still found, and the window is
+   * reported once, without "attempt to call a nil value". */
+  CU_ASSERT(HAS_ERROR(l, 5, "filter: expr 'x > '"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 2);
+  unload(&l);
+}
+
+static void test_syntax_error_without_false_no_pipeline(void) {
+  loaded l = load(HDR "local x = = 3\nlocal p = sl.pipeline {}\np:kafka_source \"t\"\n");
+  CU_ASSERT(HAS_ERROR(l, 2, "unexpected symbol near '='"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+  /* A runtime error after sl.pipeline: no false "the pipeline has no source". */
+  l = load(HDR MEM "error(\"boom\")\np:kafka_source \"t\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -185,5 +208,7 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "file_source + redis state refused",
               test_check_file_source_with_redis_state_refused);
   CU_add_test(s, "pipeline name validated", test_pipeline_name_goes_into_redis_keys);
+  CU_add_test(s, "window without aggregate", test_window_not_followed_by_aggregate_no_lua_error);
+  CU_add_test(s, "syntax error, no false lines", test_syntax_error_without_false_no_pipeline);
   return 0;
 }
