@@ -199,6 +199,10 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
     fprintf(stderr, "%s\n", (*g)->warnings[i]);
   for (size_t i = 0; i < (*g)->nerrors; i++)
     fprintf(stderr, "%s\n", (*g)->errors[i]);
+  if ((*g)->nerrors == 0 && sl_lua_check_params(*lua, &err) != SL_OK) {
+    fprintf(stderr, "sluice: %s\n", err.message);
+    return SL_EXIT_INVALID;
+  }
   return (*g)->nerrors ? SL_EXIT_INVALID : SL_EXIT_OK;
 }
 

@@ -196,6 +196,39 @@ static void test_syntax_error_without_false_no_pipeline(void) {
   unload(&l);
 }
 
+static void test_param_without_default_names_the_param(void) {
+  static const char src[] = HDR MEM "local t = sl.param(\"alert.threshold\")\n"
+                                    "p:kafka_source \"t\":filter(\"x > \" .. t)\n";
+  loaded l = load(src);
+  CU_ASSERT(HAS_ERROR(l, 3,
+                      "sl.param(\"alert.threshold\") has no default and no --set "
+                      "alert.threshold=VALUE was given"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
+  static const char *const sets[] = {"alert.threshold=90"};
+  l = load_as("p.lua", src, sets, 1);
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
+static void test_set_of_unread_name_is_an_error(void) {
+  static const char src[] = HDR MEM "local t = sl.param(\"alert.t\", 5)\n"
+                                    "p:kafka_source \"t\":filter(\"x > \" .. t)\n";
+  static const char *const typo[] = {"alert.t=7", "alrt.t=9"};
+  loaded l = load_as("p.lua", src, typo, 2);
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  sl_error err;
+  sl_error_clear(&err);
+  CU_ASSERT_EQUAL(sl_lua_check_params(l.lua, &err), SL_ERR_INVALID);
+  CU_ASSERT_STRING_EQUAL(err.message,
+                         "--set alrt.t: the pipeline never reads 'alrt.t' with sl.param (it "
+                         "reads: alert.t)");
+  unload(&l);
+  l = load_as("p.lua", src, typo, 1);
+  CU_ASSERT_EQUAL(sl_lua_check_params(l.lua, &err), SL_OK);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -210,5 +243,7 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "pipeline name validated", test_pipeline_name_goes_into_redis_keys);
   CU_add_test(s, "window without aggregate", test_window_not_followed_by_aggregate_no_lua_error);
   CU_add_test(s, "syntax error, no false lines", test_syntax_error_without_false_no_pipeline);
+  CU_add_test(s, "sl.param without default", test_param_without_default_names_the_param);
+  CU_add_test(s, "--set of an unread name", test_set_of_unread_name_is_an_error);
   return 0;
 }
