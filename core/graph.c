@@ -246,6 +246,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
     }
   }
   sl_graph_check_connectors(g, reg);
+  sl_graph_check_fields(g);
   if (g->nerrors == 0)
     sl_graph_warn_fragile_ids(g, reg);
   if (g->pipeline && sources == 0 && !g->aborted)

@@ -75,6 +75,9 @@ void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINT
  * every connector's own check(), combinations `run` refuses. Appends to
  * g->errors and g->warnings; called by sl_graph_validate. */
 void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg);
+/* Fields read below a decode with a declared Avro schema must exist there
+ * (graph_fields.c); a typo is an error listing near names. */
+void sl_graph_check_fields(sl_graph_desc *g);
 /* Children of node `id` in declaration order; returns the count. */
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
 /* Validate every node against the registry (unknown types, options,

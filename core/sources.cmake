@@ -67,5 +67,6 @@ list(APPEND SLUICE_SOURCES
   core/state_start.c
   core/cli_state.c
   core/graph_check.c
+  core/graph_fields.c
 )
 include(core/dashboard/dashboard.cmake)

@@ -229,6 +229,55 @@ static void test_set_of_unread_name_is_an_error(void) {
   unload(&l);
 }
 
+static void write_schema(void) {
+  char p[400];
+  snprintf(p, sizeof p, "%s/r.avsc", dir);
+  FILE *fp = fopen(p, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  fputs("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+        "{\"name\":\"machine_id\",\"type\":\"string\"},{\"name\":\"temperature\",\"type\":"
+        "\"double\"},{\"name\":\"loc\",\"type\":[\"null\",{\"type\":\"record\",\"name\":\"L\","
+        "\"fields\":[{\"name\":\"site\",\"type\":\"string\"}]}]},"
+        "{\"name\":\"tags\",\"type\":{\"type\":\"map\",\"values\":\"string\"}}]}",
+        fp);
+  fclose(fp);
+}
+
+#define DECODE "local r = p:kafka_source \"t\":decode { format = \"avro\", schema = \"r.avsc\" }\n"
+
+static void test_filter_typo_against_avro_schema(void) {
+  write_schema();
+  loaded l = load(HDR MEM DECODE "r:filter \"temprature > 90 and loc.sit = 'a'\"\n" /* 4 */
+                                 "r:map { f = \"temperature * 2\" }\n"              /* 5 */
+                                 "  :window { tumbling = \"10s\", key = \"machin_id\" }\n"
+                                 "  :aggregate { m = \"max(f)\", n = \"count()\" }\n"
+                                 "  :filter \"m > 1 and temperature > 2\"\n");        /* 8 */
+  const char *fields = ": the records here (schema r.avsc of the decode at line 3) have "
+                       "machine_id, temperature, loc, tags";
+  char want[600];
+  snprintf(want, sizeof want,
+           "filter: unknown field 'temprature' in expr (did you mean "
+           "'temperature'?)%s",
+           fields);
+  CU_ASSERT(HAS_ERROR(l, 4, want));
+  /* Every unknown field of the node, nested records included. */
+  CU_ASSERT(HAS_ERROR(l, 4, "filter: unknown field 'loc.sit' in expr"));
+  CU_ASSERT(HAS_ERROR(l, 6,
+                      "window: unknown field 'machin_id' in key (did you mean "
+                      "'machine_id'?)"));
+  CU_ASSERT(HAS_ERROR(l, 8,
+                      "filter: unknown field 'temperature' in expr: the records here "
+                      "(results of the window at line 6) have machin_id, m, n, "
+                      "window_start, window_end"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 4);
+  unload(&l);
+  /* Known fields, a map's outputs, paths below a map-typed field: no error. */
+  l = load(HDR MEM DECODE "r:filter \"temperature > 90 and loc.site = 'a' and tags.x = 'y'\"\n"
+                          "  :map { f = \"temperature * 2\" }:filter \"f > 1\"\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -245,5 +294,7 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "syntax error, no false lines", test_syntax_error_without_false_no_pipeline);
   CU_add_test(s, "sl.param without default", test_param_without_default_names_the_param);
   CU_add_test(s, "--set of an unread name", test_set_of_unread_name_is_an_error);
+  CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
+  CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
   return 0;
 }
