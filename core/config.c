@@ -305,17 +305,34 @@ int sl_parse_duration(const char *text, int64_t *ms, sl_error *err) {
   const char *p = text;
   if (!p || !isdigit((unsigned char)*p))
     goto bad;
-  int64_t n = 0;
+  int64_t n = 0, frac = 0, scale = 1; /* "1.5s": n = 1, frac = 5, scale = 10 */
   while (isdigit((unsigned char)*p)) {
     if (n > (INT64_MAX - 9) / 10)
       goto bad;
     n = n * 10 + (*p++ - '0');
   }
+  if (*p == '.') {
+    if (!isdigit((unsigned char)*++p))
+      goto bad;
+    for (; isdigit((unsigned char)*p); p++) {
+      if (scale >= 1000000000) /* nine places already say more than a millisecond */
+        goto bad;
+      frac = frac * 10 + (*p - '0');
+      scale *= 10;
+    }
+  }
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcmp(p, units[i].unit) == 0) {
-      if (n > INT64_MAX / units[i].ms)
+      /* frac < 1e9 and unit <= 1 day: the product fits easily. */
+      if ((frac * units[i].ms) % scale != 0)
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "duration '%s' is finer than a millisecond (durations have "
+                            "millisecond resolution)",
+                            text);
+      int64_t part = frac * units[i].ms / scale;
+      if (n > (INT64_MAX - part) / units[i].ms)
         goto bad;
-      *ms = n * units[i].ms;
+      *ms = n * units[i].ms + part;
       return SL_OK;
     }
 bad:

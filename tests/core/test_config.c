@@ -35,7 +35,11 @@ static void test_durations(void) {
     int ok;
   } cases[] = {{"250ms", 250, 1}, {"10s", 10000, 1}, {"5m", 300000, 1}, {"1h", 3600000, 1},
                {"1d", 86400000, 1}, {"42", 42, 1},   {"", 0, 0},         {"10x", 0, 0},
-               {"s", 0, 0},         {"-1s", 0, 0},   {"1.5s", 0, 0},     {"99999999999999999999s", 0, 0}};
+               {"s", 0, 0},         {"-1s", 0, 0},   {"99999999999999999999s", 0, 0},
+               /* issue 19: fractional durations, millisecond resolution */
+               {"1.5s", 1500, 1}, {"0.5m", 30000, 1}, {"2.25h", 8100000, 1}, {"1.50s", 1500, 1},
+               {"0.001s", 1, 1},  {"1.", 0, 0},       {"1.s", 0, 0},       {".5s", 0, 0},
+               {"1.5.5s", 0, 0},  {"1.0000000001d", 0, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t ms = -1;
     sl_error err;
@@ -46,6 +50,14 @@ static void test_durations(void) {
     } else {
       CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad duration"));
     }
+  }
+  /* Below a millisecond: said so, not "bad duration". */
+  static const char *const sub_ms[] = {"1.5ms", "0.0005s", "1.5"};
+  for (size_t i = 0; i < sizeof sub_ms / sizeof sub_ms[0]; i++) {
+    int64_t ms = -1;
+    sl_error err;
+    CU_ASSERT_EQUAL(sl_parse_duration(sub_ms[i], &ms, &err), SL_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is finer than a millisecond"));
   }
 }
 
