@@ -193,8 +193,13 @@ static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_ope
     return;
   sl_error err;
   sl_error_clear(&err);
-  if (sl_host_check_operator(d, n->config, n->label, &err) != SL_OK)
-    sl_graph_error(g, n->line, "%s: %s", n->type, err.message);
+  /* Operators name themselves in some messages ("window: hopping windows
+   * need `every`"): prefix only those that do not, never "window: window:". */
+  if (sl_host_check_operator(d, n->config, n->label, &err) != SL_OK) {
+    size_t tl = strlen(n->type);
+    int named = strncmp(err.message, n->type, tl) == 0 && err.message[tl] == ':';
+    sl_graph_error(g, n->line, "%s%s%s", named ? "" : n->type, named ? "" : ": ", err.message);
+  }
 }
 
 static const sl_config_entry dead_letter_map[] = {

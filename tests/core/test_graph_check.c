@@ -251,7 +251,7 @@ static void test_filter_typo_against_avro_schema(void) {
                                  "r:map { f = \"temperature * 2\" }\n"              /* 5 */
                                  "  :window { tumbling = \"10s\", key = \"machin_id\" }\n"
                                  "  :aggregate { m = \"max(f)\", n = \"count()\" }\n"
-                                 "  :filter \"m > 1 and temperature > 2\"\n");        /* 8 */
+                                 "  :filter \"m > 1 and temperature > 2\"\n"); /* 8 */
   const char *fields = ": the records here (schema r.avsc of the decode at line 3) have "
                        "machine_id, temperature, loc, tags";
   char want[600];
@@ -278,6 +278,18 @@ static void test_filter_typo_against_avro_schema(void) {
   unload(&l);
 }
 
+static void test_no_doubled_window_prefix(void) {
+  loaded l =
+      load(HDR MEM "local s = p:kafka_source \"t\"\n"
+                   "s:window { hopping = \"10s\", key = \"k\" }:aggregate { n = \"count()\" }\n"
+                   "s:encode { format = \"xml\" }\n");
+  CU_ASSERT(HAS_ERROR(l, 4, "window: hopping windows need `every` (e.g. every = \"10s\")"));
+  CU_ASSERT(HAS_ERROR(l, 5, "encode: unknown format 'xml'"));
+  for (size_t i = 0; i < l.g->nerrors; i++)
+    CU_ASSERT_PTR_NULL(strstr(l.g->errors[i], "window: window:"));
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -296,5 +308,6 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "--set of an unread name", test_set_of_unread_name_is_an_error);
   CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
   CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
+  CU_add_test(s, "no doubled window: prefix", test_no_doubled_window_prefix);
   return 0;
 }
