@@ -282,8 +282,8 @@ static int cmd_run(const cli_args *a) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' running (%zu nodes, state %s)", g->name, g->count,
-         g->state);
+  sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' running (%zu nodes, state %s)", g->name,
+         sl_graph_declared_count(g), g->state);
   int rc = sl_runtime_run(rt, &err);
   running = NULL;
   if (rc != SL_OK) {
@@ -335,7 +335,7 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
     fwrite(out.data, 1, out.len, stdout);
     sl_buf_free(&out);
   } else if (code == SL_EXIT_OK) {
-    printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, g->count);
+    printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, sl_graph_declared_count(g));
     if (a->check_state && strcmp(g->state, "redis") != 0)
       printf("%s: no stored state to check (state = \"%s\")\n", a->file, g->state);
     else if (a->check_state)

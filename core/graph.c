@@ -280,11 +280,21 @@ void sl_graph_attach_alert_stores(sl_graph_desc *g) {
     int has = 0;
     for (size_t k = 0; k < g->count; k++)
       has |= g->nodes[k].parent == (int)i && strcmp(g->nodes[k].type, "alert_store") == 0;
-    if (!has)
-      sl_graph_add_node(g, SL_NODE_SINK, "alert_store", sl_config_new(g->file, g->nodes[i].line),
-                        (int)i, g->nodes[i].line);
+    int id = has ? -1
+                 : sl_graph_add_node(g, SL_NODE_SINK, "alert_store",
+                                     sl_config_new(g->file, g->nodes[i].line), (int)i,
+                                     g->nodes[i].line);
+    if (id >= 0)
+      g->nodes[id].implicit = 1;
   }
   sl_graph_assign_ids(g);
+}
+
+size_t sl_graph_declared_count(const sl_graph_desc *g) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->count; i++)
+    n += !g->nodes[i].implicit;
+  return n;
 }
 
 static void dot_escape(sl_buf *out, const char *s) {

@@ -22,6 +22,7 @@ typedef struct sl_node_desc {
   int line;          /* declaring line in the pipeline file */
   int open;          /* window node still waiting for :aggregate{} (2: already reported) */
   int explicit_id;   /* label was given with `id = "..."` */
+  int implicit;      /* added by sluice (the alert store behind an alert), not declared */
 } sl_node_desc;
 
 typedef struct sl_graph_desc {
@@ -89,6 +90,9 @@ int sl_graph_uses_redis(const sl_graph_desc *g);
 /* Behind every alert operator of a pipeline that uses Redis, an alert_store
  * sink keeps the firing alerts for the API. Call after validation. */
 void sl_graph_attach_alert_stores(sl_graph_desc *g);
+/* The nodes the file declares (not the implicit ones): what `check` and
+ * `run` both report. */
+size_t sl_graph_declared_count(const sl_graph_desc *g);
 /* The graph in Graphviz DOT. */
 int sl_graph_dot(const sl_graph_desc *g, sl_buf *out);
 /* The graph as JSON {"name":..,"nodes":[..],"edges":[..]} for the API. */

@@ -290,6 +290,19 @@ static void test_no_doubled_window_prefix(void) {
   unload(&l);
 }
 
+/* check printed the declared nodes, run counted the alert stores it adds. */
+static void test_check_and_run_count_nodes_the_same(void) {
+  loaded l =
+      load(HDR "local p = sl.pipeline { name = \"p\", state = \"redis\" }\n"
+               "p:kafka_source \"t\":alert { name = \"hot\", when = \"x > 1\" }:stdout_sink {}\n");
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT_EQUAL(sl_graph_declared_count(l.g), 3);
+  sl_graph_attach_alert_stores(l.g); /* what run does before starting */
+  CU_ASSERT_EQUAL(l.g->count, 4);
+  CU_ASSERT_EQUAL(sl_graph_declared_count(l.g), 3);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -309,5 +322,6 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
   CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
   CU_add_test(s, "no doubled window: prefix", test_no_doubled_window_prefix);
+  CU_add_test(s, "check and run count nodes the same", test_check_and_run_count_nodes_the_same);
   return 0;
 }
