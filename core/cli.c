@@ -195,8 +195,12 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
   sl_graph_validate(*g, *reg, text);
   free(text);
   sort_errors_by_line(*g);
-  for (size_t i = 0; i < (*g)->nwarnings; i++)
-    fprintf(stderr, "%s\n", (*g)->warnings[i]);
+  for (size_t i = 0; i < (*g)->nwarnings; i++) {
+    if (strcmp(a->command, "run") == 0) /* run's stderr is the structured log */
+      sl_log(SL_LOG_WARN, "pipeline", "%s", (*g)->warnings[i]);
+    else
+      fprintf(stderr, "%s\n", (*g)->warnings[i]);
+  }
   for (size_t i = 0; i < (*g)->nerrors; i++)
     fprintf(stderr, "%s\n", (*g)->errors[i]);
   if ((*g)->nerrors == 0 && sl_lua_check_params(*lua, &err) != SL_OK) {

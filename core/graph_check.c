@@ -77,6 +77,30 @@ static void check_finite_sources(sl_graph_desc *g) {
   }
 }
 
+/* The embedded broker lives in the process: its topics and offsets are
+ * gone after a restart, so checkpointed state has nothing to resume from. */
+static void check_embedded_with_redis(sl_graph_desc *g) {
+  if (!g->state || strcmp(g->state, "redis") != 0)
+    return;
+  int kafka = 0;
+  for (size_t i = 0; i < g->count; i++)
+    kafka |= strncmp(g->nodes[i].type, "kafka_", 6) == 0;
+  const sl_config *t = sl_config_table(g->pipeline, "kafka");
+  const char *brokers = sl_config_string(t, "bootstrap.servers", NULL);
+  if (!brokers)
+    brokers = sl_config_string(t, "metadata.broker.list", NULL);
+  if (!brokers)
+    brokers = getenv("SLUICE_KAFKA_BOOTSTRAP_SERVERS");
+  if (!brokers)
+    brokers = getenv("SLUICE_KAFKA_BROKERS");
+  if (kafka && (!brokers || !*brokers || strcmp(brokers, "embedded") == 0))
+    sl_graph_warning(g, g->pipeline_line,
+                     "state = \"redis\" with the embedded Kafka broker: a restart cannot resume, "
+                     "because the in-process broker forgets its topics and offsets when sluice "
+                     "exits; set SLUICE_KAFKA_BROKERS to a real cluster to keep state across "
+                     "restarts");
+}
+
 void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg) {
   if (!g->pipeline)
     return; /* reported once by sl_graph_validate */
@@ -85,6 +109,7 @@ void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg) {
   sl_kafka_conf_check(sl_config_table(g->pipeline, "kafka"), on_report, &pr);
   check_redis_url(g);
   check_finite_sources(g);
+  check_embedded_with_redis(g);
   for (size_t i = 0; i < g->count; i++) {
     const sl_node_desc *n = &g->nodes[i];
     void (*check)(const sl_config *, sl_check_report, void *) = NULL;

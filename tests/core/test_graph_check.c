@@ -303,6 +303,35 @@ static void test_check_and_run_count_nodes_the_same(void) {
   unload(&l);
 }
 
+static void test_embedded_broker_with_redis_state_warns(void) {
+  static const char src[] = HDR "local p = sl.pipeline { name = \"p\", state = \"redis\" }\n"
+                                "p:kafka_source \"t\"\n";
+  char *saved = getenv("SLUICE_KAFKA_BROKERS") ? strdup(getenv("SLUICE_KAFKA_BROKERS")) : NULL;
+  char *saved2 = getenv("SLUICE_KAFKA_BOOTSTRAP_SERVERS")
+                     ? strdup(getenv("SLUICE_KAFKA_BOOTSTRAP_SERVERS"))
+                     : NULL;
+  unsetenv("SLUICE_KAFKA_BOOTSTRAP_SERVERS");
+  unsetenv("SLUICE_KAFKA_BROKERS");
+  loaded l = load(src);
+  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  CU_ASSERT(HAS_WARNING(l, 2,
+                        "warning: state = \"redis\" with the embedded Kafka broker: a "
+                        "restart cannot resume"));
+  unload(&l);
+  setenv("SLUICE_KAFKA_BROKERS", "127.0.0.1:9092", 1);
+  l = load(src);
+  CU_ASSERT_EQUAL(l.g->nwarnings, 0);
+  unload(&l);
+  if (saved)
+    setenv("SLUICE_KAFKA_BROKERS", saved, 1);
+  else
+    unsetenv("SLUICE_KAFKA_BROKERS");
+  if (saved2)
+    setenv("SLUICE_KAFKA_BOOTSTRAP_SERVERS", saved2, 1);
+  free(saved);
+  free(saved2);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -323,5 +352,7 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "field typo against the Avro schema", test_filter_typo_against_avro_schema);
   CU_add_test(s, "no doubled window: prefix", test_no_doubled_window_prefix);
   CU_add_test(s, "check and run count nodes the same", test_check_and_run_count_nodes_the_same);
+  CU_add_test(s, "embedded broker + redis state warns",
+              test_embedded_broker_with_redis_state_warns);
   return 0;
 }
