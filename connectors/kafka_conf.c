@@ -118,7 +118,7 @@ static const char *table_value(const sl_config *t, const char *key, char *num, s
     if (d == (double)(long long)d)
       snprintf(num, cap, "%lld", (long long)d);
     else
-      snprintf(num, cap, "%.17g", d);
+      sl_num_text(d, num, cap); /* 0.1 reaches librdkafka as "0.1", not 0.10000000000000001 */
     return num;
   case SL_CV_BOOL: return sl_config_bool(t, key, 0) ? "true" : "false";
   default:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 
 typedef struct cfg_item {
@@ -404,14 +405,6 @@ static const char *type_wants(sl_config_type t) {
   return "a value";
 }
 
-/* A number for messages: Lua's 0/0 is a NaN with the sign bit set, which %g prints "-nan". */
-static const char *num_text(double v, char *buf, size_t n) {
-  if (v != v)
-    return "NaN";
-  snprintf(buf, n, "%g", v);
-  return buf;
-}
-
 /* NULL when `it` fits `t`, else the problem text in `buf`. */
 static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, size_t n) {
   int ok = 0;
@@ -422,7 +415,7 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
     if (it->kind == SL_CV_NUMBER && !(it->num == floor(it->num) && fits_i64(it->num))) {
       char num[32];
       snprintf(buf, n, "option '%s' must be an integer between -2^63 and 2^63-1, not %s", it->key,
-               num_text(it->num, num, sizeof num));
+               sl_num_text(it->num, num, sizeof num));
       return buf;
     }
     ok = it->kind == SL_CV_NUMBER;
@@ -442,7 +435,7 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
         snprintf(buf, n,
                  "option '%s': a duration given as a number is milliseconds, between 0 and "
                  "2^63-1, not %s (or use a string such as \"10s\")",
-                 it->key, num_text(it->num, num, sizeof num));
+                 it->key, sl_num_text(it->num, num, sizeof num));
         return buf;
       }
       ok = 1;
