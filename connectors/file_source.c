@@ -141,6 +141,13 @@ static int avro_poll(file_source *s, sl_batch *out, size_t max, int *eof, int64_
   return SL_OK;
 }
 
+static void stdin_source_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  if (strcmp(sl_config_string(cfg, "format", "json"), "avro") == 0)
+    report(ud, 0,
+           "stdin_source reads JSON Lines or raw lines; for an Avro file use file_source{path = "
+           "..., format = \"avro\"}");
+}
+
 static int stdin_source_open(const sl_connector_env *env, const sl_config *cfg, void **state,
                              sl_error *err) {
   if (strcmp(sl_config_string(cfg, "format", "json"), "avro") == 0)
@@ -238,4 +245,5 @@ const sl_source_desc sl_stdin_source = {
     .open = stdin_source_open,
     .poll = file_source_poll,
     .close = file_source_close,
+    .check = stdin_source_check,
 };

@@ -332,6 +332,17 @@ static void test_embedded_broker_with_redis_state_warns(void) {
   free(saved2);
 }
 
+static void test_check_source_options_run_refuses(void) {
+  loaded l = load(HDR MEM "p:kafka_source { topic = \"t\", start = \"middle\" }\n"
+                          "p:stdin_source { format = \"avro\" }\n");
+  CU_ASSERT(HAS_ERROR(l, 3,
+                      "kafka_source 't': start = 'middle' (expected \"earliest\" or "
+                      "\"latest\")"));
+  CU_ASSERT(HAS_ERROR(l, 4, "stdin_source reads JSON Lines or raw lines"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 2);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -354,5 +365,6 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "check and run count nodes the same", test_check_and_run_count_nodes_the_same);
   CU_add_test(s, "embedded broker + redis state warns",
               test_embedded_broker_with_redis_state_warns);
+  CU_add_test(s, "source options run refuses", test_check_source_options_run_refuses);
   return 0;
 }
