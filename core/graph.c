@@ -169,8 +169,9 @@ static void on_problem(void *ud, const sl_config *c, const char *msg) {
 static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_operator_desc *d,
                            const char *source_text) {
   problem_ctx pc = {g, n->line};
-  if (sl_config_validate(n->config, d, on_problem, &pc) > 0)
-    return;
+  /* Option problems and expression problems are reported together; only
+   * init (which stops at its first complaint) waits until both are clean. */
+  int option_errors = sl_config_validate(n->config, d, on_problem, &pc);
   int expr_errors = 0;
   size_t before = g->nerrors;
   for (size_t i = 0; i < sl_config_count(n->config); i++) {
@@ -189,7 +190,7 @@ static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_ope
       check_expr(g, n, key, sl_config_string(n->config, key, ""), source_text);
   }
   expr_errors = g->nerrors > before;
-  if (expr_errors)
+  if (expr_errors || option_errors > 0)
     return;
   sl_error err;
   sl_error_clear(&err);

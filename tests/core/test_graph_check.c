@@ -343,6 +343,16 @@ static void test_check_source_options_run_refuses(void) {
   unload(&l);
 }
 
+/* An unknown option hid the bad expression of the same node. */
+static void test_all_problems_of_an_operator(void) {
+  loaded l = load(
+      HDR MEM "p:kafka_source \"t\":alert { name = \"a\", when = \"x >\", sevrity = \"high\" }\n");
+  CU_ASSERT(HAS_ERROR(l, 3, "alert: unknown option 'sevrity' (did you mean 'severity'?)"));
+  CU_ASSERT(HAS_ERROR(l, 3, "alert: when 'x >': expected an expression"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 2);
+  unload(&l);
+}
+
 int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
@@ -366,5 +376,6 @@ int suite_core_graph_check(void) {
   CU_add_test(s, "embedded broker + redis state warns",
               test_embedded_broker_with_redis_state_warns);
   CU_add_test(s, "source options run refuses", test_check_source_options_run_refuses);
+  CU_add_test(s, "all problems of an operator", test_all_problems_of_an_operator);
   return 0;
 }
