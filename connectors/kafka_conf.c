@@ -84,7 +84,11 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
   return SL_OK;
 }
 
-static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc, sl_error *err) {
+/* SLUICE_KAFKA_* variables. With `report` (sluice check) every refused
+ * variable is reported and the rest still applied; without, the first
+ * refusal is returned. */
+static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc, sl_error *err,
+                             sl_check_report report, void *ud) {
   for (char **e = environ; e && *e; e++) {
     char var[256], prop[256];
     const char *eq = strchr(*e, '=');
@@ -100,7 +104,9 @@ static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc
     if (!sl_kafka_conf_env_property(var, prop, sizeof prop))
       continue;
     rc = conf_set(conf, prop, eq + 1, var, brokers, desc, err);
-    if (rc)
+    if (rc && report)
+      report(ud, 0, err->message);
+    else if (rc)
       return rc;
   }
   return SL_OK;
@@ -146,13 +152,21 @@ static int apply_table(rd_kafka_conf_t *conf, const sl_config *t, char **brokers
   return SL_OK;
 }
 
-size_t sl_kafka_conf_check(const sl_config *t, sl_check_report report, void *ud) {
+size_t sl_kafka_conf_check(const sl_config *t, int with_env, sl_check_report report, void *ud) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   size_t n = t ? sl_config_count(t) : 0, bad = 0;
   if (!conf) {
     report(ud, 0, "out of memory");
     return 1;
   }
+  char *brokers = NULL;
+  sl_buf desc = SL_BUF_INIT;
+  sl_error env_err;
+  sl_error_clear(&env_err);
+  if (with_env)
+    apply_environment(conf, &brokers, &desc, &env_err, report, ud);
+  free(brokers);
+  sl_buf_free(&desc);
   for (size_t i = 0; i < n; i++) {
     const char *key = sl_config_key_at(t, i);
     char num[64], errstr[512], msg[800];
@@ -197,7 +211,7 @@ int sl_kafka_conf_new(const sl_connector_env *env, const sl_kafka_prop *defaults
     rc = conf_set(conf, defaults[i].name, defaults[i].value, "sluice's defaults", &brokers, &desc,
                   err);
   if (!rc)
-    rc = apply_environment(conf, &brokers, &desc, err);
+    rc = apply_environment(conf, &brokers, &desc, err, NULL, NULL);
   if (!rc && env && env->kafka)
     rc = apply_table(conf, env->kafka, &brokers, &desc, err);
   for (size_t i = 0; i < nforced && !rc; i++)

@@ -50,9 +50,10 @@ int sl_kafka_conf_new(const sl_connector_env *env, const sl_kafka_prop *defaults
                       int *embedded, sl_error *err);
 
 /* For `sluice check`: set every property of the pipeline's kafka table `t`
- * (may be NULL) on a scratch configuration, so that librdkafka itself
- * judges names and values; nothing connects. Each refused property goes to
- * `report` (never a warning). Returns how many were refused. */
-size_t sl_kafka_conf_check(const sl_config *t, sl_check_report report, void *ud);
+ * (may be NULL), and with `with_env` the SLUICE_KAFKA_* environment
+ * variables, on a scratch configuration, so that librdkafka itself judges
+ * names and values; nothing connects. Each refused property goes to
+ * `report` (never a warning). Returns how many of the table were refused. */
+size_t sl_kafka_conf_check(const sl_config *t, int with_env, sl_check_report report, void *ud);
 
 #endif

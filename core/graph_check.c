@@ -77,14 +77,19 @@ static void check_finite_sources(sl_graph_desc *g) {
   }
 }
 
+static int uses_kafka(const sl_graph_desc *g) {
+  for (size_t i = 0; i < g->count; i++)
+    if (strncmp(g->nodes[i].type, "kafka_", 6) == 0)
+      return 1;
+  return 0;
+}
+
 /* The embedded broker lives in the process: its topics and offsets are
  * gone after a restart, so checkpointed state has nothing to resume from. */
 static void check_embedded_with_redis(sl_graph_desc *g) {
   if (!g->state || strcmp(g->state, "redis") != 0)
     return;
-  int kafka = 0;
-  for (size_t i = 0; i < g->count; i++)
-    kafka |= strncmp(g->nodes[i].type, "kafka_", 6) == 0;
+  int kafka = uses_kafka(g);
   const sl_config *t = sl_config_table(g->pipeline, "kafka");
   const char *brokers = sl_config_string(t, "bootstrap.servers", NULL);
   if (!brokers)
@@ -106,7 +111,8 @@ void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg) {
     return; /* reported once by sl_graph_validate */
   check_name(g);
   report_ctx pr = {g, g->pipeline_line, ""};
-  sl_kafka_conf_check(sl_config_table(g->pipeline, "kafka"), on_report, &pr);
+  /* The environment matters only to a pipeline with Kafka clients. */
+  sl_kafka_conf_check(sl_config_table(g->pipeline, "kafka"), uses_kafka(g), on_report, &pr);
   check_redis_url(g);
   check_finite_sources(g);
   check_embedded_with_redis(g);

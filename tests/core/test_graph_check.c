@@ -103,6 +103,15 @@ static void test_check_kafka_properties_through_librdkafka(void) {
                       "No such configuration property"));
   CU_ASSERT_EQUAL(l.g->nerrors, 2);
   unload(&l);
+  /* SLUICE_KAFKA_* variables reach the clients too: run refused them at open. */
+  setenv("SLUICE_KAFKA_LINGER_MS", "soon", 1);
+  l = load(HDR MEM "p:kafka_source \"t\"\n");
+  unsetenv("SLUICE_KAFKA_LINGER_MS");
+  CU_ASSERT(HAS_ERROR(l, 2,
+                      "kafka property 'linger.ms' from SLUICE_KAFKA_LINGER_MS: Invalid "
+                      "value"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  unload(&l);
 }
 
 static void test_check_redis_url_syntax(void) {
