@@ -123,7 +123,9 @@ void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg) {
       const sl_source_desc *d = sl_registry_source(reg, n->type);
       check = d ? d->check : NULL;
     } else if (n->kind == SL_NODE_SINK) {
-      const sl_sink_desc *d = sl_registry_sink(reg, n->type);
+      /* A dead letter with a path is written by the file sink. */
+      int dl_file = strcmp(n->type, "dead_letter") == 0 && sl_config_has(n->config, "path");
+      const sl_sink_desc *d = sl_registry_sink(reg, dl_file ? "file_sink" : n->type);
       check = d ? d->check : NULL;
     }
     report_ctx r = {g, n->line, ""};

@@ -152,6 +152,21 @@ static void test_check_missing_input_file_is_a_warning(void) {
   unload(&l);
 }
 
+static void test_check_output_directory_missing_is_a_warning(void) {
+  loaded l =
+      load(HDR MEM "p:kafka_source \"t\":file_sink { path = \"/nonexistent-dir/o.jsonl\" }\n"
+                   "p:dead_letter { path = \"/nonexistent-dir/dl.jsonl\" }\n"
+                   "p:kafka_source \"u\":file_sink { path = \"here.jsonl\", format = \"xml\" }\n");
+  CU_ASSERT(HAS_WARNING(l, 3,
+                        "warning: cannot write '/nonexistent-dir/o.jsonl' here: directory "
+                        "'/nonexistent-dir': No such file or directory (run needs it)"));
+  CU_ASSERT(HAS_WARNING(l, 4, "warning: cannot write '/nonexistent-dir/dl.jsonl' here"));
+  CU_ASSERT(HAS_ERROR(l, 5, "unknown format 'xml'"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 1);
+  CU_ASSERT_EQUAL(l.g->nwarnings, 2);
+  unload(&l);
+}
+
 static void test_check_file_source_with_redis_state_refused(void) {
   loaded l = load(HDR "local p = sl.pipeline { name = \"p\", state = \"redis\" }\n"
                       "p:file_source \"p.lua\":stdout_sink {}\n");
@@ -386,5 +401,7 @@ int suite_core_graph_check(void) {
               test_embedded_broker_with_redis_state_warns);
   CU_add_test(s, "source options run refuses", test_check_source_options_run_refuses);
   CU_add_test(s, "all problems of an operator", test_all_problems_of_an_operator);
+  CU_add_test(s, "output directory missing: warning",
+              test_check_output_directory_missing_is_a_warning);
   return 0;
 }
