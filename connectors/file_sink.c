@@ -85,6 +85,32 @@ static int open_common(const sl_connector_env *env, const sl_config *cfg, FILE *
   return SL_OK;
 }
 
+/* Offline: the format is an error; a directory missing or not writable
+ * here only a warning (the file is written where the pipeline runs). */
+static void file_sink_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  char path[4096], dir[4096], msg[8600];
+  sl_error err;
+  sl_error_clear(&err);
+  sl_format *f = sl_format_open(cfg, "json", &err);
+  if (!f)
+    report(ud, 0, err.message);
+  sl_format_free(f);
+  sl_path_relative_to(sl_config_file(cfg), sl_config_string(cfg, "path", ""), path, sizeof path);
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    dir[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  if (access(dir, W_OK) != 0) {
+    snprintf(msg, sizeof msg, "cannot write '%s' here: directory '%s': %s (run needs it)", path,
+             dir, strerror(errno));
+    report(ud, 1, msg);
+  }
+}
+
 static int file_sink_open(const sl_connector_env *env, const sl_config *cfg, void **state,
                           sl_error *err) {
   char path[4096];
@@ -171,6 +197,7 @@ const sl_sink_desc sl_file_sink = {
     .write = file_sink_write,
     .flush = file_sink_flush,
     .close = file_sink_close,
+    .check = file_sink_check,
 };
 
 const sl_sink_desc sl_stdout_sink = {

@@ -102,6 +102,21 @@ static int file_source_open(const sl_connector_env *env, const sl_config *cfg, v
   return SL_OK;
 }
 
+/* A missing input is only a warning: the file may exist where the
+ * pipeline runs (CI checks pipelines without their data). */
+static void file_source_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  char path[4096], msg[4200];
+  sl_path_relative_to(sl_config_file(cfg), sl_config_string(cfg, "path", ""), path, sizeof path);
+  FILE *fp = fopen(path, "rb");
+  if (fp) {
+    fclose(fp);
+    return;
+  }
+  snprintf(msg, sizeof msg, "file_source: cannot open '%s' here: %s (run needs it)", path,
+           strerror(errno));
+  report(ud, 1, msg);
+}
+
 /* format = "avro": datums are decoded here, with the file's own schema. */
 static int avro_poll(file_source *s, sl_batch *out, size_t max, int *eof, int64_t now,
                      sl_error *err) {
@@ -128,6 +143,13 @@ static int avro_poll(file_source *s, sl_batch *out, size_t max, int *eof, int64_
       return sl_error_set(err, rc, "out of memory");
   }
   return SL_OK;
+}
+
+static void stdin_source_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  if (strcmp(sl_config_string(cfg, "format", "json"), "avro") == 0)
+    report(ud, 0,
+           "stdin_source reads JSON Lines or raw lines; for an Avro file use file_source{path = "
+           "..., format = \"avro\"}");
 }
 
 static int stdin_source_open(const sl_connector_env *env, const sl_config *cfg, void **state,
@@ -215,6 +237,7 @@ const sl_source_desc sl_file_source = {
     .open = file_source_open,
     .poll = file_source_poll,
     .close = file_source_close,
+    .check = file_source_check,
 };
 
 const sl_source_desc sl_stdin_source = {
@@ -226,4 +249,5 @@ const sl_source_desc sl_stdin_source = {
     .open = stdin_source_open,
     .poll = file_source_poll,
     .close = file_source_close,
+    .check = stdin_source_check,
 };

@@ -84,7 +84,11 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
   return SL_OK;
 }
 
-static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc, sl_error *err) {
+/* SLUICE_KAFKA_* variables. With `report` (sluice check) every refused
+ * variable is reported and the rest still applied; without, the first
+ * refusal is returned. */
+static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc, sl_error *err,
+                             sl_check_report report, void *ud) {
   for (char **e = environ; e && *e; e++) {
     char var[256], prop[256];
     const char *eq = strchr(*e, '=');
@@ -100,7 +104,9 @@ static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc
     if (!sl_kafka_conf_env_property(var, prop, sizeof prop))
       continue;
     rc = conf_set(conf, prop, eq + 1, var, brokers, desc, err);
-    if (rc)
+    if (rc && report)
+      report(ud, 0, err->message);
+    else if (rc)
       return rc;
   }
   return SL_OK;
@@ -108,37 +114,75 @@ static int apply_environment(rd_kafka_conf_t *conf, char **brokers, sl_buf *desc
 
 /* The pipeline's kafka = {...} table: strings as is, numbers and bools
  * spelled the way librdkafka parses them. */
+static const char *table_value(const sl_config *t, const char *key, char *num, size_t cap,
+                               sl_error *err) {
+  double d;
+  switch (sl_config_kind_of(t, key)) {
+  case SL_CV_STRING: return sl_config_string(t, key, "");
+  case SL_CV_NUMBER:
+    sl_config_number(t, key, &d);
+    if (d == (double)(long long)d)
+      snprintf(num, cap, "%lld", (long long)d);
+    else
+      sl_num_text(d, num, cap); /* 0.1 reaches librdkafka as "0.1", not 0.10000000000000001 */
+    return num;
+  case SL_CV_BOOL: return sl_config_bool(t, key, 0) ? "true" : "false";
+  default:
+    sl_error_set(err, SL_ERR_INVALID,
+                 "kafka property '%s' in the pipeline's kafka table must be a string, number or "
+                 "boolean",
+                 key);
+    return NULL;
+  }
+}
+
 static int apply_table(rd_kafka_conf_t *conf, const sl_config *t, char **brokers, sl_buf *desc,
                        sl_error *err) {
   size_t n = sl_config_count(t);
   for (size_t i = 0; i < n; i++) {
     const char *key = sl_config_key_at(t, i);
     char num[64];
-    const char *value;
-    double d;
-    int rc;
-    switch (sl_config_kind_of(t, key)) {
-    case SL_CV_STRING: value = sl_config_string(t, key, ""); break;
-    case SL_CV_NUMBER:
-      sl_config_number(t, key, &d);
-      if (d == (double)(long long)d)
-        snprintf(num, sizeof num, "%lld", (long long)d);
-      else
-        snprintf(num, sizeof num, "%.17g", d);
-      value = num;
-      break;
-    case SL_CV_BOOL: value = sl_config_bool(t, key, 0) ? "true" : "false"; break;
-    default:
-      return sl_error_set(err, SL_ERR_INVALID,
-                          "kafka property '%s' in the pipeline's kafka table must be a string, "
-                          "number or boolean",
-                          key);
-    }
-    rc = conf_set(conf, key, value, "the pipeline's kafka table", brokers, desc, err);
+    const char *value = table_value(t, key, num, sizeof num, err);
+    if (!value)
+      return err->code;
+    int rc = conf_set(conf, key, value, "the pipeline's kafka table", brokers, desc, err);
     if (rc)
       return rc;
   }
   return SL_OK;
+}
+
+size_t sl_kafka_conf_check(const sl_config *t, int with_env, sl_check_report report, void *ud) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  size_t n = t ? sl_config_count(t) : 0, bad = 0;
+  if (!conf) {
+    report(ud, 0, "out of memory");
+    return 1;
+  }
+  char *brokers = NULL;
+  sl_buf desc = SL_BUF_INIT;
+  sl_error env_err;
+  sl_error_clear(&env_err);
+  if (with_env)
+    apply_environment(conf, &brokers, &desc, &env_err, report, ud);
+  free(brokers);
+  sl_buf_free(&desc);
+  for (size_t i = 0; i < n; i++) {
+    const char *key = sl_config_key_at(t, i);
+    char num[64], errstr[512], msg[800];
+    sl_error err;
+    sl_error_clear(&err);
+    const char *value = table_value(t, key, num, sizeof num, &err);
+    if (value && rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
+      continue;
+    if (value)
+      snprintf(msg, sizeof msg, "kafka property '%s' from the pipeline's kafka table: %s", key,
+               errstr);
+    report(ud, 0, value ? msg : err.message);
+    bad++;
+  }
+  rd_kafka_conf_destroy(conf);
+  return bad;
 }
 
 /* librdkafka's own log lines join the process log (JSON or text) instead
@@ -167,7 +211,7 @@ int sl_kafka_conf_new(const sl_connector_env *env, const sl_kafka_prop *defaults
     rc = conf_set(conf, defaults[i].name, defaults[i].value, "sluice's defaults", &brokers, &desc,
                   err);
   if (!rc)
-    rc = apply_environment(conf, &brokers, &desc, err);
+    rc = apply_environment(conf, &brokers, &desc, err, NULL, NULL);
   if (!rc && env && env->kafka)
     rc = apply_table(conf, env->kafka, &brokers, &desc, err);
   for (size_t i = 0; i < nforced && !rc; i++)

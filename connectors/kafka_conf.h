@@ -49,4 +49,11 @@ int sl_kafka_conf_new(const sl_connector_env *env, const sl_kafka_prop *defaults
                       const sl_kafka_prop *forced, size_t nforced, rd_kafka_conf_t **out,
                       int *embedded, sl_error *err);
 
+/* For `sluice check`: set every property of the pipeline's kafka table `t`
+ * (may be NULL), and with `with_env` the SLUICE_KAFKA_* environment
+ * variables, on a scratch configuration, so that librdkafka itself judges
+ * names and values; nothing connects. Each refused property goes to
+ * `report` (never a warning). Returns how many of the table were refused. */
+size_t sl_kafka_conf_check(const sl_config *t, int with_env, sl_check_report report, void *ud);
+
 #endif

@@ -286,6 +286,39 @@ static void sink_close(void *state) {
   free(s);
 }
 
+/* Offline: the format and the key template, each problem reported (the
+ * Avro schema is read, not registered; properties are the pipeline's). */
+static void sink_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  const char *topic = sl_config_string(cfg, "topic", "");
+  const char *format = sl_config_string(cfg, "format", "json");
+  const char *key = sl_config_string(cfg, "key", NULL);
+  char msg[600];
+  sl_error err;
+  sl_error_clear(&err);
+  if (!sl_config_bool(cfg, "raw", 0) && strcmp(format, "json") != 0 &&
+      strcmp(format, "avro") != 0) {
+    snprintf(msg, sizeof msg,
+             "kafka_sink '%s': format = '%s' is not supported (use \"json\" or \"avro\")", topic,
+             format);
+    report(ud, 0, msg);
+  } else if (!sl_config_bool(cfg, "raw", 0) && strcmp(format, "avro") == 0) {
+    const char *schema = sl_config_string(cfg, "schema", NULL);
+    sl_format *f = schema && *schema ? sl_format_open_subject(cfg, "json", "check", &err) : NULL;
+    if (!f) {
+      snprintf(msg, sizeof msg, "kafka_sink '%s': %s", topic,
+               schema && *schema ? err.message : "format = \"avro\" needs schema = \"file.avsc\"");
+      report(ud, 0, msg);
+    }
+    sl_format_free(f);
+    sl_error_clear(&err);
+  }
+  kafka_sink s = {.topic = (char *)topic};
+  if (key && *key && parse_key(&s, key, &err) != SL_OK)
+    report(ud, 0, err.message);
+  free(s.key_text);
+  free(s.key_parts);
+}
+
 static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **state,
                      sl_error *err) {
   const char *topic = sl_config_string(cfg, "topic", NULL);
@@ -537,4 +570,5 @@ const sl_sink_desc sl_kafka_sink = {
     .write = sink_write,
     .flush = sink_flush,
     .close = sink_close,
+    .check = sink_check,
 };

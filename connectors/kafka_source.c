@@ -216,6 +216,19 @@ static void source_close(void *state) {
   free(s);
 }
 
+/* Offline, for `sluice check`: what source_open() refuses before connecting
+ * (the group defaults to the pipeline name, validated by check itself). */
+static void source_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  const char *start = sl_config_string(cfg, "start", "earliest");
+  char msg[300];
+  if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0) {
+    snprintf(msg, sizeof msg,
+             "kafka_source '%.100s': start = '%.100s' (expected \"earliest\" or \"latest\")",
+             sl_config_string(cfg, "topic", ""), start);
+    report(ud, 0, msg);
+  }
+}
+
 static int source_open(const sl_connector_env *env, const sl_config *cfg, void **state,
                        sl_error *err) {
   const char *topic = sl_config_string(cfg, "topic", NULL);
@@ -501,4 +514,5 @@ const sl_source_desc sl_kafka_source = {
     .commit = source_commit,
     .pause = source_pause,
     .close = source_close,
+    .check = source_check,
 };

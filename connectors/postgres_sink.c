@@ -395,6 +395,17 @@ static int pg_flush(void *state, int timeout_ms, sl_error *err) {
   return rc;
 }
 
+/* `sluice check`: the options, offline (URL syntax, mode, batch and flush). */
+static void pg_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  sl_error err;
+  sl_error_clear(&err);
+  if (pg_check_options(cfg, &err) != SL_OK) {
+    char msg[sizeof err.message + 16];
+    snprintf(msg, sizeof msg, "postgres_sink: %s", err.message);
+    report(ud, 0, msg);
+  }
+}
+
 const sl_sink_desc sl_postgres_sink = {
     .name = "postgres_sink",
     .summary = "write rows to a PostgreSQL table (upsert by output id: exactly-once rows)",
@@ -405,5 +416,5 @@ const sl_sink_desc sl_postgres_sink = {
     .flush = pg_flush,
     .poll = pg_poll,
     .close = pg_close,
-    .check = pg_check_options,
+    .check = pg_check,
 };

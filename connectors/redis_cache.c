@@ -65,8 +65,8 @@ static void cache_close(void *state) {
   free(s);
 }
 
-static int cache_open(const sl_connector_env *env, const sl_config *cfg, void **state,
-                      sl_error *err) {
+/* The options open() refuses, shared with `sluice check`. */
+static int cache_config_check(const sl_config *cfg, sl_error *err) {
   const char *name = sl_config_string(cfg, "name", NULL);
   const char *key = sl_config_string(cfg, "key", NULL);
   int64_t history = sl_config_int(cfg, "history", 0);
@@ -78,6 +78,24 @@ static int cache_open(const sl_connector_env *env, const sl_config *cfg, void **
   if (history < 0 || history > 100000 || ttl < 0)
     return sl_error_set(err, SL_ERR_INVALID,
                         "cache '%s': history must be 0..100000 and ttl positive", name);
+  return SL_OK;
+}
+
+static void cache_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  sl_error err;
+  sl_error_clear(&err);
+  if (cache_config_check(cfg, &err) != SL_OK)
+    report(ud, 0, err.message);
+}
+
+static int cache_open(const sl_connector_env *env, const sl_config *cfg, void **state,
+                      sl_error *err) {
+  const char *name = sl_config_string(cfg, "name", NULL);
+  const char *key = sl_config_string(cfg, "key", NULL);
+  int64_t history = sl_config_int(cfg, "history", 0);
+  int64_t ttl = sl_config_duration_ms(cfg, "ttl", 0);
+  if (cache_config_check(cfg, err) != SL_OK)
+    return err->code;
   cache_sink *s = calloc(1, sizeof *s);
   if (!s || !(s->name = strdup(name)) || !(s->key_field = sl_name_cstr(key))) {
     cache_close(s);
@@ -298,4 +316,5 @@ const sl_sink_desc sl_cache_sink = {
     .flush = cache_flush,
     .poll = NULL,
     .close = cache_close,
+    .check = cache_check,
 };

@@ -392,6 +392,28 @@ out_close:
   return rc;
 }
 
+/* Every configuration step of open() on a scratch sink, each problem
+ * reported (not only the first); nothing is connected. */
+static void webhook_check(const sl_config *cfg, sl_check_report report, void *ud) {
+  webhook *s = calloc(1, sizeof *s);
+  sl_error err;
+  if (!s) {
+    report(ud, 0, "webhook: out of memory");
+    return;
+  }
+  sl_error_clear(&err);
+  int url_ok = parse_url(s, sl_config_string(cfg, "url", ""), &err) == SL_OK;
+  if (!url_ok)
+    report(ud, 0, err.message);
+  if (config_headers(s, cfg, &err) != SL_OK)
+    report(ud, 0, err.message);
+  if (config_numbers(s, cfg, &err) != SL_OK)
+    report(ud, 0, err.message);
+  if (url_ok && setup_tls(s, sl_config_string(cfg, "ca", NULL), &err) != SL_OK)
+    report(ud, 0, err.message);
+  webhook_close(s);
+}
+
 /* ---- the sink API ------------------------------------------------------- */
 
 static void webhook_poll(void *state) {
@@ -518,4 +540,5 @@ const sl_sink_desc sl_webhook_sink = {
     .flush = webhook_flush,
     .poll = webhook_poll,
     .close = webhook_close,
+    .check = webhook_check,
 };

@@ -10,6 +10,7 @@
 
 #include "aggregate.h"
 #include "aggregate_state.h"
+#include "buf.h"
 #include "config.h"
 #include "ddsketch.h"
 #include "hash64.h"
@@ -156,10 +157,11 @@ static int parse_spec(sl_agg_def *d, const char *spec, sl_error *err) {
     if (end == comma + 1 || skip_ws(end) != close)
       return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': the rank must be a number", spec);
     if (!(q >= 0 && q <= 1)) {
+      char qt[SL_NUM_TEXT_MAX];
       if (q > 1 && q <= 100)
         return sl_error_set(err, SL_ERR_INVALID,
-                            "aggregate '%s': the rank must be in [0, 1] (did you mean %g?)", spec,
-                            q / 100);
+                            "aggregate '%s': the rank must be in [0, 1] (did you mean %s?)", spec,
+                            sl_num_text(q / 100, qt, sizeof qt));
       return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': the rank must be in [0, 1]", spec);
     }
     d->q = q;

@@ -7,6 +7,25 @@
 #include "buf.h"
 #include "sluice/error.h"
 
+const char *sl_num_text(double d, char *buf, size_t n) {
+  if (d != d)
+    return snprintf(buf, n, "NaN"), buf; /* Lua's 0/0 has the sign bit: %g says "-nan" */
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(buf, n, "%.*g", prec, d);
+    if (strtod(buf, NULL) == d)
+      break;
+  }
+  /* %g turns 90 into "9e+01" at one digit: below 1e17, give the integer
+   * part its digits instead of an exponent. */
+  const char *e = strchr(buf, 'e');
+  int exp10 = e ? atoi(e + 1) : 0;
+  if (e && exp10 >= 0 && exp10 < 17 && exp10 + 1 > prec)
+    prec = exp10 + 1;
+  snprintf(buf, n, "%.*g", prec, d);
+  return buf;
+}
+
 int sl_buf_reserve(sl_buf *b, size_t extra) {
   if (b->len + extra + 1 <= b->cap)
     return SL_OK;

@@ -23,6 +23,12 @@ int sl_buf_printf(sl_buf *b, const char *fmt, ...) __attribute__((format(printf,
 /* Append `s` as a JSON string literal, quotes included. */
 int sl_buf_json_string(sl_buf *b, const char *s, size_t len);
 void sl_buf_reset(sl_buf *b); /* len = 0, keep memory */
+/* `d` as the shortest text that reads back as the same double ("4.44",
+ * "53.3634", "1234567.5"; "NaN", "inf", "-inf"), for messages and logs:
+ * never "%g"'s 6 digits nor "%.17g"'s noise. Written to `buf` (at least
+ * SL_NUM_TEXT_MAX bytes), which is returned. */
+#define SL_NUM_TEXT_MAX 32
+const char *sl_num_text(double d, char *buf, size_t n);
 void sl_buf_free(sl_buf *b);
 
 #endif

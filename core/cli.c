@@ -215,8 +215,18 @@ static int load(const cli_args *a, sl_registry **reg, sl_lua **lua, sl_graph_des
   sl_graph_validate(*g, *reg, text);
   free(text);
   sort_errors_by_line(*g);
+  for (size_t i = 0; i < (*g)->nwarnings; i++) {
+    if (strcmp(a->command, "run") == 0) /* run's stderr is the structured log */
+      sl_log(SL_LOG_WARN, "pipeline", "%s", (*g)->warnings[i]);
+    else
+      fprintf(stderr, "%s\n", (*g)->warnings[i]);
+  }
   for (size_t i = 0; i < (*g)->nerrors; i++)
     fprintf(stderr, "%s\n", (*g)->errors[i]);
+  if ((*g)->nerrors == 0 && sl_lua_check_params(*lua, &err) != SL_OK) {
+    fprintf(stderr, "sluice: %s\n", err.message);
+    return SL_EXIT_INVALID;
+  }
   return (*g)->nerrors ? SL_EXIT_INVALID : SL_EXIT_OK;
 }
 
@@ -296,8 +306,8 @@ static int cmd_run(const cli_args *a) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' running (%zu nodes, state %s)", g->name, g->count,
-         g->state);
+  sl_log(SL_LOG_INFO, "runtime", "pipeline '%s' running (%zu nodes, state %s)", g->name,
+         sl_graph_declared_count(g), g->state);
   int rc = sl_runtime_run(rt, &err);
   running = NULL;
   if (rc != SL_OK) {
@@ -349,7 +359,7 @@ static int cmd_check_or_graph(const cli_args *a, int graph) {
     fwrite(out.data, 1, out.len, stdout);
     sl_buf_free(&out);
   } else if (code == SL_EXIT_OK) {
-    printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, g->count);
+    printf("%s: ok (pipeline '%s', %zu nodes)\n", a->file, g->name, sl_graph_declared_count(g));
     if (a->check_state && strcmp(g->state, "redis") != 0)
       printf("%s: no stored state to check (state = \"%s\")\n", a->file, g->state);
     else if (a->check_state)

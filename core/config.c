@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 
 typedef struct cfg_item {
@@ -305,17 +306,34 @@ int sl_parse_duration(const char *text, int64_t *ms, sl_error *err) {
   const char *p = text;
   if (!p || !isdigit((unsigned char)*p))
     goto bad;
-  int64_t n = 0;
+  int64_t n = 0, frac = 0, scale = 1; /* "1.5s": n = 1, frac = 5, scale = 10 */
   while (isdigit((unsigned char)*p)) {
     if (n > (INT64_MAX - 9) / 10)
       goto bad;
     n = n * 10 + (*p++ - '0');
   }
+  if (*p == '.') {
+    if (!isdigit((unsigned char)*++p))
+      goto bad;
+    for (; isdigit((unsigned char)*p); p++) {
+      if (scale >= 1000000000) /* nine places already say more than a millisecond */
+        goto bad;
+      frac = frac * 10 + (*p - '0');
+      scale *= 10;
+    }
+  }
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcmp(p, units[i].unit) == 0) {
-      if (n > INT64_MAX / units[i].ms)
+      /* frac < 1e9 and unit <= 1 day: the product fits easily. */
+      if ((frac * units[i].ms) % scale != 0)
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "duration '%s' is finer than a millisecond (durations have "
+                            "millisecond resolution)",
+                            text);
+      int64_t part = frac * units[i].ms / scale;
+      if (n > (INT64_MAX - part) / units[i].ms)
         goto bad;
-      *ms = n * units[i].ms;
+      *ms = n * units[i].ms + part;
       return SL_OK;
     }
 bad:
@@ -387,14 +405,6 @@ static const char *type_wants(sl_config_type t) {
   return "a value";
 }
 
-/* A number for messages: Lua's 0/0 is a NaN with the sign bit set, which %g prints "-nan". */
-static const char *num_text(double v, char *buf, size_t n) {
-  if (v != v)
-    return "NaN";
-  snprintf(buf, n, "%g", v);
-  return buf;
-}
-
 /* NULL when `it` fits `t`, else the problem text in `buf`. */
 static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, size_t n) {
   int ok = 0;
@@ -405,7 +415,7 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
     if (it->kind == SL_CV_NUMBER && !(it->num == floor(it->num) && fits_i64(it->num))) {
       char num[32];
       snprintf(buf, n, "option '%s' must be an integer between -2^63 and 2^63-1, not %s", it->key,
-               num_text(it->num, num, sizeof num));
+               sl_num_text(it->num, num, sizeof num));
       return buf;
     }
     ok = it->kind == SL_CV_NUMBER;
@@ -425,7 +435,7 @@ static const char *check_type(const cfg_item *it, sl_config_type t, char *buf, s
         snprintf(buf, n,
                  "option '%s': a duration given as a number is milliseconds, between 0 and "
                  "2^63-1, not %s (or use a string such as \"10s\")",
-                 it->key, num_text(it->num, num, sizeof num));
+                 it->key, sl_num_text(it->num, num, sizeof num));
         return buf;
       }
       ok = 1;

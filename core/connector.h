@@ -49,6 +49,11 @@ typedef struct sl_offset {
  * :decode{} downstream. */
 #define SL_SOURCE_DECODES 0x1u
 
+/* Receives one problem found by a connector's check(): `msg` is borrowed.
+ * `warning` is 1 for what `sluice check` cannot decide offline (an input
+ * file missing here may exist where the pipeline runs). */
+typedef void (*sl_check_report)(void *ud, int warning, const char *msg);
+
 typedef struct sl_source_desc {
   const char *name;               /* method name: "file_source", "kafka_source" */
   const char *summary;
@@ -68,6 +73,9 @@ typedef struct sl_source_desc {
   /* Stop fetching new records (graceful shutdown); may be NULL. */
   void (*pause)(void *state);
   void (*close)(void *state); /* NULL is a no-op */
+  /* For `sluice check`: report every problem open() would refuse, without
+   * connecting anywhere (offline). May be NULL. */
+  void (*check)(const sl_config *cfg, sl_check_report report, void *ud);
 } sl_source_desc;
 
 typedef struct sl_sink_desc {
@@ -87,9 +95,9 @@ typedef struct sl_sink_desc {
   /* Serve background work (delivery reports, retries); may be NULL. */
   void (*poll)(void *state);
   void (*close)(void *state);
-  /* Checks of the options beyond the config map that need no I/O, run by
-   * `sluice check` (and before open); may be NULL. */
-  int (*check)(const sl_config *cfg, sl_error *err);
+  /* For `sluice check`: report every problem open() would refuse, without
+   * connecting anywhere (offline). May be NULL. */
+  void (*check)(const sl_config *cfg, sl_check_report report, void *ud);
 } sl_sink_desc;
 
 #endif

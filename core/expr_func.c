@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "buf.h"
 #include "expr_internal.h"
 
 #define EVAL(kid, c, out) ((kid)->eval((kid), (c), (out)))
@@ -123,8 +124,11 @@ static int fn_sqrt(const ex_node *n, ex_ctx *c, sl_value *out) {
   if (rc != SL_OK || done)
     return rc;
   double x = out->type == SL_TYPE_INT ? (double)out->as.i : out->as.d;
-  if (x < 0)
-    return ex_fail(n, c->err, SL_ERR_INVALID, "sqrt() of a negative number (%g)", x);
+  if (x < 0) {
+    char t[SL_NUM_TEXT_MAX];
+    return ex_fail(n, c->err, SL_ERR_INVALID, "sqrt() of a negative number (%s)",
+                   sl_num_text(x, t, sizeof t));
+  }
   *out = sl_value_double(sqrt(x));
   return SL_OK;
 }

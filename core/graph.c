@@ -25,6 +25,9 @@ void sl_graph_desc_free(sl_graph_desc *g) {
     free(g->errors[i]);
   free(g->errors);
   sl_table_decls_free(g);
+  for (size_t i = 0; i < g->nwarnings; i++)
+    free(g->warnings[i]);
+  free(g->warnings);
   sl_config_destroy(g->pipeline);
   free(g->file);
   free(g->name);
@@ -64,24 +67,37 @@ int sl_graph_add_node(sl_graph_desc *g, sl_node_kind kind, const char *type, sl_
   return (int)g->count++;
 }
 
-void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) {
+/* Append "file:line: <kind>message" to a growing list. */
+static void add_message(const sl_graph_desc *g, char ***list, size_t *n, size_t *cap, int line,
+                        const char *kind, const char *fmt, va_list ap) {
   char msg[900], full[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  snprintf(full, sizeof full, "%s:%d: %s", g->file, line, msg);
-  if (g->nerrors == g->caperrors) {
-    size_t ncap = g->caperrors ? g->caperrors * 2 : 8;
-    char **ne = realloc(g->errors, ncap * sizeof *ne);
+  snprintf(full, sizeof full, "%s:%d: %s%s", g->file, line, kind, msg);
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    char **ne = realloc(*list, ncap * sizeof *ne);
     if (!ne)
       return;
-    g->errors = ne;
-    g->caperrors = ncap;
+    *list = ne;
+    *cap = ncap;
   }
   char *copy = strdup(full);
   if (copy)
-    g->errors[g->nerrors++] = copy;
+    (*list)[(*n)++] = copy;
+}
+
+void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  add_message(g, &g->errors, &g->nerrors, &g->caperrors, line, "", fmt, ap);
+  va_end(ap);
+}
+
+void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  add_message(g, &g->warnings, &g->nwarnings, &g->capwarnings, line, "warning: ", fmt, ap);
+  va_end(ap);
 }
 
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max) {
@@ -156,8 +172,9 @@ static void on_problem(void *ud, const sl_config *c, const char *msg) {
 static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_operator_desc *d,
                            const char *source_text) {
   problem_ctx pc = {g, n->line};
-  if (sl_config_validate(n->config, d, on_problem, &pc) > 0)
-    return;
+  /* Option problems and expression problems are reported together; only
+   * init (which stops at its first complaint) waits until both are clean. */
+  int option_errors = sl_config_validate(n->config, d, on_problem, &pc);
   int expr_errors = 0;
   size_t before = g->nerrors;
   for (size_t i = 0; i < sl_config_count(n->config); i++) {
@@ -176,12 +193,17 @@ static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_ope
       check_expr(g, n, key, sl_config_string(n->config, key, ""), source_text);
   }
   expr_errors = g->nerrors > before;
-  if (expr_errors)
+  if (expr_errors || option_errors > 0)
     return;
   sl_error err;
   sl_error_clear(&err);
-  if (sl_host_check_operator(d, n->config, n->label, &err) != SL_OK)
-    sl_graph_error(g, n->line, "%s: %s", n->type, err.message);
+  /* Operators name themselves in some messages ("window: hopping windows
+   * need `every`"): prefix only those that do not, never "window: window:". */
+  if (sl_host_check_operator(d, n->config, n->label, &err) != SL_OK) {
+    size_t tl = strlen(n->type);
+    int named = strncmp(err.message, n->type, tl) == 0 && err.message[tl] == ':';
+    sl_graph_error(g, n->line, "%s%s%s", named ? "" : n->type, named ? "" : ": ", err.message);
+  }
 }
 
 static const sl_config_entry dead_letter_map[] = {
@@ -192,7 +214,9 @@ static const sl_config_entry dead_letter_map[] = {
 static const sl_operator_desc dead_letter_desc = {.name = "dead_letter", .config = dead_letter_map};
 
 void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text) {
-  if (!g->pipeline)
+  /* After a Lua error the script stopped before declaring everything:
+   * "no pipeline declared" or "no source" would be false (and sort first). */
+  if (!g->pipeline && !g->aborted)
     sl_graph_error(g, 1, "no pipeline declared: start with local p = sl.pipeline { name = "
                          "\"...\" } (and local sl = require \"sluice\")");
   sl_graph_assign_ids(g);
@@ -201,7 +225,8 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
     sl_node_desc *n = &g->nodes[i];
     problem_ctx pc = {g, n->line};
     if (n->open) {
-      sl_graph_error(g, n->line, "window must be followed by :aggregate{...}");
+      if (n->open == 1)
+        sl_graph_error(g, n->line, "window must be followed by :aggregate{...}");
       continue;
     }
     if (n->kind == SL_NODE_SOURCE) {
@@ -219,12 +244,7 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
       }
       const sl_sink_desc *d = sl_registry_sink(reg, n->type);
       sl_operator_desc shim = {.name = d->name, .config = d->config};
-      size_t before = g->nerrors;
       sl_config_validate(n->config, &shim, on_problem, &pc);
-      sl_error err;
-      sl_error_clear(&err);
-      if (d->check && g->nerrors == before && d->check(n->config, &err) != SL_OK)
-        sl_graph_error(g, n->line, "%s: %s", n->type, err.message);
     } else {
       const sl_operator_desc *d = sl_registry_operator(reg, n->type);
       if (!d) {
@@ -235,9 +255,11 @@ void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *sou
     }
   }
   sl_table_decls_validate(g);
+  sl_graph_check_connectors(g, reg);
+  sl_graph_check_fields(g);
   if (g->nerrors == 0)
     sl_graph_warn_fragile_ids(g, reg);
-  if (g->pipeline && sources == 0)
+  if (g->pipeline && sources == 0 && !g->aborted)
     sl_graph_error(g, g->pipeline_line,
                    "the pipeline has no source: add one such as p:file_source{path = \"in.jsonl\"}");
   sl_source_time_prepare(g, reg);
@@ -264,11 +286,21 @@ void sl_graph_attach_alert_stores(sl_graph_desc *g) {
     int has = 0;
     for (size_t k = 0; k < g->count; k++)
       has |= g->nodes[k].parent == (int)i && strcmp(g->nodes[k].type, "alert_store") == 0;
-    if (!has)
-      sl_graph_add_node(g, SL_NODE_SINK, "alert_store", sl_config_new(g->file, g->nodes[i].line),
-                        (int)i, g->nodes[i].line);
+    int id = has ? -1
+                 : sl_graph_add_node(g, SL_NODE_SINK, "alert_store",
+                                     sl_config_new(g->file, g->nodes[i].line), (int)i,
+                                     g->nodes[i].line);
+    if (id >= 0)
+      g->nodes[id].implicit = 1;
   }
   sl_graph_assign_ids(g);
+}
+
+size_t sl_graph_declared_count(const sl_graph_desc *g) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->count; i++)
+    n += !g->nodes[i].implicit;
+  return n;
 }
 
 static void dot_escape(sl_buf *out, const char *s) {

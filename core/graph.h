@@ -20,8 +20,9 @@ typedef struct sl_node_desc {
   sl_config *config; /* owned */
   int parent;        /* node id, -1 for sources and the dead-letter sink */
   int line;          /* declaring line in the pipeline file */
-  int open;          /* window node still waiting for :aggregate{} */
+  int open;          /* window node still waiting for :aggregate{} (2: already reported) */
   int explicit_id;   /* label was given with `id = "..."` */
+  int implicit;      /* added by sluice (the alert store behind an alert), not declared */
 } sl_node_desc;
 
 typedef struct sl_graph_desc {
@@ -36,8 +37,11 @@ typedef struct sl_graph_desc {
   int ids_checked;       /* explicit ids were checked (errors reported once) */
   sl_config **tables;    /* p:table{} declarations, owned (core/table_decl.c) */
   size_t ntables, captables;
+  int aborted;           /* the Lua script stopped on an error: the graph is partial */
   char **errors;         /* "file:line: message", owned */
   size_t nerrors, caperrors;
+  char **warnings;       /* "file:line: warning: message", owned (check prints, exit 0) */
+  size_t nwarnings, capwarnings;
 } sl_graph_desc;
 
 void sl_graph_desc_free(sl_graph_desc *g); /* frees the struct too; NULL no-op */
@@ -66,6 +70,17 @@ void sl_graph_put_duration(sl_buf *b, int64_t ms);
 int sl_graph_find_id(const sl_graph_desc *g, const char *id);
 /* Record "file:line: message". */
 void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+/* Record "file:line: warning: message": what `check` cannot decide
+ * offline (an input file missing here). */
+void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+/* The offline checks of `sluice check` beyond option types (graph_check.c):
+ * the pipeline name, kafka properties (through librdkafka), Redis URLs,
+ * every connector's own check(), combinations `run` refuses. Appends to
+ * g->errors and g->warnings; called by sl_graph_validate. */
+void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg);
+/* Fields read below a decode with a declared Avro schema must exist there
+ * (graph_fields.c); a typo is an error listing near names. */
+void sl_graph_check_fields(sl_graph_desc *g);
 /* Children of node `id` in declaration order; returns the count. */
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
 /* Validate every node against the registry (unknown types, options,
@@ -77,6 +92,9 @@ int sl_graph_uses_redis(const sl_graph_desc *g);
 /* Behind every alert operator of a pipeline that uses Redis, an alert_store
  * sink keeps the firing alerts for the API. Call after validation. */
 void sl_graph_attach_alert_stores(sl_graph_desc *g);
+/* The nodes the file declares (not the implicit ones): what `check` and
+ * `run` both report. */
+size_t sl_graph_declared_count(const sl_graph_desc *g);
 /* The graph in Graphviz DOT. */
 int sl_graph_dot(const sl_graph_desc *g, sl_buf *out);
 /* The graph as JSON {"name":..,"nodes":[..],"edges":[..]} for the API. */

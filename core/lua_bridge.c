@@ -114,8 +114,10 @@ sl_graph_desc *sl_lua_load_pipeline(const char *path, const char *const *params,
   }
   if (status == LUA_OK)
     status = lua_pcall(lua->L, 0, 0, -2);
-  if (status != LUA_OK)
+  if (status != LUA_OK) {
+    g->aborted = 1; /* Lua messages already read "file:line: message" */
     load_failed(lua, g, status);
+  }
   lua_settop(lua->L, 0);
   /* From here on Lua runs only per record, under the pipeline's limits. */
   sl_lua_guard_arm(&lua->guard, lua->guard.run_cap, lua->guard.run_budget);

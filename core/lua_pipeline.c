@@ -459,6 +459,11 @@ static int windowed_aggregate(lua_State *L) {
   return 1;
 }
 
+static int broken_method(lua_State *L) {
+  push_stream(L, -1, MT_STREAM);
+  return 1;
+}
+
 static int windowed_index(lua_State *L) {
   sl_lua *lua = loader(L);
   const char *name = luaL_checkstring(L, 2);
@@ -471,12 +476,12 @@ static int windowed_index(lua_State *L) {
   }
   sl_graph_error(lua->graph, caller_line(L),
                  "a window must be followed by :aggregate{...}, not :%s", name);
-  lua_pushnil(L);
-  return 1;
-}
-
-static int broken_method(lua_State *L) {
-  push_stream(L, -1, MT_STREAM);
+  int id = stream_id(L, 1);
+  if (id >= 0)
+    lua->graph->nodes[id].open = 2; /* reported here, not again by validation */
+  /* A callable that yields a broken stream: the chain goes on quietly, so
+   * no Lua error ("attempt to call a nil value") hides later problems. */
+  lua_pushcfunction(L, broken_method);
   return 1;
 }
 
@@ -646,11 +651,19 @@ static int sl_pipeline_fn(lua_State *L) {
   return 1;
 }
 
+/* Registry table of the names sl.param was asked for, to refuse a --set
+ * nobody reads. */
+#define PARAMS_READ "sluice.params_read"
+
 /* sl.param("a.b", default): the --set value converted to the default's type. */
 static int sl_param_fn(lua_State *L) {
   sl_lua *lua = loader(L);
   const char *key = luaL_checkstring(L, 1);
   size_t klen = strlen(key);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, PARAMS_READ);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, key);
+  lua_pop(L, 1);
   for (size_t i = lua->nparams; i-- > 0;) { /* the last --set wins */
     const char *p = lua->params[i];
     if (strncmp(p, key, klen) != 0 || p[klen] != '=')
@@ -671,8 +684,40 @@ static int sl_param_fn(lua_State *L) {
       return 1;
     }
   }
+  if (lua_isnoneornil(L, 2))
+    return luaL_error(L, "sl.param(\"%s\") has no default and no --set %s=VALUE was given", key,
+                      key);
   lua_settop(L, 2);
   return 1;
+}
+
+int sl_lua_check_params(const sl_lua *lua, sl_error *err) {
+  lua_State *L = lua->L;
+  int rc = SL_OK;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, PARAMS_READ);
+  int read = lua_gettop(L);
+  for (size_t i = 0; i < lua->nparams && rc == SL_OK; i++) {
+    const char *p = lua->params[i], *eq = strchr(p, '=');
+    int klen = (int)(eq ? (size_t)(eq - p) : strlen(p));
+    lua_pushlstring(L, p, (size_t)klen);
+    int known = lua_rawget(L, read) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (known)
+      continue;
+    sl_buf names = SL_BUF_INIT; /* in Lua's table order: a handful of names */
+    lua_pushnil(L);
+    while (lua_next(L, read)) {
+      lua_pop(L, 1);
+      sl_buf_printf(&names, "%s%s", names.len ? ", " : "", lua_tostring(L, -1));
+    }
+    rc = sl_error_set(err, SL_ERR_INVALID,
+                      "--set %.*s: the pipeline never reads '%.*s' with sl.param (%s%s)", klen, p,
+                      klen, p, names.len ? "it reads: " : "it reads no parameter",
+                      names.len ? names.data : "");
+    sl_buf_free(&names);
+  }
+  lua_settop(L, read - 1);
+  return rc;
 }
 
 static int sl_plugin_fn(lua_State *L) {

@@ -17,6 +17,10 @@ typedef struct sl_lua sl_lua; /* a Lua state plus the loader's context */
 sl_graph_desc *sl_lua_load_pipeline(const char *path, const char *const *params, size_t nparams,
                                     sl_registry *reg, sl_lua **lua_out, sl_error *err);
 void sl_lua_close(sl_lua *lua); /* NULL is a no-op */
+/* After a load without errors: SL_ERR_INVALID when a `--set` names a
+ * parameter the pipeline never read with sl.param (a typo would otherwise
+ * be silently ignored); the message lists the names it does read. */
+int sl_lua_check_params(const sl_lua *lua, sl_error *err);
 
 /* Call a Lua-function option (lua_bridge.c): the record is passed as a table;
  * the result (bool, number, string, nil or a table -> record) lands in `a`. */

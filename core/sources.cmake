@@ -75,5 +75,7 @@ list(APPEND SLUICE_SOURCES
   core/runtime_time.c
   core/table_store.c
   core/table_decl.c
+  core/graph_check.c
+  core/graph_fields.c
 )
 include(core/dashboard/dashboard.cmake)

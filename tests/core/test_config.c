@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 
 static const sl_config_entry demo_map[] = {
@@ -35,7 +36,11 @@ static void test_durations(void) {
     int ok;
   } cases[] = {{"250ms", 250, 1}, {"10s", 10000, 1}, {"5m", 300000, 1}, {"1h", 3600000, 1},
                {"1d", 86400000, 1}, {"42", 42, 1},   {"", 0, 0},         {"10x", 0, 0},
-               {"s", 0, 0},         {"-1s", 0, 0},   {"1.5s", 0, 0},     {"99999999999999999999s", 0, 0}};
+               {"s", 0, 0},         {"-1s", 0, 0},   {"99999999999999999999s", 0, 0},
+               /* issue 19: fractional durations, millisecond resolution */
+               {"1.5s", 1500, 1}, {"0.5m", 30000, 1}, {"2.25h", 8100000, 1}, {"1.50s", 1500, 1},
+               {"0.001s", 1, 1},  {"1.", 0, 0},       {"1.s", 0, 0},       {".5s", 0, 0},
+               {"1.5.5s", 0, 0},  {"1.0000000001d", 0, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t ms = -1;
     sl_error err;
@@ -47,6 +52,39 @@ static void test_durations(void) {
       CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad duration"));
     }
   }
+  /* Below a millisecond: said so, not "bad duration". */
+  static const char *const sub_ms[] = {"1.5ms", "0.0005s", "1.5"};
+  for (size_t i = 0; i < sizeof sub_ms / sizeof sub_ms[0]; i++) {
+    int64_t ms = -1;
+    sl_error err;
+    CU_ASSERT_EQUAL(sl_parse_duration(sub_ms[i], &ms, &err), SL_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is finer than a millisecond"));
+  }
+}
+
+/* Issue 19: numbers in messages and logs in their shortest round-trip form, not "%g"'s six
+ * digits (53.3634 for 53.36339) nor "%.17g"'s noise (53.363399999999999). */
+static void test_num_text_shortest_round_trip(void) {
+  static const struct {
+    double d;
+    const char *want;
+  } cases[] = {{4.44, "4.44"},       {53.3634, "53.3634"}, {53.36339, "53.36339"},
+               {0.1, "0.1"},         {1234567.5, "1234567.5"}, {1e300, "1e+300"},
+               {-2.5e-7, "-2.5e-07"}, {90, "90"},          {NAN, "NaN"},
+               {-NAN, "NaN"},        {INFINITY, "inf"},    {0.1 + 0.2, "0.30000000000000004"},
+               {1e16, "10000000000000000"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[SL_NUM_TEXT_MAX];
+    CU_ASSERT_STRING_EQUAL(sl_num_text(cases[i].d, buf, sizeof buf), cases[i].want);
+  }
+  /* In a message: an integer option given 1234567.5 (was "not 1.23457e+06"). */
+  sl_config *c = sl_config_new("p.lua", 9);
+  sl_config_put_string(c, "key", "m");
+  sl_config_put_number(c, "limit", 1234567.5);
+  nproblems = 0;
+  CU_ASSERT_EQUAL(sl_config_validate(c, &demo, collect, NULL), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(problems[0], "2^63-1, not 1234567.5"));
+  sl_config_destroy(c);
 }
 
 static void test_accessors(void) {
@@ -161,6 +199,7 @@ static void test_suggest(void) {
 int suite_core_config(void) {
   CU_pSuite s = CU_add_suite("core/config", NULL, NULL);
   if (!s || !CU_add_test(s, "durations", test_durations) ||
+      !CU_add_test(s, "numbers in messages: shortest round trip", test_num_text_shortest_round_trip) ||
       !CU_add_test(s, "accessors", test_accessors) || !CU_add_test(s, "validate", test_validate) ||
       !CU_add_test(s, "suggestions", test_suggest) ||
       !CU_add_test(s, "bug: out-of-range numbers cast to int64", test_bug_out_of_range_numbers))

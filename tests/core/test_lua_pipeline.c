@@ -114,7 +114,7 @@ static void test_pipeline_options(void) {
   loaded l = load(HDR "local p = sl.pipeline { name = \"line-7\", state = \"redis\",\n"
                       "  checkpoint = \"250ms\", redis = \"redis://h:1\",\n"
                       "  kafka = { [\"bootstrap.servers\"] = \"b:9092\", [\"acks\"] = \"all\" } }\n"
-                      "p:file_source \"in.jsonl\"\n");
+                      "p:kafka_source \"telemetry\"\n");
   CU_ASSERT_EQUAL(l.g->nerrors, 0);
   CU_ASSERT_STRING_EQUAL(l.g->name, "line-7");
   CU_ASSERT_STRING_EQUAL(l.g->state, "redis");
@@ -125,7 +125,7 @@ static void test_pipeline_options(void) {
   CU_ASSERT_STRING_EQUAL(sl_config_string(k, "bootstrap.servers", ""), "b:9092");
   CU_ASSERT_STRING_EQUAL(sl_config_string(k, "acks", ""), "all");
   CU_ASSERT_EQUAL_FATAL(l.g->count, 1);
-  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[0].config, "path", ""), "in.jsonl");
+  CU_ASSERT_STRING_EQUAL(sl_config_string(l.g->nodes[0].config, "topic", ""), "telemetry");
   unload(&l);
 }
 
@@ -368,7 +368,8 @@ static void test_options_table_nested_too_deep(void) {
                       "for i = 1, 40 do o.a = {} o = o.a end\n"
                       "local p = sl.pipeline { kafka = t }\n"
                       "p:stdin_source {}:stdout_sink {}\n");
-  CU_ASSERT_EQUAL_FATAL(l.g->nerrors, 1);
+  /* (then `check` also says the kafka property 'a' is not a string) */
+  CU_ASSERT_FATAL(l.g->nerrors >= 1);
   char want[400];
   snprintf(want, sizeof want, "%s:5: option 'kafka.a.a.a", path);
   CU_ASSERT_EQUAL(strncmp(l.g->errors[0], want, strlen(want)), 0);
@@ -379,7 +380,8 @@ static void test_options_table_nested_too_deep(void) {
                "for i = 1, 31 do o.a = {} o = o.a end\n"
                "local p = sl.pipeline { kafka = t }\n"
                "p:stdin_source {}:stdout_sink {}\n");
-  CU_ASSERT_EQUAL(l.g->nerrors, 0);
+  for (size_t i = 0; i < l.g->nerrors; i++)
+    CU_ASSERT_PTR_NULL(strstr(l.g->errors[i], "nest deeper"));
   unload(&l);
 }
 
