@@ -20,4 +20,6 @@ list(APPEND SLUICE_SOURCES
   connectors/simulator.c
   connectors/webhook.c
   connectors/redis_state_meta.c
+  connectors/redis_url.c
+  connectors/redis_sentinel.c
 )
