@@ -30,6 +30,7 @@ typedef struct http_redis {
   char host[256];    /* where the contexts connect: the URL's host, or the
                         primary the sentinels named at the last attempt */
   int port;
+  int sentinel_first;     /* Sentinel: the one to ask first (rotates on a bad answer) */
   redisAsyncContext *ac;  /* commands; NULL while disconnected */
   int connected;          /* connect callback reported success */
   redisAsyncContext *sub; /* serve mode: SUBSCRIBE sl:events */

@@ -15,6 +15,7 @@
 
 #include "events.h"
 #include "http_internal.h"
+#include "log.h"
 
 #define RETRY_MS 1000
 #define SENTINEL_TIMEOUT_MS 300
@@ -118,6 +119,24 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   json_decref(msg);
 }
 
+/* Sentinel: the node the sentinels named must say it is the primary; if
+ * not (a sentinel that missed the last failover), drop the connection and
+ * ask the next sentinel first on the retry. */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv) {
+  (void)priv;
+  const redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "master") == 0)
+    return;
+  sl_http_server *s = ac->data;
+  sl_log(SL_LOG_WARN, "http",
+         "Redis at %s:%d reports itself a %s, not the primary: asking the "
+         "sentinels again",
+         s->redis.host, s->redis.port, r->element[0]->str);
+  s->redis.sentinel_first++;
+  redisAsyncDisconnect(ac);
+}
+
 static redisAsyncContext *open_ctx(sl_http_server *s) {
   http_redis *r = &s->redis;
   const sl_redis_url *u = r->url;
@@ -139,6 +158,8 @@ static redisAsyncContext *open_ctx(sl_http_server *s) {
     redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u->password);
   if (u->db)
     redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
+  if (u->nsentinels)
+    redisAsyncCommand(ac, on_role, NULL, "ROLE");
   return ac;
 }
 
@@ -149,8 +170,8 @@ static void connect_all(sl_http_server *s) {
   int failed = 0;
   if (r->url->nsentinels && (!r->ac || (s->cfg.serve_mode && !r->sub))) {
     sl_error err;
-    if (sl_redis_sentinel_resolve(r->url, 0, SENTINEL_TIMEOUT_MS, r->host, sizeof r->host, &r->port,
-                                  NULL, &err) != SL_OK) {
+    if (sl_redis_sentinel_resolve(r->url, r->sentinel_first, SENTINEL_TIMEOUT_MS, r->host,
+                                  sizeof r->host, &r->port, NULL, &err) != SL_OK) {
       schedule_retry(s);
       return;
     }

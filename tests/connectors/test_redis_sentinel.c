@@ -4,7 +4,9 @@
  * the sentinels (one of them down, an unknown primary name), checkpoints
  * that WAIT for the replica, and a failover (SENTINEL FAILOVER): a handle
  * still connected to the demoted primary must refuse to write there and
- * follow the sentinels to the new primary. Waits are bounded polls. */
+ * follow the sentinels to the new primary; a (fake) stale sentinel naming a
+ * replica is not trusted, by the worker's connections nor by the HTTP
+ * server's. Waits are bounded polls. */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../connectors/redis.h"
+#include "../../core/http_server.h"
 #include "redis_fixture.h"
 
 static rf_server primary, replica, sentinel;
@@ -226,7 +229,7 @@ static void test_failover(void) {
 /* A stale sentinel (here a fake one, which always names the old primary,
  * now a replica) is not trusted: ROLE on connect refuses the node. */
 typedef struct fake_sentinel {
-  int fd, port, target;
+  int fd, port, target, served;
   pthread_t thread;
 } fake_sentinel;
 
@@ -243,23 +246,36 @@ static void *fake_run(void *arg) {
       int len = snprintf(reply, sizeof reply, "*2\r\n$9\r\n127.0.0.1\r\n$%d\r\n%s\r\n", n, port);
       if (write(c, reply, (size_t)len) < 0)
         perror("fake sentinel");
+      __atomic_add_fetch(&f->served, 1, __ATOMIC_SEQ_CST);
     }
     close(c);
   }
 }
 
+/* A "sentinel" that answers every question with 127.0.0.1:target. */
+static int fake_start(fake_sentinel *f, int target) {
+  *f = (fake_sentinel){.target = target};
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(f->fd, 8) != 0 ||
+      getsockname(f->fd, (struct sockaddr *)&a, &len) != 0)
+    return -1;
+  f->port = ntohs(a.sin_port);
+  return pthread_create(&f->thread, NULL, fake_run, f) == 0 ? 0 : -1;
+}
+
+static void fake_stop(fake_sentinel *f) {
+  shutdown(f->fd, SHUT_RDWR);
+  close(f->fd);
+  pthread_join(f->thread, NULL);
+}
+
 static void test_replica_refused(void) {
   /* The real sentinel would undo the role changes below: stop it. */
   rf_stop(&sentinel);
-  fake_sentinel f = {.target = primary.port}; /* demoted by test_failover */
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  f.fd = socket(AF_INET, SOCK_STREAM, 0);
-  CU_ASSERT_EQUAL_FATAL(bind(f.fd, (struct sockaddr *)&a, sizeof a), 0);
-  CU_ASSERT_EQUAL_FATAL(listen(f.fd, 8), 0);
-  CU_ASSERT_EQUAL_FATAL(getsockname(f.fd, (struct sockaddr *)&a, &len), 0);
-  f.port = ntohs(a.sin_port);
-  CU_ASSERT_EQUAL_FATAL(pthread_create(&f.thread, NULL, fake_run, &f), 0);
+  fake_sentinel f;
+  CU_ASSERT_EQUAL_FATAL(fake_start(&f, primary.port), 0); /* demoted by test_failover */
   char u[128], got[64], cmd[64];
   snprintf(u, sizeof u, "redis+sentinel://127.0.0.1:%d/mymaster", f.port);
   sl_error err;
@@ -304,9 +320,57 @@ static void test_replica_refused(void) {
   sl_checkpoint_free(cp);
   sl_redis_free(r);
   sl_redis_free(w);
-  shutdown(f.fd, SHUT_RDWR);
-  close(f.fd);
-  pthread_join(f.thread, NULL);
+  fake_stop(&f);
+}
+
+/* One HTTP request; the status code, or -1. */
+static int http_status(int port, const char *path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char req[256], resp[512] = "";
+  int st = -1;
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      write(fd, req, strlen(req)) == (ssize_t)strlen(req) && read(fd, resp, sizeof resp - 1) > 0)
+    sscanf(resp, "HTTP/1.%*d %d", &st);
+  if (fd >= 0)
+    close(fd);
+  return st;
+}
+
+/* The HTTP server's async connections: a node that says it is a replica is
+ * dropped (never answers /readyz), the sentinels are asked again, and the
+ * primary they name next is used. */
+static void test_http_follows_sentinels(void) {
+  fake_sentinel f;
+  CU_ASSERT_EQUAL_FATAL(fake_start(&f, primary.port), 0); /* a replica now */
+  char u[128];
+  snprintf(u, sizeof u, "redis+sentinel://127.0.0.1:%d/mymaster", f.port);
+  sl_http_config cfg = {.listen = "127.0.0.1:0",
+                        .api_token = "",
+                        .redis_url = u,
+                        .rate_per_sec = -1,
+                        .serve_mode = 1};
+  sl_error err;
+  sl_http_server *s = sl_http_start(&cfg, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  /* Asked three times: the first two answers were refused by ROLE. */
+  for (int i = 0; i < 100 && __atomic_load_n(&f.served, __ATOMIC_SEQ_CST) < 3; i++)
+    pause_ms(100);
+  CU_ASSERT(__atomic_load_n(&f.served, __ATOMIC_SEQ_CST) >= 3);
+  CU_ASSERT_EQUAL(http_status(sl_http_port(s), "/readyz"), 503);
+  __atomic_store_n(&f.target, replica.port, __ATOMIC_SEQ_CST); /* the real primary */
+  int st = -1;
+  for (int i = 0; i < 100 && st != 200; i++) {
+    st = http_status(sl_http_port(s), "/readyz");
+    if (st != 200)
+      pause_ms(100);
+  }
+  CU_ASSERT_EQUAL(st, 200);
+  sl_http_stop(s);
+  fake_stop(&f);
 }
 
 int suite_connectors_redis_sentinel(void) {
@@ -317,5 +381,6 @@ int suite_connectors_redis_sentinel(void) {
   CU_add_test(s, "checkpoints WAIT for the replica", test_checkpoint_waits_for_replica);
   CU_add_test(s, "failover: refuse the demoted node, follow the sentinels", test_failover);
   CU_add_test(s, "a node that reports itself a replica is refused", test_replica_refused);
+  CU_add_test(s, "the HTTP API follows the sentinels", test_http_follows_sentinels);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
