@@ -109,6 +109,12 @@ int sl_redis_check_primary(sl_redis *r, sl_error *err) {
   size_t lens[1] = {4};
   redisReply *rep;
   int rc = sl_redis_run(r, 1, argv, lens, &rep, "ROLE (is this node the primary?)", err);
+  if (rc == SL_ERR_INVALID) /* NOPERM: ROLE is in @dangerous */
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis at %s refused ROLE, which sluice runs behind Sentinel to make sure "
+                        "it writes to the primary: allow it to the ACL user (+role; see "
+                        "docs/state.md, \"Redis Sentinel\")",
+                        sl_redis_describe(r));
   if (rc != SL_OK)
     return rc;
   if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
@@ -141,6 +147,11 @@ int sl_redis_wait_replicas(sl_redis *r, const char *what, sl_error *err) {
   size_t lens[3] = {4, strlen(n), strlen(ms)};
   redisReply *rep;
   int rc = sl_redis_run(r, 3, argv, lens, &rep, "WAIT for replicas", err);
+  if (rc == SL_ERR_INVALID) /* NOPERM: WAIT is in @dangerous */
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "Redis at %s refused WAIT, which wait_replicas in SLUICE_REDIS_URL needs: "
+                        "allow it to the ACL user (+wait; see docs/state.md, \"Redis Sentinel\")",
+                        sl_redis_describe(r));
   if (rc != SL_OK)
     return rc;
   long long acked = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;

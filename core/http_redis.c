@@ -133,7 +133,7 @@ static void on_role(redisAsyncContext *ac, void *reply, void *priv) {
          "Redis at %s:%d reports itself a %s, not the primary: asking the "
          "sentinels again",
          s->redis.host, s->redis.port, r->element[0]->str);
-  s->redis.sentinel_first++;
+  s->redis.sentinel_first = (s->redis.sentinel_first + 1) % s->redis.url->nsentinels;
   redisAsyncDisconnect(ac);
 }
 

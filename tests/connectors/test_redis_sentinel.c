@@ -373,6 +373,31 @@ static void test_http_follows_sentinels(void) {
   fake_stop(&f);
 }
 
+/* ROLE and WAIT are in @dangerous, which a locked-down ACL user lacks: a
+ * configuration error that names the permission, not a retry forever. */
+static void test_acl_without_role_or_wait(void) {
+  char got[64], u[256];
+  CU_ASSERT_EQUAL_FATAL(
+      raw(replica.port, "ACL SETUSER norole on >pw ~* &* +@all -role", got, sizeof got), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      raw(replica.port, "ACL SETUSER nowait on >pw ~* &* +@all -wait", got, sizeof got), 0);
+  fake_sentinel f;
+  CU_ASSERT_EQUAL_FATAL(fake_start(&f, replica.port), 0); /* the primary now */
+  sl_error err;
+  snprintf(u, sizeof u, "redis+sentinel://norole:pw@127.0.0.1:%d/mymaster", f.port);
+  sl_redis *r = sl_redis_new(u, NULL, &err);
+  CU_ASSERT_EQUAL(sl_redis_connect(r, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "+role"));
+  sl_redis_free(r);
+  snprintf(u, sizeof u, "redis+sentinel://nowait:pw@127.0.0.1:%d/mymaster?wait_replicas=1", f.port);
+  r = sl_redis_new(u, NULL, &err);
+  int64_t epoch;
+  CU_ASSERT_EQUAL(sl_state_acquire_epoch(r, "sp", "t", 1, &epoch, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "+wait"));
+  sl_redis_free(r);
+  fake_stop(&f);
+}
+
 int suite_connectors_redis_sentinel(void) {
   CU_pSuite s = CU_add_suite("connectors_redis_sentinel", setup, teardown);
   if (!s)
@@ -382,5 +407,7 @@ int suite_connectors_redis_sentinel(void) {
   CU_add_test(s, "failover: refuse the demoted node, follow the sentinels", test_failover);
   CU_add_test(s, "a node that reports itself a replica is refused", test_replica_refused);
   CU_add_test(s, "the HTTP API follows the sentinels", test_http_follows_sentinels);
+  CU_add_test(s, "an ACL without ROLE or WAIT is a configuration error",
+              test_acl_without_role_or_wait);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
