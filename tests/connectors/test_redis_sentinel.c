@@ -134,6 +134,34 @@ static void test_resolve(void) {
 static int64_t last_epoch;
 
 /* A new epoch (INCR) and a checkpoint of state w/k = val at offset 42. */
+/* Sentinels that require a password: sentinel_password in the URL. */
+static void test_sentinel_password(void) {
+  rf_server ps;
+  rf_opts o = {.sentinel_of = primary.port, .password = "s3nt"};
+  CU_ASSERT_EQUAL_FATAL(rf_start(&ps, &o), 0);
+  char u[256], host[256];
+  sl_redis_url p;
+  sl_error err;
+  int port = 0;
+  snprintf(u, sizeof u, "redis+sentinel://127.0.0.1:%d/mymaster?sentinel_password=s3nt", ps.port);
+  CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse(u, &p, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_redis_sentinel_resolve(&p, 0, 500, host, sizeof host, &port, NULL, &err),
+                  SL_OK);
+  CU_ASSERT_EQUAL(port, primary.port);
+  /* Wrong or missing: a configuration error, the password never echoed. */
+  snprintf(u, sizeof u, "redis+sentinel://127.0.0.1:%d/mymaster?sentinel_password=wr0ng", ps.port);
+  CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse(u, &p, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_redis_sentinel_resolve(&p, 0, 500, host, sizeof host, &port, NULL, &err),
+                  SL_ERR_INVALID);
+  CU_ASSERT_PTR_NULL(strstr(err.message, "wr0ng"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "sentinel_password"));
+  snprintf(u, sizeof u, "redis+sentinel://127.0.0.1:%d/mymaster", ps.port);
+  CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse(u, &p, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_redis_sentinel_resolve(&p, 0, 500, host, sizeof host, &port, NULL, &err),
+                  SL_ERR_INVALID);
+  rf_stop(&ps);
+}
+
 static int stage(sl_checkpoint *cp, sl_redis *r, const char *val, sl_error *err) {
   int rc = sl_state_acquire_epoch(r, "sp", "t", 0, &last_epoch, err);
   if (rc != SL_OK)
@@ -403,6 +431,7 @@ int suite_connectors_redis_sentinel(void) {
   if (!s)
     return -1;
   CU_add_test(s, "asking the sentinels for the primary", test_resolve);
+  CU_add_test(s, "sentinels with a password", test_sentinel_password);
   CU_add_test(s, "checkpoints WAIT for the replica", test_checkpoint_waits_for_replica);
   CU_add_test(s, "failover: refuse the demoted node, follow the sentinels", test_failover);
   CU_add_test(s, "a node that reports itself a replica is refused", test_replica_refused);
