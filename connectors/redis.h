@@ -35,18 +35,48 @@
 
 typedef struct sl_redis sl_redis;
 
-/* A parsed SLUICE_REDIS_URL: redis://[user[:password]@]host[:port][/db]
- * and redis://:password@host. */
-typedef struct sl_redis_url {
+#define SL_REDIS_MAX_SENTINELS 8
+
+typedef struct sl_redis_addr {
   char host[256];
-  int port;           /* default 6379 */
+  int port;
+} sl_redis_addr;
+
+/* A parsed SLUICE_REDIS_URL (connectors/redis_url.c):
+ *   redis://[user[:password]@]host[:port][/db][?params]
+ *   redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/primary[/db][?params]
+ * params: wait_replicas=N, wait_timeout_ms=M, sentinel_password=P. */
+typedef struct sl_redis_url {
+  char host[256];     /* redis://: the server; empty with Sentinel */
+  int port;           /* default 6379; 0 with Sentinel */
   int db;             /* default 0 */
   char user[128];     /* empty: no ACL user (AUTH password, or no AUTH) */
-  char password[256]; /* empty: no AUTH */
+  char password[256]; /* empty: no AUTH (of the data nodes, not the sentinels) */
+  /* redis+sentinel://: the sentinels (default port 26379), asked in turn for
+   * the address of the primary named `primary`. nsentinels == 0: redis://. */
+  sl_redis_addr sentinels[SL_REDIS_MAX_SENTINELS];
+  int nsentinels;
+  char primary[128];
+  char sentinel_password[256]; /* empty: no AUTH to the sentinels */
+  /* After each checkpoint (and epoch) write, WAIT for this many replicas to
+   * acknowledge it, at most wait_timeout_ms (default 1000); 0: no WAIT. */
+  int wait_replicas;
+  int wait_timeout_ms;
 } sl_redis_url;
 
 /* Parse `url`; the error message never contains the password. */
 int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err);
+
+/* Ask the sentinels of `u` (a redis+sentinel:// URL), in turn from index
+ * `first` (modulo their number), for the address of the primary; each gets
+ * `timeout_ms` to connect and to answer. SL_OK with host (cap bytes) and
+ * *port, and *used (may be NULL) the index of the sentinel that answered;
+ * SL_ERR_UNAVAILABLE when none answered (retry: a failover may be under
+ * way); SL_ERR_INVALID when every one answered that it does not know the
+ * primary or refused sentinel_password. Blocks up to about
+ * 2 * timeout_ms per sentinel (connectors/redis_sentinel.c). */
+int sl_redis_sentinel_resolve(const sl_redis_url *u, int first, int timeout_ms, char *host,
+                              size_t cap, int *port, int *used, sl_error *err);
 
 typedef struct sl_redis_opts {
   int connect_timeout_ms; /* <= 0: 1000 */

@@ -440,9 +440,13 @@ int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fence
     if (cp->parts[i].staged)
       idx[n++] = i;
   int rc = SL_OK;
+  /* Behind Sentinel, a checkpoint goes to a node that says it is the
+   * primary now, not merely when we connected (SPEC 7, docs/state.md). */
+  if (sl_redis_url_of(r)->nsentinels)
+    rc = sl_redis_check_primary(r, err);
   /* Two passes at most: the second only when Redis lost the script
    * (SCRIPT FLUSH, a failover to a replica without it). */
-  for (int pass = 0; pass < 2 && n; pass++) {
+  for (int pass = 0; pass < 2 && n && rc == SL_OK; pass++) {
     rc = sl_redis_state_ready(r, err);
     if (rc != SL_OK)
       break;
@@ -462,6 +466,10 @@ int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fence
   }
   if (rc == SL_OK && n)
     rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis keeps losing the checkpoint script");
+  /* Not done until the replicas have it (wait_replicas): a failover would
+   * otherwise lose it. Retrying the whole checkpoint is idempotent. */
+  if (rc == SL_OK)
+    rc = sl_redis_wait_replicas(r, "the checkpoint", err);
   free(idx);
   if (fenced)
     *fenced = cp->fenced;
@@ -494,10 +502,13 @@ int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic,
   sl_buf_free(&key);
   if (rc != SL_OK)
     return rc;
-  if (rep->type != REDIS_REPLY_INTEGER)
-    rc = sl_error_set(err, SL_ERR_INTERNAL, "unexpected reply to INCR of the epoch");
-  else
-    *epoch = rep->integer;
+  int64_t e = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
   freeReplyObject(rep);
+  if (!e)
+    return sl_error_set(err, SL_ERR_INTERNAL, "unexpected reply to INCR of the epoch");
+  /* An epoch lost in a failover would fence our own checkpoints. */
+  rc = sl_redis_wait_replicas(r, "the partition epoch", err);
+  if (rc == SL_OK)
+    *epoch = e;
   return rc;
 }

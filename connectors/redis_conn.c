@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The Redis connection: SLUICE_REDIS_URL parsing, connecting with bounded
+/* The Redis connection: connecting with bounded
  * timeouts, AUTH/SELECT, reconnection with exponential backoff and jitter
  * (reported, never slept), classification of failures into retriable
  * (SL_ERR_UNAVAILABLE) and configuration errors (SL_ERR_INVALID), and the
  * once-per-connection preparation for checkpoints (script load and the
- * redis/redis#14541 ACL check). Passwords never appear in messages. */
-#include <ctype.h>
+ * redis/redis#14541 ACL check). With a redis+sentinel:// URL every
+ * connection asks the sentinels for the primary and checks its ROLE first
+ * (redis_sentinel.c). Passwords never appear in messages. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,12 @@
 struct sl_redis {
   sl_redis_url url;
   sl_redis_opts opts;
-  redisContext *ctx;  /* NULL while disconnected */
-  char describe[512]; /* URL without the password */
-  int failures;       /* consecutive failed connection attempts */
+  redisContext *ctx;    /* NULL while disconnected */
+  char describe[512];   /* URL without the password (+ the primary found) */
+  size_t describe_base; /* length of the URL part of `describe` */
+  int sentinel_first;   /* Sentinel: the sentinel to ask first next time */
+  int stale;            /* a READONLY/MASTERDOWN reply: reconnect before use */
+  int failures;         /* consecutive failed connection attempts */
   int64_t next_attempt_ms;
   uint32_t rng;
   sl_error last_err; /* why the last attempt failed */
@@ -28,127 +32,6 @@ struct sl_redis {
 };
 
 extern const char sl_redis_checkpoint_lua[]; /* redis_checkpoint.c */
-
-/* ---- URL ----------------------------------------------------------------- */
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = tolower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode [s, s+n) into dst (size cap). -1 when too long or bad. */
-static int pct_decode(const char *s, size_t n, char *dst, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int c = (unsigned char)s[i];
-    if (c == '%') {
-      if (i + 2 >= n)
-        return -1;
-      int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-      if (h < 0 || l < 0 || (h == 0 && l == 0))
-        return -1;
-      c = h * 16 + l;
-      i += 2;
-    }
-    if (o + 1 >= cap)
-      return -1;
-    dst[o++] = (char)c;
-  }
-  dst[o] = '\0';
-  return 0;
-}
-
-static int parse_uint(const char *s, size_t n, long max, long *out) {
-  if (n == 0 || n > 10)
-    return -1;
-  long v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)s[i]))
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  if (v > max)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
-  static const char scheme[] = "redis://";
-  memset(out, 0, sizeof *out);
-  out->port = 6379;
-  if (!url)
-    return sl_error_set(err, SL_ERR_INVALID, "no Redis URL given");
-  if (strncmp(url, "rediss://", 9) == 0)
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "Redis URL: TLS (rediss://) is not supported by this build (hiredis 0.14 "
-                        "has no TLS); reach Redis through a TLS tunnel such as stunnel");
-  if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "Redis URL must start with redis:// (expected "
-                        "redis://[user[:password]@]host[:port][/db])");
-  const char *p = url + sizeof scheme - 1;
-  const char *end = p + strcspn(p, "/?#");
-  const char *at = NULL;
-  for (const char *q = p; q < end; q++)
-    if (*q == '@')
-      at = q; /* the last '@': passwords may contain one when not escaped */
-  if (at) {
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *uend = colon ? colon : at;
-    if (pct_decode(p, (size_t)(uend - p), out->user, sizeof out->user) != 0)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long user name");
-    if (colon &&
-        pct_decode(colon + 1, (size_t)(at - colon - 1), out->password, sizeof out->password) != 0)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad or too long password");
-    if (colon && !out->password[0])
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: empty password after ':'");
-    p = at + 1;
-  }
-  const char *hend;
-  if (*p == '[') { /* [IPv6] */
-    const char *rb = memchr(p, ']', (size_t)(end - p));
-    if (!rb)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing ']' after IPv6 host");
-    if ((size_t)(rb - p - 1) >= sizeof out->host || rb == p + 1)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad IPv6 host");
-    memcpy(out->host, p + 1, (size_t)(rb - p - 1));
-    hend = rb + 1;
-  } else {
-    hend = memchr(p, ':', (size_t)(end - p));
-    if (!hend)
-      hend = end;
-    if (hend == p)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing host");
-    if ((size_t)(hend - p) >= sizeof out->host)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: host name too long");
-    memcpy(out->host, p, (size_t)(hend - p));
-  }
-  if (hend < end) {
-    long port;
-    if (*hend != ':' || parse_uint(hend + 1, (size_t)(end - hend - 1), 65535, &port) != 0 ||
-        port == 0)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad port (expected 1-65535)");
-    out->port = (int)port;
-  }
-  if (*end == '/') {
-    const char *d = end + 1;
-    size_t n = strcspn(d, "?#");
-    long db = 0;
-    if (n && parse_uint(d, n, 1000000, &db) != 0)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad database number after '/'");
-    out->db = (int)db;
-    end = d + n;
-  }
-  if (*end)
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "Redis URL: unexpected '%c...' (expected "
-                        "redis://[user[:password]@]host[:port][/db])",
-                        *end);
-  return SL_OK;
-}
 
 /* ---- backoff ----------------------------------------------------------- */
 
@@ -180,11 +63,33 @@ int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng) 
 
 static void describe(sl_redis *r) {
   const sl_redis_url *u = &r->url;
-  int v6 = strchr(u->host, ':') != NULL;
-  snprintf(r->describe, sizeof r->describe, "redis://%s%s%s%s%s:%d/%d", u->user,
-           u->user[0] ? "@" : (u->password[0] ? ":***@" : ""), v6 ? "[" : "", u->host,
-           v6 ? "]" : "", u->port, u->db);
+  const char *cred = u->user[0] ? "@" : (u->password[0] ? ":***@" : "");
+  if (!u->nsentinels) {
+    int v6 = strchr(u->host, ':') != NULL;
+    snprintf(r->describe, sizeof r->describe, "redis://%s%s%s%s%s:%d/%d", u->user, cred,
+             v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->db);
+  } else {
+    size_t n =
+        (size_t)snprintf(r->describe, sizeof r->describe, "redis+sentinel://%s%s", u->user, cred);
+    for (int i = 0; i < u->nsentinels && n < sizeof r->describe; i++) {
+      int v6 = strchr(u->sentinels[i].host, ':') != NULL;
+      n += (size_t)snprintf(r->describe + n, sizeof r->describe - n, "%s%s%s%s:%d", i ? "," : "",
+                            v6 ? "[" : "", u->sentinels[i].host, v6 ? "]" : "",
+                            u->sentinels[i].port);
+    }
+    if (n < sizeof r->describe)
+      snprintf(r->describe + n, sizeof r->describe - n, "/%s/%d", u->primary, u->db);
+  }
+  r->describe_base = strlen(r->describe);
 }
+
+/* Sentinel: "... (primary host:port)" after the URL, once known. */
+static void describe_primary(sl_redis *r, const char *host, int port) {
+  size_t n = r->describe_base;
+  snprintf(r->describe + n, sizeof r->describe - n, " (primary %s:%d)", host, port);
+}
+
+const sl_redis_url *sl_redis_url_of(const sl_redis *r) { return &r->url; }
 
 sl_redis *sl_redis_new(const char *url, const sl_redis_opts *opts, sl_error *err) {
   sl_redis *r = calloc(1, sizeof *r);
@@ -249,6 +154,8 @@ int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, s
                         "Redis at %s refused %s: %.200s (check the user, password and ACL "
                         "permissions in SLUICE_REDIS_URL)",
                         r->describe, what, m);
+  if (starts(m, "READONLY") || starts(m, "MASTERDOWN"))
+    r->stale = 1; /* a replica now (failover): reconnect, via the sentinels if any */
   if (starts(m, "LOADING") || starts(m, "BUSY") || starts(m, "TRYAGAIN") ||
       starts(m, "MASTERDOWN") || starts(m, "CLUSTERDOWN") || starts(m, "READONLY") ||
       starts(m, "MISCONF"))
@@ -317,11 +224,24 @@ static int simple(sl_redis *r, int argc, const char **argv, const char *what, sl
 }
 
 int sl_redis_connect(sl_redis *r, sl_error *err) {
+  if (r->ctx && r->stale)
+    sl_redis_disconnect(r);
   if (r->ctx)
     return SL_OK;
   int ms = r->opts.connect_timeout_ms;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-  redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, tv);
+  const char *host = r->url.host;
+  int port = r->url.port, used = 0;
+  char primary[256];
+  if (r->url.nsentinels) {
+    int rc = sl_redis_sentinel_resolve(&r->url, r->sentinel_first, ms, primary, sizeof primary,
+                                       &port, &used, err);
+    if (rc != SL_OK)
+      return rc;
+    host = primary;
+    describe_primary(r, host, port);
+  }
+  redisContext *c = redisConnectWithTimeout(host, port, tv);
   if (!c)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory connecting to Redis");
   if (c->err) {
@@ -336,6 +256,7 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
   redisEnableKeepAlive(c);
   r->ctx = c;
   r->state_ready = 0;
+  r->stale = 0;
   int rc = SL_OK;
   if (r->url.password[0] || r->url.user[0]) {
     const char *argv[3] = {"AUTH", r->url.user, r->url.password};
@@ -354,6 +275,10 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
     const char *argv[1] = {"PING"};
     rc = simple(r, 1, argv, "PING", err);
   }
+  /* A sentinel that has not seen the failover yet names the old primary,
+   * now a replica: ask another one first next time. */
+  if (rc == SL_OK && r->url.nsentinels && (rc = sl_redis_check_primary(r, err)) != SL_OK)
+    r->sentinel_first = used + 1;
   if (rc != SL_OK)
     sl_redis_disconnect(r);
   return rc;
@@ -367,6 +292,8 @@ int sl_redis_ping(sl_redis *r, sl_error *err) {
 int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
   if (retry_in_ms)
     *retry_in_ms = 0;
+  if (r->ctx && r->stale)
+    sl_redis_disconnect(r);
   if (r->ctx)
     return SL_OK;
   if (r->failures > 0 && now_ms < r->next_attempt_ms) {
@@ -396,7 +323,7 @@ int sl_redis_ensure(sl_redis *r, int64_t now_ms, int64_t *retry_in_ms, sl_error 
 }
 
 redisContext *sl_redis_ctx(sl_redis *r, sl_error *err) {
-  if (!r->ctx && sl_redis_connect(r, err) != SL_OK)
+  if ((!r->ctx || r->stale) && sl_redis_connect(r, err) != SL_OK)
     return NULL;
   return r->ctx;
 }
@@ -494,7 +421,7 @@ static int check_aof_acl(sl_redis *r, sl_error *err) {
 }
 
 int sl_redis_state_ready(sl_redis *r, sl_error *err) {
-  if (r->ctx && r->state_ready)
+  if (r->ctx && r->state_ready && !r->stale)
     return SL_OK;
   if (!sl_redis_ctx(r, err))
     return err ? err->code : SL_ERR_UNAVAILABLE;

@@ -38,6 +38,19 @@ const char *sl_redis_script_sha(const sl_redis *r);
 /* Forget that the script is loaded (after NOSCRIPT). */
 void sl_redis_script_lost(sl_redis *r);
 
+/* The parsed URL of `r` (owned by `r`). */
+const sl_redis_url *sl_redis_url_of(const sl_redis *r);
+
+/* ROLE: SL_OK when the connected node is the primary; otherwise the
+ * connection is dropped (the next one asks the sentinels again) and
+ * SL_ERR_UNAVAILABLE returned (redis_sentinel.c). */
+int sl_redis_check_primary(sl_redis *r, sl_error *err);
+
+/* WAIT for the URL's wait_replicas after a write (`what`, for the message);
+ * SL_OK at once when wait_replicas is 0. SL_ERR_UNAVAILABLE when fewer
+ * replicas acknowledged within wait_timeout_ms (redis_sentinel.c). */
+int sl_redis_wait_replicas(sl_redis *r, const char *what, sl_error *err);
+
 /* "sl:{P:T:N}:" into `b` (reset first). */
 int sl_redis_partition_prefix(sl_buf *b, const char *pipeline, const char *topic,
                               int32_t partition);

@@ -26,4 +26,6 @@ list(APPEND SLUICE_SOURCES
   connectors/tables.c
   connectors/table_file.c
   connectors/table_kafka.c
+  connectors/redis_url.c
+  connectors/redis_sentinel.c
 )

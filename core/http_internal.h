@@ -13,6 +13,7 @@
 
 #include "http_server.h"
 #include "metrics.h"
+#include "redis.h"
 
 typedef struct sse_client sse_client;
 
@@ -25,10 +26,11 @@ typedef struct http_conn {
 typedef struct rate_bucket rate_bucket;
 
 typedef struct http_redis {
-  char *host;
+  sl_redis_url *url; /* parsed SLUICE_REDIS_URL (redis.h); password wiped on free */
+  char host[256];    /* where the contexts connect: the URL's host, or the
+                        primary the sentinels named at the last attempt */
   int port;
-  char *password; /* NULL when none */
-  int db;
+  int sentinel_first;     /* Sentinel: the one to ask first (rotates on a bad answer) */
   redisAsyncContext *ac;  /* commands; NULL while disconnected */
   int connected;          /* connect callback reported success */
   redisAsyncContext *sub; /* serve mode: SUBSCRIBE sl:events */

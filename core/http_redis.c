@@ -3,59 +3,22 @@
  * the server's event_base for API reads (commands pipeline on one socket and
  * never block the loop), plus in serve mode a second one subscribed to
  * `sl:events` that relays each message to the event bus. Both reconnect every
- * second while Redis is away; meanwhile API reads answer 503. */
+ * second while Redis is away; meanwhile API reads answer 503. With a
+ * redis+sentinel:// URL each (re)connection first asks the sentinels for the
+ * primary (a short blocking exchange, bounded by SENTINEL_TIMEOUT_MS per
+ * sentinel), so after a failover both follow the new primary. */
 #include <hiredis/adapters/libevent.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
 #include "http_internal.h"
+#include "log.h"
 
 #define RETRY_MS 1000
-
-static int parse_url(http_redis *r, const char *url, sl_error *err) {
-  const char *p = url;
-  if (strncmp(p, "redis://", 8) != 0)
-    goto bad;
-  p += 8;
-  const char *at = strchr(p, '@');
-  if (at) {
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *pw = colon ? colon + 1 : p;
-    if (at > pw && !(r->password = strndup(pw, (size_t)(at - pw))))
-      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    p = at + 1;
-  }
-  size_t hl = strcspn(p, ":/");
-  r->host = hl ? strndup(p, hl) : strdup("127.0.0.1");
-  if (!r->host)
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  p += hl;
-  r->port = 6379;
-  if (*p == ':') {
-    char *end;
-    long port = strtol(p + 1, &end, 10);
-    if (end == p + 1 || port <= 0 || port > 65535)
-      goto bad;
-    r->port = (int)port;
-    p = end;
-  }
-  if (*p == '/' && p[1]) {
-    char *end;
-    long db = strtol(p + 1, &end, 10);
-    if (*end || db < 0)
-      goto bad;
-    r->db = (int)db;
-  } else if (*p && strcmp(p, "/") != 0) {
-    goto bad;
-  }
-  return SL_OK;
-bad:
-  return sl_error_set(err, SL_ERR_INVALID,
-                      "invalid Redis URL '%s' (expected redis://[:password@]host[:port][/db])",
-                      url);
-}
+#define SENTINEL_TIMEOUT_MS 300
 
 static void connect_all(sl_http_server *s);
 
@@ -156,8 +119,27 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   json_decref(msg);
 }
 
+/* Sentinel: the node the sentinels named must say it is the primary; if
+ * not (a sentinel that missed the last failover), drop the connection and
+ * ask the next sentinel first on the retry. */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv) {
+  (void)priv;
+  const redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "master") == 0)
+    return;
+  sl_http_server *s = ac->data;
+  sl_log(SL_LOG_WARN, "http",
+         "Redis at %s:%d reports itself a %s, not the primary: asking the "
+         "sentinels again",
+         s->redis.host, s->redis.port, r->element[0]->str);
+  s->redis.sentinel_first = (s->redis.sentinel_first + 1) % s->redis.url->nsentinels;
+  redisAsyncDisconnect(ac);
+}
+
 static redisAsyncContext *open_ctx(sl_http_server *s) {
   http_redis *r = &s->redis;
+  const sl_redis_url *u = r->url;
   redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
   if (!ac)
     return NULL;
@@ -170,10 +152,14 @@ static redisAsyncContext *open_ctx(sl_http_server *s) {
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   /* Queued before anything else, so they run first on the new socket. */
-  if (r->password)
-    redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->password);
-  if (r->db)
-    redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->db);
+  if (u->user[0] && u->password[0])
+    redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", u->user, u->password);
+  else if (u->password[0])
+    redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u->password);
+  if (u->db)
+    redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
+  if (u->nsentinels)
+    redisAsyncCommand(ac, on_role, NULL, "ROLE");
   return ac;
 }
 
@@ -182,6 +168,14 @@ static void connect_all(sl_http_server *s) {
   if (r->stopping)
     return;
   int failed = 0;
+  if (r->url->nsentinels && (!r->ac || (s->cfg.serve_mode && !r->sub))) {
+    sl_error err;
+    if (sl_redis_sentinel_resolve(r->url, r->sentinel_first, SENTINEL_TIMEOUT_MS, r->host,
+                                  sizeof r->host, &r->port, NULL, &err) != SL_OK) {
+      schedule_retry(s);
+      return;
+    }
+  }
   if (!r->ac && !(r->ac = open_ctx(s)))
     failed = 1;
   if (s->cfg.serve_mode && !r->sub) {
@@ -196,7 +190,15 @@ static void connect_all(sl_http_server *s) {
 }
 
 int http_redis_init(sl_http_server *s, sl_error *err) {
-  return parse_url(&s->redis, s->redis_url, err);
+  http_redis *r = &s->redis;
+  if (!(r->url = calloc(1, sizeof *r->url)))
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  int rc = sl_redis_url_parse(s->redis_url, r->url, err);
+  if (rc != SL_OK)
+    return rc;
+  snprintf(r->host, sizeof r->host, "%s", r->url->host);
+  r->port = r->url->port;
+  return SL_OK;
 }
 
 void http_redis_start(sl_http_server *s) {
@@ -231,6 +233,14 @@ void http_redis_free(sl_http_server *s) {
   if (r->retry)
     event_free(r->retry);
   r->retry = NULL;
-  free(r->host);
-  free(r->password);
+  if (r->url) { /* the password must not linger in freed memory */
+    volatile char *pw = r->url->password;
+    for (size_t i = 0; i < sizeof r->url->password; i++)
+      pw[i] = 0;
+    pw = r->url->sentinel_password;
+    for (size_t i = 0; i < sizeof r->url->sentinel_password; i++)
+      pw[i] = 0;
+  }
+  free(r->url);
+  r->url = NULL;
 }

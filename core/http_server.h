@@ -22,8 +22,8 @@ typedef struct sl_http_config {
   const char *token_file; /* file whose first line is the token (used when api_token NULL) */
   const char *tls_cert;   /* PEM certificate chain; with tls_key, serve HTTPS only */
   const char *tls_key;    /* PEM private key */
-  const char *redis_url;  /* redis://[:password@]host[:port][/db]; NULL = $SLUICE_REDIS_URL
-                             or redis://127.0.0.1:6379 */
+  const char *redis_url;  /* redis://... or redis+sentinel://... (connectors/redis.h);
+                             NULL = $SLUICE_REDIS_URL or redis://127.0.0.1:6379 */
   const char *const *pipelines; /* pipeline names whose sl:alerts:<name> are listed */
   size_t npipelines;
   int serve_mode; /* `sluice serve`: relay Redis pub/sub `sl:events` to SSE clients

@@ -50,6 +50,17 @@ static int write_conf(rf_server *s, const rf_opts *o) {
     fprintf(f, "requirepass %s\n", o->password);
   if (o && o->default_acl)
     fprintf(f, "user default %s\n", o->default_acl);
+  if (!(o && o->sentinel_of)) /* replicas attach at once, not after 5 s */
+    fprintf(f, "repl-diskless-sync-delay 0\n");
+  if (o && o->replicaof)
+    fprintf(f, "replicaof 127.0.0.1 %d\n", o->replicaof);
+  if (o && o->sentinel_of)
+    fprintf(f,
+            "sentinel monitor mymaster 127.0.0.1 %d %d\n"
+            "sentinel down-after-milliseconds mymaster 500\n"
+            "sentinel failover-timeout mymaster 3000\n",
+            o->sentinel_of, o->quorum > 0 ? o->quorum : 1);
+  s->sentinel = o && o->sentinel_of;
   return fclose(f);
 }
 
@@ -90,7 +101,10 @@ static int spawn(rf_server *s) {
       dup2(null, 1);
       dup2(null, 2);
     }
-    execlp("redis-server", "redis-server", s->conf, (char *)NULL);
+    if (s->sentinel)
+      execlp("redis-server", "redis-server", s->conf, "--sentinel", (char *)NULL);
+    else
+      execlp("redis-server", "redis-server", s->conf, (char *)NULL);
     _exit(127);
   }
   s->pid = pid;

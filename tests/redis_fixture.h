@@ -15,13 +15,19 @@ typedef struct rf_opts {
   const char *password;    /* its password (also `requirepass` when no user) */
   const char *user_rules;  /* ACL rules of `user` (default "~* &* +@all") */
   const char *default_acl; /* rules of the `default` user, e.g. "off nopass -@all" */
+  int replicaof;           /* a replica of the server on this loopback port */
+  /* A sentinel (redis-server --sentinel) monitoring the primary on this port
+   * as "mymaster" with quorum `quorum` (default 1), down after 500 ms. */
+  int sentinel_of;
+  int quorum;
 } rf_opts;
 
 typedef struct rf_server {
   char dir[128];
   char conf[160];
   int port;
-  pid_t pid; /* 0 when not running */
+  pid_t pid;    /* 0 when not running */
+  int sentinel; /* started with --sentinel */
 } rf_server;
 
 /* Start a server; 0 on success (it answers PING or NOAUTH), -1 otherwise

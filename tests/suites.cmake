@@ -70,3 +70,5 @@ sluice_suite(connectors_table_kafka connectors/test_table_kafka.c LABELS integra
 sluice_suite(core_table_decl core/test_table_decl.c)
 sluice_suite(connectors_table_file connectors/test_table_file.c)
 sluice_suite(core_graph_check core/test_graph_check.c)
+sluice_suite(connectors_redis_url connectors/test_redis_url.c)
+sluice_suite(connectors_redis_sentinel connectors/test_redis_sentinel.c LABELS integration)
