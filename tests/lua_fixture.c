@@ -26,20 +26,37 @@ void lf_write(const char *dir, const char *name, const char *text) {
   fclose(fp);
 }
 
-lf_loaded lf_load(const char *dir, const char *text) {
+lf_loaded lf_load_reg(const char *dir, const char *text, sl_registry *reg) {
   lf_loaded l = {0};
   lf_write(dir, "p.lua", text);
   snprintf(l.path, sizeof l.path, "%s/p.lua", dir);
   sl_error err;
   sl_error_clear(&err);
-  l.reg = sl_registry_new_builtin(&err);
+  l.reg = reg ? reg : sl_registry_new_builtin(&err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
   l.g = sl_lua_load_pipeline(l.path, NULL, 0, l.reg, &l.lua, &err);
+  if (!l.g)
+    fprintf(stderr, "%s\n", err.message);
   CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
   return l;
 }
 
+lf_loaded lf_load(const char *dir, const char *text) { return lf_load_reg(dir, text, NULL); }
+
+lf_loaded lf_runtime(const char *dir, const char *text, sl_registry *reg,
+                     const sl_runtime_options *opts) {
+  lf_loaded l = lf_load_reg(dir, text, reg);
+  sl_error err;
+  sl_error_clear(&err);
+  l.rt = sl_runtime_new(l.g, l.reg, opts, &err);
+  if (!l.rt)
+    fprintf(stderr, "%s\n", err.message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(l.rt);
+  return l;
+}
+
 void lf_unload(lf_loaded *l) {
+  sl_runtime_free(l->rt);
   sl_graph_desc_free(l->g);
   sl_lua_close(l->lua);
   sl_registry_free(l->reg);

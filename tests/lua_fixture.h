@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pipeline files in a temporary directory, loaded the way `sluice check`
- * loads them (core/cli.c load()), for the Lua bridge and sandbox suites. */
+ * loads them (core/cli.c load()), for the Lua bridge and sandbox suites, and
+ * built into a runtime for the runtime suites. */
 #ifndef SLUICE_TEST_LUA_FIXTURE_H
 #define SLUICE_TEST_LUA_FIXTURE_H
 
@@ -9,11 +10,13 @@
 #include "graph.h"
 #include "lua_pipeline.h"
 #include "registry.h"
+#include "runtime.h"
 
 typedef struct lf_loaded {
   sl_registry *reg;
   sl_lua *lua;
   sl_graph_desc *g;
+  sl_runtime *rt; /* lf_runtime() only */
   char path[400]; /* of the pipeline file */
 } lf_loaded;
 
@@ -24,6 +27,14 @@ int lf_dir_remove(const char *dir);
 void lf_write(const char *dir, const char *name, const char *text);
 /* Write `text` to DIR/p.lua and load it (not validated). Free with lf_unload(). */
 lf_loaded lf_load(const char *dir, const char *text);
+/* The same with `reg` (taken over: freed by lf_unload), for a test that
+ * registered sources or sinks of its own; NULL: the built-in registry. */
+lf_loaded lf_load_reg(const char *dir, const char *text, sl_registry *reg);
+/* lf_load_reg, then the runtime of the pipeline with `opts` (may be NULL;
+ * CUnit-asserted): the way `sluice run` builds it, ready for sl_runtime_run. */
+lf_loaded lf_runtime(const char *dir, const char *text, sl_registry *reg,
+                     const sl_runtime_options *opts);
+/* Frees the runtime (if any), graph, Lua state and registry. */
 void lf_unload(lf_loaded *l);
 
 #endif

@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 
 #include "connector.h"
+#include "lua_fixture.h"
 #include "lua_pipeline.h"
 #include "record_internal.h"
 #include "redis_fixture.h"
@@ -131,43 +132,24 @@ static const sl_source_desc assigning_source = {
 /* Runs p:assigning_source{}:file_sink{} with state in `redis`; returns
  * sl_runtime_run's status, its message in msg. */
 static int run_pipeline(int64_t budget_ms, char *msg, size_t msg_cap) {
-  char dir[] = "/tmp/sluice-assign-XXXXXX";
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  char pl[256], out[256], url[256];
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
-  snprintf(out, sizeof out, "%s/out.jsonl", dir);
-  FILE *fp = fopen(pl, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fprintf(fp,
-          "local sl = require \"sluice\"\n"
-          "local p = sl.pipeline { name = \"assign\", state = \"redis\", redis = \"%s\" }\n"
-          "p:assigning_source {}:decode { format = \"json\" }:file_sink { path = \"%s\" }\n",
-          rf_url(&redis, NULL, NULL, 0, url, sizeof url), out);
-  fclose(fp);
+  char dir[64], text[512], url[256];
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-assign"), 0);
+  snprintf(text, sizeof text,
+           "local sl = require \"sluice\"\n"
+           "local p = sl.pipeline { name = \"assign\", state = \"redis\", redis = \"%s\" }\n"
+           "p:assigning_source {}:decode { format = \"json\" }:file_sink { path = \"out.jsonl\" }\n",
+           rf_url(&redis, NULL, NULL, 0, url, sizeof url));
   sl_error err;
   sl_error_clear(&err);
   sl_registry *reg = sl_registry_new_builtin(&err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
   CU_ASSERT_EQUAL(sl_registry_add_source(reg, &assigning_source), SL_OK);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
-  if (!g)
-    fprintf(stderr, "%s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
   sl_runtime_options o = {.retry_budget_ms = budget_ms};
-  sl_runtime *rt = sl_runtime_new(g, reg, &o, &err);
-  if (!rt)
-    fprintf(stderr, "%s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
-  int rc = sl_runtime_run(rt, &err);
+  lf_loaded l = lf_runtime(dir, text, reg, &o);
+  int rc = sl_runtime_run(l.rt, &err);
   snprintf(msg, msg_cap, "%s", rc == SL_OK ? "" : err.message);
-  sl_runtime_free(rt);
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
-  unlink(out);
-  unlink(pl);
-  rmdir(dir);
+  lf_unload(&l);
+  lf_dir_remove(dir);
   return rc;
 }
 

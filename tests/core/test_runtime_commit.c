@@ -13,6 +13,7 @@
 
 #include "connector.h"
 #include "harness.h"
+#include "lua_fixture.h"
 #include "lua_pipeline.h"
 #include "metrics.h"
 #include "record_internal.h"
@@ -82,41 +83,25 @@ static const sl_source_desc flaky_source = {
 
 /* Runs p:flaky_source{}:file_sink{} to its end; returns sl_runtime_run's status. */
 static int run_pipeline(void) {
-  char dir[] = "/tmp/sluice-commit-XXXXXX";
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  char pl[256], out[256];
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
-  snprintf(out, sizeof out, "%s/out.jsonl", dir);
-  FILE *fp = fopen(pl, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs("local sl = require \"sluice\"\n"
-        "local p = sl.pipeline { name = \"commits\", state = \"memory\" }\n"
-        "p:flaky_source {}:decode { format = \"json\" }:file_sink { path = \"out.jsonl\" }\n",
-        fp);
-  fclose(fp);
+  char dir[64];
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-commit"), 0);
   sl_error err;
   sl_error_clear(&err);
   sl_registry *reg = sl_registry_new_builtin(&err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
   CU_ASSERT_EQUAL(sl_registry_add_source(reg, &flaky_source), SL_OK);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
-  if (!g)
-    fprintf(stderr, "%s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-  sl_runtime *rt = sl_runtime_new(g, reg, NULL, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
-  int rc = sl_runtime_run(rt, &err);
+  lf_loaded l = lf_runtime(dir,
+                           "local sl = require \"sluice\"\n"
+                           "local p = sl.pipeline { name = \"commits\", state = \"memory\" }\n"
+                           "p:flaky_source {}:decode { format = \"json\" }"
+                           ":file_sink { path = \"out.jsonl\" }\n",
+                           reg, NULL);
+  int rc = sl_runtime_run(l.rt, &err);
   if (rc != SL_OK)
     fprintf(stderr, "run: %s\n", err.message);
-  CU_ASSERT_EQUAL(sl_runtime_records_in(rt), RECORDS);
-  sl_runtime_free(rt);
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
-  unlink(out);
-  unlink(pl);
-  rmdir(dir);
+  CU_ASSERT_EQUAL(sl_runtime_records_in(l.rt), RECORDS);
+  lf_unload(&l);
+  lf_dir_remove(dir);
   return rc;
 }
 

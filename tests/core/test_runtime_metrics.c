@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lua_fixture.h"
 #include "lua_pipeline.h"
 #include "metrics.h"
 #include "registry.h"
@@ -29,50 +30,24 @@ static double series_value(const char *text, const char *name) {
 /* Regression: sluice_late_records_total appeared only after the first late
  * record, so rate() and "no late records" alerts had no series to read. */
 static void test_late_records_exported_at_zero(void) {
-  char dir[] = "/tmp/sluice-metrics-XXXXXX";
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  char pl[256], in[256];
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
-  snprintf(in, sizeof in, "%s/in.jsonl", dir);
-  FILE *fp = fopen(in, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs("{\"k\":\"a\",\"ts\":1000}\n", fp);
-  fclose(fp);
-  fp = fopen(pl, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs("local sl = require \"sluice\"\n"
-        "local p = sl.pipeline { name = \"latezero\", state = \"memory\" }\n"
-        "p:file_source { path = \"in.jsonl\" }\n"
-        "  :window { tumbling = \"10s\", key = \"k\", time = \"ts\" }\n"
-        "  :aggregate { n = \"count()\" }:file_sink { path = \"out.jsonl\" }\n",
-        fp);
-  fclose(fp);
-  sl_error err;
-  sl_error_clear(&err);
-  sl_registry *reg = sl_registry_new_builtin(&err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
-  if (!g)
-    fprintf(stderr, "%s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-  sl_runtime *rt = sl_runtime_new(g, reg, NULL, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
-
+  char dir[64];
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-metrics"), 0);
+  lf_write(dir, "in.jsonl", "{\"k\":\"a\",\"ts\":1000}\n");
+  lf_loaded l = lf_runtime(dir,
+                           "local sl = require \"sluice\"\n"
+                           "local p = sl.pipeline { name = \"latezero\", state = \"memory\" }\n"
+                           "p:file_source { path = \"in.jsonl\" }\n"
+                           "  :window { tumbling = \"10s\", key = \"k\", time = \"ts\" }\n"
+                           "  :aggregate { n = \"count()\" }:file_sink { path = \"out.jsonl\" }\n",
+                           NULL, NULL);
   sl_buf out = SL_BUF_INIT;
   CU_ASSERT_EQUAL_FATAL(sl_metrics_render(&out), SL_OK);
   CU_ASSERT_DOUBLE_EQUAL(series_value(out.data, "sluice_late_records_total"), 0, 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "# HELP sluice_late_records_total Records that arrived "
                                           "after every window they belong to had closed"));
   sl_buf_free(&out);
-
-  sl_runtime_free(rt);
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
-  unlink(in);
-  unlink(pl);
-  rmdir(dir);
+  lf_unload(&l);
+  lf_dir_remove(dir);
 }
 
 int suite_core_runtime_metrics(void) {

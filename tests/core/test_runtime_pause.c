@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "connector.h"
+#include "lua_fixture.h"
 #include "lua_pipeline.h"
 #include "record_internal.h"
 #include "registry.h"
@@ -84,49 +85,34 @@ static const sl_sink_desc stuck_sink = {
 };
 
 static void test_full_sink_pauses_with_reason(void) {
-  char dir[] = "/tmp/sluice-pause-XXXXXX", pl[256], in[256];
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
-  snprintf(in, sizeof in, "%s/in.jsonl", dir);
-  FILE *fp = fopen(in, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  char dir[64];
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-pause"), 0);
+  char in[200] = "";
   for (int i = 0; i < 10; i++)
-    fprintf(fp, "{\"i\":%d}\n", i);
-  fclose(fp);
-  fp = fopen(pl, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs("local sl = require \"sluice\"\n"
-        "local p = sl.pipeline { name = \"pause\", state = \"memory\" }\n"
-        "p:file_source { path = \"in.jsonl\" }:stuck_sink {}\n",
-        fp);
-  fclose(fp);
+    snprintf(in + strlen(in), sizeof in - strlen(in), "{\"i\":%d}\n", i);
+  lf_write(dir, "in.jsonl", in);
   sl_error err;
   sl_error_clear(&err);
   sl_registry *reg = sl_registry_new_builtin(&err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
   CU_ASSERT_EQUAL(sl_registry_add_sink(reg, &stuck_sink), SL_OK);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-  sl_runtime *rt = sl_runtime_new(g, reg, NULL, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+  lf_loaded l = lf_runtime(dir,
+                           "local sl = require \"sluice\"\n"
+                           "local p = sl.pipeline { name = \"pause\", state = \"memory\" }\n"
+                           "p:file_source { path = \"in.jsonl\" }:stuck_sink {}\n",
+                           reg, NULL);
   char before[64];
-  sl_runtime_pause_reason(rt, before, sizeof before);
+  sl_runtime_pause_reason(l.rt, before, sizeof before);
   CU_ASSERT_STRING_EQUAL(before, "");
-  CU_ASSERT_EQUAL(sl_runtime_run(rt, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_runtime_run(l.rt, &err), SL_OK);
   CU_ASSERT_EQUAL(last_stuck->written, 10);
   CU_ASSERT_PTR_NOT_NULL(strstr(last_stuck->reason, "outputs not acknowledged: stuck: "
                                                     "destination db.example:5432 unreachable"));
   char after[64];
-  sl_runtime_pause_reason(rt, after, sizeof after);
+  sl_runtime_pause_reason(l.rt, after, sizeof after);
   CU_ASSERT_STRING_EQUAL(after, ""); /* resumed */
-  sl_runtime_free(rt);
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
-  unlink(in);
-  unlink(pl);
-  rmdir(dir);
+  lf_unload(&l);
+  lf_dir_remove(dir);
 }
 
 int suite_core_runtime_pause(void) {
