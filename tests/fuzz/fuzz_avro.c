@@ -147,9 +147,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sl_avro_decode(s, data + 1, size - 1, a, &r, &err) == SL_OK) {
       if (sl_avro_encode(s, r, &out, &err) != SL_OK)
         fuzz_fail("a decoded record does not encode: %s", err.message);
-      if (sl_avro_decode(s, out.data, out.len, a, &again, &err) != SL_OK)
+      sl_decode_opts opts = {0, NULL};
+      int rc = sl_avro_decode_opts(s, out.data, out.len, &opts, a, &again, &err);
+      /* The one documented exception: values that take no bytes are budgeted in
+       * proportion to the datum's length, and the encoder writes an array as one
+       * block, so a record near that budget can be refused (too_many_items, never
+       * a crash) once re-encoded: docs/formats.md, "Limits". */
+      if (rc == SL_ERR_LIMIT && opts.reason && strcmp(opts.reason, SL_REASON_TOO_MANY_ITEMS) == 0)
+        again = NULL;
+      else if (rc != SL_OK)
         fuzz_fail("the encoding of a decoded record does not decode: %s", err.message);
-      if (!fuzz_record_equal(r, again))
+      if (again && !fuzz_record_equal(r, again))
         fuzz_fail("decode(encode(decode(x))) differs from decode(x) (schema %u)",
                   which % (unsigned)NSCHEMAS);
     }
