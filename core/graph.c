@@ -193,16 +193,26 @@ static void check_operator(sl_graph_desc *g, const sl_node_desc *n, const sl_ope
       check_expr(g, n, key, sl_config_string(n->config, key, ""), source_text);
   }
   expr_errors = g->nerrors > before;
-  if (expr_errors || option_errors > 0)
+  /* init would compile the broken expressions again; option problems it does
+   * not see (a bad duration reads as the default), so it still runs and adds
+   * what only it knows (an unknown aggregate function, `every` missing). */
+  (void)option_errors;
+  if (expr_errors)
     return;
   sl_error err;
   sl_error_clear(&err);
-  /* Operators name themselves in some messages ("window: hopping windows
-   * need `every`"): prefix only those that do not, never "window: window:". */
   if (sl_host_check_operator(d, n->config, n->label, &err) != SL_OK) {
+    /* One problem per line (an operator may list several). Operators name
+     * themselves in some ("window: hopping windows need `every`"): prefix
+     * only those that do not, never "window: window:". */
     size_t tl = strlen(n->type);
-    int named = strncmp(err.message, n->type, tl) == 0 && err.message[tl] == ':';
-    sl_graph_error(g, n->line, "%s%s%s", named ? "" : n->type, named ? "" : ": ", err.message);
+    for (char *line = err.message, *next; line && *line; line = next) {
+      next = strchr(line, '\n');
+      if (next)
+        *next++ = '\0';
+      int named = strncmp(line, n->type, tl) == 0 && line[tl] == ':';
+      sl_graph_error(g, n->line, "%s%s%s", named ? "" : n->type, named ? "" : ": ", line);
+    }
   }
 }
 

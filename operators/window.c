@@ -120,26 +120,56 @@ static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
   return rc;
 }
 
-static int config_aggs(win_op *w, const sl_config *cfg, sl_error *err) {
+/* Every problem of the options, not only the first (`sluice check` lists them
+ * all): each goes on its own line of err->message, which graph validation
+ * reports line by line with the node's file:line. */
+typedef struct problems {
+  sl_error *err;
+  int count;
+} problems;
+
+static void add_problem(problems *p, const sl_error *e) {
+  size_t len = strlen(p->err->message);
+  if (p->count++ == 0)
+    *p->err = *e;
+  else if (len + 2 < sizeof p->err->message) { /* what does not fit is cut off */
+    p->err->message[len] = '\n';
+    size_t room = sizeof p->err->message - len - 2, n = strlen(e->message);
+    memcpy(p->err->message + len + 1, e->message, n < room ? n : room);
+    p->err->message[len + 1 + (n < room ? n : room)] = '\0';
+  }
+  if (e->code == SL_ERR_NOMEM)
+    p->err->code = SL_ERR_NOMEM;
+}
+
+static void config_aggs(win_op *w, const sl_config *cfg, problems *pr) {
   const sl_config *agg = sl_config_table(cfg, "aggregate");
   size_t n = sl_config_count(agg);
-  if (!agg || n == 0)
-    return sl_error_set(err, SL_ERR_INVALID, "window: aggregate needs at least one output, e.g. n = \"count()\"");
+  sl_error e;
+  if (!agg || n == 0) {
+    sl_error_set(&e, SL_ERR_INVALID, "window: aggregate needs at least one output, e.g. n = \"count()\"");
+    add_problem(pr, &e);
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     const char *out = sl_config_key_at(agg, i), *spec = sl_config_string(agg, out, NULL);
-    if (!spec)
-      return sl_error_set(err, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"", out);
+    if (!spec) {
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"", out);
+      add_problem(pr, &e);
+      continue;
+    }
     sl_name name = sl_name_cstr(out);
     int clash = name == w->n_start || name == w->n_end;
     for (size_t k = 0; k < w->nkeys; k++)
       clash |= name == w->key_out[k];
-    if (clash)
-      return sl_error_set(err, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field", out);
-    int rc = sl_agg_set_add(&w->aggs, out, spec, err);
-    if (rc != SL_OK)
-      return rc;
+    if (clash) {
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field", out);
+      add_problem(pr, &e);
+      continue;
+    }
+    if (sl_agg_set_add(&w->aggs, out, spec, &e) != SL_OK)
+      add_problem(pr, &e);
   }
-  return SL_OK;
 }
 
 static void win_destroy(void *state);
@@ -153,38 +183,43 @@ static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, 
   w->op = op;
   w->n_start = sl_name_cstr("window_start");
   w->n_end = sl_name_cstr("window_end");
-  int64_t delay, idle;
-  int rc = config_kind(w, cfg, err);
-  if (rc == SL_OK)
-    rc = duration_opt(cfg, "delay", 0, 0, &delay, err);
-  if (rc == SL_OK)
-    rc = duration_opt(cfg, "lateness", 0, 0, &w->lateness, err);
-  if (rc == SL_OK)
-    rc = duration_opt(cfg, "idle", 30000, 1, &idle, err);
-  if (rc != SL_OK)
-    goto out_free;
+  int64_t delay = 0, idle = 30000;
+  int rc;
+  problems pr = {err, 0};
+  sl_error e;
+  if (config_kind(w, cfg, &e) != SL_OK)
+    add_problem(&pr, &e);
+  if (duration_opt(cfg, "delay", 0, 0, &delay, &e) != SL_OK)
+    add_problem(&pr, &e);
+  if (duration_opt(cfg, "lateness", 0, 0, &w->lateness, &e) != SL_OK)
+    add_problem(&pr, &e);
+  if (duration_opt(cfg, "idle", 30000, 1, &idle, &e) != SL_OK)
+    add_problem(&pr, &e);
   w->nkeys = sl_config_list_len(cfg, "key");
   if (w->nkeys == 0) {
-    rc = sl_error_set(err, SL_ERR_INVALID, "window: key needs at least one field");
+    sl_error_set(&e, SL_ERR_INVALID, "window: key needs at least one field");
+    add_problem(&pr, &e);
+  } else {
+    w->keys = calloc(w->nkeys, sizeof *w->keys);
+    w->key_out = calloc(w->nkeys, sizeof *w->key_out);
+    if (!w->keys || !w->key_out) {
+      rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+      goto out_free;
+    }
+    for (size_t i = 0; i < w->nkeys; i++) {
+      const char *k = sl_config_list_string(cfg, "key", i);
+      if (split_path(k, &w->keys[i], &e) != SL_OK)
+        add_problem(&pr, &e);
+      w->key_out[i] = sl_name_cstr(k);
+    }
+  }
+  if (sl_config_has(cfg, "time") && split_path(sl_config_string(cfg, "time", ""), &w->time, &e) != SL_OK)
+    add_problem(&pr, &e);
+  config_aggs(w, cfg, &pr);
+  if (pr.count) {
+    rc = err->code;
     goto out_free;
   }
-  w->keys = calloc(w->nkeys, sizeof *w->keys);
-  w->key_out = calloc(w->nkeys, sizeof *w->key_out);
-  if (!w->keys || !w->key_out) {
-    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    goto out_free;
-  }
-  for (size_t i = 0; i < w->nkeys && rc == SL_OK; i++) {
-    const char *k = sl_config_list_string(cfg, "key", i);
-    rc = split_path(k, &w->keys[i], err);
-    w->key_out[i] = sl_name_cstr(k);
-  }
-  if (rc == SL_OK && sl_config_has(cfg, "time"))
-    rc = split_path(sl_config_string(cfg, "time", ""), &w->time, err);
-  if (rc == SL_OK)
-    rc = config_aggs(w, cfg, err);
-  if (rc != SL_OK)
-    goto out_free;
   sl_watermark_init(&w->wm, delay, idle);
   if (w->kind != W_SESSION)
     sl_wstore_init(&w->ws, &w->aggs, w->lateness);

@@ -314,6 +314,21 @@ static void test_no_doubled_window_prefix(void) {
   unload(&l);
 }
 
+/* Issue 19: a window's own checks stopped at the first ("hopping windows need
+ * `every`" hid an unknown aggregate), and an option problem hid both. */
+static void test_window_reports_every_problem(void) {
+  loaded l = load(HDR MEM "p:kafka_source \"t\"\n"
+                          "  :window { hopping = \"10s\", key = \"k..x\", delay = \"-5s\" }\n"
+                          "  :aggregate { n = \"count()\", m = \"mean(x)\", window_end = \"max(x)\" }\n");
+  CU_ASSERT(HAS_ERROR(l, 4, "option 'delay': bad duration '-5s'"));
+  CU_ASSERT(HAS_ERROR(l, 4, "window: hopping windows need `every` (e.g. every = \"10s\")"));
+  CU_ASSERT(HAS_ERROR(l, 4, "window: 'k..x' is not a field path"));
+  CU_ASSERT(HAS_ERROR(l, 4, "window: unknown aggregate 'mean' (did you mean 'avg'?)"));
+  CU_ASSERT(HAS_ERROR(l, 4, "window: aggregate output 'window_end' clashes with a key or window field"));
+  CU_ASSERT_EQUAL(l.g->nerrors, 5);
+  unload(&l);
+}
+
 /* check printed the declared nodes, run counted the alert stores it adds. */
 static void test_check_and_run_count_nodes_the_same(void) {
   loaded l =
@@ -381,6 +396,7 @@ int suite_core_graph_check(void) {
   CU_pSuite s = CU_add_suite("core_graph_check", setup, teardown);
   if (!s)
     return -1;
+  CU_add_test(s, "a window reports every problem", test_window_reports_every_problem);
   CU_add_test(s, "webhook scheme, every problem", test_check_webhook_scheme_and_every_problem);
   CU_add_test(s, "kafka properties via librdkafka", test_check_kafka_properties_through_librdkafka);
   CU_add_test(s, "Redis URL syntax", test_check_redis_url_syntax);
