@@ -68,6 +68,11 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
  * followed by sl_record_set per field cost three times as much. Values are borrowed. */
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
                             const sl_value *values, size_t n);
+/* The same on `r` itself, growing its field table in r->arena: for an operator that owns
+ * its input (no other branch of the graph sees `r`, sl_host_input_exclusive). SL_OK, or
+ * SL_ERR_NOMEM with `r` unchanged. */
+int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
+                              size_t n);
 
 /* Batches are engine-owned; these are for the runtime and test harnesses. */
 void sl_batch_init(sl_batch *b, sl_arena *arena);
