@@ -9,25 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
-#include "registry.h"
+#include "lua_fixture.h"
 #include "runtime.h"
 
-static char dir[] = "/tmp/sluice-enrich-rt-XXXXXX";
-
-static void write_file(const char *name, const char *text) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *fp = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
+static char dir[200];
 
 /* The whole of DIR/NAME (malloc'd, "" when missing). */
 static char *read_file(const char *name) {
-  char path[256];
+  char path[400];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *fp = fopen(path, "r");
   char *buf = calloc(1, 65536);
@@ -55,14 +44,15 @@ static int node_of(const sl_graph_desc *g, const char *type, int nth) {
 }
 
 static void test_shared_record_unchanged_for_other_branch(void) {
-  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  write_file("plant.jsonl", "{\"machine_id\":\"m1\",\"site\":\"north\"}\n"
-                            "{\"machine_id\":\"m2\",\"site\":\"south\"}\n");
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-enrich-rt"), 0);
+  lf_write(dir, "plant.jsonl",
+           "{\"machine_id\":\"m1\",\"site\":\"north\"}\n"
+           "{\"machine_id\":\"m2\",\"site\":\"south\"}\n");
   const char *in = "{\"machine_id\":\"m1\",\"temperature\":70}\n"
                    "{\"machine_id\":\"m2\",\"temperature\":71}\n"
                    "{\"machine_id\":\"m3\",\"temperature\":72}\n";
-  write_file("a.jsonl", in);
-  write_file("b.jsonl", in);
+  lf_write(dir, "a.jsonl", in);
+  lf_write(dir, "b.jsonl", in);
   char text[2048];
   /* The enrich branch is declared first, so it runs first on the shared
    * batch: written in place, the plain branch would see `site`. */
@@ -79,18 +69,11 @@ static void test_shared_record_unchanged_for_other_branch(void) {
       "  :enrich { table = \"enrich-rt-plant\", key = \"machine_id\", fields = { \"site\" } }\n"
       "  :file_sink { path = \"%s/chain.jsonl\" }\n",
       dir, dir, dir, dir, dir);
-  write_file("p.lua", text);
-  char pl[256];
-  snprintf(pl, sizeof pl, "%s/p.lua", dir);
+  lf_loaded l = lf_load(dir, text);
+  sl_graph_desc *g = l.g;
+  sl_registry *reg = l.reg;
   sl_error err;
   sl_error_clear(&err);
-  sl_registry *reg = sl_registry_new_builtin(&err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
-  sl_lua *lua = NULL;
-  sl_graph_desc *g = sl_lua_load_pipeline(pl, NULL, 0, reg, &lua, &err);
-  if (!g)
-    fprintf(stderr, "%s\n", err.message);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
   sl_graph_validate(g, reg, NULL);
   for (size_t i = 0; i < g->nerrors; i++)
     fprintf(stderr, "%s\n", g->errors[i]);
@@ -103,9 +86,7 @@ static void test_shared_record_unchanged_for_other_branch(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
   CU_ASSERT_EQUAL(sl_runtime_run(rt, &err), SL_OK);
   sl_runtime_free(rt);
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
+  lf_unload(&l);
 
   char *enriched = read_file("enriched.jsonl"), *plain = read_file("plain.jsonl"),
        *chain = read_file("chain.jsonl");
@@ -121,14 +102,7 @@ static void test_shared_record_unchanged_for_other_branch(void) {
   free(enriched);
   free(plain);
   free(chain);
-  const char *files[] = {"plant.jsonl",    "a.jsonl",     "b.jsonl",    "p.lua",
-                         "enriched.jsonl", "plain.jsonl", "chain.jsonl"};
-  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    unlink(path);
-  }
-  rmdir(dir);
+  lf_dir_remove(dir);
 }
 
 int suite_operators_enrich_runtime(void) {
