@@ -345,10 +345,7 @@ size_t sl_batch_count(const sl_batch *b) { return b->count; }
 sl_record *sl_batch_at(const sl_batch *b, size_t i) { return b->records[i]; }
 sl_arena *sl_batch_arena(const sl_batch *b) { return b->arena; }
 
-/* Is none of names[0..n) a field of `r`? Usually none is: one pass over the
- * record's names (a few pointer compares each) decides, so the caller can
- * append them without a search per name. */
-static int names_absent(const sl_record *r, const sl_name *names, size_t n) {
+int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n) {
   for (uint32_t i = 0; i < r->count; i++)
     for (size_t j = 0; j < n; j++)
       if (r->fields[i].name == names[j])
@@ -369,7 +366,7 @@ static void set_each(sl_record *c, const sl_name *names, const sl_value *values,
 }
 
 int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
-                              size_t n) {
+                              size_t n, int known_new) {
   if (n > UINT32_MAX - r->count)
     return SL_ERR_LIMIT;
   if (r->cap - r->count < n) {
@@ -382,7 +379,7 @@ int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value
     r->fields = nf;
     r->cap = r->count + (uint32_t)n;
   }
-  if (!names_absent(r, names, n)) {
+  if (!known_new && !sl_record_names_absent(r, names, n)) {
     set_each(r, names, values, n);
     return SL_OK;
   }
@@ -392,7 +389,7 @@ int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value
 }
 
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
-                            const sl_value *values, size_t n) {
+                            const sl_value *values, size_t n, int known_new) {
   if (n > UINT32_MAX - r->count)
     return NULL;
   uint32_t cap = r->count + (uint32_t)n;
@@ -412,7 +409,7 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
     memcpy(c->headers, r->headers, r->header_count * sizeof *r->headers);
     c->header_cap = r->header_count;
   }
-  if (!names_absent(r, names, n)) {
+  if (!known_new && !sl_record_names_absent(r, names, n)) {
     set_each(c, names, values, n);
     return c;
   }

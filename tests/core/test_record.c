@@ -164,7 +164,7 @@ static void test_extend(void) {
   sl_record_header_add(r, "h", "v", 1);
   const sl_name add[] = {lim, sl_name_cstr("line")};
   const sl_value vals[] = {sl_value_double(80), sl_value_string("L1", 2)};
-  sl_record *c = sl_record_extend(a, r, add, vals, 2);
+  sl_record *c = sl_record_extend(a, r, add, vals, 2, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   CU_ASSERT_EQUAL(sl_record_count(c), 4);
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(c, 2), lim); /* appended in order */
@@ -174,7 +174,7 @@ static void test_extend(void) {
   CU_ASSERT_EQUAL(sl_record_header_count(c), 1);
   const sl_name repl[] = {lim, site};
   const sl_value nv[] = {sl_value_int(1), sl_value_string("new", 3)};
-  sl_record *d = sl_record_extend(a, r, repl, nv, 2);
+  sl_record *d = sl_record_extend(a, r, repl, nv, 2, 0);
   CU_ASSERT_EQUAL_FATAL(sl_record_count(d), 3);
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(d, 1), site); /* replaced where it was */
   CU_ASSERT_NSTRING_EQUAL(sl_record_get(d, site)->as.str.ptr, "new", 3);
@@ -196,14 +196,14 @@ static void test_extend_in_place(void) {
   sl_record_set(r, site, sl_value_string("old", 3));
   const sl_name add[] = {lim, sl_name_cstr("line")};
   const sl_value vals[] = {sl_value_double(80), sl_value_string("L1", 2)};
-  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, add, vals, 2), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, add, vals, 2, 0), SL_OK);
   CU_ASSERT_EQUAL_FATAL(sl_record_count(r), 4);
   CU_ASSERT_EQUAL(sl_record_get(r, id)->as.i, 7); /* kept across the growth */
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(r, 2), lim);
   CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, sl_name_cstr("line"))->as.str.ptr, "L1", 2);
   const sl_name repl[] = {site, sl_name_cstr("zone")};
   const sl_value nv[] = {sl_value_string("new", 3), sl_value_int(3)};
-  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, repl, nv, 2), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, repl, nv, 2, 0), SL_OK);
   CU_ASSERT_EQUAL_FATAL(sl_record_count(r), 5);
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(r, 1), site); /* replaced where it was */
   CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, site)->as.str.ptr, "new", 3);
@@ -211,7 +211,7 @@ static void test_extend_in_place(void) {
   sl_record *roomy = sl_record_new(a, 8);
   sl_record_set(roomy, id, sl_value_int(1));
   const sl_value *before = sl_record_get(roomy, id);
-  CU_ASSERT_EQUAL(sl_record_extend_in_place(roomy, add, vals, 2), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_extend_in_place(roomy, add, vals, 2, 1), SL_OK);
   CU_ASSERT_PTR_EQUAL(sl_record_get(roomy, id), before); /* room left: not moved */
   CU_ASSERT_EQUAL(sl_record_count(roomy), 3);
   sl_arena_destroy(a);
