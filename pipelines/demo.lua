@@ -9,6 +9,7 @@
 --   scripts/demo.sh                       (or: sluice run pipelines/demo.lua)
 --   sluice run pipelines/demo.lua --set machines=200 --set rate=2000
 --   SLUICE_POSTGRES_URL=postgresql://... scripts/demo.sh   (results in PostgreSQL too)
+--   sluice test pipelines/demo.lua pipelines/tests/demo/*/   (per-machine limits)
 local sl = require "sluice"
 
 local p = sl.pipeline {
