@@ -185,7 +185,9 @@ static int dec_record(av_dec *d, const av_node *n, sl_record **out) {
   int rc = enter(d);
   if (rc != SL_OK || (n->minsize == 0 && (rc = take_empty(d, 1)) != SL_OK))
     return rc;
-  sl_record *r = sl_record_new(d->a, n->nslots);
+  /* The top-level record gets room for a few more fields, as a JSON-decoded
+   * one has: an enrich that owns it adds its fields without moving them. */
+  sl_record *r = sl_record_new(d->a, n->nslots + (d->depth == 1 ? SL_RECORD_ROOM : 0));
   if (!r)
     return nomem(d);
   sl_field *slots = r->fields;

@@ -108,6 +108,20 @@ size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max) {
   return n;
 }
 
+int sl_graph_sole_path(const sl_graph_desc *g, int id) {
+  if (id < 0 || (size_t)id >= g->count)
+    return 0;
+  /* Each node has one parent, so the records reaching `id` went down the
+   * chain of its ancestors; another branch sees them iff an ancestor has a
+   * second child. */
+  for (int n = g->nodes[id].parent; n >= 0; n = g->nodes[n].parent) {
+    int kids[2];
+    if (sl_graph_children(g, n, kids, 2) != 1)
+      return 0;
+  }
+  return 1;
+}
+
 /* The 0-based line `line` of `text` (1-based) into buf. */
 static const char *source_line(const char *text, int line, char *buf, size_t n) {
   if (!text || line < 1)

@@ -83,6 +83,9 @@ void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg);
 void sl_graph_check_fields(sl_graph_desc *g);
 /* Children of node `id` in declaration order; returns the count. */
 size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
+/* Do the records reaching node `id` reach no other branch (no ancestor has a
+ * second child)? Then the node may change them in place. */
+int sl_graph_sole_path(const sl_graph_desc *g, int id);
 /* Validate every node against the registry (unknown types, options,
  * expressions, operator init); appends to g->errors. */
 void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text);

@@ -100,6 +100,14 @@ const sl_host sl_runtime_host = {
     .snapshot_delete = host_snapshot_delete,
 };
 
+int sl_host_input_exclusive(const sl_host *host, const sl_operator *op) {
+  /* Only the runtime's handles are struct sl_operator: test harnesses pass
+   * their own, and `sluice check` has no graph (rt NULL). */
+  if (host != &sl_runtime_host || !op->rt || !op->node)
+    return 0;
+  return sl_graph_sole_path(op->rt->graph, op->node->desc->id);
+}
+
 int sl_host_check_operator(const sl_operator_desc *d, const sl_config *cfg, const char *label,
                            sl_error *err) {
   struct sl_operator handle = {NULL, NULL, label};

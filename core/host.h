@@ -8,6 +8,12 @@
 /* The host table used for every operator the runtime runs. */
 extern const sl_host sl_runtime_host;
 
+/* May operator `op`, given `host` at init, modify the records it receives in
+ * place? 1 when it runs in the runtime and no other branch of the graph sees
+ * its input (sl_graph_sole_path); 0 otherwise (copy first). Built-in
+ * operators only: plugins keep the rule of never mutating their input. */
+int sl_host_input_exclusive(const sl_host *host, const sl_operator *op);
+
 /* For `sluice check`: init the operator with `cfg` against a host that
  * accepts nothing at run time, then destroy it; reports init errors. */
 int sl_host_check_operator(const sl_operator_desc *d, const sl_config *cfg, const char *label,

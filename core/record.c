@@ -345,8 +345,51 @@ size_t sl_batch_count(const sl_batch *b) { return b->count; }
 sl_record *sl_batch_at(const sl_batch *b, size_t i) { return b->records[i]; }
 sl_arena *sl_batch_arena(const sl_batch *b) { return b->arena; }
 
+int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n) {
+  for (uint32_t i = 0; i < r->count; i++)
+    for (size_t j = 0; j < n; j++)
+      if (r->fields[i].name == names[j])
+        return 0;
+  return 1;
+}
+
+/* Set names[j] to values[j] in `c`, which has room for n more fields. */
+static void set_each(sl_record *c, const sl_name *names, const sl_value *values, size_t n) {
+  for (size_t j = 0; j < n; j++) {
+    uint32_t i = 0;
+    while (i < c->count && c->fields[i].name != names[j])
+      i++;
+    c->fields[i].name = names[j];
+    c->fields[i].value = values[j];
+    c->count += i == c->count;
+  }
+}
+
+int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
+                              size_t n, int known_new) {
+  if (n > UINT32_MAX - r->count)
+    return SL_ERR_LIMIT;
+  if (r->cap - r->count < n) {
+    /* Room for all of them at once (a replaced name leaves a slot unused). */
+    sl_field *nf = sl_arena_alloc(r->arena, (r->count + n) * sizeof *nf);
+    if (!nf)
+      return SL_ERR_NOMEM;
+    if (r->count)
+      memcpy(nf, r->fields, r->count * sizeof *nf);
+    r->fields = nf;
+    r->cap = r->count + (uint32_t)n;
+  }
+  if (!known_new && !sl_record_names_absent(r, names, n)) {
+    set_each(r, names, values, n);
+    return SL_OK;
+  }
+  for (size_t j = 0; j < n; j++)
+    r->fields[r->count++] = (sl_field){names[j], values[j]};
+  return SL_OK;
+}
+
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
-                            const sl_value *values, size_t n) {
+                            const sl_value *values, size_t n, int known_new) {
   if (n > UINT32_MAX - r->count)
     return NULL;
   uint32_t cap = r->count + (uint32_t)n;
@@ -366,28 +409,11 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
     memcpy(c->headers, r->headers, r->header_count * sizeof *r->headers);
     c->header_cap = r->header_count;
   }
-  /* Usually none of the names is in the record yet: one pass over the
-   * record's names (a few pointer compares each) decides, then they are
-   * appended without a search per name. */
-  uint32_t i = 0;
-  for (; i < r->count; i++) {
-    size_t j = 0;
-    while (j < n && r->fields[i].name != names[j])
-      j++;
-    if (j < n)
-      break;
-  }
-  if (i == r->count) {
-    for (size_t j = 0; j < n; j++)
-      c->fields[c->count++] = (sl_field){names[j], values[j]};
+  if (!known_new && !sl_record_names_absent(r, names, n)) {
+    set_each(c, names, values, n);
     return c;
   }
-  for (size_t j = 0; j < n; j++) {
-    for (i = 0; i < c->count && c->fields[i].name != names[j];)
-      i++;
-    c->fields[i].name = names[j];
-    c->fields[i].value = values[j];
-    c->count += i == c->count;
-  }
+  for (size_t j = 0; j < n; j++)
+    c->fields[c->count++] = (sl_field){names[j], values[j]};
   return c;
 }

@@ -63,11 +63,24 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
   return sl_record_put_indexed(r, ix, name, v);
 }
 
+/* Spare field slots a decoder gives each top-level record, so that operators owning it
+ * (enrich) add fields without growing its table. */
+#define SL_RECORD_ROOM 4
+/* Is none of names[0..n) a field of `r`? One pass over the record's names, a few pointer
+ * compares each. */
+int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n);
 /* A copy of `r` in `a` (metadata included) with field names[i] set to values[i] (replacing
- * a field of the same name; the names must be distinct), in one allocation: what enrich does per record, where a copy
- * followed by sl_record_set per field cost three times as much. Values are borrowed. */
+ * a field of the same name; the names must be distinct), in one allocation: what enrich
+ * does per record, where a copy followed by sl_record_set per field cost three times as
+ * much. Values are borrowed. `known_new`: the caller knows none of the names is in `r`
+ * (sl_record_names_absent, or a cheaper proof of its own); 0: checked here. */
 sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *names,
-                            const sl_value *values, size_t n);
+                            const sl_value *values, size_t n, int known_new);
+/* The same on `r` itself, growing its field table in r->arena: for an operator that owns
+ * its input (no other branch of the graph sees `r`, sl_host_input_exclusive). SL_OK, or
+ * SL_ERR_NOMEM with `r` unchanged. */
+int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
+                              size_t n, int known_new);
 
 /* Batches are engine-owned; these are for the runtime and test harnesses. */
 void sl_batch_init(sl_batch *b, sl_arena *arena);

@@ -53,13 +53,59 @@ static void entry_release(entry *e) {
   }
 }
 
-static uint64_t key_hash(const void *key, size_t klen) { return sl_hash64(key, klen, 0x5eed); }
+static inline uint64_t load64(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+static inline uint64_t load32(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* Device ids are short: up to 16 bytes are read as two overlapping words
+ * (every byte counts) and mixed with two multiplies, about a third of the
+ * general hash's work; longer keys take sl_hash64. The hash lives in memory
+ * only (tables are rebuilt at start), so it may differ from sl_hash64. */
+static uint64_t key_hash(const void *key, size_t klen) {
+  const unsigned char *p = key;
+  uint64_t a, b;
+  if (klen > 16)
+    return sl_hash64(key, klen, 0x5eed);
+  if (klen >= 8) {
+    a = load64(p);
+    b = load64(p + klen - 8);
+  } else if (klen >= 4) {
+    a = load32(p);
+    b = load32(p + klen - 4);
+  } else if (klen) {
+    a = ((uint64_t)p[0] << 16) | ((uint64_t)p[klen / 2] << 8) | p[klen - 1];
+    b = 0;
+  } else {
+    a = b = 0;
+  }
+  const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  return sl_hash64_mum(k1 ^ klen, sl_hash64_mum(a ^ k1, b ^ k0 ^ 0x5eed));
+}
+
+/* Equal keys of length n, without a call for short ones (as key_hash reads
+ * them: overlapping words cover every byte). */
+static inline int key_eq(const char *x, const void *key, size_t n) {
+  const unsigned char *a = (const unsigned char *)x, *b = key;
+  if (n >= 8 && n <= 16)
+    return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  if (n >= 4 && n < 8)
+    return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  return memcmp(a, b, n) == 0;
+}
 
 /* Slot of `key` in `slots`, or of the empty slot where it would go. */
 static size_t probe(entry *const *slots, size_t cap, uint64_t h, const void *key, size_t klen) {
   size_t i = (size_t)h & (cap - 1);
   while (slots[i] &&
-         !(slots[i]->hash == h && slots[i]->klen == klen && memcmp(slots[i]->key, key, klen) == 0))
+         !(slots[i]->hash == h && slots[i]->klen == klen && key_eq(slots[i]->key, key, klen)))
     i = (i + 1) & (cap - 1);
   return i;
 }

@@ -4,6 +4,8 @@
 # starts a private redis-server (unless SLUICE_REDIS_URL points at one) and runs
 # pipelines/demo.lua against the embedded Kafka broker, with the dashboard on
 # http://127.0.0.1:8080/. Ctrl-C stops sluice gracefully, then Redis.
+# Machine metadata (site, line, name, temperature limit) comes from the file
+# table pipelines/demo_machines.jsonl: no extra topic to create.
 # Extra arguments go to `sluice run` (e.g. --set KEY=VALUE). With
 # SLUICE_POSTGRES_URL set, the window results are also written to PostgreSQL
 # (table machine_stats; docs/sinks.md); without it the demo needs none.
@@ -102,6 +104,7 @@ cat <<EOF
   ================================================================
     sluice demo dashboard:  http://$api/
     pipeline: $pipeline   Kafka: $SLUICE_KAFKA_BROKERS
+    machines table: pipelines/demo_machines.jsonl (edit a max_temp: reloaded within 1 s)
     Redis: $SLUICE_REDIS_URL
     $pg_line
     Stop with Ctrl-C.

@@ -64,12 +64,15 @@ static void tick(redisContext *rc, int step, double *temp, int *firing) {
     if (temp[m] < 55)
       temp[m] = 55;
     double vib = 2.0 + m * 0.3 + ((double)rand() / RAND_MAX) * 0.4;
-    char key[16], rec[256], ev[512];
+    /* The asset name an `enrich` step adds: the dashboard shows it beside the id. */
+    static const char *const kinds[] = {"Press", "Lathe", "Mill", "Welder", "Oven", "Robot"};
+    char key[16], rec[320], ev[512];
     snprintf(key, sizeof key, "m%04d", 40 + m);
     snprintf(rec, sizeof rec,
-             "{\"machine_id\":\"%s\",\"window_start\":%lld,\"window_end\":%lld,\"avg_temp\":%.2f,"
+             "{\"machine_id\":\"%s\",\"name\":\"%s %d\",\"window_start\":%lld,"
+             "\"window_end\":%lld,\"avg_temp\":%.2f,"
              "\"max_temp\":%.2f,\"vibration\":%.2f,\"count\":%d}",
-             key, t - 250, t, temp[m], temp[m] + 1.5, vib, 40 + rand() % 10);
+             key, kinds[m % 6], 40 + m, t - 250, t, temp[m], temp[m] + 1.5, vib, 40 + rand() % 10);
     if (rc) {
       freeReplyObject(redisCommand(rc, "SET sl:cache:machine_stats:v:%s %s", key, rec));
       freeReplyObject(redisCommand(rc, "LPUSH sl:cache:machine_stats:h:%s %s", key, rec));
@@ -82,7 +85,7 @@ static void tick(redisContext *rc, int step, double *temp, int *firing) {
     int hot = temp[m] > 80;
     if (hot != firing[m]) {
       firing[m] = hot;
-      char alert[512], field[64];
+      char alert[768], field[64];
       snprintf(alert, sizeof alert,
                "{\"alert\":\"overheat\",\"state\":\"%s\",\"severity\":\"critical\",\"key\":"
                "{\"machine_id\":\"%s\"},\"ts\":%lld,\"record\":%s,\"pipeline\":\"assembly\"}",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo (the README's first command) works: pipelines/demo.lua on the
-# embedded broker with a throwaway Redis serves live values, metrics and the
-# dashboard, and stops cleanly on SIGINT (exit 0) — including the Kafka
-# consumer's revocation while sinks close (a crash once).
+# embedded broker with a throwaway Redis serves live values enriched from its
+# machines table, metrics and the dashboard, and stops cleanly on SIGINT
+# (exit 0) — including the Kafka consumer's revocation while sinks close (a
+# crash once).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SLUICE_BIN:-$root/build/sluice}
@@ -31,6 +32,12 @@ for _ in $(seq 1 60); do # results appear after the first 5 s window closes
   sleep 0.5
 done
 grep -q '"avg_temp"' "$work/m7" || fail "no live value for m0007"
+# The window results are enriched from the machines table
+# (pipelines/demo_machines.jsonl): the cached record has the machine's site,
+# name and limit, which the dashboard shows and the overheat alert uses.
+grep -q '"site":"plant-a"' "$work/m7" || fail "cached m0007 has no site from the table: $(cat "$work/m7")"
+grep -q '"name":"Pump 7"' "$work/m7" || fail "cached m0007 has no name from the table"
+grep -q '"max_temp":85' "$work/m7" || fail "cached m0007 has no limit from the table"
 # Saved to files first: `curl | grep -q` fails under pipefail when grep
 # stops reading early.
 get() { curl -sf "$api$1" >"$work/body" || fail "GET $1 failed"; }
@@ -39,6 +46,7 @@ get /readyz; grep -q '"status":"ok"' "$work/body" || fail "/readyz not ready"
 get /metrics; grep -q '^sluice_records_in_total{operator="machine-stats"' "$work/body" || fail "no metrics"
 get /; grep -qi '<html' "$work/body" || fail "no dashboard page"
 get /api/v1/pipelines; grep -q '"name":"demo-plant"' "$work/body" || fail "no pipeline document"
+get /api/v1/tables/machines/m0007; grep -q '"line":"L1"' "$work/body" || fail "no table entry"
 # `sluice serve`, the API alone, sees the same pipeline, values and events
 # through Redis.
 sport=$(free_port)

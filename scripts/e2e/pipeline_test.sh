@@ -22,6 +22,9 @@ expect_rc() {
 expect_rc 0 "$top/pipelines/plant.lua" "$top"/pipelines/tests/plant/*/
 grep -q '^PASS .*overheat' "$work/out" || fail "no PASS line for the overheat case"
 grep -q '2 cases: 2 passed, 0 failed' "$work/out" || fail "no summary"
+# The demo's case: each machine against its own limit from the machines
+# table (m0007 at 88 °C fires with limit 85, m0002 at 88 °C stays with 90).
+expect_rc 0 "$top/pipelines/demo.lua" "$top"/pipelines/tests/demo/*/
 
 # 2. A wrong aggregate and a dropped record: exit 1, the diff names both.
 cp -r "$top/pipelines/tests/plant/overheat" "$work/case"

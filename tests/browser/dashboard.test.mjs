@@ -56,6 +56,15 @@ try {
                              { timeout: 10000 });
   const paths = await page.$$eval("#chart path", (p) => p.length);
   check(paths >= 3, `chart draws one line per key (${paths})`);
+  // The records carry the asset name an enrich step adds (`name`): it is shown
+  // beside the raw id in the table and in the chart legend.
+  const keyCell = await page.$$eval("#table tbody tr td:first-child",
+                                    (t) => t.map((td) => td.textContent).find((x) => /^m0040/.test(x)));
+  check(keyCell === "m0040 Press 40", `table shows the asset name next to the id (${keyCell})`);
+  const named = await page.$eval("#table tbody tr td:first-child .asset", (e) => e.textContent);
+  check(/^[A-Z][a-z]+ \d+$/.test(named), `name in its own element (${named})`);
+  const legend = await page.$eval("#legend", (e) => e.textContent);
+  check(/m0041 Lathe 41/.test(legend), `chart legend shows the asset name next to the id (${legend})`);
   const nodes = await page.$$eval("#graph rect", (r) => r.length);
   check(nodes >= 9, `pipeline graph drawn (${nodes / 2} nodes)`);
   await page.waitForFunction(() => document.querySelectorAll("#alerts li.alert").length >= 1, null,

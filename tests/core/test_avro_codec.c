@@ -344,6 +344,22 @@ static void test_machine_reading(void) {
   sl_record *r;
   CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &r, &err), SL_OK);
   CU_ASSERT(records_match(r, machine_record(a, "plant-a")));
+  /* A decoded reading has room for SL_RECORD_ROOM more fields: an enrich that
+   * owns it adds them where they are (out of bounds under ASan otherwise). */
+  const sl_field *fields = r->fields;
+  sl_name more[SL_RECORD_ROOM];
+  sl_value vals[SL_RECORD_ROOM];
+  for (int i = 0; i < SL_RECORD_ROOM; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "added_%d", i);
+    more[i] = sl_name_cstr(name);
+    vals[i] = sl_value_int(i);
+  }
+  CU_ASSERT_EQUAL(sl_record_extend_in_place(r, more, vals, SL_RECORD_ROOM, 0), SL_OK);
+  CU_ASSERT_PTR_EQUAL(r->fields, fields);
+  CU_ASSERT_EQUAL(sl_record_count(r), 5 + SL_RECORD_ROOM);
+  CU_ASSERT_EQUAL(sl_record_get_cstr(r, "added_3")->as.i, 3);
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get_cstr(r, "site")->as.str.ptr, "plant-a", 7);
   CU_ASSERT_EQUAL(sl_avro_decode(s, b.data, 15, a, &r, &err), SL_ERR_PARSE);
   CU_ASSERT_STRING_EQUAL(
       err.message, "truncated record: needed 8 bytes for field 'temperature' at byte 12 (3 left)");

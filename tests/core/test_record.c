@@ -164,7 +164,7 @@ static void test_extend(void) {
   sl_record_header_add(r, "h", "v", 1);
   const sl_name add[] = {lim, sl_name_cstr("line")};
   const sl_value vals[] = {sl_value_double(80), sl_value_string("L1", 2)};
-  sl_record *c = sl_record_extend(a, r, add, vals, 2);
+  sl_record *c = sl_record_extend(a, r, add, vals, 2, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   CU_ASSERT_EQUAL(sl_record_count(c), 4);
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(c, 2), lim); /* appended in order */
@@ -174,7 +174,7 @@ static void test_extend(void) {
   CU_ASSERT_EQUAL(sl_record_header_count(c), 1);
   const sl_name repl[] = {lim, site};
   const sl_value nv[] = {sl_value_int(1), sl_value_string("new", 3)};
-  sl_record *d = sl_record_extend(a, r, repl, nv, 2);
+  sl_record *d = sl_record_extend(a, r, repl, nv, 2, 0);
   CU_ASSERT_EQUAL_FATAL(sl_record_count(d), 3);
   CU_ASSERT_PTR_EQUAL(sl_record_name_at(d, 1), site); /* replaced where it was */
   CU_ASSERT_NSTRING_EQUAL(sl_record_get(d, site)->as.str.ptr, "new", 3);
@@ -182,6 +182,38 @@ static void test_extend(void) {
   CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, site)->as.str.ptr, "old", 3);
   CU_ASSERT_EQUAL(sl_record_set(d, sl_name_cstr("more"), sl_value_int(1)), SL_OK); /* grows */
   CU_ASSERT_EQUAL(sl_record_count(d), 4);
+  sl_arena_destroy(a);
+}
+
+/* sl_record_extend_in_place (enrich owning its input): the record itself
+ * gains the fields, growing its table when full; an existing name is
+ * replaced where it is; a record with room left is extended without moving. */
+static void test_extend_in_place(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = sl_record_new(a, 2);
+  sl_name id = sl_name_cstr("id"), site = sl_name_cstr("site"), lim = sl_name_cstr("max_temp");
+  sl_record_set(r, id, sl_value_int(7));
+  sl_record_set(r, site, sl_value_string("old", 3));
+  const sl_name add[] = {lim, sl_name_cstr("line")};
+  const sl_value vals[] = {sl_value_double(80), sl_value_string("L1", 2)};
+  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, add, vals, 2, 0), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_record_count(r), 4);
+  CU_ASSERT_EQUAL(sl_record_get(r, id)->as.i, 7); /* kept across the growth */
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(r, 2), lim);
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, sl_name_cstr("line"))->as.str.ptr, "L1", 2);
+  const sl_name repl[] = {site, sl_name_cstr("zone")};
+  const sl_value nv[] = {sl_value_string("new", 3), sl_value_int(3)};
+  CU_ASSERT_EQUAL_FATAL(sl_record_extend_in_place(r, repl, nv, 2, 0), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_record_count(r), 5);
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(r, 1), site); /* replaced where it was */
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get(r, site)->as.str.ptr, "new", 3);
+  CU_ASSERT_EQUAL(sl_record_get(r, sl_name_cstr("zone"))->as.i, 3);
+  sl_record *roomy = sl_record_new(a, 8);
+  sl_record_set(roomy, id, sl_value_int(1));
+  const sl_value *before = sl_record_get(roomy, id);
+  CU_ASSERT_EQUAL(sl_record_extend_in_place(roomy, add, vals, 2, 1), SL_OK);
+  CU_ASSERT_PTR_EQUAL(sl_record_get(roomy, id), before); /* room left: not moved */
+  CU_ASSERT_EQUAL(sl_record_count(roomy), 3);
   sl_arena_destroy(a);
 }
 
@@ -193,7 +225,8 @@ int suite_core_record(void) {
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
       !CU_add_test(s, "batch", test_batch) ||
       !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set) ||
-      !CU_add_test(s, "extend (enrich)", test_extend))
+      !CU_add_test(s, "extend (enrich)", test_extend) ||
+      !CU_add_test(s, "extend in place (enrich)", test_extend_in_place))
     return -1;
   return 0;
 }

@@ -129,6 +129,41 @@ static void test_clear_and_republish_is_one_swap(void) {
   sl_table_free(t);
 }
 
+/* Keys of every length the short-key hash and compare treat apart (0 to 40
+ * bytes, overlapping word loads from 4 to 16), each with one neighbour per
+ * byte position that differs in that byte only: every key finds its own
+ * entry (a load at a wrong offset would miss it, or read out of bounds under
+ * ASan) and no neighbour finds one. */
+static void test_keys_of_every_length(void) {
+  sl_table *t = sl_table_new("lengths", 0);
+  sl_error err;
+  sl_error_clear(&err);
+  char key[41];
+  for (int len = 0; len <= 40; len++) {
+    for (int i = 0; i < len; i++)
+      key[i] = (char)('a' + (i * 7 + len) % 26);
+    CU_ASSERT_EQUAL(sl_table_put(t, key, (size_t)len, rec("k", len), &err), SL_OK);
+  }
+  CU_ASSERT_EQUAL_FATAL(sl_table_publish(t, &err), SL_OK);
+  sl_table_snap *s = sl_table_acquire(t);
+  CU_ASSERT_EQUAL(sl_table_snap_count(s), 41);
+  for (int len = 0; len <= 40; len++) {
+    for (int i = 0; i < len; i++)
+      key[i] = (char)('a' + (i * 7 + len) % 26);
+    const sl_record *r = sl_table_snap_get(s, key, (size_t)len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(sl_record_get_cstr(r, "max_temp")->as.i, len);
+    for (int i = 0; i < len; i++) {
+      char was = key[i];
+      key[i] = '#';
+      CU_ASSERT_PTR_NULL(sl_table_snap_get(s, key, (size_t)len));
+      key[i] = was;
+    }
+  }
+  sl_table_snap_release(s);
+  sl_table_free(t);
+}
+
 static void test_key_of(void) {
   char buf[32];
   const char *k;
@@ -176,6 +211,7 @@ int suite_core_table_store(void) {
   CU_add_test(s, "max_entries", test_max_entries);
   CU_add_test(s, "clear and republish is one swap", test_clear_and_republish_is_one_swap);
   CU_add_test(s, "key of a value", test_key_of);
+  CU_add_test(s, "keys of every length", test_keys_of_every_length);
   CU_add_test(s, "registry", test_registry);
   return CU_get_error();
 }

@@ -82,6 +82,33 @@ static void test_fields_and_missing_key(void) {
   sl_config_destroy(c);
 }
 
+/* enrich remembers the names of the last record that had none of the fields
+ * it adds, to skip that check for records laid out alike: a record with as
+ * many fields but another name (one it adds) must not be taken for one, or
+ * `site` would be appended a second time instead of replaced. */
+static void test_layout_change_after_a_remembered_one(void) {
+  sl_config *c = cfg("enrich-devices", 1);
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_enrich, c), SL_OK);
+  sl_record *in[] = {
+      th_rec(&t, "machine_id", th_str(&t, "m1"), "temperature", sl_value_int(85), NULL),
+      th_rec(&t, "machine_id", th_str(&t, "m1"), "temperature", sl_value_int(86), NULL),
+      th_rec(&t, "machine_id", th_str(&t, "m1"), "site", th_str(&t, "stale"), NULL),
+      th_rec(&t, "temperature", sl_value_int(87), "machine_id", th_str(&t, "m1"), NULL),
+  };
+  CU_ASSERT_EQUAL(th_process(&t, in, 4), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 4);
+  const uint32_t fields[] = {4, 4, 3, 4}; /* its own + site, max_temp (site replaced) */
+  for (size_t i = 0; i < 4; i++) {
+    CU_ASSERT_EQUAL(sl_record_count(t.out[i]), fields[i]);
+    CU_ASSERT_NSTRING_EQUAL(th_out_field(&t, i, "site")->as.str.ptr, "north", 5);
+  }
+  CU_ASSERT_PTR_EQUAL(sl_record_name_at(t.out[2], 1), sl_name_cstr("site")); /* replaced */
+  CU_ASSERT_PTR_NULL(th_out_field(&t, 2, "temperature"));
+  th_op_free(&t);
+  sl_config_destroy(c);
+}
+
 static void test_as_and_all_fields(void) {
   sl_config *c = cfg("enrich-devices", 0);
   sl_config_put_string(c, "as", "device");
@@ -211,6 +238,8 @@ int suite_operators_enrich(void) {
     return -1;
   CU_add_test(s, "fields and missing key", test_fields_and_missing_key);
   CU_add_test(s, "as and all fields", test_as_and_all_fields);
+  CU_add_test(s, "a layout change after a remembered one",
+              test_layout_change_after_a_remembered_one);
   CU_add_test(s, "required dead-letters lookup", test_required_dead_letters_lookup);
   CU_add_test(s, "table change between batches", test_table_change_between_batches);
   CU_add_test(s, "empty batch", test_empty_batch);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* enrich in a running pipeline, where it adds the fields to the records it
+ * receives in place when no other branch sees them: a record shared by two
+ * branches must reach the other branch unchanged, and a record on a branch
+ * of its own is enriched all the same. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lua_fixture.h"
+#include "runtime.h"
+
+static char dir[200];
+
+/* The whole of DIR/NAME (malloc'd, "" when missing). */
+static char *read_file(const char *name) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *fp = fopen(path, "r");
+  char *buf = calloc(1, 65536);
+  if (fp && buf) {
+    size_t n = fread(buf, 1, 65535, fp);
+    buf[n] = '\0';
+  }
+  if (fp)
+    fclose(fp);
+  return buf;
+}
+
+static size_t count(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+static int node_of(const sl_graph_desc *g, const char *type, int nth) {
+  for (size_t i = 0; i < g->count; i++)
+    if (strcmp(g->nodes[i].type, type) == 0 && nth-- == 0)
+      return (int)i;
+  return -1;
+}
+
+static void test_shared_record_unchanged_for_other_branch(void) {
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-enrich-rt"), 0);
+  lf_write(dir, "plant.jsonl",
+           "{\"machine_id\":\"m1\",\"site\":\"north\"}\n"
+           "{\"machine_id\":\"m2\",\"site\":\"south\"}\n");
+  const char *in = "{\"machine_id\":\"m1\",\"temperature\":70}\n"
+                   "{\"machine_id\":\"m2\",\"temperature\":71}\n"
+                   "{\"machine_id\":\"m3\",\"temperature\":72}\n";
+  lf_write(dir, "a.jsonl", in);
+  lf_write(dir, "b.jsonl", in);
+  char text[2048];
+  /* The enrich branch is declared first, so it runs first on the shared
+   * batch: written in place, the plain branch would see `site`. */
+  snprintf(
+      text, sizeof text,
+      "local sl = require \"sluice\"\n"
+      "local p = sl.pipeline { name = \"enrich-shared\" }\n"
+      "p:table { id = \"enrich-rt-plant\", path = \"plant.jsonl\", key = \"machine_id\" }\n"
+      "local r = p:file_source { path = \"%s/a.jsonl\" }\n"
+      "r:enrich { table = \"enrich-rt-plant\", key = \"machine_id\", fields = { \"site\" } }\n"
+      "  :file_sink { path = \"%s/enriched.jsonl\" }\n"
+      "r:file_sink { path = \"%s/plain.jsonl\" }\n"
+      "p:file_source { path = \"%s/b.jsonl\" }:filter \"temperature > 0\"\n"
+      "  :enrich { table = \"enrich-rt-plant\", key = \"machine_id\", fields = { \"site\" } }\n"
+      "  :file_sink { path = \"%s/chain.jsonl\" }\n",
+      dir, dir, dir, dir, dir);
+  lf_loaded l = lf_load(dir, text);
+  sl_graph_desc *g = l.g;
+  sl_registry *reg = l.reg;
+  sl_error err;
+  sl_error_clear(&err);
+  sl_graph_validate(g, reg, NULL);
+  for (size_t i = 0; i < g->nerrors; i++)
+    fprintf(stderr, "%s\n", g->errors[i]);
+  CU_ASSERT_EQUAL_FATAL(g->nerrors, 0);
+  CU_ASSERT_FALSE(sl_graph_sole_path(g, node_of(g, "enrich", 0))); /* below the fork */
+  CU_ASSERT_TRUE(sl_graph_sole_path(g, node_of(g, "enrich", 1)));  /* a chain of its own */
+  sl_runtime *rt = sl_runtime_new(g, reg, NULL, &err);
+  if (!rt)
+    fprintf(stderr, "%s\n", err.message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+  CU_ASSERT_EQUAL(sl_runtime_run(rt, &err), SL_OK);
+  sl_runtime_free(rt);
+  lf_unload(&l);
+
+  char *enriched = read_file("enriched.jsonl"), *plain = read_file("plain.jsonl"),
+       *chain = read_file("chain.jsonl");
+  CU_ASSERT_EQUAL(count(enriched, "\"machine_id\""), 3);
+  CU_ASSERT_EQUAL(count(enriched, "\"site\":\"north\""), 1);
+  CU_ASSERT_EQUAL(count(enriched, "\"site\":\"south\""), 1);
+  CU_ASSERT_EQUAL(count(enriched, "\"site\":null"), 1); /* m3: no entry */
+  CU_ASSERT_EQUAL(count(plain, "\"machine_id\""), 3);
+  CU_ASSERT_EQUAL(count(plain, "site"), 0); /* the other branch's records are untouched */
+  CU_ASSERT_EQUAL(count(chain, "\"site\":\"north\""), 1);
+  CU_ASSERT_EQUAL(count(chain, "\"site\":\"south\""), 1);
+  CU_ASSERT_EQUAL(count(chain, "\"temperature\":72"), 1);
+  free(enriched);
+  free(plain);
+  free(chain);
+  lf_dir_remove(dir);
+}
+
+int suite_operators_enrich_runtime(void) {
+  CU_pSuite s = CU_add_suite("operators_enrich_runtime", NULL, NULL);
+  if (!s)
+    return -1;
+  CU_add_test(s, "a record shared by two branches is not enriched in place",
+              test_shared_record_unchanged_for_other_branch);
+  return CU_get_error();
+}
