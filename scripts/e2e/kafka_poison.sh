@@ -110,12 +110,12 @@ header() { # header NAME: the value of header NAME (up to the next ",sluice-")
   printf '%s\n' "$hdrs" | sed 's/,\(sluice-[a-z-]*=\)/\n\1/g' | sed -n "s/^$1=//p"
 }
 [ "$(header sluice-reason)" = time ] || fail "sluice-reason '$(header sluice-reason)', expected time"
-[ "$(header sluice-node)" = kafka_source#0 ] || fail "sluice-node '$(header sluice-node)'"
+[ "$(header sluice-node)" = "kafka_source:$in" ] || fail "sluice-node '$(header sluice-node)'"
 [ "$(header sluice-source-offset)" = 21 ] || fail "sluice-source-offset '$(header sluice-source-offset)'"
 hdrs=$(field k11 3)
 echo "kafka_poison: dead-letter headers: $hdrs"
 [ "$(header sluice-reason)" = decode ] || fail "sluice-reason '$(header sluice-reason)'"
-[ "$(header sluice-node)" = decode#1 ] || fail "sluice-node '$(header sluice-node)'"
+[ "$(header sluice-node)" = decode:json ] || fail "sluice-node '$(header sluice-node)'"
 [ "$(header sluice-source-topic)" = "$in" ] || fail "sluice-source-topic '$(header sluice-source-topic)'"
 [ "$(header sluice-source-partition)" = 0 ] ||
   fail "sluice-source-partition '$(header sluice-source-partition)'"
