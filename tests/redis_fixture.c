@@ -52,6 +52,12 @@ static int write_conf(rf_server *s, const rf_opts *o) {
     fprintf(f, "user default %s\n", o->default_acl);
   if (!(o && o->sentinel_of)) /* replicas attach at once, not after 5 s */
     fprintf(f, "repl-diskless-sync-delay 0\n");
+  if (o && o->cluster_node_timeout_ms)
+    /* The bus port would be port + 10000 (too high for ephemeral ports). */
+    fprintf(f,
+            "cluster-enabled yes\ncluster-config-file %s/nodes.conf\ncluster-node-timeout %d\n"
+            "cluster-port %d\n",
+            s->dir, o->cluster_node_timeout_ms, rf_free_port());
   if (o && o->replicaof)
     fprintf(f, "replicaof 127.0.0.1 %d\n", o->replicaof);
   if (o && o->sentinel_of)

@@ -20,6 +20,10 @@ typedef struct rf_opts {
    * as "mymaster" with quorum `quorum` (default 1), down after 500 ms. */
   int sentinel_of;
   int quorum;
+  /* A Redis Cluster node (cluster-enabled yes, its nodes.conf in the dir)
+   * with this cluster-node-timeout in ms (how soon a dead primary is failed
+   * over). Joined to others by the test (redis-cli --cluster create). */
+  int cluster_node_timeout_ms;
 } rf_opts;
 
 typedef struct rf_server {
