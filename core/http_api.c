@@ -7,14 +7,17 @@
  *   sl:cache:<cache>:keys      sorted set of keys, all scores 0 (lex order)
  *   sl:alerts:<pipeline>       hash "<alert>\x1f<key json>" -> alert JSON */
 #include <ctype.h>
-#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "http_internal.h"
 
+#define CLUSTER_UNSUPPORTED                                                                        \
+  "this API does not read the cache or alerts from a Redis Cluster yet (see docs/state.md, "       \
+  "\"Redis Cluster\")"
 #define HISTORY_DEFAULT 10
 #define LIST_DEFAULT 100
 #define LIMIT_MAX 1000
@@ -90,7 +93,11 @@ static int reply_failed(api_op *op, redisReply *r) {
 
 static void send_op(api_op *op, int argc, const char **argv, const size_t *lens,
                     redisCallbackFn *fn) {
-  if (http_redis_argv(op->s, fn, op, argc, argv, lens) != SL_OK) {
+  int rc = http_redis_argv(op->s, fn, op, argc, argv, lens);
+  if (rc == SL_ERR_INVALID) {
+    http_reply_error(op->s, op->req, 501, CLUSTER_UNSUPPORTED);
+    op_free(op);
+  } else if (rc != SL_OK) {
     http_reply_error(op->s, op->req, 503, "cache storage (Redis) unavailable");
     op_free(op);
   }
@@ -203,8 +210,8 @@ static void on_list_keys(redisAsyncContext *ac, void *reply, void *priv) {
   size_t plen = op->prefix ? strlen(op->prefix) : 0;
   for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
     redisReply *e = r->element[i];
-    if (e->type != REDIS_REPLY_STRING || (plen && (e->len < plen ||
-                                                    memcmp(e->str, op->prefix, plen) != 0)))
+    if (e->type != REDIS_REPLY_STRING ||
+        (plen && (e->len < plen || memcmp(e->str, op->prefix, plen) != 0)))
       break; /* lex order: past the prefix range nothing matches any more */
     if (memchr(e->str, '\0', e->len))
       continue;
@@ -325,11 +332,14 @@ static void alerts_fetch(api_op *op) {
   for (size_t i = 0; i < op->nkeys; i++) {
     const char *argv[] = {"HGETALL", op->keys[i]};
     size_t lens[] = {7, strlen(op->keys[i])};
-    if (http_redis_argv(op->s, on_alert_hash, op, 2, argv, lens) != SL_OK) {
+    int rc = http_redis_argv(op->s, on_alert_hash, op, 2, argv, lens);
+    if (rc != SL_OK) {
       /* Nothing was queued when the first send fails: answer now. Later ones
        * cannot fail without the earlier callbacks firing with NULL. */
       if (i == 0) {
-        http_reply_error(op->s, op->req, 503, "alert storage (Redis) unavailable");
+        http_reply_error(op->s, op->req, rc == SL_ERR_INVALID ? 501 : 503,
+                         rc == SL_ERR_INVALID ? CLUSTER_UNSUPPORTED
+                                              : "alert storage (Redis) unavailable");
         op_free(op);
         return;
       }
@@ -354,7 +364,8 @@ static void on_alert_scan(redisAsyncContext *ac, void *reply, void *priv) {
     op_free(op);
     return;
   }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+      r->element[0]->type != REDIS_REPLY_STRING) {
     http_reply_error(op->s, op->req, 502, "unexpected SCAN reply from Redis");
     op_free(op);
     return;
@@ -396,7 +407,7 @@ typedef struct ready_op {
   sl_http_server *s;
   struct evhttp_request *req;
   int pipeline_ok;
-  const char *why;    /* why the pipeline is not ready: static text or why_buf */
+  const char *why; /* why the pipeline is not ready: static text or why_buf */
   char why_buf[400];
 } ready_op;
 
@@ -569,8 +580,8 @@ void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *p
   op->key = nseg >= 3 ? strdup(seg[2]) : NULL;
   if (!op->cache || (nseg >= 3 && !op->key))
     goto oom;
-  op->limit = parse_limit(evhttp_find_header(&q, "limit"),
-                          nseg == 2 ? LIST_DEFAULT : HISTORY_DEFAULT);
+  op->limit =
+      parse_limit(evhttp_find_header(&q, "limit"), nseg == 2 ? LIST_DEFAULT : HISTORY_DEFAULT);
   if (op->limit < 0) {
     http_reply_error(s, req, 400, "limit must be an integer from 1 to 1000");
     goto out;

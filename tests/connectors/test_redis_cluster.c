@@ -20,6 +20,9 @@
 
 #include "../../connectors/redis.h"
 #include "../../connectors/redis_internal.h"
+#include "../../core/cli.h"
+#include "../../core/http_server.h"
+#include "../../core/serve.h"
 #include "redis_fixture.h"
 
 #define NNODES 6
@@ -478,6 +481,36 @@ static void test_alerts_and_registry(void) {
   sl_redis_free(r);
 }
 
+/* The HTTP API's reads are not routed by slot: they answer 501 with a
+ * reason, /readyz works; `sluice serve` refuses a cluster at start. */
+static void test_http_api_and_serve(void) {
+  char u[64];
+  snprintf(u, sizeof u, "redis://127.0.0.1:%d", nodes[3].port);
+  const char *const pipelines[1] = {"pa"};
+  sl_http_config cfg = {.listen = "127.0.0.1:0",
+                        .api_token = "",
+                        .redis_url = u,
+                        .rate_per_sec = -1,
+                        .pipelines = pipelines,
+                        .npipelines = 1};
+  sl_error err;
+  sl_http_server *s = sl_http_start(&cfg, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  int st = -1, ready = -1;
+  for (int i = 0; i < 100 && (st != 501 || ready != 200); i++) {
+    st = rf_http_status(sl_http_port(s), "/api/v1/caches/c/k1");
+    ready = rf_http_status(sl_http_port(s), "/readyz");
+    if (st != 501 || ready != 200)
+      pause_ms(100);
+  }
+  CU_ASSERT_EQUAL(st, 501);
+  CU_ASSERT_EQUAL(rf_http_status(sl_http_port(s), "/api/v1/alerts"), 501);
+  sl_http_stop(s);
+  setenv("SLUICE_REDIS_URL", u, 1);
+  CU_ASSERT_EQUAL(sl_serve_main("127.0.0.1:0", NULL, NULL), SL_EXIT_USAGE);
+  unsetenv("SLUICE_REDIS_URL");
+}
+
 int suite_connectors_redis_cluster(void) {
   CU_pSuite s = CU_add_suite("connectors_redis_cluster", setup, teardown);
   if (!s)
@@ -490,5 +523,6 @@ int suite_connectors_redis_cluster(void) {
   CU_add_test(s, "checkpoint and restore across primaries", test_checkpoint_across_primaries);
   CU_add_test(s, "alerts and the registry across slots", test_alerts_and_registry);
   CU_add_test(s, "a failover under a connected handle", test_failover_under_a_connected_handle);
+  CU_add_test(s, "the HTTP API answers 501, serve refuses", test_http_api_and_serve);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
