@@ -383,8 +383,13 @@ static int push(sl_cluster *c, int nd, char *cmd, size_t len) {
 
 /* I/O failure on node i: drop every connection (a failover is likely). */
 static int node_failed(sl_redis *r, int i, const char *what, sl_error *err) {
-  r->ctx = r->cluster->nodes[i].ctx;
-  return sl_redis_io_error(r, what, err);
+  const node *n = &r->cluster->nodes[i];
+  sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis Cluster node %s:%d unreachable during %s: %s",
+               n->host, n->port, what,
+               n->ctx && n->ctx->errstr[0] ? n->ctx->errstr : "connection lost");
+  sl_cluster_disconnect(r);
+  r->state_ready = 0;
+  return SL_ERR_UNAVAILABLE;
 }
 
 int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens, const char *what,

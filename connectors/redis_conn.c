@@ -47,7 +47,14 @@ int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng) 
 static void describe(sl_redis *r) {
   const sl_redis_url *u = &r->url;
   const char *cred = u->user[0] ? "@" : (u->password[0] ? ":***@" : "");
-  if (!u->nsentinels) {
+  if (u->nseeds) { /* Redis Cluster seeds */
+    size_t n = (size_t)snprintf(r->describe, sizeof r->describe, "redis://%s%s", u->user, cred);
+    for (int i = 0; i < u->nseeds && n < sizeof r->describe; i++) {
+      int v6 = strchr(u->seeds[i].host, ':') != NULL;
+      n += (size_t)snprintf(r->describe + n, sizeof r->describe - n, "%s%s%s%s:%d", i ? "," : "",
+                            v6 ? "[" : "", u->seeds[i].host, v6 ? "]" : "", u->seeds[i].port);
+    }
+  } else if (!u->nsentinels) {
     int v6 = strchr(u->host, ':') != NULL;
     snprintf(r->describe, sizeof r->describe, "redis://%s%s%s%s%s:%d/%d", u->user, cred,
              v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->db);
