@@ -39,6 +39,7 @@ struct sl_cluster {
   int nnodes;
   int cur; /* keyless commands go here */
   int stale_map;
+  int hold_map; /* no reload now: node indices must stay (WAIT per node) */
   uint16_t slot[NSLOTS];
   pending *q;
   size_t qhead, qlen, qcap; /* q[qhead .. qhead+qlen) */
@@ -173,18 +174,31 @@ static int node_ctx(sl_redis *r, int i, sl_error *err) {
   return sl_redis_open(r, n->host, n->port, &n->ctx, err);
 }
 
+/* Free `ctx` unless a node owns it (a map that could not be loaded from a
+ * new connection must not leak it). */
+static void drop_unowned(sl_cluster *c, redisContext *ctx) {
+  for (int i = 0; i < c->nnodes; i++)
+    if (c->nodes[i].ctx == ctx)
+      return;
+  redisFree(ctx);
+}
+
 /* Load the map from CLUSTER SLOTS on `ctx` (of node `host`:`port`, with no
  * reply pending). Nodes no longer primaries are closed. */
 static int load_map(sl_redis *r, redisContext *ctx, const char *host, int port, sl_error *err) {
   sl_cluster *c = r->cluster;
   redisReply *rep = redisCommand(ctx, "CLUSTER SLOTS");
-  if (!rep)
-    return sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis Cluster node %s:%d: %s", host, port,
-                        ctx->errstr[0] ? ctx->errstr : "connection lost");
   int rc = SL_OK;
+  if (!rep) {
+    rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis Cluster node %s:%d: %s", host, port,
+                      ctx->errstr[0] ? ctx->errstr : "connection lost");
+    drop_unowned(c, ctx);
+    return rc;
+  }
   if (rep->type == REDIS_REPLY_ERROR) {
     rc = sl_redis_reply_error(r, rep, "CLUSTER SLOTS", err);
     freeReplyObject(rep);
+    drop_unowned(c, ctx);
     return rc;
   }
   sl_cluster fresh;
@@ -223,6 +237,7 @@ static int load_map(sl_redis *r, redisContext *ctx, const char *host, int port, 
                       port);
   if (rc != SL_OK) {
     free(fresh.nodes);
+    drop_unowned(c, ctx);
     return rc;
   }
   /* Keep the connections to nodes that are still primaries. */
@@ -336,6 +351,8 @@ static int refresh(sl_redis *r) {
 }
 
 int sl_redis_nprimaries(sl_redis *r) {
+  if (!r->ctx) /* whether it is a cluster is known once connected */
+    (void)sl_redis_connect(r, NULL);
   if (!r->cluster)
     return 1;
   if (r->cluster->stale_map && !r->cluster->qlen && (!r->ctx || refresh(r) != SL_OK))
@@ -405,7 +422,7 @@ int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens
     }
   }
   sl_cluster *c = r->cluster;
-  if (r->ctx && c->stale_map && !c->qlen && refresh(r) != SL_OK)
+  if (r->ctx && c->stale_map && !c->qlen && !c->hold_map && refresh(r) != SL_OK)
     sl_cluster_disconnect(r);
   if (!r->ctx && sl_cluster_connect(r, err) != SL_OK)
     return err ? err->code : SL_ERR_UNAVAILABLE;
@@ -558,15 +575,19 @@ int sl_cluster_read(sl_redis *r, redisReply **rep, const char *what, sl_error *e
 
 int sl_cluster_wait(sl_redis *r, const char *what, sl_error *err) {
   sl_cluster *c = r->cluster;
-  for (int i = 0; i < c->nnodes; i++) {
+  /* WAIT on the very connections that wrote (a new one has nothing to
+   * wait for), so the map must not be reloaded in between; a node demoted
+   * meanwhile refuses WAIT, and the checkpoint is retried. */
+  c->hold_map = 1;
+  int rc = SL_OK;
+  for (int i = 0; i < c->nnodes && rc == SL_OK; i++) {
     if (!c->nodes[i].dirty || !c->nodes[i].ctx)
       continue;
-    int rc = sl_redis_pin(r, i, err);
-    if (rc == SL_OK)
-      rc = sl_redis_wait_one(r, what, err);
-    if (rc != SL_OK)
-      return rc;
-    c->nodes[i].dirty = 0;
+    c->cur = i;
+    r->ctx = c->nodes[i].ctx;
+    if ((rc = sl_redis_wait_one(r, what, err)) == SL_OK)
+      c->nodes[i].dirty = 0;
   }
-  return SL_OK;
+  c->hold_map = 0;
+  return rc;
 }

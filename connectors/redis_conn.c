@@ -154,6 +154,13 @@ int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, s
                         "Redis at %s refused %s: %.200s (check the user, password and ACL "
                         "permissions in SLUICE_REDIS_URL)",
                         r->describe, what, m);
+  if (starts(m, "ERR WAIT cannot be used with replica")) { /* demoted after our write */
+    r->stale = 1;
+    return sl_error_set(err, SL_ERR_UNAVAILABLE,
+                        "Redis at %s: the node written is a replica now (failover): %s not "
+                        "confirmed, retrying",
+                        r->describe, what);
+  }
   if (starts(m, "READONLY") || starts(m, "MASTERDOWN"))
     r->stale = 1; /* a replica now (failover): reconnect, via the sentinels if any */
   if (starts(m, "LOADING") || starts(m, "BUSY") || starts(m, "TRYAGAIN") ||

@@ -102,7 +102,9 @@ sl_cluster *sl_cluster_new(void); /* NULL: out of memory */
 void sl_cluster_free(sl_cluster *c);
 /* A reply to read next, already received during a redirection (or NULL). */
 int sl_cluster_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err);
-/* Number of primaries of the map (1 without a cluster). */
+/* Number of primaries of the map (1 without a cluster); connects first
+ * when needed (a failure to connect answers 1: the caller's next command
+ * reports it). */
 int sl_redis_nprimaries(sl_redis *r);
 /* Send keyless commands (SCAN, WAIT) to primary `i` from now on; connects
  * to it. SL_OK, or SL_ERR_UNAVAILABLE. */

@@ -7,11 +7,11 @@
  *   sl:cache:<cache>:keys      sorted set of keys, all scores 0 (lex order)
  *   sl:alerts:<pipeline>       hash "<alert>\x1f<key json>" -> alert JSON */
 #include <ctype.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include "http_internal.h"
 
@@ -210,8 +210,8 @@ static void on_list_keys(redisAsyncContext *ac, void *reply, void *priv) {
   size_t plen = op->prefix ? strlen(op->prefix) : 0;
   for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
     redisReply *e = r->element[i];
-    if (e->type != REDIS_REPLY_STRING ||
-        (plen && (e->len < plen || memcmp(e->str, op->prefix, plen) != 0)))
+    if (e->type != REDIS_REPLY_STRING || (plen && (e->len < plen ||
+                                                    memcmp(e->str, op->prefix, plen) != 0)))
       break; /* lex order: past the prefix range nothing matches any more */
     if (memchr(e->str, '\0', e->len))
       continue;
@@ -364,8 +364,7 @@ static void on_alert_scan(redisAsyncContext *ac, void *reply, void *priv) {
     op_free(op);
     return;
   }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-      r->element[0]->type != REDIS_REPLY_STRING) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
     http_reply_error(op->s, op->req, 502, "unexpected SCAN reply from Redis");
     op_free(op);
     return;
@@ -407,7 +406,7 @@ typedef struct ready_op {
   sl_http_server *s;
   struct evhttp_request *req;
   int pipeline_ok;
-  const char *why; /* why the pipeline is not ready: static text or why_buf */
+  const char *why;    /* why the pipeline is not ready: static text or why_buf */
   char why_buf[400];
 } ready_op;
 
@@ -580,8 +579,8 @@ void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *p
   op->key = nseg >= 3 ? strdup(seg[2]) : NULL;
   if (!op->cache || (nseg >= 3 && !op->key))
     goto oom;
-  op->limit =
-      parse_limit(evhttp_find_header(&q, "limit"), nseg == 2 ? LIST_DEFAULT : HISTORY_DEFAULT);
+  op->limit = parse_limit(evhttp_find_header(&q, "limit"),
+                          nseg == 2 ? LIST_DEFAULT : HISTORY_DEFAULT);
   if (op->limit < 0) {
     http_reply_error(s, req, 400, "limit must be an integer from 1 to 1000");
     goto out;

@@ -37,8 +37,8 @@ typedef struct http_redis {
   struct event *retry;    /* reconnect timer */
   int stopping;
   /* Redis Cluster (a seed list, or cluster_enabled:1 in INFO cluster): the
-   * API's reads are not routed by slot yet and answer 501; SSE works (a
-   * PUBLISH reaches every node). */
+   * API's reads are not routed by slot yet and answer 501 (PING, for
+   * /readyz, works on any node). */
   int cluster;
 } http_redis;
 

@@ -148,7 +148,7 @@ static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
   s->redis.cluster = 1;
   sl_log(SL_LOG_WARN, "http",
          "Redis at %s:%d is a Redis Cluster node: the HTTP API's cache and alert reads answer "
-         "501 (not routed by slot yet; docs/state.md, \"Redis Cluster\"); SSE and /readyz work",
+         "501 (not routed by slot yet; docs/state.md, \"Redis Cluster\"); /readyz works",
          s->redis.host, s->redis.port);
 }
 

@@ -18,7 +18,7 @@
 
 typedef struct serve_state {
   pthread_mutex_t lock;
-  char *doc; /* latest {"pipelines":[...]}, malloc'd */
+  char *doc;        /* latest {"pipelines":[...]}, malloc'd */
   const char *redis_url;
 } serve_state;
 

@@ -20,6 +20,7 @@
 
 #include "../../connectors/redis.h"
 #include "../../connectors/redis_internal.h"
+#include "../../connectors/redis_state.h"
 #include "../../core/cli.h"
 #include "../../core/http_server.h"
 #include "../../core/serve.h"
@@ -411,6 +412,28 @@ static void test_checkpoint_across_primaries(void) {
       owners[n++] = o;
   }
   CU_ASSERT(n >= 2);
+  /* `sluice state` scans every primary: all 12 partitions are listed, and
+   * a reset deletes them wherever they are. */
+  sl_redis *r = node_handle(5);
+  const char *const topics[1] = {"t"};
+  sl_state_inventory inv;
+  sl_error err;
+  CU_ASSERT_EQUAL_FATAL(sl_state_inventory_load(r, "cp", topics, 1, 1, &inv, &err), SL_OK);
+  CU_ASSERT_EQUAL(inv.nparts, 12);
+  for (size_t i = 0; i < inv.nparts; i++) {
+    CU_ASSERT_EQUAL(inv.parts[i].partition, (int32_t)i);
+    CU_ASSERT(inv.parts[i].epoch >= 1);
+    CU_ASSERT_EQUAL(inv.parts[i].next_offset, i == 2 ? 998 : 100 + (int64_t)i); /* 2: fenced test */
+    CU_ASSERT_EQUAL(inv.parts[i].nops, 1);
+  }
+  size_t deleted = 0;
+  CU_ASSERT_EQUAL(sl_state_reset(r, "cp", &inv, &deleted, &err), SL_OK);
+  CU_ASSERT_EQUAL(deleted, 36); /* epoch, offset and one state hash each */
+  sl_state_inventory_free(&inv);
+  CU_ASSERT_EQUAL_FATAL(sl_state_inventory_load(r, "cp", topics, 1, 0, &inv, &err), SL_OK);
+  CU_ASSERT_EQUAL(inv.nparts, 0);
+  sl_state_inventory_free(&inv);
+  sl_redis_free(r);
 }
 
 /* A replica takes over (CLUSTER FAILOVER TAKEOVER) while a handle is connected: its
