@@ -24,6 +24,8 @@
 #include "../../core/cli.h"
 #include "../../core/http_server.h"
 #include "../../core/serve.h"
+#include "config.h"
+#include "record_internal.h"
 #include "redis_fixture.h"
 
 #define NNODES 6
@@ -504,6 +506,77 @@ static void test_alerts_and_registry(void) {
   sl_redis_free(r);
 }
 
+static int no_dead_letter(void *rt, const sl_record *r, const char *reason, const char *msg) {
+  (void)rt, (void)r, (void)reason, (void)msg;
+  CU_FAIL("no record should be dead-lettered");
+  return SL_OK;
+}
+
+/* The cache sink's keys (no hash tag) spread over the primaries: one
+ * batch of 60 keys is written (three keys per record, each command to its
+ * own node) and read back: latest, history and the prefix listing, whose
+ * GETs go to every primary in one pipeline. */
+static void test_cache_across_slots(void) {
+  char u[64];
+  snprintf(u, sizeof u, "redis://127.0.0.1:%d", nodes[1].port);
+  sl_connector_env env = {.pipeline = "pc",
+                          .redis_url = u,
+                          .state = "redis",
+                          .node_name = "cache#1",
+                          .dead_letter = no_dead_letter};
+  sl_config *c = sl_config_new("p.lua", 3);
+  sl_config_put_string(c, "name", "spread");
+  sl_config_put_string(c, "key", "machine_id");
+  sl_config_put_number(c, "history", 2);
+  void *st = NULL;
+  sl_error err;
+  CU_ASSERT_EQUAL_FATAL(sl_cache_sink.open(&env, c, &st, &err), SL_OK);
+  sl_config_destroy(c);
+  sl_arena *a = sl_arena_new(0);
+  sl_batch b;
+  sl_batch_init(&b, a);
+  static char keys[60][8]; /* records point to their strings */
+  char k[16];
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 60; i++) {
+      sl_record *r = sl_record_new(a, 2);
+      snprintf(keys[i], sizeof keys[i], "m%02d", i);
+      sl_record_set(r, sl_name_cstr("machine_id"), sl_value_string(keys[i], strlen(keys[i])));
+      sl_record_set(r, sl_name_cstr("n"), sl_value_int(round));
+      sl_batch_push(&b, r);
+    }
+  size_t written = 0;
+  CU_ASSERT_EQUAL(sl_cache_sink.write(st, &b, &written, &err), SL_OK);
+  CU_ASSERT_EQUAL(written, 120);
+  CU_ASSERT_EQUAL(sl_cache_sink.flush(st, 1000, &err), SL_OK);
+  sl_batch_release(&b);
+  sl_redis *r = node_handle(4);
+  char *out = NULL, *next = NULL;
+  for (int i = 0; i < 60; i++) {
+    snprintf(k, sizeof k, "m%02d", i);
+    CU_ASSERT_EQUAL(sl_cache_get_latest(r, "spread", k, &out, &err), SL_OK);
+    char want[64];
+    snprintf(want, sizeof want, "{\"machine_id\":\"%s\",\"n\":1}", k);
+    CU_ASSERT_STRING_EQUAL(out ? out : "", want);
+    free(out);
+    out = NULL;
+  }
+  CU_ASSERT_EQUAL(sl_cache_history(r, "spread", "m07", 0, &out, &err), SL_OK);
+  CU_ASSERT_STRING_EQUAL(out ? out : "",
+                         "[{\"machine_id\":\"m07\",\"n\":1},{\"machine_id\":\"m07\",\"n\":0}]");
+  free(out);
+  CU_ASSERT_EQUAL(sl_cache_list(r, "spread", "m", 100, NULL, &out, &next, &err), SL_OK);
+  int listed = 0;
+  for (const char *p = out; p && (p = strstr(p, "\"n\":1}")); p++)
+    listed++;
+  CU_ASSERT_EQUAL(listed, 60);
+  CU_ASSERT_PTR_NULL(next);
+  free(out);
+  sl_redis_free(r);
+  sl_cache_sink.close(st);
+  sl_arena_destroy(a);
+}
+
 /* The HTTP API's reads are not routed by slot: they answer 501 with a
  * reason, /readyz works; `sluice serve` refuses a cluster at start. */
 static void test_http_api_and_serve(void) {
@@ -545,6 +618,7 @@ int suite_connectors_redis_cluster(void) {
   CU_add_test(s, "ASK and MOVED are followed", test_ask_then_moved);
   CU_add_test(s, "checkpoint and restore across primaries", test_checkpoint_across_primaries);
   CU_add_test(s, "alerts and the registry across slots", test_alerts_and_registry);
+  CU_add_test(s, "the cache sink and its reads across slots", test_cache_across_slots);
   CU_add_test(s, "a failover under a connected handle", test_failover_under_a_connected_handle);
   CU_add_test(s, "the HTTP API answers 501, serve refuses", test_http_api_and_serve);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
