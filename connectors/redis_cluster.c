@@ -259,12 +259,18 @@ static int load_map(sl_redis *r, redisContext *ctx, const char *host, int port, 
   c->nodes = fresh.nodes;
   c->nnodes = fresh.nnodes;
   memcpy(c->slot, fresh.slot, sizeof c->slot);
-  c->cur = self >= 0 ? self : 0;
   c->stale_map = 0;
   r->ctx = NULL;
-  rc = node_ctx(r, c->cur, err);
-  if (rc == SL_OK)
-    r->ctx = c->nodes[c->cur].ctx;
+  /* Keyless commands go to this node, or to the first primary that
+   * answers (one may be down, its failover not done yet). */
+  int first = self >= 0 ? self : 0;
+  for (int k = 0; k < c->nnodes; k++) {
+    c->cur = (first + k) % c->nnodes;
+    if ((rc = node_ctx(r, c->cur, err)) == SL_OK) {
+      r->ctx = c->nodes[c->cur].ctx;
+      break;
+    }
+  }
   return rc;
 }
 
@@ -422,6 +428,10 @@ int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens
     }
   }
   sl_cluster *c = r->cluster;
+  if (r->stale && !c->qlen) { /* a node written is a replica now: start over */
+    sl_cluster_disconnect(r);
+    r->stale = 0;
+  }
   if (r->ctx && c->stale_map && !c->qlen && !c->hold_map && refresh(r) != SL_OK)
     sl_cluster_disconnect(r);
   if (!r->ctx && sl_cluster_connect(r, err) != SL_OK)
