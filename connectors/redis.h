@@ -44,6 +44,7 @@ typedef struct sl_redis_addr {
 
 /* A parsed SLUICE_REDIS_URL (connectors/redis_url.c):
  *   redis://[user[:password]@]host[:port][/db][?params]
+ *   redis://[user[:password]@]host[:port],host[:port]...[?params]  (Cluster seeds)
  *   redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/primary[/db][?params]
  * params: wait_replicas=N, wait_timeout_ms=M, sentinel_password=P. */
 typedef struct sl_redis_url {
@@ -58,6 +59,10 @@ typedef struct sl_redis_url {
   int nsentinels;
   char primary[128];
   char sentinel_password[256]; /* empty: no AUTH to the sentinels */
+  /* redis://h1:p1,h2:p2: seed nodes of a Redis Cluster (host/port is the
+   * first); nseeds == 0 with one host (cluster or not, found on connect). */
+  sl_redis_addr seeds[SL_REDIS_MAX_SENTINELS];
+  int nseeds;
   /* After each checkpoint (and epoch) write, WAIT for this many replicas to
    * acknowledge it, at most wait_timeout_ms (default 1000); 0: no WAIT. */
   int wait_replicas;
@@ -121,6 +126,12 @@ const char *sl_redis_warning(const sl_redis *r);
  * min(max, min * 2^attempt), then "equal jitter": half fixed, half random
  * from `*rng` (xorshift state, updated). Pure: exposed for tests. */
 int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng);
+
+/* Redis Cluster hash slot of a key (CRC16-XMODEM of the key, or of the
+ * first non-empty {hash tag} in it, modulo 16384; connectors/redis_cluster.c). */
+int sl_redis_key_slot(const char *key, size_t len);
+/* 1 when the connected Redis is a Redis Cluster (known after connecting). */
+int sl_redis_is_cluster(const sl_redis *r);
 
 /* ---- checkpoints and restore (redis_checkpoint.c, redis_restore.c) ------ */
 

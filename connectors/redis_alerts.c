@@ -25,17 +25,17 @@ static int build_keys(sl_buf *hash, sl_buf *field, const char *pipeline, const c
 
 /* Append the commands of one change to the connection's output; the
  * strings are copied there, so the buffers are the caller's scratch. */
-static int append_change(redisContext *c, const char *pipeline, const sl_alert_change *ch,
-                         sl_buf *hash, sl_buf *field, sl_buf *event) {
+static int append_change(sl_redis *r, const char *pipeline, const sl_alert_change *ch, sl_buf *hash,
+                         sl_buf *field, sl_buf *event, sl_error *err) {
   sl_buf_reset(hash);
   sl_buf_reset(field);
   sl_buf_reset(event);
   if (build_keys(hash, field, pipeline, ch->alert, ch->key_json) != SL_OK)
-    return SL_ERR_NOMEM;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   size_t jl = ch->json ? strlen(ch->json) : 0;
   /* The event stream wants {"type":..,"data":..} (see core/http_redis.c). */
   if (ch->json && sl_buf_printf(event, "{\"type\":\"alert\",\"data\":%s}", ch->json) != SL_OK)
-    return SL_ERR_NOMEM;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   const char *put[4] = {"HSET", hash->data, field->data, ch->json};
   size_t putl[4] = {4, hash->len, field->len, jl};
   const char *del[3] = {"HDEL", hash->data, field->data};
@@ -44,15 +44,20 @@ static int append_change(redisContext *c, const char *pipeline, const sl_alert_c
   size_t addl[3] = {4, sizeof PIPELINES_KEY - 1, strlen(pipeline)};
   const char *pub[3] = {"PUBLISH", "sl:events", event->data};
   size_t publ[3] = {7, 9, event->len};
-  int ok = ch->firing ? redisAppendCommandArgv(c, 4, put, putl) == REDIS_OK &&
-                            redisAppendCommandArgv(c, 3, add, addl) == REDIS_OK
-                      : redisAppendCommandArgv(c, 3, del, dell) == REDIS_OK;
-  if (ok && ch->json)
-    ok = redisAppendCommandArgv(c, 3, pub, publ) == REDIS_OK;
-  return ok ? SL_OK : SL_ERR_IO;
+  /* One key per command: on a Redis Cluster each goes to its slot's node. */
+  static const char what[] = "storing alerts";
+  int rc = ch->firing ? sl_redis_append(r, 4, put, putl, what, err) : SL_OK;
+  if (rc == SL_OK)
+    rc = ch->firing ? sl_redis_append(r, 3, add, addl, what, err)
+                    : sl_redis_append(r, 3, del, dell, what, err);
+  if (rc == SL_OK && ch->json)
+    rc = sl_redis_append(r, 3, pub, publ, what, err);
+  return rc;
 }
 
-static int commands_of(const sl_alert_change *ch) { return (ch->firing ? 2 : 1) + (ch->json != NULL); }
+static int commands_of(const sl_alert_change *ch) {
+  return (ch->firing ? 2 : 1) + (ch->json != NULL);
+}
 
 int sl_alerts_apply(sl_redis *r, const char *pipeline, const sl_alert_change *ch, size_t n,
                     sl_error *err) {
@@ -60,23 +65,22 @@ int sl_alerts_apply(sl_redis *r, const char *pipeline, const sl_alert_change *ch
   for (size_t i = 0; i < n; i++)
     if (!pipeline || !ch[i].alert || (ch[i].firing && !ch[i].json))
       return sl_error_set(err, SL_ERR_INVALID, "alert store: pipeline, alert and JSON required");
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c)
+  if (!sl_redis_ctx(r, err))
     return err ? err->code : SL_ERR_UNAVAILABLE;
   sl_buf hash = SL_BUF_INIT, field = SL_BUF_INIT, event = SL_BUF_INIT;
   int rc = SL_OK;
   size_t replies = 0;
   for (size_t i = 0; i < n && rc == SL_OK; i++) {
-    rc = append_change(c, pipeline, &ch[i], &hash, &field, &event);
+    rc = append_change(r, pipeline, &ch[i], &hash, &field, &event, err);
     replies += (size_t)commands_of(&ch[i]);
   }
   sl_buf_free(&hash);
   sl_buf_free(&field);
   sl_buf_free(&event);
-  if (rc == SL_ERR_NOMEM)
-    return sl_error_set(err, rc, "out of memory");
-  if (rc != SL_OK)
-    return sl_redis_io_error(r, what, err);
+  if (rc != SL_OK) {
+    sl_redis_disconnect(r); /* replies owed to a half-sent pipeline */
+    return rc;
+  }
   int first = SL_OK;
   for (size_t i = 0; i < replies; i++) {
     redisReply *rep;
@@ -133,7 +137,6 @@ static int append_matching(sl_buf *out, const redisReply *vals, const char *stat
   return SL_OK;
 }
 
-
 int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **out,
                    sl_error *err) {
   *out = NULL;
@@ -149,11 +152,6 @@ int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **
       goto out;
     np = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
   }
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c) {
-    rc = err ? err->code : SL_ERR_UNAVAILABLE;
-    goto out;
-  }
   for (size_t i = 0; i < np; i++) { /* one pipelined HVALS per pipeline */
     sl_buf_reset(&key);
     const char *p = pipeline ? pipeline : names->element[i]->str;
@@ -164,8 +162,8 @@ int sl_alerts_list(sl_redis *r, const char *pipeline, const char *state, char **
     }
     const char *argv[2] = {"HVALS", key.data};
     size_t lens[2] = {5, key.len};
-    if (redisAppendCommandArgv(c, 2, argv, lens) != REDIS_OK) {
-      rc = sl_redis_io_error(r, "listing alerts", err);
+    if ((rc = sl_redis_append(r, 2, argv, lens, "listing alerts", err)) != SL_OK) {
+      sl_redis_disconnect(r);
       goto out;
     }
   }

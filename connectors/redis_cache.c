@@ -183,7 +183,7 @@ nomem:
 }
 
 /* Append one staged entry's commands to the pipeline; counts replies. */
-static int send_entry(cache_sink *s, redisContext *c, const cache_entry *e) {
+static int send_entry(cache_sink *s, const cache_entry *e, sl_error *err) {
   const char *b = s->bytes.data;
   sl_buf *k = &s->scratch;
   sl_buf_reset(k);
@@ -191,23 +191,26 @@ static int send_entry(cache_sink *s, redisContext *c, const cache_entry *e) {
   size_t vo = 0, ho, zo;
   if (sl_buf_printf(k, "sl:cache:%s:v:", s->name) != SL_OK ||
       sl_buf_append(k, b + e->koff, e->klen) != SL_OK)
-    return SL_ERR_NOMEM;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   ho = k->len;
   if (sl_buf_printf(k, "sl:cache:%s:h:", s->name) != SL_OK ||
       sl_buf_append(k, b + e->koff, e->klen) != SL_OK)
-    return SL_ERR_NOMEM;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   zo = k->len;
   if (sl_buf_printf(k, "sl:cache:%s:keys", s->name) != SL_OK)
-    return SL_ERR_NOMEM;
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   size_t vlen = ho - vo, hlen = zo - ho, zlen = k->len - zo;
   char ttl[24], hist[24];
   snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
   snprintf(hist, sizeof hist, "%" PRId64, s->history - 1);
-  int ok = REDIS_OK;
+  /* The keys of one record differ in slot on a Redis Cluster: each command
+   * goes to its own node (sl_redis_append), none spans two keys. */
+  int ok = SL_OK;
+#define APPEND(n, a, l) (ok = ok == SL_OK ? sl_redis_append(s->r, n, a, l, "cache write", err) : ok)
   {
     const char *argv[5] = {"SET", k->data + vo, b + e->joff, "PX", ttl};
     size_t lens[5] = {3, vlen, e->jlen, 2, strlen(ttl)};
-    ok |= redisAppendCommandArgv(c, s->ttl_ms ? 5 : 3, argv, lens);
+    APPEND(s->ttl_ms ? 5 : 3, argv, lens);
     s->replies++;
   }
   if (s->history > 0) {
@@ -215,24 +218,25 @@ static int send_entry(cache_sink *s, redisContext *c, const cache_entry *e) {
     size_t lpl[3] = {5, hlen, e->jlen};
     const char *lt[4] = {"LTRIM", k->data + ho, "0", hist};
     size_t ltl[4] = {5, hlen, 1, strlen(hist)};
-    ok |= redisAppendCommandArgv(c, 3, lp, lpl);
-    ok |= redisAppendCommandArgv(c, 4, lt, ltl);
+    APPEND(3, lp, lpl);
+    APPEND(4, lt, ltl);
     s->replies += 2;
     if (s->ttl_ms) {
       const char *ex[3] = {"PEXPIRE", k->data + ho, ttl};
       size_t exl[3] = {7, hlen, strlen(ttl)};
-      ok |= redisAppendCommandArgv(c, 3, ex, exl);
+      APPEND(3, ex, exl);
       s->replies++;
     }
   }
   const char *z[4] = {"ZADD", k->data + zo, "0", b + e->koff};
   size_t zl[4] = {4, zlen, 1, e->klen};
-  ok |= redisAppendCommandArgv(c, 4, z, zl);
+  APPEND(4, z, zl);
   const char *p[3] = {"PUBLISH", "sl:events", b + e->eoff};
   size_t pl[3] = {7, 9, e->elen};
-  ok |= redisAppendCommandArgv(c, 3, p, pl);
+  APPEND(3, p, pl);
   s->replies += 2;
-  return ok == REDIS_OK ? SL_OK : SL_ERR_IO;
+#undef APPEND
+  return ok;
 }
 
 /* Pipeline every staged entry not sent on this connection yet. Failing to
@@ -240,16 +244,14 @@ static int send_entry(cache_sink *s, redisContext *c, const cache_entry *e) {
 static int send_pending(cache_sink *s, sl_error *err) {
   if (s->sent == s->n)
     return SL_OK;
-  redisContext *c = sl_redis_ctx(s->r, err);
-  if (!c)
+  if (!sl_redis_ctx(s->r, err))
     return err ? err->code : SL_ERR_UNAVAILABLE;
   for (; s->sent < s->n; s->sent++) {
-    int rc = send_entry(s, c, &s->e[s->sent]);
-    if (rc == SL_ERR_NOMEM)
-      return sl_error_set(err, rc, "out of memory");
-    if (rc != SL_OK) {
+    int rc = send_entry(s, &s->e[s->sent], err);
+    if (rc != SL_OK) { /* the connection (and what it owed) is dropped */
+      sl_redis_disconnect(s->r);
       s->sent = s->replies = 0;
-      return sl_redis_io_error(s->r, "cache write", err);
+      return rc;
     }
   }
   return SL_OK;

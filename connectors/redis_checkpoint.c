@@ -362,12 +362,8 @@ static int append_part(sl_redis *r, sl_checkpoint *cp, const cp_part *p, sl_erro
   }
 #undef ARG
 #undef NUM
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c)
-    return err ? err->code : SL_ERR_UNAVAILABLE;
-  if (redisAppendCommandArgv(c, (int)a, av, al) != REDIS_OK)
-    return sl_redis_io_error(r, "checkpoint", err);
-  return SL_OK;
+  /* Every key of the script is in the partition's slot: one node. */
+  return sl_redis_append(r, (int)a, av, al, "checkpoint", err);
 }
 
 static int add_fenced(sl_checkpoint *cp, const cp_part *p, int64_t current) {

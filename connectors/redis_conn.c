@@ -14,23 +14,6 @@
 
 #include "redis_internal.h"
 
-struct sl_redis {
-  sl_redis_url url;
-  sl_redis_opts opts;
-  redisContext *ctx;    /* NULL while disconnected */
-  char describe[512];   /* URL without the password (+ the primary found) */
-  size_t describe_base; /* length of the URL part of `describe` */
-  int sentinel_first;   /* Sentinel: the sentinel to ask first next time */
-  int stale;            /* a READONLY/MASTERDOWN reply: reconnect before use */
-  int failures;         /* consecutive failed connection attempts */
-  int64_t next_attempt_ms;
-  uint32_t rng;
-  sl_error last_err; /* why the last attempt failed */
-  int state_ready;   /* script loaded and safety checked on this connection */
-  char sha[41];
-  char warning[512];
-};
-
 extern const char sl_redis_checkpoint_lua[]; /* redis_checkpoint.c */
 
 /* ---- backoff ----------------------------------------------------------- */
@@ -64,7 +47,14 @@ int64_t sl_redis_backoff_ms(int attempt, int min_ms, int max_ms, uint32_t *rng) 
 static void describe(sl_redis *r) {
   const sl_redis_url *u = &r->url;
   const char *cred = u->user[0] ? "@" : (u->password[0] ? ":***@" : "");
-  if (!u->nsentinels) {
+  if (u->nseeds) { /* Redis Cluster seeds */
+    size_t n = (size_t)snprintf(r->describe, sizeof r->describe, "redis://%s%s", u->user, cred);
+    for (int i = 0; i < u->nseeds && n < sizeof r->describe; i++) {
+      int v6 = strchr(u->seeds[i].host, ':') != NULL;
+      n += (size_t)snprintf(r->describe + n, sizeof r->describe - n, "%s%s%s%s:%d", i ? "," : "",
+                            v6 ? "[" : "", u->seeds[i].host, v6 ? "]" : "", u->seeds[i].port);
+    }
+  } else if (!u->nsentinels) {
     int v6 = strchr(u->host, ':') != NULL;
     snprintf(r->describe, sizeof r->describe, "redis://%s%s%s%s%s:%d/%d", u->user, cred,
              v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->db);
@@ -103,6 +93,12 @@ sl_redis *sl_redis_new(const char *url, const sl_redis_opts *opts, sl_error *err
   }
   if (opts)
     r->opts = *opts;
+  /* Several nodes in the URL: seeds of a Redis Cluster. */
+  if (r->url.nseeds && !(r->cluster = sl_cluster_new())) {
+    free(r);
+    sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
   if (r->opts.connect_timeout_ms <= 0)
     r->opts.connect_timeout_ms = 1000;
   if (r->opts.command_timeout_ms <= 0)
@@ -120,7 +116,10 @@ sl_redis *sl_redis_new(const char *url, const sl_redis_opts *opts, sl_error *err
 }
 
 void sl_redis_disconnect(sl_redis *r) {
-  if (r && r->ctx) {
+  if (r && r->cluster) {
+    sl_cluster_disconnect(r);
+    r->state_ready = 0;
+  } else if (r && r->ctx) {
     redisFree(r->ctx);
     r->ctx = NULL;
     r->state_ready = 0;
@@ -131,6 +130,7 @@ void sl_redis_free(sl_redis *r) {
   if (!r)
     return;
   sl_redis_disconnect(r);
+  sl_cluster_free(r->cluster);
   /* The password must not linger in freed memory. */
   volatile char *pw = r->url.password;
   for (size_t i = 0; i < sizeof r->url.password; i++)
@@ -154,6 +154,13 @@ int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, s
                         "Redis at %s refused %s: %.200s (check the user, password and ACL "
                         "permissions in SLUICE_REDIS_URL)",
                         r->describe, what, m);
+  if (starts(m, "ERR WAIT cannot be used with replica")) { /* demoted after our write */
+    r->stale = 1;
+    return sl_error_set(err, SL_ERR_UNAVAILABLE,
+                        "Redis at %s: the node written is a replica now (failover): %s not "
+                        "confirmed, retrying",
+                        r->describe, what);
+  }
   if (starts(m, "READONLY") || starts(m, "MASTERDOWN"))
     r->stale = 1; /* a replica now (failover): reconnect, via the sentinels if any */
   if (starts(m, "LOADING") || starts(m, "BUSY") || starts(m, "TRYAGAIN") ||
@@ -162,9 +169,12 @@ int sl_redis_reply_error(sl_redis *r, const redisReply *rep, const char *what, s
     return sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis at %s cannot serve %s now: %.200s",
                         r->describe, what, m);
   if (starts(m, "MOVED") || starts(m, "ASK"))
-    return sl_error_set(err, SL_ERR_INVALID,
-                        "Redis at %s redirected %s (%.100s): sluice talks to one Redis node; "
-                        "point SLUICE_REDIS_URL at a standalone server or a cluster proxy",
+    return sl_error_set(err, r->cluster ? SL_ERR_UNAVAILABLE : SL_ERR_INVALID,
+                        r->cluster ? "Redis Cluster at %s keeps redirecting %s (%.100s): slots "
+                                     "are moving; retrying"
+                                   : "Redis at %s redirected %s (%.100s) but did not answer "
+                                     "CLUSTER SLOTS when sluice connected: allow CLUSTER SLOTS "
+                                     "to the ACL user so sluice can route by slot",
                         r->describe, what, m);
   return sl_error_set(err, SL_ERR_INTERNAL, "Redis at %s failed %s: %.200s", r->describe, what, m);
 }
@@ -180,6 +190,8 @@ int sl_redis_io_error(sl_redis *r, const char *what, sl_error *err) {
 }
 
 int sl_redis_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err) {
+  if (r->cluster)
+    return sl_cluster_read(r, rep, what, err);
   void *p = NULL;
   *rep = NULL;
   if (!r->ctx || redisGetReply(r->ctx, &p) != REDIS_OK || !p) {
@@ -194,11 +206,9 @@ int sl_redis_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err
 int sl_redis_run(sl_redis *r, int argc, const char **argv, const size_t *argvlen, redisReply **rep,
                  const char *what, sl_error *err) {
   *rep = NULL;
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c)
-    return err ? err->code : SL_ERR_UNAVAILABLE;
-  if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK)
-    return sl_redis_io_error(r, what, err);
+  int arc = sl_redis_append(r, argc, argv, argvlen, what, err);
+  if (arc != SL_OK)
+    return arc;
   redisReply *x;
   int rc = sl_redis_read(r, &x, what, err);
   if (rc != SL_OK)
@@ -223,30 +233,16 @@ static int simple(sl_redis *r, int argc, const char **argv, const char *what, sl
   return rc;
 }
 
-int sl_redis_connect(sl_redis *r, sl_error *err) {
-  if (r->ctx && r->stale)
-    sl_redis_disconnect(r);
-  if (r->ctx)
-    return SL_OK;
+int sl_redis_open(sl_redis *r, const char *host, int port, redisContext **out, sl_error *err) {
+  *out = NULL;
   int ms = r->opts.connect_timeout_ms;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-  const char *host = r->url.host;
-  int port = r->url.port, used = 0;
-  char primary[256];
-  if (r->url.nsentinels) {
-    int rc = sl_redis_sentinel_resolve(&r->url, r->sentinel_first, ms, primary, sizeof primary,
-                                       &port, &used, err);
-    if (rc != SL_OK)
-      return rc;
-    host = primary;
-    describe_primary(r, host, port);
-  }
   redisContext *c = redisConnectWithTimeout(host, port, tv);
   if (!c)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory connecting to Redis");
   if (c->err) {
-    sl_error_set(err, SL_ERR_UNAVAILABLE, "cannot connect to Redis at %s: %s", r->describe,
-                 c->errstr);
+    sl_error_set(err, SL_ERR_UNAVAILABLE, "cannot connect to Redis at %s (%s:%d): %s", r->describe,
+                 host, port, c->errstr);
     redisFree(c);
     return SL_ERR_UNAVAILABLE;
   }
@@ -254,9 +250,11 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
   struct timeval ctv = {ms / 1000, (ms % 1000) * 1000};
   redisSetTimeout(c, ctv);
   redisEnableKeepAlive(c);
+  /* simple() works on r->ctx: lend it this context for the handshake. */
+  redisContext *saved = r->ctx;
+  sl_cluster *cl = r->cluster;
+  r->cluster = NULL;
   r->ctx = c;
-  r->state_ready = 0;
-  r->stale = 0;
   int rc = SL_OK;
   if (r->url.password[0] || r->url.user[0]) {
     const char *argv[3] = {"AUTH", r->url.user, r->url.password};
@@ -268,17 +266,60 @@ int sl_redis_connect(sl_redis *r, sl_error *err) {
     snprintf(db, sizeof db, "%d", r->url.db);
     const char *argv[2] = {"SELECT", db};
     rc = simple(r, 2, argv, "SELECT of the database in the URL", err);
-    if (rc == SL_ERR_INTERNAL) /* "ERR DB index is out of range" */
+    if (rc == SL_ERR_INTERNAL && err && strstr(err->message, "cluster mode"))
+      rc = sl_error_set(err, SL_ERR_INVALID,
+                        "Redis at %s is a Redis Cluster, which has database 0 only: drop '/%d' "
+                        "from SLUICE_REDIS_URL",
+                        r->describe, r->url.db);
+    else if (rc == SL_ERR_INTERNAL) /* "ERR DB index is out of range" */
       rc = err ? (err->code = SL_ERR_INVALID, err->retriable = 0, SL_ERR_INVALID) : SL_ERR_INVALID;
   }
   if (rc == SL_OK) {
     const char *argv[1] = {"PING"};
     rc = simple(r, 1, argv, "PING", err);
   }
+  /* simple() dropped the context on an I/O error (r->ctx is NULL then). */
+  if (rc != SL_OK && r->ctx)
+    redisFree(r->ctx);
+  else if (rc == SL_OK)
+    *out = c;
+  r->ctx = saved;
+  r->cluster = cl;
+  return rc;
+}
+
+int sl_redis_connect(sl_redis *r, sl_error *err) {
+  if (r->ctx && r->stale)
+    sl_redis_disconnect(r);
+  if (r->ctx)
+    return SL_OK;
+  r->state_ready = 0;
+  r->stale = 0;
+  if (r->cluster)
+    return sl_cluster_connect(r, err);
+  const char *host = r->url.host;
+  int port = r->url.port, used = 0;
+  char primary[256];
+  if (r->url.nsentinels) {
+    int rc = sl_redis_sentinel_resolve(&r->url, r->sentinel_first, r->opts.connect_timeout_ms,
+                                       primary, sizeof primary, &port, &used, err);
+    if (rc != SL_OK)
+      return rc;
+    host = primary;
+    describe_primary(r, host, port);
+  }
+  redisContext *c;
+  int rc = sl_redis_open(r, host, port, &c, err);
+  if (rc != SL_OK)
+    return rc;
+  r->ctx = c;
   /* A sentinel that has not seen the failover yet names the old primary,
    * now a replica: ask another one first next time. */
-  if (rc == SL_OK && r->url.nsentinels && (rc = sl_redis_check_primary(r, err)) != SL_OK)
+  if (r->url.nsentinels && (rc = sl_redis_check_primary(r, err)) != SL_OK)
     r->sentinel_first = used + 1;
+  /* One node's URL may be any node of a Redis Cluster (SPEC 7). */
+  if (rc == SL_OK && !r->url.nsentinels)
+    rc = sl_cluster_detect(r, err);
   if (rc != SL_OK)
     sl_redis_disconnect(r);
   return rc;
@@ -358,13 +399,11 @@ static int check_aof_acl(sl_redis *r, sl_error *err) {
       argv[n++] = "x";
     for (int j = 0; j < n; j++)
       lens[j] = strlen(argv[j]);
-    redisContext *c = sl_redis_ctx(r, err);
-    if (!c)
-      return err ? err->code : SL_ERR_UNAVAILABLE;
-    if (redisAppendCommandArgv(c, n, argv, lens) != REDIS_OK)
-      return sl_redis_io_error(r, "ACL DRYRUN", err);
+    int rc = sl_redis_append(r, n, argv, lens, "ACL DRYRUN", err);
+    if (rc != SL_OK)
+      return rc;
     redisReply *rep;
-    int rc = sl_redis_read(r, &rep, "ACL DRYRUN", err);
+    rc = sl_redis_read(r, &rep, "ACL DRYRUN", err);
     if (rc != SL_OK)
       return rc;
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -420,18 +459,11 @@ static int check_aof_acl(sl_redis *r, sl_error *err) {
       r->describe, denied);
 }
 
-int sl_redis_state_ready(sl_redis *r, sl_error *err) {
-  if (r->ctx && r->state_ready && !r->stale)
-    return SL_OK;
-  if (!sl_redis_ctx(r, err))
-    return err ? err->code : SL_ERR_UNAVAILABLE;
-  int rc = check_aof_acl(r, err);
-  if (rc != SL_OK)
-    return rc;
+static int load_script(sl_redis *r, sl_error *err) {
   const char *argv[3] = {"SCRIPT", "LOAD", sl_redis_checkpoint_lua};
   size_t lens[3] = {6, 4, strlen(sl_redis_checkpoint_lua)};
   redisReply *rep;
-  rc = sl_redis_run(r, 3, argv, lens, &rep, "SCRIPT LOAD of the checkpoint script", err);
+  int rc = sl_redis_run(r, 3, argv, lens, &rep, "SCRIPT LOAD of the checkpoint script", err);
   if (rc != SL_OK)
     return rc;
   if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
@@ -442,6 +474,24 @@ int sl_redis_state_ready(sl_redis *r, sl_error *err) {
   memcpy(r->sha, rep->str, 40);
   r->sha[40] = '\0';
   freeReplyObject(rep);
+  return SL_OK;
+}
+
+int sl_redis_state_ready(sl_redis *r, sl_error *err) {
+  if (r->ctx && r->state_ready && !r->stale)
+    return SL_OK;
+  if (!sl_redis_ctx(r, err))
+    return err ? err->code : SL_ERR_UNAVAILABLE;
+  int rc = check_aof_acl(r, err);
+  if (rc != SL_OK)
+    return rc;
+  /* Cluster: every primary runs the script (EVALSHA goes to the slot's node). */
+  int nodes = sl_redis_nprimaries(r);
+  for (int i = 0; i < nodes && rc == SL_OK; i++)
+    if ((rc = sl_redis_pin(r, i, err)) == SL_OK)
+      rc = load_script(r, err);
+  if (rc != SL_OK)
+    return rc;
   r->state_ready = 1;
   return SL_OK;
 }

@@ -9,6 +9,29 @@
 #include "buf.h"
 #include "redis.h"
 
+typedef struct sl_cluster sl_cluster;
+
+/* The connection (redis_conn.c); shared here so that the cluster layer
+ * (redis_cluster.c) can switch `ctx` between the nodes. */
+struct sl_redis {
+  sl_redis_url url;
+  sl_redis_opts opts;
+  redisContext *ctx;    /* NULL while disconnected */
+  char describe[512];   /* URL without the password (+ the primary found) */
+  size_t describe_base; /* length of the URL part of `describe` */
+  int sentinel_first;   /* Sentinel: the sentinel to ask first next time */
+  int stale;            /* a READONLY/MASTERDOWN reply: reconnect before use */
+  int failures;         /* consecutive failed connection attempts */
+  int64_t next_attempt_ms;
+  uint32_t rng;
+  sl_error last_err; /* why the last attempt failed */
+  int state_ready;   /* script loaded and safety checked on this connection */
+  char sha[41];
+  char warning[512];
+  sl_cluster *cluster; /* Redis Cluster: the slot map and one context per primary;
+                         ctx is then the context of the node last used */
+};
+
 /* Connected context (connecting first when needed), or NULL with `err` set. */
 redisContext *sl_redis_ctx(sl_redis *r, sl_error *err);
 
@@ -54,5 +77,44 @@ int sl_redis_wait_replicas(sl_redis *r, const char *what, sl_error *err);
 /* "sl:{P:T:N}:" into `b` (reset first). */
 int sl_redis_partition_prefix(sl_buf *b, const char *pipeline, const char *topic,
                               int32_t partition);
+
+/* ---- Redis Cluster (redis_cluster.c) ------------------------------------ */
+
+/* Pipelining: append one command; with Redis Cluster it goes to the node
+ * owning its key's slot (EVAL/EVALSHA: the first key; PUBLISH, SCAN and
+ * other keyless commands: the node last used, see sl_redis_pin). Replies are
+ * read with sl_redis_read in the order of the appends, MOVED and ASK
+ * redirections followed there. SL_ERR_UNAVAILABLE (connection dropped) or
+ * SL_ERR_NOMEM. */
+int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens, const char *what,
+                    sl_error *err);
+
+/* Connection setup of a cluster (redis_conn.c calls these): after connecting
+ * to one node, find out whether it is a cluster node (CLUSTER SLOTS) and load
+ * the slot map; SL_OK in both cases. */
+int sl_cluster_detect(sl_redis *r, sl_error *err);
+/* Connect to the cluster: the first reachable seed or known node gives the
+ * slot map. */
+int sl_cluster_connect(sl_redis *r, sl_error *err);
+/* Drop every node connection and forget the pending replies. */
+void sl_cluster_disconnect(sl_redis *r);
+sl_cluster *sl_cluster_new(void); /* NULL: out of memory */
+void sl_cluster_free(sl_cluster *c);
+/* A reply to read next, already received during a redirection (or NULL). */
+int sl_cluster_read(sl_redis *r, redisReply **rep, const char *what, sl_error *err);
+/* Number of primaries of the map (1 without a cluster); connects first
+ * when needed (a failure to connect answers 1: the caller's next command
+ * reports it). */
+int sl_redis_nprimaries(sl_redis *r);
+/* Send keyless commands (SCAN, WAIT) to primary `i` from now on; connects
+ * to it. SL_OK, or SL_ERR_UNAVAILABLE. */
+int sl_redis_pin(sl_redis *r, int i, sl_error *err);
+/* WAIT for wait_replicas on the connection in use (redis_sentinel.c). */
+int sl_redis_wait_one(sl_redis *r, const char *what, sl_error *err);
+/* Open a connection to host:port with the URL's credentials (AUTH, SELECT,
+ * PING); SL_OK with *out, or an error (redis_conn.c). */
+int sl_redis_open(sl_redis *r, const char *host, int port, redisContext **out, sl_error *err);
+/* WAIT on every primary written since the last call (cluster only). */
+int sl_cluster_wait(sl_redis *r, const char *what, sl_error *err);
 
 #endif

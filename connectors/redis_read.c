@@ -129,9 +129,6 @@ static int lex_bounds(sl_buf *min, sl_buf *max, const char *prefix, const char *
  * and build the page. */
 static int build_page(sl_redis *r, const char *name, const redisReply *members, size_t n,
                       sl_buf *res, sl_error *err) {
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c)
-    return err ? err->code : SL_ERR_UNAVAILABLE;
   sl_buf k = SL_BUF_INIT, z = SL_BUF_INIT;
   int rc = SL_OK;
   if (sl_buf_printf(&z, "sl:cache:%s:keys", name) != SL_OK) {
@@ -148,8 +145,8 @@ static int build_page(sl_redis *r, const char *name, const redisReply *members, 
     }
     const char *argv[2] = {"GET", k.data};
     size_t lens[2] = {3, k.len};
-    if (redisAppendCommandArgv(c, 2, argv, lens) != REDIS_OK) {
-      rc = sl_redis_io_error(r, "listing the cache", err);
+    if ((rc = sl_redis_append(r, 2, argv, lens, "listing the cache", err)) != SL_OK) {
+      sl_redis_disconnect(r);
       goto out;
     }
   }
@@ -169,7 +166,11 @@ static int build_page(sl_redis *r, const char *name, const redisReply *members, 
       expired++; /* its record expired (ttl): forget the key below */
       const char *argv[3] = {"ZREM", z.data, m->str};
       size_t lens[3] = {4, z.len, m->len};
-      bad |= redisAppendCommandArgv(c, 3, argv, lens) != REDIS_OK;
+      if ((rc = sl_redis_append(r, 3, argv, lens, "listing the cache", err)) != SL_OK) {
+        freeReplyObject(v);
+        sl_redis_disconnect(r);
+        goto out;
+      }
     }
     freeReplyObject(v);
   }

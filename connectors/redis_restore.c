@@ -25,17 +25,15 @@ typedef struct scan_op {
 /* Append "HSCAN key cursor COUNT n" for every operator still scanning. */
 static int append_round(sl_redis *r, const sl_buf *keys, const scan_op *ops, size_t nops,
                         size_t *sent, sl_error *err) {
-  redisContext *c = sl_redis_ctx(r, err);
-  if (!c)
-    return err ? err->code : SL_ERR_UNAVAILABLE;
   *sent = 0;
   for (size_t i = 0; i < nops; i++) {
     if (ops[i].done)
       continue;
     const char *argv[5] = {"HSCAN", keys->data + ops[i].koff, ops[i].cursor, "COUNT", SCAN_COUNT};
     size_t lens[5] = {5, ops[i].klen, strlen(ops[i].cursor), 5, sizeof SCAN_COUNT - 1};
-    if (redisAppendCommandArgv(c, 5, argv, lens) != REDIS_OK)
-      return sl_redis_io_error(r, "state restore", err);
+    int rc = sl_redis_append(r, 5, argv, lens, "state restore", err);
+    if (rc != SL_OK)
+      return rc;
     (*sent)++;
   }
   return SL_OK;

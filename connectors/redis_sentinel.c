@@ -137,9 +137,15 @@ int sl_redis_check_primary(sl_redis *r, sl_error *err) {
 }
 
 int sl_redis_wait_replicas(sl_redis *r, const char *what, sl_error *err) {
-  const sl_redis_url *u = sl_redis_url_of(r);
-  if (u->wait_replicas <= 0)
+  if (sl_redis_url_of(r)->wait_replicas <= 0)
     return SL_OK;
+  /* Cluster: WAIT counts the writes of one connection, so each primary
+   * written is asked. */
+  return r->cluster ? sl_cluster_wait(r, what, err) : sl_redis_wait_one(r, what, err);
+}
+
+int sl_redis_wait_one(sl_redis *r, const char *what, sl_error *err) {
+  const sl_redis_url *u = sl_redis_url_of(r);
   char n[16], ms[16];
   snprintf(n, sizeof n, "%d", u->wait_replicas);
   snprintf(ms, sizeof ms, "%d", u->wait_timeout_ms);

@@ -128,31 +128,38 @@ static int scan_keys(sl_redis *r, const scan_ctx *x, sl_error *err) {
     sl_buf_free(&pat);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
-  char cursor[32] = "0";
   int rc = SL_OK;
-  do {
-    const char *argv[6] = {"SCAN", cursor, "MATCH", pat.data, "COUNT", SCAN_COUNT};
-    size_t lens[6] = {4, strlen(cursor), 5, pat.len, 5, sizeof SCAN_COUNT - 1};
-    redisReply *rep;
-    rc = sl_redis_run(r, 6, argv, lens, &rep, "SCAN of the pipeline's state keys", err);
-    if (rc != SL_OK)
+  /* A Redis Cluster spreads the partitions over its primaries: scan each. */
+  int nodes = sl_redis_nprimaries(r);
+  for (int node = 0; node < nodes && rc == SL_OK; node++) {
+    char cursor[32] = "0";
+    if ((rc = sl_redis_pin(r, node, err)) != SL_OK)
       break;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
+    do {
+      const char *argv[6] = {"SCAN", cursor, "MATCH", pat.data, "COUNT", SCAN_COUNT};
+      size_t lens[6] = {4, strlen(cursor), 5, pat.len, 5, sizeof SCAN_COUNT - 1};
+      redisReply *rep;
+      rc = sl_redis_run(r, 6, argv, lens, &rep, "SCAN of the pipeline's state keys", err);
+      if (rc != SL_OK)
+        break;
+      if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+          rep->element[0]->type != REDIS_REPLY_STRING ||
+          rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        rc = sl_error_set(err, SL_ERR_INTERNAL, "unexpected SCAN reply");
+        break;
+      }
+      snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+      for (size_t i = 0; i < rep->element[1]->elements && rc == SL_OK; i++) {
+        const redisReply *k = rep->element[1]->element[i];
+        if (k->type == REDIS_REPLY_STRING)
+          rc = take_key(x, k->str, k->len);
+      }
       freeReplyObject(rep);
-      rc = sl_error_set(err, SL_ERR_INTERNAL, "unexpected SCAN reply");
-      break;
-    }
-    snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-    for (size_t i = 0; i < rep->element[1]->elements && rc == SL_OK; i++) {
-      const redisReply *k = rep->element[1]->element[i];
-      if (k->type == REDIS_REPLY_STRING)
-        rc = take_key(x, k->str, k->len);
-    }
-    freeReplyObject(rep);
-    if (rc != SL_OK)
-      rc = sl_error_set(err, rc, "out of memory");
-  } while (rc == SL_OK && strcmp(cursor, "0") != 0);
+      if (rc != SL_OK)
+        rc = sl_error_set(err, rc, "out of memory");
+    } while (rc == SL_OK && strcmp(cursor, "0") != 0);
+  }
   sl_buf_free(&pat);
   return rc;
 }
@@ -172,8 +179,7 @@ static int get_int(sl_redis *r, const sl_buf *key, int64_t *v, sl_error *err) {
 }
 
 /* HLEN, and with `bytes` the lengths of every field and value (HSCAN). */
-static int op_size(sl_redis *r, const sl_buf *key, sl_state_op_info *op, int bytes,
-                   sl_error *err) {
+static int op_size(sl_redis *r, const sl_buf *key, sl_state_op_info *op, int bytes, sl_error *err) {
   const char *argv[5] = {"HLEN", key->data};
   size_t lens[5] = {4, key->len};
   redisReply *rep;
@@ -327,8 +333,8 @@ int sl_state_meta_read(sl_redis *r, const char *pipeline, sl_state_meta **out, s
     const redisReply *f = rep->element[2 * i], *v = rep->element[2 * i + 1];
     rc = meta_parse(&m[i], f->str, v->str, v->len);
     if (rc != SL_OK)
-      rc = sl_error_set(err, rc, "state metadata of node '%s' in %s is malformed", f->str,
-                        pipeline);
+      rc =
+          sl_error_set(err, rc, "state metadata of node '%s' in %s is malformed", f->str, pipeline);
   }
   freeReplyObject(rep);
   if (rc != SL_OK) {

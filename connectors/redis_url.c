@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SLUICE_REDIS_URL parsing, for every connection sluice makes to Redis:
  *   redis://[user[:password]@]host[:port][/db][?param=value&...]
+ *   redis://[user[:password]@]host[:port],host[:port]...[?...]  (Redis Cluster seeds)
  *   redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/primary[/db][?...]
  * Parameters: wait_replicas, wait_timeout_ms (both schemes) and
  * sentinel_password (Sentinel only). Messages never contain a password. */
@@ -10,7 +11,8 @@
 
 #include "redis.h"
 
-static const char usage[] = "expected redis://[user[:password]@]host[:port][/db] or "
+static const char usage[] = "expected redis://[user[:password]@]host[:port][/db], "
+                            "redis://host:port,host:port... (Redis Cluster seeds) or "
                             "redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/"
                             "primary-name[/db], optionally followed by ?wait_replicas=N";
 
@@ -113,22 +115,23 @@ static int parse_userinfo(const char **pp, const char *end, sl_redis_url *out, s
   return SL_OK;
 }
 
-/* The comma-separated sentinels in [p, end). */
-static int parse_sentinels(const char *p, const char *end, sl_redis_url *out, sl_error *err) {
+/* The comma-separated sentinels (or cluster seeds) in [p, end). */
+static int parse_list(const char *p, const char *end, sl_redis_addr *list, int *n, int defport,
+                      const char *what, sl_error *err) {
   while (p <= end) {
     const char *comma = memchr(p, ',', (size_t)(end - p));
     const char *e = comma ? comma : end;
-    if (out->nsentinels == SL_REDIS_MAX_SENTINELS)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: more than %d sentinels",
-                          SL_REDIS_MAX_SENTINELS);
-    sl_redis_addr *s = &out->sentinels[out->nsentinels];
-    s->port = 26379;
+    if (*n == SL_REDIS_MAX_SENTINELS)
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: more than %d %ss",
+                          SL_REDIS_MAX_SENTINELS, what);
+    sl_redis_addr *s = &list[*n];
+    s->port = defport;
     if (e == p)
-      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing sentinel host (%s)", usage);
+      return sl_error_set(err, SL_ERR_INVALID, "Redis URL: missing %s host (%s)", what, usage);
     int rc = parse_hostport(p, e, s->host, sizeof s->host, &s->port, err);
     if (rc != SL_OK)
       return rc;
-    out->nsentinels++;
+    (*n)++;
     if (!comma)
       break;
     p = comma + 1;
@@ -198,7 +201,8 @@ int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
   if (rc != SL_OK)
     return rc;
   if (sentinel) {
-    if ((rc = parse_sentinels(p, end, out, err)) != SL_OK)
+    if ((rc = parse_list(p, end, out->sentinels, &out->nsentinels, 26379, "sentinel", err)) !=
+        SL_OK)
       return rc;
     /* The primary's name is mandatory: sentinels may watch several. */
     size_t n = *end == '/' ? strcspn(end + 1, "/?#") : 0;
@@ -211,6 +215,12 @@ int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
     out->host[0] = '\0';
     out->port = 0;
     end += 1 + n;
+  } else if (memchr(p, ',', (size_t)(end - p))) {
+    /* Seeds of a Redis Cluster: any one that answers gives the slot map. */
+    if ((rc = parse_list(p, end, out->seeds, &out->nseeds, 6379, "cluster node", err)) != SL_OK)
+      return rc;
+    memcpy(out->host, out->seeds[0].host, sizeof out->host);
+    out->port = out->seeds[0].port;
   } else if ((rc = parse_hostport(p, end, out->host, sizeof out->host, &out->port, err)) != SL_OK) {
     return rc;
   }
@@ -222,6 +232,9 @@ int sl_redis_url_parse(const char *url, sl_redis_url *out, sl_error *err) {
       return sl_error_set(err, SL_ERR_INVALID, "Redis URL: bad database number after '/'");
     out->db = (int)db;
     end = d + n;
+    if (out->nseeds && out->db)
+      return sl_error_set(err, SL_ERR_INVALID,
+                          "Redis URL: a Redis Cluster has database 0 only (drop '/%d')", out->db);
   }
   if (*end == '?')
     return parse_query(end + 1, out, err);

@@ -15,6 +15,9 @@
 
 #include "http_internal.h"
 
+#define CLUSTER_UNSUPPORTED                                                                        \
+  "this API does not read the cache or alerts from a Redis Cluster yet (see docs/state.md, "       \
+  "\"Redis Cluster\")"
 #define HISTORY_DEFAULT 10
 #define LIST_DEFAULT 100
 #define LIMIT_MAX 1000
@@ -90,7 +93,11 @@ static int reply_failed(api_op *op, redisReply *r) {
 
 static void send_op(api_op *op, int argc, const char **argv, const size_t *lens,
                     redisCallbackFn *fn) {
-  if (http_redis_argv(op->s, fn, op, argc, argv, lens) != SL_OK) {
+  int rc = http_redis_argv(op->s, fn, op, argc, argv, lens);
+  if (rc == SL_ERR_INVALID) {
+    http_reply_error(op->s, op->req, 501, CLUSTER_UNSUPPORTED);
+    op_free(op);
+  } else if (rc != SL_OK) {
     http_reply_error(op->s, op->req, 503, "cache storage (Redis) unavailable");
     op_free(op);
   }
@@ -325,11 +332,14 @@ static void alerts_fetch(api_op *op) {
   for (size_t i = 0; i < op->nkeys; i++) {
     const char *argv[] = {"HGETALL", op->keys[i]};
     size_t lens[] = {7, strlen(op->keys[i])};
-    if (http_redis_argv(op->s, on_alert_hash, op, 2, argv, lens) != SL_OK) {
+    int rc = http_redis_argv(op->s, on_alert_hash, op, 2, argv, lens);
+    if (rc != SL_OK) {
       /* Nothing was queued when the first send fails: answer now. Later ones
        * cannot fail without the earlier callbacks firing with NULL. */
       if (i == 0) {
-        http_reply_error(op->s, op->req, 503, "alert storage (Redis) unavailable");
+        http_reply_error(op->s, op->req, rc == SL_ERR_INVALID ? 501 : 503,
+                         rc == SL_ERR_INVALID ? CLUSTER_UNSUPPORTED
+                                              : "alert storage (Redis) unavailable");
         op_free(op);
         return;
       }

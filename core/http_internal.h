@@ -36,6 +36,10 @@ typedef struct http_redis {
   redisAsyncContext *sub; /* serve mode: SUBSCRIBE sl:events */
   struct event *retry;    /* reconnect timer */
   int stopping;
+  /* Redis Cluster (a seed list, or cluster_enabled:1 in INFO cluster): the
+   * API's reads are not routed by slot yet and answer 501 (PING, for
+   * /readyz, works on any node). */
+  int cluster;
 } http_redis;
 
 struct sl_http_server {
@@ -98,7 +102,8 @@ int http_rate_check(sl_http_server *s, const char *addr);
 int http_redis_init(sl_http_server *s, sl_error *err);
 void http_redis_start(sl_http_server *s);
 void http_redis_free(sl_http_server *s);
-/* Queue a command; SL_ERR_UNAVAILABLE when not connected. The callback always
+/* Queue a command; SL_ERR_UNAVAILABLE when not connected; SL_ERR_INVALID for
+ * anything but PING on a Redis Cluster (not routed yet). The callback always
  * runs once (with NULL reply on disconnect or shutdown). */
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
                     const size_t *lens);

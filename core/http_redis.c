@@ -137,6 +137,21 @@ static void on_role(redisAsyncContext *ac, void *reply, void *priv) {
   redisAsyncDisconnect(ac);
 }
 
+/* INFO cluster on the command connection: a cluster node's URL. */
+static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
+  (void)priv;
+  const redisReply *r = reply;
+  sl_http_server *s = ac->data;
+  if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1") ||
+      s->redis.cluster)
+    return;
+  s->redis.cluster = 1;
+  sl_log(SL_LOG_WARN, "http",
+         "Redis at %s:%d is a Redis Cluster node: the HTTP API's cache and alert reads answer "
+         "501 (not routed by slot yet; docs/state.md, \"Redis Cluster\"); /readyz works",
+         s->redis.host, s->redis.port);
+}
+
 static redisAsyncContext *open_ctx(sl_http_server *s) {
   http_redis *r = &s->redis;
   const sl_redis_url *u = r->url;
@@ -160,6 +175,8 @@ static redisAsyncContext *open_ctx(sl_http_server *s) {
     redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
   if (u->nsentinels)
     redisAsyncCommand(ac, on_role, NULL, "ROLE");
+  else
+    redisAsyncCommand(ac, on_cluster_info, NULL, "INFO cluster");
   return ac;
 }
 
@@ -198,6 +215,7 @@ int http_redis_init(sl_http_server *s, sl_error *err) {
     return rc;
   snprintf(r->host, sizeof r->host, "%s", r->url->host);
   r->port = r->url->port;
+  r->cluster = r->url->nseeds > 0; /* any seed serves SUBSCRIBE and PING */
   return SL_OK;
 }
 
@@ -210,6 +228,9 @@ int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc
                     const size_t *lens) {
   if (!s->redis.ac || !s->redis.connected)
     return SL_ERR_UNAVAILABLE;
+  /* One connection cannot read keys spread over a cluster's nodes. */
+  if (s->redis.cluster && !(lens[0] == 4 && strncasecmp(argv[0], "PING", 4) == 0))
+    return SL_ERR_INVALID;
   if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
     return SL_ERR_UNAVAILABLE;
   return SL_OK;

@@ -52,6 +52,12 @@ static int write_conf(rf_server *s, const rf_opts *o) {
     fprintf(f, "user default %s\n", o->default_acl);
   if (!(o && o->sentinel_of)) /* replicas attach at once, not after 5 s */
     fprintf(f, "repl-diskless-sync-delay 0\n");
+  if (o && o->cluster_node_timeout_ms)
+    /* The bus port would be port + 10000 (too high for ephemeral ports). */
+    fprintf(f,
+            "cluster-enabled yes\ncluster-config-file %s/nodes.conf\ncluster-node-timeout %d\n"
+            "cluster-port %d\n",
+            s->dir, o->cluster_node_timeout_ms, rf_free_port());
   if (o && o->replicaof)
     fprintf(f, "replicaof 127.0.0.1 %d\n", o->replicaof);
   if (o && o->sentinel_of)
@@ -184,6 +190,22 @@ void rf_stop(rf_server *s) {
   if (s->dir[0] && strncmp(s->dir, "/tmp/sluice-redis-", 18) == 0)
     remove_tree(s->dir);
   s->dir[0] = '\0';
+}
+
+int rf_http_status(int port, const char *path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char req[256], resp[512] = "";
+  int st = -1;
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      write(fd, req, strlen(req)) == (ssize_t)strlen(req) && read(fd, resp, sizeof resp - 1) > 0)
+    sscanf(resp, "HTTP/1.%*d %d", &st);
+  if (fd >= 0)
+    close(fd);
+  return st;
 }
 
 const char *rf_url(const rf_server *s, const char *user, const char *pass, int db, char *buf,

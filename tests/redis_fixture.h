@@ -20,6 +20,10 @@ typedef struct rf_opts {
    * as "mymaster" with quorum `quorum` (default 1), down after 500 ms. */
   int sentinel_of;
   int quorum;
+  /* A Redis Cluster node (cluster-enabled yes, its nodes.conf in the dir)
+   * with this cluster-node-timeout in ms (how soon a dead primary is failed
+   * over). Joined to others by the test (redis-cli --cluster create). */
+  int cluster_node_timeout_ms;
 } rf_opts;
 
 typedef struct rf_server {
@@ -42,6 +46,8 @@ void rf_stop(rf_server *s);
 /* "redis://[user:pass@]127.0.0.1:port[/db]" into buf. user/pass may be NULL. */
 const char *rf_url(const rf_server *s, const char *user, const char *pass, int db, char *buf,
                    size_t cap);
+/* One HTTP GET of `path` on a loopback port: the status code, or -1. */
+int rf_http_status(int port, const char *path);
 /* A loopback port nothing listens on (for "Redis down" tests). */
 int rf_free_port(void);
 

@@ -351,23 +351,6 @@ static void test_replica_refused(void) {
   fake_stop(&f);
 }
 
-/* One HTTP request; the status code, or -1. */
-static int http_status(int port, const char *path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  char req[256], resp[512] = "";
-  int st = -1;
-  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      write(fd, req, strlen(req)) == (ssize_t)strlen(req) && read(fd, resp, sizeof resp - 1) > 0)
-    sscanf(resp, "HTTP/1.%*d %d", &st);
-  if (fd >= 0)
-    close(fd);
-  return st;
-}
-
 /* The HTTP server's async connections: a node that says it is a replica is
  * dropped (never answers /readyz), the sentinels are asked again, and the
  * primary they name next is used. */
@@ -388,11 +371,11 @@ static void test_http_follows_sentinels(void) {
   for (int i = 0; i < 100 && __atomic_load_n(&f.served, __ATOMIC_SEQ_CST) < 3; i++)
     pause_ms(100);
   CU_ASSERT(__atomic_load_n(&f.served, __ATOMIC_SEQ_CST) >= 3);
-  CU_ASSERT_EQUAL(http_status(sl_http_port(s), "/readyz"), 503);
+  CU_ASSERT_EQUAL(rf_http_status(sl_http_port(s), "/readyz"), 503);
   __atomic_store_n(&f.target, replica.port, __ATOMIC_SEQ_CST); /* the real primary */
   int st = -1;
   for (int i = 0; i < 100 && st != 200; i++) {
-    st = http_status(sl_http_port(s), "/readyz");
+    st = rf_http_status(sl_http_port(s), "/readyz");
     if (st != 200)
       pause_ms(100);
   }

@@ -51,6 +51,37 @@ static void test_sentinel_forms(void) {
   CU_ASSERT_EQUAL(u.wait_replicas, 2);
 }
 
+static void test_cluster_seeds(void) {
+  sl_redis_url u;
+  sl_error err;
+  sl_error_clear(&err);
+  CU_ASSERT_EQUAL_FATAL(
+      sl_redis_url_parse("redis://u:pw@n1:7000,n2,[::1]:7002?wait_replicas=1", &u, &err), SL_OK);
+  CU_ASSERT_EQUAL(u.nseeds, 3);
+  CU_ASSERT_EQUAL(u.nsentinels, 0);
+  CU_ASSERT_STRING_EQUAL(u.seeds[0].host, "n1");
+  CU_ASSERT_EQUAL(u.seeds[0].port, 7000);
+  CU_ASSERT_STRING_EQUAL(u.seeds[1].host, "n2");
+  CU_ASSERT_EQUAL(u.seeds[1].port, 6379); /* the Redis default */
+  CU_ASSERT_STRING_EQUAL(u.seeds[2].host, "::1");
+  CU_ASSERT_EQUAL(u.seeds[2].port, 7002);
+  CU_ASSERT_STRING_EQUAL(u.host, "n1"); /* the first seed, for messages */
+  CU_ASSERT_STRING_EQUAL(u.password, "pw");
+  CU_ASSERT_EQUAL(u.wait_replicas, 1);
+  /* One host: a seed list of none (cluster or not is found on connect). */
+  CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse("redis://n1:7000", &u, &err), SL_OK);
+  CU_ASSERT_EQUAL(u.nseeds, 0);
+  /* A cluster has database 0 only; empty seeds are errors. */
+  CU_ASSERT_EQUAL(sl_redis_url_parse("redis://n1,n2/3", &u, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "database 0"));
+  CU_ASSERT_EQUAL(sl_redis_url_parse("redis://n1,,n2", &u, &err), SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "missing cluster node host"));
+  CU_ASSERT_EQUAL(sl_redis_url_parse("redis://n1,n2:0", &u, &err), SL_ERR_INVALID);
+  CU_ASSERT_EQUAL(sl_redis_url_parse("redis://n1,n2,n3,n4,n5,n6,n7,n8,n9", &u, &err),
+                  SL_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "more than 8 cluster nodes"));
+}
+
 static void test_bad_urls(void) {
   static const struct {
     const char *url, *says;
@@ -110,6 +141,7 @@ int suite_connectors_redis_url(void) {
     return -1;
   CU_add_test(s, "redis+sentinel:// and WAIT parameters", test_sentinel_forms);
   CU_add_test(s, "bad URLs say what is wrong", test_bad_urls);
+  CU_add_test(s, "redis:// with several nodes: cluster seeds", test_cluster_seeds);
   CU_add_test(s, "descriptions hide passwords", test_describe_hides_passwords);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
