@@ -55,4 +55,9 @@ int sl_redis_wait_replicas(sl_redis *r, const char *what, sl_error *err);
 int sl_redis_partition_prefix(sl_buf *b, const char *pipeline, const char *topic,
                               int32_t partition);
 
+/* The command argv[0..argc) in RESP into `out` (reset first), byte for byte what
+ * redisFormatCommandArgv writes; send it with redisAppendFormattedCommand.
+ * Returns SL_OK or SL_ERR_NOMEM. */
+int sl_redis_format_argv(sl_buf *out, int argc, const char **argv, const size_t *argvlen);
+
 #endif

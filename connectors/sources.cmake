@@ -28,4 +28,5 @@ list(APPEND SLUICE_SOURCES
   connectors/table_kafka.c
   connectors/redis_url.c
   connectors/redis_sentinel.c
+  connectors/redis_resp.c
 )
