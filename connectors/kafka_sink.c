@@ -54,6 +54,8 @@ typedef struct kafka_sink {
   size_t key_nparts;
   sl_name window_start;
   sl_buf value, key, id, scratch; /* reused per record */
+  char *id_prefix;                /* "<pipeline>/<node>/", built once at open */
+  size_t id_prefix_len;
   inflight_slot *slots;
   size_t nslots, free_head;
   size_t inflight; /* produced, no delivery report yet */
@@ -109,15 +111,14 @@ static int parse_key(kafka_sink *s, const char *spec, sl_error *err) {
   return SL_OK;
 }
 
-/* Text of a value for keys and ids: strings as they are, others as JSON;
- * null and missing are empty. */
+/* Text of a value for keys and ids: strings as they are, others as JSON
+ * (integers included: no printf, this runs once or twice per result); null and
+ * missing are empty. */
 static int append_text(kafka_sink *s, sl_buf *b, const sl_value *v, sl_error *err) {
   if (!v || v->type == SL_TYPE_NULL)
     return SL_OK;
   if (v->type == SL_TYPE_STRING || v->type == SL_TYPE_BYTES)
     return sl_buf_append(b, v->as.str.ptr, v->as.str.len) ? SL_ERR_NOMEM : SL_OK;
-  if (v->type == SL_TYPE_INT)
-    return sl_buf_printf(b, "%" PRId64, v->as.i) ? SL_ERR_NOMEM : SL_OK;
   (void)s;
   return sl_json_encode_value(v, b, err);
 }
@@ -141,8 +142,7 @@ static int build_id(kafka_sink *s, const sl_record *r, const void *key, size_t k
                     sl_error *err) {
   const sl_value *ws = sl_record_get(r, s->window_start);
   sl_buf_reset(&s->id);
-  if (sl_buf_printf(&s->id, "%s/%s/", s->env->pipeline ? s->env->pipeline : "",
-                    s->env->node_name ? s->env->node_name : "kafka_sink"))
+  if (sl_buf_append(&s->id, s->id_prefix, s->id_prefix_len))
     return SL_ERR_NOMEM;
   if (ws && ws->type != SL_TYPE_NULL) {
     if (klen && sl_buf_append(&s->id, key, klen))
@@ -153,8 +153,8 @@ static int build_id(kafka_sink *s, const sl_record *r, const void *key, size_t k
   }
   if (sl_record_offset(r) >= 0) {
     const char *src = sl_record_source_name(r);
-    return sl_buf_printf(&s->id, "%s/%" PRId32 "/%" PRId64, src ? src : "",
-                         sl_record_partition(r), sl_record_offset(r))
+    return sl_buf_printf(&s->id, "%s/%" PRId32 "/%" PRId64, src ? src : "", sl_record_partition(r),
+                         sl_record_offset(r))
                ? SL_ERR_NOMEM
                : SL_OK;
   }
@@ -282,6 +282,7 @@ static void sink_close(void *state) {
   free(s->slots);
   free(s->key_parts);
   free(s->key_text);
+  free(s->id_prefix);
   free(s->topic);
   free(s);
 }
@@ -339,6 +340,16 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
   }
   s->env = env;
   s->raw = sl_config_bool(cfg, "raw", 0);
+  {
+    const char *pl = env->pipeline ? env->pipeline : "";
+    const char *node = env->node_name ? env->node_name : "kafka_sink";
+    s->id_prefix_len = strlen(pl) + strlen(node) + 2;
+    if (!(s->id_prefix = malloc(s->id_prefix_len + 1))) {
+      sink_close(s);
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    }
+    snprintf(s->id_prefix, s->id_prefix_len + 1, "%s/%s/", pl, node);
+  }
   s->window_start = sl_name_cstr("window_start");
   if (!s->raw && strcmp(format, "avro") == 0) {
     const char *schema = sl_config_string(cfg, "schema", NULL);

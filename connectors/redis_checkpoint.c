@@ -88,6 +88,7 @@ struct sl_checkpoint {
   size_t *argvlen;
   size_t argcap;
   sl_buf keys;
+  sl_buf cmd; /* one partition's EVALSHA in RESP */
   char (*nums)[24];
   size_t numcap;
 };
@@ -126,6 +127,7 @@ void sl_checkpoint_free(sl_checkpoint *cp) {
   free(cp->nums);
   sl_buf_free(&cp->bytes);
   sl_buf_free(&cp->keys);
+  sl_buf_free(&cp->cmd);
   free(cp);
 }
 
@@ -362,8 +364,18 @@ static int append_part(sl_redis *r, sl_checkpoint *cp, const cp_part *p, sl_erro
   }
 #undef ARG
 #undef NUM
-  /* Every key of the script is in the partition's slot: one node. */
-  return sl_redis_append(r, (int)a, av, al, "checkpoint", err);
+  redisContext *c = sl_redis_ctx(r, err);
+  if (!c)
+    return err ? err->code : SL_ERR_UNAVAILABLE;
+  if (r->cluster) /* every key of the script is in the partition's slot: one node */
+    return sl_redis_append(r, (int)a, av, al, "checkpoint", err);
+  /* One server: the command formatted by redis_resp.c into the reused buffer
+   * (hiredis' formatter allocated and printed each argument's length). */
+  if (sl_redis_format_argv(&cp->cmd, (int)a, av, al) != SL_OK)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory building a checkpoint");
+  if (redisAppendFormattedCommand(c, cp->cmd.data, cp->cmd.len) != REDIS_OK)
+    return sl_redis_io_error(r, "checkpoint", err);
+  return SL_OK;
 }
 
 static int add_fenced(sl_checkpoint *cp, const cp_part *p, int64_t current) {

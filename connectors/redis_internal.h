@@ -117,4 +117,9 @@ int sl_redis_open(sl_redis *r, const char *host, int port, redisContext **out, s
 /* WAIT on every primary written since the last call (cluster only). */
 int sl_cluster_wait(sl_redis *r, const char *what, sl_error *err);
 
+/* The command argv[0..argc) in RESP into `out` (reset first), byte for byte what
+ * redisFormatCommandArgv writes; send it with redisAppendFormattedCommand.
+ * Returns SL_OK or SL_ERR_NOMEM. */
+int sl_redis_format_argv(sl_buf *out, int argc, const char **argv, const size_t *argvlen);
+
 #endif

@@ -29,4 +29,5 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_url.c
   connectors/redis_sentinel.c
   connectors/redis_cluster.c
+  connectors/redis_resp.c
 )

@@ -99,6 +99,10 @@ static int put_double_short(sl_buf *b, double d) {
       continue;
     char digits[24], out[40];
     uint64_t u = (uint64_t)fabs(m);
+    /* The text below is u * 10^-k; u and 10^k are exact doubles, so this one
+     * rounding is what strtod of that text gives. */
+    if ((double)u / pow10[k] != fabs(d))
+      return 0;
     int nd = 0, n = 0;
     do {
       digits[nd++] = (char)('0' + u % 10);
@@ -115,12 +119,109 @@ static int put_double_short(sl_buf *b, double d) {
       out[n++] = '0';
     for (int i = k - 1; i >= 0; i--)
       out[n++] = digits[i];
+    while (out[n - 1] == '0' && out[n - 2] != '.') /* 4.73 * 1000 is integral too: 4.730 */
+      n--;
     out[n] = '\0';
-    if (strtod(out, NULL) != d)
-      return 0;
     return sl_buf_append(b, out, (size_t)n) == SL_OK ? 1 : -1;
   }
   return 0;
+}
+
+/* Exact powers of ten as doubles (10^22 is the last one a double holds exactly). */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Whether `text`, the decimal m * 10^e (m < 10^17) with d's sign, reads back as d.
+ * With m <= 2^53 and |e| <= 22 both operands are exact, so one multiply or divide
+ * rounds correctly (Clinger's fast path), as strtod does; otherwise ask strtod. */
+static int reads_back(uint64_t m, int e, double d, const char *text) {
+  if (m <= (UINT64_C(1) << 53) && e >= -22 && e <= 22)
+    return (e >= 0 ? (double)m * exact_pow10[e] : (double)m / exact_pow10[-e]) == fabs(d);
+  return strtod(text, NULL) == d;
+}
+
+/* Write ds[0..p) (digits, first nonzero) with decimal exponent x as printf's %.{p}g
+ * would: fixed when -4 <= x < p, else d.ddde+XX; trailing zeros dropped. */
+static int format_g(char *out, int neg, const char *ds, int p, int x) {
+  int n = 0, last = p; /* digits after the last nonzero one are dropped */
+  while (last > 1 && ds[last - 1] == '0')
+    last--;
+  if (neg)
+    out[n++] = '-';
+  if (x < -4 || x >= p) {
+    out[n++] = ds[0];
+    if (last > 1) {
+      out[n++] = '.';
+      memcpy(out + n, ds + 1, (size_t)(last - 1));
+      n += last - 1;
+    }
+    n += sprintf(out + n, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+    return n;
+  }
+  if (x < 0) {
+    memcpy(out + n, "0.", 2);
+    n += 2;
+    for (int i = -1; i > x; i--)
+      out[n++] = '0';
+    memcpy(out + n, ds, (size_t)last);
+    return n + last;
+  }
+  for (int i = 0; i <= x; i++) /* integer digits (x < p, so all from ds) */
+    out[n++] = ds[i];
+  if (last > x + 1) {
+    out[n++] = '.';
+    memcpy(out + n, ds + x + 1, (size_t)(last - x - 1));
+    n += last - x - 1;
+  }
+  return n;
+}
+
+/* The shortest of %.15g, %.16g and %.17g that reads back as d, from ONE conversion to
+ * 17 significant digits: rounding those to 15 or 16 gives what printf would, unless the
+ * dropped digits are exactly half a unit (50 or 5), where the 17-digit rounding may have
+ * hidden which side the exact value is on: then printf decides. Returns the length. */
+static int shortest_g(char *out, size_t cap, double d) {
+  char e17[40];
+  snprintf(e17, sizeof e17, "%.16e", fabs(d)); /* d.dddddddddddddddde[+-]XX */
+  char dig[17];
+  dig[0] = e17[0];
+  memcpy(dig + 1, e17 + 2, 16);
+  int x17 = atoi(e17 + 19), neg = signbit(d) != 0;
+  for (int p = 15; p <= 16; p++) {
+    int tail = p == 15 ? (dig[15] - '0') * 10 + (dig[16] - '0') : dig[16] - '0';
+    int half = p == 15 ? 50 : 5;
+    if (tail == half) { /* a tie in the 17 digits: let printf round the exact value */
+      int n = snprintf(out, cap, "%.*g", p, d);
+      if (strtod(out, NULL) == d)
+        return n;
+      continue;
+    }
+    char ds[17];
+    int x = x17;
+    memcpy(ds, dig, (size_t)p);
+    if (tail > half) { /* round up, carrying */
+      int i = p - 1;
+      while (i >= 0 && ds[i] == '9')
+        ds[i--] = '0';
+      if (i >= 0) {
+        ds[i]++;
+      } else {
+        ds[0] = '1';
+        x++;
+      }
+    }
+    uint64_t m = 0;
+    for (int i = 0; i < p; i++)
+      m = m * 10 + (uint64_t)(ds[i] - '0');
+    int n = format_g(out, neg, ds, p, x);
+    out[n] = '\0';
+    if (reads_back(m, x - (p - 1), d, out))
+      return n;
+  }
+  int n = format_g(out, neg, dig, 17, x17);
+  out[n] = '\0';
+  return n;
 }
 
 static int put_double(sl_buf *b, double d) {
@@ -130,13 +231,7 @@ static int put_double(sl_buf *b, double d) {
   if (fast)
     return fast > 0 ? SL_OK : SL_ERR_NOMEM;
   char tmp[40];
-  int n = 0;
-  /* Shortest of 15, 16, 17 significant digits that reads back as the same double. */
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-    if (prec == 17 || strtod(tmp, NULL) == d)
-      break;
-  }
+  int n = shortest_g(tmp, sizeof tmp, d);
   if (strpbrk(tmp, ".eEn") == NULL) { /* integral: keep it a double on the way back */
     tmp[n++] = '.';
     tmp[n++] = '0';

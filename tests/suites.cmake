@@ -75,3 +75,4 @@ sluice_suite(connectors_redis_sentinel connectors/test_redis_sentinel.c LABELS i
 sluice_suite(operators_enrich_runtime operators/test_enrich_runtime.c)
 sluice_suite(connectors_redis_cluster_slot connectors/test_redis_cluster_slot.c)
 sluice_suite(connectors_redis_cluster connectors/test_redis_cluster.c LABELS integration)
+sluice_suite(connectors_redis_resp connectors/test_redis_resp.c)

@@ -264,6 +264,64 @@ static uint64_t rnd(void) { /* xorshift64*: deterministic */
   return rng_state * 2685821657736338717ull;
 }
 
+/* The encoder's %g path, as it was before it derived 15 and 16 digits from one
+ * 17-digit conversion: the shortest of %.15g, %.16g, %.17g that strtod reads back. */
+static void reference_g(char *out, size_t cap, double d) {
+  for (int prec = 15; prec <= 17; prec++) {
+    int n = snprintf(out, cap, "%.*g", prec, d);
+    if (prec == 17 || strtod(out, NULL) == d) {
+      if (!strpbrk(out, ".eEn"))
+        memcpy(out + n, ".0", 3);
+      return;
+    }
+  }
+}
+
+/* The encoder writes exactly the reference's text (or a shorter decimal its fast
+ * path proves exact, which must read back): averages, random bit patterns over
+ * every exponent, subnormals, ties at the 16th and 17th digit, carries (9.99..). */
+static void test_double_text_matches_printf(void) {
+  sl_buf b = SL_BUF_INIT;
+  char want[48];
+  int bad = 0, compared = 0;
+  uint64_t x = 0x2545f4914f6cdd1dull; /* its own xorshift: the other tests keep their inputs */
+  for (int i = 0; i < 400000 && bad < 5; i++) {
+    double d;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    uint64_t r = x * 0x2545f4914f6cdd1dull;
+    switch (i % 8) {
+    case 0: memcpy(&d, &r, sizeof d); break; /* any bit pattern */
+    case 1: d = (double)(int64_t)(r % 2000000 - 1000000) / (double)(1 + r % 7 + 2); break;
+    case 2: d = (double)(r % 10000) / 100.0 / (double)(1 + (r >> 20) % 9); break;
+    case 3: d = ldexp((double)(r >> 11), (int)((r >> 3) % 2100) - 1100); break;
+    case 4: d = 0.1 * (double)(r % 1000) + 1e-15 * (double)((r >> 32) % 100); break;
+    case 5: d = 1.0 - ldexp(1.0, -(int)(1 + r % 53)); break; /* 0.99999... carries */
+    case 6: d = (double)(r % 100000) * 1e-5 + 5e-16; break;
+    default: d = ldexp(1.0, (int)(r % 2000) - 1000) * (r & 1 ? -1 : 1); break;
+    }
+    if (!isfinite(d))
+      continue;
+    sl_value v = sl_value_double(d);
+    sl_buf_reset(&b);
+    sl_json_encode_value(&v, &b, NULL);
+    sl_buf_putc(&b, '\0');
+    reference_g(want, sizeof want, d);
+    compared++;
+    if (strcmp(b.data, want) == 0)
+      continue;
+    /* The short-decimal fast path may print fewer digits than %g would: fine if exact. */
+    if (strtod(b.data, NULL) == d && strlen(b.data) < strlen(want))
+      continue;
+    if (bad++ < 5)
+      fprintf(stderr, "\n  %a: got %s, printf %s\n", d, b.data, want);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(compared > 300000);
+  sl_buf_free(&b);
+}
+
 static sl_value random_value(sl_arena *a, int depth);
 
 static sl_record *random_record(sl_arena *a, int depth) {
@@ -827,6 +885,7 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "malformed documents give positioned errors", test_malformed);
   CU_add_test(s, "NaN, integral doubles, base64, bad UTF-8 on encode", test_encode_special);
   CU_add_test(s, "doubles round trip exactly", test_double_round_trip);
+  CU_add_test(s, "doubles print as the shortest of %.15g/16g/17g", test_double_text_matches_printf);
   CU_add_test(s, "random records round trip", test_round_trip_random);
   CU_add_test(s, "random bytes never crash the decoder", test_fuzz_never_crashes);
   CU_add_test(s, "numbers decode as strtoll/strtod do, bit for bit", test_numbers_match_strtod);
