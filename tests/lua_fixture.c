@@ -26,22 +26,34 @@ void lf_write(const char *dir, const char *name, const char *text) {
   fclose(fp);
 }
 
-lf_loaded lf_load_reg(const char *dir, const char *text, sl_registry *reg) {
+static lf_loaded load_file(const char *dir, const char *name, const char *text,
+                           const char *const *sets, size_t n, sl_registry *reg) {
   lf_loaded l = {0};
-  lf_write(dir, "p.lua", text);
-  snprintf(l.path, sizeof l.path, "%s/p.lua", dir);
+  lf_write(dir, name, text);
+  snprintf(l.path, sizeof l.path, "%s/%s", dir, name);
   sl_error err;
   sl_error_clear(&err);
   l.reg = reg ? reg : sl_registry_new_builtin(&err);
   CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
-  l.g = sl_lua_load_pipeline(l.path, NULL, 0, l.reg, &l.lua, &err);
+  l.g = sl_lua_load_pipeline(l.path, sets, n, l.reg, &l.lua, &err);
   if (!l.g)
     fprintf(stderr, "%s\n", err.message);
   CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
   return l;
 }
 
+lf_loaded lf_load_reg(const char *dir, const char *text, sl_registry *reg) {
+  return load_file(dir, "p.lua", text, NULL, 0, reg);
+}
+
 lf_loaded lf_load(const char *dir, const char *text) { return lf_load_reg(dir, text, NULL); }
+
+lf_loaded lf_check(const char *dir, const char *name, const char *text, const char *const *sets,
+                   size_t n) {
+  lf_loaded l = load_file(dir, name, text, sets, n, NULL);
+  sl_graph_validate(l.g, l.reg, text);
+  return l;
+}
 
 lf_loaded lf_runtime(const char *dir, const char *text, sl_registry *reg,
                      const sl_runtime_options *opts) {

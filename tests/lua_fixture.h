@@ -30,6 +30,10 @@ lf_loaded lf_load(const char *dir, const char *text);
 /* The same with `reg` (taken over: freed by lf_unload), for a test that
  * registered sources or sinks of its own; NULL: the built-in registry. */
 lf_loaded lf_load_reg(const char *dir, const char *text, sl_registry *reg);
+/* Write `text` to DIR/NAME, load it with the --set pairs `sets` (n of them)
+ * and validate it the way `sluice check` does (errors in l.g->errors). */
+lf_loaded lf_check(const char *dir, const char *name, const char *text, const char *const *sets,
+                   size_t n);
 /* lf_load_reg, then the runtime of the pipeline with `opts` (may be NULL;
  * CUnit-asserted): the way `sluice run` builds it, ready for sl_runtime_run. */
 lf_loaded lf_runtime(const char *dir, const char *text, sl_registry *reg,

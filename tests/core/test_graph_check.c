@@ -11,53 +11,26 @@
 
 #include "graph.h"
 #include "lua_pipeline.h"
+#include "lua_fixture.h"
 #include "registry.h"
 
-static char dir[256];
-static char path[320];
+static char dir[64];
+static char path[400];
 
-typedef struct loaded {
-  sl_registry *reg;
-  sl_lua *lua;
-  sl_graph_desc *g;
-} loaded;
+typedef lf_loaded loaded;
 
-static int setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/sluice_graphcheck_XXXXXX");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void) {
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
+static int setup(void) { return lf_dir_make(dir, sizeof dir, "sluice_graphcheck"); }
+static int teardown(void) { return lf_dir_remove(dir); }
 
 /* Write `text` to NAME in the temp dir, load and validate it like `check`. */
 static loaded load_as(const char *name, const char *text, const char *const *sets, size_t n) {
-  loaded l = {0};
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *fp = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs(text, fp);
-  fclose(fp);
-  sl_error err;
-  sl_error_clear(&err);
-  l.reg = sl_registry_new_builtin(&err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
-  l.g = sl_lua_load_pipeline(path, sets, n, l.reg, &l.lua, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
-  sl_graph_validate(l.g, l.reg, text);
+  loaded l = lf_check(dir, name, text, sets, n);
+  snprintf(path, sizeof path, "%s", l.path);
   return l;
 }
 
 static loaded load(const char *text) { return load_as("p.lua", text, NULL, 0); }
-
-static void unload(loaded *l) {
-  sl_graph_desc_free(l->g);
-  sl_lua_close(l->lua);
-  sl_registry_free(l->reg);
-}
+static void unload(loaded *l) { lf_unload(l); }
 
 /* 1 when `list` holds "PATH:LINE: <start of message>..." */
 static int has(char **list, size_t n, int line, const char *start) {

@@ -10,59 +10,27 @@
 
 #include "graph.h"
 #include "lua_pipeline.h"
+#include "lua_fixture.h"
 #include "registry.h"
 
-static char dir[256];
-static char path[320];
+static char dir[64];
+static char path[400];
 
-typedef struct loaded {
-  sl_registry *reg;
-  sl_lua *lua;
-  sl_graph_desc *g;
-} loaded;
+typedef lf_loaded loaded;
 
-static int setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/sluice_luapipe_XXXXXX");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void) {
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static void write_file(const char *name, const char *text) {
-  char p[400];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  FILE *fp = fopen(p, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
+static int setup(void) { return lf_dir_make(dir, sizeof dir, "sluice_luapipe"); }
+static int teardown(void) { return lf_dir_remove(dir); }
+static void write_file(const char *name, const char *text) { lf_write(dir, name, text); }
 
 /* Write `text` to NAME in the temp dir, load and validate it. */
 static loaded load_named(const char *name, const char *text, const char *const *params, size_t n) {
-  loaded l = {0};
-  write_file(name, text);
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  sl_error err;
-  sl_error_clear(&err);
-  l.reg = sl_registry_new_builtin(&err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(l.reg);
-  l.g = sl_lua_load_pipeline(path, params, n, l.reg, &l.lua, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(l.g);
-  sl_graph_validate(l.g, l.reg, text);
+  loaded l = lf_check(dir, name, text, params, n);
+  snprintf(path, sizeof path, "%s", l.path);
   return l;
 }
 
 static loaded load(const char *text) { return load_named("p.lua", text, NULL, 0); }
-
-static void unload(loaded *l) {
-  sl_graph_desc_free(l->g);
-  sl_lua_close(l->lua);
-  sl_registry_free(l->reg);
-}
+static void unload(loaded *l) { lf_unload(l); }
 
 /* 1 when the graph has exactly the error "PATH:LINE: msg". */
 static int has_error(const sl_graph_desc *g, int line, const char *msg) {
@@ -370,7 +338,7 @@ static void test_options_table_nested_too_deep(void) {
                       "p:stdin_source {}:stdout_sink {}\n");
   /* (then `check` also says the kafka property 'a' is not a string) */
   CU_ASSERT_FATAL(l.g->nerrors >= 1);
-  char want[400];
+  char want[600];
   snprintf(want, sizeof want, "%s:5: option 'kafka.a.a.a", path);
   CU_ASSERT_EQUAL(strncmp(l.g->errors[0], want, strlen(want)), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(l.g->errors[0], "': options nest deeper than 32 levels"));
