@@ -5,6 +5,7 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int lf_dir_make(char *dir, size_t n, const char *prefix) {
   snprintf(dir, n, "/tmp/%s_XXXXXX", prefix);
@@ -72,4 +73,16 @@ void lf_unload(lf_loaded *l) {
   sl_graph_desc_free(l->g);
   sl_lua_close(l->lua);
   sl_registry_free(l->reg);
+}
+
+int lf_has_error(const sl_graph_desc *g, const char *path, int line, const char *msg) {
+  char want[1200];
+  snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+  for (size_t i = 0; i < g->nerrors; i++)
+    if (strcmp(g->errors[i], want) == 0)
+      return 1;
+  fprintf(stderr, "\nmissing error: %s\nhave:\n", want);
+  for (size_t i = 0; i < g->nerrors; i++)
+    fprintf(stderr, "  %s\n", g->errors[i]);
+  return 0;
 }

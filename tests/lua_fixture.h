@@ -38,6 +38,9 @@ lf_loaded lf_check(const char *dir, const char *name, const char *text, const ch
  * CUnit-asserted): the way `sluice run` builds it, ready for sl_runtime_run. */
 lf_loaded lf_runtime(const char *dir, const char *text, sl_registry *reg,
                      const sl_runtime_options *opts);
+/* 1 when `g` has exactly the error "PATH:LINE: msg"; else 0, after printing
+ * what it has (a failed assertion then shows the difference). */
+int lf_has_error(const sl_graph_desc *g, const char *path, int line, const char *msg);
 /* Frees the runtime (if any), graph, Lua state and registry. */
 void lf_unload(lf_loaded *l);
 

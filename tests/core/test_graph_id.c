@@ -10,61 +10,39 @@
 
 #include "graph.h"
 #include "lua_pipeline.h"
+#include "lua_fixture.h"
 #include "registry.h"
 
-static char dir[256];
-static char path[320];
-static sl_registry *reg;
-static sl_lua *lua;
+static char dir[64];
+static char path[400];
+static lf_loaded current; /* the graph load() returned, freed by drop() */
 
-static int setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/sluice_graphid_XXXXXX");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void) {
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
+static int setup(void) { return lf_dir_make(dir, sizeof dir, "sluice_graphid"); }
+static int teardown(void) { return lf_dir_remove(dir); }
 
 /* Load and validate `body` after the usual header; alert stores attached
  * as `sluice run` does. Free with drop(). */
 static sl_graph_desc *load(const char *body) {
-  snprintf(path, sizeof path, "%s/p.lua", dir);
-  FILE *fp = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fprintf(fp, "local sl = require \"sluice\"\nlocal p = sl.pipeline { name = \"ids\", state = "
-              "\"redis\" }\n%s",
-          body);
-  fclose(fp);
-  sl_error err;
-  sl_error_clear(&err);
-  reg = sl_registry_new_builtin(&err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
-  sl_graph_desc *g = sl_lua_load_pipeline(path, NULL, 0, reg, &lua, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-  sl_graph_validate(g, reg, NULL);
-  sl_graph_attach_alert_stores(g);
-  return g;
+  static const char hdr[] =
+      "local sl = require \"sluice\"\nlocal p = sl.pipeline { name = \"ids\", state = \"redis\" }\n";
+  char *text = malloc(sizeof hdr + strlen(body));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+  strcpy(text, hdr);
+  strcat(text, body);
+  current = lf_check(dir, "p.lua", text, NULL, 0);
+  free(text);
+  snprintf(path, sizeof path, "%s", current.path);
+  sl_graph_attach_alert_stores(current.g);
+  return current.g;
 }
 
 static void drop(sl_graph_desc *g) {
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
+  CU_ASSERT_PTR_EQUAL(g, current.g);
+  lf_unload(&current);
 }
 
 static int has_error(const sl_graph_desc *g, int line, const char *msg) {
-  char want[1200];
-  snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
-  for (size_t i = 0; i < g->nerrors; i++)
-    if (strcmp(g->errors[i], want) == 0)
-      return 1;
-  fprintf(stderr, "\nmissing error: %s\nhave:\n", want);
-  for (size_t i = 0; i < g->nerrors; i++)
-    fprintf(stderr, "  %s\n", g->errors[i]);
-  return 0;
+  return lf_has_error(g, path, line, msg);
 }
 
 /* The ids of the graph, one per line, in declaration order. */
@@ -238,7 +216,7 @@ static void test_stateful_twins_are_flagged(void) {
   CU_ASSERT_EQUAL_FATAL(g->nerrors, 0);
   int flagged = 0;
   for (size_t i = 0; i < g->count; i++)
-    if (sl_graph_fragile_id(g, reg, i)) {
+    if (sl_graph_fragile_id(g, current.reg, i)) {
       flagged++;
       CU_ASSERT_STRING_EQUAL(g->nodes[i].label, "window:tumbling-1m:k~2");
     }

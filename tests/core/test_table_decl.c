@@ -10,51 +10,32 @@
 
 #include "graph.h"
 #include "lua_pipeline.h"
+#include "lua_fixture.h"
 #include "registry.h"
 
-static char dir[256], path[320];
+static char dir[64], path[400];
+static lf_loaded current; /* the graph check() returned, freed by release() */
 
-static int setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/sluice_tabledecl_XXXXXX");
-  return mkdtemp(dir) ? 0 : -1;
-}
+static int setup(void) { return lf_dir_make(dir, sizeof dir, "sluice_tabledecl"); }
+static int teardown(void) { return lf_dir_remove(dir); }
 
-static int teardown(void) {
-  unlink(path);
-  return rmdir(dir);
-}
-
-/* Load and validate `text`; returns the graph (free with the registry). */
+/* Load and validate `text`; returns the graph (free with release()). */
 static sl_graph_desc *check(const char *text, sl_registry **reg, sl_lua **lua) {
-  snprintf(path, sizeof path, "%s/p.lua", dir);
-  FILE *fp = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-  fputs(text, fp);
-  fclose(fp);
-  sl_error err;
-  *reg = sl_registry_new_builtin(&err);
-  sl_graph_desc *g = sl_lua_load_pipeline(path, NULL, 0, *reg, lua, &err);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-  sl_graph_validate(g, *reg, text);
-  return g;
+  current = lf_check(dir, "p.lua", text, NULL, 0);
+  snprintf(path, sizeof path, "%s", current.path);
+  *reg = current.reg;
+  *lua = current.lua;
+  return current.g;
 }
 
 static void release(sl_graph_desc *g, sl_registry *reg, sl_lua *lua) {
-  sl_graph_desc_free(g);
-  sl_lua_close(lua);
-  sl_registry_free(reg);
+  (void)reg, (void)lua;
+  CU_ASSERT_PTR_EQUAL(g, current.g);
+  lf_unload(&current);
 }
 
 static int has_error(const sl_graph_desc *g, int line, const char *msg) {
-  char want[1200];
-  snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
-  for (size_t i = 0; i < g->nerrors; i++)
-    if (strcmp(g->errors[i], want) == 0)
-      return 1;
-  fprintf(stderr, "\nmissing error: %s\nhave:\n", want);
-  for (size_t i = 0; i < g->nerrors; i++)
-    fprintf(stderr, "  %s\n", g->errors[i]);
-  return 0;
+  return lf_has_error(g, path, line, msg);
 }
 
 #define HDR "local sl = require \"sluice\"\nlocal p = sl.pipeline {}\n"
