@@ -34,15 +34,7 @@ static void unload(loaded *l) { lf_unload(l); }
 
 /* 1 when the graph has exactly the error "PATH:LINE: msg". */
 static int has_error(const sl_graph_desc *g, int line, const char *msg) {
-  char want[1200];
-  snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
-  for (size_t i = 0; i < g->nerrors; i++)
-    if (strcmp(g->errors[i], want) == 0)
-      return 1;
-  fprintf(stderr, "\nmissing error: %s\nhave:\n", want);
-  for (size_t i = 0; i < g->nerrors; i++)
-    fprintf(stderr, "  %s\n", g->errors[i]);
-  return 0;
+  return lf_has_error(g, path, line, msg);
 }
 
 #define HDR "local sl = require \"sluice\"\n"
