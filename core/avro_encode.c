@@ -178,10 +178,15 @@ static int enc_value(av_enc *e, uint32_t ni, const sl_value *v) {
     if (!as_integer(v, &i))
       return mismatch(e, v, n);
     if (n->logical == AV_LT_TS_MICROS || n->logical == AV_LT_LOCAL_TS_MICROS) {
-      if (i > INT64_MAX / 1000 || i < INT64_MIN / 1000)
+      /* Decoding floors micros to ms, so the first 808 us of the range read as one ms
+       * below INT64_MIN / 1000: write that one back as the earliest micros. */
+      if (i == INT64_MIN / 1000 - 1)
+        i = INT64_MIN;
+      else if (i > INT64_MAX / 1000 || i < INT64_MIN / 1000)
         return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': timestamp %lld ms is out of range",
                             e->field, (long long)i);
-      i *= 1000; /* sluice time is milliseconds */
+      else
+        i *= 1000; /* sluice time is milliseconds */
     }
     if (n->kind == AV_INT && (i < INT32_MIN || i > INT32_MAX))
       return sl_error_set(e->err, SL_ERR_TYPE, "field '%s': %lld does not fit an Avro int",

@@ -1205,6 +1205,30 @@ static void test_bug_nul_in_map_key(void) {
   sl_avro_schema_free(s);
 }
 
+/* Found by the 10-minute fuzz_avro run (tests/fuzz/regressions/avro/
+ * timestamp-micros-min-reencode): the earliest timestamp-micros decodes (floored) to one ms
+ * below INT64_MIN / 1000, which the encoder refused as out of range. */
+static void test_bug_timestamp_micros_min_reencode(void) {
+  sl_avro_schema *s = parse("{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"t\","
+                            "\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = sl_record_new(a, 1), *back = NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  sl_record_set(r, sl_name_cstr("t"), sl_value_int(INT64_MIN / 1000 - 1));
+  sl_buf out = SL_BUF_INIT;
+  sl_error err;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_encode(s, r, &out, &err), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, out.data, out.len, a, &back, &err), SL_OK);
+  CU_ASSERT_EQUAL(sl_record_get_cstr(back, "t")->as.i, INT64_MIN / 1000 - 1);
+  sl_buf_reset(&out);
+  sl_record_set(r, sl_name_cstr("t"), sl_value_int(INT64_MIN / 1000 - 2)); /* really out of range */
+  CU_ASSERT_EQUAL(sl_avro_encode(s, r, &out, &err), SL_ERR_TYPE);
+  sl_buf_free(&out);
+  sl_arena_destroy(a);
+  sl_avro_schema_free(s);
+}
+
 /* Issue 14 item 7: a record with no fields had a NULL field table, and every lookup did
  * `fields + count` on it (NULL + 0, undefined; UBSan in build-asan): an empty Avro map read
  * by `m.x = 1`, and a record schema with no fields (whose plan had no field table at all). */
@@ -1263,6 +1287,7 @@ int suite_core_avro_codec(void) {
   CU_add_test(s, "bug: NULL + 0 on records with no fields", test_bug_null_plus_zero_empty_records);
   CU_add_test(s, "bug: Avro map of too many entries", test_bug_map_too_many_fields);
   CU_add_test(s, "bug: NUL in a map key", test_bug_nul_in_map_key);
+  CU_add_test(s, "bug: earliest timestamp-micros re-encodes", test_bug_timestamp_micros_min_reencode);
   CU_add_test(s, "bug: schemas big enough for quadratic compile steps", test_bug_huge_schema_refused);
   return 0;
 }
