@@ -122,8 +122,12 @@ static void node_failed(sl_acluster *c, const redisAsyncContext *ac, const char 
 }
 
 static void on_connect(const redisAsyncContext *ac, int status) {
+  sl_acluster *c = ac->data;
+  int i = node_of(c, ac);
   if (status != REDIS_OK) /* hiredis frees ac after this */
-    node_failed(ac->data, ac, "unreachable");
+    node_failed(c, ac, "unreachable");
+  else if (i >= 0)
+    c->nodes[i].down_until_ms = 0;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -566,6 +570,8 @@ static int scan(sl_acluster *c, redisCallbackFn *fn, void *priv, int argc, const
 
 int sl_acluster_command(sl_acluster *c, redisCallbackFn *fn, void *priv, int argc,
                         const char **argv, const size_t *lens) {
+  if (c->stopping)
+    return SL_ERR_UNAVAILABLE;
   if (!c->have_map) {
     if (!c->why[0])
       snprintf(c->why, sizeof c->why, "Redis Cluster: the slot map is not loaded yet");
