@@ -4,13 +4,14 @@
 # three primaries and three replicas on loopback (lib/redis_cluster.sh), a
 # worker on the embedded Kafka broker writing 60 machines' window results to
 # a cache and 60 firing alerts, through a seed list of two primaries. Its API,
-# and `sluice serve` on a replica's URL (the cluster found from that one
+# and `sluice serve` on one primary's URL (the cluster found from that one
 # node), must answer every key's latest value and history, the listing (in
 # pages), the alerts and the live events, with the cache keys on at least two
-# primaries. Then the primary holding m0001 is killed with SIGKILL; once its
-# replica is promoted both APIs answer again (bounded polling), and until
-# then every answer is 200 or a 503 that names the reason, never anything
-# else and never a crash.
+# primaries. Then the primary holding m0001 (the node of serve's URL, where
+# it subscribed) is killed with SIGKILL; once its replica is promoted both
+# APIs answer again, events included (bounded polling), and until then every
+# answer is 200 or a 503 that names the reason, never anything else and
+# never a crash.
 set -euo pipefail
 source "$(dirname "$0")/lib/eos.sh"
 source "$EOS_LIB/redis_cluster.sh"
@@ -106,11 +107,19 @@ alerts_all() {
 eos_wait_until 30 "$MACHINES firing alerts" alerts_all "$WPORT"
 check_api "$WPORT" worker
 
-# ---- sluice serve on one replica's URL ---------------------------------------------
-REPLICA0=$(rc_replica_of "${RC_PRIM[2]}")
-[[ -n $REPLICA0 ]] || eos_die "no replica of :${RC_PRIM[2]}"
+# ---- sluice serve on the URL of the primary that will be killed ---------------------
+# The node named in its URL, which gave it the slot map and carries its
+# SUBSCRIBE, is the one to die: serve must go on through the other nodes.
+slot=$(rc_cli "${RC_PORTS[0]}" cluster keyslot "sl:cache:machines:v:m0001")
+VICTIM=""
+for p in "${RC_PRIM[@]}"; do
+  [[ $(rc_cli "$p" cluster countkeysinslot "$slot") -gt 0 ]] && VICTIM=$p
+done
+[[ -n $VICTIM ]] || eos_die "no primary holds m0001"
+REPLICA=$(rc_replica_of "$VICTIM")
+[[ -n $REPLICA ]] || eos_die "no replica of :$VICTIM"
 SPORT=$(eos_free_port)
-SLUICE_REDIS_URL="redis://127.0.0.1:$REPLICA0" "$SLUICE_BIN" serve --api "127.0.0.1:$SPORT" \
+SLUICE_REDIS_URL="redis://127.0.0.1:$VICTIM" "$SLUICE_BIN" serve --api "127.0.0.1:$SPORT" \
   --log-format text 2>"$EOS_WORK/serve.log" </dev/null &
 SPID=$!
 eos_track $SPID
@@ -120,14 +129,6 @@ eos_wait_until 20 "serve listing the pipeline" pipelines
 check_api "$SPORT" serve
 
 # ---- a primary killed ----------------------------------------------------------------
-slot=$(rc_cli "${RC_PORTS[0]}" cluster keyslot "sl:cache:machines:v:m0001")
-VICTIM=""
-for p in "${RC_PRIM[@]}"; do
-  [[ $(rc_cli "$p" cluster countkeysinslot "$slot") -gt 0 ]] && VICTIM=$p
-done
-[[ -n $VICTIM ]] || eos_die "no primary holds m0001"
-REPLICA=$(rc_replica_of "$VICTIM")
-[[ -n $REPLICA ]] || eos_die "no replica of :$VICTIM"
 kill -KILL "${RC_PID[$VICTIM]}"
 wait "${RC_PID[$VICTIM]}" 2>/dev/null || true
 t0=$SECONDS
