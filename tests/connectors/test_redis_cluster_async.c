@@ -260,6 +260,42 @@ static void test_no_node_answers(void) {
   client_close(&cl);
 }
 
+static void on_open(const redisAsyncContext *ac, int status) {
+  (void)ac;
+  (void)status;
+}
+
+/* sl_redis_async_open, which every API connection uses (cluster or not),
+ * authenticates before the first command: the right password reads, a
+ * wrong one gets the server's refusal (NOAUTH) as the reply, not a hang. */
+static void test_open_authenticates(void) {
+  rf_server solo;
+  rf_opts ro = {.password = "s3cret"};
+  CU_ASSERT_EQUAL_FATAL(rf_start(&solo, &ro), 0);
+  const char *urls[2] = {"redis://:s3cret@127.0.0.1:%d", "redis://:wrong@127.0.0.1:%d"};
+  const char *want[2] = {"nil", "-NOAUTH"};
+  for (int i = 0; i < 2; i++) {
+    char u[128];
+    snprintf(u, sizeof u, urls[i], solo.port);
+    sl_redis_url url;
+    sl_error err;
+    CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse(u, &url, &err), SL_OK);
+    struct event_base *base = event_base_new();
+    outcome *o = calloc(1, sizeof *o);
+    redisAsyncContext *ac =
+        sl_redis_async_open(base, &url, "127.0.0.1", solo.port, 0, NULL, on_open, on_open);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ac);
+    redisAsyncCommand(ac, on_done, o, "GET nothing");
+    while (!o->done)
+      event_base_loop(base, EVLOOP_ONCE);
+    CU_ASSERT_EQUAL(strncmp(o->text, want[i], strlen(want[i])), 0);
+    redisAsyncFree(ac);
+    event_base_free(base);
+    free(o);
+  }
+  rf_stop(&solo);
+}
+
 /* SIGKILL of the primary of as:0: reads of its slots fail with a reason
  * (never a wrong answer) until its replica is promoted, then succeed. */
 static void test_primary_killed(void) {
@@ -302,6 +338,7 @@ int suite_connectors_redis_cluster_async(void) {
   CU_add_test(s, "SCAN visits every primary", test_scan_every_primary);
   CU_add_test(s, "ASK and MOVED are followed", test_ask_and_moved);
   CU_add_test(s, "no node answers: unavailable with a reason", test_no_node_answers);
+  CU_add_test(s, "connections authenticate first", test_open_authenticates);
   CU_add_test(s, "a primary killed: a reason, then its replica", test_primary_killed);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
