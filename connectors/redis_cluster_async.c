@@ -3,9 +3,10 @@
  * hiredis async context per primary, opened on first use; a separate "probe"
  * context asks CLUSTER SLOTS whenever the map is stale: at start, after a
  * MOVED, and every second while a node of the map is unreachable (so that a
- * replica's promotion is seen about a second after it happens). A node whose
- * connection failed is refused at once for RETRY_MS (503 with its address)
- * rather than retried by every request. Slot and map parsing are shared with
+ * replica's promotion is seen about a second after it happens). A node that
+ * refused a connection is refused at once for RETRY_MS (503 with its
+ * address) rather than retried by every request; a read whose connection was
+ * lost is sent once more on a new one. Slot and map parsing are shared with
  * the workers' blocking client (redis_cluster_map.c). */
 #include <hiredis/adapters/libevent.h>
 #include <stdio.h>
@@ -62,6 +63,9 @@ typedef struct areq {
   size_t len;
   int hops;
   int scan_from; /* SCAN: the first slot of the node scanned; -1 otherwise */
+  int slot;      /* the slot that routes it, or -1 (keyless: `node`) */
+  int node;      /* where it was sent last */
+  int retried;   /* sent again after its connection was lost */
 } areq;
 
 static int64_t now_ms(void) {
@@ -104,7 +108,10 @@ static int node_of(const sl_acluster *c, const redisAsyncContext *ac) {
   return -1;
 }
 
-static void node_failed(sl_acluster *c, const redisAsyncContext *ac, const char *what) {
+/* ac failed (refused: could not connect; else: lost). A refused node is
+ * refused at once for RETRY_MS; a lost connection (a server's idle timeout
+ * closes them too) is simply opened again by the next read. */
+static void node_failed(sl_acluster *c, const redisAsyncContext *ac, int refused) {
   c->stale = 1;
   if (ac == c->probe) {
     c->probe = NULL;
@@ -115,17 +122,19 @@ static void node_failed(sl_acluster *c, const redisAsyncContext *ac, const char 
   if (i < 0)
     return; /* a node dropped from the map meanwhile */
   c->nodes[i].ac = NULL;
-  c->nodes[i].down_until_ms = now_ms() + RETRY_MS;
+  if (refused)
+    c->nodes[i].down_until_ms = now_ms() + RETRY_MS;
   if (!c->stopping)
     snprintf(c->why, sizeof c->why, "Redis Cluster node %.256s:%d %s: %.128s", c->map.nodes[i].host,
-             c->map.nodes[i].port, what, ac->errstr[0] ? ac->errstr : "connection lost");
+             c->map.nodes[i].port, refused ? "unreachable" : "lost",
+             ac->errstr[0] ? ac->errstr : "connection lost");
 }
 
 static void on_connect(const redisAsyncContext *ac, int status) {
   sl_acluster *c = ac->data;
   int i = node_of(c, ac);
   if (status != REDIS_OK) /* hiredis frees ac after this */
-    node_failed(c, ac, "unreachable");
+    node_failed(c, ac, 1);
   else if (i >= 0)
     c->nodes[i].down_until_ms = 0;
 }
@@ -138,7 +147,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
       c->nodes[i].ac = NULL;
     return;
   }
-  node_failed(c, ac, "lost");
+  node_failed(c, ac, 0);
 }
 
 /* The connection of node i, opened when needed; NULL (why set) while it is
@@ -393,6 +402,7 @@ static int send_to(sl_acluster *c, areq *q, int i, int asking) {
              c->map.nodes[i].host, c->map.nodes[i].port);
     return SL_ERR_UNAVAILABLE;
   }
+  q->node = i;
   return SL_OK;
 }
 
@@ -423,10 +433,20 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     r = NULL;
   } else if (!r && !c->stopping) {
     int i = node_of(c, ac);
-    if (i >= 0)
+    if (i >= 0) { /* hiredis is freeing ac: a new read opens a new connection */
       snprintf(c->why, sizeof c->why, "Redis Cluster node %.256s:%d: connection lost",
                c->map.nodes[i].host, c->map.nodes[i].port);
+      c->nodes[i].ac = NULL;
+    }
     c->stale = 1;
+    /* Reads are idempotent: once more, on a new connection (an idle one
+     * closed by the server); a node that is gone refuses it at once. */
+    int n = q->slot >= 0 ? c->map.slot[q->slot] : q->node;
+    if (!q->retried && n != SL_CLUSTER_NO_NODE && n < c->map.nnodes) {
+      q->retried = 1;
+      if (send_to(c, q, n, 0) == SL_OK)
+        return;
+    }
   } else if (r && transient(r)) {
     snprintf(c->why, sizeof c->why, "Redis Cluster: %.250s", r->str);
     c->stale = 1;
@@ -450,6 +470,7 @@ static areq *new_req(sl_acluster *c, int argc, const char **argv, const size_t *
   q->cmd = cmd;
   q->len = (size_t)len;
   q->scan_from = -1;
+  q->slot = -1;
   return q;
 }
 
@@ -495,6 +516,8 @@ static int fan_out(sl_acluster *c, redisCallbackFn *fn, void *priv, int ping, in
     size_t glen[2] = {3, ping ? 0 : lens[i + 1]};
     areq *q = ping ? new_req(c, 1, argv, lens) : new_req(c, 2, get, glen);
     int node = !q ? -1 : ping ? (int)i : key_node(c, argv[i + 1], lens[i + 1]);
+    if (q && !ping)
+      q->slot = sl_redis_key_slot(argv[i + 1], lens[i + 1]);
     if (q && node >= 0 && (q->fan = f, q->part = i, send_to(c, q, node, 0) == SL_OK)) {
       queued++;
       continue;
@@ -519,12 +542,13 @@ static int is_cmd(const char *name, const char *arg, size_t len) {
 }
 
 static int send_new(sl_acluster *c, redisCallbackFn *fn, void *priv, int argc, const char **argv,
-                    const size_t *lens, int node, int scan_from) {
+                    const size_t *lens, int node, int slot, int scan_from) {
   areq *q = new_req(c, argc, argv, lens);
   if (!q)
     return SL_ERR_UNAVAILABLE;
   q->fn = fn;
   q->priv = priv;
+  q->slot = slot;
   q->scan_from = scan_from;
   if (send_to(c, q, node, 0) != SL_OK) {
     req_free(q);
@@ -565,7 +589,8 @@ static int scan(sl_acluster *c, redisCallbackFn *fn, void *priv, int argc, const
     args[i] = argv[i], alens[i] = lens[i];
   args[1] = cursor;
   alens[1] = strlen(cursor);
-  return send_new(c, fn, priv, argc, args, alens, node, first_slot(c, node));
+  int from = first_slot(c, node);
+  return send_new(c, fn, priv, argc, args, alens, node, from, from);
 }
 
 int sl_acluster_command(sl_acluster *c, redisCallbackFn *fn, void *priv, int argc,
@@ -583,12 +608,13 @@ int sl_acluster_command(sl_acluster *c, redisCallbackFn *fn, void *priv, int arg
     return fan_out(c, fn, priv, 1, argc, argv, lens);
   if (argc >= 2 && is_cmd("SCAN", argv[0], lens[0]))
     return scan(c, fn, priv, argc, argv, lens);
-  int node = -1;
+  int node = -1, slot = -1;
   const char *key;
   size_t klen;
   if (sl_cluster_cmd_key(argc, argv, lens, &key, &klen)) {
     if ((node = key_node(c, key, klen)) < 0)
       return SL_ERR_UNAVAILABLE;
+    slot = sl_redis_key_slot(key, klen);
   } else { /* keyless: the first node not known to be down */
     for (int i = 0; i < c->map.nnodes && node < 0; i++)
       if (!c->nodes[i].down_until_ms)
@@ -596,7 +622,7 @@ int sl_acluster_command(sl_acluster *c, redisCallbackFn *fn, void *priv, int arg
     if (node < 0)
       node = 0;
   }
-  return send_new(c, fn, priv, argc, argv, lens, node, -1);
+  return send_new(c, fn, priv, argc, argv, lens, node, slot, -1);
 }
 
 const char *sl_acluster_why(const sl_acluster *c) { return c->why; }

@@ -250,6 +250,46 @@ static void test_ask_and_moved(void) {
   client_close(&cl);
 }
 
+static void kill_clients(void) {
+  for (int i = 0; i < RCF_NODES; i++)
+    if (nodes[i].pid)
+      freeReplyObject(rcf_raw(nodes[i].port, "CLIENT KILL TYPE normal")); /* SKIPME yes */
+}
+
+/* Queue argv at once (no waiting for the client) and run until it answers. */
+static const char *now(client *cl, int argc, const char **argv) {
+  size_t lens[8];
+  for (int i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  cl->o->done = 0;
+  if (sl_acluster_command(cl->c, on_done, cl->o, argc, argv, lens) != SL_OK)
+    return strcpy(cl->o->text, "UNAVAILABLE");
+  while (!cl->o->done)
+    event_base_loop(cl->base, EVLOOP_ONCE);
+  return cl->o->text;
+}
+
+/* The server closes the client's connections (CLIENT KILL, as an idle
+ * `timeout` does): reads sent on a dead socket are sent once more on a new
+ * one, and once the loop has seen the close, a read opens a new connection
+ * at once instead of treating the node as down. */
+static void test_closed_connections_reopen(void) {
+  client cl;
+  outcome *o = client_open(&cl, 0);
+  const char *mg[4] = {"MGET", "as:0", "as:1", "as:2"};
+  CU_ASSERT_STRING_EQUAL(run(&cl, o, 50, 4, mg), "[S:v0,S:v1,S:v2]");
+  kill_clients(); /* the client has not seen it yet */
+  CU_ASSERT_STRING_EQUAL(now(&cl, 4, mg), "[S:v0,S:v1,S:v2]");
+  kill_clients();
+  for (int i = 0; i < 5; i++) { /* now it has */
+    event_base_loop(cl.base, EVLOOP_NONBLOCK);
+    rcf_pause_ms(50);
+  }
+  CU_ASSERT_STRING_EQUAL(now(&cl, 4, mg), "[S:v0,S:v1,S:v2]");
+  CU_ASSERT_STRING_EQUAL(now(&cl, 2, (const char *[]){"GET", "as:3"}), "S:v3");
+  client_close(&cl);
+}
+
 static void test_no_node_answers(void) {
   char u[128];
   snprintf(u, sizeof u, "redis://127.0.0.1:%d,127.0.0.1:%d", rf_free_port(), rf_free_port());
@@ -337,6 +377,7 @@ int suite_connectors_redis_cluster_async(void) {
   CU_add_test(s, "reads routed by slot, MGET split, PING everywhere", test_reads_by_slot);
   CU_add_test(s, "SCAN visits every primary", test_scan_every_primary);
   CU_add_test(s, "ASK and MOVED are followed", test_ask_and_moved);
+  CU_add_test(s, "connections closed by the server", test_closed_connections_reopen);
   CU_add_test(s, "no node answers: unavailable with a reason", test_no_node_answers);
   CU_add_test(s, "connections authenticate first", test_open_authenticates);
   CU_add_test(s, "a primary killed: a reason, then its replica", test_primary_killed);
