@@ -158,6 +158,8 @@ static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
   (void)priv;
   const redisReply *r = reply;
   sl_http_server *s = ac->data;
+  if (r)
+    s->redis.detected = 1;
   if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1") ||
       s->redis.cluster)
     return;
@@ -241,7 +243,8 @@ int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc
   if (s->redis.cluster)
     return s->redis.acl ? sl_acluster_command(s->redis.acl, fn, priv, argc, argv, lens)
                         : SL_ERR_UNAVAILABLE;
-  if (!s->redis.ac || !s->redis.connected)
+  /* Before INFO cluster answers, a read could meet a cluster's MOVED. */
+  if (!s->redis.ac || !s->redis.connected || (!s->redis.detected && !s->redis.url->nsentinels))
     return SL_ERR_UNAVAILABLE;
   if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
     return SL_ERR_UNAVAILABLE;
