@@ -40,7 +40,7 @@ typedef struct http_redis {
    * reads go through `acl`, routed by slot; `ac` is then unused and `sub`
    * connects to the sub_next-th known node. */
   int cluster;
-  int detected; /* INFO cluster answered once: until then no read is sent */
+  int detected; /* INFO cluster answered once (until then reads are guarded) */
   struct sl_acluster *acl;
   int sub_next;
 } http_redis;

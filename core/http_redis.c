@@ -238,14 +238,42 @@ void http_redis_start(sl_http_server *s) {
   connect_all(s);
 }
 
+/* A read sent before INFO cluster answered went to the URL's node alone; if
+ * that is a cluster node, its MOVED / ASK is no refusal of the read (502) but
+ * the wrong node: unavailable (503, retriable), as the reads after it go by
+ * slot. */
+typedef struct early_read {
+  redisCallbackFn *fn;
+  void *priv;
+} early_read;
+
+static void on_early_reply(redisAsyncContext *ac, void *reply, void *priv) {
+  early_read e = *(early_read *)priv;
+  free(priv);
+  const redisReply *r = reply;
+  int redirect = r && r->type == REDIS_REPLY_ERROR &&
+                 (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+  e.fn(ac, redirect ? NULL : reply, e.priv);
+}
+
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
                     const size_t *lens) {
   if (s->redis.cluster)
     return s->redis.acl ? sl_acluster_command(s->redis.acl, fn, priv, argc, argv, lens)
                         : SL_ERR_UNAVAILABLE;
-  /* Before INFO cluster answers, a read could meet a cluster's MOVED. */
-  if (!s->redis.ac || !s->redis.connected || (!s->redis.detected && !s->redis.url->nsentinels))
+  if (!s->redis.ac || !s->redis.connected)
     return SL_ERR_UNAVAILABLE;
+  if (!s->redis.detected && !s->redis.url->nsentinels) {
+    early_read *e = malloc(sizeof *e);
+    if (!e)
+      return SL_ERR_UNAVAILABLE;
+    *e = (early_read){fn, priv};
+    if (redisAsyncCommandArgv(s->redis.ac, on_early_reply, e, argc, argv, lens) != REDIS_OK) {
+      free(e);
+      return SL_ERR_UNAVAILABLE;
+    }
+    return SL_OK;
+  }
   if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
     return SL_ERR_UNAVAILABLE;
   return SL_OK;
