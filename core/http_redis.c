@@ -160,16 +160,17 @@ static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
   sl_http_server *s = ac->data;
   if (r)
     s->redis.detected = 1;
-  if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1") ||
-      s->redis.cluster)
+  if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1"))
     return;
-  sl_log(SL_LOG_INFO, "http",
-         "Redis at %s:%d is a Redis Cluster node: the API reads from the primary of each key's "
-         "slot",
-         s->redis.host, s->redis.port);
+  if (!s->redis.cluster)
+    sl_log(SL_LOG_INFO, "http",
+           "Redis at %s:%d is a Redis Cluster node: the API reads from the primary of each key's "
+           "slot",
+           s->redis.host, s->redis.port);
   start_cluster(s);
-  /* The command connection is not used any more; the subscriber (serve)
-   * stays: any node relays the cluster's messages. */
+  /* The command connection is not used any more (whichever connection's
+   * answer came first); the subscriber (serve) stays: any node relays the
+   * cluster's messages. */
   if (ac == s->redis.ac)
     redisAsyncDisconnect(ac);
 }
