@@ -16,7 +16,7 @@
 
 #include "redis_internal.h"
 
-#define NSLOTS 16384
+#define NSLOTS SL_CLUSTER_SLOTS
 #define NO_NODE 0xffff
 #define MAX_REDIRECTS 5
 
@@ -45,53 +45,7 @@ struct sl_cluster {
   size_t qhead, qlen, qcap; /* q[qhead .. qhead+qlen) */
 };
 
-/* ---- hash slots ----------------------------------------------------------- */
-
-static uint16_t crc16(const char *p, size_t n) { /* CRC16-CCITT (XMODEM) */
-  uint16_t crc = 0;
-  for (size_t i = 0; i < n; i++) {
-    crc ^= (uint16_t)((unsigned char)p[i] << 8);
-    for (int b = 0; b < 8; b++)
-      crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
-  }
-  return crc;
-}
-
-int sl_redis_key_slot(const char *key, size_t len) {
-  const char *open = memchr(key, '{', len);
-  if (open) {
-    size_t rest = len - (size_t)(open - key) - 1;
-    const char *close = memchr(open + 1, '}', rest);
-    if (close && close > open + 1) /* "{}" is no tag: the whole key counts */
-      return crc16(open + 1, (size_t)(close - open - 1)) & (NSLOTS - 1);
-  }
-  return crc16(key, len) & (NSLOTS - 1);
-}
-
 int sl_redis_is_cluster(const sl_redis *r) { return r && r->cluster != NULL; }
-
-/* The key that routes a command, or 0 when it has none. */
-static int cmd_key(int argc, const char **argv, const size_t *lens, const char **k, size_t *kl) {
-  static const char *const keyless[] = {"PUBLISH", "SCAN",   "PING",  "WAIT",   "ROLE",
-                                        "INFO",    "SCRIPT", "ACL",   "CONFIG", "CLUSTER",
-                                        "AUTH",    "SELECT", "ASKING"};
-  if (argc < 2)
-    return 0;
-  for (size_t i = 0; i < sizeof keyless / sizeof keyless[0]; i++)
-    if (lens[0] == strlen(keyless[i]) && strncasecmp(argv[0], keyless[i], lens[0]) == 0)
-      return 0;
-  if ((lens[0] == 4 && strncasecmp(argv[0], "EVAL", 4) == 0) ||
-      (lens[0] == 7 && strncasecmp(argv[0], "EVALSHA", 7) == 0)) {
-    if (argc < 4 || (lens[2] == 1 && argv[2][0] == '0'))
-      return 0;
-    *k = argv[3];
-    *kl = lens[3];
-    return 1;
-  }
-  *k = argv[1];
-  *kl = lens[1];
-  return 1;
-}
 
 /* ---- nodes and the slot map ------------------------------------------------ */
 
@@ -201,40 +155,16 @@ static int load_map(sl_redis *r, redisContext *ctx, const char *host, int port, 
     drop_unowned(c, ctx);
     return rc;
   }
+  sl_cluster_map m;
+  rc = sl_cluster_map_parse(rep, host, port, &m, err);
+  freeReplyObject(rep);
   sl_cluster fresh;
   memset(&fresh, 0, sizeof fresh);
-  memset(fresh.slot, 0xff, sizeof fresh.slot);
-  for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && rc == SL_OK; i++) {
-    const redisReply *e = rep->element[i];
-    if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER ||
-        e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
-        e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[2]->element[1]->type != REDIS_REPLY_INTEGER) {
-      rc = sl_error_set(err, SL_ERR_INTERNAL,
-                        "Redis Cluster node %s:%d: unexpected CLUSTER SLOTS "
-                        "reply",
-                        host, port);
-      break;
-    }
-    long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-    const redisReply *h = e->element[2]->element[0];
-    /* An empty host means "the address you reached me at". */
-    int k = h->len ? add_node(&fresh, h->str, h->len, (int)e->element[2]->element[1]->integer)
-                   : add_node(&fresh, host, strlen(host), port);
-    if (k < 0 || lo < 0 || hi >= NSLOTS || lo > hi) {
-      rc = sl_error_set(err, k < 0 ? SL_ERR_NOMEM : SL_ERR_INTERNAL,
-                        "Redis Cluster node %s:%d: bad slot range in CLUSTER SLOTS", host, port);
-      break;
-    }
-    for (long long s = lo; s <= hi; s++)
-      fresh.slot[s] = (uint16_t)k;
-  }
-  freeReplyObject(rep);
-  if (rc == SL_OK && !fresh.nnodes)
-    rc = sl_error_set(err, SL_ERR_UNAVAILABLE,
-                      "Redis Cluster node %s:%d serves no slots yet (cluster being created?)", host,
-                      port);
+  for (int i = 0; rc == SL_OK && i < m.nnodes; i++)
+    if (add_node(&fresh, m.nodes[i].host, strlen(m.nodes[i].host), m.nodes[i].port) < 0)
+      rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  memcpy(fresh.slot, m.slot, sizeof fresh.slot); /* node indices equal: added in order */
+  sl_cluster_map_free(&m);
   if (rc != SL_OK) {
     free(fresh.nodes);
     drop_unowned(c, ctx);
@@ -439,7 +369,7 @@ int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens
   const char *k;
   size_t kl;
   int nd = c->cur;
-  if (cmd_key(argc, argv, lens, &k, &kl)) {
+  if (sl_cluster_cmd_key(argc, argv, lens, &k, &kl)) {
     int s = sl_redis_key_slot(k, kl);
     if (c->slot[s] == NO_NODE) {
       /* Drop the pipeline so far too: callers resend it all. */
@@ -468,33 +398,6 @@ int sl_redis_append(sl_redis *r, int argc, const char **argv, const size_t *lens
   c->nodes[nd].dirty = 1;
   r->ctx = c->nodes[nd].ctx;
   return SL_OK;
-}
-
-/* "MOVED 3999 127.0.0.1:6381" or "ASK ..." -> 1 (ask 0/1), slot, node. */
-static int parse_redirect(const redisReply *rep, int *ask, int *slot, const char **host,
-                          size_t *hlen, int *port) {
-  if (rep->type != REDIS_REPLY_ERROR)
-    return 0;
-  const char *s = rep->str;
-  if (strncmp(s, "MOVED ", 6) == 0)
-    *ask = 0, s += 6;
-  else if (strncmp(s, "ASK ", 4) == 0)
-    *ask = 1, s += 4;
-  else
-    return 0;
-  char *end;
-  long sl = strtol(s, &end, 10);
-  const char *colon = end[0] == ' ' ? strrchr(end + 1, ':') : NULL;
-  if (sl < 0 || sl >= NSLOTS || !colon)
-    return 0;
-  long p = strtol(colon + 1, NULL, 10);
-  if (p <= 0 || p > 65535)
-    return 0;
-  *slot = (int)sl;
-  *host = end + 1;
-  *hlen = (size_t)(colon - end - 1);
-  *port = (int)p;
-  return 1;
 }
 
 /* Resend the head command to the node named in a redirection; *rep gets
@@ -563,13 +466,11 @@ int sl_cluster_read(sl_redis *r, redisReply **rep, const char *what, sl_error *e
     x = v;
   }
   int ask, slot, port;
-  const char *host;
-  size_t hlen;
-  for (int hop = 0; rc == SL_OK && parse_redirect(x, &ask, &slot, &host, &hlen, &port); hop++) {
+  char h[256];
+  for (int hop = 0; rc == SL_OK && sl_cluster_parse_redirect(x, &ask, &slot, h, sizeof h, &port);
+       hop++) {
     if (hop == MAX_REDIRECTS)
       break; /* the caller sees the redirection as an error reply */
-    char h[256];
-    snprintf(h, sizeof h, "%.*s", (int)(hlen < 255 ? hlen : 255), host);
     freeReplyObject(x);
     x = NULL;
     rc = redirect(r, p, ask, slot, h, strlen(h), port, &x, what, err);

@@ -80,6 +80,35 @@ int sl_redis_partition_prefix(sl_buf *b, const char *pipeline, const char *topic
 
 /* ---- Redis Cluster (redis_cluster.c) ------------------------------------ */
 
+/* Shared by the blocking and the asynchronous cluster clients
+ * (redis_cluster_map.c). */
+#define SL_CLUSTER_SLOTS 16384
+#define SL_CLUSTER_NO_NODE 0xffff
+/* A slot map: slot[s] indexes nodes (the primary serving s), or is
+ * SL_CLUSTER_NO_NODE. nodes is malloc'd, freed by sl_cluster_map_free. */
+typedef struct sl_cluster_map {
+  sl_redis_addr *nodes;
+  int nnodes;
+  uint16_t slot[SL_CLUSTER_SLOTS];
+} sl_cluster_map;
+/* Parse a CLUSTER SLOTS reply received from host:port (the address an empty
+ * host in the reply stands for) into *m (initialised here). SL_OK;
+ * SL_ERR_INTERNAL for a malformed reply, SL_ERR_UNAVAILABLE when no slot is
+ * served yet, SL_ERR_NOMEM; *m is then empty. */
+int sl_cluster_map_parse(const redisReply *rep, const char *host, int port, sl_cluster_map *m,
+                         sl_error *err);
+/* The index of host:port in m, added when new; -1 when out of memory or the
+ * host is too long. */
+int sl_cluster_map_node(sl_cluster_map *m, const char *host, size_t hlen, int port);
+void sl_cluster_map_free(sl_cluster_map *m);
+/* The key that routes argv (EVAL/EVALSHA: the first key) into k and kl: 1, or 0
+ * for a keyless command (PUBLISH, SCAN, PING, ...). */
+int sl_cluster_cmd_key(int argc, const char **argv, const size_t *lens, const char **k, size_t *kl);
+/* "MOVED 3999 127.0.0.1:6381" or "ASK ..." -> 1 with *ask (0/1), *slot, the
+ * node's host (NUL-terminated, in host[cap]) and *port; 0 for any other reply. */
+int sl_cluster_parse_redirect(const redisReply *rep, int *ask, int *slot, char *host, size_t cap,
+                              int *port);
+
 /* Pipelining: append one command; with Redis Cluster it goes to the node
  * owning its key's slot (EVAL/EVALSHA: the first key; PUBLISH, SCAN and
  * other keyless commands: the node last used, see sl_redis_pin). Replies are

@@ -30,4 +30,6 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_sentinel.c
   connectors/redis_cluster.c
   connectors/redis_resp.c
+  connectors/redis_cluster_map.c
+  connectors/redis_cluster_async.c
 )

@@ -15,9 +15,6 @@
 
 #include "http_internal.h"
 
-#define CLUSTER_UNSUPPORTED                                                                        \
-  "this API does not read the cache or alerts from a Redis Cluster yet (see docs/state.md, "       \
-  "\"Redis Cluster\")"
 #define HISTORY_DEFAULT 10
 #define LIST_DEFAULT 100
 #define LIMIT_MAX 1000
@@ -79,9 +76,17 @@ static void put_stored(sl_buf *b, const char *v, size_t len) {
     sl_buf_json_string(b, v, len);
 }
 
+/* 503 naming the cluster node or state at fault when there is one. */
+static void unavailable(sl_http_server *s, struct evhttp_request *req, const char *what) {
+  const char *why = http_redis_why(s);
+  char msg[400];
+  snprintf(msg, sizeof msg, "%s (Redis) unavailable%s%s", what, why ? ": " : "", why ? why : "");
+  http_reply_error(s, req, 503, msg);
+}
+
 static int reply_failed(api_op *op, redisReply *r) {
   if (!r) {
-    http_reply_error(op->s, op->req, 503, "cache storage (Redis) unavailable");
+    unavailable(op->s, op->req, "cache storage");
     return 1;
   }
   if (r->type == REDIS_REPLY_ERROR) {
@@ -93,12 +98,8 @@ static int reply_failed(api_op *op, redisReply *r) {
 
 static void send_op(api_op *op, int argc, const char **argv, const size_t *lens,
                     redisCallbackFn *fn) {
-  int rc = http_redis_argv(op->s, fn, op, argc, argv, lens);
-  if (rc == SL_ERR_INVALID) {
-    http_reply_error(op->s, op->req, 501, CLUSTER_UNSUPPORTED);
-    op_free(op);
-  } else if (rc != SL_OK) {
-    http_reply_error(op->s, op->req, 503, "cache storage (Redis) unavailable");
+  if (http_redis_argv(op->s, fn, op, argc, argv, lens) != SL_OK) {
+    unavailable(op->s, op->req, "cache storage");
     op_free(op);
   }
 }
@@ -314,7 +315,7 @@ static void on_alert_hash(redisAsyncContext *ac, void *reply, void *priv) {
   }
   if (--op->pending == 0) {
     if (!r)
-      http_reply_error(op->s, op->req, 503, "alert storage (Redis) unavailable"), op_free(op);
+      unavailable(op->s, op->req, "alert storage"), op_free(op);
     else
       alerts_finish(op);
   }
@@ -337,9 +338,7 @@ static void alerts_fetch(api_op *op) {
       /* Nothing was queued when the first send fails: answer now. Later ones
        * cannot fail without the earlier callbacks firing with NULL. */
       if (i == 0) {
-        http_reply_error(op->s, op->req, rc == SL_ERR_INVALID ? 501 : 503,
-                         rc == SL_ERR_INVALID ? CLUSTER_UNSUPPORTED
-                                              : "alert storage (Redis) unavailable");
+        unavailable(op->s, op->req, "alert storage");
         op_free(op);
         return;
       }

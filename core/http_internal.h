@@ -37,9 +37,12 @@ typedef struct http_redis {
   struct event *retry;    /* reconnect timer */
   int stopping;
   /* Redis Cluster (a seed list, or cluster_enabled:1 in INFO cluster): the
-   * API's reads are not routed by slot yet and answer 501 (PING, for
-   * /readyz, works on any node). */
+   * reads go through `acl`, routed by slot; `ac` is then unused and `sub`
+   * connects to the sub_next-th known node. */
   int cluster;
+  int detected; /* INFO cluster answered once (until then reads are guarded) */
+  struct sl_acluster *acl;
+  int sub_next;
 } http_redis;
 
 struct sl_http_server {
@@ -102,11 +105,15 @@ int http_rate_check(sl_http_server *s, const char *addr);
 int http_redis_init(sl_http_server *s, sl_error *err);
 void http_redis_start(sl_http_server *s);
 void http_redis_free(sl_http_server *s);
-/* Queue a command; SL_ERR_UNAVAILABLE when not connected; SL_ERR_INVALID for
- * anything but PING on a Redis Cluster (not routed yet). The callback always
- * runs once (with NULL reply on disconnect or shutdown). */
+/* Queue a command (on a Redis Cluster: routed by key slot, MGET split per
+ * key, PING to every primary, SCAN over every primary behind one cursor).
+ * SL_OK: the callback runs once (with NULL reply on disconnect, a cluster
+ * that reports itself down, or shutdown); otherwise (SL_ERR_UNAVAILABLE) it
+ * does not run. */
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
                     const size_t *lens);
+/* Why the last cluster read could not be served (for the 503's message), or NULL. */
+const char *http_redis_why(const sl_http_server *s);
 
 /* http_api.c: /api/v1/... ; `path` is the raw path. */
 void http_api_route(sl_http_server *s, struct evhttp_request *req, const char *path);

@@ -6,8 +6,11 @@
  * second while Redis is away; meanwhile API reads answer 503. With a
  * redis+sentinel:// URL each (re)connection first asks the sentinels for the
  * primary (a short blocking exchange, bounded by SENTINEL_TIMEOUT_MS per
- * sentinel), so after a failover both follow the new primary. */
-#include <hiredis/adapters/libevent.h>
+ * sentinel), so after a failover both follow the new primary. With a Redis
+ * Cluster (a seed list, or cluster_enabled:1 from the URL's node) the reads
+ * go through connectors/redis_cluster_async.c instead, routed by slot, and
+ * the subscriber connects to any node (PUBLISH reaches every node of a
+ * cluster), trying the next one after a loss. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "events.h"
 #include "http_internal.h"
 #include "log.h"
+#include "redis_cluster_async.h"
 
 #define RETRY_MS 1000
 #define SENTINEL_TIMEOUT_MS 300
@@ -43,6 +47,7 @@ static void forget_context(sl_http_server *s, const redisAsyncContext *ac) {
     s->redis.connected = 0;
   } else if (ac == s->redis.sub) {
     s->redis.sub = NULL;
+    s->redis.sub_next++; /* a cluster: subscribe on another node next */
   }
   schedule_retry(s);
 }
@@ -137,45 +142,49 @@ static void on_role(redisAsyncContext *ac, void *reply, void *priv) {
   redisAsyncDisconnect(ac);
 }
 
+/* Route the reads by slot from now on (a seed list, or a cluster node's URL). */
+static void start_cluster(sl_http_server *s) {
+  http_redis *r = &s->redis;
+  if (r->acl)
+    return;
+  r->cluster = 1;
+  r->acl = sl_acluster_new(s->base, r->url, r->url->host, r->url->port);
+  if (!r->acl)
+    sl_log(SL_LOG_ERROR, "http", "out of memory starting the Redis Cluster client: retrying");
+}
+
 /* INFO cluster on the command connection: a cluster node's URL. */
 static void on_cluster_info(redisAsyncContext *ac, void *reply, void *priv) {
   (void)priv;
   const redisReply *r = reply;
   sl_http_server *s = ac->data;
-  if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1") ||
-      s->redis.cluster)
+  if (r)
+    s->redis.detected = 1;
+  if (!r || r->type != REDIS_REPLY_STRING || !strstr(r->str, "cluster_enabled:1"))
     return;
-  s->redis.cluster = 1;
-  sl_log(SL_LOG_WARN, "http",
-         "Redis at %s:%d is a Redis Cluster node: the HTTP API's cache and alert reads answer "
-         "501 (not routed by slot yet; docs/state.md, \"Redis Cluster\"); /readyz works",
-         s->redis.host, s->redis.port);
+  if (!s->redis.cluster)
+    sl_log(SL_LOG_INFO, "http",
+           "Redis at %s:%d is a Redis Cluster node: the API reads from the primary of each key's "
+           "slot",
+           s->redis.host, s->redis.port);
+  start_cluster(s);
+  /* The command connection is not used any more (whichever connection's
+   * answer came first); the subscriber (serve) stays: any node relays the
+   * cluster's messages. */
+  if (ac == s->redis.ac)
+    redisAsyncDisconnect(ac);
 }
 
 static redisAsyncContext *open_ctx(sl_http_server *s) {
   http_redis *r = &s->redis;
   const sl_redis_url *u = r->url;
-  redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+  redisAsyncContext *ac =
+      sl_redis_async_open(s->base, u, r->host, r->port, u->db, s, on_connect, on_disconnect);
   if (!ac)
     return NULL;
-  if (ac->err) {
-    redisAsyncFree(ac);
-    return NULL;
-  }
-  ac->data = s;
-  redisLibeventAttach(ac, s->base);
-  redisAsyncSetConnectCallback(ac, on_connect);
-  redisAsyncSetDisconnectCallback(ac, on_disconnect);
-  /* Queued before anything else, so they run first on the new socket. */
-  if (u->user[0] && u->password[0])
-    redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", u->user, u->password);
-  else if (u->password[0])
-    redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u->password);
-  if (u->db)
-    redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
   if (u->nsentinels)
     redisAsyncCommand(ac, on_role, NULL, "ROLE");
-  else
+  else if (!r->cluster)
     redisAsyncCommand(ac, on_cluster_info, NULL, "INFO cluster");
   return ac;
 }
@@ -193,9 +202,15 @@ static void connect_all(sl_http_server *s) {
       return;
     }
   }
-  if (!r->ac && !(r->ac = open_ctx(s)))
+  if (r->cluster && !r->acl)
+    start_cluster(s);
+  if (r->cluster && !r->acl)
+    failed = 1;
+  if (!r->cluster && !r->ac && !(r->ac = open_ctx(s)))
     failed = 1;
   if (s->cfg.serve_mode && !r->sub) {
+    if (r->acl)
+      sl_acluster_node(r->acl, r->sub_next, r->host, sizeof r->host, &r->port);
     r->sub = open_ctx(s);
     if (r->sub)
       redisAsyncCommand(r->sub, on_message, NULL, "SUBSCRIBE sl:events");
@@ -215,7 +230,7 @@ int http_redis_init(sl_http_server *s, sl_error *err) {
     return rc;
   snprintf(r->host, sizeof r->host, "%s", r->url->host);
   r->port = r->url->port;
-  r->cluster = r->url->nseeds > 0; /* any seed serves SUBSCRIBE and PING */
+  r->cluster = r->url->nseeds > 0; /* the client starts with the server */
   return SL_OK;
 }
 
@@ -224,21 +239,56 @@ void http_redis_start(sl_http_server *s) {
   connect_all(s);
 }
 
+/* A read sent before INFO cluster answered went to the URL's node alone; if
+ * that is a cluster node, its MOVED / ASK is no refusal of the read (502) but
+ * the wrong node: unavailable (503, retriable), as the reads after it go by
+ * slot. */
+typedef struct early_read {
+  redisCallbackFn *fn;
+  void *priv;
+} early_read;
+
+static void on_early_reply(redisAsyncContext *ac, void *reply, void *priv) {
+  early_read e = *(early_read *)priv;
+  free(priv);
+  const redisReply *r = reply;
+  int redirect = r && r->type == REDIS_REPLY_ERROR &&
+                 (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+  e.fn(ac, redirect ? NULL : reply, e.priv);
+}
+
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
                     const size_t *lens) {
+  if (s->redis.cluster)
+    return s->redis.acl ? sl_acluster_command(s->redis.acl, fn, priv, argc, argv, lens)
+                        : SL_ERR_UNAVAILABLE;
   if (!s->redis.ac || !s->redis.connected)
     return SL_ERR_UNAVAILABLE;
-  /* One connection cannot read keys spread over a cluster's nodes. */
-  if (s->redis.cluster && !(lens[0] == 4 && strncasecmp(argv[0], "PING", 4) == 0))
-    return SL_ERR_INVALID;
+  if (!s->redis.detected && !s->redis.url->nsentinels) {
+    early_read *e = malloc(sizeof *e);
+    if (!e)
+      return SL_ERR_UNAVAILABLE;
+    *e = (early_read){fn, priv};
+    if (redisAsyncCommandArgv(s->redis.ac, on_early_reply, e, argc, argv, lens) != REDIS_OK) {
+      free(e);
+      return SL_ERR_UNAVAILABLE;
+    }
+    return SL_OK;
+  }
   if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
     return SL_ERR_UNAVAILABLE;
   return SL_OK;
 }
 
+const char *http_redis_why(const sl_http_server *s) {
+  return s->redis.acl && *sl_acluster_why(s->redis.acl) ? sl_acluster_why(s->redis.acl) : NULL;
+}
+
 void http_redis_free(sl_http_server *s) {
   http_redis *r = &s->redis;
   r->stopping = 1;
+  sl_acluster_free(r->acl);
+  r->acl = NULL;
   /* redisAsyncFree runs pending callbacks with a NULL reply, then the
    * disconnect callback, which sees `stopping` and does not retry. */
   if (r->ac) {

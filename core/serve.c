@@ -82,23 +82,6 @@ int sl_serve_main(const char *listen, const char *tls_cert, const char *tls_key)
   cfg.ud = &s;
   sl_error err;
   sl_error_clear(&err);
-  /* serve is the API's reads, which do not route by cluster slot yet:
-   * refuse a cluster at start rather than answer errors (SPEC 7). */
-  sl_redis *probe = sl_redis_new(s.redis_url, NULL, &err);
-  if (!probe) {
-    sl_log(SL_LOG_ERROR, "serve", "%s", err.message);
-    pthread_mutex_destroy(&s.lock);
-    return SL_EXIT_USAGE;
-  }
-  int cluster = sl_redis_connect(probe, &err) == SL_OK && sl_redis_is_cluster(probe);
-  sl_redis_free(probe);
-  if (cluster) {
-    sl_log(SL_LOG_ERROR, "serve",
-           "SLUICE_REDIS_URL names a Redis Cluster: 'sluice serve' does not read from a cluster "
-           "yet (workers do; see docs/state.md, \"Redis Cluster\")");
-    pthread_mutex_destroy(&s.lock);
-    return SL_EXIT_USAGE;
-  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

@@ -76,3 +76,6 @@ sluice_suite(operators_enrich_runtime operators/test_enrich_runtime.c)
 sluice_suite(connectors_redis_cluster_slot connectors/test_redis_cluster_slot.c)
 sluice_suite(connectors_redis_cluster connectors/test_redis_cluster.c LABELS integration)
 sluice_suite(connectors_redis_resp connectors/test_redis_resp.c)
+set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_cluster_fixture.c) # shared by the cluster suites
+sluice_suite(connectors_redis_cluster_async connectors/test_redis_cluster_async.c LABELS integration)
+sluice_suite(connectors_redis_cluster_map connectors/test_redis_cluster_map.c)

@@ -21,53 +21,10 @@ N=${EOS_N:-60000}
 RATE=${EOS_RATE:-5000}
 
 # ---- the cluster ----------------------------------------------------------------
-PORTS=()
-declare -A PID
-start_node() { # start_node PORT BUSPORT
-  mkdir -p "$EOS_WORK/node$1"
-  # A short node timeout keeps the test short: the replica takes over ~2 s
-  # after the kill. The bus port is explicit (port + 10000 may not exist).
-  redis-server --port "$1" --bind 127.0.0.1 --dir "$EOS_WORK/node$1" --save '' \
-    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000 \
-    --cluster-port "$2" --repl-diskless-sync-delay 0 --daemonize no \
-    --logfile "$EOS_WORK/node$1.log" </dev/null &
-  PID[$1]=$!
-  eos_track $!
-}
-declare -A BUS
-for i in 1 2 3 4 5 6; do
-  p=$(eos_free_port)
-  BUS[$p]=$(eos_free_port)
-  PORTS+=("$p")
-  start_node "$p" "${BUS[$p]}"
-done
-cli() { redis-cli -p "$1" "${@:2}" 2>/dev/null || true; }
-wait_until() { # wait_until TIMEOUT WHAT COMMAND...: poll COMMAND (bounded)
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || eos_die "$what not within the time allowed"
-    sleep 0.2
-  done
-}
-answers() { [[ $(cli "$1" ping) == PONG ]]; }
-for p in "${PORTS[@]}"; do wait_until 20 "redis-server :$p up" answers "$p"; done
-nodes=()
-for p in "${PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
-redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
-  >"$EOS_WORK/create.log" 2>&1 </dev/null || eos_die "redis-cli --cluster create failed"
-cluster_ok() { # every running node agrees the cluster is up
-  local p
-  for p in "$@"; do cli "$p" cluster info | grep -q 'cluster_state:ok' || return 1; done
-}
-primaries() { cli "${PORTS[0]}" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ {split($2, a, "[:@]"); print a[2]}'; }
-synced() { # every primary has its replica online
-  local p
-  for p in $(primaries); do cli "$p" info replication | grep -q 'connected_slaves:1' || return 1; done
-}
-wait_until 30 "cluster_state:ok on every node" cluster_ok "${PORTS[@]}"
-wait_until 30 "every primary's replica in sync" synced
-mapfile -t PRIM < <(primaries)
+source "$EOS_LIB/redis_cluster.sh"
+rc_start
+PORTS=("${RC_PORTS[@]}")
+PRIM=("${RC_PRIM[@]}")
 eos_log "cluster: primaries ${PRIM[*]}, nodes ${PORTS[*]}"
 # eos.sh reads checkpoints with redis-cli: follow the cluster's redirects.
 eos_redis_cli() { redis-cli -c -p "${PORTS[0]}" "$@"; }
@@ -84,9 +41,9 @@ W2_LOG=$EOS_LAST_LOG
 eos_warmup
 # The 12 partitions' checkpoints are on more than one primary.
 owners=$(for p in $(eos_parts); do
-  s=$(cli "${PORTS[0]}" cluster keyslot "sl:{$EOS_GROUP:$EOS_IN:$p}:offset")
+  s=$(rc_cli "${PORTS[0]}" cluster keyslot "sl:{$EOS_GROUP:$EOS_IN:$p}:offset")
   for q in "${PRIM[@]}"; do
-    if [[ $(cli "$q" cluster countkeysinslot "$s") -gt 0 ]]; then echo "$q"; fi
+    if [[ $(rc_cli "$q" cluster countkeysinslot "$s") -gt 0 ]]; then echo "$q"; fi
   done
 done | sort -u | wc -l)
 ((owners >= 2)) || eos_die "the partitions' checkpoints are on $owners primary only"
@@ -95,38 +52,35 @@ eos_background_input "$N" "$RATE"
 sleep 3
 
 # Kill the primary that holds partition 0's checkpoint.
-s0=$(cli "${PORTS[0]}" cluster keyslot "sl:{$EOS_GROUP:$EOS_IN:0}:offset")
+s0=$(rc_cli "${PORTS[0]}" cluster keyslot "sl:{$EOS_GROUP:$EOS_IN:0}:offset")
 VICTIM=""
-for q in "${PRIM[@]}"; do [[ $(cli "$q" cluster countkeysinslot "$s0") -gt 0 ]] && VICTIM=$q; done
+for q in "${PRIM[@]}"; do [[ $(rc_cli "$q" cluster countkeysinslot "$s0") -gt 0 ]] && VICTIM=$q; done
 [[ -n "$VICTIM" ]] || eos_die "no primary holds partition 0's checkpoint"
-VID=$(cli "$VICTIM" cluster myid)
-REPLICA=""
-for p in "${PORTS[@]}"; do
-  cli "$p" info replication | tr -d '\r' | grep -qx "master_port:$VICTIM" && REPLICA=$p
-done
+VID=$(rc_cli "$VICTIM" cluster myid)
+REPLICA=$(rc_replica_of "$VICTIM")
 [[ -n "$REPLICA" ]] || eos_die "no replica of :$VICTIM"
-kill -KILL "${PID[$VICTIM]}"
-wait "${PID[$VICTIM]}" 2>/dev/null || true
+kill -KILL "${RC_PID[$VICTIM]}"
+wait "${RC_PID[$VICTIM]}" 2>/dev/null || true
 t0=$SECONDS
 eos_log "primary :$VICTIM killed (its replica :$REPLICA)"
-promoted() { cli "$REPLICA" info replication | grep -q 'role:master'; }
-wait_until 30 "the promotion of :$REPLICA" promoted
+promoted() { rc_cli "$REPLICA" info replication | grep -q 'role:master'; }
+eos_wait_until 30 "the promotion of :$REPLICA" promoted
 others=()
 for p in "${PORTS[@]}"; do [[ $p != "$VICTIM" ]] && others+=("$p"); done
-wait_until 30 "cluster_state:ok after the failover" cluster_ok "${others[@]}"
+eos_wait_until 30 "cluster_state:ok after the failover" rc_cluster_ok "${others[@]}"
 eos_log "replica :$REPLICA promoted after $((SECONDS - t0)) s"
 # With that slot range's only replica gone, its checkpoints cannot be
 # confirmed (wait_replicas=1): partition 0 does not advance meanwhile.
 paused() { grep -q 'processing paused' "$W1_LOG" || grep -q 'processing paused' "$W2_LOG"; }
-wait_until 20 "a worker pausing without a confirmed checkpoint" paused
+eos_wait_until 20 "a worker pausing without a confirmed checkpoint" paused
 before=$(eos_offsets | awk '$1 == 0 {print $2}')
 sleep 2
 during=$(eos_offsets | awk '$1 == 0 {print $2}')
 [[ "$before" == "$during" ]] || eos_die "partition 0 committed with no replica to confirm: $before -> $during"
 # The killed node comes back (its nodes.conf): a replica of the new primary.
-start_node "$VICTIM" "${BUS[$VICTIM]}"
-back() { cli "$REPLICA" info replication | grep -q 'connected_slaves:1'; }
-wait_until 30 "the old primary in sync as a replica of :$REPLICA" back
+rc_start_node "$VICTIM" "${RC_BUS[$VICTIM]}"
+back() { rc_cli "$REPLICA" info replication | grep -q 'connected_slaves:1'; }
+eos_wait_until 30 "the old primary in sync as a replica of :$REPLICA" back
 eos_log "old primary back as a replica $((SECONDS - t0)) s after the kill"
 
 eos_input_wait
@@ -140,8 +94,8 @@ eos_worker_stop "$W2"
 rc2=$EOS_STOP_RC
 [[ $rc1 == 0 && $rc2 == 0 ]] || eos_die "the workers did not stop cleanly (exits $rc1, $rc2)"
 # Partition 0's final checkpoint is on the new primary and its replica.
-a=$(cli "$REPLICA" get "sl:{$EOS_GROUP:$EOS_IN:0}:offset")
-b=$(printf 'READONLY\nGET sl:{%s:%s:0}:offset\n' "$EOS_GROUP" "$EOS_IN" | cli "$VICTIM" | tail -n1)
+a=$(rc_cli "$REPLICA" get "sl:{$EOS_GROUP:$EOS_IN:0}:offset")
+b=$(printf 'READONLY\nGET sl:{%s:%s:0}:offset\n' "$EOS_GROUP" "$EOS_IN" | rc_cli "$VICTIM" | tail -n1)
 [[ -n "$a" && "$a" == "$b" ]] || eos_die "partition 0: offset '$a' on the new primary, '$b' on its replica"
 lag=$(eos_lag)
 dl=$(eos_dead_letters)

@@ -53,14 +53,6 @@ EOF
 done
 
 cli() { redis-cli -p "$1" "${@:2}" 2>/dev/null || true; }
-wait_until() { # wait_until TIMEOUT WHAT COMMAND...: poll COMMAND (bounded)
-  local deadline=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || eos_die "$what not within the time allowed"
-    sleep 0.2
-  done
-}
 replica_online() { cli "$1" info replication | grep -q 'state=online'; }
 sentinels_ready() { # each sees the replica and the other two sentinels
   local s
@@ -75,8 +67,8 @@ primary_is() { # every sentinel names port $1 as the primary
     [[ $(cli "$s" sentinel get-master-addr-by-name mymaster | tail -n1) == "$1" ]] || return 1
   done
 }
-wait_until 20 "the replica in sync" replica_online "$PRIMARY"
-wait_until 30 "the sentinels' view of the primary, replica and each other" sentinels_ready
+eos_wait_until 20 "the replica in sync" replica_online "$PRIMARY"
+eos_wait_until 30 "the sentinels' view of the primary, replica and each other" sentinels_ready
 eos_log "primary :$PRIMARY, replica :$REPLICA, sentinels ${SENTINELS[*]}"
 
 # ---- the worker ------------------------------------------------------------------
@@ -90,7 +82,7 @@ SLUICE_REDIS_URL=$EOS_REDIS_URL "$SLUICE_BIN" serve --api "$API" --log-format te
   >"$EOS_WORK/serve.log" 2>&1 </dev/null &
 eos_track $!
 api_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$API/readyz") == 200 ]]; }
-wait_until 20 "serve's /readyz 200 through the sentinels" api_ready
+eos_wait_until 20 "serve's /readyz 200 through the sentinels" api_ready
 eos_warmup
 eos_background_input "$N" "$RATE"
 sleep 3
@@ -101,9 +93,9 @@ eos_log "primary killed"
 deadline=$((SECONDS + 20))
 until grep -q 'processing paused' "$EOS_LAST_LOG" || ((SECONDS > deadline)); do sleep 0.1; done
 grep -q 'processing paused' "$EOS_LAST_LOG" || eos_die "the worker did not pause without its primary"
-wait_until 30 "the promotion of the replica by the sentinels" primary_is "$REPLICA"
+eos_wait_until 30 "the promotion of the replica by the sentinels" primary_is "$REPLICA"
 eos_log "sentinels promoted :$REPLICA after $((SECONDS - t0)) s"
-wait_until 20 "serve's /readyz 200 on the new primary" api_ready
+eos_wait_until 20 "serve's /readyz 200 on the new primary" api_ready
 # A live event published on the new primary reaches an SSE client of serve.
 curl -sN --max-time 6 "http://$API/api/v1/events" >"$EOS_WORK/events.txt" 2>/dev/null &
 sse=$!
@@ -126,7 +118,7 @@ during=$(eos_offsets | awk '{print $2}' | tr '\n' ' ')
 # Kubernetes pod that asks the sentinels first would).
 EOS_REDIS_ARGS=(--repl-diskless-sync-delay 0 --replicaof 127.0.0.1 "$REPLICA")
 eos_redis_restart
-wait_until 20 "the old primary in sync as a replica" replica_online "$REPLICA"
+eos_wait_until 20 "the old primary in sync as a replica" replica_online "$REPLICA"
 deadline=$((SECONDS + 30))
 until grep -q 'processing resumed' "$EOS_LAST_LOG" || ((SECONDS > deadline)); do sleep 0.1; done
 grep -q 'processing resumed' "$EOS_LAST_LOG" || eos_die "the worker did not resume on the new primary"

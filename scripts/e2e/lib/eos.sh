@@ -86,6 +86,17 @@ eos_init() {
 
 eos_track() { EOS_PIDS+=("$1"); }
 
+# eos_wait_until TIMEOUT WHAT COMMAND...: poll COMMAND every 0.2 s until it
+# succeeds; fail naming WHAT after TIMEOUT seconds.
+eos_wait_until() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || eos_die "$what not within the time allowed"
+    sleep 0.2
+  done
+}
+
 eos_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
