@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "connector.h"
+#include "base/buf.h"
+#include "lang/connector.h"
 #include "sluice/error.h"
 
 /* ---- connection (redis_conn.c) ------------------------------------------ */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "sluice/error.h"
 
 const char *sl_num_text(double d, char *buf, size_t n) {

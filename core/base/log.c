@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "log.h"
+#include "base/buf.h"
+#include "base/log.h"
 
 static sl_log_format log_format = SL_LOG_JSON;
 static sl_log_level log_min = SL_LOG_INFO;

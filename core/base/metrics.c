@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "base/metrics.h"
 #include "sluice/error.h"
 
 #define MAX_LABELS 16

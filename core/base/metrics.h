@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 typedef struct sl_metrics sl_metrics; /* a registry */
 typedef struct sl_metric sl_metric;   /* one series: family + label values */

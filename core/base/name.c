@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "hash64.h"
-#include "name_internal.h"
+#include "base/hash64.h"
+#include "base/name_internal.h"
 
 typedef struct name_entry {
   struct name_entry *next;

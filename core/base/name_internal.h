@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Interning of names that come from data (internal, never installed): see core/name.c. */
+/* Interning of names that come from data (internal, never installed): see core/base/name.c. */
 #ifndef SLUICE_NAME_INTERNAL_H
 #define SLUICE_NAME_INTERNAL_H
 

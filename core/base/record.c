@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record_internal.h"
+#include "base/record_internal.h"
 
 const char *sl_type_name(sl_type t) {
   static const char *const names[] = {"null", "bool", "int", "double",

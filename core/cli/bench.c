@@ -11,12 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "cli.h"
-#include "connector.h"
-#include "log.h"
-#include "lua_pipeline.h"
-#include "runtime_internal.h"
+#include "base/log.h"
+#include "cli/bench.h"
+#include "cli/cli.h"
+#include "engine/runtime_internal.h"
+#include "lang/connector.h"
+#include "lang/lua_pipeline.h"
 
 extern const char sl_simulator_schema[];
 uint64_t sl_null_sink_count(void *state);

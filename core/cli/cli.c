@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "cli.h"
-#include "gateway.h"
-#include "log.h"
-#include "lua_pipeline.h"
-#include "pipeline_api.h"
-#include "runtime.h"
-#include "serve.h"
-#include "state_start.h"
+#include "base/log.h"
+#include "cli/bench.h"
+#include "cli/cli.h"
+#include "cli/state_start.h"
+#include "engine/runtime.h"
+#include "gateway/gateway.h"
+#include "http/pipeline_api.h"
+#include "http/serve.h"
+#include "lang/lua_pipeline.h"
 
 static const char usage_text[] =
     "usage: sluice <command> [options]\n"

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "state_start.h"
+#include "cli/cli.h"
+#include "cli/state_start.h"
 
 static void json_str(const char *s) {
   sl_buf b = SL_BUF_INIT;

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "log.h"
-#include "lua_pipeline.h"
-#include "test_case.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/test_case.h"
+#include "lang/lua_pipeline.h"
 
 static const char test_usage[] =
     "usage: sluice test PIPELINE.lua CASE_DIR... [--update] [--log-level LEVEL]\n"

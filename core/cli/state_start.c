@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "log.h"
-#include "state_start.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/state_start.h"
 
 static int64_t now_ms(void) {
   struct timespec ts;

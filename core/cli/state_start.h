@@ -8,10 +8,10 @@
 
 #include <stdint.h>
 
-#include "graph.h"
+#include "lang/graph.h"
+#include "lang/registry.h"
+#include "lang/state_compat.h"
 #include "redis_state.h"
-#include "registry.h"
-#include "state_compat.h"
 
 /* Connect to Redis, retrying with backoff for up to `wait_ms` (0: one
  * attempt). NULL with `err` set. */

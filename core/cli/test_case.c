@@ -16,11 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connector.h"
-#include "format.h"
-#include "record_internal.h"
-#include "runtime.h"
-#include "test_case.h"
+#include "base/record_internal.h"
+#include "cli/test_case.h"
+#include "codec/format.h"
+#include "engine/runtime.h"
+#include "lang/connector.h"
 
 static sl_test_case *active;
 

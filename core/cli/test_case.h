@@ -5,8 +5,8 @@
 #ifndef SLUICE_TEST_CASE_H
 #define SLUICE_TEST_CASE_H
 
-#include "graph.h"
-#include "test_compare.h"
+#include "cli/test_compare.h"
+#include "lang/graph.h"
 
 /* What one sink (or the dead-letter sink, id "dead_letter") produced. */
 typedef struct sl_test_capture {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_compare.h"
+#include "cli/test_compare.h"
 
 #define REL_TOLERANCE 1e-9
 

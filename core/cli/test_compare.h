@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 typedef struct sl_test_rec {
   json_t *json; /* a JSON object; owned by whoever filled the array */

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connector.h"
-#include "format.h"
-#include "record_internal.h"
-#include "test_case.h"
+#include "base/record_internal.h"
+#include "cli/test_case.h"
+#include "codec/format.h"
+#include "lang/connector.h"
 
 #define MAX_PARTITION 65535
 

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
-#include "decode_limits.h"
+#include "base/buf.h"
+#include "codec/decode_limits.h"
 #include "sluice/record.h"
 
 typedef struct sl_avro_schema sl_avro_schema;  /* a compiled decode/encode plan */

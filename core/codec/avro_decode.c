@@ -9,10 +9,10 @@
  * size) before anything is allocated for them. */
 #include <string.h>
 
-#include "avro_plan.h"
-#include "codec_names.h"
-#include "decode_limits.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/avro_plan.h"
+#include "codec/codec_names.h"
+#include "codec/decode_limits.h"
 
 #define DECODE_MAX_DEPTH 64 /* nested records/arrays/maps in one datum */
 

@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "avro_plan.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/avro_plan.h"
 
 typedef struct av_enc {
   const sl_avro_schema *s;

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "avro_codec.h"
+#include "codec/avro_codec.h"
 #include "sluice/record.h"
 
 typedef enum av_kind {

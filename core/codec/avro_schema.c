@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_plan.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/avro_plan.h"
 
 /* ---- plan tables ------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "name_internal.h"
+#include "base/name_internal.h"
 #include "sluice/record.h"
 
 #define SL_CODEC_NAME_BITS 9 /* 512 entries */

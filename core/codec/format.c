@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "avro_codec.h"
-#include "json_codec.h"
+#include "codec/avro_codec.h"
+#include "codec/format.h"
+#include "codec/json_codec.h"
 #include "schema_registry.h"
 
 typedef enum { FMT_JSON, FMT_AVRO, FMT_RAW } fmt_kind;

@@ -5,8 +5,8 @@
 #ifndef SLUICE_FORMAT_H
 #define SLUICE_FORMAT_H
 
-#include "buf.h"
-#include "decode_limits.h"
+#include "base/buf.h"
+#include "codec/decode_limits.h"
 #include "schema_registry.h"
 #include "sluice/operator.h"
 

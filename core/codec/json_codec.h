@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
-#include "decode_limits.h"
+#include "base/buf.h"
+#include "codec/decode_limits.h"
 #include "sluice/record.h"
 
 /* Parse one JSON object (RFC 8259, strict: no trailing commas, no comments; UTF-8 validated;

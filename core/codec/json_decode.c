@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_names.h"
-#include "decode_limits.h"
-#include "json_codec.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/codec_names.h"
+#include "codec/decode_limits.h"
+#include "codec/json_codec.h"
 
 /* Word-at-a-time scanning reads 8 input bytes with memcpy: byte order decides which is first. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

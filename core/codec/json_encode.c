@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_codec.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/json_codec.h"
 
 #define ENCODE_MAX_DEPTH 256 /* records are trees; this only stops runaway recursion */
 

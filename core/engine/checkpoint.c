@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "checkpoint.h"
-#include "log.h"
+#include "base/log.h"
+#include "engine/checkpoint.h"
 #include "redis.h"
 
 typedef struct part_state {

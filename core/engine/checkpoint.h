@@ -5,7 +5,7 @@
 #ifndef SLUICE_CHECKPOINT_H
 #define SLUICE_CHECKPOINT_H
 
-#include "runtime_internal.h"
+#include "engine/runtime_internal.h"
 
 typedef struct sl_ckpt sl_ckpt;
 

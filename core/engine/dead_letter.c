@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "runtime_internal.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "engine/runtime_internal.h"
 
 static int valid_utf8(const unsigned char *s, size_t n) {
   size_t i = 0;

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "expr.h"
-#include "host.h"
-#include "log.h"
-#include "lua_pipeline.h"
+#include "base/log.h"
+#include "engine/host.h"
+#include "engine/runtime_internal.h"
+#include "expr/expr.h"
+#include "lang/lua_pipeline.h"
 #include "redis.h"
-#include "runtime_internal.h"
 
 static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) {
   va_list ap;

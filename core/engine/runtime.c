@@ -8,13 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "builtin.h"
-#include "checkpoint.h"
-#include "host.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime_internal.h"
-#include "source_time.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "engine/checkpoint.h"
+#include "engine/host.h"
+#include "engine/runtime_internal.h"
+#include "lang/builtin.h"
+#include "lang/source_time.h"
 #include "tables.h"
 
 static int64_t mono_us(void) {

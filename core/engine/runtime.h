@@ -5,8 +5,8 @@
 #ifndef SLUICE_RUNTIME_H
 #define SLUICE_RUNTIME_H
 
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
 
 typedef struct sl_runtime sl_runtime;
 

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "checkpoint.h"
-#include "log.h"
-#include "runtime_internal.h"
+#include "base/log.h"
+#include "engine/checkpoint.h"
+#include "engine/runtime_internal.h"
 
 #define ASSIGN_BACKOFF_MIN_MS 100
 #define ASSIGN_BACKOFF_MAX_MS 5000

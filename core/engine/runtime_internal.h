@@ -5,9 +5,9 @@
 
 #include <pthread.h>
 
-#include "connector.h"
-#include "record_internal.h"
-#include "runtime.h"
+#include "base/record_internal.h"
+#include "engine/runtime.h"
+#include "lang/connector.h"
 
 typedef struct sl_node sl_node;
 typedef struct sl_checkpoint sl_checkpoint; /* connectors/redis.h */

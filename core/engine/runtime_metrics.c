@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "metrics.h"
-#include "runtime_internal.h"
+#include "base/metrics.h"
+#include "engine/runtime_internal.h"
 
 static struct sl_metric *named(sl_runtime *rt, sl_node *n, const char *name, int gauge);
 

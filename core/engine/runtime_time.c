@@ -5,8 +5,8 @@
  * record by record, before any other operator runs. */
 #include <string.h>
 
-#include "runtime_internal.h"
-#include "source_time.h"
+#include "engine/runtime_internal.h"
+#include "lang/source_time.h"
 
 int sl_runtime_time_init(sl_runtime *rt, sl_error *err) {
   for (size_t i = 0; i < rt->count; i++) {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "expr_internal.h"
+#include "base/config.h"
+#include "expr/expr_internal.h"
 
 static int nomem(sl_error *err) { return sl_error_set(err, SL_ERR_NOMEM, "out of memory"); }
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr_internal.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "expr/expr_internal.h"
 
 #define EVAL(kid, c, out) ((kid)->eval((kid), (c), (out)))
 

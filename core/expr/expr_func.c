@@ -6,8 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "buf.h"
-#include "expr_internal.h"
+#include "base/buf.h"
+#include "expr/expr_internal.h"
 
 #define EVAL(kid, c, out) ((kid)->eval((kid), (c), (out)))
 

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "expr.h"
+#include "expr/expr.h"
 
 /* Nesting limit of both the parser's recursion and the node tree, so neither
  * parsing nor evaluation can exhaust the stack. */

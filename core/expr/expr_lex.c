@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr_internal.h"
+#include "expr/expr_internal.h"
 
 static const struct {
   const char *word;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "expr_internal.h"
+#include "expr/expr_internal.h"
 
 typedef struct parser {
   ex_lexer lx;

@@ -21,9 +21,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "avro_codec.h"
-#include "buf.h"
-#include "format.h"
+#include "base/buf.h"
+#include "codec/avro_codec.h"
+#include "codec/format.h"
 #include "sluice/error.h"
 #include "sluice/operator.h"
 

@@ -27,10 +27,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "gateway_coap.h"
-#include "http_internal.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "gateway/gateway_coap.h"
+#include "http/http_internal.h"
 
 #define MAX_AGE_OVERLOAD 1    /* seconds: in-flight records drain in milliseconds */
 #define MAX_AGE_UNAVAILABLE 5 /* seconds: Kafka is down or the gateway stops */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway.h"
+#include "gateway/gateway.h"
 
 /* RFC 7252 section 4.8.2: how long a message id may come back. */
 #define SL_GW_COAP_EXCHANGE_LIFETIME_MS 247000

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_coap.h"
-#include "hash64.h"
+#include "base/hash64.h"
+#include "gateway/gateway_coap.h"
 
 #define NONE UINT32_MAX
 

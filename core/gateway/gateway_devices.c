@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
-#include "gateway_coap.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_coap.h"
 
 #define MAX_DEVICE_ID 128
 

@@ -20,10 +20,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "gateway.h"
-#include "http_internal.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "gateway/gateway.h"
+#include "http/http_internal.h"
 
 #define RETRY_OVERLOAD "1"    /* seconds: in-flight records drain in milliseconds */
 #define RETRY_UNAVAILABLE "5" /* seconds: Kafka is down or shutting down */

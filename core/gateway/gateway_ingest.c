@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "gateway/gateway.h"
 
 typedef struct sync_wait {
   sl_gw_waiter w; /* first: the delivery report's opaque */

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "base/log.h"
+#include "gateway/gateway.h"
 #include "kafka.h"
 #include "kafka_conf.h"
-#include "log.h"
 
 struct sl_gw_producer {
   rd_kafka_t *rk;

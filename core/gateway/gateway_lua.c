@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "gateway.h"
-#include "http_internal.h"
+#include "base/config.h"
+#include "gateway/gateway.h"
+#include "http/http_internal.h"
 
 #define MT_GATEWAY "sluice.gateway"
 /* A message blocks its MQTT client while it waits for Kafka: bounded so

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "gateway.h"
-#include "gateway_coap.h"
-#include "log.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_coap.h"
 #include "mqtt.h"
 
 /* Past the delivery timeout every record has its report; then a little more. */

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
-#include "json_codec.h"
+#include "codec/json_codec.h"
+#include "gateway/gateway.h"
 
 int sl_gw_batch_init(sl_gw_batch *b) {
   memset(b, 0, sizeof *b);

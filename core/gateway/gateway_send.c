@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "gateway/gateway.h"
 
 #define PROBE_EVERY_SEC 2 /* while Kafka is down, let one request through to probe it */
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "http/events.h"
 #include "sluice/error.h"
 
 typedef struct event {

@@ -7,13 +7,13 @@
  *   sl:cache:<cache>:keys      sorted set of keys, all scores 0 (lex order)
  *   sl:alerts:<pipeline>       hash "<alert>\x1f<key json>" -> alert JSON */
 #include <ctype.h>
-#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
-#include "http_internal.h"
+#include "http/http_internal.h"
 
 #define CLUSTER_UNSUPPORTED                                                                        \
   "this API does not read the cache or alerts from a Redis Cluster yet (see docs/state.md, "       \

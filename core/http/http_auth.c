@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_internal.h"
+#include "http/http_internal.h"
 
 static char *read_token_file(const char *path, sl_error *err) {
   FILE *f = fopen(path, "r");

@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "http_server.h"
-#include "metrics.h"
+#include "base/metrics.h"
+#include "http/http_server.h"
 #include "redis.h"
 
 typedef struct sse_client sse_client;
@@ -117,7 +117,7 @@ void http_sse_start(sl_http_server *s, struct evhttp_request *req, http_conn *co
 void http_sse_closed(sl_http_server *s, sse_client *c);
 void http_sse_free_all(sl_http_server *s);
 
-/* dashboard (generated from core/dashboard/index.html) */
+/* dashboard (generated from core/http/dashboard/index.html) */
 extern const unsigned char sl_dashboard_html[];
 extern const size_t sl_dashboard_html_len;
 

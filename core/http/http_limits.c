@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_internal.h"
+#include "http/http_internal.h"
 
 #define RATE_BUCKETS 1024
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
-#include "http_internal.h"
-#include "log.h"
+#include "base/log.h"
+#include "http/events.h"
+#include "http/http_internal.h"
 
 #define RETRY_MS 1000
 #define SENTINEL_TIMEOUT_MS 300

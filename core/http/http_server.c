@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "http_internal.h"
+#include "http/http_internal.h"
 
 static const char *reason(int code) {
   switch (code) {

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "sluice/error.h"
 
 typedef struct sl_http_server sl_http_server;

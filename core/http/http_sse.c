@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
-#include "http_internal.h"
+#include "http/events.h"
+#include "http/http_internal.h"
 
 struct sse_client {
   sse_client *next, *prev;

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "json_codec.h"
-#include "log.h"
-#include "pipeline_api.h"
+#include "base/log.h"
+#include "codec/json_codec.h"
+#include "engine/runtime_internal.h"
+#include "http/pipeline_api.h"
 #include "redis.h"
-#include "runtime_internal.h"
-#include "table_store.h"
+#include "state/table_store.h"
 #include "tables.h"
 
 struct sl_pipeline_api {

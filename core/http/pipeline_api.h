@@ -4,8 +4,8 @@
 #ifndef SLUICE_PIPELINE_API_H
 #define SLUICE_PIPELINE_API_H
 
-#include "http_server.h"
-#include "runtime.h"
+#include "engine/runtime.h"
+#include "http/http_server.h"
 
 typedef struct sl_pipeline_api sl_pipeline_api;
 

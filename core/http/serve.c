@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "http_server.h"
-#include "log.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "http/http_server.h"
+#include "http/serve.h"
 #include "redis.h"
-#include "serve.h"
 
 typedef struct serve_state {
   pthread_mutex_t lock;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The built-in operators, sources and sinks, registered at start-up through
  * the same registry call a plugin's operators go through. */
-#include "builtin.h"
+#include "lang/builtin.h"
 #include "../operators/builtin.h"
 #include "kafka.h"
 #include "redis.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Connectors: sources and sinks. Unlike operators they own I/O (files,
  * sockets, librdkafka, hiredis). They are internal to sluice (not part of the
- * plugin ABI) and registered in core/registry.c. */
+ * plugin ABI) and registered in core/lang/registry.c. */
 #ifndef SLUICE_CONNECTOR_H
 #define SLUICE_CONNECTOR_H
 

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "graph.h"
-#include "source_time.h"
-#include "host.h"
-#include "table_decl.h"
+#include "engine/host.h"
+#include "expr/expr.h"
+#include "lang/graph.h"
+#include "lang/source_time.h"
+#include "lang/table_decl.h"
 
 void sl_graph_desc_free(sl_graph_desc *g) {
   if (!g)

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "buf.h"
-#include "config.h"
-#include "registry.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "lang/registry.h"
 
 typedef enum sl_node_kind { SL_NODE_SOURCE, SL_NODE_OPERATOR, SL_NODE_SINK } sl_node_kind;
 
@@ -35,7 +35,7 @@ typedef struct sl_graph_desc {
   sl_node_desc *nodes;
   size_t count, cap;
   int ids_checked;       /* explicit ids were checked (errors reported once) */
-  sl_config **tables;    /* p:table{} declarations, owned (core/table_decl.c) */
+  sl_config **tables;    /* p:table{} declarations, owned (core/lang/table_decl.c) */
   size_t ntables, captables;
   int aborted;           /* the Lua script stopped on an error: the graph is partial */
   char **errors;         /* "file:line: message", owned */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connector.h"
-#include "graph.h"
 #include "kafka_conf.h"
+#include "lang/connector.h"
+#include "lang/graph.h"
 #include "redis.h"
 
 /* The name goes into Redis keys (sl:<name>:...), node ids and the Kafka

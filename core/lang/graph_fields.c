@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "buf.h"
-#include "expr.h"
-#include "format.h"
-#include "graph.h"
+#include "base/buf.h"
+#include "codec/format.h"
+#include "expr/expr.h"
+#include "lang/graph.h"
+#include "state/aggregate.h"
 
 /* A set of dotted paths. `opaque` paths (not records: maps, arrays,
  * scalars, map outputs) accept anything below them. */

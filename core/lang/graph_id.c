@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "hash64.h"
-#include "log.h"
+#include "base/hash64.h"
+#include "base/log.h"
+#include "lang/graph.h"
 
 #define ID_MAX 100  /* longest explicit id */
 #define PART_MAX 48 /* longest option value inside a derived id */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_names.h"
-#include "lua_internal.h"
+#include "codec/codec_names.h"
+#include "lang/lua_internal.h"
 
 static int traceback_handler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);

@@ -5,8 +5,8 @@
 
 #include <lua.h>
 
-#include "lua_pipeline.h"
-#include "lua_sandbox.h"
+#include "lang/lua_pipeline.h"
+#include "lang/lua_sandbox.h"
 
 struct sl_lua {
   lua_State *L;

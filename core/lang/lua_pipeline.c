@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_internal.h"
-#include "table_decl.h"
+#include "lang/lua_internal.h"
+#include "lang/table_decl.h"
 
 #define MT_PIPELINE "sluice.pipeline"
 #define MT_STREAM "sluice.stream"
@@ -551,7 +551,7 @@ static int pipeline_dead_letter(lua_State *L) {
 }
 
 /* p:table{...}: a lookup table for enrich; a pipeline-level declaration, not
- * a node (see core/table_decl.c). */
+ * a node (see core/lang/table_decl.c). */
 static int pipeline_table(lua_State *L) {
   sl_lua *lua = loader(L);
   int line = method_line(L);

@@ -5,7 +5,7 @@
 #ifndef SLUICE_LUA_PIPELINE_H
 #define SLUICE_LUA_PIPELINE_H
 
-#include "graph.h"
+#include "lang/graph.h"
 
 typedef struct sl_lua sl_lua; /* a Lua state plus the loader's context */
 

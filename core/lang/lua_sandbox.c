@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_sandbox.h"
+#include "lang/lua_sandbox.h"
 
 #define NOT_AVAILABLE "is not available in pipeline files"
 

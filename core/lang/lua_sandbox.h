@@ -6,7 +6,7 @@
 #include <lua.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "base/config.h"
 
 /* Containers a record may nest when it goes to or comes from Lua: the same
  * bound as the JSON and Avro decoders (SL_JSON_MAX_DEPTH), so whatever they

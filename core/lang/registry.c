@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builtin.h"
-#include "config.h"
-#include "registry.h"
+#include "base/config.h"
+#include "lang/builtin.h"
+#include "lang/registry.h"
 
 typedef struct op_entry {
   const sl_operator_desc *desc;

@@ -4,7 +4,7 @@
 #ifndef SLUICE_REGISTRY_H
 #define SLUICE_REGISTRY_H
 
-#include "connector.h"
+#include "lang/connector.h"
 #include "sluice/operator.h"
 
 typedef struct sl_registry sl_registry;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source_time.h"
-#include "window_assign.h"
+#include "lang/source_time.h"
+#include "state/window_assign.h"
 
 struct sl_source_time {
   sl_name *path; /* malloc'd, interned field names of `time` */

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "connector.h"
-#include "graph.h"
+#include "lang/connector.h"
+#include "lang/graph.h"
 
 typedef struct sl_source_time sl_source_time;
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state_compat.h"
+#include "lang/state_compat.h"
 
 void sl_compat_report_free(sl_compat_report *rep) {
   if (!rep)

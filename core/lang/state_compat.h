@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#include "graph.h"
-#include "registry.h"
+#include "lang/graph.h"
+#include "lang/registry.h"
 
 /* A stateful node of a pipeline. Strings are malloc'd. */
 typedef struct sl_state_node {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
-#include "state_compat.h"
+#include "base/hash64.h"
+#include "lang/state_compat.h"
 
 /* Aggregate specs compare without white space: "avg( t )" is "avg(t)". */
 static void put_compact(sl_buf *b, const char *s) {

@@ -2,7 +2,7 @@
 /* p:table{} declarations and their validation (`sluice check`): options,
  * unique ids, exactly one of path and topic, and the tables that `enrich`
  * steps refer to. Opening a table is the loaders' job (connectors/tables.c). */
-#include "table_decl.h"
+#include "lang/table_decl.h"
 
 #include <stdlib.h>
 #include <string.h>

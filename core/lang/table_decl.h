@@ -5,7 +5,7 @@
 #ifndef SLUICE_TABLE_DECL_H
 #define SLUICE_TABLE_DECL_H
 
-#include "graph.h"
+#include "lang/graph.h"
 
 /* Add a declaration (takes `cfg`, also on failure). */
 void sl_graph_add_table(sl_graph_desc *g, sl_config *cfg);

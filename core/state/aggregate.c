@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "aggregate_state.h"
-#include "buf.h"
-#include "config.h"
-#include "ddsketch.h"
-#include "hash64.h"
-#include "hll.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/hash64.h"
+#include "state/aggregate.h"
+#include "state/aggregate_state.h"
+#include "state/ddsketch.h"
+#include "state/hll.h"
 
 static const struct {
   const char *name;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate_state.h"
+#include "state/aggregate_state.h"
 
 #define BOX_EMPTY UINT64_C(0xFFF9000000000000)
 #define TAG_MASK UINT64_C(0xFFFF000000000000)

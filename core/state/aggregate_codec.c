@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "aggregate_state.h"
-#include "ddsketch.h"
-#include "hash64.h"
-#include "hll.h"
-#include "varint.h"
+#include "base/hash64.h"
+#include "base/varint.h"
+#include "state/aggregate.h"
+#include "state/aggregate_state.h"
+#include "state/ddsketch.h"
+#include "state/hll.h"
 
 #define AGG_FORMAT_POSITIONAL 1
 #define AGG_FORMAT 2

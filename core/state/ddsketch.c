@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddsketch.h"
+#include "base/varint.h"
 #include "sluice/error.h"
-#include "varint.h"
+#include "state/ddsketch.h"
 
 /* Magnitudes below this count as zero: log() would leave the int32 range of
  * indices long before, and no telemetry value is that small. */

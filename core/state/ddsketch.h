@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define SL_DDS_ALPHA 0.0075      /* relative accuracy: 0.75 % (SPEC asks <= 1 %) */
 #define SL_DDS_MAX_BUCKETS 2048

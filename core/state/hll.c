@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hll.h"
+#include "base/varint.h"
 #include "sluice/error.h"
-#include "varint.h"
+#include "state/hll.h"
 
 #define HLL_Q (64 - SL_HLL_P)   /* bits left for the dense rank: 1..Q+1 */
 #define HLL_SQ (64 - SL_HLL_SP) /* bits left for the sparse rank: 1..SQ+1 */

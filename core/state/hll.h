@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define SL_HLL_P 14
 #define SL_HLL_M (1u << SL_HLL_P)

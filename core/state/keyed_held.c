@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyed_state.h"
 #include "sluice/error.h"
+#include "state/keyed_state.h"
 
 #define NO_IDX UINT32_MAX
 

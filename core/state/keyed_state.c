@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
-#include "keyed_state.h"
+#include "base/hash64.h"
+#include "base/varint.h"
 #include "sluice/operator.h"
-#include "varint.h"
-#include "window_assign.h"
+#include "state/keyed_state.h"
+#include "state/window_assign.h"
 
 #define NO_IDX UINT32_MAX
 

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregate.h"
-#include "buf.h"
+#include "base/buf.h"
 #include "sluice/record.h"
+#include "state/aggregate.h"
 
 #define SL_KE_FIRED 0x1u     /* emitted at least once; next action is closing */
 #define SL_KE_PERSISTED 0x2u /* a snapshot holds it under snap_partition */
@@ -127,7 +127,7 @@ int sl_kstate_restore(sl_kstate *s, int32_t partition, const void *key, size_t k
  * (the partition's new owner restores them). */
 void sl_kstate_drop_partition(sl_kstate *s, int32_t partition);
 
-/* ---- held offsets (core/keyed_held.c) -------------------------------------
+/* ---- held offsets (core/state/keyed_held.c) -------------------------------------
  * Which records the table still holds: an entry holds every record it
  * absorbed from the moment it opens until it is removed (closed, merged
  * into another session, dropped with its partition). Restored entries hold
@@ -148,7 +148,7 @@ void sl_kstate_held_free(sl_kstate *s);
 #define SL_KSTATE_TAG 0x01 /* first byte of window snapshot keys */
 
 /* The snapshot form of one (key, window) entry, shared by this table and
- * the aligned-window store (core/window_store.c) so that either restores
+ * the aligned-window store (core/state/window_store.c) so that either restores
  * what the other wrote. Key: tag, zigzag(start), key bytes. Value: version
  * 1, zigzag(end), fired, then the aggregate block (sl_agg_serialize). */
 int sl_kstate_snap_key(sl_buf *out, int64_t start, const void *key, size_t len);

@@ -2,7 +2,7 @@
 /* The table store: the writer's open-addressing map of refcounted entries,
  * immutable published snapshots, and the process-wide registry of tables by
  * id (how `enrich` and the HTTP API find a table declared by `p:table{}`). */
-#include "table_store.h"
+#include "state/table_store.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
+#include "base/hash64.h"
 
 #define ENTRY_ARENA_CHUNK 512 /* most device records fit one chunk */
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "sluice/operator.h"
-#include "watermark.h"
-#include "window_assign.h"
+#include "state/watermark.h"
+#include "state/window_assign.h"
 
 void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle) {
   w->parts = NULL;

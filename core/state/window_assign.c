@@ -3,7 +3,7 @@
  * no timezone database, no libc time functions) and range checks. */
 #include <math.h>
 
-#include "window_assign.h"
+#include "state/window_assign.h"
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {

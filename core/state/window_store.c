@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "sluice/error.h"
-#include "window_assign.h"
-#include "window_store.h"
+#include "state/window_assign.h"
+#include "state/window_store.h"
 
 /* Entry header. `key` packs the key's offset in the group's key bytes
  * (upper 29 bits) and the WF_* flags; part/snap index sl_wstore.parts. */

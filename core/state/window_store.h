@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aggregate.h"
-#include "buf.h"
-#include "keyed_state.h"
+#include "base/buf.h"
+#include "state/aggregate.h"
+#include "state/keyed_state.h"
 
 typedef struct sl_wgroup sl_wgroup; /* window_store.c */
 

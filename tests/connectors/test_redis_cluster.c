@@ -21,11 +21,11 @@
 #include "../../connectors/redis.h"
 #include "../../connectors/redis_internal.h"
 #include "../../connectors/redis_state.h"
-#include "../../core/cli.h"
-#include "../../core/http_server.h"
-#include "../../core/serve.h"
-#include "config.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "cli/cli.h"
+#include "http/http_server.h"
+#include "http/serve.h"
 #include "redis_fixture.h"
 
 #define NNODES 6

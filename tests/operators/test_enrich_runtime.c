@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/runtime.h"
 #include "lua_fixture.h"
-#include "runtime.h"
 
 static char dir[200];
 

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-# The dashboard page is compiled into the binary: core/dashboard/index.html
+# The dashboard page is compiled into the binary: core/http/dashboard/index.html
 # becomes a C array in ${CMAKE_BINARY_DIR}/generated/dashboard_html.c.
 set(SLUICE_DASHBOARD_C ${CMAKE_BINARY_DIR}/generated/dashboard_html.c)
 add_custom_command(
   OUTPUT ${SLUICE_DASHBOARD_C}
-  COMMAND ${CMAKE_COMMAND} -DIN=${CMAKE_SOURCE_DIR}/core/dashboard/index.html
-          -DOUT=${SLUICE_DASHBOARD_C} -P ${CMAKE_SOURCE_DIR}/core/dashboard/embed_html.cmake
-  DEPENDS ${CMAKE_SOURCE_DIR}/core/dashboard/index.html
-          ${CMAKE_SOURCE_DIR}/core/dashboard/embed_html.cmake
+  COMMAND ${CMAKE_COMMAND} -DIN=${CMAKE_SOURCE_DIR}/core/http/dashboard/index.html
+          -DOUT=${SLUICE_DASHBOARD_C} -P ${CMAKE_SOURCE_DIR}/core/http/dashboard/embed_html.cmake
+  DEPENDS ${CMAKE_SOURCE_DIR}/core/http/dashboard/index.html
+          ${CMAKE_SOURCE_DIR}/core/http/dashboard/embed_html.cmake
   COMMENT "Embedding the dashboard page")
 list(APPEND SLUICE_SOURCES ${SLUICE_DASHBOARD_C})
 

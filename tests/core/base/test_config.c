@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <CUnit/CUnit.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "config.h"
+#include "base/buf.h"
+#include "base/config.h"
 
 static const sl_config_entry demo_map[] = {
     {"tumbling", SL_CFG_DURATION, 0, NULL, "window size"},

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "base/metrics.h"
 
 static void test_render_exact(void) {
   sl_metrics *m = sl_metrics_new();

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "record_internal.h"
+#include "base/record_internal.h"
 
 static void test_set_get_replace(void) {
   sl_arena *a = sl_arena_new(128);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One `sluice test` case (core/test_case.c, core/test_input.c): the graph
+/* One `sluice test` case (core/cli/test_case.c, core/cli/test_input.c): the graph
  * rewrite, the watermark advances that number the outputs, `_partition` and
  * `_time`, and what a bad input line does. Real pipeline files, the real
  * runtime; no clock, no sleeps. */
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "test_case.h"
+#include "cli/test_case.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 static char dir[256];
 static char path[320];

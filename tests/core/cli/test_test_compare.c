@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `sluice test` comparison (core/test_compare.c): order only across
+/* `sluice test` comparison (core/cli/test_compare.c): order only across
  * watermark advances, numeric tolerance, the `_id` rule and the diff a
  * pipeline author reads. */
 #include <CUnit/CUnit.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_compare.h"
+#include "cli/test_compare.h"
 
 #define MAXR 8
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_codec.h"
-#include "avro_plan.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "codec/avro_codec.h"
+#include "codec/avro_plan.h"
 
 static const char ALL_TYPES[] =
     "{\"type\":\"record\",\"name\":\"All\",\"namespace\":\"t\",\"fields\":["

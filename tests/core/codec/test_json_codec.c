@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "json_codec.h"
-#include "name_internal.h"
-#include "record_internal.h"
+#include "base/buf.h"
+#include "base/name_internal.h"
+#include "base/record_internal.h"
+#include "codec/json_codec.h"
 
 /* Decode `in`, encode the record, compare with `want` (NULL: same as `in`). */
 static void check_reencode(const char *in, const char *want) {

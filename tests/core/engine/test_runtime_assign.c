@@ -15,14 +15,14 @@
 
 #include <hiredis/hiredis.h>
 
-#include "connector.h"
+#include "base/record_internal.h"
+#include "engine/runtime.h"
+#include "engine/runtime_internal.h"
+#include "lang/connector.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "lua_pipeline.h"
-#include "record_internal.h"
 #include "redis_fixture.h"
-#include "registry.h"
-#include "runtime.h"
-#include "runtime_internal.h"
 
 #define RECORDS 5
 

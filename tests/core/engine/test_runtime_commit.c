@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connector.h"
+#include "base/metrics.h"
+#include "base/record_internal.h"
+#include "engine/runtime.h"
 #include "harness.h"
+#include "lang/connector.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "lua_pipeline.h"
-#include "metrics.h"
-#include "record_internal.h"
-#include "registry.h"
-#include "runtime.h"
 
 #define RECORDS 5
 

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/metrics.h"
+#include "engine/runtime.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "lua_pipeline.h"
-#include "metrics.h"
-#include "registry.h"
-#include "runtime.h"
 
 /* The value of the first series of NAME whose labels hold pipeline="latezero",
  * or -1 when there is none. */

@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connector.h"
+#include "base/record_internal.h"
+#include "engine/runtime.h"
+#include "engine/runtime_internal.h"
+#include "lang/connector.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "lua_pipeline.h"
-#include "record_internal.h"
-#include "registry.h"
-#include "runtime.h"
-#include "runtime_internal.h"
 
 /* A sink that is "down" (queue full) until the runtime reports a pause. */
 typedef struct stuck {

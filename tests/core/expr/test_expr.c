@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Table-driven tests of the expression engine (core/expr*.c): every case is an
+/* Table-driven tests of the expression engine (core/expr/expr*.c): every case is an
  * expression, evaluated against one fixed record, with the expected value or
  * the expected error code and column. Plus positions on multi-line text,
  * nesting limits, long expressions, a 100k-evaluation loop on a reset arena,
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "expr_internal.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "expr/expr.h"
+#include "expr/expr_internal.h"
 
 typedef enum { R_INT, R_DBL, R_STR, R_BOOL, R_NULL, R_CERR, R_EERR, R_TYPE } rkind;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* POST coap://.../ingest/{topic} (core/gateway_coap.c) against a real Kafka
+/* POST coap://.../ingest/{topic} (core/gateway/gateway_coap.c) against a real Kafka
  * protocol (the embedded broker, or SLUICE_TEST_KAFKA_BROKERS), with CoAP
  * datagrams built byte by byte so that a test can send the very same
  * datagram again: an empty ACK first and 2.04 only once Kafka acknowledged;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The answers of finished CoAP exchanges (core/gateway_coap_dedup.c): found
+/* The answers of finished CoAP exchanges (core/gateway/gateway_coap_dedup.c): found
  * by peer and message id only, forgotten after their lifetime, the oldest
  * dropped first when full, and chains kept intact across drops. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway_coap.h"
+#include "gateway/gateway_coap.h"
 
 static const sl_gw_coap_answer OK3 = {0x44, 0, 3};
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The devices file and API-key authentication (core/gateway_devices.c). */
+/* The devices file and API-key authentication (core/gateway/gateway_devices.c). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
-#include "gateway_coap.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_coap.h"
 
 /* printf %s KEY | sha256sum */
 #define DIGEST_K1                                                                                  \

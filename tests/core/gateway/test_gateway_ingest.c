@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* MQTT messages into Kafka (core/gateway_ingest.c), without an MQTT broker:
+/* MQTT messages into Kafka (core/gateway/gateway_ingest.c), without an MQTT broker:
  * the function the subscriber calls, whose SL_OK allows the MQTT ack. It
  * must mean "in Kafka": valid messages are readable with the device key,
  * invalid ones are in the dead-letter topic with the reason, and a Kafka

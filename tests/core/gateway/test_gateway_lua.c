@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The gateway file (core/gateway_lua.c): what sl.gateway{}, g:topic{} and
+/* The gateway file (core/gateway/gateway_lua.c): what sl.gateway{}, g:topic{} and
  * g:mqtt{} declare, defaults, --set, and every mistake reported as
  * "FILE:LINE: message", all of them in one run. */
 #include <CUnit/CUnit.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "gateway/gateway.h"
 
 static char dir[256];
 static char path[320];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Request bodies into records (core/gateway_records.c): splitting objects
+/* Request bodies into records (core/gateway/gateway_records.c): splitting objects
  * and arrays, the device key (set, checked), validation against the topic's
  * schema, and what gets encoded. */
 #include <CUnit/CUnit.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "gateway.h"
-#include "json_codec.h"
+#include "base/config.h"
+#include "codec/json_codec.h"
+#include "gateway/gateway.h"
 
 #define SCHEMA SLUICE_SOURCE_DIR "/pipelines/schemas/machine_reading.avsc"
 #define GOOD "{\"ts\":1700000000000,\"temperature\":21.5,\"vibration\":0.25}"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What HTTP and CoAP requests share (core/gateway_send.c), without a Kafka
+/* What HTTP and CoAP requests share (core/gateway/gateway_send.c), without a Kafka
  * broker: the admission gate (shutting down, max_inflight, max_pending_bytes
  * with one request always let through), a request's memory accounting, the
  * invalid-records body, and a request whose record Kafka never acknowledges
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway.h"
+#include "gateway/gateway.h"
 
 static char dir[256];
 

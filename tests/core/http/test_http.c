@@ -5,9 +5,9 @@
  * deadline, never by sleeping a fixed time. */
 #define _GNU_SOURCE
 #include <CUnit/CUnit.h>
-#include <fcntl.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "events.h"
-#include "http_server.h"
-#include "metrics.h"
+#include "base/metrics.h"
+#include "http/events.h"
+#include "http/http_server.h"
 
 static pid_t redis_pid;
 static int redis_port;

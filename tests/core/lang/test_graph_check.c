@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `sluice check` refuses what `run` would refuse, offline, with file:line
- * and every problem of a node (core/graph_check.c and the connectors'
+ * and every problem of a node (core/lang/graph_check.c and the connectors'
  * check hooks), plus the loader's rough edges of issue 19. Each test is
  * named after the bug it pins. */
 #include <CUnit/CUnit.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "registry.h"
 
 static char dir[64];
 static char path[400];

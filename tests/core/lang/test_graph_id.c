@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Stable node ids (core/graph_id.c): derived ids that survive unrelated
+/* Stable node ids (core/lang/graph_id.c): derived ids that survive unrelated
  * edits, collision suffixes, explicit ids and their errors. Pipelines are
  * loaded from real files and validated as `sluice check` does. */
 #include <CUnit/CUnit.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "registry.h"
 
 static char dir[64];
 static char path[400];

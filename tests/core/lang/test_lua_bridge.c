@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json_codec.h"
+#include "codec/json_codec.h"
+#include "engine/runtime.h"
+#include "lang/lua_internal.h"
 #include "lua_fixture.h"
-#include "lua_internal.h"
-#include "runtime.h"
 
 static char dir[256];
 

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Lua pipeline loader: graph nodes (types, parents, lines, options) and
  * every error as "FILE:LINE: message", loaded and validated like `sluice
- * check` does (core/cli.c load()). */
+ * check` does (core/cli/cli.c load()). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "registry.h"
 
 static char dir[64];
 static char path[400];

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/runtime.h"
 #include "harness.h"
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "runtime.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 #define PLUGIN(name) SLUICE_TEST_PLUGIN_DIR "/" name ".so"
 

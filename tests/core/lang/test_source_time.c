@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Event time at the source (core/source_time.c): the time field in every
+/* Event time at the source (core/lang/source_time.c): the time field in every
  * accepted format (int ms, double ms, RFC 3339, nested, Avro
  * timestamp-micros through the Avro decoder), why a record has no valid
  * time, `sluice check` of the options, and windows taking the source's
@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "graph.h"
-#include "registry.h"
-#include "source_time.h"
-#include "varint.h"
+#include "base/varint.h"
+#include "codec/format.h"
+#include "lang/graph.h"
+#include "lang/registry.h"
+#include "lang/source_time.h"
 
 static sl_arena *arena;
 

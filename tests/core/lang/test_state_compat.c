@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The state compatibility comparison (core/state_compat.c) and state shapes
- * (core/state_shape.c): what is kept, what is refused with which words,
+/* The state compatibility comparison (core/lang/state_compat.c) and state shapes
+ * (core/lang/state_shape.c): what is kept, what is refused with which words,
  * what --allow-state-loss drops, and which options change a fingerprint. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lua_pipeline.h"
-#include "state_compat.h"
+#include "lang/lua_pipeline.h"
+#include "lang/state_compat.h"
 
 #define W10 "window=tumbling 10s\nkey=machine_id\naggregate.n=count()\naggregate.t=avg(temp)\n"
 

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "lua_fixture.h"
-#include "registry.h"
 
 static char dir[64], path[400];
 static lf_loaded current; /* the graph check() returned, freed by release() */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "state/aggregate.h"
 
 static sl_arena *A;
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "aggregate_state.h"
+#include "state/aggregate_state.h"
 
 static int same(const sl_value *a, const sl_value *b) {
   if (a->type != b->type)

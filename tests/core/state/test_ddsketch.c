@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ddsketch.h"
+#include "state/ddsketch.h"
 
 static uint64_t rng_state;
 static double urand(void) { /* xorshift64*, uniform in (0, 1) */

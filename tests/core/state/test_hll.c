@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
-#include "hll.h"
-#include "varint.h"
+#include "base/hash64.h"
+#include "base/varint.h"
+#include "state/hll.h"
 
 static double fill(sl_hll *h, uint64_t from, uint64_t n) {
   for (uint64_t i = from; i < from + n; i++)

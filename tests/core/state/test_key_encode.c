@@ -4,9 +4,9 @@
 #include <CUnit/CUnit.h>
 #include <string.h>
 
-#include "buf.h"
-#include "keyed_state.h"
+#include "base/buf.h"
 #include "sluice/record.h"
+#include "state/keyed_state.h"
 
 static void encode(const char *s, size_t n, sl_buf *out) {
   sl_buf_reset(out);

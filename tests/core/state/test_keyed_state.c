@@ -7,7 +7,7 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 
-#include "keyed_state.h"
+#include "state/keyed_state.h"
 
 static int puts_seen;
 

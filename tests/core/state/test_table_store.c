@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "table_store.h"
+#include "state/table_store.h"
 
 static sl_arena *arena;
 

@@ -5,7 +5,7 @@
 #include <CUnit/CUnit.h>
 
 #include "sluice/operator.h"
-#include "watermark.h"
+#include "state/watermark.h"
 
 static void test_idle_partition_released_by_a_record(void) {
   sl_watermark w;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "window_store.h"
+#include "state/window_store.h"
 
 static sl_agg_set AGGS = SL_AGG_SET_INIT;
 
