@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "cli/bench.h"
 #include "cli/cli.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime_internal.h"
 #include "lang/connector.h"
 #include "lang/lua_pipeline.h"

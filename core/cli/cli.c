@@ -9,6 +9,7 @@
 #include "cli/bench.h"
 #include "cli/cli.h"
 #include "cli/state_start.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "gateway/gateway.h"
 #include "http/pipeline_api.h"

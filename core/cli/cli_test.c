@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/test_case.h"
+#include "engine/graph_validate.h"
 #include "lang/lua_pipeline.h"
 
 static const char test_usage[] =

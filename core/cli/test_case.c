@@ -18,6 +18,7 @@
 
 #include "base/record_internal.h"
 #include "cli/test_case.h"
+#include "cli/test_input.h"
 #include "codec/format.h"
 #include "engine/runtime.h"
 #include "lang/connector.h"
@@ -97,7 +98,7 @@ static int capture(output_sink *s, const sl_record *r, sl_error *err) {
   }
   add_id(s, r, o);
   c->recs[c->count].json = o;
-  c->recs[c->count].group = active->polls;
+  c->recs[c->count].group = sl_test_input_polls();
   c->recs[c->count].line = (long)c->count + 1;
   c->count++;
   sl_buf_append(&c->lines, s->buf.data, s->buf.len);
@@ -135,11 +136,6 @@ static const sl_sink_desc output_sink_desc = {
     .flush = output_flush,
     .close = output_close,
 };
-
-void sl_test_case_note_poll(void) {
-  if (active)
-    active->polls++;
-}
 
 int sl_test_case_register(sl_registry *reg) {
   int rc = sl_registry_add_source(reg, &sl_test_input_source);
@@ -409,7 +405,7 @@ int sl_test_case_run(sl_test_case *tc, const sl_graph_desc *g, sl_registry *reg,
   opts.event_time_only = 1;
   opts.redis_url = "redis://127.0.0.1:6379"; /* state is memory: never connected */
   active = tc;
-  tc->polls = 0;
+  sl_test_input_reset_polls();
   sl_runtime *rt = sl_runtime_new(g, reg, &opts, err);
   int rc = rt ? sl_runtime_run(rt, err) : err->code;
   sl_runtime_free(rt); /* closes the dead-letter file */

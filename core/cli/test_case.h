@@ -22,7 +22,6 @@ typedef struct sl_test_case {
   sl_test_capture *sinks; /* every sink of the pipeline, the dead letters last */
   size_t nsinks;
   char dl_path[4096]; /* temporary file the dead-letter sink writes */
-  long polls;         /* source polls so far: one watermark advance each */
 } sl_test_case;
 
 /* Register the case source and sink (names "test_input", "test_output") in
@@ -42,14 +41,5 @@ int sl_test_case_prepare(sl_test_case *tc, sl_graph_desc *g, sl_error *err);
 int sl_test_case_run(sl_test_case *tc, const sl_graph_desc *g, sl_registry *reg, sl_error *err);
 
 void sl_test_case_free(sl_test_case *tc); /* frees the contents, removes the temporary file */
-
-/* test_input.c: the case source. Options: `path` (the input file; none: no
- * records), `format` (how the runtime decodes the lines: "json" or "raw"),
- * `name` (source name of the records), `avro_schema` (encode each input
- * object with this schema, for a decode{format = "avro"} downstream),
- * `line_offsets` (offsets are line numbers, as a file_source's). */
-extern const sl_source_desc sl_test_input_source;
-/* A source poll of the running case: the next watermark advance. */
-void sl_test_case_note_poll(void);
 
 #endif

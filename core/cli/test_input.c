@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/record_internal.h"
-#include "cli/test_case.h"
+#include "cli/test_input.h"
 #include "codec/format.h"
 #include "lang/connector.h"
 
@@ -213,11 +214,16 @@ static int input_open(const sl_connector_env *env, const sl_config *cfg, void **
   return SL_OK;
 }
 
+static long polls; /* see sl_test_input_polls */
+
+long sl_test_input_polls(void) { return polls; }
+void sl_test_input_reset_polls(void) { polls = 0; }
+
 static int input_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int *eof,
                       sl_error *err) {
   (void)timeout_ms;
   input_src *s = state;
-  sl_test_case_note_poll();
+  polls++;
   if (s->next == s->count || max == 0) {
     *eof = s->next == s->count;
     return SL_OK;

@@ -17,19 +17,6 @@
 #include "lang/source_time.h"
 #include "tables.h"
 
-static int64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t sl_runtime_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 static void env_log(void *runtime, sl_log_level level, const char *fmt, ...) {
   (void)runtime;
   va_list ap;
@@ -54,27 +41,6 @@ static int env_dead_letter(void *runtime, const sl_record *r, const char *reason
 }
 
 static int flush_sinks(sl_runtime *rt, int timeout_ms, sl_error *err);
-
-void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
-                                 size_t n) {
-  for (size_t i = 0; i < rt->count; i++) {
-    sl_node *op = &rt->nodes[i];
-    if (op->kind != SL_NODE_OPERATOR || !op->op || !op->op->assign_partition)
-      continue;
-    int root = (int)i;
-    while (rt->graph->nodes[root].parent >= 0)
-      root = rt->graph->nodes[root].parent;
-    if (rt->nodes[root].kind != SL_NODE_SOURCE || rt->nodes[root].env.source_id != source_id)
-      continue;
-    for (size_t k = 0; k < n; k++) {
-      sl_error err;
-      sl_error_clear(&err);
-      if (op->op->assign_partition(op->op_state, source_id, partitions[k], &err) != SL_OK)
-        sl_log(SL_LOG_WARN, op->desc->label, "assigning partition %d: %s", (int)partitions[k],
-               err.message);
-    }
-  }
-}
 
 static int env_on_assign(void *runtime, int32_t source_id, const int32_t *partitions, size_t n,
                          int64_t *start_offsets) {
@@ -352,63 +318,6 @@ void sl_runtime_stop(sl_runtime *rt) { __atomic_add_fetch(&rt->stop, 1, __ATOMIC
 uint64_t sl_runtime_records_in(const sl_runtime *rt) { return rt->records_in; }
 uint64_t sl_runtime_dead_letters(const sl_runtime *rt) { return rt->dead_letters; }
 
-/* Processing pauses because of `what` (static text naming the dependency) and
- * `why` (its error); /readyz and sl_runtime_not_ready show both. */
-static void pause_for(sl_runtime *rt, const char *what, const char *why) {
-  pthread_mutex_lock(&rt->reason_lock);
-  snprintf(rt->pause_reason, sizeof rt->pause_reason, "%s: %.250s", what, why);
-  pthread_mutex_unlock(&rt->reason_lock);
-  __atomic_store_n(&rt->paused, 1, __ATOMIC_RELAXED);
-}
-
-void sl_runtime_pause_reason(sl_runtime *rt, char *buf, size_t cap) {
-  pthread_mutex_lock(&rt->reason_lock);
-  snprintf(buf, cap, "%s", __atomic_load_n(&rt->paused, __ATOMIC_RELAXED) ? rt->pause_reason : "");
-  pthread_mutex_unlock(&rt->reason_lock);
-}
-
-int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
-  size_t done = 0;
-  int64_t full_since = 0;
-  n->in += b->count;
-  sl_metric_add(n->m_in, (double)b->count);
-  while (done < b->count) {
-    sl_batch view = *b;
-    view.records = b->records + done;
-    view.count = b->count - done;
-    size_t written = 0;
-    int rc = n->sink->write(n->sink_state, &view, &written, err);
-    done += written;
-    if (rc == SL_OK) {
-      if (rt->arrived_us && n != rt->dead_letter)
-        sl_metric_observe_n(n->m_latency, (double)(mono_us() - rt->arrived_us) / 1e6,
-                            b->count);
-      return SL_OK;
-    }
-    if (rc != SL_ERR_LIMIT)
-      return rc;
-    /* Backpressure: the sink's queue is full; let it drain, then retry. */
-    if (n->sink->poll)
-      n->sink->poll(n->sink_state);
-    rc = n->sink->flush(n->sink_state, 100, err);
-    if (rc != SL_OK && rc != SL_ERR_UNAVAILABLE)
-      return rc;
-    if (!full_since)
-      full_since = sl_runtime_now_ms();
-    if (rc == SL_ERR_UNAVAILABLE && !rt->paused && sl_runtime_now_ms() - full_since > 1000) {
-      /* Still full after a second: the destination is down, not just busy.
-       * Paused, so /readyz says why; the main loop resumes once it drains. */
-      sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
-             err->message);
-      pause_for(rt, "outputs not acknowledged", err->message);
-      rt->resume_at_ms = sl_runtime_now_ms();
-    }
-    if (rt->stop > 1)
-      return sl_error_set(err, SL_ERR_UNAVAILABLE, "stopped while %s was full", n->desc->label);
-  }
-  return SL_OK;
-}
-
 static int push(sl_runtime *rt, sl_node *n, const sl_batch *in, sl_error *err);
 
 static int push_children(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err) {
@@ -666,7 +575,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
     if (!rt->paused)
       sl_log(SL_LOG_ERROR, "runtime", "outputs not acknowledged (%s): processing paused",
              err->message);
-    pause_for(rt, "outputs not acknowledged", err->message);
+    sl_runtime_pause(rt, "outputs not acknowledged", err->message);
     rt->resume_at_ms = sl_runtime_now_ms() + 1000;
     return SL_OK;
   }
@@ -688,7 +597,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
                "checkpoint written to Redis but offsets not committed to Kafka (%s): processing "
                "paused until the Kafka group coordinator answers",
                err->message);
-      pause_for(rt, "Kafka unreachable: offsets not committed", err->message);
+      sl_runtime_pause(rt, "Kafka unreachable: offsets not committed", err->message);
       rt->resume_at_ms = now + 1000;
       return SL_OK;
     }
@@ -697,7 +606,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
         sl_log(SL_LOG_ERROR, "checkpoint",
                "cannot write the checkpoint (%s): processing paused until Redis answers",
                err->message);
-      pause_for(rt, "Redis unreachable: checkpoint not written", err->message);
+      sl_runtime_pause(rt, "Redis unreachable: checkpoint not written", err->message);
       rt->resume_at_ms = now + (retry_in > 0 ? retry_in : 100);
       return SL_OK;
     }
@@ -724,7 +633,7 @@ static int commit_sources(sl_runtime *rt, pending_offsets *pending, int flush_ms
                "offsets not committed to Kafka (%s): processing paused until the Kafka group "
                "coordinator answers",
                err->message);
-      pause_for(rt, "Kafka unreachable: offsets not committed", err->message);
+      sl_runtime_pause(rt, "Kafka unreachable: offsets not committed", err->message);
       rt->resume_at_ms = sl_runtime_now_ms() + 1000;
       return SL_OK;
     }
@@ -809,7 +718,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       rc = n->source->poll(n->source_state, &batch, rt->opts.batch_size, got ? 0 : 50, &eof, err);
       if (rc != SL_OK)
         goto out;
-      rt->arrived_us = mono_us();
+      rt->arrived_us = sl_runtime_mono_us();
       n->eof = eof;
       if (rt->ckpt)
         skip_fenced(rt, &batch);
@@ -835,7 +744,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
     int64_t now = sl_runtime_now_ms();
     if (!rt->opts.event_time_only && now - rt->last_tick_ms >= 1000) {
       rt->last_tick_ms = now;
-      rt->arrived_us = mono_us();
+      rt->arrived_us = sl_runtime_mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_NONE, now, err)) != SL_OK ||
           (rc = finish_traversal(rt, err)) != SL_OK)
         goto out;
@@ -849,7 +758,7 @@ int sl_runtime_run(sl_runtime *rt, sl_error *err) {
       /* Every source is finite and drained: fire every open window. */
       sl_log(SL_LOG_INFO, "runtime", "input drained after %llu records; firing open windows",
              (unsigned long long)rt->records_in);
-      rt->arrived_us = mono_us();
+      rt->arrived_us = sl_runtime_mono_us();
       if ((rc = fire_timers(rt, SL_WATERMARK_END, 0, err)) != SL_OK ||
           (rc = finish_traversal(rt, err)) != SL_OK)
         goto out;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Runtime structures shared by runtime.c, host.c and dead_letter.c. */
+/* Runtime structures shared by the files of engine/, and the functions they
+ * call on each other (each declaration names the file that defines it). */
 #ifndef SLUICE_RUNTIME_INTERNAL_H
 #define SLUICE_RUNTIME_INTERNAL_H
 
@@ -99,21 +100,28 @@ struct sl_runtime {
   struct sl_tables *tables; /* p:table{} lookup tables (connectors/tables.c) */
 };
 
+/* runtime_node.c (the bottom of engine/, calls nothing above it): the wall
+ * clock in ms and a monotonic clock in µs. */
+int64_t sl_runtime_now_ms(void);
+int64_t sl_runtime_mono_us(void);
+/* Processing pauses because of `what` (static text naming the dependency) and
+ * `why` (its error); /readyz and sl_runtime_not_ready show both. */
+void sl_runtime_pause(sl_runtime *rt, const char *what, const char *why);
+/* Write `b` to a sink node, applying backpressure. */
+int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err);
+/* Tell operators fed by source `source_id` that partitions were assigned. */
+void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
+                                 size_t n);
 /* dead_letter.c: build the dead-letter record for `r` and queue it. */
 int sl_runtime_dead_letter(sl_runtime *rt, sl_node *from, const sl_record *r, const char *reason,
                            const char *message);
 /* Write queued dead letters to the dead-letter sink. */
 int sl_runtime_flush_dead_letters(sl_runtime *rt, sl_error *err);
-/* runtime.c: write `b` to a sink node, applying backpressure. */
-int sl_runtime_sink_write(sl_runtime *rt, sl_node *n, const sl_batch *b, sl_error *err);
+/* runtime_metrics.c: a node's counters and gauges by name. */
 void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double delta);
-/* Tell operators fed by source `source_id` that partitions were assigned. */
-void sl_runtime_assign_operators(sl_runtime *rt, int32_t source_id, const int32_t *partitions,
-                                 size_t n);
 void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double value);
-/* runtime_metrics.c: the standard series of a node, created at build. */
+/* The standard series of a node, created at build. */
 void sl_runtime_metrics_init(sl_runtime *rt, sl_node *n);
-int64_t sl_runtime_now_ms(void);
 /* runtime_assign.c: restore assigned partitions (state = "redis"), waiting
  * and retrying with backoff while Redis is unreachable, within the retry
  * budget; start_offsets as sl_ckpt_assign. */

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/exit_code.h"
 #include "base/log.h"
-#include "cli/cli.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_coap.h"
 #include "mqtt.h"

@@ -72,11 +72,12 @@ struct sl_http_server {
 /* "HOST:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port, or
  * SL_ERR_INVALID naming the expected form. Also the gateway's CoAP address. */
 int http_parse_listen(const char *addr, char *host, size_t hostcap, int *port, sl_error *err);
-/* http_server.c: replies. Every error body is {"error":msg,"status":code}. */
-/* Bind `http` to "HOST:PORT" or "[IPV6]:PORT" (port 0: any free one, put in
- * *bound_port). SL_ERR_INVALID for a malformed address, SL_ERR_IO when
- * the address cannot be bound. Shared by the API server and the gateway. */
+/* http_server.c: bind `http` to "HOST:PORT" or "[IPV6]:PORT" (port 0: any
+ * free one, put in *bound_port). SL_ERR_INVALID for a malformed address,
+ * SL_ERR_IO when the address cannot be bound. Shared by the API server and
+ * the gateway. */
 int http_bind(struct evhttp *http, const char *listen, int *bound_port, sl_error *err);
+/* http_reply.c: replies. Every error body is {"error":msg,"status":code}. */
 void http_reply(sl_http_server *s, struct evhttp_request *req, int code, const char *ctype,
                 const char *body, size_t len);
 void http_reply_json(sl_http_server *s, struct evhttp_request *req, int code, const sl_buf *b);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/exit_code.h"
 #include "base/log.h"
-#include "cli/cli.h"
 #include "http/http_server.h"
 #include "http/serve.h"
 #include "redis.h"

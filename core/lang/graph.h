@@ -54,7 +54,7 @@ int sl_graph_set_node_id(sl_graph_desc *g, int node, const char *id);
  * from the node's kind and identifying options (docs/pipeline-language.md,
  * "Node ids"), with a counter suffix only where two derived ids collide.
  * Duplicate or malformed explicit ids are reported as errors. Called by
- * sl_graph_validate; idempotent. */
+ * sl_graph_validate (engine/graph_validate.c); idempotent. */
 void sl_graph_assign_ids(sl_graph_desc *g);
 /* Log a warning for each stateful node whose derived id carries a
  * collision counter: its state would move if a twin were inserted before
@@ -68,7 +68,7 @@ void sl_graph_derive_id(const sl_graph_desc *g, size_t i, char *buf, size_t len)
 void sl_graph_put_duration(sl_buf *b, int64_t ms);
 /* The node whose label is `id`, or -1. */
 int sl_graph_find_id(const sl_graph_desc *g, const char *id);
-/* Record "file:line: message". */
+/* graph_error.c: record "file:line: message". */
 void sl_graph_error(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINTF(3, 4);
 /* Record "file:line: warning: message": what `check` cannot decide
  * offline (an input file missing here). */
@@ -76,7 +76,7 @@ void sl_graph_warning(sl_graph_desc *g, int line, const char *fmt, ...) SL_PRINT
 /* The offline checks of `sluice check` beyond option types (graph_check.c):
  * the pipeline name, kafka properties (through librdkafka), Redis URLs,
  * every connector's own check(), combinations `run` refuses. Appends to
- * g->errors and g->warnings; called by sl_graph_validate. */
+ * g->errors and g->warnings; called by sl_graph_validate (engine/). */
 void sl_graph_check_connectors(sl_graph_desc *g, const sl_registry *reg);
 /* Fields read below a decode with a declared Avro schema must exist there
  * (graph_fields.c); a typo is an error listing near names. */
@@ -86,9 +86,6 @@ size_t sl_graph_children(const sl_graph_desc *g, int id, int *out, size_t max);
 /* Do the records reaching node `id` reach no other branch (no ancestor has a
  * second child)? Then the node may change them in place. */
 int sl_graph_sole_path(const sl_graph_desc *g, int id);
-/* Validate every node against the registry (unknown types, options,
- * expressions, operator init); appends to g->errors. */
-void sl_graph_validate(sl_graph_desc *g, const sl_registry *reg, const char *source_text);
 /* Does the pipeline talk to Redis (state = "redis", a cache sink, or a
  * `redis` option)? */
 int sl_graph_uses_redis(const sl_graph_desc *g);

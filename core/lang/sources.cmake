@@ -1,6 +1,7 @@
 list(APPEND SLUICE_SOURCES
   core/lang/builtin.c
   core/lang/graph.c
+  core/lang/graph_error.c
   core/lang/lua_bridge.c
   core/lang/lua_pipeline.c
   core/lang/registry.c

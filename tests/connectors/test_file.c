@@ -10,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/record_internal.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "lang/connector.h"
 #include "lang/graph.h"

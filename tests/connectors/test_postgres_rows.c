@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "base/record_internal.h"
+#include "engine/graph_validate.h"
 #include "lang/graph.h"
 #include "lang/lua_pipeline.h"
 #include "lang/registry.h"

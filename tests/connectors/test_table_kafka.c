@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/config.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "kafka.h"
 #include "lang/lua_pipeline.h"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "kafka.h"
 #include "lang/lua_pipeline.h"

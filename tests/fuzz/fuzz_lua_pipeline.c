@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
 #include "fuzz_support.h"
 #include "lang/graph.h"
 #include "lang/lua_pipeline.h"

@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "codec/json_codec.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "expr/expr.h"
 #include "harness.h"

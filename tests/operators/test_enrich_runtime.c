@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "lua_fixture.h"
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/test_case.h"
+#include "engine/graph_validate.h"
 #include "lang/lua_pipeline.h"
 #include "lang/registry.h"
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "codec/json_codec.h"
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "lang/lua_internal.h"
 #include "lua_fixture.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
 #include "engine/runtime.h"
 #include "harness.h"
 #include "lang/lua_pipeline.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
 #include "lang/lua_pipeline.h"
 #include "lang/state_compat.h"
 
