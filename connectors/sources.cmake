@@ -30,4 +30,5 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_sentinel.c
   connectors/redis_cluster.c
   connectors/redis_resp.c
+  connectors/redis_backend.c
 )

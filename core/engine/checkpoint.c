@@ -3,18 +3,18 @@
  * is taken between batches, after every sink acknowledged what it was
  * given: each stateful operator writes what changed since the last
  * checkpoint through the host's snapshot calls, the next offset of every
- * partition is staged with it, and connectors/redis_checkpoint.c writes each
- * partition in one atomic, epoch-guarded step. Only then are offsets
- * committed to the source. A failed write keeps the staged checkpoint and
- * pauses processing until Redis is back; nothing is re-snapshotted, so no
- * change is lost in between. */
+ * partition is staged with it, and the state backend (state_backend.h; Redis:
+ * connectors/redis_backend.c) writes each partition in one atomic,
+ * epoch-guarded step. Only then are offsets committed to the source. A failed
+ * write keeps the staged checkpoint and pauses processing until the store is
+ * back; nothing is re-snapshotted, so no change is lost in between. This file
+ * knows no store: it calls the backend's operations and nothing else. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
 #include "engine/checkpoint.h"
-#include "redis.h"
 
 typedef struct part_state {
   int32_t source_id;
@@ -27,9 +27,10 @@ typedef struct part_state {
 
 struct sl_ckpt {
   sl_runtime *rt;
-  sl_redis *redis;
-  sl_checkpoint *cp;   /* staged changes, kept until committed */
-  int pending;         /* cp holds an uncommitted checkpoint */
+  sl_state_backend *store; /* owned */
+  int pending;             /* the store holds a staged, uncommitted checkpoint */
+  sl_state_offset *staged; /* its offsets, sent again with every retry */
+  size_t nstaged, capstaged;
   part_state *parts;
   size_t nparts, capparts;
   char **topics;       /* per node: the checkpoint topic of its root source */
@@ -88,10 +89,17 @@ static int stateful(const sl_node *n) {
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
-sl_ckpt *sl_ckpt_new(sl_runtime *rt, const char *redis_url, int64_t wait_ms, sl_error *err) {
+sl_ckpt *sl_ckpt_new(sl_runtime *rt, sl_state_backend *store, int64_t wait_ms, sl_error *err) {
+  if (!store)
+    return NULL;
   sl_ckpt *c = calloc(1, sizeof *c);
-  if (!c || !(c->cp = sl_checkpoint_new(rt->graph->name)) ||
-      !(c->topics = calloc(rt->count ? rt->count : 1, sizeof *c->topics))) {
+  if (!c) {
+    store->ops->free(store);
+    sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  c->store = store;
+  if (!(c->topics = calloc(rt->count ? rt->count : 1, sizeof *c->topics))) {
     sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto fail;
   }
@@ -101,24 +109,21 @@ sl_ckpt *sl_ckpt_new(sl_runtime *rt, const char *redis_url, int64_t wait_ms, sl_
     if (rt->nodes[root].kind == SL_NODE_SOURCE)
       c->topics[i] = (char *)source_topic(&rt->nodes[root]);
   }
-  c->redis = sl_redis_new(redis_url, NULL, err);
-  if (!c->redis)
-    goto fail;
   int64_t deadline = sl_runtime_now_ms() + wait_ms;
   for (;;) {
     int64_t retry_in = 0;
-    int rc = sl_redis_ensure(c->redis, sl_runtime_now_ms(), &retry_in, err);
+    int rc = store->ops->connect(store, sl_runtime_now_ms(), &retry_in, err);
     if (rc == SL_OK)
       break;
     if (rc != SL_ERR_UNAVAILABLE || sl_runtime_now_ms() + retry_in > deadline)
       goto fail;
     sl_log(SL_LOG_WARN, "checkpoint", "Redis at %s not reachable (%s); retrying in %lld ms",
-           sl_redis_describe(c->redis), err->message, (long long)retry_in);
+           store->ops->describe(store), err->message, (long long)retry_in);
     struct timespec ts = {retry_in / 1000, (long)(retry_in % 1000) * 1000000L};
     nanosleep(&ts, NULL);
   }
-  if (sl_redis_warning(c->redis))
-    sl_log(SL_LOG_WARN, "checkpoint", "%s", sl_redis_warning(c->redis));
+  if (store->ops->warning(store))
+    sl_log(SL_LOG_WARN, "checkpoint", "%s", store->ops->warning(store));
   return c;
 fail:
   sl_ckpt_free(c);
@@ -128,14 +133,16 @@ fail:
 void sl_ckpt_free(sl_ckpt *c) {
   if (!c)
     return;
-  sl_checkpoint_free(c->cp);
-  sl_redis_free(c->redis);
+  c->store->ops->free(c->store);
+  free(c->staged);
   free(c->parts);
   free(c->topics);
   free(c);
 }
 
-int sl_ckpt_healthy(const sl_ckpt *c) { return !c->pending && sl_redis_is_connected(c->redis); }
+int sl_ckpt_healthy(const sl_ckpt *c) {
+  return !c->pending && c->store->ops->connected(c->store);
+}
 
 void sl_ckpt_note(sl_ckpt *c, int32_t source_id, int32_t partition, int64_t next_offset) {
   part_state *p = part_find(c, source_id, partition, 1);
@@ -190,7 +197,7 @@ int sl_ckpt_assign(sl_ckpt *c, int32_t source_id, const int32_t *parts, size_t n
     if (!p)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     int64_t t0 = sl_runtime_now_ms();
-    int rc = sl_state_acquire_epoch(c->redis, rt->graph->name, topic, parts[k], &p->epoch, err);
+    int rc = c->store->ops->fence(c->store, topic, parts[k], &p->epoch, err);
     if (rc != SL_OK)
       return rc;
     /* Whatever this worker held for the partition is stale now. */
@@ -201,8 +208,8 @@ int sl_ckpt_assign(sl_ckpt *c, int32_t source_id, const int32_t *parts, size_t n
     sl_runtime_assign_operators(rt, source_id, &parts[k], 1);
     restore_ctx x = {c, parts[k], 0, err};
     int64_t next = -1;
-    rc = sl_state_load(c->redis, rt->graph->name, topic, parts[k], ops, nops, restore_entry, &x,
-                       &next, err);
+    rc = c->store->ops->restore(c->store, topic, parts[k], ops, nops, restore_entry, &x, &next,
+                                err);
     if (rc != SL_OK)
       return rc;
     p->fenced = 0;
@@ -226,7 +233,7 @@ static int snapshot_operators(sl_ckpt *c, sl_error *err) {
     sl_node *n = &rt->nodes[i];
     if (!stateful(n) || !c->topics[i])
       continue;
-    struct sl_snapshot snap = {c->cp, c->topics[i], n->desc->label, 0};
+    struct sl_snapshot snap = {c->store, c->topics[i], n->desc->label, 0};
     int rc = n->op->snapshot(n->op_state, &snap, err);
     if (rc == SL_OK && snap.failed)
       rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory staging a checkpoint");
@@ -296,35 +303,51 @@ static int commit_offsets(sl_ckpt *c, sl_error *err) {
   return SL_OK;
 }
 
-int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
+/* Stage the next offset and epoch of every partition this worker holds. */
+static int stage_offsets(sl_ckpt *c, sl_error *err) {
   sl_runtime *rt = c->rt;
+  c->nstaged = 0;
+  if (c->capstaged < c->nparts) { /* at most one offset per partition held */
+    sl_state_offset *n = realloc(c->staged, c->nparts * sizeof *n);
+    if (!n)
+      return sl_error_set(err, SL_ERR_NOMEM, "out of memory staging a checkpoint");
+    c->staged = n;
+    c->capstaged = c->nparts;
+  }
+  for (size_t k = 0; k < c->nparts; k++) {
+    part_state *p = &c->parts[k];
+    sl_node *src = source_node(rt, p->source_id);
+    if (!src || p->fenced)
+      continue;
+    const char *topic = source_topic(src);
+    if (p->epoch == 0) {
+      int rc = c->store->ops->fence(c->store, topic, p->partition, &p->epoch, err);
+      if (rc != SL_OK)
+        return rc;
+    }
+    c->staged[c->nstaged++] = (sl_state_offset){topic, p->partition, p->epoch, p->next_offset};
+  }
+  return SL_OK;
+}
+
+int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err) {
+  sl_state_backend *store = c->store;
   *retry_in_ms = 0;
   c->kafka_failed = 0;
-  int rc = sl_redis_ensure(c->redis, now_ms, retry_in_ms, err);
+  int rc = store->ops->connect(store, now_ms, retry_in_ms, err);
   if (rc != SL_OK)
     return rc;
   if (!c->pending) {
-    sl_checkpoint_reset(c->cp);
+    store->ops->begin(store);
     if ((rc = snapshot_operators(c, err)) != SL_OK)
       return rc;
-    for (size_t k = 0; k < c->nparts; k++) {
-      part_state *p = &c->parts[k];
-      sl_node *src = source_node(rt, p->source_id);
-      if (!src || p->fenced)
-        continue;
-      if (p->epoch == 0 &&
-          (rc = sl_state_acquire_epoch(c->redis, rt->graph->name, source_topic(src), p->partition,
-                                       &p->epoch, err)) != SL_OK)
-        return rc;
-      rc = sl_checkpoint_offset(c->cp, source_topic(src), p->partition, p->epoch, p->next_offset);
-      if (rc != SL_OK)
-        return sl_error_set(err, rc, "out of memory staging a checkpoint");
-    }
+    if ((rc = stage_offsets(c, err)) != SL_OK)
+      return rc;
     c->pending = 1;
   }
   const sl_fenced *fenced = NULL;
   size_t nfenced = 0;
-  rc = sl_checkpoint_commit(c->redis, c->cp, &fenced, &nfenced, err);
+  rc = store->ops->commit(store, c->staged, c->nstaged, &fenced, &nfenced, err);
   if (rc == SL_ERR_FENCED) {
     drop_fenced(c, fenced, nfenced);
     rc = SL_OK;
@@ -332,7 +355,7 @@ int sl_ckpt_take(sl_ckpt *c, int64_t now_ms, int64_t *retry_in_ms, sl_error *err
   if (rc != SL_OK)
     return rc; /* pending stays set: the same checkpoint is retried */
   c->pending = 0;
-  sl_checkpoint_reset(c->cp);
+  store->ops->begin(store); /* release the staged bytes now */
   rc = commit_offsets(c, err);
   c->kafka_failed = rc != SL_OK;
   return rc;

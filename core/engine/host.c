@@ -10,7 +10,7 @@
 #include "engine/runtime_internal.h"
 #include "expr/expr.h"
 #include "lang/lua_pipeline.h"
-#include "redis.h"
+#include "engine/state_backend.h"
 
 static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) {
   va_list ap;
@@ -65,10 +65,11 @@ static int host_lua_call(sl_operator *op, const sl_lua_fn *fn, const sl_record *
   return sl_lua_call(fn, r, a, out, err);
 }
 
-/* Snapshots stage changes in the checkpoint being built (checkpoint.c). */
+/* Snapshots stage changes in the checkpoint being built (checkpoint.c), in
+ * the state backend (state_backend.h). */
 static int host_snapshot_put(sl_snapshot *s, int32_t partition, const void *key, size_t key_len,
                              const void *val, size_t val_len) {
-  int rc = sl_checkpoint_put(s->cp, s->topic, partition, s->op_id, key, key_len, val, val_len);
+  int rc = s->store->ops->put(s->store, s->topic, partition, s->op_id, key, key_len, val, val_len);
   if (rc != SL_OK)
     s->failed = 1;
   return rc;
@@ -76,7 +77,7 @@ static int host_snapshot_put(sl_snapshot *s, int32_t partition, const void *key,
 
 static int host_snapshot_delete(sl_snapshot *s, int32_t partition, const void *key,
                                 size_t key_len) {
-  int rc = sl_checkpoint_delete(s->cp, s->topic, partition, s->op_id, key, key_len);
+  int rc = s->store->ops->del(s->store, s->topic, partition, s->op_id, key, key_len);
   if (rc != SL_OK)
     s->failed = 1;
   return rc;

@@ -15,6 +15,7 @@
 #include "engine/runtime_internal.h"
 #include "lang/builtin.h"
 #include "lang/source_time.h"
+#include "redis.h"
 #include "tables.h"
 
 static void env_log(void *runtime, sl_log_level level, const char *fmt, ...) {
@@ -267,7 +268,9 @@ sl_runtime *sl_runtime_new(const sl_graph_desc *g, sl_registry *reg, const sl_ru
     goto out_fail;
   if (strcmp(g->state, "redis") == 0) {
     const char *url = sl_config_string(g->pipeline, "redis", rt->opts.redis_url);
-    rt->ckpt = sl_ckpt_new(rt, url ? url : "redis://127.0.0.1:6379", 60000, err);
+    sl_state_backend *store =
+        sl_redis_state_backend_new(url ? url : "redis://127.0.0.1:6379", g->name, err);
+    rt->ckpt = sl_ckpt_new(rt, store, 60000, err);
     if (!rt->ckpt)
       goto out_fail;
   }

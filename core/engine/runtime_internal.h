@@ -11,12 +11,11 @@
 #include "lang/connector.h"
 
 typedef struct sl_node sl_node;
-typedef struct sl_checkpoint sl_checkpoint; /* connectors/redis.h */
 struct sl_ckpt;
 
 /* What host->snapshot_put writes into during a checkpoint. */
 struct sl_snapshot {
-  sl_checkpoint *cp;
+  struct sl_state_backend *store; /* stages the puts and deletes (state_backend.h) */
   const char *topic;  /* checkpoint topic of the operator's source */
   const char *op_id;  /* the operator's label */
   int failed;         /* a put could not be staged */
