@@ -1,5 +1,6 @@
 # One line per test file: sluice_suite(NAME FILE [LABELS integration]).
-# The NAME mirrors the source path (core/base/record.c -> core_record).
+# FILE mirrors the source path (core/base/record.c -> tests/core/base/test_record.c); the
+# NAME keeps the part out (core_record), so `ctest -R` names stay short and stable.
 sluice_suite(core_record core/base/test_record.c)
 sluice_suite(core_config core/base/test_config.c)
 set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_fixture.c) # shared by the redis suites
