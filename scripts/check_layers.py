@@ -21,6 +21,11 @@ headers) is open to everyone. Two checks, both failing with file:line:
 
 Usage: scripts/check_layers.py [--build DIR]   (exit 0: clean, 1: violations)
 CTest runs it as `check_layers` against the build being tested.
+
+       scripts/check_layers.py --fix-includes FILE...
+rewrites includes written before core/ had part folders ("window_store.h",
+"../../core/http_server.h") to the part form ("state/window_store.h"), for
+code merged from an older branch.
 """
 import argparse
 import os
@@ -236,10 +241,42 @@ def check_calls(rules, build):
     return problems
 
 
+def fix_includes(files):
+    """Rewrite bare or ../core/ includes of core headers to "part/name.h"."""
+    where = {}
+    for src in core_sources():
+        if src.endswith(".h"):
+            where.setdefault(os.path.basename(src), []).append(rel(src)[len("core/"):])
+    bare = re.compile(r'^(\s*#\s*include\s+")((?:\.\./)*(?:core/)?)([\w]+\.h)(".*)$')
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        changed = 0
+        for i, line in enumerate(lines):
+            m = bare.match(line)
+            if not m or len(where.get(m.group(3), [])) != 1:
+                continue
+            if not m.group(2) and os.path.isfile(os.path.join(os.path.dirname(path), m.group(3))):
+                continue  # a header beside the file (operators/builtin.h, a test fixture)
+            if m.group(2) and "core/" not in m.group(2):
+                continue  # ../operators/x.h and the like
+            lines[i] = m.group(1) + where[m.group(3)][0] + m.group(4)
+            changed += 1
+        if changed:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines))
+            print(f"{path}: {changed} include(s) rewritten")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", help="a build directory (checks the calls between objects)")
+    ap.add_argument("--fix-includes", nargs="+", metavar="FILE",
+                    help="rewrite old-style includes of core headers in FILE... and exit")
     args = ap.parse_args()
+    if args.fix_includes:
+        return fix_includes(args.fix_includes)
     rules, problems = read_rules()
     problems += check_includes(rules)
     if args.build:
