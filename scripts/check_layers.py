@@ -256,7 +256,8 @@ def fix_includes(files):
             m = bare.match(line)
             if not m or len(where.get(m.group(3), [])) != 1:
                 continue
-            if not m.group(2) and os.path.isfile(os.path.join(os.path.dirname(path), m.group(3))):
+            beside = os.path.join(os.path.dirname(os.path.abspath(path)), m.group(3))
+            if not m.group(2) and os.path.isfile(beside) and part_of(beside) in OUTSIDE | {None}:
                 continue  # a header beside the file (operators/builtin.h, a test fixture)
             if m.group(2) and "core/" not in m.group(2):
                 continue  # ../operators/x.h and the like
