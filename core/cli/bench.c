@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/exit_code.h"
 #include "base/log.h"
 #include "cli/bench.h"
-#include "cli/cli.h"
 #include "engine/graph_validate.h"
 #include "engine/runtime_internal.h"
 #include "lang/connector.h"

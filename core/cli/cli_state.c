@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "base/exit_code.h"
 #include "cli/state_start.h"
 
 static void json_str(const char *s) {

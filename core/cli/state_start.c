@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/exit_code.h"
 #include "base/log.h"
-#include "cli/cli.h"
 #include "cli/state_start.h"
 
 static int64_t now_ms(void) {
