@@ -6,7 +6,7 @@
 #ifndef SLUICE_CHECKPOINT_H
 #define SLUICE_CHECKPOINT_H
 
-#include "engine/runtime_internal.h"
+#include "engine/runtime_node.h"
 #include "engine/state_backend.h"
 
 typedef struct sl_ckpt sl_ckpt;

@@ -11,7 +11,8 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
-#include "engine/runtime_internal.h"
+#include "engine/dead_letter.h"
+#include "engine/runtime_node.h"
 
 static int valid_utf8(const unsigned char *s, size_t n) {
   size_t i = 0;

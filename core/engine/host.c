@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "engine/dead_letter.h"
 #include "engine/host.h"
-#include "engine/runtime_internal.h"
+#include "engine/runtime_metrics.h"
+#include "engine/runtime_node.h"
+#include "engine/state_backend.h"
 #include "expr/expr.h"
 #include "lang/lua_pipeline.h"
-#include "engine/state_backend.h"
 
 static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) {
   va_list ap;

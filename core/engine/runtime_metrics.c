@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/metrics.h"
-#include "engine/runtime_internal.h"
+#include "engine/runtime_metrics.h"
 
 static struct sl_metric *named(sl_runtime *rt, sl_node *n, const char *name, int gauge);
 

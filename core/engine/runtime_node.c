@@ -9,7 +9,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
-#include "engine/runtime_internal.h"
+#include "engine/runtime_node.h"
 
 int64_t sl_runtime_mono_us(void) {
   struct timespec ts;
