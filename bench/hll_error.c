@@ -9,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hash64.h"
-#include "hll.h"
+#include "base/hash64.h"
 #include "sluice/record.h"
+#include "state/hll.h"
 
 static long long count_set(uint64_t first, uint64_t n) {
   sl_hll *h = sl_hll_new();
   char s[32];
   for (uint64_t i = first; i < first + n && h; i++) {
     int len = snprintf(s, sizeof s, "m%llu", (unsigned long long)i);
-    /* seeded as core/aggregate.c value_hash seeds strings */
+    /* seeded as core/state/aggregate.c value_hash seeds strings */
     sl_hll_add_hash(h, sl_hash64(s, (size_t)len, 0x5157 + SL_TYPE_STRING));
   }
   long long est = h ? llround(sl_hll_estimate(h)) : -1;

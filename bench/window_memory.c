@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "../operators/builtin.h"
-#include "config.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
 
 typedef struct bench_host {
   sl_arena *arena;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "connector.h"
-#include "json_codec.h"
+#include "base/buf.h"
+#include "codec/json_codec.h"
+#include "lang/connector.h"
 #include "redis.h"
 
 typedef struct staged_alert {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_codec.h"
 #include "avro_file.h"
+#include "codec/avro_codec.h"
 
 struct sl_avro_file {
   avro_file_reader_t reader;

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connector.h"
-#include "format.h"
+#include "codec/format.h"
+#include "lang/connector.h"
 
 typedef struct file_sink {
   const sl_connector_env *env;

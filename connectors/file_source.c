@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "avro_file.h"
-#include "connector.h"
-#include "format.h"
-#include "record_internal.h"
-#include "source_time.h"
+#include "base/record_internal.h"
+#include "codec/format.h"
+#include "lang/connector.h"
+#include "lang/source_time.h"
 
 typedef struct file_source {
   const sl_connector_env *env;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Kafka connectors (kafka_source, kafka_sink) and the embedded broker
- * they share. Internal: registered by core/registry.c, used by tests. */
+ * they share. Internal: registered by core/lang/registry.c, used by tests. */
 #ifndef SLUICE_KAFKA_H
 #define SLUICE_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "connector.h"
+#include "lang/connector.h"
 
 extern const sl_source_desc sl_kafka_source;
 extern const sl_sink_desc sl_kafka_sink;

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "config.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "kafka.h"
-#include "log.h"
 
 extern char **environ;
 

@@ -9,7 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#include "connector.h"
+#include "lang/connector.h"
 
 /* Environment variable naming the brokers; "embedded" or unset = the
  * in-process mock cluster. */

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "kafka.h"
-#include "log.h"
 
 static pthread_mutex_t embedded_lock = PTHREAD_MUTEX_INITIALIZER;
 static rd_kafka_t *embedded_rk; /* owns the mock cluster */

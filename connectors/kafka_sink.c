@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "format.h"
-#include "json_codec.h"
+#include "base/buf.h"
+#include "base/record_internal.h"
+#include "codec/format.h"
+#include "codec/json_codec.h"
 #include "kafka.h"
 #include "kafka_conf.h"
-#include "record_internal.h"
 
 #define SLUICE_ID_HEADER "sluice-id"
 

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/metrics.h"
+#include "base/record_internal.h"
 #include "kafka.h"
-#include "metrics.h"
 #include "kafka_conf.h"
-#include "record_internal.h"
-#include "source_time.h"
+#include "lang/source_time.h"
 
 typedef struct kafka_source {
   const sl_connector_env *env;

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "mqtt.h"
 
 struct sl_mqtt_client {

@@ -3,7 +3,7 @@
 #ifndef SLUICE_MQTT_H
 #define SLUICE_MQTT_H
 
-#include "gateway.h"
+#include "gateway/gateway.h"
 
 typedef struct sl_mqtt_client sl_mqtt_client;
 

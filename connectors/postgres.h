@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "connector.h"
+#include "base/buf.h"
+#include "lang/connector.h"
 
 #define PG_ID_COLUMN "_id"           /* the output id: primary key in upsert mode */
 #define PG_TIME_COLUMN "event_time"  /* the record's event time */

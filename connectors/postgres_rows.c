@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "json_codec.h"
+#include "base/record_internal.h"
+#include "codec/json_codec.h"
 #include "postgres.h"
-#include "record_internal.h"
 
 /* ---- options ------------------------------------------------------------ */
 

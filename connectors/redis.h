@@ -27,8 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "connector.h"
+#include "base/buf.h"
+#include "engine/state_backend.h"
+#include "lang/connector.h"
 #include "sluice/error.h"
 
 /* ---- connection (redis_conn.c) ------------------------------------------ */
@@ -137,13 +138,9 @@ int sl_redis_is_cluster(const sl_redis *r);
 
 typedef struct sl_checkpoint sl_checkpoint;
 
-/* A partition whose epoch check failed: a newer worker owns it. */
-typedef struct sl_fenced {
-  const char *topic; /* owned by the checkpoint, valid until reset/free */
-  int32_t partition;
-  int64_t epoch;         /* the epoch we committed with */
-  int64_t current_epoch; /* the epoch stored in Redis (0: none) */
-} sl_fenced;
+/* sl_fenced (a partition whose epoch check failed: a newer worker owns it)
+ * and sl_state_entry_fn are core/engine/state_backend.h's: this is the Redis
+ * side of that interface (the backend itself: sl_redis_state_backend_new). */
 
 sl_checkpoint *sl_checkpoint_new(const char *pipeline);
 /* Stage a put/delete of operator `op_id`'s state key for one partition
@@ -181,8 +178,6 @@ void sl_checkpoint_free(sl_checkpoint *cp); /* NULL is a no-op */
 int sl_state_acquire_epoch(sl_redis *r, const char *pipeline, const char *topic, int32_t partition,
                            int64_t *epoch, sl_error *err);
 
-typedef int (*sl_state_entry_fn)(void *ud, const char *op_id, const void *k, size_t kl,
-                                 const void *v, size_t vl);
 /* Stream every (op_id, key, value) of the partition's operators `op_ids` to
  * `cb` (HSCAN, pipelined across operators) and return the stored next offset
  * in *next_offset (-1 if none). A non-zero return of `cb` stops the load and
@@ -190,6 +185,13 @@ typedef int (*sl_state_entry_fn)(void *ud, const char *op_id, const void *k, siz
 int sl_state_load(sl_redis *r, const char *pipeline, const char *topic, int32_t partition,
                   const char *const *op_ids, size_t nops, sl_state_entry_fn cb, void *ud,
                   int64_t *next_offset, sl_error *err);
+
+/* The state backend of checkpoints on the Redis of `url` (single, Sentinel
+ * or Cluster) for pipeline `pipeline` (redis_backend.c): connects lazily,
+ * like sl_redis_new. NULL with err set on a bad URL or OOM; freed by
+ * b->ops->free (the checkpoint coordinator owns it). */
+sl_state_backend *sl_redis_state_backend_new(const char *url, const char *pipeline,
+                                             sl_error *err);
 
 /* ---- cache sink (redis_cache.c) ------------------------------------------ */
 

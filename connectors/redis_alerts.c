@@ -33,7 +33,7 @@ static int append_change(sl_redis *r, const char *pipeline, const sl_alert_chang
   if (build_keys(hash, field, pipeline, ch->alert, ch->key_json) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   size_t jl = ch->json ? strlen(ch->json) : 0;
-  /* The event stream wants {"type":..,"data":..} (see core/http_redis.c). */
+  /* The event stream wants {"type":..,"data":..} (see core/http/http_redis.c). */
   if (ch->json && sl_buf_printf(event, "{\"type\":\"alert\",\"data\":%s}", ch->json) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   const char *put[4] = {"HSET", hash->data, field->data, ch->json};

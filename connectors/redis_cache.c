@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_codec.h"
+#include "codec/json_codec.h"
 #include "redis_internal.h"
 
 /* Above this many staged records write() asks the runtime to flush. */

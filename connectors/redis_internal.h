@@ -6,7 +6,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "redis.h"
 
 typedef struct sl_cluster sl_cluster;

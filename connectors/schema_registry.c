@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "https_client.h"
 #include "schema_registry.h"
 

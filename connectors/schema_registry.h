@@ -2,7 +2,7 @@
 /* A small Confluent schema-registry client (internal, never installed): fetch
  * a schema by id, register a schema under a subject. Blocking calls on a
  * private libevent loop, bounded by a timeout; used by the format layer
- * (core/format.c), so operators stay free of sockets. Not thread-safe: one
+ * (core/codec/format.c), so operators stay free of sockets. Not thread-safe: one
  * client per decode/encode/sink instance. */
 #ifndef SLUICE_SCHEMA_REGISTRY_H
 #define SLUICE_SCHEMA_REGISTRY_H

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "avro_codec.h"
-#include "buf.h"
-#include "connector.h"
-#include "json_codec.h"
-#include "record_internal.h"
+#include "base/buf.h"
+#include "base/record_internal.h"
+#include "codec/avro_codec.h"
+#include "codec/json_codec.h"
+#include "lang/connector.h"
 
 /* The schema of pipelines/schemas/machine_reading.avsc, used when the
  * pipeline gives none. */

@@ -32,4 +32,5 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_resp.c
   connectors/redis_cluster_map.c
   connectors/redis_cluster_async.c
+  connectors/redis_backend.c
 )

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "format.h"
-#include "log.h"
+#include "base/log.h"
+#include "codec/format.h"
 #include "tables.h"
 
 struct sl_table_file {

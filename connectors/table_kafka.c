@@ -15,11 +15,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "format.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "codec/format.h"
 #include "kafka.h"
 #include "kafka_conf.h"
-#include "log.h"
-#include "metrics.h"
 #include "tables.h"
 
 #define PUBLISH_EVERY_MS 100

@@ -5,9 +5,9 @@
 #ifndef SLUICE_TABLES_H
 #define SLUICE_TABLES_H
 
-#include "connector.h"
-#include "graph.h"
-#include "table_store.h"
+#include "lang/connector.h"
+#include "lang/graph.h"
+#include "state/table_store.h"
 
 typedef struct sl_tables sl_tables;
 

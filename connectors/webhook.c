@@ -25,10 +25,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "connector.h"
+#include "base/buf.h"
+#include "codec/json_codec.h"
 #include "https_client.h"
-#include "json_codec.h"
+#include "lang/connector.h"
 
 #define WH_BACKOFF_MAX_MS 60000
 

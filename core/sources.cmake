@@ -1,81 +1,11 @@
-list(APPEND SLUICE_SOURCES
-  core/aggregate.c
-  core/aggregate_box.c
-  core/aggregate_codec.c
-  core/arena.c
-  core/avro_decode.c
-  core/avro_encode.c
-  core/avro_resolve.c
-  core/avro_schema.c
-  core/bench.c
-  core/buf.c
-  core/builtin.c
-  core/checkpoint.c
-  core/cli.c
-  core/config.c
-  core/ddsketch.c
-  core/dead_letter.c
-  core/error.c
-  core/events.c
-  core/expr_compile.c
-  core/expr_eval.c
-  core/expr_func.c
-  core/expr_lex.c
-  core/expr_parse.c
-  core/format.c
-  core/gateway_devices.c
-  core/gateway_http.c
-  core/gateway_ingest.c
-  core/gateway_kafka.c
-  core/gateway_lua.c
-  core/gateway_main.c
-  core/gateway_records.c
-  core/graph.c
-  core/hll.c
-  core/host.c
-  core/http_api.c
-  core/http_auth.c
-  core/http_limits.c
-  core/http_redis.c
-  core/http_server.c
-  core/http_sse.c
-  core/json_decode.c
-  core/json_encode.c
-  core/keyed_held.c
-  core/keyed_state.c
-  core/log.c
-  core/lua_bridge.c
-  core/lua_pipeline.c
-  core/metrics.c
-  core/name.c
-  core/pipeline_api.c
-  core/record.c
-  core/registry.c
-  core/runtime.c
-  core/runtime_metrics.c
-  core/serve.c
-  core/watermark.c
-  core/window_assign.c
-  core/window_store.c
-  core/gateway_send.c
-  core/gateway_coap.c
-  core/gateway_coap_dedup.c
-  core/runtime_assign.c
-  core/graph_id.c
-  core/state_shape.c
-  core/state_compat.c
-  core/state_start.c
-  core/cli_state.c
-  core/lua_sandbox.c
-  core/test_compare.c
-  core/test_case.c
-  core/test_input.c
-  core/cli_test.c
-  core/source_time.c
-  core/runtime_time.c
-  core/table_store.c
-  core/table_decl.c
-  core/graph_check.c
-  core/graph_fields.c
-)
-include(core/dashboard/dashboard.cmake)
+# core/ in folders by part, lowest first (each folder's README.md says what it
+# owns and which parts it may include; scripts/check_layers.py enforces it).
+include(core/base/sources.cmake)
+include(core/codec/sources.cmake)
+include(core/expr/sources.cmake)
+include(core/state/sources.cmake)
+include(core/lang/sources.cmake)
+include(core/engine/sources.cmake)
+include(core/http/sources.cmake)
+include(core/gateway/sources.cmake)
+include(core/cli/sources.cmake)

@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "alert_state.h"
-#include "buf.h"
+#include "base/buf.h"
 #include "builtin.h"
-#include "json_codec.h"
+#include "codec/json_codec.h"
 
 typedef struct key_path {
   sl_name *names; /* malloc'd */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "alert_state.h"
-#include "varint.h"
+#include "base/varint.h"
 
 #define AL_FORMAT_VERSION 1
 

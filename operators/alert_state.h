@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 typedef enum al_phase {
   AL_OK = 0,      /* `when` does not hold (only kept for absence tracking) */

@@ -7,7 +7,7 @@
  * keep the bytes for a replay, where stopping the pipeline would not help. */
 #include <stdlib.h>
 
-#include "format.h"
+#include "codec/format.h"
 #include "sluice/operator.h"
 
 typedef struct decode_state {

@@ -4,7 +4,7 @@
  * want the bytes. Records that cannot be encoded are dead-lettered. */
 #include <stdlib.h>
 
-#include "format.h"
+#include "codec/format.h"
 #include "sluice/operator.h"
 
 typedef struct encode_state {

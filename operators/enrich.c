@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
-#include "record_internal.h"
+#include "base/record_internal.h"
+#include "engine/host.h"
 #include "sluice/operator.h"
-#include "table_store.h"
+#include "state/table_store.h"
 
 #define SEEN_MAX 32 /* longest record layout remembered (names_new) */
 

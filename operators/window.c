@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggregate.h"
+#include "base/buf.h"
+#include "base/varint.h"
 #include "builtin.h"
-#include "buf.h"
-#include "keyed_state.h"
-#include "varint.h"
-#include "watermark.h"
-#include "window_assign.h"
-#include "window_store.h"
+#include "state/aggregate.h"
+#include "state/keyed_state.h"
+#include "state/watermark.h"
+#include "state/window_assign.h"
+#include "state/window_store.h"
 
 typedef enum { W_TUMBLING, W_HOPPING, W_SESSION } win_kind;
 

@@ -38,6 +38,8 @@ if [[ $with_test == 1 ]]; then
     openssl libcoap3-bin clang libclang-rt-14-dev)
   # postgresql: the postgres_sink tests, e2e script and benchmark start a private cluster.
   packages+=(postgresql)
+  # python3: scripts/check_layers.py (CTest check_layers) and the port pickers.
+  packages+=(python3)
 fi
 
 is_installed() {

@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "gateway.h"
-#include "gateway_coap.h"
+#include "gateway/gateway.h"
+#include "gateway/gateway_coap.h"
 
 #define GF_KEY1 "demo-key-m0001" /* device m0001 of pipelines/devices.example.txt */
 #define GF_KEY2 "demo-key-m0002"

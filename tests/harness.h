@@ -7,8 +7,8 @@
 
 #include <CUnit/CUnit.h>
 
-#include "config.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
 #include "sluice/operator.h"
 
 typedef struct th_dead {

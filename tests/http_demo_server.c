@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "events.h"
-#include "http_server.h"
-#include "metrics.h"
+#include "base/metrics.h"
+#include "http/events.h"
+#include "http/http_server.h"
 
 #define MACHINES 6
 

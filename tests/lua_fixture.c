@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* See lua_fixture.h. */
 #include "lua_fixture.h"
+#include "engine/graph_validate.h"
 
 #include <CUnit/CUnit.h>
 #include <stdio.h>

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pipeline files in a temporary directory, loaded the way `sluice check`
- * loads them (core/cli.c load()), for the Lua bridge and sandbox suites, and
+ * loads them (core/cli/cli.c load()), for the Lua bridge and sandbox suites, and
  * built into a runtime for the runtime suites. */
 #ifndef SLUICE_TEST_LUA_FIXTURE_H
 #define SLUICE_TEST_LUA_FIXTURE_H
 
 #include <stddef.h>
 
-#include "graph.h"
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "runtime.h"
+#include "engine/runtime.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 typedef struct lf_loaded {
   sl_registry *reg;

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connector.h"
-#include "config.h"
-#include "graph.h"
-#include "lua_pipeline.h"
-#include "record_internal.h"
-#include "registry.h"
-#include "runtime.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "engine/graph_validate.h"
+#include "engine/runtime.h"
+#include "lang/connector.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 extern const sl_source_desc sl_file_source;
 extern const sl_sink_desc sl_file_sink, sl_stdout_sink;

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "avro_codec.h"
-#include "buf.h"
-#include "config.h"
-#include "json_codec.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "codec/avro_codec.h"
+#include "codec/json_codec.h"
 #include "kafka.h"
 #include "kafka_conf.h"
-#include "record_internal.h"
 
 #define RD_KAFKAP_PRODUCE 0 /* Kafka protocol ApiKey of Produce */
 #define POLL_MS 250

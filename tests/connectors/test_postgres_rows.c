@@ -9,12 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "graph.h"
-#include "lua_pipeline.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "engine/graph_validate.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 #include "postgres.h"
-#include "record_internal.h"
-#include "registry.h"
 
 static sl_config *opts(const char *url, const char *mode, double batch, const char *flush) {
   sl_config *c = sl_config_new("pg.lua", 4);

@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "connector.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "lang/connector.h"
 #include "postgres_fixture.h"
-#include "record_internal.h"
 #include "tls_fixture.h"
 
 extern const sl_sink_desc sl_postgres_sink;

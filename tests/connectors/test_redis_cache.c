@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "../../connectors/redis.h"
-#include "config.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
 #include "redis_fixture.h"
 
 static rf_server srv;

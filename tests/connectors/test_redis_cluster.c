@@ -21,9 +21,12 @@
 #include "../../connectors/redis.h"
 #include "../../connectors/redis_internal.h"
 #include "../../connectors/redis_state.h"
-#include "../../core/http_server.h"
-#include "config.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "cli/cli.h"
+#include "http/http_server.h"
+#include "http/serve.h"
+#include "redis_fixture.h"
 #include "redis_cluster_fixture.h"
 
 #define NNODES RCF_NODES

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../../connectors/redis.h"
-#include "../../core/http_server.h"
+#include "http/http_server.h"
 #include "redis_fixture.h"
 
 static rf_server primary, replica, sentinel;

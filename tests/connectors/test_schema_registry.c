@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "avro_codec.h"
-#include "format.h"
+#include "codec/avro_codec.h"
+#include "codec/format.h"
 #include "harness.h"
 #include "registry_fixture.h"
 #include "schema_registry.h"

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "base/config.h"
+#include "base/record_internal.h"
 #include "harness.h"
 #include "kafka.h"
-#include "record_internal.h"
 #include "registry_fixture.h"
 
 extern const sl_operator_desc sl_op_decode;

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "avro_codec.h"
-#include "config.h"
-#include "connector.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "codec/avro_codec.h"
+#include "lang/connector.h"
 
 extern const sl_source_desc sl_simulator_source;
 extern const char sl_simulator_schema[];

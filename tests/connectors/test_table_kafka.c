@@ -13,13 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "engine/graph_validate.h"
+#include "engine/runtime.h"
 #include "kafka.h"
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "runtime.h"
-#include "table_store.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
+#include "state/table_store.h"
 #include "tables.h"
 
 static const char *boot;

@@ -21,10 +21,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "connector.h"
-#include "json_codec.h"
-#include "record_internal.h"
+#include "base/config.h"
+#include "base/record_internal.h"
+#include "codec/json_codec.h"
+#include "lang/connector.h"
 #include "tls_fixture.h"
 
 extern const sl_sink_desc sl_webhook_sink;

@@ -13,11 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
+#include "engine/graph_validate.h"
+#include "engine/runtime.h"
 #include "kafka.h"
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "runtime.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 static const char *brokers(void) {
   const char *b = getenv("SLUICE_TEST_KAFKA_BROKERS");

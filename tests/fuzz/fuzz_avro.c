@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Avro datums (core/avro_decode.c, core/format.c). The first byte picks the
+/* Avro datums (core/codec/avro_decode.c, core/codec/format.c). The first byte picks the
  * path, the rest is the payload:
  *   byte0 % 4 == 0  binary datum, decoded with plan (byte0 / 4) % NSCHEMAS; what
  *                   decodes must encode and decode again to an equal record
  *   byte0 % 4 == 1  binary datum, decoded with resolved plan (byte0 / 4) % NPAIRS
- *                   (writer schema -> reader schema, core/avro_resolve.c)
+ *                   (writer schema -> reader schema, core/codec/avro_resolve.c)
  *   byte0 % 4 == 2  Confluent wire format (magic byte 0, 4-byte big-endian schema
  *                   id, datum) through sl_format_decode with a registry that serves
  *                   ids 1..NSCHEMAS (the schemas below, in order)
@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "avro_codec.h"
-#include "config.h"
-#include "format.h"
+#include "base/config.h"
+#include "codec/avro_codec.h"
+#include "codec/format.h"
 #include "fuzz_support.h"
 #include "registry_fixture.h"
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Expressions (core/expr_*.c): the text of a filter/map/alert expression,
+/* Expressions (core/expr/expr_*.c): the text of a filter/map/alert expression,
  * optionally followed by a NUL byte and a JSON record to evaluate it
  * against (a fixed reading when absent or not a JSON object). What compiles
  * is evaluated and its field list read. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
+#include "codec/json_codec.h"
+#include "expr/expr.h"
 #include "fuzz_support.h"
-#include "json_codec.h"
 
 static const char reading[] =
     "{\"machine_id\":\"m-01\",\"ts\":1700000000000,\"temperature\":81.5,\"vibration\":0.25,"

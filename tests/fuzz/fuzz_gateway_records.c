@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Gateway request bodies (core/gateway_records.c): the body of a
+/* Gateway request bodies (core/gateway/gateway_records.c): the body of a
  * POST /ingest/{topic} from device "m0001", split, keyed, validated and
  * encoded. The first byte picks the topic and the producer's message limit:
  *   byte0 % 3: 0 format json, no schema; 1 json checked against
@@ -8,9 +8,9 @@
  * Each valid item's bytes must lie inside the batch's buffer. */
 #include <string.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "fuzz_support.h"
-#include "gateway.h"
+#include "gateway/gateway.h"
 
 #define SCHEMA SLUICE_SOURCE_DIR "/pipelines/schemas/machine_reading.avsc"
 

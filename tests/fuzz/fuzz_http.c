@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The HTTP API server (core/http_*.c): the input is what a client sends on
+/* The HTTP API server (core/http/http_*.c): the input is what a client sends on
  * one connection (request line, headers, body; maybe several requests),
  * written to a server started once on a loopback port; the target reads the
  * answer until the server closes the connection. The server requires the
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "fuzz_support.h"
-#include "http_server.h"
+#include "http/http_server.h"
 #include "registry_fixture.h"
 
 /* Longest wait for the server between two reads: an answer that keeps the

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* JSON records (core/json_decode.c, core/json_encode.c): decode any bytes;
+/* JSON records (core/codec/json_decode.c, core/codec/json_encode.c): decode any bytes;
  * what decodes must encode, and decode again to an equal record:
  * decode(encode(decode(x))) == decode(x). */
 #include <stdio.h>
 
+#include "codec/json_codec.h"
 #include "fuzz_support.h"
-#include "json_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_arena *a = sl_arena_new(0);

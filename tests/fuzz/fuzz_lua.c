@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "fuzz_support.h"
-#include "registry.h"
+#include "lang/registry.h"
 
 #define FUZZ_LUA_MEMORY (64u << 20) /* bytes, all states together */
 #define FUZZ_LUA_STEPS 20000000L    /* VM instructions per input */

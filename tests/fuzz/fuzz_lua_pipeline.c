@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Pipeline files (core/lua_pipeline.c, core/lua_bridge.c, core/graph.c): the
+/* Pipeline files (core/lang/lua_pipeline.c, core/lang/lua_bridge.c, core/lang/graph.c): the
  * input is the text of a pipeline file, loaded and validated as
- * `sluice check FILE` does (core/cli.c). The file sits in a private
+ * `sluice check FILE` does (core/cli/cli.c). The file sits in a private
  * directory, so `require` finds nothing beside it. The Lua libraries are
  * confined and budgeted (fuzz_lua.c). */
 #include <stdio.h>
@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
 #include "fuzz_support.h"
-#include "graph.h"
-#include "lua_pipeline.h"
-#include "registry.h"
+#include "lang/graph.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
 
 static char dir[64], path[4096], schemas[4096];
 

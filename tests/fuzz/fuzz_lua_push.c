@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Records into and out of Lua functions (core/lua_bridge.c), as a Lua
+/* Records into and out of Lua functions (core/lang/lua_bridge.c), as a Lua
  * `filter`/`map` sees every Kafka record: the first byte picks the function,
  * the rest is a JSON record (as a source decodes it). The record is pushed
  * as a table, the function runs, and its result is converted back. */
@@ -7,10 +7,10 @@
 #include <lualib.h>
 #include <string.h>
 
+#include "codec/json_codec.h"
 #include "fuzz_support.h"
-#include "json_codec.h"
-#include "lua_internal.h"
-#include "lua_sandbox.h"
+#include "lang/lua_internal.h"
+#include "lang/lua_sandbox.h"
 
 static const char *const functions[] = {
     /* identity: push, then convert the same table back */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Avro schemas (core/avro_schema.c, core/avro_resolve.c), as a schema
+/* Avro schemas (core/codec/avro_schema.c, core/codec/avro_resolve.c), as a schema
  * registry or a schema file hands them over. Input: a writer schema's JSON,
  * optionally followed by a NUL byte and a reader schema's JSON. Each schema
  * that parses decodes a few fixed datums; with both, the writer is resolved
  * against the reader and the resolved plan decodes them too. */
-#include "avro_codec.h"
+#include "codec/avro_codec.h"
 #include "fuzz_support.h"
 
 /* Small datums that reach several branches of most plans: all zeros (empty

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "fuzz_support.h"
-#include "log.h"
 
 void fuzz_fail(const char *fmt, ...) {
   va_list ap;

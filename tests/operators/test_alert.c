@@ -11,14 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "expr.h"
+#include "base/buf.h"
+#include "codec/json_codec.h"
+#include "engine/graph_validate.h"
+#include "engine/runtime.h"
+#include "expr/expr.h"
 #include "harness.h"
-#include "json_codec.h"
-#include "lua_pipeline.h"
-#include "registry.h"
-#include "runtime.h"
-#include "source_time.h"
+#include "lang/lua_pipeline.h"
+#include "lang/registry.h"
+#include "lang/source_time.h"
 
 extern const sl_operator_desc sl_op_alert;
 

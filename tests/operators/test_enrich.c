@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "table_store.h"
+#include "state/table_store.h"
 
 extern const sl_operator_desc sl_op_enrich;
 

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/graph_validate.h"
+#include "engine/runtime.h"
 #include "lua_fixture.h"
-#include "runtime.h"
 
 static char dir[200];
 

@@ -4,7 +4,7 @@
 #include <CUnit/CUnit.h>
 #include <string.h>
 
-#include "expr.h"
+#include "expr/expr.h"
 #include "harness.h"
 
 extern const sl_operator_desc sl_op_filter;

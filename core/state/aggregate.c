@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Aggregate functions (see aggregate.h): parsing "fn(args)", the state
+ * block layout, update, merge, results and serialisation. Sketch-based
+ * functions delegate to ddsketch.c and hll.c; serialisation is in
+ * aggregate_codec.c. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/hash64.h"
+#include "state/aggregate.h"
+#include "state/aggregate_state.h"
+#include "state/ddsketch.h"
+#include "state/hll.h"
+
+static const struct {
+  const char *name;
+  sl_agg_fn fn;
+  double q;
+} fn_table[] = {
+    {"count", SL_AGG_COUNT, 0},     {"sum", SL_AGG_SUM, 0},
+    {"min", SL_AGG_MIN, 0},         {"max", SL_AGG_MAX, 0},
+    {"avg", SL_AGG_AVG, 0},         {"first", SL_AGG_FIRST, 0},
+    {"last", SL_AGG_LAST, 0},       {"stddev", SL_AGG_STDDEV, 0},
+    {"stddev_pop", SL_AGG_STDDEV_POP, 0}, {"p50", SL_AGG_PERCENTILE, 0.5},
+    {"p90", SL_AGG_PERCENTILE, 0.9}, {"p95", SL_AGG_PERCENTILE, 0.95},
+    {"p99", SL_AGG_PERCENTILE, 0.99}, {"percentile", SL_AGG_PERCENTILE, -1},
+    {"distinct", SL_AGG_DISTINCT, 0},
+};
+#define FN_COUNT (sizeof fn_table / sizeof fn_table[0])
+
+static size_t state_size(sl_agg_fn fn) {
+  switch (fn) {
+  case SL_AGG_COUNT_ALL:
+  case SL_AGG_COUNT:
+    return sizeof(int64_t);
+  case SL_AGG_SUM:
+    return sizeof(st_sum);
+  case SL_AGG_MIN:
+  case SL_AGG_MAX:
+    return sizeof(agg_box);
+  case SL_AGG_AVG:
+    return sizeof(st_avg);
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST:
+    return sizeof(st_ordered);
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP:
+    return sizeof(st_var);
+  case SL_AGG_PERCENTILE:
+  case SL_AGG_DISTINCT:
+    return sizeof(void *);
+  }
+  return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static const char *skip_ws(const char *p) {
+  while (isspace((unsigned char)*p))
+    p++;
+  return p;
+}
+
+/* Split "a.b.c" into interned names. */
+static int parse_path(const char *text, size_t len, sl_agg_def *d, const char *spec,
+                      sl_error *err) {
+  size_t n = 1;
+  for (size_t i = 0; i < len; i++)
+    n += text[i] == '.';
+  d->path = calloc(n, sizeof *d->path);
+  if (!d->path)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '.')
+      continue;
+    if (i == start)
+      return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': empty field name", spec);
+    for (size_t k = start; k < i; k++)
+      if (!isalnum((unsigned char)text[k]) && text[k] != '_')
+        return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': '%.*s' is not a field name",
+                            spec, (int)len, text);
+    d->path[d->path_len++] = sl_name_intern(text + start, i - start);
+    start = i + 1;
+  }
+  return SL_OK;
+}
+
+static int parse_spec(sl_agg_def *d, const char *spec, sl_error *err) {
+  const char *p = skip_ws(spec), *name = p;
+  while (isalnum((unsigned char)*p) || *p == '_')
+    p++;
+  size_t nlen = (size_t)(p - name);
+  char fname[32];
+  if (nlen == 0 || nlen >= sizeof fname)
+    return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': expected fn(args), e.g. avg(temperature)",
+                        spec);
+  memcpy(fname, name, nlen);
+  fname[nlen] = 0;
+  size_t fi = 0;
+  while (fi < FN_COUNT && strcmp(fn_table[fi].name, fname) != 0)
+    fi++;
+  if (fi == FN_COUNT) {
+    /* names users bring from SQL and other tools, which edit distance misses */
+    static const char *const alias[][2] = {{"mean", "avg"},         {"average", "avg"},
+                                           {"median", "p50"},       {"std", "stddev"},
+                                           {"stdev", "stddev"},     {"uniq", "distinct"},
+                                           {"count_distinct", "distinct"}, {"quantile", "percentile"}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+      if (strcmp(fname, alias[i][0]) == 0)
+        return sl_error_set(err, SL_ERR_INVALID, "unknown aggregate '%s' (did you mean '%s'?)",
+                            fname, alias[i][1]);
+    const char *names[FN_COUNT];
+    for (size_t i = 0; i < FN_COUNT; i++)
+      names[i] = fn_table[i].name;
+    const char *sug = sl_suggest(fname, names, FN_COUNT);
+    if (sug)
+      return sl_error_set(err, SL_ERR_INVALID, "unknown aggregate '%s' (did you mean '%s'?)", fname,
+                          sug);
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "unknown aggregate '%s' (known: count sum min max avg first last stddev "
+                        "stddev_pop p50 p90 p95 p99 percentile distinct)",
+                        fname);
+  }
+  d->fn = fn_table[fi].fn;
+  d->q = fn_table[fi].q;
+  p = skip_ws(p);
+  if (*p != '(')
+    return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': expected '(' after %s", spec, fname);
+  const char *args = p + 1, *close = strchr(args, ')');
+  if (!close || *skip_ws(close + 1))
+    return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': expected ')' at the end", spec);
+  /* up to two comma-separated arguments */
+  const char *comma = memchr(args, ',', (size_t)(close - args));
+  const char *a1 = skip_ws(args), *a1_end = comma ? comma : close;
+  while (a1_end > a1 && isspace((unsigned char)a1_end[-1]))
+    a1_end--;
+  int nargs = a1_end > a1 ? 1 : 0;
+  if (comma)
+    nargs = 2;
+  int want = d->fn == SL_AGG_PERCENTILE && d->q < 0 ? 2 : 1;
+  if (d->fn == SL_AGG_COUNT && nargs == 0) {
+    d->fn = SL_AGG_COUNT_ALL;
+    return SL_OK;
+  }
+  if (nargs != want)
+    return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': %s takes %s", spec, fname,
+                        want == 2 ? "a field and a rank, e.g. percentile(latency, 0.999)"
+                                  : "one field, e.g. avg(temperature)");
+  if (want == 2) {
+    char *end;
+    double q = strtod(comma + 1, &end);
+    if (end == comma + 1 || skip_ws(end) != close)
+      return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': the rank must be a number", spec);
+    if (!(q >= 0 && q <= 1)) {
+      char qt[SL_NUM_TEXT_MAX];
+      if (q > 1 && q <= 100)
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "aggregate '%s': the rank must be in [0, 1] (did you mean %s?)", spec,
+                            sl_num_text(q / 100, qt, sizeof qt));
+      return sl_error_set(err, SL_ERR_INVALID, "aggregate '%s': the rank must be in [0, 1]", spec);
+    }
+    d->q = q;
+  }
+  return parse_path(a1, (size_t)(a1_end - a1), d, spec, err);
+}
+
+int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *err) {
+  sl_agg_def *n = realloc(s->defs, (s->count + 1) * sizeof *n);
+  if (!n)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->defs = n;
+  sl_agg_def *d = &s->defs[s->count];
+  memset(d, 0, sizeof *d);
+  int rc = parse_spec(d, spec, err);
+  if (rc != SL_OK) {
+    free(d->path);
+    return rc;
+  }
+  d->out = sl_name_cstr(out);
+  d->offset = (uint32_t)s->block_size;
+  const sl_value **vals = realloc((void *)s->vals, (s->count + 1) * sizeof *vals);
+  if (vals)
+    s->vals = vals;
+  int *same = vals ? realloc(s->same_as, (s->count + 1) * sizeof *same) : NULL;
+  if (!same) {
+    free(d->path);
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  }
+  s->same_as = same;
+  same[s->count] = -1;
+  for (size_t k = 0; k < s->count && d->path_len; k++) {
+    const sl_agg_def *o = &s->defs[k];
+    if (o->path_len == d->path_len &&
+        memcmp(o->path, d->path, d->path_len * sizeof *d->path) == 0) {
+      same[s->count] = (int)k; /* interned names: equal paths are equal pointers */
+      break;
+    }
+  }
+  s->block_size += (state_size(d->fn) + 7) & ~(size_t)7;
+  s->count++;
+  return SL_OK;
+}
+
+void sl_agg_set_free(sl_agg_set *s) {
+  for (size_t i = 0; i < s->count; i++)
+    free(s->defs[i].path);
+  free(s->defs);
+  free((void *)s->vals);
+  free(s->same_as);
+  s->defs = NULL;
+  s->vals = NULL;
+  s->same_as = NULL;
+  s->count = s->block_size = 0;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+static int is_num(const sl_value *v) { return v->type == SL_TYPE_INT || v->type == SL_TYPE_DOUBLE; }
+static double num(const sl_value *v) { return v->type == SL_TYPE_INT ? (double)v->as.i : v->as.d; }
+
+/* The argument, or NULL when null, missing or NaN (all ignored). */
+static const sl_value *arg_of(const sl_agg_def *d, const sl_record *r) {
+  const sl_value *v = sl_record_get_path(r, d->path, d->path_len);
+  if (!v || v->type == SL_TYPE_NULL || (v->type == SL_TYPE_DOUBLE && isnan(v->as.d)))
+    return NULL;
+  return v;
+}
+
+void sl_agg_val_free(agg_val *a) {
+  if (a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES)
+    free(a->u.s);
+  a->type = SL_TYPE_NULL;
+}
+
+int sl_agg_val_set(agg_val *a, const sl_value *v) {
+  if (v->type == SL_TYPE_STRING || v->type == SL_TYPE_BYTES) {
+    char *s;
+    if ((a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES) && a->len >= v->as.str.len) {
+      s = a->u.s; /* reuse: last() replaces its string on every record */
+    } else {
+      s = malloc(v->as.str.len + 1);
+      if (!s)
+        return SL_ERR_NOMEM;
+      sl_agg_val_free(a);
+    }
+    memcpy(s, v->as.str.ptr, v->as.str.len);
+    s[v->as.str.len] = 0;
+    a->u.s = s;
+    a->len = (uint32_t)v->as.str.len;
+  } else {
+    sl_agg_val_free(a);
+    if (v->type == SL_TYPE_DOUBLE)
+      a->u.d = v->as.d;
+    else if (v->type == SL_TYPE_BOOL)
+      a->u.i = v->as.b;
+    else
+      a->u.i = v->as.i;
+    a->len = 0;
+  }
+  a->type = (uint8_t)v->type;
+  return SL_OK;
+}
+
+sl_value sl_agg_val_get(const agg_val *a) {
+  switch (a->type) {
+  case SL_TYPE_INT:
+    return sl_value_int(a->u.i);
+  case SL_TYPE_DOUBLE:
+    return sl_value_double(a->u.d);
+  case SL_TYPE_BOOL:
+    return sl_value_bool((int)a->u.i);
+  case SL_TYPE_STRING:
+    return sl_value_string(a->u.s, a->len);
+  case SL_TYPE_BYTES:
+    return sl_value_bytes(a->u.s, a->len);
+  default:
+    return sl_value_null();
+  }
+}
+
+/* Order for min/max: numbers (compared exactly across int/double) before strings. */
+static int val_cmp(const sl_value *a, const sl_value *b) {
+  int an = is_num(a), bn = is_num(b);
+  if (an != bn)
+    return an ? -1 : 1;
+  if (an) {
+    if (a->type == SL_TYPE_INT && b->type == SL_TYPE_INT)
+      return (a->as.i > b->as.i) - (a->as.i < b->as.i);
+    long double x = a->type == SL_TYPE_INT ? (long double)a->as.i : a->as.d;
+    long double y = b->type == SL_TYPE_INT ? (long double)b->as.i : b->as.d;
+    return (x > y) - (x < y);
+  }
+  size_t n = a->as.str.len < b->as.str.len ? a->as.str.len : b->as.str.len;
+  int c = memcmp(a->as.str.ptr, b->as.str.ptr, n);
+  if (c)
+    return c;
+  return (a->as.str.len > b->as.str.len) - (a->as.str.len < b->as.str.len);
+}
+
+static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
+  switch (fn) {
+  case SL_AGG_SUM:
+  case SL_AGG_AVG:
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP:
+  case SL_AGG_PERCENTILE:
+    return is_num(v) ? NULL : "a number";
+  case SL_AGG_MIN:
+  case SL_AGG_MAX:
+    return is_num(v) || v->type == SL_TYPE_STRING ? NULL : "a number or a string";
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST:
+  case SL_AGG_DISTINCT:
+    return v->type == SL_TYPE_RECORD || v->type == SL_TYPE_ARRAY ? "a scalar" : NULL;
+  default:
+    return NULL;
+  }
+}
+
+int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+  for (size_t i = 0; i < s->count; i++) {
+    const sl_agg_def *d = &s->defs[i];
+    if (d->fn == SL_AGG_COUNT_ALL) {
+      s->vals[i] = NULL;
+      continue;
+    }
+    const sl_value *v = s->same_as[i] >= 0 ? s->vals[s->same_as[i]] : arg_of(d, r);
+    s->vals[i] = v;
+    if (d->fn == SL_AGG_COUNT)
+      continue;
+    const char *want = v ? expected_for(d->fn, v) : NULL;
+    if (want)
+      return sl_error_set(err, SL_ERR_TYPE, "%s: expected %s in field '%s', got %s", d->out, want,
+                          d->path[d->path_len - 1], sl_type_name(v->type));
+  }
+  return SL_OK;
+}
+
+/* ---- block lifecycle ---------------------------------------------------- */
+
+void sl_agg_init(const sl_agg_set *s, void *block) { memset(block, 0, s->block_size); }
+
+void sl_agg_release(const sl_agg_set *s, void *block) {
+  char *b = block;
+  for (size_t i = 0; i < s->count; i++) {
+    void *st = b + s->defs[i].offset;
+    switch (s->defs[i].fn) {
+    case SL_AGG_MIN:
+    case SL_AGG_MAX:
+      sl_agg_box_free(st);
+      break;
+    case SL_AGG_FIRST:
+    case SL_AGG_LAST:
+      sl_agg_val_free(&((st_ordered *)st)->v);
+      break;
+    case SL_AGG_PERCENTILE:
+      sl_dds_destroy(*(sl_ddsketch **)st);
+      *(sl_ddsketch **)st = NULL;
+      break;
+    case SL_AGG_DISTINCT:
+      sl_hll_destroy(*(sl_hll **)st);
+      *(sl_hll **)st = NULL;
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+/* ---- update and merge --------------------------------------------------- */
+
+static void sum_add_int(st_sum *s, int64_t x) {
+  if (s->kind == 0) {
+    s->kind = 1;
+    s->u.i = x;
+  } else if (s->kind == 1) {
+    int64_t r;
+    if (__builtin_add_overflow(s->u.i, x, &r)) {
+      s->kind = 2; /* int overflow: continue in double rather than wrap */
+      s->u.d = (double)s->u.i + (double)x;
+    } else {
+      s->u.i = r;
+    }
+  } else {
+    s->u.d += (double)x;
+  }
+}
+
+static void sum_add_double(st_sum *s, double x) {
+  if (s->kind == 1)
+    s->u.d = (double)s->u.i + x;
+  else if (s->kind == 0)
+    s->u.d = x;
+  else
+    s->u.d += x;
+  s->kind = 2;
+}
+
+static void var_merge(st_var *a, int64_t nb, double mb, double m2b) {
+  if (nb == 0)
+    return;
+  if (a->n == 0) {
+    a->n = nb;
+    a->mean = mb;
+    a->m2 = m2b;
+    return;
+  }
+  double n = (double)(a->n + nb), delta = mb - a->mean;
+  a->mean += delta * (double)nb / n;
+  a->m2 += m2b + delta * delta * (double)a->n * (double)nb / n;
+  a->n += nb;
+}
+
+static int ordered_put(st_ordered *o, const sl_value *v, int64_t t, uint64_t seq, int last) {
+  int take = o->v.type == SL_TYPE_NULL;
+  if (!take)
+    take = last ? (t > o->t || (t == o->t && seq > o->seq))
+                : (t < o->t || (t == o->t && seq < o->seq));
+  if (!take)
+    return SL_OK;
+  int rc = sl_agg_val_set(&o->v, v);
+  o->t = t;
+  o->seq = seq;
+  return rc;
+}
+
+static uint64_t value_hash(const sl_value *v) {
+  unsigned char buf[9];
+  double d;
+  int64_t i;
+  switch (v->type) {
+  case SL_TYPE_STRING:
+  case SL_TYPE_BYTES:
+    return sl_hash64(v->as.str.ptr, v->as.str.len, 0x5157 + v->type);
+  case SL_TYPE_DOUBLE:
+    d = v->as.d;
+    if (d == floor(d) && d >= -9.2e18 && d <= 9.2e18) { /* 3.0 counts as 3 */
+      i = (int64_t)d;
+      goto as_int;
+    }
+    buf[0] = SL_TYPE_DOUBLE;
+    memcpy(buf + 1, &d, 8);
+    return sl_hash64(buf, 9, 0x5157);
+  case SL_TYPE_BOOL:
+    buf[0] = SL_TYPE_BOOL;
+    buf[1] = (unsigned char)v->as.b;
+    return sl_hash64(buf, 2, 0x5157);
+  default:
+    i = v->as.i;
+    goto as_int;
+  }
+as_int:
+  buf[0] = SL_TYPE_INT;
+  memcpy(buf + 1, &i, 8);
+  return sl_hash64(buf, 9, 0x5157);
+}
+
+static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t t, uint64_t seq) {
+  switch (d->fn) {
+  case SL_AGG_COUNT_ALL:
+  case SL_AGG_COUNT:
+    ++*(int64_t *)st;
+    return SL_OK;
+  case SL_AGG_SUM:
+    if (v->type == SL_TYPE_INT)
+      sum_add_int(st, v->as.i);
+    else
+      sum_add_double(st, v->as.d);
+    return SL_OK;
+  case SL_AGG_MIN:
+  case SL_AGG_MAX: {
+    sl_value cur = sl_agg_box_get(st);
+    int c = cur.type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
+    if (cur.type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
+      return sl_agg_box_set(st, v);
+    return SL_OK;
+  }
+  case SL_AGG_AVG: {
+    st_avg *a = st;
+    a->sum += num(v);
+    a->n++;
+    return SL_OK;
+  }
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST:
+    return ordered_put(st, v, t, seq, d->fn == SL_AGG_LAST);
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP: {
+    st_var *a = st;
+    double x = num(v), delta = x - a->mean;
+    a->n++;
+    a->mean += delta / (double)a->n;
+    a->m2 += delta * (x - a->mean);
+    return SL_OK;
+  }
+  case SL_AGG_PERCENTILE: {
+    sl_ddsketch **sk = st;
+    double x = num(v);
+    if (!isfinite(x))
+      return SL_OK;
+    if (!*sk && !(*sk = sl_dds_new()))
+      return SL_ERR_NOMEM;
+    return sl_dds_add(*sk, x);
+  }
+  case SL_AGG_DISTINCT: {
+    sl_hll **h = st;
+    if (!*h && !(*h = sl_hll_new()))
+      return SL_ERR_NOMEM;
+    return sl_hll_add_hash(*h, value_hash(v));
+  }
+  }
+  return SL_OK;
+}
+
+int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
+  char *b = block;
+  for (size_t i = 0; i < s->count; i++) {
+    const sl_agg_def *d = &s->defs[i];
+    if (d->fn != SL_AGG_COUNT_ALL && !s->vals[i])
+      continue;
+    int rc = update_one(d, b + d->offset, s->vals[i], t, seq);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+int sl_agg_update(const sl_agg_set *s, void *block, const sl_record *r, int64_t t, uint64_t seq) {
+  char *b = block;
+  for (size_t i = 0; i < s->count; i++) {
+    const sl_agg_def *d = &s->defs[i];
+    const sl_value *v = NULL;
+    if (d->fn != SL_AGG_COUNT_ALL && !(v = arg_of(d, r)))
+      continue;
+    int rc = update_one(d, b + d->offset, v, t, seq);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
+  switch (d->fn) {
+  case SL_AGG_COUNT_ALL:
+  case SL_AGG_COUNT:
+    *(int64_t *)dst += *(const int64_t *)src;
+    return SL_OK;
+  case SL_AGG_SUM: {
+    const st_sum *b = src;
+    if (b->kind == 1)
+      sum_add_int(dst, b->u.i);
+    else if (b->kind == 2)
+      sum_add_double(dst, b->u.d);
+    return SL_OK;
+  }
+  case SL_AGG_MIN:
+  case SL_AGG_MAX: {
+    sl_value v = sl_agg_box_get(src);
+    if (v.type == SL_TYPE_NULL)
+      return SL_OK;
+    return update_one(d, dst, &v, 0, 0);
+  }
+  case SL_AGG_AVG: {
+    st_avg *a = dst;
+    const st_avg *b = src;
+    a->sum += b->sum;
+    a->n += b->n;
+    return SL_OK;
+  }
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST: {
+    const st_ordered *b = src;
+    if (b->v.type == SL_TYPE_NULL)
+      return SL_OK;
+    sl_value v = sl_agg_val_get(&b->v);
+    return ordered_put(dst, &v, b->t, b->seq, d->fn == SL_AGG_LAST);
+  }
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP: {
+    const st_var *b = src;
+    var_merge(dst, b->n, b->mean, b->m2);
+    return SL_OK;
+  }
+  case SL_AGG_PERCENTILE: {
+    sl_ddsketch **a = dst, *const *b = src;
+    if (!*b)
+      return SL_OK;
+    if (!*a && !(*a = sl_dds_new()))
+      return SL_ERR_NOMEM;
+    return sl_dds_merge(*a, *b);
+  }
+  case SL_AGG_DISTINCT: {
+    sl_hll **a = dst, *const *b = src;
+    if (!*b)
+      return SL_OK;
+    if (!*a && !(*a = sl_hll_new()))
+      return SL_ERR_NOMEM;
+    return sl_hll_merge(*a, *b);
+  }
+  }
+  return SL_OK;
+}
+
+int sl_agg_merge(const sl_agg_set *s, void *dst, const void *src) {
+  for (size_t i = 0; i < s->count; i++) {
+    int rc = merge_one(&s->defs[i], (char *)dst + s->defs[i].offset,
+                       (const char *)src + s->defs[i].offset);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static int result_one(const sl_agg_def *d, const void *st, sl_arena *a, sl_value *out) {
+  *out = sl_value_null();
+  switch (d->fn) {
+  case SL_AGG_COUNT_ALL:
+    *out = sl_value_int(*(const int64_t *)st);
+    break;
+  case SL_AGG_COUNT:
+    /* SPEC.md section 5: 0 when every value was null, as SQL's COUNT(col)
+     * and Flink give; every other function gives null then. */
+    *out = sl_value_int(*(const int64_t *)st);
+    break;
+  case SL_AGG_SUM: {
+    const st_sum *s = st;
+    if (s->kind == 1)
+      *out = sl_value_int(s->u.i);
+    else if (s->kind == 2)
+      *out = sl_value_double(s->u.d);
+    break;
+  }
+  case SL_AGG_MIN:
+  case SL_AGG_MAX: {
+    sl_value v = sl_agg_box_get(st);
+    return sl_value_copy(a, &v, out);
+  }
+  case SL_AGG_AVG: {
+    const st_avg *s = st;
+    if (s->n)
+      *out = sl_value_double(s->sum / (double)s->n);
+    break;
+  }
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST: {
+    sl_value v = sl_agg_val_get(&((const st_ordered *)st)->v);
+    return sl_value_copy(a, &v, out);
+  }
+  case SL_AGG_STDDEV:
+  case SL_AGG_STDDEV_POP: {
+    const st_var *s = st;
+    if (d->fn == SL_AGG_STDDEV && s->n >= 2)
+      *out = sl_value_double(sqrt(s->m2 / (double)(s->n - 1)));
+    else if (d->fn == SL_AGG_STDDEV_POP && s->n >= 1)
+      *out = sl_value_double(sqrt(s->m2 / (double)s->n));
+    break;
+  }
+  case SL_AGG_PERCENTILE: {
+    const sl_ddsketch *sk = *(sl_ddsketch *const *)st;
+    if (sk && sk->count)
+      *out = sl_value_double(sl_dds_quantile(sk, d->q));
+    break;
+  }
+  case SL_AGG_DISTINCT: {
+    const sl_hll *h = *(sl_hll *const *)st;
+    if (h)
+      *out = sl_value_int((int64_t)llround(sl_hll_estimate(h)));
+    break;
+  }
+  }
+  return SL_OK;
+}
+
+int sl_agg_result(const sl_agg_set *s, const void *block, sl_arena *a, sl_record *out) {
+  for (size_t i = 0; i < s->count; i++) {
+    sl_value v;
+    int rc = result_one(&s->defs[i], (const char *)block + s->defs[i].offset, a, &v);
+    if (rc == SL_OK)
+      rc = sl_record_set(out, s->defs[i].out, v);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* DDSketch: a mergeable quantile sketch with relative accuracy (Masson,
+ * Rim, Lee, VLDB 2019). Values map to buckets (gamma^(i-1), gamma^i] with
+ * gamma = (1+a)/(1-a); positive and negative values have separate stores,
+ * exact zeros a counter. Stores keep at most SL_DDS_MAX_BUCKETS buckets;
+ * beyond that the lowest-magnitude buckets of the positive store (the
+ * highest of the negative store) are collapsed, so accuracy degrades only
+ * for the quantiles nearest zero on extremely wide value ranges. */
+#ifndef SLUICE_DDSKETCH_H
+#define SLUICE_DDSKETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+#define SL_DDS_ALPHA 0.0075      /* relative accuracy: 0.75 % (SPEC asks <= 1 %) */
+#define SL_DDS_MAX_BUCKETS 2048
+
+typedef struct sl_dds_store {
+  uint64_t *counts; /* malloc'd, counts[i] is bucket index offset + i */
+  int32_t offset;
+  uint32_t len;
+} sl_dds_store;
+
+typedef struct sl_ddsketch {
+  sl_dds_store pos, neg; /* neg holds |v| of negative values */
+  uint64_t zero;         /* values with |v| below the smallest indexable magnitude */
+  uint64_t count;
+  double min, max; /* exact extremes, to answer q = 0 and q = 1 exactly */
+} sl_ddsketch;
+
+sl_ddsketch *sl_dds_new(void);
+void sl_dds_destroy(sl_ddsketch *s); /* NULL is a no-op */
+/* Add a finite value (non-finite values are ignored by the caller). */
+int sl_dds_add(sl_ddsketch *s, double v);
+/* Add every value of src to dst. */
+int sl_dds_merge(sl_ddsketch *dst, const sl_ddsketch *src);
+/* The value at rank floor(q * (count - 1)) of the sorted input, within
+ * SL_DDS_ALPHA relative error; q in [0, 1]. NaN when empty. */
+double sl_dds_quantile(const sl_ddsketch *s, double q);
+/* Compact binary form (varints) and back; deserialise returns NULL on
+ * malformed bytes and advances *p. */
+int sl_dds_serialize(const sl_ddsketch *s, sl_buf *out);
+sl_ddsketch *sl_dds_deserialize(const unsigned char **p, const unsigned char *end);
+/* Bytes owned by the sketch (for memory accounting). */
+size_t sl_dds_bytes(const sl_ddsketch *s);
+
+#endif
