@@ -33,6 +33,11 @@ static int restart_after_ms; /* > 0: restarted this long after the kill; < 0: no
 static pthread_t restarter;
 
 static int test_over; /* the restarted server is no longer needed */
+/* Partitions the source is assigned: 1 (partition 0, RECORDS records), or
+ * more (one record at offset 10 in each). */
+#define MANY_PARTS 300
+static int nparts = 1;
+static int64_t committed[MANY_PARTS]; /* per partition: the last offset committed */
 
 /* The server dies with the thread that forked it (PR_SET_PDEATHSIG), so
  * this thread lives until the test is over. */
@@ -71,21 +76,27 @@ static int src_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int 
   src *s = state;
   if (!s->assigned) {
     s->assigned = 1;
-    int32_t part = 0;
+    int32_t parts[MANY_PARTS];
+    int64_t starts[MANY_PARTS];
+    for (int i = 0; i < nparts; i++)
+      parts[i] = i;
     if (restart_after_ms >= 0)
       rf_kill9(&redis); /* the outage begins just before the assignment */
     if (restart_after_ms > 0 && pthread_create(&restarter, NULL, restart_later, NULL) != 0)
       return sl_error_set(err, SL_ERR_INTERNAL, "cannot start the restarter thread");
-    assign_rc = s->env->on_assign(s->env->runtime, s->env->source_id, &part, 1, &start_offset);
+    assign_rc =
+        s->env->on_assign(s->env->runtime, s->env->source_id, parts, (size_t)nparts, starts);
+    start_offset = starts[0];
     if (assign_rc != SL_OK)
       return sl_error_set(err, SL_ERR_UNAVAILABLE, "assignment failed");
   }
-  while (s->sent < RECORDS) {
+  int many = nparts > 1;
+  while (s->sent < (many ? nparts : RECORDS)) {
     sl_record *r = sl_record_new(sl_batch_arena(out), 1);
     if (!r)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     sl_record_set_raw(r, "{}", 2);
-    sl_record_set_position(r, 0, "assigning", 0, 10 + s->sent);
+    sl_record_set_position(r, 0, "assigning", many ? s->sent : 0, many ? 10 : 10 + s->sent);
     if (sl_batch_push(out, r) != SL_OK)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     s->sent++;
@@ -99,7 +110,6 @@ static int commit_calls;
 static char paused_reason[160]; /* what /readyz said at the commit after a refusal */
 
 static int src_commit(void *state, const sl_offset *offsets, size_t n, sl_error *err) {
-  (void)offsets, (void)n;
   src *s = state;
   if (commit_calls++ > 0 && !paused_reason[0]) {
     char buf[sizeof paused_reason];
@@ -113,6 +123,9 @@ static int src_commit(void *state, const sl_offset *offsets, size_t n, sl_error 
     err->retriable = 1;
     return SL_ERR_UNAVAILABLE;
   }
+  for (size_t i = 0; i < n; i++)
+    if (offsets[i].partition >= 0 && offsets[i].partition < MANY_PARTS)
+      committed[offsets[i].partition] = offsets[i].next_offset;
   return SL_OK;
 }
 
@@ -134,11 +147,12 @@ static const sl_source_desc assigning_source = {
 static int run_pipeline(int64_t budget_ms, char *msg, size_t msg_cap) {
   char dir[64], text[512], url[256];
   CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-assign"), 0);
-  snprintf(text, sizeof text,
-           "local sl = require \"sluice\"\n"
-           "local p = sl.pipeline { name = \"assign\", state = \"redis\", redis = \"%s\" }\n"
-           "p:assigning_source {}:decode { format = \"json\" }:file_sink { path = \"out.jsonl\" }\n",
-           rf_url(&redis, NULL, NULL, 0, url, sizeof url));
+  snprintf(
+      text, sizeof text,
+      "local sl = require \"sluice\"\n"
+      "local p = sl.pipeline { name = \"assign\", state = \"redis\", redis = \"%s\" }\n"
+      "p:assigning_source {}:decode { format = \"json\" }:file_sink { path = \"out.jsonl\" }\n",
+      rf_url(&redis, NULL, NULL, 0, url, sizeof url));
   sl_error err;
   sl_error_clear(&err);
   sl_registry *reg = sl_registry_new_builtin(&err);
@@ -218,12 +232,38 @@ static void test_kafka_commit_failure_names_kafka(void) {
   rf_stop(&redis);
 }
 
+/* Regression (found measuring docs/scaling.md): a worker owning more than 256
+ * partitions committed the Kafka offsets of the first 256 only (a fixed
+ * array) and took the others for committed, so their group offsets never
+ * moved: the consumer lag that Kafka tools and the KEDA autoscaler read grew
+ * without end. */
+static void test_commit_reaches_every_partition(void) {
+  CU_ASSERT_EQUAL_FATAL(rf_start(&redis, NULL), 0);
+  restart_after_ms = -1;
+  commit_failures = 0;
+  nparts = MANY_PARTS;
+  for (int i = 0; i < MANY_PARTS; i++)
+    committed[i] = -1;
+  char msg[512];
+  CU_ASSERT_EQUAL(run_pipeline(60000, msg, sizeof msg), SL_OK);
+  int n = 0;
+  for (int i = 0; i < MANY_PARTS; i++)
+    n += committed[i] == 11;
+  CU_ASSERT_EQUAL(n, MANY_PARTS);
+  CU_ASSERT_EQUAL(redis_int("sl:{assign:assigning_source:299}:offset"), 11);
+  nparts = 1;
+  rf_stop(&redis);
+}
+
 int suite_core_runtime_assign(void) {
   CU_pSuite s = CU_add_suite("core_runtime_assign", NULL, NULL);
   if (!s || !CU_add_test(s, "assignment waits for Redis", test_assignment_waits_for_redis) ||
       !CU_add_test(s, "assignment gives up after the retry budget",
                    test_assignment_gives_up_after_the_budget) ||
-      !CU_add_test(s, "a Kafka commit failure names Kafka", test_kafka_commit_failure_names_kafka))
+      !CU_add_test(s, "a Kafka commit failure names Kafka",
+                   test_kafka_commit_failure_names_kafka) ||
+      !CU_add_test(s, "offsets of more than 256 partitions are all committed",
+                   test_commit_reaches_every_partition))
     return -1;
   return 0;
 }
