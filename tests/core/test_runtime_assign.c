@@ -38,6 +38,8 @@ static int test_over; /* the restarted server is no longer needed */
 #define MANY_PARTS 300
 static int nparts = 1;
 static int64_t committed[MANY_PARTS]; /* per partition: the last offset committed */
+static int revoke_failing;  /* give partition 0 up at the second poll, its Kafka commit refused */
+static int commit_failures; /* commits still to refuse as a Kafka outage */
 
 /* The server dies with the thread that forked it (PR_SET_PDEATHSIG), so
  * this thread lives until the test is over. */
@@ -90,6 +92,14 @@ static int src_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int 
     if (assign_rc != SL_OK)
       return sl_error_set(err, SL_ERR_UNAVAILABLE, "assignment failed");
   }
+  if (revoke_failing && s->sent == RECORDS) {
+    int32_t part = 0;
+    commit_failures = 1; /* what a coordinator in the middle of a rebalance may answer */
+    s->env->on_revoke(s->env->runtime, s->env->source_id, &part, 1);
+    s->sent++;
+    *eof = 1;
+    return SL_OK;
+  }
   int many = nparts > 1;
   while (s->sent < (many ? nparts : RECORDS)) {
     sl_record *r = sl_record_new(sl_batch_arena(out), 1);
@@ -101,11 +111,10 @@ static int src_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int 
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     s->sent++;
   }
-  *eof = 1;
+  *eof = !revoke_failing;
   return SL_OK;
 }
 
-static int commit_failures; /* commits still to refuse as a Kafka outage */
 static int commit_calls;
 static char paused_reason[160]; /* what /readyz said at the commit after a refusal */
 
@@ -255,6 +264,40 @@ static void test_commit_reaches_every_partition(void) {
   rf_stop(&redis);
 }
 
+/* The log of a revoke whose Kafka offset commit was refused (the mock
+ * broker refuses commits while a rebalance is in progress): it said
+ * "checkpoint before giving up 1 partitions failed ... resumes from the last
+ * checkpoint" although that checkpoint was in Redis, where the new owner
+ * resumes from; now it says so (and bench/scale_out.py finds the revoke). */
+static void test_revoke_with_kafka_commit_refused(void) {
+  CU_ASSERT_EQUAL_FATAL(rf_start(&redis, NULL), 0);
+  restart_after_ms = -1;
+  revoke_failing = 1;
+  char path[] = "/tmp/sluice-revoke-log.XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  char msg[512];
+  int rc = run_pipeline(60000, msg, sizeof msg);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char log[16384] = "";
+  ssize_t got = pread(fd, log, sizeof log - 1, 0);
+  log[got > 0 ? got : 0] = '\0';
+  close(fd);
+  unlink(path);
+  CU_ASSERT_EQUAL(rc, SL_OK);
+  CU_ASSERT_PTR_NOT_NULL(strstr(log, "1 partitions revoked: outputs flushed and checkpoint taken"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(log, "the Kafka offset commit failed: kafka_source 'x'"));
+  CU_ASSERT_PTR_NULL(strstr(log, "checkpoint before giving up"));
+  CU_ASSERT_EQUAL(redis_int("sl:{assign:assigning_source:0}:offset"), 10 + RECORDS);
+  revoke_failing = 0;
+  rf_stop(&redis);
+}
+
 int suite_core_runtime_assign(void) {
   CU_pSuite s = CU_add_suite("core_runtime_assign", NULL, NULL);
   if (!s || !CU_add_test(s, "assignment waits for Redis", test_assignment_waits_for_redis) ||
@@ -263,7 +306,9 @@ int suite_core_runtime_assign(void) {
       !CU_add_test(s, "a Kafka commit failure names Kafka",
                    test_kafka_commit_failure_names_kafka) ||
       !CU_add_test(s, "offsets of more than 256 partitions are all committed",
-                   test_commit_reaches_every_partition))
+                   test_commit_reaches_every_partition) ||
+      !CU_add_test(s, "a revoke whose Kafka commit is refused says the state is in Redis",
+                   test_revoke_with_kafka_commit_refused))
     return -1;
   return 0;
 }
