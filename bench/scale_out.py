@@ -193,6 +193,9 @@ def report(d, hz):
         intervals.append((t0, t1, w))
     intervals.append((input_end, drained, "drain"))
     for t0, t1, w in intervals:
+        if t1 <= t0:  # the phase's rebalance ended after the input (a slow coordinator)
+            out.append({"kind": "phase", "workers": w, "seconds": 0, "per_worker": {}})
+            continue
         row = {"kind": "phase", "workers": w, "seconds": round((t1 - t0) / 1000, 1),
                "per_worker": {}}
         for wk in sorted(samples):
