@@ -273,32 +273,36 @@ static int commit_offsets(sl_ckpt *c, sl_error *err) {
     sl_node *src = &rt->nodes[i];
     if (src->kind != SL_NODE_SOURCE || !src->source->commit)
       continue;
-    sl_offset offs[256];
-    size_t n = 0;
-    for (size_t k = 0; k < c->nparts && n < 256; k++) {
-      part_state *p = &c->parts[k];
-      if (p->source_id == src->env.source_id && !p->fenced && p->next_offset > p->committed) {
-        offs[n].partition = p->partition;
-        offs[n].next_offset = p->next_offset;
-        n++;
+    /* In commits of up to 256 partitions: a worker may own hundreds (the
+     * ones past the first 256 were once marked committed but never sent). */
+    for (size_t from = 0, to; from < c->nparts; from = to) {
+      sl_offset offs[256];
+      size_t n = 0;
+      for (to = from; to < c->nparts && n < 256; to++) {
+        part_state *p = &c->parts[to];
+        if (p->source_id == src->env.source_id && !p->fenced && p->next_offset > p->committed) {
+          offs[n].partition = p->partition;
+          offs[n].next_offset = p->next_offset;
+          n++;
+        }
       }
+      if (n == 0)
+        continue;
+      int rc = src->source->commit(src->source_state, offs, n, err);
+      if (rc == SL_ERR_FENCED) {
+        /* The group rebalanced (e.g. its session timed out while the broker
+         * was away). The offsets in Redis are authoritative and the next
+         * assignment restores from them: the group commit is only skipped. */
+        sl_log(SL_LOG_WARN, "checkpoint", "%s; the offsets stored in Redis stay authoritative",
+               err->message);
+        break;
+      }
+      if (rc != SL_OK)
+        return rc;
+      for (size_t k = from; k < to; k++)
+        if (c->parts[k].source_id == src->env.source_id && !c->parts[k].fenced)
+          c->parts[k].committed = c->parts[k].next_offset;
     }
-    if (n == 0)
-      continue;
-    int rc = src->source->commit(src->source_state, offs, n, err);
-    if (rc == SL_ERR_FENCED) {
-      /* The group rebalanced (e.g. its session timed out while the broker
-       * was away). The offsets in Redis are authoritative and the next
-       * assignment restores from them: the group commit is only skipped. */
-      sl_log(SL_LOG_WARN, "checkpoint", "%s; the offsets stored in Redis stay authoritative",
-             err->message);
-      continue;
-    }
-    if (rc != SL_OK)
-      return rc;
-    for (size_t k = 0; k < c->nparts; k++)
-      if (c->parts[k].source_id == src->env.source_id && !c->parts[k].fenced)
-        c->parts[k].committed = c->parts[k].next_offset;
   }
   return SL_OK;
 }

@@ -149,11 +149,17 @@ eos_redis_cli() {
 # eos_parts: the partition numbers of the input topic, one per word.
 eos_parts() { seq 0 $((EOS_PARTS - 1)); }
 
+# eos_create_topic T: T with EOS_PARTS partitions, through the Admin API (a
+# script on a broker without it, bench/mock_broker.c, defines its own).
+eos_create_topic() {
+  "$EOS_WORK/kafka_topic" "$EOS_BROKERS" "$1" "$EOS_PARTS" || eos_die "cannot create topic $1"
+}
+
 # eos_topic T: create T (EOS_PARTS partitions) and wait for it.
 eos_topic() {
   local i
   if [[ $EOS_PARTS != 4 ]]; then # 4: the broker's default, auto-created
-    "$EOS_WORK/kafka_topic" "$EOS_BROKERS" "$1" "$EOS_PARTS" || eos_die "cannot create topic $1"
+    eos_create_topic "$1"
   fi
   for i in $(seq 1 50); do
     if [[ $(kcat -b "$EOS_BROKERS" -L -t "$1" 2>/dev/null | grep -c 'partition [0-9]*, leader 1') == "$EOS_PARTS" ]]; then
