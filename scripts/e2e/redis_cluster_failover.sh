@@ -21,18 +21,13 @@ N=${EOS_N:-60000}
 RATE=${EOS_RATE:-5000}
 
 # ---- the cluster ----------------------------------------------------------------
+source "$EOS_LIB/redis_cluster.sh"
 PORTS=()
 declare -A PID
 start_node() { # start_node PORT BUSPORT
-  mkdir -p "$EOS_WORK/node$1"
-  # A short node timeout keeps the test short: the replica takes over ~2 s
-  # after the kill. The bus port is explicit (port + 10000 may not exist).
-  redis-server --port "$1" --bind 127.0.0.1 --dir "$EOS_WORK/node$1" --save '' \
-    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000 \
-    --cluster-port "$2" --repl-diskless-sync-delay 0 --daemonize no \
-    --logfile "$EOS_WORK/node$1.log" </dev/null &
-  PID[$1]=$!
-  eos_track $!
+  rcl_start_node "$EOS_WORK/node$1" "$1" "$2"
+  PID[$1]=$RCL_PID
+  eos_track "$RCL_PID"
 }
 declare -A BUS
 for i in 1 2 3 4 5 6; do
@@ -41,32 +36,15 @@ for i in 1 2 3 4 5 6; do
   PORTS+=("$p")
   start_node "$p" "${BUS[$p]}"
 done
-cli() { redis-cli -p "$1" "${@:2}" 2>/dev/null || true; }
+cli() { rcl_cli "$@"; }
 wait_until() { # wait_until TIMEOUT WHAT COMMAND...: poll COMMAND (bounded)
-  local deadline=$((SECONDS + $1)) what=$2
+  local t=$1 what=$2
   shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || eos_die "$what not within the time allowed"
-    sleep 0.2
-  done
+  rcl_wait "$t" "$@" || eos_die "$what not within the time allowed"
 }
-answers() { [[ $(cli "$1" ping) == PONG ]]; }
-for p in "${PORTS[@]}"; do wait_until 20 "redis-server :$p up" answers "$p"; done
-nodes=()
-for p in "${PORTS[@]}"; do nodes+=("127.0.0.1:$p"); done
-redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
-  >"$EOS_WORK/create.log" 2>&1 </dev/null || eos_die "redis-cli --cluster create failed"
-cluster_ok() { # every running node agrees the cluster is up
-  local p
-  for p in "$@"; do cli "$p" cluster info | grep -q 'cluster_state:ok' || return 1; done
-}
-primaries() { cli "${PORTS[0]}" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ {split($2, a, "[:@]"); print a[2]}'; }
-synced() { # every primary has its replica online
-  local p
-  for p in $(primaries); do cli "$p" info replication | grep -q 'connected_slaves:1' || return 1; done
-}
-wait_until 30 "cluster_state:ok on every node" cluster_ok "${PORTS[@]}"
-wait_until 30 "every primary's replica in sync" synced
+rcl_create 1 "${PORTS[@]}" 2>"$EOS_WORK/create.log" || eos_die "cannot make the cluster (create.log)"
+cluster_ok() { rcl_cluster_ok "$@"; }
+primaries() { rcl_primaries "${PORTS[0]}"; }
 mapfile -t PRIM < <(primaries)
 eos_log "cluster: primaries ${PRIM[*]}, nodes ${PORTS[*]}"
 # eos.sh reads checkpoints with redis-cli: follow the cluster's redirects.
