@@ -432,7 +432,7 @@ static size_t part_entries(const cp_part *p) {
  * reply says how big its write was. */
 #define CP_LARGE_PARTITION 100000
 
-/* A partition's write is one script, which Redis runs in one go (~2.4 us
+/* A partition's write is one script, which Redis runs in one go (~2.5 us
  * of Redis CPU per entry, bench/README.md). If it cannot finish within the
  * command timeout, every retry is the same size and fails alike: name the
  * partition and the knob, not only "unreachable". */
