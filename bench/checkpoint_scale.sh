@@ -17,9 +17,9 @@
 # The windows never close during a run, so each checkpoint is K puts and no
 # deletes. Per checkpoint (bench/checkpoint_scale.py): bytes received by the
 # Redis primaries (INFO total_net_input_bytes), Redis CPU (used_cpu_sys +
-# used_cpu_user of every node: primaries, replicas apart), the time Redis
-# spent in the checkpoint scripts (commandstats evalsha), and the wall time
-# of the checkpoint as the worker logs it. Medians over every measured
+# used_cpu_user of every node: all primaries, the busiest, the replicas),
+# the time Redis spent in the checkpoint scripts (commandstats evalsha), and
+# the wall time of the checkpoint as the worker logs it. Medians over every measured
 # checkpoint of every run. Redis runs with appendonly yes, appendfsync
 # always (the setting docs/state.md recommends); the cluster has REPLICAS
 # replicas per primary. The restore is a fresh worker with a kafka_source
@@ -27,13 +27,14 @@
 # or starts scripts/kafka-broker.sh. Starts its own servers and stops them.
 #
 #   bench/checkpoint_scale.sh [BUILD_DIR]
-# env: KEYS ("10000 100000 1000000"), RUNS (3; 1 for K >= 1,000,000),
+# env: KEYS ("10000 100000 1000000"), RUNS (3), RUNS_1M (1: runs for K >= 1M),
 #      CHECKPOINTS (3 measured per run, after 1 not counted), SETUPS
 #      ("single cluster"), MAX_RATE (50000 readings/s), PARTITIONS (12),
 #      REPLICAS (1), AOF (always | everysec | no), RESTORE (1; 0 skips it),
 #      KEEP (0; 1 keeps the logs of Redis and the workers)
-# A small run (the ctest smoke test bench_checkpoint_scale):
-#   KEYS=2000 RUNS=1 CHECKPOINTS=2 bench/checkpoint_scale.sh
+# A small run (the ctest smoke test bench_checkpoint_scale; 4 partitions let
+# the restore use the worker's in-process Kafka):
+#   KEYS=2000 RUNS=1 CHECKPOINTS=2 PARTITIONS=4 SETUPS=single bench/checkpoint_scale.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
