@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "redis_internal.h"
 
 /* KEYS: epoch, offset, then one state hash per operator.
@@ -419,6 +421,43 @@ static int read_replies(sl_redis *r, sl_checkpoint *cp, size_t *idx, size_t n, s
   return first_rc;
 }
 
+static size_t part_entries(const cp_part *p) {
+  size_t n = 0;
+  for (size_t j = 0; j < p->nops; j++)
+    n += p->ops[j].n;
+  return n;
+}
+
+/* Past this many state entries in one partition, a checkpoint that got no
+ * reply says how big its write was. */
+#define CP_LARGE_PARTITION 100000
+
+/* A partition's write is one script, which Redis runs in one go (~2.5 us
+ * of Redis CPU per entry, bench/README.md). If it cannot finish within the
+ * command timeout, every retry is the same size and fails alike: name the
+ * partition and the knob, not only "unreachable". */
+static void hint_large_partition(const sl_redis *r, const sl_checkpoint *cp, sl_error *err) {
+  const cp_part *big = NULL;
+  size_t most = 0;
+  for (size_t i = 0; i < cp->nparts; i++) {
+    size_t n = cp->parts[i].staged ? part_entries(&cp->parts[i]) : 0;
+    if (n > most) {
+      most = n;
+      big = &cp->parts[i];
+    }
+  }
+  if (!err || !big || most < CP_LARGE_PARTITION)
+    return;
+  char was[sizeof err->message];
+  snprintf(was, sizeof was, "%s", err->message);
+  sl_error_set(err, SL_ERR_UNAVAILABLE,
+               "%s; partition %s[%d] writes %zu state entries in this checkpoint, as one atomic "
+               "script that Redis must run within the %d ms command timeout or every retry fails "
+               "alike: spread the keys over more partitions (docs/state.md, \"Checkpoint cost at "
+               "scale\")",
+               was, big->topic, (int)big->partition, most, r->opts.command_timeout_ms);
+}
+
 int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fenced, size_t *nfenced,
                          sl_error *err) {
   cp->nfenced = 0;
@@ -448,6 +487,8 @@ int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fence
     if (cp->parts[i].staged)
       idx[n++] = i;
   int rc = SL_OK;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   /* Behind Sentinel, a checkpoint goes to a node that says it is the
    * primary now, not merely when we connected (SPEC 7, docs/state.md). */
   if (sl_redis_url_of(r)->nsentinels)
@@ -474,11 +515,33 @@ int sl_checkpoint_commit(sl_redis *r, sl_checkpoint *cp, const sl_fenced **fence
   }
   if (rc == SL_OK && n)
     rc = sl_error_set(err, SL_ERR_UNAVAILABLE, "Redis keeps losing the checkpoint script");
+  else if (rc == SL_ERR_UNAVAILABLE)
+    hint_large_partition(r, cp, err);
   /* Not done until the replicas have it (wait_replicas): a failover would
    * otherwise lose it. Retrying the whole checkpoint is idempotent. */
   if (rc == SL_OK)
     rc = sl_redis_wait_replicas(r, "the checkpoint", err);
   free(idx);
+  if (rc == SL_OK) {
+    /* What one checkpoint weighs (bench/checkpoint_scale.sh, docs/state.md);
+     * counting is ~1 ms per million entries, against seconds to write them. */
+    size_t nparts = 0, puts = 0, dels = 0;
+    for (size_t i = 0; i < cp->nparts; i++) {
+      const cp_part *p = &cp->parts[i];
+      nparts += p->staged;
+      for (size_t j = 0; p->staged && j < p->nops; j++)
+        for (size_t k = 0; k < p->ops[j].n; k++)
+          dels += p->ops[j].e[k].del;
+      puts += p->staged ? part_entries(p) : 0;
+    }
+    puts -= dels;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sl_log(SL_LOG_DEBUG, "checkpoint",
+           "checkpoint of %zu partitions written to Redis: %zu state puts, %zu deletes, %zu "
+           "bytes of keys and values, in %.1f ms",
+           nparts, puts, dels, cp->bytes.len,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+  }
   if (fenced)
     *fenced = cp->fenced;
   if (nfenced)

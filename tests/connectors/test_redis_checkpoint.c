@@ -564,6 +564,50 @@ static void test_restore_million_keys(void) {
   rf_stop(&s);
 }
 
+/* A partition whose write Redis does not answer within the command timeout
+ * (here Redis paused for writes, as a 1M-key partition on a busy Redis
+ * would be too slow): the error names the partition and its size, since
+ * every retry is the same size; a small checkpoint's error does not. Once
+ * Redis answers in time, the same checkpoint is written in full. */
+static void test_large_partition_without_reply(void) {
+  sl_redis_opts ro = {.command_timeout_ms = 300};
+  sl_redis *r = open_redis(&srv, &ro);
+  sl_error err;
+  int64_t e0, e1;
+  CU_ASSERT_EQUAL_FATAL(sl_state_acquire_epoch(r, "pl", "t", 0, &e0, &err), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_state_acquire_epoch(r, "pl", "t", 1, &e1, &err), SL_OK);
+  sl_checkpoint *big = sl_checkpoint_new("pl"), *small = sl_checkpoint_new("pl");
+  for (int i = 0; i < 100000; i++) {
+    char k[16];
+    int kl = snprintf(k, sizeof k, "m%06d", i);
+    CU_ASSERT_EQUAL_FATAL(sl_checkpoint_put(big, "t", 0, "win", k, (size_t)kl, "v", 1), SL_OK);
+  }
+  sl_checkpoint_offset(big, "t", 0, e0, 100000);
+  sl_checkpoint_put(small, "t", 1, "win", "k", 1, "v", 1);
+  sl_checkpoint_offset(small, "t", 1, e1, 1);
+  redisContext *c = raw(&srv);
+  freeReplyObject(redisCommand(c, "CLIENT PAUSE 20000 WRITE"));
+  CU_ASSERT_EQUAL(sl_checkpoint_commit(r, big, NULL, NULL, &err), SL_ERR_UNAVAILABLE);
+  CU_ASSERT(err.retriable);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "partition t[0] writes 100000 state entries"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "300 ms command timeout"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "spread the keys over more partitions"));
+  CU_ASSERT_EQUAL(sl_checkpoint_commit(r, small, NULL, NULL, &err), SL_ERR_UNAVAILABLE);
+  CU_ASSERT_PTR_NULL(strstr(err.message, "state entries"));
+  freeReplyObject(redisCommand(c, "CLIENT UNPAUSE"));
+  /* With the default timeout: 300 ms is too short for 100,000 entries on a
+   * busy test machine. */
+  sl_redis *r2 = open_redis(&srv, NULL);
+  CU_ASSERT_EQUAL(sl_checkpoint_commit(r2, big, NULL, NULL, &err), SL_OK);
+  sl_redis_free(r2);
+  CU_ASSERT_EQUAL(raw_int(c, "HLEN %s", "sl:{pl:t:0}:state:win"), 100000);
+  CU_ASSERT_EQUAL(raw_int(c, "GET %s", "sl:{pl:t:0}:offset"), 100000);
+  redisFree(c);
+  sl_checkpoint_free(big);
+  sl_checkpoint_free(small);
+  sl_redis_free(r);
+}
+
 int suite_connectors_redis_checkpoint(void) {
   CU_pSuite s = CU_add_suite("connectors_redis_checkpoint", setup, teardown);
   if (!s)
@@ -580,5 +624,7 @@ int suite_connectors_redis_checkpoint(void) {
   CU_add_test(s, "regression redis/redis#14541", test_regression_redis_14541);
   CU_add_test(s, "least-privilege ACL user of docs/state.md", test_least_privilege_user);
   CU_add_test(s, "restore 1M keys (timed)", test_restore_million_keys);
+  CU_add_test(s, "a large partition without reply names its size",
+              test_large_partition_without_reply);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
