@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "redis_internal.h"
 
 /* KEYS: epoch, offset, then one state hash per operator.
