@@ -31,6 +31,11 @@ struct sl_record {
   size_t raw_len;
   sl_header *headers; /* arena */
   uint32_t header_count, header_cap;
+  /* The record's list of names (in order), interned (sl_shape_of), or NULL when not
+   * known: set by the Avro decoder and the table store, cleared by every change of
+   * the names. Two records of one shape have the same names: enrich proves with one
+   * compare that the names it adds are new, and finds an entry's fields by position. */
+  const struct sl_shape *shape;
 };
 
 struct sl_array {
@@ -82,9 +87,18 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
 int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
                               size_t n, int known_new);
 
+/* The interned shape of `r`'s names (valid for the process), or NULL past SL_SHAPE_MAX
+ * fields, past SL_SHAPES_MAX distinct shapes (names from data must not grow memory
+ * without bound) or on OOM: no shape only means no shortcut. Takes a lock: call it once
+ * per schema or per table entry, never per record. */
+#define SL_SHAPE_MAX 64
+#define SL_SHAPES_MAX 4096
+const struct sl_shape *sl_shape_of(const sl_record *r);
+
 /* Batches are engine-owned; these are for the runtime and test harnesses. */
 void sl_batch_init(sl_batch *b, sl_arena *arena);
 int sl_batch_push(sl_batch *b, sl_record *r);
+int sl_batch_push_all(sl_batch *b, sl_record *const *rs, size_t n); /* one growth, one copy */
 void sl_batch_clear(sl_batch *b); /* forget records, keep capacity */
 void sl_batch_release(sl_batch *b); /* free the record table */
 
