@@ -218,14 +218,17 @@ static inline void copy_fields(sl_field *dst, const sl_field *from, size_t n) {
 }
 
 /* The common case: we own `r` (in place, in the traversal arena), its field
- * table has room, its shape is one shown to have none of our names, and the
- * entry's shape lists our fields in a row: adding them is one copy of the
- * entry's fields (values borrowed from the snapshot), no name compared.
- * 0: take the general path. */
-static inline int add_fields_fast(const fast_path *f, sl_record *r, const sl_record *e,
-                                  const sl_arena *a) {
-  if (!f->n || !e || r->arena != a || r->cap - r->count < f->n || !r->shape ||
-      r->shape != f->new_shape || !e->shape || e->shape != f->ent_shape)
+ * table has room, its shape is one shown to have none of our names (or,
+ * without a shape, as JSON records are, its names are those of the last
+ * record shown so), and the entry's shape lists our fields in a row: adding
+ * them is one copy of the entry's fields (values borrowed from the
+ * snapshot). 0: take the general path. */
+static inline int add_fields_fast(const enrich_state *s, const fast_path *f, sl_record *r,
+                                  const sl_record *e, const sl_arena *a) {
+  if (!f->n || !e || r->arena != a || r->cap - r->count < f->n || !e->shape ||
+      e->shape != f->ent_shape)
+    return 0;
+  if (!(r->shape && r->shape == f->new_shape) && (r->shape || !same_layout(s, r)))
     return 0;
   copy_fields(r->fields + r->count, e->fields + f->run, f->n);
   r->count += f->n;
@@ -302,7 +305,7 @@ static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
       continue;
     }
     misses += !e;
-    if (add_fields_fast(&f, r, e, a)) {
+    if (add_fields_fast(s, &f, r, e, a)) {
       outv[nout++] = r;
       continue;
     }

@@ -176,6 +176,44 @@ static void test_avro_readings_enriched_in_place(void) {
   lf_dir_remove(dir);
 }
 
+/* JSON records have no shape: in place, enrich copies the entry's columns
+ * for a record whose names are those of the last record shown to lack
+ * ours, and a record of as many fields but other names (one of them ours)
+ * must have it replaced, not appended a second time. */
+static void test_json_records_by_layout(void) {
+  CU_ASSERT_EQUAL_FATAL(lf_dir_make(dir, sizeof dir, "sluice-enrich-json"), 0);
+  lf_write(dir, "plant.jsonl",
+           "{\"machine_id\":\"m1\",\"site\":\"north\"}\n"
+           "{\"machine_id\":\"m2\",\"site\":\"south\"}\n");
+  lf_write(dir, "in.jsonl",
+           "{\"machine_id\":\"m1\",\"temperature\":70}\n"
+           "{\"machine_id\":\"m2\",\"temperature\":71}\n"
+           "{\"machine_id\":\"m1\",\"site\":\"stale\"}\n"
+           "{\"temperature\":72,\"machine_id\":\"m2\"}\n"
+           "{\"machine_id\":\"m2\",\"temperature\":73}\n");
+  char text[1024];
+  snprintf(text, sizeof text,
+           "local sl = require \"sluice\"\n"
+           "local p = sl.pipeline { name = \"enrich-json\" }\n"
+           "p:table { id = \"enrich-rt-json\", path = \"plant.jsonl\", key = \"machine_id\" }\n"
+           "p:file_source { path = \"%s/in.jsonl\" }\n"
+           "  :enrich { table = \"enrich-rt-json\", key = \"machine_id\", fields = { \"site\" } }\n"
+           "  :file_sink { path = \"%s/out.jsonl\" }\n",
+           dir, dir);
+  lf_loaded l = lf_load(dir, text);
+  CU_ASSERT_EQUAL_FATAL(valid(l.g, l.reg), 0);
+  CU_ASSERT_TRUE(sl_graph_sole_path(l.g, node_of(l.g, "enrich", 0))); /* in place */
+  run(&l);
+  char *out = read_file("out.jsonl");
+  CU_ASSERT_EQUAL(count(out, "\"machine_id\""), 5);
+  CU_ASSERT_EQUAL(count(out, "\"site\""), 5); /* one each */
+  CU_ASSERT_EQUAL(count(out, "\"site\":\"north\""), 2);
+  CU_ASSERT_EQUAL(count(out, "\"site\":\"south\""), 3);
+  CU_ASSERT_EQUAL(count(out, "stale"), 0);
+  free(out);
+  lf_dir_remove(dir);
+}
+
 int suite_operators_enrich_runtime(void) {
   CU_pSuite s = CU_add_suite("operators_enrich_runtime", NULL, NULL);
   if (!s)
@@ -183,5 +221,6 @@ int suite_operators_enrich_runtime(void) {
   CU_add_test(s, "a record shared by two branches is not enriched in place",
               test_shared_record_unchanged_for_other_branch);
   CU_add_test(s, "Avro readings enriched in place", test_avro_readings_enriched_in_place);
+  CU_add_test(s, "JSON records enriched in place by layout", test_json_records_by_layout);
   return CU_get_error();
 }
