@@ -39,7 +39,7 @@ sl_record *sl_record_copy(sl_arena *a, const sl_record *r) {
     return NULL;
   *c = *r;
   c->arena = a;
-  c->cap = r->count + 4;
+  c->cap = r->count + SL_RECORD_COPY_ROOM;
   c->fields = sl_arena_alloc(a, c->cap * sizeof *c->fields);
   if (!c->fields)
     return NULL;

@@ -71,6 +71,8 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
 /* Spare field slots a decoder gives each top-level record, so that operators owning it
  * (enrich) add fields without growing its table. */
 #define SL_RECORD_ROOM 4
+/* Spare field slots of a copy (sl_record_copy): enrich below a fork adds its fields there. */
+#define SL_RECORD_COPY_ROOM 4
 /* Is none of names[0..n) a field of `r`? One pass over the record's names, a few pointer
  * compares each. */
 int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n);

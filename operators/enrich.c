@@ -197,11 +197,13 @@ static void learn_entry(enrich_state *s, const sl_record *e) {
 typedef struct fast_path {
   const struct sl_shape *new_shape, *ent_shape;
   uint32_t run, n;
+  int in_place;
 } fast_path;
 
 static inline fast_path fast_of(const enrich_state *s) {
   fast_path f = {s->new_shape, s->ent_shape, s->run,
-                 s->in_place && s->run != NO_FIELD ? (uint32_t)s->nfields : 0};
+                 s->run != NO_FIELD && s->nfields <= SL_RECORD_COPY_ROOM ? (uint32_t)s->nfields : 0,
+                 s->in_place};
   return f;
 }
 
@@ -217,23 +219,27 @@ static inline void copy_fields(sl_field *dst, const sl_field *from, size_t n) {
   }
 }
 
-/* The common case: we own `r` (in place, in the traversal arena), its field
- * table has room, its shape is one shown to have none of our names (or,
- * without a shape, as JSON records are, its names are those of the last
- * record shown so), and the entry's shape lists our fields in a row: adding
- * them is one copy of the entry's fields (values borrowed from the
- * snapshot). 0: take the general path. */
-static inline int add_fields_fast(const enrich_state *s, const fast_path *f, sl_record *r,
-                                  const sl_record *e, const sl_arena *a) {
-  if (!f->n || !e || r->arena != a || r->cap - r->count < f->n || !e->shape ||
-      e->shape != f->ent_shape)
-    return 0;
+/* The common case: the record's shape is one shown to have none of our
+ * names (or, without a shape, as JSON records are, its names are those of
+ * the last record shown so), and the entry's shape lists our fields in a
+ * row: adding them is one copy of the entry's fields (values borrowed from
+ * the snapshot) into `r` itself when we own it (in place, in the traversal
+ * arena) and it has room, else into a copy of it (below a fork: the other
+ * branch must not see them). NULL: take the general path (out of memory
+ * included: it reports it). */
+static inline sl_record *add_fields_fast(const enrich_state *s, const fast_path *f, sl_record *r,
+                                         const sl_record *e, sl_arena *a) {
+  if (!f->n || !e || !e->shape || e->shape != f->ent_shape)
+    return NULL;
   if (!(r->shape && r->shape == f->new_shape) && (r->shape || !same_layout(s, r)))
-    return 0;
+    return NULL;
+  if (__builtin_expect(!f->in_place || r->arena != a || r->cap - r->count < f->n, 0))
+    if (!(r = sl_record_copy(a, r))) /* room for SL_RECORD_COPY_ROOM more */
+      return NULL;
   copy_fields(r->fields + r->count, e->fields + f->run, f->n);
   r->count += f->n;
   r->shape = NULL; /* it has more names now */
-  return 1;
+  return r;
 }
 
 /* `r` enriched given the table entry `e` (NULL: none). */
@@ -305,8 +311,9 @@ static int enrich_process(void *state, const sl_batch *in, sl_emitter *out, sl_e
       continue;
     }
     misses += !e;
-    if (add_fields_fast(s, &f, r, e, a)) {
-      outv[nout++] = r;
+    sl_record *done = add_fields_fast(s, &f, r, e, a);
+    if (done) {
+      outv[nout++] = done;
       continue;
     }
     sl_record *res = enrich_one(s, r, e, a);
