@@ -20,6 +20,12 @@ struct sl_record {
   sl_arena *arena;      /* where this record's tables grow */
   sl_field *fields;     /* arena */
   uint32_t count, cap;
+  /* The record's list of names (in order), interned (sl_shape_of), or NULL when not
+   * known: set by the Avro decoder and the table store, cleared by every change of
+   * the names. Two records of one shape have the same names: enrich proves with one
+   * compare that the names it adds are new, and finds an entry's fields by position.
+   * Next to `fields` and `count`: enrich reads all three, from one cache line. */
+  const struct sl_shape *shape;
   int32_t source_id;
   int32_t partition;
   int64_t offset;
@@ -31,11 +37,6 @@ struct sl_record {
   size_t raw_len;
   sl_header *headers; /* arena */
   uint32_t header_count, header_cap;
-  /* The record's list of names (in order), interned (sl_shape_of), or NULL when not
-   * known: set by the Avro decoder and the table store, cleared by every change of
-   * the names. Two records of one shape have the same names: enrich proves with one
-   * compare that the names it adds are new, and finds an entry's fields by position. */
-  const struct sl_shape *shape;
 };
 
 struct sl_array {

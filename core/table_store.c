@@ -18,8 +18,8 @@
 typedef struct entry {
   int refs; /* the writer's map and every snapshot holding it */
   uint64_t hash;
-  size_t bytes;    /* memory of this entry: struct, key, value arena */
-  sl_arena *arena; /* owns the deep copy of the value */
+  size_t bytes;    /* memory of this entry: its arena */
+  sl_arena *arena; /* owns this struct and the deep copy of the value */
   sl_record *value;
   size_t klen;
   char key[]; /* NUL-terminated for the API */
@@ -48,10 +48,8 @@ struct sl_table {
 };
 
 static void entry_release(entry *e) {
-  if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-    sl_arena_destroy(e->arena);
-    free(e);
-  }
+  if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    sl_arena_destroy(e->arena); /* the entry lives in it too */
 }
 
 static inline uint64_t load64(const unsigned char *p) {
@@ -184,13 +182,14 @@ int sl_table_put(sl_table *t, const void *key, size_t klen, const sl_record *val
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     i = probe(m->slots, m->cap, h, key, klen);
   }
-  entry *e = malloc(sizeof *e + klen + 1);
+  /* The entry, then its value, in one arena: a lookup reads the key, the
+   * value's record and its fields from neighbouring cache lines. */
   sl_arena *a = sl_arena_new(ENTRY_ARENA_CHUNK);
-  sl_record *v = a ? sl_record_clone(a, value) : NULL;
+  entry *e = a ? sl_arena_alloc(a, sizeof *e + klen + 1) : NULL;
+  sl_record *v = e ? sl_record_clone(a, value) : NULL;
   if (v) /* enrich reads the fields of entries of one shape by position */
     v->shape = sl_shape_of(v);
-  if (!e || !v) {
-    free(e);
+  if (!v) {
     sl_arena_destroy(a);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -201,7 +200,7 @@ int sl_table_put(sl_table *t, const void *key, size_t klen, const sl_record *val
   e->klen = klen;
   memcpy(e->key, key, klen);
   e->key[klen] = '\0';
-  e->bytes = sizeof *e + klen + 1 + sl_arena_used(a);
+  e->bytes = sl_arena_used(a);
   if (!fresh) {
     m->bytes -= m->slots[i]->bytes;
     entry_release(m->slots[i]);
