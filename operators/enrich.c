@@ -9,7 +9,7 @@
  * held version stay alive (refcounted) until then, even if the new version
  * replaced or deleted them.
  *
- * The common case costs about 125 instructions per record (bench/README.md,
+ * The common case costs about 130 instructions per record (bench/README.md,
  * "Enrichment cost"): one lookup, and, for a record whose shape is known to
  * lack our names and an entry whose shape lists our fields in a row, one
  * copy of those fields into the record's spare room; the results are
@@ -44,9 +44,10 @@ typedef struct enrich_state {
   uint32_t nseen;         /* have none of the added names (SEEN_MAX + 1: none) */
   /* Shapes (sl_shape_of) are interned for the process, so remembering one is safe: */
   const struct sl_shape *new_shape; /* records of this shape have none of our names */
-  const struct sl_shape *ent_shape; /* entries of this shape list our `fields`, in order, */
-  uint32_t run;                     /* at [run, run + nfields) (NO_FIELD: they do not) */
-  sl_record **outv;                 /* the batch's results, emitted at once (sl_host_emit_all) */
+  const struct sl_shape *ent_shape; /* entries of this shape have our fields at `pos`, */
+  uint32_t *pos;                    /* per field: its index (NO_FIELD: absent) */
+  uint32_t run;     /* and at [run, run + nfields) when in a row, in our order, else NO_FIELD */
+  sl_record **outv; /* the batch's results, emitted at once (sl_host_emit_all) */
   size_t outcap;
 } enrich_state;
 
@@ -69,6 +70,7 @@ static void enrich_destroy(void *state) {
   free(s->fields);
   free(s->values);
   free(s->hints);
+  free(s->pos);
   free(s->outv);
   free(s->table_id);
   free(s);
@@ -95,7 +97,8 @@ static int enrich_init(const sl_host *host, sl_operator *op, const sl_config *cf
   s->fields = calloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
   s->values = calloc(s->nfields ? s->nfields : 1, sizeof *s->values);
   s->hints = calloc(s->nfields ? s->nfields : 1, sizeof *s->hints);
-  if (!s->table_id || !s->fields || !s->values || !s->hints || !s->key) {
+  s->pos = calloc(s->nfields ? s->nfields : 1, sizeof *s->pos);
+  if (!s->table_id || !s->fields || !s->values || !s->hints || !s->pos || !s->key) {
     enrich_destroy(s);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -172,38 +175,40 @@ static sl_record *add_fields(enrich_state *s, sl_record *r, const sl_name *names
   return sl_record_extend(a, r, names, values, n, known_new);
 }
 
-/* Remembers where entries of the shape of `e` list our fields: the fast
- * path copies them when they follow each other in our order, as they do
- * when `fields` names a stretch of the table's columns. */
+/* Remembers where entries of the shape of `e` list our fields (once per
+ * shape): the fast path then copies them by position, and in one block
+ * when they follow each other in our order, as they do when `fields` names
+ * a stretch of the table's columns. */
 static void learn_entry(enrich_state *s, const sl_record *e) {
   s->ent_shape = e->shape;
   s->run = NO_FIELD;
-  for (uint32_t k = 0; k + s->nfields <= e->count; k++) {
-    size_t i = 0;
-    while (i < s->nfields && e->fields[k + i].name == s->fields[i])
-      i++;
-    if (i == s->nfields) {
-      s->run = k;
-      return;
-    }
+  for (size_t i = 0; i < s->nfields; i++) {
+    s->pos[i] = NO_FIELD;
+    for (uint32_t k = 0; k < e->count && s->pos[i] == NO_FIELD; k++)
+      if (e->fields[k].name == s->fields[i])
+        s->pos[i] = k;
   }
+  s->run = s->pos[0];
+  for (size_t i = 0; i < s->nfields; i++)
+    if (s->pos[i] == NO_FIELD || s->pos[i] != s->pos[0] + i)
+      s->run = NO_FIELD;
 }
 
 /* What the fast path reads, copied from the state into locals once per
  * batch and again after the general path (which may learn a shape): kept
  * in the state, they would be reloaded per record, since the stores into
- * records could alias them. n = 0: no fast path (not in place, `as` or
- * every field, or entries of the last shape seen list our fields apart). */
+ * records could alias them. n = 0: no fast path (`as`, or every field). */
 typedef struct fast_path {
   const struct sl_shape *new_shape, *ent_shape;
+  const sl_name *names;
+  const uint32_t *pos;
   uint32_t run, n;
   int in_place;
 } fast_path;
 
 static inline fast_path fast_of(const enrich_state *s) {
-  fast_path f = {s->new_shape, s->ent_shape, s->run,
-                 s->run != NO_FIELD && s->nfields <= SL_RECORD_COPY_ROOM ? (uint32_t)s->nfields : 0,
-                 s->in_place};
+  fast_path f = {s->new_shape, s->ent_shape,         s->fields,  s->pos,
+                 s->run,       (uint32_t)s->nfields, s->in_place};
   return f;
 }
 
@@ -219,14 +224,28 @@ static inline void copy_fields(sl_field *dst, const sl_field *from, size_t n) {
   }
 }
 
+/* Our fields from where entries of the known shape have them, one by one
+ * (out of line: the common case, fields in a row, keeps its registers). */
+static __attribute__((noinline)) void copy_by_pos(sl_field *dst, const sl_record *e,
+                                                  const fast_path *f) {
+  for (uint32_t i = 0; i < f->n; i++) {
+    dst[i].name = f->names[i];
+    if (f->pos[i] != NO_FIELD)
+      dst[i].value = e->fields[f->pos[i]].value;
+    else
+      dst[i].value = sl_value_null();
+  }
+}
+
 /* The common case: the record's shape is one shown to have none of our
  * names (or, without a shape, as JSON records are, its names are those of
- * the last record shown so), and the entry's shape lists our fields in a
- * row: adding them is one copy of the entry's fields (values borrowed from
- * the snapshot) into `r` itself when we own it (in place, in the traversal
- * arena) and it has room, else into a copy of it (below a fork: the other
- * branch must not see them). NULL: take the general path (out of memory
- * included: it reports it). */
+ * the last record shown so), and the entry's shape is the one whose
+ * positions we know: adding our fields is a copy of each (values borrowed
+ * from the snapshot; null for a column the entry lacks), or of all at once
+ * when they are in a row, into `r` itself when we own it (in place, in the
+ * traversal arena) and it has room, else into a copy of it (below a fork:
+ * the other branch must not see them). NULL: take the general path (out of
+ * memory included: it reports it). */
 static inline sl_record *add_fields_fast(const enrich_state *s, const fast_path *f, sl_record *r,
                                          const sl_record *e, sl_arena *a) {
   if (!f->n || !e || !e->shape || e->shape != f->ent_shape)
@@ -234,9 +253,13 @@ static inline sl_record *add_fields_fast(const enrich_state *s, const fast_path 
   if (!(r->shape && r->shape == f->new_shape) && (r->shape || !same_layout(s, r)))
     return NULL;
   if (__builtin_expect(!f->in_place || r->arena != a || r->cap - r->count < f->n, 0))
-    if (!(r = sl_record_copy(a, r))) /* room for SL_RECORD_COPY_ROOM more */
+    if (f->n > SL_RECORD_COPY_ROOM || !(r = sl_record_copy(a, r))) /* room for that many */
       return NULL;
-  copy_fields(r->fields + r->count, e->fields + f->run, f->n);
+  sl_field *dst = r->fields + r->count;
+  if (f->run != NO_FIELD)
+    copy_fields(dst, e->fields + f->run, f->n);
+  else
+    copy_by_pos(dst, e, f);
   r->count += f->n;
   r->shape = NULL; /* it has more names now */
   return r;

@@ -116,10 +116,11 @@ static void test_shared_record_unchanged_for_other_branch(void) {
 }
 
 /* Avro-decoded readings (records with a shape) through two enrich chains
- * in place: one adds three table columns that follow each other (the fast
- * path, which copies them), with entries of another shape, a missing
- * column and a missing key in between; the other sets `site`, which the
- * readings already have, so it must replace it, never append a second. */
+ * in place: one adds three table columns, which entries of one shape list
+ * in a row (copied in one block) and entries of another shape list apart
+ * and without max_temp (copied one by one, a null for the missing one),
+ * with a missing key in between; the other sets `site`, which the readings
+ * already have, so it must replace it, never append a second. */
 extern const char sl_simulator_schema[];
 
 static void test_avro_readings_enriched_in_place(void) {
@@ -130,6 +131,7 @@ static void test_avro_readings_enriched_in_place(void) {
            "1\",\"max_temp\":90}\n"
            "{\"machine_id\":\"m0002\",\"site\":\"south\",\"line\":\"L2\",\"name\":\"Lathe "
            "2\",\"max_temp\":85}\n"
+           "{\"name\":\"Drill 3\",\"line\":\"L3\",\"site\":\"west\",\"machine_id\":\"m0003\"}\n"
            "{\"name\":\"Mill 4\",\"line\":\"L4\",\"site\":\"east\",\"machine_id\":\"m0004\"}\n");
   char text[2048];
   snprintf(
@@ -137,12 +139,12 @@ static void test_avro_readings_enriched_in_place(void) {
       "local sl = require \"sluice\"\n"
       "local p = sl.pipeline { name = \"enrich-avro\" }\n"
       "p:table { id = \"enrich-rt-avro\", path = \"plant.jsonl\", key = \"machine_id\" }\n"
-      "p:simulator { machines = 4, records = 8, rate = 0, format = \"avro\", faults = false }\n"
+      "p:simulator { machines = 5, records = 10, rate = 0, format = \"avro\", faults = false }\n"
       "  :decode { format = \"avro\", schema = \"reading.avsc\" }\n"
       "  :enrich { table = \"enrich-rt-avro\", key = \"machine_id\",\n"
       "            fields = { \"line\", \"name\", \"max_temp\" } }\n"
       "  :file_sink { path = \"%s/columns.jsonl\" }\n"
-      "p:simulator { machines = 4, records = 8, rate = 0, format = \"avro\", faults = false }\n"
+      "p:simulator { machines = 5, records = 10, rate = 0, format = \"avro\", faults = false }\n"
       "  :decode { format = \"avro\", schema = \"reading.avsc\" }\n"
       "  :enrich { table = \"enrich-rt-avro\", key = \"machine_id\", fields = { \"site\", \"line\" "
       "} }\n"
@@ -153,24 +155,27 @@ static void test_avro_readings_enriched_in_place(void) {
   CU_ASSERT_TRUE(sl_graph_sole_path(l.g, node_of(l.g, "enrich", 0))); /* in place */
   run(&l);
 
-  /* m0001, m0002 (one shape: the second is copied by the fast path), m0003
-   * (no entry), m0004 (another shape, no max_temp), twice over. */
+  /* m0001, m0002 (one shape: the second is copied by the fast path in one
+   * block), m0003, m0004 (another shape: the second copied field by field),
+   * m0005 (no entry), twice over. */
   char *columns = read_file("columns.jsonl"), *site = read_file("site.jsonl");
-  CU_ASSERT_EQUAL(count(columns, "\"machine_id\""), 8);
-  CU_ASSERT_EQUAL(count(columns, "\"line\""), 8); /* never twice in one record */
-  CU_ASSERT_EQUAL(count(columns, "\"max_temp\""), 8);
+  CU_ASSERT_EQUAL(count(columns, "\"machine_id\""), 10);
+  CU_ASSERT_EQUAL(count(columns, "\"line\""), 10); /* never twice in one record */
+  CU_ASSERT_EQUAL(count(columns, "\"max_temp\""), 10);
   CU_ASSERT_EQUAL(count(columns, "\"line\":\"L1\",\"name\":\"Press 1\",\"max_temp\":90"), 2);
   CU_ASSERT_EQUAL(count(columns, "\"line\":\"L2\",\"name\":\"Lathe 2\",\"max_temp\":85"), 2);
   CU_ASSERT_EQUAL(count(columns, "\"line\":null,\"name\":null,\"max_temp\":null"), 2);
+  CU_ASSERT_EQUAL(count(columns, "\"line\":\"L3\",\"name\":\"Drill 3\",\"max_temp\":null"), 2);
   CU_ASSERT_EQUAL(count(columns, "\"line\":\"L4\",\"name\":\"Mill 4\",\"max_temp\":null"), 2);
-  CU_ASSERT_EQUAL(count(columns, "\"site\":\"plant-"), 8); /* the readings' own, untouched */
-  CU_ASSERT_EQUAL(count(site, "\"site\""), 8);             /* replaced, not appended */
+  CU_ASSERT_EQUAL(count(columns, "\"site\":\"plant-"), 10); /* the readings' own, untouched */
+  CU_ASSERT_EQUAL(count(site, "\"site\""), 10);             /* replaced, not appended */
   CU_ASSERT_EQUAL(count(site, "plant-"), 0);
   CU_ASSERT_EQUAL(count(site, "\"site\":\"north\""), 2);
   CU_ASSERT_EQUAL(count(site, "\"site\":\"south\""), 2);
+  CU_ASSERT_EQUAL(count(site, "\"site\":\"west\""), 2);
   CU_ASSERT_EQUAL(count(site, "\"site\":\"east\""), 2);
   CU_ASSERT_EQUAL(count(site, "\"site\":null"), 2);
-  CU_ASSERT_EQUAL(count(site, "\"line\""), 8);
+  CU_ASSERT_EQUAL(count(site, "\"line\""), 10);
   free(columns);
   free(site);
   lf_dir_remove(dir);
