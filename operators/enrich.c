@@ -10,10 +10,10 @@
  * replaced or deleted them.
  *
  * The common case costs about 130 instructions per record (bench/README.md,
- * "Enrichment cost"): one lookup, and, for a record whose shape is known to
- * lack our names and an entry whose shape lists our fields in a row, one
- * copy of those fields into the record's spare room; the results are
- * emitted in one step per batch. */
+ * "Enrichment cost"): one lookup, and, for a record whose shape (or JSON
+ * layout) is known to lack our names and an entry of the shape whose field
+ * positions were learnt, a copy of those fields (one block when in a row)
+ * into the record's spare room; the results are emitted once per batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
