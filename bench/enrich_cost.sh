@@ -6,9 +6,15 @@
 # by `sluice bench --pipeline` on the same generated input. Prints the median
 # ns per record of each (wall clock, RUNS runs) and, with --callgrind, the
 # instructions per record of the enrich step (the table load at start-up is
-# left out).
+# left out) and of the whole pipeline without it, and the step's cost in ns
+# at that pipeline's measured rate (its instructions per record over its
+# median CPU ns per record). Wall and CPU (user + sys) medians are printed
+# for both pipelines: on a shared host, trust the CPU figure over the wall.
+# FORMAT=json decodes JSON readings instead (records without a shape); FORK=1
+# adds a second branch below decode, so that enrich copies each record.
 #
-#   bench/enrich_cost.sh [BUILD_DIR] [--callgrind]     env RUNS=5 RECORDS=2000000
+#   bench/enrich_cost.sh [BUILD_DIR] [--callgrind]
+#     env RUNS=5 RECORDS=2000000 FORMAT=avro|json FORK=0|1
 set -euo pipefail
 build=build callgrind=0
 for a in "$@"; do
@@ -19,7 +25,14 @@ for a in "$@"; do
 done
 root=$(cd "$(dirname "$0")/.." && pwd)
 sluice="$root/$build/sluice"
-runs=${RUNS:-5} records=${RECORDS:-2000000} keys=10000
+runs=${RUNS:-5} records=${RECORDS:-2000000} keys=10000 format=${FORMAT:-avro}
+case "$format" in
+  avro) decode='format = "avro", schema = "reading.avsc"' ;;
+  json) decode='format = "json"' ;;
+  *) echo "enrich_cost.sh: FORMAT must be avro or json" >&2; exit 2 ;;
+esac
+fork=""
+[[ "${FORK:-0}" == 1 ]] && fork='d:null_sink {}' # a second branch: enrich must copy
 dir=$(mktemp -d /tmp/sluice-enrich-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cp "$root/pipelines/schemas/machine_reading.avsc" "$dir/reading.avsc"
@@ -32,13 +45,15 @@ write() { # $1 = file, $2 = the enrich step or ""
 local sl = require "sluice"
 local p = sl.pipeline { name = "enrich-bench" }
 p:table { id = "devices", path = "devices.jsonl", key = "machine_id" }
-p:kafka_source { topic = "telemetry" }
-  :decode { format = "avro", schema = "reading.avsc" }$2
+local d = p:kafka_source { topic = "telemetry" }
+  :decode { $decode }
+d$2
   :filter "temperature between -40 and 150"
   :window { tumbling = "10s", key = "machine_id", time = "ts" }
   :aggregate { n = "count()", avg_temperature = "avg(temperature)",
                max_temperature = "max(temperature)" }
   :null_sink {}
+$fork
 LUA
 }
 write "$dir/base.lua" ""
@@ -46,18 +61,40 @@ write "$dir/enrich.lua" '
   :enrich { table = "devices", key = "machine_id", fields = {"line", "name", "max_temp"} }'
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# One run of pipeline $1: "WALL_NS CPU_NS" per record (CPU: user + sys of the
+# whole process, start-up included, the same for both pipelines).
+one() {
+  /usr/bin/time -f '%U %S' -o "$dir/time" \
+    "$sluice" bench --keys "$keys" --records "$records" --pipeline "$dir/$1.lua" 2>/dev/null |
+    sed -n 's/.*"ns_per_record":\([0-9.]*\).*/\1/p' | tr '\n' ' '
+  awk -v n="$records" '{printf "%.1f\n", ($1 + $2) * 1e9 / n}' "$dir/time"
+}
+declare -A wall cpu
 for p in base enrich; do
-  for ((i = 0; i < runs; i++)); do
-    "$sluice" bench --keys "$keys" --records "$records" --pipeline "$dir/$p.lua" 2>/dev/null |
-      sed -n 's/.*"ns_per_record":\([0-9.]*\).*/\1/p'
-  done | median | xargs printf '%-7s median ns/record over %d runs: %s\n' "$p" "$runs"
+  for ((i = 0; i < runs; i++)); do one "$p"; done >"$dir/runs.$p"
+  wall[$p]=$(cut -d' ' -f1 "$dir/runs.$p" | median)
+  cpu[$p]=$(cut -d' ' -f2 "$dir/runs.$p" | median)
+  printf '%-7s %s, medians of %d runs: %s ns/record wall, %s ns/record CPU\n' "$p" "$format" \
+    "$runs" "${wall[$p]}" "${cpu[$p]}"
 done
 if [[ "$callgrind" == 1 ]]; then
-  # The inclusive count of enrich_process: the whole pipeline's total also
-  # moves with the once-a-second ticks under valgrind's slowdown.
-  valgrind --tool=callgrind --toggle-collect=sl_runtime_run --callgrind-out-file="$dir/cg" \
-    "$sluice" bench --keys "$keys" --records 200000 --pipeline "$dir/enrich.lua" >/dev/null \
-    2>"$dir/cg.log"
-  ir=$(callgrind_annotate --inclusive=yes "$dir/cg" | awk '/enrich_process/ {gsub(",", "", $1); print $1; exit}')
+  # Inclusive count of function $2 in a callgrind run of pipeline $1. The
+  # pipeline's total moves a little with the once-a-second ticks under
+  # valgrind's slowdown; enrich_process's own count does not.
+  count() {
+    valgrind --tool=callgrind --toggle-collect=sl_runtime_run --callgrind-out-file="$dir/cg.$1" \
+      "$sluice" bench --keys "$keys" --records 200000 --pipeline "$dir/$1.lua" >/dev/null \
+      2>"$dir/cg.log"
+    callgrind_annotate --inclusive=yes "$dir/cg.$1" |
+      awk -v f="$2" '$0 ~ ":" f " " {gsub(",", "", $1); print $1; exit}'
+  }
+  ir=$(count enrich enrich_process)
+  base=$(count base sl_runtime_run)
   echo "enrich costs $((ir / 200000)) instructions per record (callgrind, enrich_process inclusive, 200k records)"
+  echo "the pipeline without enrich: $((base / 200000)) instructions per record (sl_runtime_run inclusive)"
+  awk -v ir="$ir" -v base="$base" -v ns="${cpu[base]}" 'BEGIN {
+    rate = base / 200000 / ns
+    printf "at the %.2f instructions per CPU ns of the pipeline without it: enrich ~ %.1f ns per record\n",
+      rate, ir / 200000 / rate
+  }'
 fi

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Records (field tables plus source metadata), arrays and batches. All memory
  * comes from the arena of the batch being processed. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ sl_record *sl_record_copy(sl_arena *a, const sl_record *r) {
     return NULL;
   *c = *r;
   c->arena = a;
-  c->cap = r->count + 4;
+  c->cap = r->count + SL_RECORD_COPY_ROOM;
   c->fields = sl_arena_alloc(a, c->cap * sizeof *c->fields);
   if (!c->fields)
     return NULL;
@@ -123,6 +124,7 @@ static inline __attribute__((always_inline)) int append(sl_record *r, sl_name na
   r->fields[r->count].name = name;
   r->fields[r->count].value = *v;
   r->count++;
+  r->shape = NULL;
   return SL_OK;
 }
 
@@ -211,6 +213,7 @@ int sl_record_remove(sl_record *r, sl_name name) {
     if (r->fields[i].name == name) {
       memmove(&r->fields[i], &r->fields[i + 1], (r->count - i - 1) * sizeof *r->fields);
       r->count--;
+      r->shape = NULL;
       return 1;
     }
   return 0;
@@ -333,6 +336,23 @@ int sl_batch_push(sl_batch *b, sl_record *r) {
   return SL_OK;
 }
 
+int sl_batch_push_all(sl_batch *b, sl_record *const *rs, size_t n) {
+  if (n > b->cap - b->count) {
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap - b->count < n)
+      ncap *= 2;
+    sl_record **nr = realloc(b->records, ncap * sizeof *nr);
+    if (!nr)
+      return SL_ERR_NOMEM;
+    b->records = nr;
+    b->cap = ncap;
+  }
+  if (n)
+    memcpy(b->records + b->count, rs, n * sizeof *rs);
+  b->count += n;
+  return SL_OK;
+}
+
 void sl_batch_clear(sl_batch *b) { b->count = 0; }
 
 void sl_batch_release(sl_batch *b) {
@@ -355,6 +375,7 @@ int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n) {
 
 /* Set names[j] to values[j] in `c`, which has room for n more fields. */
 static void set_each(sl_record *c, const sl_name *names, const sl_value *values, size_t n) {
+  c->shape = NULL;
   for (size_t j = 0; j < n; j++) {
     uint32_t i = 0;
     while (i < c->count && c->fields[i].name != names[j])
@@ -385,6 +406,7 @@ int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value
   }
   for (size_t j = 0; j < n; j++)
     r->fields[r->count++] = (sl_field){names[j], values[j]};
+  r->shape = NULL;
   return SL_OK;
 }
 
@@ -415,5 +437,65 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
   }
   for (size_t j = 0; j < n; j++)
     c->fields[c->count++] = (sl_field){names[j], values[j]};
+  c->shape = NULL;
   return c;
+}
+
+/* ---- shapes: interned name lists ------------------------------------------ */
+
+struct sl_shape {
+  struct sl_shape *next;
+  uint64_t hash;
+  uint32_t n;
+  sl_name names[];
+};
+
+static pthread_mutex_t shapes_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_shape *shapes[256]; /* buckets: shapes are few (one per schema or entry layout) */
+static size_t shapes_count;
+
+static int shape_is(const struct sl_shape *s, const sl_record *r) {
+  if (s->n != r->count)
+    return 0;
+  for (uint32_t i = 0; i < s->n; i++)
+    if (s->names[i] != r->fields[i].name)
+      return 0;
+  return 1;
+}
+
+const struct sl_shape *sl_shape_of(const sl_record *r) {
+  if (r->count > SL_SHAPE_MAX)
+    return NULL;
+  uint64_t h = r->count;
+  for (uint32_t i = 0; i < r->count; i++)
+    h = (h ^ (uint64_t)(uintptr_t)r->fields[i].name) * 0x9E3779B97F4A7C15u;
+  struct sl_shape *found = NULL;
+  pthread_mutex_lock(&shapes_lock);
+  struct sl_shape **bucket = &shapes[(h >> 40) & 255];
+  for (struct sl_shape *s = *bucket; s && !found; s = s->next)
+    if (s->hash == h && shape_is(s, r))
+      found = s;
+  if (!found && shapes_count < SL_SHAPES_MAX &&
+      (found = malloc(sizeof *found + r->count * sizeof(sl_name)))) {
+    found->hash = h;
+    found->n = r->count;
+    for (uint32_t i = 0; i < r->count; i++)
+      found->names[i] = r->fields[i].name;
+    found->next = *bucket;
+    *bucket = found;
+    shapes_count++;
+  }
+  pthread_mutex_unlock(&shapes_lock);
+  return found;
+}
+
+/* Shapes live for the process; free them at exit so leak checkers stay quiet. */
+__attribute__((destructor)) static void shapes_free_all(void) {
+  for (size_t b = 0; b < sizeof shapes / sizeof shapes[0]; b++)
+    while (shapes[b]) {
+      struct sl_shape *next = shapes[b]->next;
+      free(shapes[b]);
+      shapes[b] = next;
+    }
+  shapes_count = 0;
 }

@@ -20,6 +20,12 @@ struct sl_record {
   sl_arena *arena;      /* where this record's tables grow */
   sl_field *fields;     /* arena */
   uint32_t count, cap;
+  /* The record's list of names (in order), interned (sl_shape_of), or NULL when not
+   * known: set by the Avro decoder and the table store, cleared by every change of
+   * the names. Two records of one shape have the same names: enrich proves with one
+   * compare that the names it adds are new, and finds an entry's fields by position.
+   * Next to `fields` and `count`: enrich reads all three, from one cache line. */
+  const struct sl_shape *shape;
   int32_t source_id;
   int32_t partition;
   int64_t offset;
@@ -66,6 +72,8 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
 /* Spare field slots a decoder gives each top-level record, so that operators owning it
  * (enrich) add fields without growing its table. */
 #define SL_RECORD_ROOM 4
+/* Spare field slots of a copy (sl_record_copy): enrich below a fork adds its fields there. */
+#define SL_RECORD_COPY_ROOM 4
 /* Is none of names[0..n) a field of `r`? One pass over the record's names, a few pointer
  * compares each. */
 int sl_record_names_absent(const sl_record *r, const sl_name *names, size_t n);
@@ -82,9 +90,18 @@ sl_record *sl_record_extend(sl_arena *a, const sl_record *r, const sl_name *name
 int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
                               size_t n, int known_new);
 
+/* The interned shape of `r`'s names (valid for the process), or NULL past SL_SHAPE_MAX
+ * fields, past SL_SHAPES_MAX distinct shapes (names from data must not grow memory
+ * without bound) or on OOM: no shape only means no shortcut. Takes a lock: call it once
+ * per schema or per table entry, never per record. */
+#define SL_SHAPE_MAX 64
+#define SL_SHAPES_MAX 4096
+const struct sl_shape *sl_shape_of(const sl_record *r);
+
 /* Batches are engine-owned; these are for the runtime and test harnesses. */
 void sl_batch_init(sl_batch *b, sl_arena *arena);
 int sl_batch_push(sl_batch *b, sl_record *r);
+int sl_batch_push_all(sl_batch *b, sl_record *const *rs, size_t n); /* one growth, one copy */
 void sl_batch_clear(sl_batch *b); /* forget records, keep capacity */
 void sl_batch_release(sl_batch *b); /* free the record table */
 

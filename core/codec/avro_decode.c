@@ -244,6 +244,11 @@ static int dec_record(av_dec *d, const av_node *n, sl_record **out) {
     }
   }
   r->count = n->nslots;
+  /* Every record of one node lists the same names: their shape is computed once. */
+  const struct sl_shape *shape = __atomic_load_n(&n->shape, __ATOMIC_ACQUIRE);
+  if (!shape && (shape = sl_shape_of(r)))
+    __atomic_store_n((const struct sl_shape **)&n->shape, shape, __ATOMIC_RELEASE);
+  r->shape = shape;
   d->depth--;
   *out = r;
   return SL_OK;

@@ -78,6 +78,9 @@ typedef struct av_node {
   uint32_t minsize;              /* fewest wire bytes a datum can take (bounds block counts) */
   int32_t enum_default;          /* enum: index of the default symbol, -1 if none */
   sl_name name;                  /* named types: full name; NULL otherwise */
+  /* record: the shape (sl_shape_of) of the records it decodes to, set by the first
+   * decode (atomically: plans are shared by threads) and constant after. */
+  const struct sl_shape *shape;
 } av_node;
 
 typedef struct av_field {

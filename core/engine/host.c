@@ -111,6 +111,21 @@ int sl_host_input_exclusive(const sl_host *host, const sl_operator *op) {
   return sl_graph_sole_path(op->rt->graph, op->node->desc->id);
 }
 
+int sl_host_emit_all(const sl_host *host, sl_emitter *out, sl_record *const *rs, size_t n) {
+  if (host != &sl_runtime_host) {
+    for (size_t i = 0; i < n; i++) {
+      int rc = host->emit(out, rs[i]);
+      if (rc != SL_OK)
+        return rc;
+    }
+    return SL_OK;
+  }
+  if (!out->batch)
+    return SL_ERR_INVALID;
+  out->node->emitted += n;
+  return sl_batch_push_all(out->batch, rs, n);
+}
+
 int sl_host_check_operator(const sl_operator_desc *d, const sl_config *cfg, const char *label,
                            sl_error *err) {
   struct sl_operator handle = {NULL, NULL, label};

@@ -11,14 +11,15 @@
 #include <string.h>
 
 #include "base/hash64.h"
+#include "base/record_internal.h"
 
 #define ENTRY_ARENA_CHUNK 512 /* most device records fit one chunk */
 
 typedef struct entry {
   int refs; /* the writer's map and every snapshot holding it */
   uint64_t hash;
-  size_t bytes;    /* memory of this entry: struct, key, value arena */
-  sl_arena *arena; /* owns the deep copy of the value */
+  size_t bytes;    /* memory of this entry: its arena */
+  sl_arena *arena; /* owns this struct and the deep copy of the value */
   sl_record *value;
   size_t klen;
   char key[]; /* NUL-terminated for the API */
@@ -47,10 +48,8 @@ struct sl_table {
 };
 
 static void entry_release(entry *e) {
-  if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-    sl_arena_destroy(e->arena);
-    free(e);
-  }
+  if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    sl_arena_destroy(e->arena); /* the entry lives in it too */
 }
 
 static inline uint64_t load64(const unsigned char *p) {
@@ -69,7 +68,12 @@ static inline uint64_t load32(const unsigned char *p) {
  * (every byte counts) and mixed with two multiplies, about a third of the
  * general hash's work; longer keys take sl_hash64. The hash lives in memory
  * only (tables are rebuilt at start), so it may differ from sl_hash64. */
-static uint64_t key_hash(const void *key, size_t klen) {
+static inline uint64_t short_mix(uint64_t a, uint64_t b, size_t klen) {
+  const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+  return sl_hash64_mum(k1 ^ klen, sl_hash64_mum(a ^ k1, b ^ k0 ^ 0x5eed));
+}
+
+static inline __attribute__((always_inline)) uint64_t key_hash(const void *key, size_t klen) {
   const unsigned char *p = key;
   uint64_t a, b;
   if (klen > 16)
@@ -86,8 +90,7 @@ static uint64_t key_hash(const void *key, size_t klen) {
   } else {
     a = b = 0;
   }
-  const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-  return sl_hash64_mum(k1 ^ klen, sl_hash64_mum(a ^ k1, b ^ k0 ^ 0x5eed));
+  return short_mix(a, b, klen);
 }
 
 /* Equal keys of length n, without a call for short ones (as key_hash reads
@@ -102,7 +105,8 @@ static inline int key_eq(const char *x, const void *key, size_t n) {
 }
 
 /* Slot of `key` in `slots`, or of the empty slot where it would go. */
-static size_t probe(entry *const *slots, size_t cap, uint64_t h, const void *key, size_t klen) {
+static inline __attribute__((always_inline)) size_t
+probe(entry *const *slots, size_t cap, uint64_t h, const void *key, size_t klen) {
   size_t i = (size_t)h & (cap - 1);
   while (slots[i] &&
          !(slots[i]->hash == h && slots[i]->klen == klen && key_eq(slots[i]->key, key, klen)))
@@ -178,11 +182,14 @@ int sl_table_put(sl_table *t, const void *key, size_t klen, const sl_record *val
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     i = probe(m->slots, m->cap, h, key, klen);
   }
-  entry *e = malloc(sizeof *e + klen + 1);
+  /* The entry, then its value, in one arena: a lookup reads the key, the
+   * value's record and its fields from neighbouring cache lines. */
   sl_arena *a = sl_arena_new(ENTRY_ARENA_CHUNK);
-  sl_record *v = a ? sl_record_clone(a, value) : NULL;
-  if (!e || !v) {
-    free(e);
+  entry *e = a ? sl_arena_alloc(a, sizeof *e + klen + 1) : NULL;
+  sl_record *v = e ? sl_record_clone(a, value) : NULL;
+  if (v) /* enrich reads the fields of entries of one shape by position */
+    v->shape = sl_shape_of(v);
+  if (!v) {
     sl_arena_destroy(a);
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -193,7 +200,7 @@ int sl_table_put(sl_table *t, const void *key, size_t klen, const sl_record *val
   e->klen = klen;
   memcpy(e->key, key, klen);
   e->key[klen] = '\0';
-  e->bytes = sizeof *e + klen + 1 + sl_arena_used(a);
+  e->bytes = sl_arena_used(a);
   if (!fresh) {
     m->bytes -= m->slots[i]->bytes;
     entry_release(m->slots[i]);
@@ -277,11 +284,30 @@ void sl_table_snap_release(sl_table_snap *s) {
   free(s);
 }
 
-const sl_record *sl_table_snap_get(const sl_table_snap *s, const void *key, size_t klen) {
+static __attribute__((noinline)) const sl_record *snap_get_any(const sl_table_snap *s,
+                                                                const void *key, size_t klen) {
   if (!s->count)
     return NULL;
   size_t i = probe(s->slots, s->cap, key_hash(key, klen), key, klen);
   return s->slots[i] ? s->slots[i]->value : NULL;
+}
+
+/* Keys of 4 to 16 bytes (device ids) take a path that calls nothing, so it
+ * saves no registers: a third of the lookup's cost was the call frame. */
+const sl_record *sl_table_snap_get(const sl_table_snap *s, const void *key, size_t klen) {
+  if (klen < 4 || klen > 16 || !s->count)
+    return snap_get_any(s, key, klen);
+  const unsigned char *p = key;
+  uint64_t a = klen >= 8 ? load64(p) : load32(p);
+  uint64_t b = klen >= 8 ? load64(p + klen - 8) : load32(p + klen - 4);
+  uint64_t h = short_mix(a, b, klen); /* as key_hash */
+  for (size_t i = (size_t)h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+    const entry *e = s->slots[i];
+    if (!e)
+      return NULL;
+    if (e->hash == h && e->klen == klen && key_eq(e->key, key, klen))
+      return e->value;
+  }
 }
 
 size_t sl_table_snap_count(const sl_table_snap *s) { return s->count; }

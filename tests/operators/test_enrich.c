@@ -180,6 +180,70 @@ static void test_table_change_between_batches(void) {
   sl_table_publish(devices, &err);
 }
 
+/* The loader publishes a new version in the middle of a batch (here from
+ * the dead-letter callback of the batch's first record), replacing one
+ * entry and deleting another: the rest of the batch still sees the version
+ * the batch started with, and the records it emitted, which borrow the old
+ * entries' strings, stay readable until the next batch (ASan checks that
+ * nothing they point to was freed). The next batch sees the new version. */
+static sl_record *kept[8];
+static size_t nkept;
+
+static int keep_emit(sl_emitter *out, sl_record *r) {
+  (void)out;
+  if (nkept < sizeof kept / sizeof kept[0])
+    kept[nkept++] = r; /* the record itself, not a copy: its values are borrowed */
+  return SL_OK;
+}
+
+static int publish_on_dead_letter(sl_emitter *out, const sl_record *r, const char *reason,
+                                  const char *message) {
+  (void)out, (void)r, (void)reason, (void)message;
+  sl_error err;
+  CU_ASSERT_EQUAL(put("m1", "moved", 99), SL_OK);
+  CU_ASSERT_EQUAL(sl_table_delete(devices, "7", 1), 1);
+  CU_ASSERT_EQUAL(sl_table_publish(devices, &err), SL_OK);
+  return SL_OK;
+}
+
+static void test_table_change_mid_batch(void) {
+  sl_config *c = cfg("enrich-devices", 1);
+  sl_config_put_bool(c, "required", 1);
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_enrich, c), SL_OK);
+  int (*dead_letter)(sl_emitter *, const sl_record *, const char *, const char *) =
+      t.host.dead_letter;
+  t.host.emit = keep_emit;
+  t.host.dead_letter = publish_on_dead_letter;
+  nkept = 0;
+  sl_record *in[] = {th_rec(&t, "machine_id", th_str(&t, "m9"), NULL), /* the publish */
+                     th_rec(&t, "machine_id", th_str(&t, "m1"), NULL),
+                     th_rec(&t, "machine_id", sl_value_int(7), NULL)};
+  CU_ASSERT_EQUAL(th_process(&t, in, 3), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(nkept, 2);
+  const sl_value *site = sl_record_get_cstr(kept[0], "site");
+  CU_ASSERT_EQUAL_FATAL(site->type, SL_TYPE_STRING);
+  CU_ASSERT_NSTRING_EQUAL(site->as.str.ptr, "north", 5); /* the old entry, still alive */
+  site = sl_record_get_cstr(kept[1], "site");
+  CU_ASSERT_EQUAL_FATAL(site->type, SL_TYPE_STRING); /* deleted mid-batch: not for this one */
+  CU_ASSERT_NSTRING_EQUAL(site->as.str.ptr, "south", 5);
+  CU_ASSERT_DOUBLE_EQUAL(sl_record_get_cstr(kept[0], "max_temp")->as.d, 80, 1e-9);
+
+  t.host.dead_letter = dead_letter; /* the harness's: captured */
+  nkept = 0;
+  CU_ASSERT_EQUAL(th_process(&t, in + 1, 2), SL_OK); /* the next batch: the new version */
+  CU_ASSERT_EQUAL_FATAL(nkept, 1);
+  CU_ASSERT_NSTRING_EQUAL(sl_record_get_cstr(kept[0], "site")->as.str.ptr, "moved", 5);
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 1); /* 7 is gone now */
+  CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "lookup");
+  th_op_free(&t);
+  sl_config_destroy(c);
+  sl_error err; /* restore for the other tests */
+  CU_ASSERT_EQUAL(put("m1", "north", 80), SL_OK);
+  CU_ASSERT_EQUAL(put("7", "south", 60), SL_OK);
+  sl_table_publish(devices, &err);
+}
+
 static void test_empty_batch(void) {
   sl_config *c = cfg("enrich-devices", 1);
   th_op t;
@@ -242,6 +306,7 @@ int suite_operators_enrich(void) {
               test_layout_change_after_a_remembered_one);
   CU_add_test(s, "required dead-letters lookup", test_required_dead_letters_lookup);
   CU_add_test(s, "table change between batches", test_table_change_between_batches);
+  CU_add_test(s, "table change in the middle of a batch", test_table_change_mid_batch);
   CU_add_test(s, "empty batch", test_empty_batch);
   CU_add_test(s, "bad configs", test_bad_configs);
   CU_add_test(s, "table not open", test_table_not_open);

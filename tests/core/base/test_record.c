@@ -217,6 +217,63 @@ static void test_extend_in_place(void) {
   sl_arena_destroy(a);
 }
 
+/* Shapes (enrich's proof that names are new, and its positions in table
+ * entries): one interned shape per list of names in order, kept by copies,
+ * and dropped by every change of the names, so a stale shape can never
+ * claim names a record no longer lists. Also sl_batch_push_all. */
+static void test_shapes(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_name x = sl_name_cstr("shape_x"), y = sl_name_cstr("shape_y");
+  sl_record *r = sl_record_new(a, 4), *same = sl_record_new(a, 2), *swapped = sl_record_new(a, 2);
+  sl_record_set(r, x, sl_value_int(1));
+  sl_record_set(r, y, sl_value_int(2));
+  sl_record_set(same, x, sl_value_int(3));
+  sl_record_set(same, y, sl_value_int(4));
+  sl_record_set(swapped, y, sl_value_int(5));
+  sl_record_set(swapped, x, sl_value_int(6));
+  CU_ASSERT_PTR_NULL(r->shape); /* unknown until someone interns it */
+  const struct sl_shape *s = sl_shape_of(r);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_PTR_EQUAL(sl_shape_of(same), s);
+  CU_ASSERT_PTR_NOT_EQUAL(sl_shape_of(swapped), s); /* order matters: positions do */
+  r->shape = s;
+  sl_record *c = sl_record_copy(a, r);
+  CU_ASSERT_PTR_EQUAL(c->shape, s);
+  CU_ASSERT_EQUAL(sl_record_set(c, y, sl_value_int(9)), SL_OK); /* a value only */
+  CU_ASSERT_PTR_EQUAL(c->shape, s);
+  CU_ASSERT_EQUAL(sl_record_set(c, sl_name_cstr("shape_z"), sl_value_int(9)), SL_OK);
+  CU_ASSERT_PTR_NULL(c->shape);
+  c = sl_record_copy(a, r);
+  sl_record_remove(c, x);
+  CU_ASSERT_PTR_NULL(c->shape);
+  const sl_name add[] = {sl_name_cstr("shape_z")};
+  const sl_value v[] = {sl_value_int(0)};
+  CU_ASSERT_PTR_NULL(sl_record_extend(a, r, add, v, 1, 0)->shape);
+  c = sl_record_copy(a, r);
+  CU_ASSERT_EQUAL(sl_record_extend_in_place(c, add, v, 1, 1), SL_OK);
+  CU_ASSERT_PTR_NULL(c->shape);
+  sl_record *big = sl_record_new(a, SL_SHAPE_MAX + 1);
+  char name[32];
+  for (int i = 0; i <= SL_SHAPE_MAX; i++) {
+    snprintf(name, sizeof name, "shape_f%d", i);
+    sl_record_set(big, sl_name_cstr(name), sl_value_int(i));
+  }
+  CU_ASSERT_PTR_NULL(sl_shape_of(big)); /* too wide: no shape, no shortcut */
+  sl_batch b;
+  sl_batch_init(&b, a);
+  sl_record *many[100];
+  for (int i = 0; i < 100; i++)
+    many[i] = i % 2 ? r : same;
+  CU_ASSERT_EQUAL(sl_batch_push(&b, r), SL_OK);
+  CU_ASSERT_EQUAL(sl_batch_push_all(&b, many, 100), SL_OK); /* grows past 64 at once */
+  CU_ASSERT_EQUAL_FATAL(sl_batch_count(&b), 101);
+  CU_ASSERT_PTR_EQUAL(sl_batch_at(&b, 0), r);
+  CU_ASSERT_PTR_EQUAL(sl_batch_at(&b, 1), same);
+  CU_ASSERT_PTR_EQUAL(sl_batch_at(&b, 100), r);
+  sl_batch_release(&b);
+  sl_arena_destroy(a);
+}
+
 int suite_core_record(void) {
   CU_pSuite s = CU_add_suite("core/record", NULL, NULL);
   if (!s || !CU_add_test(s, "set/get/replace", test_set_get_replace) ||
@@ -226,7 +283,8 @@ int suite_core_record(void) {
       !CU_add_test(s, "batch", test_batch) ||
       !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set) ||
       !CU_add_test(s, "extend (enrich)", test_extend) ||
-      !CU_add_test(s, "extend in place (enrich)", test_extend_in_place))
+      !CU_add_test(s, "extend in place (enrich)", test_extend_in_place) ||
+      !CU_add_test(s, "shapes, and pushing many records at once", test_shapes))
     return -1;
   return 0;
 }

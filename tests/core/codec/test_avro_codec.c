@@ -344,6 +344,12 @@ static void test_machine_reading(void) {
   sl_record *r;
   CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &r, &err), SL_OK);
   CU_ASSERT(records_match(r, machine_record(a, "plant-a")));
+  /* Every reading of the schema has one shape, that of its names in order. */
+  CU_ASSERT_PTR_NOT_NULL(r->shape);
+  CU_ASSERT_PTR_EQUAL(r->shape, sl_shape_of(r));
+  sl_record *again;
+  CU_ASSERT_EQUAL_FATAL(sl_avro_decode(s, b.data, b.len, a, &again, &err), SL_OK);
+  CU_ASSERT_PTR_EQUAL(again->shape, r->shape);
   /* A decoded reading has room for SL_RECORD_ROOM more fields: an enrich that
    * owns it adds them where they are (out of bounds under ASan otherwise). */
   const sl_field *fields = r->fields;
@@ -357,6 +363,7 @@ static void test_machine_reading(void) {
   }
   CU_ASSERT_EQUAL(sl_record_extend_in_place(r, more, vals, SL_RECORD_ROOM, 0), SL_OK);
   CU_ASSERT_PTR_EQUAL(r->fields, fields);
+  CU_ASSERT_PTR_NULL(r->shape); /* more names than its schema's */
   CU_ASSERT_EQUAL(sl_record_count(r), 5 + SL_RECORD_ROOM);
   CU_ASSERT_EQUAL(sl_record_get_cstr(r, "added_3")->as.i, 3);
   CU_ASSERT_NSTRING_EQUAL(sl_record_get_cstr(r, "site")->as.str.ptr, "plant-a", 7);
