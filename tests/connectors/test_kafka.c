@@ -1025,6 +1025,25 @@ static void test_kcat_interop(void) {
   sl_kafka_source.close(src);
   sl_batch_clear(&b);
 
+  /* Nothing downstream reads headers (the runtime says so): the same records,
+   * without them. */
+  t.env.headers_unread = 1;
+  src = open_source(&t, topic, "kcat-no-headers", "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  CU_ASSERT_EQUAL(consume(src, &b, 3, 0), 3);
+  for (size_t i = 0; i < sl_batch_count(&b); i++) {
+    const sl_record *r = sl_batch_at(&b, i);
+    size_t klen;
+    const char *key = sl_record_key(r, &klen);
+    char want[16];
+    snprintf(want, sizeof want, "dev%lld", (long long)field_int(&t, r, "n"));
+    CU_ASSERT(key && klen == strlen(want) && memcmp(key, want, klen) == 0);
+    CU_ASSERT_EQUAL(sl_record_header_count(r), 0);
+  }
+  sl_kafka_source.close(src);
+  t.env.headers_unread = 0; /* the source read it until closed */
+  sl_batch_clear(&b);
+
   /* kafka_sink -> kcat -C */
   void *sink = open_sink(&t, out_topic, "{site}-{id}", 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(sink);
