@@ -392,6 +392,36 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Calls fn for each assigned partition whose position and high watermark
+ * (both cached locally by librdkafka: no broker round trip) are known. */
+static void each_position(kafka_source *s,
+                          void (*fn)(kafka_source *s, const rd_kafka_topic_partition_t *p,
+                                     int64_t hi)) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (rd_kafka_assignment(s->rk, &parts) || !parts)
+    return;
+  if (rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < parts->cnt; i++) {
+      int64_t lo, hi;
+      rd_kafka_topic_partition_t *p = &parts->elems[i];
+      if (p->offset >= 0 &&
+          !rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) && hi >= 0)
+        fn(s, p, hi);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void wake_if_behind(kafka_source *s, const rd_kafka_topic_partition_t *p, int64_t hi) {
+  int64_t lo;
+  if (hi <= p->offset)
+    return;
+  /* The answer is not needed: the request is what wakes the fetcher. */
+  rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi, 1000);
+  if (s->env->counter_add)
+    s->env->counter_add(s->env->runtime, "kafka_fetcher_wakeups", 1);
+}
+
 /* librdkafka before 2.2 stops fetching while the consumer queue is over
  * queued.min.messages or queued.max.messages.kbytes, and looks again only
  * when its broker thread wakes up: on a network event or a request for that
@@ -410,53 +440,27 @@ static void wake_stalled_fetcher(kafka_source *s) {
   if (s->paused || now - s->woke_at_ms < 5)
     return;
   s->woke_at_ms = now;
-  rd_kafka_topic_partition_list_t *parts = NULL;
-  if (rd_kafka_assignment(s->rk, &parts) || !parts)
-    return;
-  if (rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < parts->cnt; i++) {
-      rd_kafka_topic_partition_t *p = &parts->elems[i];
-      int64_t lo, hi;
-      if (p->offset < 0 ||
-          rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) ||
-          hi <= p->offset)
-        continue;
-      /* The answer is not needed: the request is what wakes the fetcher. */
-      rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi, 1000);
-      if (s->env->counter_add)
-        s->env->counter_add(s->env->runtime, "kafka_fetcher_wakeups", 1);
-    }
-  }
-  rd_kafka_topic_partition_list_destroy(parts);
+  each_position(s, wake_if_behind);
+}
+
+static void set_lag(kafka_source *s, const rd_kafka_topic_partition_t *p, int64_t hi) {
+  char labels[512];
+  snprintf(labels, sizeof labels, "pipeline=%s,source=%s,topic=%s,partition=%d", s->env->pipeline,
+           s->env->node_name, p->topic, (int)p->partition);
+  sl_metric_set(
+      sl_metrics_gauge("sluice_consumer_lag", "Records in the partition not consumed yet", labels),
+      (double)(hi > p->offset ? hi - p->offset : 0));
 }
 
 /* sluice_consumer_lag{pipeline,source,partition}: the high watermark
- * librdkafka last saw minus the consumer's position. Both are cached
- * locally (no broker round trip); refreshed at most once a second. */
+ * librdkafka last saw minus the consumer's position; refreshed at most once
+ * a second. */
 static void report_lag(kafka_source *s) {
   int64_t now = mono_ms();
   if (now - s->lag_at_ms < 1000)
     return;
   s->lag_at_ms = now;
-  rd_kafka_topic_partition_list_t *parts = NULL;
-  if (rd_kafka_assignment(s->rk, &parts) || !parts)
-    return;
-  if (rd_kafka_position(s->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < parts->cnt; i++) {
-      int64_t lo, hi;
-      rd_kafka_topic_partition_t *p = &parts->elems[i];
-      if (p->offset < 0 ||
-          rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
-        continue;
-      char labels[512];
-      snprintf(labels, sizeof labels, "pipeline=%s,source=%s,topic=%s,partition=%d",
-               s->env->pipeline, s->env->node_name, p->topic, (int)p->partition);
-      sl_metric_set(sl_metrics_gauge("sluice_consumer_lag",
-                                     "Records in the partition not consumed yet", labels),
-                    (double)(hi > p->offset ? hi - p->offset : 0));
-    }
-  }
-  rd_kafka_topic_partition_list_destroy(parts);
+  each_position(s, set_lag);
 }
 
 static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int *eof,
