@@ -265,21 +265,22 @@ static int source_open(const sl_connector_env *env, const sl_config *cfg, void *
    * there the eager range assignor is the default (rebalance_cb handles
    * both protocols). Users can still choose either through the properties. */
   int sticky_safe = rd_kafka_version() >= 0x020300ff;
-  /* When a partition's prefetch queue reaches queued.min.messages (default
-   * 100000), librdkafka before 2.2 stops fetching until its broker thread
-   * next wakes up, up to a second later (librdkafka issue #2879; 2.2 added
-   * fetch.queue.backoff.ms): a consumer faster than 100000 records/s stalled.
-   * A deeper queue lasts the second, but costs ~400 bytes of librdkafka
-   * bookkeeping per queued message on top of its bytes: with
-   * queued.max.messages.kbytes at 16 MiB a worker catching up on small JSON
-   * readings peaked at 190-210 MiB RSS. wake_stalled_fetcher() now restarts a
-   * stalled fetcher as soon as the queue runs dry, so 4 MiB (~50k readings)
-   * is enough: 135 MiB with the same CPU per reading (bench/README.md,
-   * "Sparse devices end to end"). Both are properties users can set. */
+  /* librdkafka bounds its prefetch queue by messages (queued.min.messages)
+   * and bytes (queued.max.messages.kbytes) and before 2.2, once either is
+   * reached, fetches again only when its broker thread next wakes up, up to a
+   * second later (librdkafka issue #2879; 2.2 added fetch.queue.backoff.ms).
+   * The queue therefore used to hold a second of records (1,000,000 messages,
+   * 16 MiB), and a worker catching up on small readings peaked at 190-210 MiB
+   * RSS: librdkafka keeps ~400 bytes of bookkeeping per queued message on top
+   * of its bytes, and a compressed fetch overshoots the byte limit.
+   * wake_stalled_fetcher() now restarts a stalled fetcher as soon as the
+   * queue runs dry, so ~50k messages suffice: 4 MiB is ~50k JSON readings,
+   * and the message bound keeps smaller ones (43-byte Avro) at the same
+   * count (bench/README.md, "Sparse devices end to end"). Users can set both. */
   const sl_kafka_prop defaults[] = {
       {"partition.assignment.strategy", sticky_safe ? "cooperative-sticky" : "range"},
       {"allow.auto.create.topics", "true"},
-      {"queued.min.messages", "1000000"},
+      {"queued.min.messages", "50000"},
       {"queued.max.messages.kbytes", "4096"},
   };
   /* Auto-commit would commit offsets of records whose effects are not safe

@@ -422,7 +422,7 @@ static void test_default_queue_sizes(void) {
   void *src = open_source(&t, topic, NULL, "earliest");
   void *sink = open_sink(&t, topic, NULL, 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.max.messages.kbytes=4096"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.min.messages=1000000"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.min.messages=50000"));
   CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queue.buffering.max.messages=20000"));
   sl_kafka_source.close(src);
   sl_kafka_sink.close(sink);
