@@ -26,7 +26,7 @@ typedef struct kafka_source {
   sl_error cb_err;
   int64_t lag_at_ms;  /* when the consumer lag gauges were last set */
   int wake_fetcher;   /* librdkafka < 2.2: see wake_stalled_fetcher() */
-  int64_t woke_at_ms; /* when the last stall check ran */
+  int64_t woke_at_ms; /* when the last stall check ran (future: none until then) */
 } kafka_source;
 
 static const sl_config_entry source_config[] = {
@@ -415,10 +415,15 @@ static void each_position(kafka_source *s,
 
 static void wake_if_behind(kafka_source *s, const rd_kafka_topic_partition_t *p, int64_t hi) {
   int64_t lo;
-  if (hi <= p->offset)
+  if (hi <= p->offset || s->woke_at_ms > mono_ms())
     return;
-  /* The answer is not needed: the request is what wakes the fetcher. */
-  rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi, 1000);
+  /* The answer is not needed: the request is what wakes the fetcher. A
+   * leader that does not answer (broker down: the fetch reports it) must not
+   * hold up every poll, so then no more asking for a second. */
+  if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi, 200)) {
+    s->woke_at_ms = mono_ms() + 1000;
+    return;
+  }
   if (s->env->counter_add)
     s->env->counter_add(s->env->runtime, "kafka_fetcher_wakeups", 1);
 }
@@ -435,7 +440,8 @@ static void wake_if_behind(kafka_source *s, const rd_kafka_topic_partition_t *p,
  * watermark of its last fetch), the fetcher is stalled or has a fetch in
  * flight; asking that partition's leader for its offsets (one round trip,
  * which the worker would spend waiting anyway) wakes the broker thread, and
- * it fetches again at once. Checked at most every 5 ms. */
+ * it fetches again at once. Checked at most every 5 ms, and after an
+ * unanswered request not for a second. */
 static void wake_stalled_fetcher(kafka_source *s) {
   int64_t now = mono_ms();
   if (s->paused || now - s->woke_at_ms < 5)
