@@ -126,7 +126,7 @@ consumer=$!
 pids+=("$consumer")
 source_in() { # records read from Kafka so far: what the decode node received
   { curl -s "http://127.0.0.1:$api_port/metrics" 2>/dev/null || true; } |
-    awk '/^sluice_records_in_total/ && /decode#/ {s += $NF} END {printf "%d", s}'
+    awk '/^sluice_records_in_total/ && /decode[#:]/ {s += $NF} END {printf "%d", s}'
 }
 perf_pid=""
 if [[ -n "${PERF_RECORD:-}" ]]; then # profile the consumer: $work/consume.perf

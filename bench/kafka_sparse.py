@@ -3,12 +3,13 @@
 """Input and independent check for bench/kafka_sparse.sh (issue 16's workload).
 
   kafka_sparse.py gen N KEYS SEED OUT        writes N readings, one "key<TAB>json" a line
-  kafka_sparse.py check READINGS RESULTS     checks the pipeline's window results
+  kafka_sparse.py check READINGS RESULTS [avro]  checks the pipeline's window results
 
 gen: machine ids drawn at random per reading (m00000..), ts = BASE + i ms, 10 % of
 readings moved back by 1-500 ms, temperature and vibration random.
 
-check: recomputes count/avg/max(temperature) per (machine_id, 10 s tumbling window)
+check: (results as JSON lines, or with `avro` as kcat -f '%R%s' writes the Avro results
+of schemas/sparse_result.avsc) recomputes count/avg/max(temperature) per (machine_id, 10 s tumbling window)
 from the readings file alone, then requires of the results (one JSON object a line,
 as kcat prints the topic): no (machine, window) twice, every value equal to the
 recomputed one (avg to 1e-9 relative), and the fired set to be exactly every
@@ -48,7 +49,37 @@ def ms(v):
     return round(datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def check(readings, results):
+def avro_results(path):
+    """Results written by kafka_sink{format = "avro"} with schemas/sparse_result.avsc,
+    read back by `kcat -f '%R%s'` (4-byte big-endian length, then the datum)."""
+    import struct
+    data = open(path, "rb").read()
+    pos = 0
+
+    def varint(buf, i):
+        shift = v = 0
+        while True:
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return (v >> 1) ^ -(v & 1), i
+
+    while pos < len(data):
+        (n,) = struct.unpack(">i", data[pos:pos + 4])
+        d, pos = data[pos + 4:pos + 4 + n], pos + 4 + n
+        ln, i = varint(d, 0)
+        mid = d[i:i + ln].decode()
+        ws, i = varint(d, i + ln)
+        cnt, i = varint(d, i)
+        avg, mx = struct.unpack("<dd", d[i:i + 16])
+        if i + 16 != len(d):
+            raise ValueError("result datum of %d bytes, schema reads %d" % (len(d), i + 16))
+        yield json.dumps({"machine_id": mid, "window_start": ws, "n": cnt, "avg_temp": avg, "max_temp": mx})
+
+
+def check(readings, results, avro=False):
     agg = {}
     newest = 0
     for line in open(readings):
@@ -68,7 +99,7 @@ def check(readings, results):
     seen = set()
     bad = []
     n = 0
-    for line in open(results):
+    for line in (avro_results(results) if avro else open(results)):
         line = line.strip()
         if not line:
             continue
@@ -107,6 +138,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "check":
-        sys.exit(check(sys.argv[2], sys.argv[3]))
+        sys.exit(check(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "avro"))
     else:
-        sys.exit("usage: kafka_sparse.py gen N KEYS SEED OUT | check READINGS RESULTS")
+        sys.exit("usage: kafka_sparse.py gen N KEYS SEED OUT | check READINGS RESULTS [avro]")

@@ -389,9 +389,17 @@ static int sink_open(const sl_connector_env *env, const sl_config *cfg, void **s
   };
   /* linger.ms stays librdkafka's 5 ms: a window's results leave as one burst, and a
    * shorter linger splits it over several requests, which lowered the median latency of
-   * window results but raised their p99 (docs/kafka.md, "Producer batching"). */
-  rc = sl_kafka_conf_new(env, NULL, 0, forced, sizeof forced / sizeof forced[0], &conf,
-                         &s->embedded, err);
+   * window results but raised their p99 (docs/kafka.md, "Producer batching").
+   * librdkafka queues up to 100,000 messages; each costs its bytes, its headers and
+   * ~250 bytes of bookkeeping, and a worker producing ~200k window results/s filled it
+   * between checkpoints. 20,000 (~0.1 s of such output; a full queue only makes
+   * write() wait for acks) took 15 MiB off the peak RSS (bench/README.md, "Sparse
+   * devices end to end"). Users can set it. */
+  const sl_kafka_prop defaults[] = {
+      {"queue.buffering.max.messages", "20000"},
+  };
+  rc = sl_kafka_conf_new(env, defaults, sizeof defaults / sizeof defaults[0], forced,
+                         sizeof forced / sizeof forced[0], &conf, &s->embedded, err);
   if (rc)
     goto out_close;
   if (s->embedded && (rc = sl_kafka_embedded_topic(topic, 0, err)))

@@ -24,7 +24,9 @@ typedef struct kafka_source {
   int paused;
   int cb_status; /* an error raised inside the rebalance callback */
   sl_error cb_err;
-  int64_t lag_at_ms; /* when the consumer lag gauges were last set */
+  int64_t lag_at_ms;  /* when the consumer lag gauges were last set */
+  int wake_fetcher;   /* librdkafka < 2.2: see wake_stalled_fetcher() */
+  int64_t woke_at_ms; /* when the last stall check ran (future: none until then) */
 } kafka_source;
 
 static const sl_config_entry source_config[] = {
@@ -71,8 +73,7 @@ static void set_cb_error(kafka_source *s, int code, const char *what, const char
 static int check_restored(kafka_source *s, rd_kafka_t *rk, int32_t partition, int64_t *at) {
   int64_t offset = *at;
   int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t e =
-      rd_kafka_query_watermark_offsets(rk, s->topic, partition, &lo, &hi, 5000);
+  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, s->topic, partition, &lo, &hi, 5000);
   if (e) { /* the fetch itself will report an unreachable broker */
     if (s->env->log)
       s->env->log(s->env->runtime, SL_LOG_WARN,
@@ -264,22 +265,23 @@ static int source_open(const sl_connector_env *env, const sl_config *cfg, void *
    * there the eager range assignor is the default (rebalance_cb handles
    * both protocols). Users can still choose either through the properties. */
   int sticky_safe = rd_kafka_version() >= 0x020300ff;
-  /* When a partition's prefetch queue reaches queued.min.messages (default
-   * 100000), librdkafka before 2.2 backs its fetching off for a whole second
-   * (librdkafka issue #2879; 2.2 added fetch.queue.backoff.ms): a consumer
-   * faster than 100000 records/s/partition stalled, and the reference
-   * pipeline read a real broker at 160k records/s with its CPU 85% idle.
-   * A deeper queue lasts the second. Its memory is bounded by
-   * queued.max.messages.kbytes, 16 MiB here instead of librdkafka's 64 MiB:
-   * with 64 MiB a worker catching up on a backlog grew to 345 MiB RSS for
-   * 1.52 M records/s; 16 MiB keeps it far smaller at 0.86 M records/s, and at
-   * live rates the queue is empty either way. Both are properties users can
-   * set. */
+  /* librdkafka bounds its prefetch queue by messages (queued.min.messages)
+   * and bytes (queued.max.messages.kbytes) and before 2.2, once either is
+   * reached, fetches again only when its broker thread next wakes up, up to a
+   * second later (librdkafka issue #2879; 2.2 added fetch.queue.backoff.ms).
+   * The queue therefore used to hold a second of records (1,000,000 messages,
+   * 16 MiB), and a worker catching up on small readings peaked at 190-210 MiB
+   * RSS: librdkafka keeps ~400 bytes of bookkeeping per queued message on top
+   * of its bytes, and a compressed fetch overshoots the byte limit.
+   * wake_stalled_fetcher() now restarts a stalled fetcher as soon as the
+   * queue runs dry, so ~50k messages suffice: 4 MiB is ~50k JSON readings,
+   * and the message bound keeps smaller ones (43-byte Avro) at the same
+   * count (bench/README.md, "Sparse devices end to end"). Users can set both. */
   const sl_kafka_prop defaults[] = {
       {"partition.assignment.strategy", sticky_safe ? "cooperative-sticky" : "range"},
       {"allow.auto.create.topics", "true"},
-      {"queued.min.messages", "1000000"},
-      {"queued.max.messages.kbytes", "16384"},
+      {"queued.min.messages", "50000"},
+      {"queued.max.messages.kbytes", "4096"},
   };
   /* Auto-commit would commit offsets of records whose effects are not safe
    * yet (a crash would lose them): the runtime commits explicitly. */
@@ -295,6 +297,7 @@ static int source_open(const sl_connector_env *env, const sl_config *cfg, void *
     goto out_close;
   if (s->embedded && (rc = sl_kafka_embedded_topic(topic, 0, err)))
     goto out_conf;
+  s->wake_fetcher = rd_kafka_version() < 0x020200ff;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, s);
   s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -352,7 +355,10 @@ static int message_record(kafka_source *s, const rd_kafka_message_t *m, sl_batch
     memcpy(key, m->key, m->key_len);
     sl_record_set_key(r, key, m->key_len);
   }
-  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  /* librdkafka parses headers on this first access, ~1,000 instructions even
+   * for a message without any (it sets up a buffer to read their count): not
+   * done when nothing in the pipeline reads them. */
+  if (!s->env->headers_unread && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char *name;
     const void *val;
     size_t len;
@@ -381,16 +387,17 @@ nomem:
   return sl_error_set(err, SL_ERR_NOMEM, "kafka_source '%s': out of memory", s->topic);
 }
 
-/* sluice_consumer_lag{pipeline,source,partition}: the high watermark
- * librdkafka last saw minus the consumer's position. Both are cached
- * locally (no broker round trip); refreshed at most once a second. */
-static void report_lag(kafka_source *s) {
+static int64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-  if (now - s->lag_at_ms < 1000)
-    return;
-  s->lag_at_ms = now;
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Calls fn for each assigned partition whose position and high watermark
+ * (both cached locally by librdkafka: no broker round trip) are known. */
+static void each_position(kafka_source *s,
+                          void (*fn)(kafka_source *s, const rd_kafka_topic_partition_t *p,
+                                     int64_t hi)) {
   rd_kafka_topic_partition_list_t *parts = NULL;
   if (rd_kafka_assignment(s->rk, &parts) || !parts)
     return;
@@ -398,19 +405,69 @@ static void report_lag(kafka_source *s) {
     for (int i = 0; i < parts->cnt; i++) {
       int64_t lo, hi;
       rd_kafka_topic_partition_t *p = &parts->elems[i];
-      if (p->offset < 0 ||
-          rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) ||
-          hi < 0)
-        continue;
-      char labels[512];
-      snprintf(labels, sizeof labels, "pipeline=%s,source=%s,topic=%s,partition=%d",
-               s->env->pipeline, s->env->node_name, p->topic, (int)p->partition);
-      sl_metric_set(sl_metrics_gauge("sluice_consumer_lag",
-                                     "Records in the partition not consumed yet", labels),
-                    (double)(hi > p->offset ? hi - p->offset : 0));
+      if (p->offset >= 0 &&
+          !rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi) && hi >= 0)
+        fn(s, p, hi);
     }
   }
   rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void wake_if_behind(kafka_source *s, const rd_kafka_topic_partition_t *p, int64_t hi) {
+  int64_t lo;
+  if (hi <= p->offset || s->woke_at_ms > mono_ms())
+    return;
+  /* The answer is not needed: the request is what wakes the fetcher. A
+   * leader that does not answer (broker down: the fetch reports it) must not
+   * hold up every poll, so then no more asking for a second. */
+  if (rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi, 200)) {
+    s->woke_at_ms = mono_ms() + 1000;
+    return;
+  }
+  if (s->env->counter_add)
+    s->env->counter_add(s->env->runtime, "kafka_fetcher_wakeups", 1);
+}
+
+/* librdkafka before 2.2 stops fetching while the consumer queue is over
+ * queued.min.messages or queued.max.messages.kbytes, and looks again only
+ * when its broker thread wakes up: on a network event or a request for that
+ * broker, else after up to a second (librdkafka issue #2879; 2.2 added
+ * fetch.queue.backoff.ms). A worker that empties the queue sooner waited out
+ * the rest of that second, so the queue had to hold a second of records (the
+ * memory of ~200k messages at 500k/s) for the worker not to idle. Called
+ * when poll() finds the queue empty: if librdkafka knows of records of an
+ * assigned partition that we have not read (its position is below the high
+ * watermark of its last fetch), the fetcher is stalled or has a fetch in
+ * flight; asking that partition's leader for its offsets (one round trip,
+ * which the worker would spend waiting anyway) wakes the broker thread, and
+ * it fetches again at once. Checked at most every 5 ms, and after an
+ * unanswered request not for a second. */
+static void wake_stalled_fetcher(kafka_source *s) {
+  int64_t now = mono_ms();
+  if (s->paused || now - s->woke_at_ms < 5)
+    return;
+  s->woke_at_ms = now;
+  each_position(s, wake_if_behind);
+}
+
+static void set_lag(kafka_source *s, const rd_kafka_topic_partition_t *p, int64_t hi) {
+  char labels[512];
+  snprintf(labels, sizeof labels, "pipeline=%s,source=%s,topic=%s,partition=%d", s->env->pipeline,
+           s->env->node_name, p->topic, (int)p->partition);
+  sl_metric_set(
+      sl_metrics_gauge("sluice_consumer_lag", "Records in the partition not consumed yet", labels),
+      (double)(hi > p->offset ? hi - p->offset : 0));
+}
+
+/* sluice_consumer_lag{pipeline,source,partition}: the high watermark
+ * librdkafka last saw minus the consumer's position; refreshed at most once
+ * a second. */
+static void report_lag(kafka_source *s) {
+  int64_t now = mono_ms();
+  if (now - s->lag_at_ms < 1000)
+    return;
+  s->lag_at_ms = now;
+  each_position(s, set_lag);
 }
 
 static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, int *eof,
@@ -422,7 +479,12 @@ static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, i
 
   *eof = 0; /* a topic never ends */
   while (got < max) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, got ? 0 : timeout_ms);
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+    if (!m && !got && timeout_ms > 0) {
+      if (s->wake_fetcher)
+        wake_stalled_fetcher(s);
+      m = rd_kafka_consumer_poll(s->rk, timeout_ms);
+    }
     if (!m)
       break;
     if (m->err) {

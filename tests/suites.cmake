@@ -81,3 +81,4 @@ set(SLUICE_TEST_SOURCES ${SLUICE_TEST_SOURCES} redis_cluster_fixture.c) # shared
 sluice_suite(connectors_redis_cluster_async connectors/test_redis_cluster_async.c LABELS integration)
 sluice_suite(connectors_redis_cluster_map connectors/test_redis_cluster_map.c)
 sluice_suite(core_checkpoint core/engine/test_checkpoint.c)
+sluice_suite(core_runtime_headers core/engine/test_runtime_headers.c)

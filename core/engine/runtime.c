@@ -133,8 +133,55 @@ static int env_on_revoke(void *runtime, int32_t source_id, const int32_t *partit
   return SL_OK;
 }
 
+/* Whether a record below node `i` can reach a reader of headers: a sink not
+ * known to ignore them (kafka_sink writes them out) or an operator not built
+ * in (a plugin may call sl_record_header_at). A window's results are records
+ * of its own without headers, so the walk stops there. */
+static int headers_read_below(const sl_runtime *rt, size_t i) {
+  static const char *const passing[] = {"decode", "filter", "map",  "select",
+                                        "enrich", "encode", "alert"};
+  static const char *const ignoring[] = {"file_sink", "stdout_sink", "null_sink",  "postgres_sink",
+                                         "webhook",   "cache",       "alert_store"};
+  const sl_node *n = &rt->nodes[i];
+  const char *type = n->desc->type;
+  if (n->desc->kind == SL_NODE_SINK) {
+    for (size_t k = 0; k < sizeof ignoring / sizeof ignoring[0]; k++)
+      if (strcmp(type, ignoring[k]) == 0)
+        return 0;
+    return 1;
+  }
+  if (n->desc->kind == SL_NODE_OPERATOR) {
+    if (strcmp(type, "window") == 0)
+      return 0;
+    size_t k = 0;
+    while (k < sizeof passing / sizeof passing[0] && strcmp(type, passing[k]) != 0)
+      k++;
+    if (k == sizeof passing / sizeof passing[0])
+      return 1;
+  }
+  for (size_t c = 0; c < n->nchildren; c++)
+    if (headers_read_below(rt, (size_t)n->children[c]))
+      return 1;
+  return 0;
+}
+
+/* 1 when no record of source node `i` can reach a reader of its headers, so
+ * kafka_source may skip librdkafka's header parsing (~1,000 instructions a
+ * message, even one without headers). A dead-letter sink on Kafka keeps a
+ * failed record's original headers: with one, every source's headers count. */
+static int source_headers_unread(const sl_runtime *rt, size_t i) {
+  const sl_graph_desc *g = rt->graph;
+  for (size_t k = 0; k < g->count; k++)
+    if (strcmp(g->nodes[k].type, "dead_letter") == 0 &&
+        !sl_config_string(g->nodes[k].config, "path", NULL))
+      return 0;
+  return !headers_read_below(rt, i);
+}
+
 static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   sl_connector_env *e = &n->env;
+  if (source_id >= 0)
+    e->headers_unread = source_headers_unread(rt, (size_t)(n - rt->nodes));
   e->pipeline = rt->graph->name;
   e->kafka = sl_config_table(rt->graph->pipeline, "kafka");
   e->redis_url = sl_config_string(rt->graph->pipeline, "redis", rt->opts.redis_url);

@@ -16,6 +16,8 @@ typedef struct sl_connector_env {
   const char *state;        /* "memory" or "redis" */
   int32_t source_id;        /* index of this source in the pipeline (sources only) */
   const char *node_name;    /* e.g. "kafka_sink#3": metrics label and log context */
+  int headers_unread;       /* sources: 1 when nothing downstream reads record headers, so
+                               the source may leave them out (it may still set them) */
   void *runtime;            /* opaque, for the callbacks below */
   /* Structured log line with the connector's context. */
   void (*log)(void *runtime, sl_log_level level, const char *fmt, ...) SL_PRINTF(3, 4);

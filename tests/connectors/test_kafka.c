@@ -40,8 +40,9 @@ typedef struct tk_env {
   size_t dead_count;
   size_t assigned; /* partitions currently assigned */
   size_t assigns, revokes;
-  int lost; /* on_assignment_lost calls */
+  int lost;               /* on_assignment_lost calls */
   int64_t restore_offset; /* what on_assign returns for each partition */
+  double wakeups;         /* kafka_fetcher_wakeups counted by the source */
   char pipeline[64];
 } tk_env;
 
@@ -71,9 +72,9 @@ static void tk_log(void *rt, sl_log_level level, const char *fmt, ...) {
 }
 
 static void tk_counter(void *rt, const char *name, double delta) {
-  (void)rt;
-  (void)name;
-  (void)delta;
+  tk_env *t = rt;
+  if (strcmp(name, "kafka_fetcher_wakeups") == 0)
+    t->wakeups += delta;
 }
 
 static int tk_dead_letter(void *rt, const sl_record *r, const char *reason, const char *msg) {
@@ -411,6 +412,31 @@ static void test_defaults_overridden(void) {
   tk_free(&t);
 }
 
+/* The queue sizes that keep a worker catching up on a backlog near 120 MiB (issue 16)
+ * are in the properties sluice logs for each client, and a pipeline's own value wins. */
+static void test_default_queue_sizes(void) {
+  tk_env t;
+  char topic[96];
+  tk_init(&t);
+  unique(topic, sizeof topic, "qsize");
+  void *src = open_source(&t, topic, NULL, "earliest");
+  void *sink = open_sink(&t, topic, NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.max.messages.kbytes=4096"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.min.messages=50000"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queue.buffering.max.messages=20000"));
+  sl_kafka_source.close(src);
+  sl_kafka_sink.close(sink);
+  /* The log lists every property in the order applied: the table's last. */
+  sl_buf_reset(&t.logs);
+  sl_config_put_number(t.kafka, "queue.buffering.max.messages", 50000);
+  sink = open_sink(&t, topic, NULL, 0);
+  const char *dflt = strstr(t.logs.data, "queue.buffering.max.messages=20000");
+  const char *own = strstr(t.logs.data, "queue.buffering.max.messages=50000");
+  CU_ASSERT(dflt && own && own > dflt);
+  sl_kafka_sink.close(sink);
+  tk_free(&t);
+}
+
 static void test_bad_options(void) {
   tk_env t;
   sl_config *c = sl_config_new("test", 1);
@@ -583,7 +609,8 @@ static void test_restored_offset_past_end(void) {
   for (int i = 0; i < MAX_POLLS && rc == SL_OK; i++)
     rc = sl_kafka_source.poll(src, &b, 64, 200, &eof, &err);
   CU_ASSERT_EQUAL(rc, SL_ERR_INVALID);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the checkpoint resumes at offset 1000 but the partition ends at"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(err.message, "the checkpoint resumes at offset 1000 but the partition ends at"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "recreated"));
   CU_ASSERT_EQUAL(sl_batch_count(&b), 0);
   sl_kafka_source.close(src);
@@ -833,6 +860,42 @@ static void test_backpressure_tiny_queue(void) {
   tk_free(&t);
 }
 
+/* librdkafka before 2.2 stops fetching while its queue is at queued.min.messages and
+ * looks again up to a second later; kafka_source wakes it when the queue has run dry
+ * while records are known to wait. One message per batch and per fetch with a queue of
+ * one message: without the wake-up that is up to a second per message, far past
+ * consume()'s 160 polls of 250 ms for N of them. */
+static void test_stalled_fetcher_woken(void) {
+  enum { N = 100 };
+  tk_env t;
+  char topic[96];
+  sl_batch b;
+  sl_error err;
+  tk_init(&t);
+  sl_config_put_number(t.kafka, "linger.ms", 0);
+  unique(topic, sizeof topic, "wake");
+  void *sink = open_sink(&t, topic, "id", 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sink);
+  sl_batch_init(&b, t.arena);
+  for (int i = 0; i < N; i++) { /* each its own batch */
+    sl_batch_push(&b, make_record(t.arena, i, 0));
+    CU_ASSERT_EQUAL(write_all(sink, &b, NULL), SL_OK);
+    CU_ASSERT_EQUAL(sl_kafka_sink.flush(sink, 10000, &err), SL_OK);
+    sl_batch_clear(&b);
+  }
+  sl_kafka_sink.close(sink);
+  sl_config_put_number(t.kafka, "queued.min.messages", 1);
+  sl_config_put_number(t.kafka, "max.partition.fetch.bytes", 1);
+  void *src = open_source(&t, topic, NULL, "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  CU_ASSERT_EQUAL(consume(src, &b, N, 0), N);
+  if (rd_kafka_version() < 0x020200ff)
+    CU_ASSERT(t.wakeups > 0);
+  sl_kafka_source.close(src);
+  sl_batch_release(&b);
+  tk_free(&t);
+}
+
 /* ---- fault injection (embedded broker only) ----------------------------- */
 
 static void test_retriable_produce_errors(void) {
@@ -1024,6 +1087,24 @@ static void test_kcat_interop(void) {
   }
   sl_kafka_source.close(src);
   sl_batch_clear(&b);
+  /* Nothing downstream reads headers (the runtime says so): the same records,
+   * without them. */
+  t.env.headers_unread = 1;
+  src = open_source(&t, topic, "kcat-no-headers", "earliest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  CU_ASSERT_EQUAL(consume(src, &b, 3, 0), 3);
+  for (size_t i = 0; i < sl_batch_count(&b); i++) {
+    const sl_record *r = sl_batch_at(&b, i);
+    size_t klen;
+    const char *key = sl_record_key(r, &klen);
+    char want[16];
+    snprintf(want, sizeof want, "dev%lld", (long long)field_int(&t, r, "n"));
+    CU_ASSERT(key && klen == strlen(want) && memcmp(key, want, klen) == 0);
+    CU_ASSERT_EQUAL(sl_record_header_count(r), 0);
+  }
+  sl_kafka_source.close(src);
+  t.env.headers_unread = 0; /* the source read it until closed */
+  sl_batch_clear(&b);
 
   /* kafka_sink -> kcat -C */
   void *sink = open_sink(&t, out_topic, "{site}-{id}", 0);
@@ -1067,6 +1148,7 @@ int suite_connectors_kafka(void) {
   CU_add_test(s, "env property names", test_env_property_names);
   CU_add_test(s, "config pass-through", test_config_passthrough);
   CU_add_test(s, "bad options", test_bad_options);
+  CU_add_test(s, "default queue sizes", test_default_queue_sizes);
   CU_add_test(s, "defaults give way to environment and table", test_defaults_overridden);
   CU_add_test(s, "round trip", test_round_trip);
   CU_add_test(s, "commit half then resume", test_commit_half_then_resume);
@@ -1077,6 +1159,7 @@ int suite_connectors_kafka(void) {
   CU_add_test(s, "avro round trip", test_avro_round_trip);
   CU_add_test(s, "avro needs schema", test_avro_needs_schema);
   CU_add_test(s, "backpressure tiny queue", test_backpressure_tiny_queue);
+  CU_add_test(s, "a stalled fetcher is woken", test_stalled_fetcher_woken);
   CU_add_test(s, "kcat interop", test_kcat_interop);
   if (is_embedded()) {
     CU_add_test(s, "retriable produce errors", test_retriable_produce_errors);
