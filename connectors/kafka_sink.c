@@ -230,7 +230,7 @@ static void note_failure(kafka_sink *s, const char *msg) {
   memcpy(s->last_error, msg, n);
   s->last_error[n] = '\0';
   if (s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_delivery_failures", 1);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_delivery_failures_total", 1);
 }
 
 /* Runs inside rd_kafka_poll/flush, i.e. on the runtime's thread. */
@@ -541,7 +541,7 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
   }
   *written = i;
   if (i && s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_records_produced", (double)i);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_records_produced_total", (double)i);
   if (rc == SL_ERR_NOMEM)
     return sl_error_set(err, SL_ERR_NOMEM, "kafka_sink '%s': out of memory", s->topic);
   return SL_OK;

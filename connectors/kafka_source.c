@@ -153,7 +153,7 @@ static void on_assign(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
     set_cb_error(s, SL_ERR_UNAVAILABLE, "assign", rd_kafka_err2str(e));
   }
   if (s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_partitions_assigned", (double)n);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_partitions_assigned", (double)n);
 out:
   free(ids);
   free(offsets);
@@ -174,7 +174,7 @@ static void on_revoke(kafka_source *s, rd_kafka_t *rk, rd_kafka_topic_partition_
                "partitions%s",
                s->topic, rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
   if (s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_partitions_assigned", -(double)n);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_partitions_assigned", -(double)n);
   if (rd_kafka_assignment_lost(rk) && s->env->on_assignment_lost)
     s->env->on_assignment_lost(s->env->runtime, s->env->source_id);
   if (cooperative)
@@ -425,7 +425,7 @@ static void wake_if_behind(kafka_source *s, const rd_kafka_topic_partition_t *p,
     return;
   }
   if (s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_fetcher_wakeups", 1);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_fetcher_wakeups_total", 1);
 }
 
 /* librdkafka before 2.2 stops fetching while the consumer queue is over
@@ -517,7 +517,7 @@ static int source_poll(void *state, sl_batch *out, size_t max, int timeout_ms, i
     s->cb_status = SL_OK;
   }
   if (got && s->env->counter_add)
-    s->env->counter_add(s->env->runtime, "kafka_records_consumed", (double)got);
+    s->env->counter_add(s->env->runtime, "sluice_kafka_records_consumed_total", (double)got);
   report_lag(s);
   return rc;
 }

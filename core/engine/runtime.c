@@ -26,8 +26,14 @@ static void env_log(void *runtime, sl_log_level level, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* What a connector counts becomes a series labelled with its node, like an
+ * operator's. Connectors have no gauge_set: a name ending in _total is a
+ * counter (Prometheus' convention), any other a gauge moved by deltas (the
+ * partitions a source holds). */
 static void env_counter_add(void *runtime, const char *name, double delta) {
-  (void)runtime, (void)name, (void)delta;
+  struct sl_operator *self = runtime;
+  if (self && self->rt)
+    sl_runtime_metric_add(self->rt, self->node, name, delta);
 }
 
 /* A connector's env->runtime is its node's handle, so that what it reports

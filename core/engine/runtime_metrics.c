@@ -93,6 +93,12 @@ void sl_runtime_counter_add(sl_runtime *rt, sl_node *n, const char *name, double
   sl_metric_add(named(rt, n, name, 0), delta);
 }
 
+void sl_runtime_metric_add(sl_runtime *rt, sl_node *n, const char *name, double delta) {
+  size_t len = strlen(name);
+  int counter = len > 6 && strcmp(name + len - 6, "_total") == 0;
+  sl_metric_add(named(rt, n, name, !counter), delta);
+}
+
 void sl_runtime_gauge_set(sl_runtime *rt, sl_node *n, const char *name, double value) {
   sl_metric_set(named(rt, n, name, 1), value);
 }

@@ -42,7 +42,7 @@ typedef struct tk_env {
   size_t assigns, revokes;
   int lost;               /* on_assignment_lost calls */
   int64_t restore_offset; /* what on_assign returns for each partition */
-  double wakeups;         /* kafka_fetcher_wakeups counted by the source */
+  double wakeups;         /* sluice_kafka_fetcher_wakeups_total counted by the source */
   char pipeline[64];
 } tk_env;
 
@@ -73,7 +73,7 @@ static void tk_log(void *rt, sl_log_level level, const char *fmt, ...) {
 
 static void tk_counter(void *rt, const char *name, double delta) {
   tk_env *t = rt;
-  if (strcmp(name, "kafka_fetcher_wakeups") == 0)
+  if (strcmp(name, "sluice_kafka_fetcher_wakeups_total") == 0)
     t->wakeups += delta;
 }
 
