@@ -277,11 +277,24 @@ static int source_open(const sl_connector_env *env, const sl_config *cfg, void *
    * queue runs dry, so ~50k messages suffice: 4 MiB is ~50k JSON readings,
    * and the message bound keeps smaller ones (43-byte Avro) at the same
    * count (bench/README.md, "Sparse devices end to end"). Users can set both. */
+  /* A paused runtime (Redis or a sink away) stops polling for up to the
+   * retry budget (default 10 min); past librdkafka's max.poll.interval.ms
+   * (5 min) the consumer would leave the group, and its partitions would
+   * move, with a rebalance of every worker, while the outage lasts. The
+   * poll interval therefore outlasts the budget by a minute (at most
+   * librdkafka's maximum, a day); session.timeout.ms still notices a dead
+   * process within seconds. */
+  char poll_interval[24] = "300000";
+  if (env->retry_budget_ms + 60000 > 300000)
+    snprintf(poll_interval, sizeof poll_interval, "%lld",
+             (long long)(env->retry_budget_ms + 60000 < 86400000 ? env->retry_budget_ms + 60000
+                                                                 : 86400000));
   const sl_kafka_prop defaults[] = {
       {"partition.assignment.strategy", sticky_safe ? "cooperative-sticky" : "range"},
       {"allow.auto.create.topics", "true"},
       {"queued.min.messages", "50000"},
       {"queued.max.messages.kbytes", "4096"},
+      {"max.poll.interval.ms", poll_interval},
   };
   /* Auto-commit would commit offsets of records whose effects are not safe
    * yet (a crash would lose them): the runtime commits explicitly. */

@@ -195,6 +195,7 @@ static void fill_env(sl_runtime *rt, sl_node *n, int32_t source_id) {
   e->source_id = source_id;
   e->node_name = n->desc->label;
   e->runtime = &n->handle; /* set up by build_node before fill_env */
+  e->retry_budget_ms = rt->opts.retry_budget_ms;
   e->log = env_log;
   e->counter_add = env_counter_add;
   e->dead_letter = env_dead_letter;

@@ -18,6 +18,8 @@ typedef struct sl_connector_env {
   const char *node_name;    /* e.g. "kafka_sink#3": metrics label and log context */
   int headers_unread;       /* sources: 1 when nothing downstream reads record headers, so
                                the source may leave them out (it may still set them) */
+  int64_t retry_budget_ms;  /* how long the runtime stays paused on a failing dependency
+                               before it gives up (SLUICE_RETRY_BUDGET); 0 when unknown */
   void *runtime;            /* opaque, for the callbacks below */
   /* Structured log line with the connector's context. */
   void (*log)(void *runtime, sl_log_level level, const char *fmt, ...) SL_PRINTF(3, 4);

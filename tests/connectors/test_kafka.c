@@ -424,8 +424,18 @@ static void test_default_queue_sizes(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.max.messages.kbytes=4096"));
   CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queued.min.messages=50000"));
   CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "queue.buffering.max.messages=20000"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "max.poll.interval.ms=300000"));
   sl_kafka_source.close(src);
   sl_kafka_sink.close(sink);
+  /* Regression: a runtime paused for its 10-minute retry budget stopped
+   * polling past librdkafka's 5-minute max.poll.interval.ms and left the
+   * group. The poll interval now outlasts the budget by a minute. */
+  sl_buf_reset(&t.logs);
+  t.env.retry_budget_ms = 600000;
+  src = open_source(&t, topic, NULL, "earliest");
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.logs.data, "max.poll.interval.ms=660000"));
+  sl_kafka_source.close(src);
+  t.env.retry_budget_ms = 0;
   /* The log lists every property in the order applied: the table's last. */
   sl_buf_reset(&t.logs);
   sl_config_put_number(t.kafka, "queue.buffering.max.messages", 50000);
