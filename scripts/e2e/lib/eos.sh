@@ -38,11 +38,13 @@ eos_cleanup() {
   if [[ -n "$EOS_KAFKA_DIR" ]]; then
     bash "$SLUICE_ROOT/scripts/kafka-broker.sh" stop "$EOS_KAFKA_DIR" >/dev/null 2>&1 || true
   fi
-  if [[ $rc != 0 && -d "$EOS_WORK" ]]; then
+  # EOS_KEEP_WORK=1 keeps the work dir of a passing run too (to compare the
+  # logs of a rare failure with those of the runs that passed).
+  if [[ ($rc != 0 || -n ${EOS_KEEP_WORK:-}) && -d "$EOS_WORK" ]]; then
     echo "$EOS_NAME: logs kept in $EOS_WORK" >&2
     local f
     for f in "$EOS_WORK"/*.log; do
-      [[ -f "$f" ]] || continue
+      [[ -f "$f" && $rc != 0 ]] || continue
       echo "--- tail of $f" >&2
       tail -n 8 "$f" >&2
     done
@@ -390,4 +392,22 @@ eos_check() {
   eos_read_results "$EOS_WORK/results.txt"
   python3 "$EOS_LIB/eos_check.py" check "$EOS_WORK/input.txt" "$EOS_WORK/results.txt" \
     "${2:--}" "$EOS_NAME"
+}
+
+# eos_self_fenced LOG...: lines where a worker dropped a partition as "owned
+# by a newer worker" although the newer epoch was its own (the last one it
+# logged as assigned for that partition): it then dropped its own records.
+# A stale checkpoint staged before a revoke used to do that (exactly_once_
+# cold_start case 4); prints those lines, returns 1 when there are any.
+eos_self_fenced() {
+  awk '
+    match($0, /in\[[0-9]+\] assigned: epoch [0-9]+/) {
+      split(substr($0, RSTART, RLENGTH), a, /[][ ]/)
+      mine[FILENAME, a[2]] = a[6]
+    }
+    match($0, /in\[[0-9]+\] is owned by a newer worker \(epoch [0-9]+/) {
+      split(substr($0, RSTART, RLENGTH), a, /[][ (]/)
+      if (mine[FILENAME, a[2]] == a[12]) { print FILENAME ": " $0; bad = 1 }
+    }
+    END { exit bad }' "$@"
 }

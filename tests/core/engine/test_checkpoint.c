@@ -4,7 +4,8 @@
  * a checkpoint and its restore by the next owner, for a partition fenced by
  * a newer worker (its state and offsets dropped, nothing of it written), and
  * for a store that fails mid-commit (the staged checkpoint is retried as it
- * was, not snapshotted again). Redis behind the same interface is covered by
+ * was, not snapshotted again), and for a revoke's failed checkpoint retried
+ * after the partition came back to the same worker (refused, not fenced). Redis behind the same interface is covered by
  * the integration suites (connectors_redis_checkpoint, core_runtime_assign)
  * and scripts/e2e/exactly_once_*.sh. */
 #include <CUnit/CUnit.h>
@@ -323,6 +324,13 @@ static int take(worker *w, sl_error *err) {
   return sl_ckpt_take(w->ckpt, 0, &retry_in, err);
 }
 
+/* The operator counted `count` on partition p, consumed up to next_offset. */
+static void counted(worker *w, int32_t p, int64_t count, int64_t next_offset) {
+  w->op.count[p] = count;
+  w->op.dirty[p] = 1;
+  sl_ckpt_note(w->ckpt, 0, p, next_offset);
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static void test_checkpoint_then_restore(void) {
@@ -332,9 +340,7 @@ static void test_checkpoint_then_restore(void) {
   worker_start(&a, &store);
   CU_ASSERT_EQUAL(assign(&a, 3), -1); /* nothing stored yet */
   CU_ASSERT_EQUAL(store.epoch[3], 1);
-  a.op.count[3] = 42;
-  a.op.dirty[3] = 1;
-  sl_ckpt_note(a.ckpt, 0, 3, 101);
+  counted(&a, 3, 42, 101);
   sl_error err;
   CU_ASSERT_EQUAL(take(&a, &err), SL_OK);
   mem_change *s = find_stored(&store, 3, "counter", "count");
@@ -370,13 +376,9 @@ static void test_fenced_partition_is_dropped(void) {
   sl_error err;
   sl_error_clear(&err);
   CU_ASSERT_EQUAL(store.base.ops->fence(&store.base, "t", 3, &theirs, &err), SL_OK);
-  a.op.count[3] = 7;
-  a.op.dirty[3] = 1;
-  a.op.count[5] = 9;
-  a.op.dirty[5] = 1;
+  counted(&a, 3, 7, 50);
+  counted(&a, 5, 9, 60);
   int drops_before = a.op.drops;
-  sl_ckpt_note(a.ckpt, 0, 3, 50);
-  sl_ckpt_note(a.ckpt, 0, 5, 60);
   CU_ASSERT_EQUAL(take(&a, &err), SL_OK);
   CU_ASSERT(sl_ckpt_fenced(a.ckpt, 0, 3));
   CU_ASSERT_FALSE(sl_ckpt_fenced(a.ckpt, 0, 5));
@@ -398,9 +400,7 @@ static void test_store_down_retries_the_same_checkpoint(void) {
   worker a;
   worker_start(&a, &store);
   CU_ASSERT_EQUAL(assign(&a, 2), -1);
-  a.op.count[2] = 5;
-  a.op.dirty[2] = 1;
-  sl_ckpt_note(a.ckpt, 0, 2, 10);
+  counted(&a, 2, 5, 10);
   sl_error err;
 
   store.reachable = 0; /* down before the checkpoint: nothing staged, retry later */
@@ -420,9 +420,7 @@ static void test_store_down_retries_the_same_checkpoint(void) {
 
   /* Changes after the failure wait for the next checkpoint: the retry
    * writes what was staged, without a second snapshot. */
-  a.op.count[2] = 6;
-  a.op.dirty[2] = 1;
-  sl_ckpt_note(a.ckpt, 0, 2, 11);
+  counted(&a, 2, 6, 11);
   CU_ASSERT_EQUAL(take(&a, &err), SL_OK);
   CU_ASSERT_EQUAL(a.op.snapshots, 1);
   mem_change *s = find_stored(&store, 2, "counter", "count");
@@ -438,6 +436,50 @@ static void test_store_down_retries_the_same_checkpoint(void) {
   worker_stop(&a);
 }
 
+/* Regression (exactly_once_cold_start case 4, Redis paused as a third worker
+ * joined): the checkpoint of a revoke fails and stays staged; the worker is
+ * given the same partition back at a newer epoch, restores it, and goes on.
+ * The retry of the stale staged checkpoint is refused by the epoch check,
+ * which must not fence the partition this worker now rightly owns: it used
+ * to drop its state and every later record of it until the next rebalance. */
+static void test_stale_revoke_checkpoint_keeps_reassigned_partition(void) {
+  mem_store store;
+  mem_init(&store);
+  worker a;
+  worker_start(&a, &store);
+  CU_ASSERT_EQUAL(assign(&a, 3), -1);
+  counted(&a, 3, 7, 50);
+  sl_error err;
+  sl_error_clear(&err);
+  store.commit_fails = 1; /* the store goes away during the revoke */
+  int32_t part = 3;
+  CU_ASSERT_EQUAL(sl_ckpt_revoke(a.ckpt, 0, &part, 1, &err), SL_ERR_UNAVAILABLE);
+  CU_ASSERT_EQUAL(store.offset[3], -1);
+  CU_ASSERT_FALSE(sl_ckpt_healthy(a.ckpt)); /* the revoke's checkpoint is still staged */
+
+  /* The rebalance gives partition 3 back to this worker: epoch 2, restored
+   * from the store (nothing there), its records consumed again. */
+  CU_ASSERT_EQUAL(assign(&a, 3), -1);
+  CU_ASSERT_EQUAL(store.epoch[3], 2);
+  int drops = a.op.drops;
+  counted(&a, 3, 4, 20);
+
+  CU_ASSERT_EQUAL(take(&a, &err), SL_OK); /* the staged one: refused, epoch 1 < 2 */
+  CU_ASSERT_EQUAL(store.offset[3], -1);
+  CU_ASSERT_PTR_NULL(find_stored(&store, 3, "counter", "count"));
+  CU_ASSERT_FALSE(sl_ckpt_fenced(a.ckpt, 0, 3)); /* still ours */
+  CU_ASSERT_EQUAL(a.op.drops, drops);            /* its state kept */
+  CU_ASSERT_EQUAL(a.op.count[3], 4);
+
+  CU_ASSERT_EQUAL(take(&a, &err), SL_OK); /* the next one writes it at epoch 2 */
+  mem_change *s = find_stored(&store, 3, "counter", "count");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->val, 4);
+  CU_ASSERT_EQUAL(store.offset[3], 20);
+  CU_ASSERT_EQUAL(a.commits.offset[3], 20);
+  worker_stop(&a);
+}
+
 int suite_core_checkpoint(void) {
   CU_pSuite s = CU_add_suite("core_checkpoint", NULL, NULL);
   if (!s)
@@ -447,5 +489,7 @@ int suite_core_checkpoint(void) {
               test_fenced_partition_is_dropped);
   CU_add_test(s, "a store that fails retries the same checkpoint",
               test_store_down_retries_the_same_checkpoint);
+  CU_add_test(s, "a stale revoke checkpoint does not fence a partition given back",
+              test_stale_revoke_checkpoint_keeps_reassigned_partition);
   return 0;
 }
