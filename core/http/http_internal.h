@@ -43,6 +43,17 @@ typedef struct http_redis {
   int detected; /* INFO cluster answered once (until then reads are guarded) */
   struct sl_acluster *acl;
   int sub_next;
+  /* Every read has a deadline (timeout_ms, SLUICE_API_REDIS_TIMEOUT_MS): while
+   * `pending` reads wait on `ac`, the connection must answer something within
+   * timeout_ms of `since_ms` (the first send or the last reply), else it is
+   * dropped and its reads answer 503 with `why`. */
+  int timeout_ms;
+  int pending;
+  int64_t since_ms, connected_ms;
+  struct event *deadline;
+  const redisAsyncContext *expiring; /* being freed for a timeout: no resend */
+  const redisAsyncContext *dropped;  /* lost while connected: its reads go once more */
+  char why[320];
 } http_redis;
 
 struct sl_http_server {
