@@ -34,7 +34,8 @@ sl_acluster *sl_acluster_new(struct event_base *base, const sl_redis_url *u, con
                              int port, int timeout_ms);
 
 /* Queue a read. SL_OK: fn runs exactly once later, with the reply, or with
- * NULL when a node was lost, the cluster reported itself down (CLUSTERDOWN,
+ * NULL when a node was lost or did not answer within timeout_ms, the
+ * cluster reported itself down (CLUSTERDOWN,
  * TRYAGAIN, MASTERDOWN, LOADING) or the client is freed; sl_acluster_why then
  * says why. SCAN answers [cursor, keys] with a cursor of its own ("0" at the
  * end of the last primary). SL_ERR_UNAVAILABLE when nothing could be queued

@@ -97,6 +97,9 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     }
     return;
   }
+  if (ac == s->redis.ac) /* replaces a deadline's reason that no longer holds */
+    snprintf(s->redis.why, sizeof s->redis.why, "Redis at %.256s:%d unreachable: %.40s",
+             s->redis.host, s->redis.port, ac->errstr[0] ? ac->errstr : "cannot connect");
   forget_context(s, ac);
 }
 
