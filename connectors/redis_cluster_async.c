@@ -6,8 +6,12 @@
  * replica's promotion is seen about a second after it happens). A node that
  * refused a connection is refused at once for RETRY_MS (503 with its
  * address) rather than retried by every request; a read whose connection was
- * lost is sent once more on a new one. Slot and map parsing are shared with
- * the workers' blocking client (redis_cluster_map.c). */
+ * lost is sent once more on a new one. A node connection that leaves a read
+ * unanswered past the deadline (hiredis async has none of its own) is
+ * dropped, so no late reply can reach another read: its reads answer NULL
+ * with the reason, and the node is refused for RETRY_MS. Slot and map
+ * parsing are shared with the workers' blocking client
+ * (redis_cluster_map.c). */
 #include <hiredis/adapters/libevent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,8 @@
 typedef struct anode {
   redisAsyncContext *ac; /* NULL until used, or after a failure */
   int64_t down_until_ms; /* failed: refused until then; 0 when fine */
+  int pending;           /* reads waiting on ac */
+  int64_t since_ms;      /* the first send or the last reply while pending */
 } anode;
 
 struct sl_acluster {
@@ -37,6 +43,10 @@ struct sl_acluster {
   sl_redis_addr probe_addr;
   int probe_next, probing;
   struct event *tick;
+  int64_t probe_ms; /* when CLUSTER SLOTS was sent */
+  int timeout_ms;
+  struct event *deadline;
+  const redisAsyncContext *expiring; /* being freed for a timeout: no resend */
   int stopping;
   char why[640];
 };
@@ -122,6 +132,7 @@ static void node_failed(sl_acluster *c, const redisAsyncContext *ac, int refused
   if (i < 0)
     return; /* a node dropped from the map meanwhile */
   c->nodes[i].ac = NULL;
+  c->nodes[i].pending = 0;
   if (refused)
     c->nodes[i].down_until_ms = now_ms() + RETRY_MS;
   if (!c->stopping)
@@ -269,14 +280,33 @@ static void refresh(sl_acluster *c) {
       return;
     }
   }
-  if (redisAsyncCommand(c->probe, on_slots, NULL, "CLUSTER SLOTS") == REDIS_OK)
+  if (redisAsyncCommand(c->probe, on_slots, NULL, "CLUSTER SLOTS") == REDIS_OK) {
     c->probing = 1;
+    c->probe_ms = now_ms();
+  }
+}
+
+/* Free ac, which did not answer in time: its pending callbacks run with NULL
+ * (and resend nothing). The caller has dropped its pointer to it. */
+static void expire(sl_acluster *c, redisAsyncContext *ac, const char *host, int port) {
+  snprintf(c->why, sizeof c->why, "Redis Cluster node %.256s:%d did not answer within %d ms", host,
+           port, c->timeout_ms);
+  c->stale = 1;
+  c->expiring = ac;
+  redisAsyncFree(ac);
+  c->expiring = NULL;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   sl_acluster *c = arg;
+  if (c->probing && c->probe && now_ms() - c->probe_ms >= c->timeout_ms) {
+    redisAsyncContext *ac = c->probe;
+    c->probe = NULL;
+    c->probe_next++; /* ask another node */
+    expire(c, ac, c->probe_addr.host, c->probe_addr.port);
+  }
   int down = 0;
   for (int i = 0; i < c->map.nnodes; i++)
     down |= c->nodes[i].down_until_ms != 0 && !c->nodes[i].ac;
@@ -391,6 +421,41 @@ static void finish(areq *q, redisAsyncContext *ac, redisReply *r) {
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
+/* The deadline timer, set for the node that has waited longest. */
+static void arm_deadline(sl_acluster *c) {
+  int64_t first = -1;
+  for (int i = 0; i < c->map.nnodes; i++)
+    if (c->nodes[i].ac && c->nodes[i].pending && (first < 0 || c->nodes[i].since_ms < first))
+      first = c->nodes[i].since_ms;
+  if (first < 0) {
+    evtimer_del(c->deadline);
+    return;
+  }
+  int64_t left = first + c->timeout_ms - now_ms();
+  if (left < 0)
+    left = 0;
+  struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+  evtimer_add(c->deadline, &tv);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  sl_acluster *c = arg;
+  int64_t now = now_ms();
+  for (int i = 0; i < c->map.nnodes; i++) {
+    anode *n = &c->nodes[i];
+    if (!n->ac || !n->pending || now - n->since_ms < c->timeout_ms)
+      continue;
+    redisAsyncContext *ac = n->ac;
+    n->ac = NULL;
+    n->pending = 0;
+    n->down_until_ms = now + RETRY_MS;
+    expire(c, ac, c->map.nodes[i].host, c->map.nodes[i].port);
+  }
+  arm_deadline(c);
+}
+
 /* Send q to node i (after ASKING for an ASK). SL_OK or SL_ERR_UNAVAILABLE. */
 static int send_to(sl_acluster *c, areq *q, int i, int asking) {
   redisAsyncContext *ac = node_ac(c, i);
@@ -403,6 +468,10 @@ static int send_to(sl_acluster *c, areq *q, int i, int asking) {
     return SL_ERR_UNAVAILABLE;
   }
   q->node = i;
+  if (c->nodes[i].pending++ == 0) {
+    c->nodes[i].since_ms = now_ms();
+    arm_deadline(c);
+  }
   return SL_OK;
 }
 
@@ -420,6 +489,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   redisReply *r = reply;
   int ask, slot, port;
   char host[256];
+  int from = node_of(c, ac);
+  if (from >= 0 && c->nodes[from].pending > 0) { /* progress: its deadline restarts */
+    c->nodes[from].pending--;
+    c->nodes[from].since_ms = now_ms();
+    arm_deadline(c);
+  }
   if (r && !c->stopping && q->hops < MAX_REDIRECTS &&
       sl_cluster_parse_redirect(r, &ask, &slot, host, sizeof host, &port)) {
     q->hops++;
@@ -431,7 +506,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     if (i >= 0 && send_to(c, q, i, ask) == SL_OK)
       return;
     r = NULL;
-  } else if (!r && !c->stopping) {
+  } else if (!r && !c->stopping && ac != c->expiring) {
     int i = node_of(c, ac);
     if (i >= 0) { /* hiredis is freeing ac: a new read opens a new connection */
       snprintf(c->why, sizeof c->why, "Redis Cluster node %.256s:%d: connection lost",
@@ -628,7 +703,7 @@ int sl_acluster_command(sl_acluster *c, redisCallbackFn *fn, void *priv, int arg
 const char *sl_acluster_why(const sl_acluster *c) { return c->why; }
 
 sl_acluster *sl_acluster_new(struct event_base *base, const sl_redis_url *u, const char *host,
-                             int port) {
+                             int port, int timeout_ms) {
   sl_acluster *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
@@ -636,9 +711,15 @@ sl_acluster *sl_acluster_new(struct event_base *base, const sl_redis_url *u, con
   c->url = u;
   snprintf(c->first.host, sizeof c->first.host, "%s", host);
   c->first.port = port;
+  c->timeout_ms = timeout_ms;
   memset(c->map.slot, 0xff, sizeof c->map.slot);
   c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
-  if (!c->tick) {
+  c->deadline = evtimer_new(base, on_deadline, c);
+  if (!c->tick || !c->deadline) {
+    if (c->tick)
+      event_free(c->tick);
+    if (c->deadline)
+      event_free(c->deadline);
     free(c);
     return NULL;
   }
@@ -653,6 +734,7 @@ void sl_acluster_free(sl_acluster *c) {
     return;
   c->stopping = 1;
   event_free(c->tick);
+  event_free(c->deadline);
   /* redisAsyncFree runs the pending callbacks with NULL, then on_disconnect,
    * which must find the node still listed: clear our pointer afterwards. */
   for (int i = 0; i < c->map.nnodes; i++)

@@ -27,12 +27,15 @@ redisAsyncContext *sl_redis_async_open(struct event_base *base, const sl_redis_u
 
 /* A cluster client starting from host:port and u's seeds (u is borrowed and
  * must outlive the client). Loads the slot map at once, then again every
- * second while it is stale (a MOVED, a lost node). NULL when out of memory. */
+ * second while it is stale (a MOVED, a lost node). A node connection that
+ * leaves a read unanswered for timeout_ms is dropped: its reads answer NULL
+ * (why: "... did not answer within N ms"). NULL when out of memory. */
 sl_acluster *sl_acluster_new(struct event_base *base, const sl_redis_url *u, const char *host,
-                             int port);
+                             int port, int timeout_ms);
 
 /* Queue a read. SL_OK: fn runs exactly once later, with the reply, or with
- * NULL when a node was lost, the cluster reported itself down (CLUSTERDOWN,
+ * NULL when a node was lost or did not answer within timeout_ms, the
+ * cluster reported itself down (CLUSTERDOWN,
  * TRYAGAIN, MASTERDOWN, LOADING) or the client is freed; sl_acluster_why then
  * says why. SCAN answers [cursor, keys] with a cursor of its own ("0" at the
  * end of the last primary). SL_ERR_UNAVAILABLE when nothing could be queued

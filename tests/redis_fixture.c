@@ -192,20 +192,32 @@ void rf_stop(rf_server *s) {
   s->dir[0] = '\0';
 }
 
-int rf_http_status(int port, const char *path) {
+int rf_http_get(int port, const char *path, char *out, size_t cap) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  char req[256], resp[512] = "";
+  char req[256];
+  size_t n = 0;
   int st = -1;
+  out[0] = '\0';
   snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
   if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      write(fd, req, strlen(req)) == (ssize_t)strlen(req) && read(fd, resp, sizeof resp - 1) > 0)
-    sscanf(resp, "HTTP/1.%*d %d", &st);
+      write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+    ssize_t k;
+    while (n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0)
+      n += (size_t)k;
+    out[n] = '\0';
+    sscanf(out, "HTTP/1.%*d %d", &st);
+  }
   if (fd >= 0)
     close(fd);
   return st;
+}
+
+int rf_http_status(int port, const char *path) {
+  char resp[512];
+  return rf_http_get(port, path, resp, sizeof resp);
 }
 
 const char *rf_url(const rf_server *s, const char *user, const char *pass, int db, char *buf,

@@ -6,6 +6,7 @@
 #ifndef SLUICE_TEST_REDIS_FIXTURE_H
 #define SLUICE_TEST_REDIS_FIXTURE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct rf_opts {
@@ -48,6 +49,9 @@ const char *rf_url(const rf_server *s, const char *user, const char *pass, int d
                    size_t cap);
 /* One HTTP GET of `path` on a loopback port: the status code, or -1. */
 int rf_http_status(int port, const char *path);
+/* The same, with the whole response (head and body, up to cap - 1 bytes)
+ * into out, read until the server closes. */
+int rf_http_get(int port, const char *path, char *out, size_t cap);
 /* A loopback port nothing listens on (for "Redis down" tests). */
 int rf_free_port(void);
 

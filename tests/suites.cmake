@@ -82,3 +82,4 @@ sluice_suite(connectors_redis_cluster_async connectors/test_redis_cluster_async.
 sluice_suite(connectors_redis_cluster_map connectors/test_redis_cluster_map.c)
 sluice_suite(core_checkpoint core/engine/test_checkpoint.c)
 sluice_suite(core_runtime_headers core/engine/test_runtime_headers.c)
+sluice_suite(core_http_redis core/http/test_http_redis.c LABELS integration)

@@ -43,6 +43,17 @@ typedef struct http_redis {
   int detected; /* INFO cluster answered once (until then reads are guarded) */
   struct sl_acluster *acl;
   int sub_next;
+  /* Every read has a deadline (timeout_ms, SLUICE_API_REDIS_TIMEOUT_MS): while
+   * `pending` reads wait on `ac`, the connection must answer something within
+   * timeout_ms of `since_ms` (the first send or the last reply), else it is
+   * dropped and its reads answer 503 with `why`. */
+  int timeout_ms;
+  int pending;
+  int64_t since_ms, connected_ms;
+  struct event *deadline;
+  const redisAsyncContext *expiring; /* being freed for a timeout: no resend */
+  const redisAsyncContext *dropped;  /* lost while connected: its reads go once more */
+  char why[400];
 } http_redis;
 
 struct sl_http_server {
@@ -108,12 +119,13 @@ void http_redis_start(sl_http_server *s);
 void http_redis_free(sl_http_server *s);
 /* Queue a command (on a Redis Cluster: routed by key slot, MGET split per
  * key, PING to every primary, SCAN over every primary behind one cursor).
- * SL_OK: the callback runs once (with NULL reply on disconnect, a cluster
- * that reports itself down, or shutdown); otherwise (SL_ERR_UNAVAILABLE) it
- * does not run. */
+ * SL_OK: the callback runs once (with NULL reply on disconnect, no answer
+ * within redis.timeout_ms, a cluster that reports itself down, or shutdown;
+ * http_redis_why names the cause when known); otherwise (SL_ERR_UNAVAILABLE) it does not
+ * run. */
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
                     const size_t *lens);
-/* Why the last cluster read could not be served (for the 503's message), or NULL. */
+/* Why the last read could not be served (for the 503's message), or NULL. */
 const char *http_redis_why(const sl_http_server *s);
 
 /* http_api.c: /api/v1/... ; `path` is the raw path. */

@@ -10,11 +10,20 @@
  * Cluster (a seed list, or cluster_enabled:1 from the URL's node) the reads
  * go through connectors/redis_cluster_async.c instead, routed by slot, and
  * the subscriber connects to any node (PUBLISH reaches every node of a
- * cluster), trying the next one after a loss. */
+ * cluster), trying the next one after a loss.
+ *
+ * hiredis async has no command timeout: a Redis that is alive but silent
+ * (paused, hung, a black-holed network) would hold every API request forever.
+ * So each read has a deadline; a connection that leaves a read unanswered that
+ * long is dropped (a late reply then cannot reach another request), its reads
+ * answer 503 naming Redis and the deadline, and it reconnects after RETRY_MS.
+ * A connection that was up and is lost (Redis' idle `timeout`) is reopened at
+ * once and the reads that were on it are sent once more. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "http/events.h"
@@ -23,8 +32,11 @@
 
 #define RETRY_MS 1000
 #define SENTINEL_TIMEOUT_MS 300
+#define DEFAULT_TIMEOUT_MS 2000
+#define MAX_TIMEOUT_MS 600000
 
 static void connect_all(sl_http_server *s);
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 static void on_retry(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
@@ -39,12 +51,35 @@ static void schedule_retry(sl_http_server *s) {
   evtimer_add(s->redis.retry, &tv);
 }
 
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Drop the command connection (the caller frees it or hiredis does). */
+static void drop_ac(http_redis *r) {
+  r->ac = NULL;
+  r->connected = 0;
+  r->pending = 0;
+  if (r->deadline)
+    evtimer_del(r->deadline);
+}
+
 /* hiredis frees a context after its failed-connect or disconnect callback:
- * drop our pointer to it and try again later. */
+ * drop our pointer to it and try again later; at once for a command
+ * connection that had been up a while (closed by the server while idle), so
+ * the next read finds a connection. */
 static void forget_context(sl_http_server *s, const redisAsyncContext *ac) {
+  if (ac == s->redis.dropped)
+    s->redis.dropped = NULL;
   if (ac == s->redis.ac) {
-    s->redis.ac = NULL;
-    s->redis.connected = 0;
+    int lost = s->redis.connected && now_ms() - s->redis.connected_ms >= RETRY_MS;
+    drop_ac(&s->redis);
+    if (lost && !s->redis.stopping) {
+      connect_all(s);
+      return;
+    }
   } else if (ac == s->redis.sub) {
     s->redis.sub = NULL;
     s->redis.sub_next++; /* a cluster: subscribe on another node next */
@@ -55,10 +90,16 @@ static void forget_context(sl_http_server *s, const redisAsyncContext *ac) {
 static void on_connect(const redisAsyncContext *ac, int status) {
   sl_http_server *s = ac->data;
   if (status == REDIS_OK) {
-    if (ac == s->redis.ac)
+    if (ac == s->redis.ac) {
       s->redis.connected = 1;
+      s->redis.connected_ms = now_ms();
+      s->redis.why[0] = '\0';
+    }
     return;
   }
+  if (ac == s->redis.ac) /* replaces a deadline's reason that no longer holds */
+    snprintf(s->redis.why, sizeof s->redis.why, "Redis at %.256s:%d unreachable: %.40s",
+             s->redis.host, s->redis.port, ac->errstr[0] ? ac->errstr : "cannot connect");
   forget_context(s, ac);
 }
 
@@ -148,7 +189,7 @@ static void start_cluster(sl_http_server *s) {
   if (r->acl)
     return;
   r->cluster = 1;
-  r->acl = sl_acluster_new(s->base, r->url, r->url->host, r->url->port);
+  r->acl = sl_acluster_new(s->base, r->url, r->url->host, r->url->port, r->timeout_ms);
   if (!r->acl)
     sl_log(SL_LOG_ERROR, "http", "out of memory starting the Redis Cluster client: retrying");
 }
@@ -231,30 +272,120 @@ int http_redis_init(sl_http_server *s, sl_error *err) {
   snprintf(r->host, sizeof r->host, "%s", r->url->host);
   r->port = r->url->port;
   r->cluster = r->url->nseeds > 0; /* the client starts with the server */
+  r->timeout_ms = DEFAULT_TIMEOUT_MS;
+  const char *t = getenv("SLUICE_API_REDIS_TIMEOUT_MS");
+  if (t && *t) {
+    char *end = NULL;
+    long v = strtol(t, &end, 10);
+    if (*end || v < 1 || v > MAX_TIMEOUT_MS)
+      return sl_error_set(err, SL_ERR_INVALID,
+                          "SLUICE_API_REDIS_TIMEOUT_MS: expected milliseconds from 1 to %d, got "
+                          "'%.40s'",
+                          MAX_TIMEOUT_MS, t);
+    r->timeout_ms = (int)v;
+  }
   return SL_OK;
 }
 
 void http_redis_start(sl_http_server *s) {
   s->redis.retry = evtimer_new(s->base, on_retry, s);
+  s->redis.deadline = evtimer_new(s->base, on_deadline, s);
   connect_all(s);
 }
 
-/* A read sent before INFO cluster answered went to the URL's node alone; if
- * that is a cluster node, its MOVED / ASK is no refusal of the read (502) but
- * the wrong node: unavailable (503, retriable), as the reads after it go by
- * slot. */
-typedef struct early_read {
+/* One API read on the command connection, kept formatted to be sent once
+ * more after a lost connection. A read sent before INFO cluster answered
+ * (`early`) went to the URL's node alone; if that is a cluster node, its
+ * MOVED / ASK is no refusal of the read (502) but the wrong node:
+ * unavailable (503, retriable), as the reads after it go by slot. */
+typedef struct sread {
+  sl_http_server *s;
   redisCallbackFn *fn;
   void *priv;
-} early_read;
+  char *cmd; /* owned */
+  size_t len;
+  int early, retried;
+} sread;
 
-static void on_early_reply(redisAsyncContext *ac, void *reply, void *priv) {
-  early_read e = *(early_read *)priv;
-  free(priv);
-  const redisReply *r = reply;
-  int redirect = r && r->type == REDIS_REPLY_ERROR &&
-                 (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
-  e.fn(ac, redirect ? NULL : reply, e.priv);
+static void arm_deadline(http_redis *r) {
+  if (!r->deadline)
+    return;
+  if (!r->pending) {
+    evtimer_del(r->deadline);
+    return;
+  }
+  int64_t left = r->since_ms + r->timeout_ms - now_ms();
+  if (left < 0)
+    left = 0;
+  struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+  evtimer_add(r->deadline, &tv);
+}
+
+static void on_read(redisAsyncContext *ac, void *reply, void *priv);
+
+static int send_read(sl_http_server *s, sread *q) {
+  http_redis *r = &s->redis;
+  if (!r->ac || redisAsyncFormattedCommand(r->ac, on_read, q, q->cmd, q->len) != REDIS_OK)
+    return SL_ERR_UNAVAILABLE;
+  if (r->pending++ == 0) {
+    r->since_ms = now_ms();
+    arm_deadline(r);
+  }
+  return SL_OK;
+}
+
+static void on_read(redisAsyncContext *ac, void *reply, void *priv) {
+  sread *q = priv;
+  sl_http_server *s = q->s;
+  http_redis *r = &s->redis;
+  const redisReply *rep = reply;
+  if (ac == r->ac && r->pending > 0) { /* progress: the deadline restarts */
+    r->pending--;
+    r->since_ms = now_ms();
+    arm_deadline(r);
+  }
+  if (!rep && !r->stopping && ac != r->expiring && !q->retried &&
+      ((ac == r->ac && r->connected) || ac == r->dropped)) {
+    /* Lost while up (an idle connection closed by the server): reads are
+     * idempotent, so once more on a new connection, opened now. */
+    if (ac == r->ac) {
+      r->dropped = ac;
+      drop_ac(r);
+      r->ac = open_ctx(s);
+    }
+    q->retried = 1;
+    if (send_read(s, q) == SL_OK)
+      return;
+  }
+  int redirect = q->early && rep && rep->type == REDIS_REPLY_ERROR &&
+                 (strncmp(rep->str, "MOVED ", 6) == 0 || strncmp(rep->str, "ASK ", 4) == 0);
+  q->fn(ac, redirect ? NULL : reply, q->priv);
+  free(q->cmd);
+  free(q);
+}
+
+/* The oldest read on the command connection is past its deadline: drop the
+ * connection; its pending reads answer 503 with the reason. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  sl_http_server *s = arg;
+  http_redis *r = &s->redis;
+  if (!r->ac || !r->pending)
+    return;
+  if (now_ms() - r->since_ms < r->timeout_ms) {
+    arm_deadline(r);
+    return;
+  }
+  snprintf(r->why, sizeof r->why, "Redis at %.256s:%d did not answer within %d ms", r->host,
+           r->port, r->timeout_ms);
+  sl_log(SL_LOG_WARN, "http", "%s: dropping the connection, reconnecting", r->why);
+  redisAsyncContext *ac = r->ac;
+  drop_ac(r);
+  r->expiring = ac;
+  redisAsyncFree(ac); /* runs the pending reads with NULL, then on_disconnect */
+  r->expiring = NULL;
+  schedule_retry(s);
 }
 
 int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc, const char **argv,
@@ -262,26 +393,34 @@ int http_redis_argv(sl_http_server *s, redisCallbackFn *fn, void *priv, int argc
   if (s->redis.cluster)
     return s->redis.acl ? sl_acluster_command(s->redis.acl, fn, priv, argc, argv, lens)
                         : SL_ERR_UNAVAILABLE;
-  if (!s->redis.ac || !s->redis.connected)
+  /* A connection still connecting takes reads too (hiredis sends them once
+   * it is up; one refused answers them NULL): after an idle close the next
+   * read does not fail for the moment the reconnection takes. */
+  if (!s->redis.ac)
     return SL_ERR_UNAVAILABLE;
-  if (!s->redis.detected && !s->redis.url->nsentinels) {
-    early_read *e = malloc(sizeof *e);
-    if (!e)
-      return SL_ERR_UNAVAILABLE;
-    *e = (early_read){fn, priv};
-    if (redisAsyncCommandArgv(s->redis.ac, on_early_reply, e, argc, argv, lens) != REDIS_OK) {
-      free(e);
-      return SL_ERR_UNAVAILABLE;
-    }
-    return SL_OK;
+  sread *q = calloc(1, sizeof *q);
+  int len = q ? redisFormatCommandArgv(&q->cmd, argc, argv, lens) : -1;
+  if (len < 0) {
+    free(q);
+    return SL_ERR_UNAVAILABLE;
   }
-  if (redisAsyncCommandArgv(s->redis.ac, fn, priv, argc, argv, lens) != REDIS_OK)
+  q->s = s;
+  q->fn = fn;
+  q->priv = priv;
+  q->len = (size_t)len;
+  q->early = !s->redis.detected && !s->redis.url->nsentinels;
+  if (send_read(s, q) != SL_OK) {
+    free(q->cmd);
+    free(q);
     return SL_ERR_UNAVAILABLE;
+  }
   return SL_OK;
 }
 
 const char *http_redis_why(const sl_http_server *s) {
-  return s->redis.acl && *sl_acluster_why(s->redis.acl) ? sl_acluster_why(s->redis.acl) : NULL;
+  if (s->redis.cluster)
+    return s->redis.acl && *sl_acluster_why(s->redis.acl) ? sl_acluster_why(s->redis.acl) : NULL;
+  return s->redis.why[0] ? s->redis.why : NULL;
 }
 
 void http_redis_free(sl_http_server *s) {
@@ -304,6 +443,9 @@ void http_redis_free(sl_http_server *s) {
   if (r->retry)
     event_free(r->retry);
   r->retry = NULL;
+  if (r->deadline)
+    event_free(r->deadline);
+  r->deadline = NULL;
   if (r->url) { /* the password must not linger in freed memory */
     volatile char *pw = r->url->password;
     for (size_t i = 0; i < sizeof r->url->password; i++)

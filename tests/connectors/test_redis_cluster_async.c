@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../connectors/redis_cluster_async.h"
 #include "redis_cluster_fixture.h"
@@ -18,6 +19,7 @@
 #define NKEYS 200
 
 static rf_server nodes[RCF_NODES];
+static int read_timeout_ms = 2000; /* of the clients opened next */
 
 static int setup(void) { return rcf_start(nodes, 1000); }
 
@@ -78,7 +80,7 @@ static void client_open_url(client *cl, const char *url) {
   cl->base = event_base_new();
   CU_ASSERT_PTR_NOT_NULL_FATAL(cl->base);
   CU_ASSERT_EQUAL_FATAL(sl_redis_url_parse(url, &cl->url, &err), SL_OK);
-  cl->c = sl_acluster_new(cl->base, &cl->url, cl->url.host, cl->url.port);
+  cl->c = sl_acluster_new(cl->base, &cl->url, cl->url.host, cl->url.port, read_timeout_ms);
   CU_ASSERT_PTR_NOT_NULL_FATAL(cl->c);
 }
 
@@ -336,6 +338,43 @@ static void test_open_authenticates(void) {
   rf_stop(&solo);
 }
 
+/* The primary of {t} alive but silent (CLIENT PAUSE ... ALL): a read on it
+ * answers NULL within its deadline, with the reason; once the node answers
+ * again, the next read gets its own value, never the late reply of the one
+ * that timed out. */
+static void test_silent_node(void) {
+  client cl;
+  read_timeout_ms = 500;
+  outcome *o = client_open(&cl, 0);
+  read_timeout_ms = 2000;
+  int owner = rcf_owner(nodes, sl_redis_key_slot("{t}a", 4));
+  freeReplyObject(rcf_raw(owner, "SET {t}a va"));
+  freeReplyObject(rcf_raw(owner, "SET {t}b vb"));
+  CU_ASSERT_STRING_EQUAL(run2(&cl, o, "GET", "{t}a"), "S:va");
+  redisReply *r = rcf_raw(owner, "CLIENT PAUSE 1500 ALL");
+  CU_ASSERT_FATAL(r && r->type == REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CU_ASSERT_STRING_EQUAL(now(&cl, 2, (const char *[]){"GET", "{t}a"}), "NULL");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CU_ASSERT((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < 1.5);
+  char want[128];
+  snprintf(want, sizeof want, "Redis Cluster node 127.0.0.1:%d did not answer within 500 ms",
+           owner);
+  CU_ASSERT_PTR_NOT_NULL(strstr(sl_acluster_why(cl.c), want));
+  const char *t = "NULL";
+  for (int i = 0; i < 100 && strcmp(t, "S:vb") != 0; i++) { /* the pause ends */
+    t = run(&cl, o, 1, 2, (const char *[]){"GET", "{t}b"});
+    CU_ASSERT(strcmp(t, "S:vb") == 0 || strcmp(t, "NULL") == 0 || strcmp(t, "UNAVAILABLE") == 0);
+    if (strcmp(t, "S:vb") != 0)
+      rcf_pause_ms(100);
+  }
+  CU_ASSERT_STRING_EQUAL(t, "S:vb");
+  CU_ASSERT_STRING_EQUAL(run2(&cl, o, "GET", "{t}a"), "S:va");
+  client_close(&cl);
+}
+
 /* SIGKILL of the primary of as:0: reads of its slots fail with a reason
  * (never a wrong answer) until its replica is promoted, then succeed. */
 static void test_primary_killed(void) {
@@ -380,6 +419,7 @@ int suite_connectors_redis_cluster_async(void) {
   CU_add_test(s, "connections closed by the server", test_closed_connections_reopen);
   CU_add_test(s, "no node answers: unavailable with a reason", test_no_node_answers);
   CU_add_test(s, "connections authenticate first", test_open_authenticates);
+  CU_add_test(s, "a silent node: a deadline, no late reply", test_silent_node);
   CU_add_test(s, "a primary killed: a reason, then its replica", test_primary_killed);
   return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

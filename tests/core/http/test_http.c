@@ -859,6 +859,9 @@ static void test_redis_down(void) {
   CU_ASSERT_EQUAL_FATAL(get("/api/v1/caches/machines/m1", AUTH, &r), 0);
   CU_ASSERT_EQUAL(r.status, 503);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"status\":503"));
+  char why[96]; /* the reason names the server and the error */
+  snprintf(why, sizeof why, "Redis at 127.0.0.1:%d unreachable: Connection refused", redis_port);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body, why));
   resp_free(&r);
   CU_ASSERT_EQUAL_FATAL(get("/healthz", NULL, &r), 0);
   CU_ASSERT_EQUAL(r.status, 200);
