@@ -127,13 +127,28 @@ static int put_name(sl_buf *b, const char *name) {
   return put_string(b, name, *p ? len + strlen((const char *)p) : len);
 }
 
+/* Two digits per division: timestamps have 13 digits and there are two or three per
+ * window result. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 static int put_int(sl_buf *b, int64_t i) {
   char tmp[24], *p = tmp + sizeof tmp;
   uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
+  while (u >= 100) {
+    const char *d = digit_pairs + 2 * (u % 100);
+    u /= 100;
+    *--p = d[1];
+    *--p = d[0];
+  }
+  if (u >= 10) {
+    *--p = digit_pairs[2 * u + 1];
+    *--p = digit_pairs[2 * u];
+  } else {
+    *--p = (char)('0' + u);
+  }
   if (i < 0)
     *--p = '-';
   return put_raw(b, p, (size_t)(tmp + sizeof tmp - p));

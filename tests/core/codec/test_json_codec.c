@@ -2,6 +2,7 @@
 /* JSON codec: valid and malformed documents, number edges, round trips, fuzzing. */
 #include <CUnit/CUnit.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,19 @@ static void test_int64_edges(void) {
   sl_value v = sl_value_int(INT64_MIN);
   CU_ASSERT_EQUAL(sl_json_encode_value(&v, &b, NULL), SL_OK);
   CU_ASSERT_STRING_EQUAL(b.data, "-9223372036854775808");
+  /* Every digit count and both signs print as printf does: 10^k - 1, 10^k, 10^k + 1. */
+  for (int64_t p10 = 1, k = 0; k < 19; k++, p10 = k < 19 ? p10 * 10 : p10) {
+    for (int64_t x = p10 - 1; x <= p10 + 1; x++) {
+      for (int sign = 1; sign >= -1; sign -= 2) {
+        char want[32];
+        snprintf(want, sizeof want, "%" PRId64, sign * x);
+        v = sl_value_int(sign * x);
+        sl_buf_reset(&b);
+        CU_ASSERT_EQUAL(sl_json_encode_value(&v, &b, NULL), SL_OK);
+        CU_ASSERT_STRING_EQUAL(b.data, want);
+      }
+    }
+  }
   sl_buf_free(&b);
 }
 
