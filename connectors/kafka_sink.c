@@ -480,17 +480,17 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
   size_t n = sl_batch_count(in), i;
   char errstr[512];
   int rc = SL_OK;
+  sl_error enc; /* encoders write it only on failure: cleared then, not per record */
 
+  sl_error_clear(&enc);
   rd_kafka_poll(s->rk, 0); /* serve delivery reports, free queue space */
   for (i = 0; i < n; i++) {
     const sl_record *r = sl_batch_at(in, i);
     const void *key = NULL;
     size_t klen = 0, slot;
-    sl_error enc;
     rd_kafka_headers_t *hdrs;
     rd_kafka_resp_err_t e;
 
-    sl_error_clear(&enc);
     if ((rc = encode_record(s, r, &key, &klen, &enc))) {
       if (rc == SL_ERR_NOMEM)
         break;
@@ -500,6 +500,7 @@ static int sink_write(void *state, const sl_batch *in, size_t *written, sl_error
       size_t rl;
       const void *raw = sl_record_raw(r, &rl);
       dead_letter(s, &pos, raw, rl, key, klen, NULL, enc.message);
+      sl_error_clear(&enc);
       rc = SL_OK;
       continue;
     }

@@ -25,18 +25,34 @@ static int nomem(sl_error *err) {
 /* Bytes that need escaping in a JSON string (control characters, quote, backslash). */
 static inline int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
-static int put_string(sl_buf *b, const char *str, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *s = (const unsigned char *)str, *end = s + len;
-  /* Worst case 6 output bytes per input byte; reserve the common case and grow as needed. */
-  if (sl_buf_reserve(b, len + 2) != SL_OK)
+/* Append without a call per piece: a record's punctuation and most of its strings are
+ * a few bytes each, and a call to sl_buf_append per piece costs more than the copy. The
+ * buffer stays NUL-terminated after each piece (sl_buf's promise). */
+static inline int put_raw(sl_buf *b, const void *p, size_t n) {
+  if (b->len + n + 1 > b->cap && sl_buf_reserve(b, n) != SL_OK)
     return SL_ERR_NOMEM;
-  b->data[b->len++] = '"';
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return SL_OK;
+}
+
+static inline int put_ch(sl_buf *b, char c) {
+  if (b->len + 2 > b->cap && sl_buf_reserve(b, 1) != SL_OK)
+    return SL_ERR_NOMEM;
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+  return SL_OK;
+}
+
+/* A string with bytes to escape or non-ASCII ones: escapes, U+FFFD for bad UTF-8. */
+static int put_string_escaped(sl_buf *b, const unsigned char *s, const unsigned char *end) {
+  static const char hex[] = "0123456789abcdef";
   while (s < end) {
     const unsigned char *run = s;
     while (s < end && *s < 0x80 && !needs_escape(*s))
       s++;
-    if (s > run && sl_buf_append(b, run, (size_t)(s - run)) != SL_OK)
+    if (s > run && put_raw(b, run, (size_t)(s - run)) != SL_OK)
       return SL_ERR_NOMEM;
     if (s >= end)
       break;
@@ -46,7 +62,7 @@ static int put_string(sl_buf *b, const char *str, size_t len) {
     if (c >= 0x80) {
       size_t k = sl_utf8_seq(s, end);
       if (k) {
-        if (sl_buf_append(b, s, k) != SL_OK)
+        if (put_raw(b, s, k) != SL_OK)
           return SL_ERR_NOMEM;
         s += k;
         continue;
@@ -67,23 +83,75 @@ static int put_string(sl_buf *b, const char *str, size_t len) {
       esc[5] = hex[c & 15];
       n = 6;
     }
-    if (sl_buf_append(b, esc, n) != SL_OK)
+    if (put_raw(b, esc, n) != SL_OK)
       return SL_ERR_NOMEM;
     s++;
   }
-  return sl_buf_putc(b, '"');
+  return put_ch(b, '"');
 }
+
+/* 1 for the bytes a JSON string holds as they are (printable ASCII but '"' and '\\');
+ * 0 for NUL too, which ends a field name's scan in put_name. */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x80-0xff: UTF-8, checked on the slow path */
+};
+
+static int put_string(sl_buf *b, const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str, *end = s + len, *p = s;
+  while (p < end && plain_byte[*p])
+    p++;
+  /* Worst case 6 output bytes per input byte; reserve the common case and grow as needed. */
+  if (b->len + len + 3 > b->cap && sl_buf_reserve(b, len + 2) != SL_OK)
+    return SL_ERR_NOMEM;
+  b->data[b->len++] = '"';
+  if (p == end) { /* names, ids: nothing to escape, one copy */
+    memcpy(b->data + b->len, s, len);
+    b->len += len;
+    b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
+    return SL_OK;
+  }
+  return put_string_escaped(b, s, end);
+}
+
+/* A field name (NUL-terminated): its length and whether it needs escaping in one pass. */
+static int put_name(sl_buf *b, const char *name) {
+  const unsigned char *p = (const unsigned char *)name;
+  while (plain_byte[*p])
+    p++;
+  size_t len = (size_t)((const char *)p - name);
+  return put_string(b, name, *p ? len + strlen((const char *)p) : len);
+}
+
+/* Two digits per division: timestamps have 13 digits and there are two or three per
+ * window result. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
 
 static int put_int(sl_buf *b, int64_t i) {
   char tmp[24], *p = tmp + sizeof tmp;
   uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
+  while (u >= 100) {
+    const char *d = digit_pairs + 2 * (u % 100);
+    u /= 100;
+    *--p = d[1];
+    *--p = d[0];
+  }
+  if (u >= 10) {
+    *--p = digit_pairs[2 * u + 1];
+    *--p = digit_pairs[2 * u];
+  } else {
+    *--p = (char)('0' + u);
+  }
   if (i < 0)
     *--p = '-';
-  return sl_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+  return put_raw(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* Fast path for the common telemetry double with few decimals (71.25, 0.003): find the
@@ -95,7 +163,8 @@ static int put_double_short(sl_buf *b, double d) {
     return 0;
   for (int k = 0; k < 7; k++) {
     double m = d * pow10[k];
-    if (m != nearbyint(m) || fabs(m) >= 9007199254740992.0)
+    /* Below 2^53 the int64 conversion is exact truncation: no libm call per digit. */
+    if (fabs(m) >= 9007199254740992.0 || m != (double)(int64_t)m)
       continue;
     char digits[24], out[40];
     uint64_t u = (uint64_t)fabs(m);
@@ -122,7 +191,7 @@ static int put_double_short(sl_buf *b, double d) {
     while (out[n - 1] == '0' && out[n - 2] != '.') /* 4.73 * 1000 is integral too: 4.730 */
       n--;
     out[n] = '\0';
-    return sl_buf_append(b, out, (size_t)n) == SL_OK ? 1 : -1;
+    return put_raw(b, out, (size_t)n) == SL_OK ? 1 : -1;
   }
   return 0;
 }
@@ -226,7 +295,7 @@ static int shortest_g(char *out, size_t cap, double d) {
 
 static int put_double(sl_buf *b, double d) {
   if (!isfinite(d))
-    return sl_buf_append(b, "null", 4);
+    return put_raw(b, "null", 4);
   int fast = put_double_short(b, d);
   if (fast)
     return fast > 0 ? SL_OK : SL_ERR_NOMEM;
@@ -237,7 +306,7 @@ static int put_double(sl_buf *b, double d) {
     tmp[n++] = '0';
     tmp[n] = '\0';
   }
-  return sl_buf_append(b, tmp, (size_t)n);
+  return put_raw(b, tmp, (size_t)n);
 }
 
 static int put_base64(sl_buf *b, const unsigned char *s, size_t len) {
@@ -269,18 +338,18 @@ static int put_base64(sl_buf *b, const unsigned char *s, size_t len) {
 }
 
 static int enc_record(const sl_record *r, sl_buf *out, sl_error *err, int depth) {
-  if (sl_buf_putc(out, '{') != SL_OK)
+  if (put_ch(out, '{') != SL_OK)
     return nomem(err);
   for (uint32_t i = 0; i < r->count; i++) {
     const char *name = r->fields[i].name;
-    if ((i && sl_buf_putc(out, ',') != SL_OK) || put_string(out, name, strlen(name)) != SL_OK ||
-        sl_buf_putc(out, ':') != SL_OK)
+    if ((i && put_ch(out, ',') != SL_OK) || put_name(out, name) != SL_OK ||
+        put_ch(out, ':') != SL_OK)
       return nomem(err);
     int rc = enc_value(&r->fields[i].value, out, err, depth + 1);
     if (rc != SL_OK)
       return rc;
   }
-  return sl_buf_putc(out, '}') == SL_OK ? SL_OK : nomem(err);
+  return put_ch(out, '}') == SL_OK ? SL_OK : nomem(err);
 }
 
 static int enc_value(const sl_value *v, sl_buf *out, sl_error *err, int depth) {
@@ -288,10 +357,8 @@ static int enc_value(const sl_value *v, sl_buf *out, sl_error *err, int depth) {
     return sl_error_set(err, SL_ERR_LIMIT, "record nested deeper than %d levels", ENCODE_MAX_DEPTH);
   int rc;
   switch (v->type) {
-  case SL_TYPE_NULL: rc = sl_buf_append(out, "null", 4); break;
-  case SL_TYPE_BOOL:
-    rc = v->as.b ? sl_buf_append(out, "true", 4) : sl_buf_append(out, "false", 5);
-    break;
+  case SL_TYPE_NULL: rc = put_raw(out, "null", 4); break;
+  case SL_TYPE_BOOL: rc = v->as.b ? put_raw(out, "true", 4) : put_raw(out, "false", 5); break;
   case SL_TYPE_INT: rc = put_int(out, v->as.i); break;
   case SL_TYPE_DOUBLE: rc = put_double(out, v->as.d); break;
   case SL_TYPE_STRING: rc = put_string(out, v->as.str.ptr, v->as.str.len); break;
@@ -301,15 +368,15 @@ static int enc_value(const sl_value *v, sl_buf *out, sl_error *err, int depth) {
   case SL_TYPE_RECORD: return enc_record(v->as.rec, out, err, depth);
   case SL_TYPE_ARRAY: {
     const sl_array *arr = v->as.arr;
-    if (sl_buf_putc(out, '[') != SL_OK)
+    if (put_ch(out, '[') != SL_OK)
       return nomem(err);
     for (size_t i = 0; i < arr->len; i++) {
-      if (i && sl_buf_putc(out, ',') != SL_OK)
+      if (i && put_ch(out, ',') != SL_OK)
         return nomem(err);
       if ((rc = enc_value(&arr->items[i], out, err, depth + 1)) != SL_OK)
         return rc;
     }
-    rc = sl_buf_putc(out, ']');
+    rc = put_ch(out, ']');
     break;
   }
   default:

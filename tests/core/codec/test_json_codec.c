@@ -2,6 +2,7 @@
 /* JSON codec: valid and malformed documents, number edges, round trips, fuzzing. */
 #include <CUnit/CUnit.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,19 @@ static void test_int64_edges(void) {
   sl_value v = sl_value_int(INT64_MIN);
   CU_ASSERT_EQUAL(sl_json_encode_value(&v, &b, NULL), SL_OK);
   CU_ASSERT_STRING_EQUAL(b.data, "-9223372036854775808");
+  /* Every digit count and both signs print as printf does: 10^k - 1, 10^k, 10^k + 1. */
+  for (int64_t p10 = 1, k = 0; k < 19; k++, p10 = k < 19 ? p10 * 10 : p10) {
+    for (int64_t x = p10 - 1; x <= p10 + 1; x++) {
+      for (int sign = 1; sign >= -1; sign -= 2) {
+        char want[32];
+        snprintf(want, sizeof want, "%" PRId64, sign * x);
+        v = sl_value_int(sign * x);
+        sl_buf_reset(&b);
+        CU_ASSERT_EQUAL(sl_json_encode_value(&v, &b, NULL), SL_OK);
+        CU_ASSERT_STRING_EQUAL(b.data, want);
+      }
+    }
+  }
   sl_buf_free(&b);
 }
 
@@ -216,6 +230,35 @@ static void test_encode_special(void) {
                                  "\"tenth\":0.1,\"big\":1e+300,\"b0\":\"\",\"b1\":\"Zg==\","
                                  "\"b2\":\"Zm8=\",\"b3\":\"Zm9vYmFy\",\"bin\":\"/wD+\","
                                  "\"bad\":\"a\\ufffdb\",\"q\\\"k\":\"\x7f\"}");
+  sl_buf_free(&b);
+  sl_arena_destroy(a);
+}
+
+/* The encoder copies plain strings in one piece and escapes the rest byte by byte: a
+ * special byte after a plain run (in a name and in a value), an embedded NUL, UTF-8, and
+ * a buffer that grows in the middle of a record must all come out as escaping each byte
+ * would, NUL-terminated. */
+static void test_encode_plain_and_escaped_strings(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_record *r = sl_record_new(a, 0);
+  char long_val[600];
+  memset(long_val, 'x', sizeof long_val);
+  long_val[590] = '"';
+  sl_record_set(r, sl_name_cstr("plain"), sl_value_string("abc", 3));
+  sl_record_set(r, sl_name_cstr("name\\tail"), sl_value_string("a\0b", 3));
+  sl_record_set(r, sl_name_cstr("caf\xc3\xa9"), sl_value_string("tab\there \xc3\xa9", 11));
+  sl_record_set(r, sl_name_cstr("long"), sl_value_string(long_val, sizeof long_val));
+  sl_buf b = SL_BUF_INIT;
+  CU_ASSERT_EQUAL(sl_buf_append(&b, "prefix:", 7), SL_OK);
+  CU_ASSERT_EQUAL(sl_json_encode(r, &b, NULL), SL_OK);
+  char want[800];
+  int n = snprintf(want, sizeof want,
+                   "prefix:{\"plain\":\"abc\",\"name\\\\tail\":\"a\\u0000b\","
+                   "\"caf\xc3\xa9\":\"tab\\there \xc3\xa9\",\"long\":\"%.590s\\\"%.9s\"}",
+                   long_val, long_val);
+  CU_ASSERT_EQUAL(b.len, (size_t)n);
+  CU_ASSERT_EQUAL(strlen(b.data), b.len);
+  CU_ASSERT_STRING_EQUAL(b.data, want);
   sl_buf_free(&b);
   sl_arena_destroy(a);
 }
@@ -884,6 +927,8 @@ int suite_core_json_codec(void) {
   CU_add_test(s, "int64 edges and overflow to double", test_int64_edges);
   CU_add_test(s, "malformed documents give positioned errors", test_malformed);
   CU_add_test(s, "NaN, integral doubles, base64, bad UTF-8 on encode", test_encode_special);
+  CU_add_test(s, "plain strings copied whole, others escaped",
+              test_encode_plain_and_escaped_strings);
   CU_add_test(s, "doubles round trip exactly", test_double_round_trip);
   CU_add_test(s, "doubles print as the shortest of %.15g/16g/17g", test_double_text_matches_printf);
   CU_add_test(s, "random records round trip", test_round_trip_random);
