@@ -8,7 +8,7 @@
 #include "base/record_internal.h"
 
 const char *sl_type_name(sl_type t) {
-  static const char *const names[] = {"null", "bool", "int", "double",
+  static const char *const names[] = {"null",   "bool",  "int",    "double",
                                       "string", "bytes", "record", "array"};
   return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
@@ -79,8 +79,7 @@ int sl_value_copy(sl_arena *a, const sl_value *v, sl_value *out) {
     out->as.arr = arr;
     return SL_OK;
   }
-  default:
-    return SL_OK;
+  default: return SL_OK;
   }
 }
 
@@ -203,6 +202,28 @@ const sl_value *sl_record_get_path(const sl_record *r, const sl_name *path, size
     v = find(r, path[i]);
     if (!v)
       return NULL;
+    r = v->type == SL_TYPE_RECORD ? v->as.rec : NULL;
+  }
+  return v;
+}
+
+const sl_value *sl_record_get_path_hinted(const sl_record *r, const sl_name *path, size_t n,
+                                          uint32_t *hints) {
+  const sl_value *v = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!r)
+      return NULL;
+    uint32_t h = hints[i];
+    if (h < r->count && r->fields[h].name == path[i]) {
+      v = &r->fields[h].value;
+    } else {
+      for (h = 0; h < r->count && r->fields[h].name != path[i]; h++)
+        ;
+      if (h == r->count)
+        return NULL;
+      hints[i] = h;
+      v = &r->fields[h].value;
+    }
     r = v->type == SL_TYPE_RECORD ? v->as.rec : NULL;
   }
   return v;
@@ -386,8 +407,8 @@ static void set_each(sl_record *c, const sl_name *names, const sl_value *values,
   }
 }
 
-int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values,
-                              size_t n, int known_new) {
+int sl_record_extend_in_place(sl_record *r, const sl_name *names, const sl_value *values, size_t n,
+                              int known_new) {
   if (n > UINT32_MAX - r->count)
     return SL_ERR_LIMIT;
   if (r->cap - r->count < n) {

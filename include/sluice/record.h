@@ -132,6 +132,12 @@ SL_API const sl_value *sl_record_get(const sl_record *r, sl_name name);
 SL_API const sl_value *sl_record_get_cstr(const sl_record *r, const char *name);
 /** Follow a dotted path of pre-interned names through nested records. */
 SL_API const sl_value *sl_record_get_path(const sl_record *r, const sl_name *path, size_t n);
+/** sl_record_get_path for a caller that looks one path up in many records:
+ * `hints` (caller-owned, `n` entries, zeroed before the first call) remember
+ * where each name was found, so records whose fields come in the same order
+ * cost one compare per path element. Any order still gives the right answer. */
+SL_API const sl_value *sl_record_get_path_hinted(const sl_record *r, const sl_name *path, size_t n,
+                                                 uint32_t *hints);
 /** Remove a field; returns 1 if it was there. */
 SL_API int sl_record_remove(sl_record *r, sl_name name);
 

@@ -47,7 +47,8 @@ static void test_new_record_is_empty(void) {
     CU_ASSERT_EQUAL(sl_record_header_count(r), 0);
     CU_ASSERT_PTR_EQUAL(sl_record_arena(r), a);
     for (int i = 0; i < 5; i++) /* within the first capacity, then past it */
-      CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr(i % 2 ? "odd" : "even"), sl_value_int(i)), SL_OK);
+      CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr(i % 2 ? "odd" : "even"), sl_value_int(i)),
+                      SL_OK);
     CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr("a"), sl_value_int(7)), SL_OK);
     CU_ASSERT_EQUAL(sl_record_set(r, sl_name_cstr("b"), sl_value_int(8)), SL_OK);
     CU_ASSERT_EQUAL(sl_record_count(r), 4);
@@ -60,6 +61,42 @@ static void test_new_record_is_empty(void) {
     sl_record_set_raw(r, "raw", 3);
     sl_record_header_add(r, "h", "v", 1);
     sl_arena_reset(a);
+  }
+  sl_arena_destroy(a);
+}
+
+/* The hints only speed the lookup up: records in another order, with a
+ * field missing, or a path through a non-record give what get_path gives. */
+static void test_path_hinted(void) {
+  sl_arena *a = sl_arena_new(0);
+  sl_name x = sl_name_cstr("x"), y = sl_name_cstr("y"), z = sl_name_cstr("z");
+  sl_name in = sl_name_cstr("in");
+  sl_name path1[] = {y}, path2[] = {in, z};
+  uint32_t h1[1] = {0}, h2[2] = {0, 0};
+  uint64_t rng = 7;
+  for (int i = 0; i < 400; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned bits = (unsigned)(rng >> 33);
+    sl_record *inner = sl_record_new(a, 2);
+    if (bits & 1)
+      sl_record_set(inner, x, sl_value_int(1));
+    if (bits & 2)
+      sl_record_set(inner, z, sl_value_int(i));
+    sl_record *r = sl_record_new(a, 4);
+    sl_name order[3] = {x, y, in};
+    for (int k = 0; k < 3; k++) { /* a rotation of the three names, one sometimes left out */
+      sl_name n = order[(k + (bits >> 2) % 3) % 3];
+      if ((bits >> 4) % 4 == (unsigned)k)
+        continue;
+      sl_record_set(
+          r, n, n == in ? (bits & 64 ? sl_value_record(inner) : sl_value_int(3)) : sl_value_int(i));
+    }
+    CU_ASSERT_PTR_EQUAL(sl_record_get_path_hinted(r, path1, 1, h1),
+                        sl_record_get_path(r, path1, 1));
+    CU_ASSERT_PTR_EQUAL(sl_record_get_path_hinted(r, path2, 2, h2),
+                        sl_record_get_path(r, path2, 2));
+    CU_ASSERT_PTR_EQUAL(sl_record_get_path_hinted(r, path2, 2, h2),
+                        sl_record_get_path(r, path2, 2));
   }
   sl_arena_destroy(a);
 }
@@ -282,6 +319,7 @@ int suite_core_record(void) {
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
       !CU_add_test(s, "batch", test_batch) ||
       !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set) ||
+      !CU_add_test(s, "path lookup with hints", test_path_hinted) ||
       !CU_add_test(s, "extend (enrich)", test_extend) ||
       !CU_add_test(s, "extend in place (enrich)", test_extend_in_place) ||
       !CU_add_test(s, "shapes, and pushing many records at once", test_shapes))
