@@ -25,6 +25,29 @@
 #define SL_JSON_LE 0
 #endif
 
+/* The keys of the last top-level object decoded on this thread, in order: records of one
+ * stream repeat one key order, so the next object's i-th key is checked against the i-th
+ * guess with two word compares, where parsing, hashing and looking it up in the name cache
+ * cost ~150 instructions a key. A guess is only a hint: it is taken when the input's bytes
+ * are exactly the name and its closing quote, so grammar, names and limits stay those of
+ * the general path. Per thread like the name cache: decoders of other streams on the same
+ * thread only cost misses. */
+#define JSON_GUESS_MAX SL_FIELD_INDEX_FROM
+
+typedef struct key_guess {
+  sl_name name; /* NULL: a key whose input form is not its bytes (escapes): never guessed */
+  uint32_t len;
+  uint64_t w[2], m[2]; /* name + '"' (when it fits in 16 bytes) and the mask of its bytes */
+} key_guess;
+
+typedef struct key_guesses {
+  uint32_t n;        /* guesses: keys of the last top-level object, at most JSON_GUESS_MAX */
+  uint32_t distinct; /* k[0..distinct) are distinct names (a repeated key ends the run) */
+  key_guess k[JSON_GUESS_MAX];
+} key_guesses;
+
+static _Thread_local key_guesses guesses;
+
 typedef struct jp {
   const unsigned char *start, *p, *end;
   sl_arena *a;
@@ -32,6 +55,7 @@ typedef struct jp {
   int depth;
   uint32_t max_fields;
   const char *reason; /* the dead-letter reason when a limit fails the decode */
+  key_guesses *guesses;
 } jp;
 
 static int parse_value(jp *j, sl_value *out);
@@ -63,7 +87,7 @@ static inline int key_name(jp *j, const char *s, size_t len, const char **out) {
 }
 
 static inline void skip_ws(jp *j) {
-  if (j->p < j->end && *j->p > ' ') /* compact JSON: no whitespace at all, one test */
+  if (j->p<j->end && * j->p> ' ') /* compact JSON: no whitespace at all, one test */
     return;
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
     j->p++;
@@ -399,6 +423,76 @@ static int enter(jp *j) {
   return SL_OK;
 }
 
+/* Does the key at s (after its opening quote) read exactly g->name then '"'? Only names
+ * whose bytes are their own JSON form are guessed (guess_store), so a match is the string
+ * the general path would parse, with nothing to unescape or validate. */
+static inline int guess_matches(const key_guess *g, const unsigned char *s,
+                                const unsigned char *end) {
+  if (!g->name)
+    return 0;
+  if (g->len < 16 && end - s >= 16) {
+    uint64_t a, b;
+    memcpy(&a, s, sizeof a);
+    memcpy(&b, s + 8, sizeof b);
+    return (((a ^ g->w[0]) & g->m[0]) | ((b ^ g->w[1]) & g->m[1])) == 0;
+  }
+  return (size_t)(end - s) > g->len && memcmp(s, g->name, g->len) == 0 && s[g->len] == '"';
+}
+
+/* Remember `name` as the guess for key number i (i <= g->n, i < JSON_GUESS_MAX). A name
+ * holding '"', '\\' or a control character is written escaped in JSON: never guessed. */
+static void guess_store(key_guesses *g, uint32_t i, sl_name name, size_t len) {
+  key_guess *k = &g->k[i];
+  const unsigned char *u = (const unsigned char *)name;
+  k->name = name;
+  k->len = (uint32_t)len;
+  for (size_t b = 0; b < len; b++)
+    if (u[b] < 0x20 || u[b] == '"' || u[b] == '\\')
+      k->name = NULL;
+  if (len < 16) {
+    unsigned char w[16] = {0}, m[16] = {0};
+    memcpy(w, name, len);
+    w[len] = '"';
+    memset(m, 0xFF, len + 1);
+    memcpy(k->w, w, sizeof w);
+    memcpy(k->m, m, sizeof m);
+  }
+  if (g->distinct > i)
+    g->distinct = i;
+  if (g->n == i)
+    g->n = i + 1;
+}
+
+/* After a top-level object of `keys` keys: the guesses are its keys, and `distinct` is
+ * recounted when some guess changed (`missed`). */
+static void guess_settle(key_guesses *g, uint32_t keys, int missed) {
+  if (keys < g->n)
+    g->n = keys;
+  if (g->distinct > g->n)
+    g->distinct = g->n;
+  if (!missed)
+    return;
+  uint32_t d = 0;
+  for (; d < g->n && g->k[d].name; d++) {
+    uint32_t i = 0;
+    while (i < d && g->k[i].name != g->k[d].name)
+      i++;
+    if (i < d)
+      break;
+  }
+  g->distinct = d;
+}
+
+/* Adds a field known not to be in `r` yet, without sl_record_set's search. */
+static inline int append_new(sl_record *r, sl_name name, sl_value v) {
+  if (r->count == r->cap)
+    return sl_record_set(r, name, v); /* grows the table */
+  r->fields[r->count].name = name;
+  r->fields[r->count].value = v;
+  r->count++;
+  return SL_OK;
+}
+
 /* j->p is on '{'. */
 static int parse_object(jp *j, sl_record **out) {
   int rc = enter(j);
@@ -411,6 +505,9 @@ static int parse_object(jp *j, sl_record **out) {
   uint32_t max_fields = j->max_fields;
   uint32_t small = max_fields < SL_FIELD_INDEX_FROM ? max_fields : SL_FIELD_INDEX_FROM;
   uint32_t keys = 0; /* keys parsed (repeats included), kept in a register */
+  /* Key guesses for the top-level object only: nested objects would mix their keys in. */
+  key_guesses *g = j->depth == 1 ? j->guesses : NULL;
+  int missed = 0; /* a key was not the guess: search the record for repeats from then on */
   if (!r)
     return nomem(j);
   j->p++;
@@ -427,8 +524,17 @@ static int parse_object(jp *j, sl_record **out) {
     const char *key;
     size_t klen;
     sl_value v;
-    if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
-      return rc;
+    if (g && keys < g->n && guess_matches(&g->k[keys], j->p + 1, j->end)) {
+      key = g->k[keys].name;
+      j->p += g->k[keys].len + 2;
+    } else {
+      if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
+        return rc;
+      if (g && keys < JSON_GUESS_MAX) {
+        missed = 1;
+        guess_store(g, keys, key, klen);
+      }
+    }
     skip_ws(j);
     if (j->p >= j->end || *j->p != ':')
       return fail(j, j->p, "expected ':' after object key");
@@ -436,10 +542,13 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
     if ((rc = parse_value(j, &v)) != SL_OK)
       return rc;
-    /* A repeated key: the last one wins. */
-    if (keys++ < small) {
-      if (sl_record_set(r, key, v) != SL_OK)
+    /* A repeated key: the last one wins. Keys that were all guessed, of distinct guesses,
+     * are distinct: nothing to search. */
+    if (keys < small) {
+      if ((!missed && g && keys < g->distinct ? append_new(r, key, v) : sl_record_set(r, key, v)) !=
+          SL_OK)
         return nomem(j);
+      keys++;
     } else if (sl_record_put_indexed(r, &ix, key, v) != SL_OK) {
       return nomem(j);
     } else if (r->count > max_fields) {
@@ -447,6 +556,8 @@ static int parse_object(jp *j, sl_record **out) {
       return sl_error_set(j->err, SL_ERR_LIMIT,
                           "object has more than %u fields (max_fields) at byte %zu", max_fields,
                           (size_t)(j->p - j->start));
+    } else {
+      keys++;
     }
     skip_ws(j);
     if (j->p >= j->end)
@@ -461,6 +572,8 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
   }
 out:
+  if (g)
+    guess_settle(g, keys, missed);
   j->depth--;
   *out = r;
   return SL_OK;
@@ -551,7 +664,8 @@ int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_ar
           err,
           0,
           opts && opts->max_fields ? opts->max_fields : SL_DECODE_MAX_FIELDS,
-          SL_REASON_DECODE};
+          SL_REASON_DECODE,
+          &guesses};
   sl_record *r = NULL;
   int rc;
   *out = NULL;
