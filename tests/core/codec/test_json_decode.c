@@ -274,6 +274,83 @@ static void test_limits_with_guesses(void) {
   sl_arena_destroy(a);
 }
 
+/* A random number text: digits around the 8-digit words and 19-digit mantissas of the fast
+ * path, with or without sign, fraction and exponent, leading zeros sometimes. */
+static size_t put_number(char *o) {
+  size_t n = 0;
+  if (rnd() % 3 == 0)
+    o[n++] = '-';
+  int lead = (int)(rnd() % 20), frac = rnd() % 3 ? (int)(rnd() % 11) : -1;
+  if (rnd() % 8 == 0)
+    o[n++] = '0'; /* a leading zero, valid alone */
+  for (int i = 0; i < lead; i++)
+    o[n++] = (char)('0' + (i == 0 && rnd() % 4 ? 1 + rnd() % 9 : rnd() % 10));
+  if (frac >= 0) {
+    o[n++] = '.';
+    for (int i = 0; i < frac; i++)
+      o[n++] = (char)('0' + rnd() % 10);
+  }
+  if (rnd() % 10 == 0) {
+    o[n++] = rnd() % 2 ? 'e' : 'E';
+    if (rnd() % 2)
+      o[n++] = rnd() % 2 ? '-' : '+';
+    for (int i = 0, m = (int)(rnd() % 3); i < m; i++)
+      o[n++] = (char)('0' + rnd() % 10);
+  }
+  return n;
+}
+
+/* Numbers followed by at least 8 bytes take the word-at-a-time path, at the end of the
+ * input the byte-wise one: the same text must give the same value, bit for bit, or the same
+ * error, wherever it stands. */
+/* Decode {"v":num} as it is and with room after the number: 0 when they differ. */
+static int number_paths_agree(sl_arena *a, const char *num, outcome *shortdoc, outcome *padded) {
+  char doc[128];
+  int n = snprintf(doc, sizeof doc, "{\"v\":%s}", num);
+  decode(doc, (size_t)n, 0, a, shortdoc);
+  n = snprintf(doc, sizeof doc, "{\"v\":%s           }", num);
+  decode(doc, (size_t)n, 0, a, padded);
+  sl_arena_reset(a);
+  if (same(shortdoc, padded))
+    return 1;
+  fprintf(stderr, "\n  %s: short %.*s, padded %.*s\n", num, (int)shortdoc->text.len,
+          shortdoc->text.data, (int)padded->text.len, padded->text.data);
+  return 0;
+}
+
+static void test_number_paths_agree(void) {
+  static const char after[] = ".eE0/:x\xff";
+  sl_arena *a = sl_arena_new(0);
+  outcome shortdoc = {0, NULL, SL_BUF_INIT}, padded = {0, NULL, SL_BUF_INIT};
+  /* 15 + 7 digits whose mantissa is 100 * 2^64 + 12345: wrapped to 64 bits it would be
+   * 12345, a small exact double. */
+  CU_ASSERT(number_paths_agree(a, "184467440737095.5173945", &shortdoc, &padded));
+  sl_buf_append(&padded.text, "", 1);
+  CU_ASSERT_STRING_EQUAL(padded.text.data, "1 fields: {\"v\":184467440737095.53}");
+  int bad = 0, ints = 0, doubles = 0;
+  for (int i = 0; i < 200000; i++) {
+    char num[48];
+    size_t n = put_number(num);
+    if (n == 0 || (n == 1 && num[0] == '-'))
+      continue; /* "{\"v\":}": the error is where the value is missing */
+    if (rnd() % 4 == 0)
+      num[n++] = after[rnd() % (sizeof after - 1)];
+    num[n] = '\0';
+    if (!number_paths_agree(a, num, &shortdoc, &padded) && bad++ > 5)
+      break;
+    if (shortdoc.rc == SL_OK) {
+      int dot = memchr(shortdoc.text.data, '.', shortdoc.text.len) != NULL;
+      doubles += dot;
+      ints += !dot;
+    }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(ints > 10000 && doubles > 10000);
+  sl_buf_free(&shortdoc.text);
+  sl_buf_free(&padded.text);
+  sl_arena_destroy(a);
+}
+
 int suite_core_json_decode(void) {
   CU_pSuite s = CU_add_suite("core_json_decode", NULL, NULL);
   if (!s)
@@ -283,5 +360,6 @@ int suite_core_json_decode(void) {
   CU_add_test(s, "repeated keys: the last value wins, guessed or not",
               test_repeated_keys_last_wins);
   CU_add_test(s, "max_fields and the names budget with guessed keys", test_limits_with_guesses);
+  CU_add_test(s, "numbers decode alike on the word and byte paths", test_number_paths_agree);
   return 0;
 }
