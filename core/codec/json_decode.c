@@ -37,7 +37,9 @@
 typedef struct key_guess {
   sl_name name; /* NULL: a key whose input form is not its bytes (escapes): never guessed */
   uint32_t len;
-  uint64_t w[2], m[2]; /* name + '"' (when it fits in 16 bytes) and the mask of its bytes */
+  /* name + '"' + ':' (when they fit in 16 bytes), the mask of name + '"' and the mask of
+   * all three: the compact form `"name":` is one compare of two words. */
+  uint64_t w[2], m[2], mc[2];
 } key_guess;
 
 typedef struct key_guesses {
@@ -507,6 +509,21 @@ static inline int guess_matches(const key_guess *g, const unsigned char *s,
   return (size_t)(end - s) > g->len && memcmp(s, g->name, g->len) == 0 && s[g->len] == '"';
 }
 
+/* The compact form `name":` at s (after the key's opening quote): the key is g->name, and
+ * its value starts at s + g->len + 2. */
+static inline int guess_compact(const key_guess *g, const unsigned char *s,
+                                const unsigned char *end) {
+  if (!g->name)
+    return 0;
+  if (g->len < 15 && end - s >= 16) {
+    uint64_t a, b;
+    memcpy(&a, s, sizeof a);
+    memcpy(&b, s + 8, sizeof b);
+    return (((a ^ g->w[0]) & g->mc[0]) | ((b ^ g->w[1]) & g->mc[1])) == 0;
+  }
+  return guess_matches(g, s, end) && end - s > g->len + 1 && s[g->len + 1] == ':';
+}
+
 /* Remember `name` as the guess for key number i (i <= g->n, i < JSON_GUESS_MAX). A name
  * holding '"', '\\' or a control character is written escaped in JSON: never guessed. */
 static void guess_store(key_guesses *g, uint32_t i, sl_name name, size_t len) {
@@ -524,6 +541,12 @@ static void guess_store(key_guesses *g, uint32_t i, sl_name name, size_t len) {
     memset(m, 0xFF, len + 1);
     memcpy(k->w, w, sizeof w);
     memcpy(k->m, m, sizeof m);
+    if (len < 15) {
+      w[len + 1] = ':';
+      m[len + 1] = 0xFF;
+      memcpy(k->w, w, sizeof w);
+    }
+    memcpy(k->mc, m, sizeof m); /* len 15: no room for ':', never matches the ':' form */
   }
   if (g->distinct > i)
     g->distinct = i;
@@ -561,6 +584,28 @@ static inline int append_new(sl_record *r, sl_name name, sl_value v) {
   return SL_OK;
 }
 
+/* The value of an object member, after its ':' and any whitespace: strings and numbers,
+ * the values of telemetry, without parse_value's call. */
+static inline int member_value(jp *j, sl_value *v) {
+  skip_ws(j);
+  if (j->p >= j->end)
+    return parse_value(j, v); /* which says what is missing */
+  unsigned c = *j->p;
+  if (c == '"') {
+    const char *str;
+    size_t n;
+    int rc = parse_string(j, 0, &str, &n);
+    if (rc == SL_OK)
+      *v = sl_value_string(str, n);
+    return rc;
+  }
+#if SL_JSON_LE && FLT_EVAL_METHOD == 0
+  if (((c >= '0' && c <= '9') || c == '-') && number_fast(j, v))
+    return SL_OK;
+#endif
+  return parse_value(j, v);
+}
+
 /* j->p is on '{'. */
 static int parse_object(jp *j, sl_record **out) {
   int rc = enter(j);
@@ -583,6 +628,27 @@ static int parse_object(jp *j, sl_record **out) {
   if (j->p < j->end && *j->p == '}') {
     j->p++;
     goto out;
+  }
+  /* Compact members whose keys are the guesses, of distinct names: appended without
+   * search. Anything else (whitespace, another key, the end) goes on below from there. */
+  if (g) {
+    uint32_t fast = g->distinct < small ? g->distinct : small;
+    while (keys < fast && j->p < j->end && *j->p == '"' &&
+           guess_compact(&g->k[keys], j->p + 1, j->end)) {
+      sl_value v;
+      j->p += g->k[keys].len + 3;
+      if ((rc = member_value(j, &v)) != SL_OK)
+        return rc;
+      if (append_new(r, g->k[keys].name, v) != SL_OK)
+        return nomem(j);
+      keys++;
+      if (j->p < j->end && *j->p == ',') {
+        j->p++;
+        continue;
+      }
+      goto after_value;
+    }
+    skip_ws(j);
   }
   for (;;) {
     if (j->p >= j->end)
@@ -607,8 +673,7 @@ static int parse_object(jp *j, sl_record **out) {
     if (j->p >= j->end || *j->p != ':')
       return fail(j, j->p, "expected ':' after object key");
     j->p++;
-    skip_ws(j);
-    if ((rc = parse_value(j, &v)) != SL_OK)
+    if ((rc = member_value(j, &v)) != SL_OK)
       return rc;
     /* A repeated key: the last one wins. Keys that were all guessed, of distinct guesses,
      * are distinct: nothing to search. */
@@ -627,6 +692,7 @@ static int parse_object(jp *j, sl_record **out) {
     } else {
       keys++;
     }
+  after_value:
     skip_ws(j);
     if (j->p >= j->end)
       return fail(j, j->p, "unterminated object: expected ',' or '}'");

@@ -54,7 +54,8 @@ static void decode(const char *doc, size_t len, uint32_t max_fields, sl_arena *a
 }
 
 static int same(const outcome *x, const outcome *y) {
-  return x->rc == y->rc && x->reason == y->reason && x->text.len == y->text.len &&
+  int reasons = x->reason && y->reason ? strcmp(x->reason, y->reason) == 0 : x->reason == y->reason;
+  return x->rc == y->rc && reasons && x->text.len == y->text.len &&
          memcmp(x->text.data, y->text.data, x->text.len) == 0;
 }
 
@@ -121,7 +122,8 @@ static void put_value(sl_buf *b, int depth) {
 /* A document of the given key order, with fresh values and random whitespace. */
 static void put_doc(sl_buf *b, const int *order, int n) {
   sl_buf_reset(b);
-  sl_buf_append(b, rnd() % 8 ? "{" : " {\n", rnd() % 8 ? 1 : 3);
+  const char *open = rnd() % 8 ? "{" : " {\n";
+  sl_buf_append(b, open, strlen(open));
   for (int i = 0; i < n; i++) {
     char t[64];
     int k = snprintf(t, sizeof t, "%s\"%s\"%s", i ? (rnd() % 8 ? "," : " , ") : "", keys[order[i]],
@@ -258,7 +260,7 @@ static void test_limits_with_guesses(void) {
   CU_ASSERT_EQUAL(o.rc, SL_OK);
   decode(doc, strlen(doc), 3, a, &o); /* every key guessed */
   CU_ASSERT_EQUAL(o.rc, SL_ERR_LIMIT);
-  CU_ASSERT_PTR_EQUAL(o.reason, SL_REASON_TOO_MANY_FIELDS);
+  CU_ASSERT_STRING_EQUAL(o.reason ? o.reason : "", SL_REASON_TOO_MANY_FIELDS);
   decode(doc, strlen(doc), 4, a, &o);
   CU_ASSERT_EQUAL(o.rc, SL_OK);
 
@@ -266,7 +268,7 @@ static void test_limits_with_guesses(void) {
   const char *fresh = "{\"a\":1,\"b\":2,\"c\":3,\"never_seen_before_key\":4}";
   decode(fresh, strlen(fresh), 0, a, &o);
   CU_ASSERT_EQUAL(o.rc, SL_ERR_LIMIT);
-  CU_ASSERT_PTR_EQUAL(o.reason, SL_REASON_TOO_MANY_NAMES);
+  CU_ASSERT_STRING_EQUAL(o.reason ? o.reason : "", SL_REASON_TOO_MANY_NAMES);
   decode(doc, strlen(doc), 0, a, &o); /* known keys decode past the budget */
   CU_ASSERT_EQUAL(o.rc, SL_OK);
   sl_name_set_data_max(SL_NAME_DATA_MAX);
