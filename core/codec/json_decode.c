@@ -186,13 +186,19 @@ static int unescape(jp *j, const unsigned char *s, const unsigned char *e, char 
  * zero bytes of x, and subtracting 0x20.. flags bytes below 0x20. A borrow can only flag a
  * byte above a real hit, so on a little-endian machine the lowest flag is the exact stop;
  * elsewhere the caller's byte loop finds it within the word. */
-static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end) {
+/* The high bit of each byte of w that is not a plain string byte (and maybe of bytes above
+ * the first such: see skip_plain). */
+static inline uint64_t plain_stops(uint64_t w) {
   const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return ((((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w) | w) & high;
+}
+
+static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end) {
   while (end - p >= 8) {
     uint64_t w;
     memcpy(&w, p, sizeof w);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t stop = ((((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w) | w) & high;
+    uint64_t stop = plain_stops(w);
     if (stop) {
 #if defined(__GNUC__) && SL_JSON_LE
       p += __builtin_ctzll(stop) >> 3;
@@ -493,6 +499,14 @@ static int enter(jp *j) {
   return SL_OK;
 }
 
+/* Are the 16 bytes at s those of w where m is set? */
+static inline int words_match(const unsigned char *s, const uint64_t w[2], const uint64_t m[2]) {
+  uint64_t a, b;
+  memcpy(&a, s, sizeof a);
+  memcpy(&b, s + 8, sizeof b);
+  return (((a ^ w[0]) & m[0]) | ((b ^ w[1]) & m[1])) == 0;
+}
+
 /* Does the key at s (after its opening quote) read exactly g->name then '"'? Only names
  * whose bytes are their own JSON form are guessed (guess_store), so a match is the string
  * the general path would parse, with nothing to unescape or validate. */
@@ -500,12 +514,8 @@ static inline int guess_matches(const key_guess *g, const unsigned char *s,
                                 const unsigned char *end) {
   if (!g->name)
     return 0;
-  if (g->len < 16 && end - s >= 16) {
-    uint64_t a, b;
-    memcpy(&a, s, sizeof a);
-    memcpy(&b, s + 8, sizeof b);
-    return (((a ^ g->w[0]) & g->m[0]) | ((b ^ g->w[1]) & g->m[1])) == 0;
-  }
+  if (g->len < 16 && end - s >= 16)
+    return words_match(s, g->w, g->m);
   return (size_t)(end - s) > g->len && memcmp(s, g->name, g->len) == 0 && s[g->len] == '"';
 }
 
@@ -515,12 +525,8 @@ static inline int guess_compact(const key_guess *g, const unsigned char *s,
                                 const unsigned char *end) {
   if (!g->name)
     return 0;
-  if (g->len < 15 && end - s >= 16) {
-    uint64_t a, b;
-    memcpy(&a, s, sizeof a);
-    memcpy(&b, s + 8, sizeof b);
-    return (((a ^ g->w[0]) & g->mc[0]) | ((b ^ g->w[1]) & g->mc[1])) == 0;
-  }
+  if (g->len < 15 && end - s >= 16)
+    return words_match(s, g->w, g->mc);
   return guess_matches(g, s, end) && end - s > g->len + 1 && s[g->len + 1] == ':';
 }
 
@@ -584,6 +590,39 @@ static inline int append_new(sl_record *r, sl_name name, sl_value v) {
   return SL_OK;
 }
 
+#if SL_JSON_LE
+/* A string value of at most 15 plain bytes (device ids, sites, states: most strings of
+ * telemetry) at j->p, with 16 bytes readable after the quote: the closing quote is the
+ * first stop of two words, and the copy is those two words, in place of parse_string's
+ * scan and sl_arena_strndup's calls. 0 with nothing consumed for any other string. */
+static inline int short_string(jp *j, sl_value *v) {
+  const unsigned char *s = j->p + 1;
+  if (j->end - s < 16)
+    return 0;
+  uint64_t w[2];
+  memcpy(w, s, sizeof w);
+  uint64_t stop = plain_stops(w[0]);
+  size_t n = stop ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
+  if (!stop) {
+    if (!(stop = plain_stops(w[1])))
+      return 0;
+    n = 8 + ((size_t)__builtin_ctzll(stop) >> 3);
+  }
+  if (s[n] != '"')
+    return 0; /* an escape, a control byte or UTF-8: parse_string */
+  char *o = sl_arena_alloc(j->a, sizeof w);
+  if (!o) {
+    nomem(j);
+    return -1;
+  }
+  memcpy(o, w, sizeof w);
+  o[n] = '\0';
+  j->p = s + n + 1;
+  *v = sl_value_string(o, n);
+  return 1;
+}
+#endif
+
 /* The value of an object member, after its ':' and any whitespace: strings and numbers,
  * the values of telemetry, without parse_value's call. */
 static inline int member_value(jp *j, sl_value *v) {
@@ -592,6 +631,11 @@ static inline int member_value(jp *j, sl_value *v) {
     return parse_value(j, v); /* which says what is missing */
   unsigned c = *j->p;
   if (c == '"') {
+#if SL_JSON_LE
+    int got = short_string(j, v);
+    if (got)
+      return got > 0 ? SL_OK : SL_ERR_NOMEM;
+#endif
     const char *str;
     size_t n;
     int rc = parse_string(j, 0, &str, &n);

@@ -353,6 +353,58 @@ static void test_number_paths_agree(void) {
   sl_arena_destroy(a);
 }
 
+/* Short strings followed by 16 bytes are copied a word at a time, others by parse_string:
+ * random bodies of plain, special and UTF-8 bytes must decode alike in both places. */
+static void test_string_paths_agree(void) {
+  static const char *const pieces[] = {"a",
+                                       "Z",
+                                       "0",
+                                       " ",
+                                       "~",
+                                       "\x7f",
+                                       "\"",
+                                       "\\\\",
+                                       "\\\"",
+                                       "\\u00e9",
+                                       "\\n",
+                                       "\\",
+                                       "\x01",
+                                       "\x1f",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xff",
+                                       "\xc3"};
+  sl_arena *a = sl_arena_new(0);
+  outcome shortdoc = {0, NULL, SL_BUF_INIT}, padded = {0, NULL, SL_BUF_INIT};
+  int bad = 0, ok = 0;
+  for (int i = 0; i < 100000; i++) {
+    char body[96], doc[160];
+    size_t n = 0, len = rnd() % 20;
+    for (size_t k = 0; k < len; k++) {
+      /* mostly plain bytes, so that strings of 0-19 plain bytes are common */
+      const char *p = pieces[rnd() % 4 ? rnd() % 5 : rnd() % (sizeof pieces / sizeof *pieces)];
+      memcpy(body + n, p, strlen(p));
+      n += strlen(p);
+    }
+    body[n] = '\0';
+    int l = snprintf(doc, sizeof doc, "{\"v\":\"%s\"}", body);
+    decode(doc, (size_t)l, 0, a, &shortdoc);
+    l = snprintf(doc, sizeof doc, "{\"v\":\"%s\"                }", body);
+    decode(doc, (size_t)l, 0, a, &padded);
+    ok += shortdoc.rc == SL_OK;
+    if (!same(&shortdoc, &padded) && bad++ < 5)
+      fprintf(stderr, "\n  %s: short %.*s, padded %.*s\n", body, (int)shortdoc.text.len,
+              shortdoc.text.data, (int)padded.text.len, padded.text.data);
+    sl_arena_reset(a);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(ok > 20000 && ok < 90000);
+  sl_buf_free(&shortdoc.text);
+  sl_buf_free(&padded.text);
+  sl_arena_destroy(a);
+}
+
 int suite_core_json_decode(void) {
   CU_pSuite s = CU_add_suite("core_json_decode", NULL, NULL);
   if (!s)
@@ -363,5 +415,6 @@ int suite_core_json_decode(void) {
               test_repeated_keys_last_wins);
   CU_add_test(s, "max_fields and the names budget with guessed keys", test_limits_with_guesses);
   CU_add_test(s, "numbers decode alike on the word and byte paths", test_number_paths_agree);
+  CU_add_test(s, "strings decode alike on the word and byte paths", test_string_paths_agree);
   return 0;
 }
