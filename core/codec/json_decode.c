@@ -592,25 +592,31 @@ static inline int append_new(sl_record *r, sl_name name, sl_value v) {
 
 #if SL_JSON_LE
 /* A string value of at most 15 plain bytes (device ids, sites, states: most strings of
- * telemetry) at j->p, with 16 bytes readable after the quote: the closing quote is the
- * first stop of two words, and the copy is those two words, in place of parse_string's
- * scan and sl_arena_strndup's calls. 0 with nothing consumed for any other string. */
+ * telemetry) at j->p: the closing quote is the first stop of one word (8 bytes readable
+ * after the opening quote) or two (16 readable), and the copy is those words, in place of
+ * parse_string's scan and sl_arena_strndup's calls. 0 with nothing consumed for any other
+ * string, -1 out of memory. */
 static inline int short_string(jp *j, sl_value *v) {
   const unsigned char *s = j->p + 1;
-  if (j->end - s < 16)
+  if (j->end - s < 8)
     return 0;
-  uint64_t w[2];
-  memcpy(w, s, sizeof w);
+  uint64_t w[2] = {0, 0};
+  memcpy(&w[0], s, sizeof w[0]);
   uint64_t stop = plain_stops(w[0]);
-  size_t n = stop ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
-  if (!stop) {
+  size_t n;
+  if (stop) {
+    n = (size_t)__builtin_ctzll(stop) >> 3;
+  } else {
+    if (j->end - s < 16)
+      return 0;
+    memcpy(&w[1], s + 8, sizeof w[1]);
     if (!(stop = plain_stops(w[1])))
       return 0;
     n = 8 + ((size_t)__builtin_ctzll(stop) >> 3);
   }
   if (s[n] != '"')
-    return 0; /* an escape, a control byte or UTF-8: parse_string */
-  char *o = sl_arena_alloc(j->a, sizeof w);
+    return 0;                               /* an escape, a control byte or UTF-8: parse_string */
+  char *o = sl_arena_alloc(j->a, sizeof w); /* the 16 bytes strndup takes for 15 */
   if (!o) {
     nomem(j);
     return -1;
