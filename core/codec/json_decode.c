@@ -17,6 +17,7 @@
 #include "codec/codec_names.h"
 #include "codec/decode_limits.h"
 #include "codec/json_codec.h"
+#include "codec/json_decode_keys.h"
 
 /* Word-at-a-time scanning reads 8 input bytes with memcpy: byte order decides which is first. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -25,30 +26,8 @@
 #define SL_JSON_LE 0
 #endif
 
-/* The keys of the last top-level object decoded on this thread, in order: records of one
- * stream repeat one key order, so the next object's i-th key is checked against the i-th
- * guess with two word compares, where parsing, hashing and looking it up in the name cache
- * cost ~150 instructions a key. A guess is only a hint: it is taken when the input's bytes
- * are exactly the name and its closing quote, so grammar, names and limits stay those of
- * the general path. Per thread like the name cache: decoders of other streams on the same
- * thread only cost misses. */
-#define JSON_GUESS_MAX SL_FIELD_INDEX_FROM
-
-typedef struct key_guess {
-  sl_name name; /* NULL: a key whose input form is not its bytes (escapes): never guessed */
-  uint32_t len;
-  /* name + '"' + ':' (when they fit in 16 bytes), the mask of name + '"' and the mask of
-   * all three: the compact form `"name":` is one compare of two words. */
-  uint64_t w[2], m[2], mc[2];
-} key_guess;
-
-typedef struct key_guesses {
-  uint32_t n;        /* guesses: keys of the last top-level object, at most JSON_GUESS_MAX */
-  uint32_t distinct; /* k[0..distinct) are distinct names (a repeated key ends the run) */
-  key_guess k[JSON_GUESS_MAX];
-} key_guesses;
-
-static _Thread_local key_guesses guesses;
+/* Per thread, like the name cache (codec_names.h): json_decode_keys.h. */
+static _Thread_local sl_json_keys guesses;
 
 typedef struct jp {
   const unsigned char *start, *p, *end;
@@ -57,7 +36,7 @@ typedef struct jp {
   int depth;
   uint32_t max_fields;
   const char *reason; /* the dead-letter reason when a limit fails the decode */
-  key_guesses *guesses;
+  sl_json_keys *guesses;
 } jp;
 
 static int parse_value(jp *j, sl_value *out);
@@ -499,87 +478,6 @@ static int enter(jp *j) {
   return SL_OK;
 }
 
-/* Are the 16 bytes at s those of w where m is set? */
-static inline int words_match(const unsigned char *s, const uint64_t w[2], const uint64_t m[2]) {
-  uint64_t a, b;
-  memcpy(&a, s, sizeof a);
-  memcpy(&b, s + 8, sizeof b);
-  return (((a ^ w[0]) & m[0]) | ((b ^ w[1]) & m[1])) == 0;
-}
-
-/* Does the key at s (after its opening quote) read exactly g->name then '"'? Only names
- * whose bytes are their own JSON form are guessed (guess_store), so a match is the string
- * the general path would parse, with nothing to unescape or validate. */
-static inline int guess_matches(const key_guess *g, const unsigned char *s,
-                                const unsigned char *end) {
-  if (!g->name)
-    return 0;
-  if (g->len < 16 && end - s >= 16)
-    return words_match(s, g->w, g->m);
-  return (size_t)(end - s) > g->len && memcmp(s, g->name, g->len) == 0 && s[g->len] == '"';
-}
-
-/* The compact form `name":` at s (after the key's opening quote): the key is g->name, and
- * its value starts at s + g->len + 2. */
-static inline int guess_compact(const key_guess *g, const unsigned char *s,
-                                const unsigned char *end) {
-  if (!g->name)
-    return 0;
-  if (g->len < 15 && end - s >= 16)
-    return words_match(s, g->w, g->mc);
-  return guess_matches(g, s, end) && end - s > g->len + 1 && s[g->len + 1] == ':';
-}
-
-/* Remember `name` as the guess for key number i (i <= g->n, i < JSON_GUESS_MAX). A name
- * holding '"', '\\' or a control character is written escaped in JSON: never guessed. */
-static void guess_store(key_guesses *g, uint32_t i, sl_name name, size_t len) {
-  key_guess *k = &g->k[i];
-  const unsigned char *u = (const unsigned char *)name;
-  k->name = name;
-  k->len = (uint32_t)len;
-  for (size_t b = 0; b < len; b++)
-    if (u[b] < 0x20 || u[b] == '"' || u[b] == '\\')
-      k->name = NULL;
-  if (len < 16) {
-    unsigned char w[16] = {0}, m[16] = {0};
-    memcpy(w, name, len);
-    w[len] = '"';
-    memset(m, 0xFF, len + 1);
-    memcpy(k->w, w, sizeof w);
-    memcpy(k->m, m, sizeof m);
-    if (len < 15) {
-      w[len + 1] = ':';
-      m[len + 1] = 0xFF;
-      memcpy(k->w, w, sizeof w);
-    }
-    memcpy(k->mc, m, sizeof m); /* len 15: no room for ':', never matches the ':' form */
-  }
-  if (g->distinct > i)
-    g->distinct = i;
-  if (g->n == i)
-    g->n = i + 1;
-}
-
-/* After a top-level object of `keys` keys: the guesses are its keys, and `distinct` is
- * recounted when some guess changed (`missed`). */
-static void guess_settle(key_guesses *g, uint32_t keys, int missed) {
-  if (keys < g->n)
-    g->n = keys;
-  if (g->distinct > g->n)
-    g->distinct = g->n;
-  if (!missed)
-    return;
-  uint32_t d = 0;
-  for (; d < g->n && g->k[d].name; d++) {
-    uint32_t i = 0;
-    while (i < d && g->k[i].name != g->k[d].name)
-      i++;
-    if (i < d)
-      break;
-  }
-  g->distinct = d;
-}
-
 /* Adds a field known not to be in `r` yet, without sl_record_set's search. */
 static inline int append_new(sl_record *r, sl_name name, sl_value v) {
   if (r->count == r->cap)
@@ -669,7 +567,7 @@ static int parse_object(jp *j, sl_record **out) {
   uint32_t small = max_fields < SL_FIELD_INDEX_FROM ? max_fields : SL_FIELD_INDEX_FROM;
   uint32_t keys = 0; /* keys parsed (repeats included), kept in a register */
   /* Key guesses for the top-level object only: nested objects would mix their keys in. */
-  key_guesses *g = j->depth == 1 ? j->guesses : NULL;
+  sl_json_keys *g = j->depth == 1 ? j->guesses : NULL;
   int missed = 0; /* a key was not the guess: search the record for repeats from then on */
   if (!r)
     return nomem(j);
@@ -684,7 +582,7 @@ static int parse_object(jp *j, sl_record **out) {
   if (g) {
     uint32_t fast = g->distinct < small ? g->distinct : small;
     while (keys < fast && j->p < j->end && *j->p == '"' &&
-           guess_compact(&g->k[keys], j->p + 1, j->end)) {
+           sl_json_key_compact(&g->k[keys], j->p + 1, j->end)) {
       sl_value v;
       j->p += g->k[keys].len + 3;
       if ((rc = member_value(j, &v)) != SL_OK)
@@ -708,15 +606,15 @@ static int parse_object(jp *j, sl_record **out) {
     const char *key;
     size_t klen;
     sl_value v;
-    if (g && keys < g->n && guess_matches(&g->k[keys], j->p + 1, j->end)) {
+    if (g && keys < g->n && sl_json_key_matches(&g->k[keys], j->p + 1, j->end)) {
       key = g->k[keys].name;
       j->p += g->k[keys].len + 2;
     } else {
       if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
         return rc;
-      if (g && keys < JSON_GUESS_MAX) {
+      if (g && keys < SL_JSON_KEYS_MAX) {
         missed = 1;
-        guess_store(g, keys, key, klen);
+        sl_json_keys_store(g, keys, key, klen);
       }
     }
     skip_ws(j);
@@ -756,8 +654,8 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
   }
 out:
-  if (g)
-    guess_settle(g, keys, missed);
+  if (g && (missed || keys < g->n)) /* else the guesses were this object's keys */
+    sl_json_keys_settle(g, keys, missed);
   j->depth--;
   *out = r;
   return SL_OK;
