@@ -68,7 +68,7 @@ static inline int key_name(jp *j, const char *s, size_t len, const char **out) {
 }
 
 static inline void skip_ws(jp *j) {
-  if (j->p<j->end && * j->p> ' ') /* compact JSON: no whitespace at all, one test */
+  if (j->p < j->end && (*j->p > ' ')) /* compact JSON: no whitespace at all, one test */
     return;
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
     j->p++;
@@ -160,11 +160,6 @@ static int unescape(jp *j, const unsigned char *s, const unsigned char *e, char 
   return SL_OK;
 }
 
-/* Skip the 8-byte words of [p, end) that hold only plain string bytes (printable ASCII
- * other than '"' and '\\'), with the usual bit tricks: (x - 0x01..) & ~x & 0x80.. flags the
- * zero bytes of x, and subtracting 0x20.. flags bytes below 0x20. A borrow can only flag a
- * byte above a real hit, so on a little-endian machine the lowest flag is the exact stop;
- * elsewhere the caller's byte loop finds it within the word. */
 /* The high bit of each byte of w that is not a plain string byte (and maybe of bytes above
  * the first such: see skip_plain). */
 static inline uint64_t plain_stops(uint64_t w) {
@@ -173,6 +168,11 @@ static inline uint64_t plain_stops(uint64_t w) {
   return ((((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w) | w) & high;
 }
 
+/* Skip the 8-byte words of [p, end) that hold only plain string bytes (printable ASCII
+ * other than '"' and '\\'), with the usual bit tricks: (x - 0x01..) & ~x & 0x80.. flags the
+ * zero bytes of x, and subtracting 0x20.. flags bytes below 0x20. A borrow can only flag a
+ * byte above a real hit, so on a little-endian machine the lowest flag is the exact stop;
+ * elsewhere the caller's byte loop finds it within the word. */
 static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end) {
   while (end - p >= 8) {
     uint64_t w;
@@ -512,9 +512,10 @@ static inline int short_string(jp *j, sl_value *v) {
       return 0;
     n = 8 + ((size_t)__builtin_ctzll(stop) >> 3);
   }
-  if (s[n] != '"')
-    return 0;                               /* an escape, a control byte or UTF-8: parse_string */
-  char *o = sl_arena_alloc(j->a, sizeof w); /* the 16 bytes strndup takes for 15 */
+  if (s[n] != '"') /* an escape, a control byte or UTF-8: parse_string */
+    return 0;
+  /* 16 bytes, as strndup takes for 15 */
+  char *o = sl_arena_alloc(j->a, sizeof w);
   if (!o) {
     nomem(j);
     return -1;
