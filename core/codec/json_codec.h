@@ -14,7 +14,10 @@
  * SL_TYPE_INT, other numbers -> SL_TYPE_DOUBLE, objects -> nested records, arrays -> sl_array.
  * Nesting deeper than 64 -> error. Field names are interned (sl_name_intern_data). On error returns
  * SL_ERR_PARSE with a message like "expected ':' after object key at byte 17". A top-level
- * value that is not an object is an error ("expected a JSON object"). Trailing whitespace ok. */
+ * value that is not an object is an error ("expected a JSON object"). Trailing whitespace ok.
+ * Thread-safe: each thread remembers the key order of the last top-level object it decoded,
+ * and checks the next object's keys against it first (a hint only: the result is the same
+ * whatever was decoded before, `{}` leaves nothing to remember). */
 int sl_json_decode(const char *buf, size_t len, sl_arena *a, sl_record **out, sl_error *err);
 /* sl_json_decode with limits (decode_limits.h; `opts` may be NULL for the defaults): an object
  * of more than opts->max_fields distinct keys fails with SL_ERR_LIMIT (too_many_fields), as

@@ -17,6 +17,7 @@
 #include "codec/codec_names.h"
 #include "codec/decode_limits.h"
 #include "codec/json_codec.h"
+#include "codec/json_decode_keys.h"
 
 /* Word-at-a-time scanning reads 8 input bytes with memcpy: byte order decides which is first. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -25,6 +26,9 @@
 #define SL_JSON_LE 0
 #endif
 
+/* Per thread, like the name cache (codec_names.h): json_decode_keys.h. */
+static _Thread_local sl_json_keys guesses;
+
 typedef struct jp {
   const unsigned char *start, *p, *end;
   sl_arena *a;
@@ -32,6 +36,7 @@ typedef struct jp {
   int depth;
   uint32_t max_fields;
   const char *reason; /* the dead-letter reason when a limit fails the decode */
+  sl_json_keys *guesses;
 } jp;
 
 static int parse_value(jp *j, sl_value *out);
@@ -63,7 +68,7 @@ static inline int key_name(jp *j, const char *s, size_t len, const char **out) {
 }
 
 static inline void skip_ws(jp *j) {
-  if (j->p < j->end && *j->p > ' ') /* compact JSON: no whitespace at all, one test */
+  if (j->p < j->end && (*j->p > ' ')) /* compact JSON: no whitespace at all, one test */
     return;
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
     j->p++;
@@ -155,18 +160,24 @@ static int unescape(jp *j, const unsigned char *s, const unsigned char *e, char 
   return SL_OK;
 }
 
+/* The high bit of each byte of w that is not a plain string byte (and maybe of bytes above
+ * the first such: see skip_plain). */
+static inline uint64_t plain_stops(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return ((((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w) | w) & high;
+}
+
 /* Skip the 8-byte words of [p, end) that hold only plain string bytes (printable ASCII
  * other than '"' and '\\'), with the usual bit tricks: (x - 0x01..) & ~x & 0x80.. flags the
  * zero bytes of x, and subtracting 0x20.. flags bytes below 0x20. A borrow can only flag a
  * byte above a real hit, so on a little-endian machine the lowest flag is the exact stop;
  * elsewhere the caller's byte loop finds it within the word. */
 static inline const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end) {
-  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
   while (end - p >= 8) {
     uint64_t w;
     memcpy(&w, p, sizeof w);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t stop = ((((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w) | w) & high;
+    uint64_t stop = plain_stops(w);
     if (stop) {
 #if defined(__GNUC__) && SL_JSON_LE
       p += __builtin_ctzll(stop) >> 3;
@@ -277,6 +288,74 @@ static int clinger(uint64_t mant, int e10, double *out) {
   return 0;
 #endif
 }
+
+#if SL_JSON_LE && FLT_EVAL_METHOD == 0
+/* The number of digits (0-8) that start the 8 bytes at p, and their value: the first
+ * non-digit is the lowest flagged byte (carries and borrows only run upwards, and the bytes
+ * below it are digits), and shifting the digits to the top of the word makes the bytes
+ * shifted in leading zeros of eight_digits' conversion. */
+static inline int lead_digits(const unsigned char *p, uint64_t *out) {
+  uint64_t w;
+  memcpy(&w, p, sizeof w);
+  uint64_t flags = ((w + 0x4646464646464646u) | (w - 0x3030303030303030u)) & 0x8080808080808080u;
+  int n = flags ? __builtin_ctzll(flags) >> 3 : 8;
+  if (n == 0)
+    return 0;
+  w = (w - 0x3030303030303030u) << (8 * (8 - n));
+  w = w * 10 + (w >> 8);
+  *out = (((w & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
+          (((w >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >>
+         32;
+  return n;
+}
+
+static const uint64_t pow10_u64[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+
+/* The numbers of telemetry, a word at a time: -?digits(.digits)? of at most 15 integer and
+ * 7 fraction digits (19 in all), no exponent, with 8 readable bytes at each step. They make the
+ * mantissa and exponent parse_number would, so the same value; anything else (and every
+ * malformed number) returns 0 with nothing consumed, for parse_number to take. */
+static inline int number_fast(jp *j, sl_value *out) {
+  const unsigned char *p = j->p, *end = j->end;
+  int neg = *p == '-';
+  uint64_t mant, more;
+  p += neg;
+  if (end - p < 8)
+    return 0;
+  int n = lead_digits(p, &mant);
+  if (n == 0 || (*p == '0' && n > 1))
+    return 0; /* not a number, or a leading zero: parse_number says which */
+  p += n;
+  int digits = n;
+  if (n == 8) {
+    if (end - p < 8 || (n = lead_digits(p, &more)) == 8)
+      return 0;
+    if (n) {
+      mant = mant * pow10_u64[n] + more;
+      p += n;
+      digits += n;
+    }
+  }
+  if (*p == 'e' || *p == 'E')
+    return 0;
+  if (*p != '.') {
+    j->p = p;
+    *out = sl_value_int(neg ? -(int64_t)mant : (int64_t)mant);
+    return 1;
+  }
+  p++;
+  if (end - p < 8 || (n = lead_digits(p, &more)) == 0 || n == 8 || digits + n > 19 || p[n] == 'e' ||
+      p[n] == 'E')
+    return 0;
+  mant = mant * pow10_u64[n] + more; /* < 10^19: no overflow */
+  if (mant > (UINT64_C(1) << 53))
+    return 0; /* not exact in a double: parse_number rounds it */
+  double d = (double)mant / pow10_exact[n];
+  j->p = p + n;
+  *out = sl_value_double(neg ? -d : d);
+  return 1;
+}
+#endif
 
 /* Numbers are scanned once: the grammar is checked and the first 19 significant digits are
  * collected as they go by. Integers that fit int64 and decimals the fast path can round
@@ -399,6 +478,83 @@ static int enter(jp *j) {
   return SL_OK;
 }
 
+/* Adds a field known not to be in `r` yet, without sl_record_set's search. */
+static inline int append_new(sl_record *r, sl_name name, sl_value v) {
+  if (r->count == r->cap)
+    return sl_record_set(r, name, v); /* grows the table */
+  r->fields[r->count].name = name;
+  r->fields[r->count].value = v;
+  r->count++;
+  return SL_OK;
+}
+
+#if SL_JSON_LE
+/* A string value of at most 15 plain bytes (device ids, sites, states: most strings of
+ * telemetry) at j->p: the closing quote is the first stop of one word (8 bytes readable
+ * after the opening quote) or two (16 readable), and the copy is those words, in place of
+ * parse_string's scan and sl_arena_strndup's calls. 0 with nothing consumed for any other
+ * string, -1 out of memory. */
+static inline int short_string(jp *j, sl_value *v) {
+  const unsigned char *s = j->p + 1;
+  if (j->end - s < 8)
+    return 0;
+  uint64_t w[2] = {0, 0};
+  memcpy(&w[0], s, sizeof w[0]);
+  uint64_t stop = plain_stops(w[0]);
+  size_t n;
+  if (stop) {
+    n = (size_t)__builtin_ctzll(stop) >> 3;
+  } else {
+    if (j->end - s < 16)
+      return 0;
+    memcpy(&w[1], s + 8, sizeof w[1]);
+    if (!(stop = plain_stops(w[1])))
+      return 0;
+    n = 8 + ((size_t)__builtin_ctzll(stop) >> 3);
+  }
+  if (s[n] != '"') /* an escape, a control byte or UTF-8: parse_string */
+    return 0;
+  /* 16 bytes, as strndup takes for 15 */
+  char *o = sl_arena_alloc(j->a, sizeof w);
+  if (!o) {
+    nomem(j);
+    return -1;
+  }
+  memcpy(o, w, sizeof w);
+  o[n] = '\0';
+  j->p = s + n + 1;
+  *v = sl_value_string(o, n);
+  return 1;
+}
+#endif
+
+/* The value of an object member, after its ':' and any whitespace: strings and numbers,
+ * the values of telemetry, without parse_value's call. */
+static inline int member_value(jp *j, sl_value *v) {
+  skip_ws(j);
+  if (j->p >= j->end)
+    return parse_value(j, v); /* which says what is missing */
+  unsigned c = *j->p;
+  if (c == '"') {
+#if SL_JSON_LE
+    int got = short_string(j, v);
+    if (got)
+      return got > 0 ? SL_OK : SL_ERR_NOMEM;
+#endif
+    const char *str;
+    size_t n;
+    int rc = parse_string(j, 0, &str, &n);
+    if (rc == SL_OK)
+      *v = sl_value_string(str, n);
+    return rc;
+  }
+#if SL_JSON_LE && FLT_EVAL_METHOD == 0
+  if (((c >= '0' && c <= '9') || c == '-') && number_fast(j, v))
+    return SL_OK;
+#endif
+  return parse_value(j, v);
+}
+
 /* j->p is on '{'. */
 static int parse_object(jp *j, sl_record **out) {
   int rc = enter(j);
@@ -411,6 +567,9 @@ static int parse_object(jp *j, sl_record **out) {
   uint32_t max_fields = j->max_fields;
   uint32_t small = max_fields < SL_FIELD_INDEX_FROM ? max_fields : SL_FIELD_INDEX_FROM;
   uint32_t keys = 0; /* keys parsed (repeats included), kept in a register */
+  /* Key guesses for the top-level object only: nested objects would mix their keys in. */
+  sl_json_keys *g = j->depth == 1 ? j->guesses : NULL;
+  int missed = 0; /* a key was not the guess: search the record for repeats from then on */
   if (!r)
     return nomem(j);
   j->p++;
@@ -418,6 +577,27 @@ static int parse_object(jp *j, sl_record **out) {
   if (j->p < j->end && *j->p == '}') {
     j->p++;
     goto out;
+  }
+  /* Compact members whose keys are the guesses, of distinct names: appended without
+   * search. Anything else (whitespace, another key, the end) goes on below from there. */
+  if (g) {
+    uint32_t fast = g->distinct < small ? g->distinct : small;
+    while (keys < fast && j->p < j->end && *j->p == '"' &&
+           sl_json_key_compact(&g->k[keys], j->p + 1, j->end)) {
+      sl_value v;
+      j->p += g->k[keys].len + 3;
+      if ((rc = member_value(j, &v)) != SL_OK)
+        return rc;
+      if (append_new(r, g->k[keys].name, v) != SL_OK)
+        return nomem(j);
+      keys++;
+      if (j->p < j->end && *j->p == ',') {
+        j->p++;
+        continue;
+      }
+      goto after_value;
+    }
+    skip_ws(j);
   }
   for (;;) {
     if (j->p >= j->end)
@@ -427,19 +607,30 @@ static int parse_object(jp *j, sl_record **out) {
     const char *key;
     size_t klen;
     sl_value v;
-    if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
-      return rc;
+    if (g && keys < g->n && sl_json_key_matches(&g->k[keys], j->p + 1, j->end)) {
+      key = g->k[keys].name;
+      j->p += g->k[keys].len + 2;
+    } else {
+      if ((rc = parse_string(j, 1, &key, &klen)) != SL_OK)
+        return rc;
+      if (g && keys < SL_JSON_KEYS_MAX) {
+        missed = 1;
+        sl_json_keys_store(g, keys, key, klen);
+      }
+    }
     skip_ws(j);
     if (j->p >= j->end || *j->p != ':')
       return fail(j, j->p, "expected ':' after object key");
     j->p++;
-    skip_ws(j);
-    if ((rc = parse_value(j, &v)) != SL_OK)
+    if ((rc = member_value(j, &v)) != SL_OK)
       return rc;
-    /* A repeated key: the last one wins. */
-    if (keys++ < small) {
-      if (sl_record_set(r, key, v) != SL_OK)
+    /* A repeated key: the last one wins. Keys that were all guessed, of distinct guesses,
+     * are distinct: nothing to search. */
+    if (keys < small) {
+      if ((!missed && g && keys < g->distinct ? append_new(r, key, v) : sl_record_set(r, key, v)) !=
+          SL_OK)
         return nomem(j);
+      keys++;
     } else if (sl_record_put_indexed(r, &ix, key, v) != SL_OK) {
       return nomem(j);
     } else if (r->count > max_fields) {
@@ -447,7 +638,10 @@ static int parse_object(jp *j, sl_record **out) {
       return sl_error_set(j->err, SL_ERR_LIMIT,
                           "object has more than %u fields (max_fields) at byte %zu", max_fields,
                           (size_t)(j->p - j->start));
+    } else {
+      keys++;
     }
+  after_value:
     skip_ws(j);
     if (j->p >= j->end)
       return fail(j, j->p, "unterminated object: expected ',' or '}'");
@@ -461,6 +655,8 @@ static int parse_object(jp *j, sl_record **out) {
     skip_ws(j);
   }
 out:
+  if (g && (missed || keys < g->n)) /* else the guesses were this object's keys */
+    sl_json_keys_settle(g, keys, missed);
   j->depth--;
   *out = r;
   return SL_OK;
@@ -536,8 +732,13 @@ static int parse_value(jp *j, sl_value *out) {
   case 'f': return parse_literal(j, "false", 5, sl_value_bool(0), out);
   case 'n': return parse_literal(j, "null", 4, sl_value_null(), out);
   default:
-    if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+    if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+#if SL_JSON_LE && FLT_EVAL_METHOD == 0
+      if (number_fast(j, out))
+        return SL_OK;
+#endif
       return parse_number(j, out);
+    }
     return fail(j, j->p, "unexpected character (expected a value)");
   }
 }
@@ -551,7 +752,8 @@ int sl_json_decode_opts(const char *buf, size_t len, sl_decode_opts *opts, sl_ar
           err,
           0,
           opts && opts->max_fields ? opts->max_fields : SL_DECODE_MAX_FIELDS,
-          SL_REASON_DECODE};
+          SL_REASON_DECODE,
+          &guesses};
   sl_record *r = NULL;
   int rc;
   *out = NULL;
