@@ -306,28 +306,35 @@ static int bench_poll(simulator *s, sl_batch *out, size_t max) {
                           .fields = (sl_field *)(void *)(recs + n),
                           .source_id = s->env->source_id,
                           .source_name = "simulator"};
-  int64_t i = s->produced, m = s->bench_m, round = s->bench_round, part = s->bench_part;
+  /* Locals, not s->...: the stores into records could alias them for the
+   * compiler, which would then load each again per record. */
+  const char *ids = s->ids, *pre = s->pre;
+  const uint8_t *id_len = s->id_len;
+  const size_t *pre_off = s->pre_off, id_stride = s->id_stride;
+  int64_t *offsets = s->offsets, machines = s->machines, partitions = s->partitions;
+  int64_t i = s->produced, m = s->bench_m, part = s->bench_part;
+  int64_t event_ms = s->event_start + s->bench_round * 100; /* bench_event_ms(s, i) */
   for (size_t k = 0; k < n; k++, i++) {
     sl_record *r = &recs[k];
-    *r = tmpl;
-    r->key = s->ids + (size_t)m * s->id_stride;
-    r->key_len = s->id_len[m];
-    r->raw = s->pre + s->pre_off[i];
-    r->raw_len = s->pre_off[i + 1] - s->pre_off[i];
-    r->timestamp = s->event_start + round * 100; /* bench_event_ms(s, i) */
+    *r = tmpl; /* every member, whatever sl_record holds; then what differs */
     r->partition = (int32_t)part;
-    r->offset = s->offsets[part]++;
+    r->offset = offsets[part]++;
+    r->timestamp = event_ms;
+    r->key = ids + (size_t)m * id_stride;
+    r->key_len = id_len[m];
+    r->raw = pre + pre_off[i];
+    r->raw_len = pre_off[i + 1] - pre_off[i];
     ptrs[k] = r;
-    if (++part == s->partitions)
+    if (++part == partitions)
       part = 0;
-    if (++m == s->machines) {
+    if (++m == machines) {
       m = part = 0;
-      round++;
+      event_ms += 100;
     }
   }
   s->produced = i;
   s->bench_m = m;
-  s->bench_round = round;
+  s->bench_round = (event_ms - s->event_start) / 100;
   s->bench_part = part;
   return sl_batch_push_all(out, ptrs, n);
 }

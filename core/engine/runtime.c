@@ -526,25 +526,40 @@ static size_t add_part(pending_offsets *p, int32_t part, int64_t next) {
   return p->count++;
 }
 
-/* Per record, so the struct's fields rather than a call per accessor. */
+/* Where partition `part` is in p->items, added if new (and remembered in
+ * p->hint); p->count when out of memory. The slow path of note_offsets. */
+static size_t __attribute__((noinline)) find_part(pending_offsets *p, int32_t part, int64_t next) {
+  size_t k = 0;
+  while (k < p->count && p->items[k].partition != part)
+    k++;
+  if (k == p->count && (k = add_part(p, part, next)) == p->count)
+    return k;
+  if (part < PENDING_HINTS)
+    p->hint[part] = (uint32_t)k;
+  return k;
+}
+
+/* Per record: the struct's fields rather than a call per accessor, and the
+ * table in locals (stores into it could alias `p` for the compiler). */
 static void note_offsets(pending_offsets *p, const sl_batch *b) {
+  pending_part *items = p->items;
+  size_t count = p->count;
   for (size_t i = 0; i < b->count; i++) {
     const sl_record *r = b->records[i];
     int32_t part = r->partition;
     int64_t next = r->offset + 1;
     if (part < 0)
       continue;
-    size_t k = part < PENDING_HINTS ? p->hint[part] : 0;
-    if (k >= p->count || p->items[k].partition != part) {
-      for (k = 0; k < p->count && p->items[k].partition != part; k++)
-        ;
-      if (k == p->count && (k = add_part(p, part, next)) == p->count)
+    size_t k = part < PENDING_HINTS ? p->hint[part] : count;
+    if (k >= count || items[k].partition != part) {
+      k = find_part(p, part, next);
+      items = p->items;
+      count = p->count;
+      if (k == count)
         continue; /* out of memory: noted again with a later record */
-      if (part < PENDING_HINTS)
-        p->hint[part] = (uint32_t)k;
     }
-    if (next > p->items[k].next)
-      p->items[k].next = next;
+    if (next > items[k].next)
+      items[k].next = next;
   }
 }
 
