@@ -8,12 +8,14 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/record_internal.h"
 #include "expr/expr_internal.h"
 #include "expr/expr_pred.h"
 
 #define PRED_MAX_TESTS 8
 
-enum { T_FALSE = 0, T_TRUE = 1, T_NULL = 2, T_UNDECIDED = 3 };
+/* A test's answer; false, true and undecided are the verdicts of a lone test. */
+enum { T_FALSE = SL_PRED_DROP, T_TRUE = SL_PRED_KEEP, T_UNDECIDED = SL_PRED_EVAL, T_NULL = 3 };
 enum { TEST_CMP, TEST_BETWEEN, TEST_ISNULL };
 enum { ROOT_ONE, ROOT_AND, ROOT_OR };
 
@@ -175,22 +177,38 @@ static inline int test_cmp(const pred_test *t, const sl_value *x) {
 }
 
 /* `x [not] between lo and hi` with numeric bounds, as ex_eval_between_num:
- * a NaN x is in no range. */
-static inline int test_between(const pred_test *t, const sl_value *x) {
+ * a NaN x is in no range. Members as arguments for test_range's locals. */
+static inline int between(const sl_value *x, unsigned num, const double *d, const int64_t *i,
+                          int negated) {
   int in;
-  if (x->type == SL_TYPE_DOUBLE && (t->num & NUM_DOUBLE))
-    in = x->as.d >= t->d[0] && x->as.d <= t->d[1];
-  else if (x->type == SL_TYPE_INT && (t->num & NUM_INT))
-    in = x->as.i >= t->i[0] && x->as.i <= t->i[1];
-  else if (x->type == SL_TYPE_INT && (t->num & NUM_DOUBLE) && fits_double(x->as.i))
-    in = (double)x->as.i >= t->d[0] && (double)x->as.i <= t->d[1];
+  if (x->type == SL_TYPE_DOUBLE && (num & NUM_DOUBLE))
+    in = x->as.d >= d[0] && x->as.d <= d[1];
+  else if (x->type == SL_TYPE_INT && (num & NUM_INT))
+    in = x->as.i >= i[0] && x->as.i <= i[1];
+  else if (x->type == SL_TYPE_INT && (num & NUM_DOUBLE) && fits_double(x->as.i))
+    in = (double)x->as.i >= d[0] && (double)x->as.i <= d[1];
   else
     return T_UNDECIDED;
-  return in != t->negated;
+  return in != negated;
+}
+
+static inline int test_between(const pred_test *t, const sl_value *x) {
+  return between(x, t->num, t->d, t->i, t->negated);
+}
+
+/* The field of test `t` in `r`, or NULL. A one-name path first tries the
+ * position sl_record_get_path_hinted remembered, here, without the call
+ * (records of one batch mostly share their order); any other case is that
+ * function's. */
+static inline const sl_value *lookup(pred_test *t, const sl_record *r) {
+  uint32_t h = t->hints[0];
+  if (t->npath == 1 && h < r->count && r->fields[h].name == t->path[0])
+    return &r->fields[h].value;
+  return sl_record_get_path_hinted(r, t->path, t->npath, t->hints);
 }
 
 static inline int run_test(pred_test *t, const sl_record *r) {
-  const sl_value *x = sl_record_get_path_hinted(r, t->path, t->npath, t->hints);
+  const sl_value *x = lookup(t, r);
   int null = !x || x->type == SL_TYPE_NULL;
   if (t->kind == TEST_ISNULL)
     return null != t->negated;
@@ -206,7 +224,7 @@ static inline int run_test(pred_test *t, const sl_record *r) {
 static uint8_t decide(sl_expr_pred *p, const sl_record *r) {
   if (p->root == ROOT_ONE) {
     int v = run_test(&p->tests[0], r);
-    return v == T_TRUE ? SL_PRED_KEEP : v == T_UNDECIDED ? SL_PRED_EVAL : SL_PRED_DROP;
+    return v == T_NULL ? SL_PRED_DROP : (uint8_t)v;
   }
   int stop = p->root == ROOT_AND ? T_FALSE : T_TRUE, saw_other = 0;
   for (size_t k = 0; k < p->ntests; k++) {
@@ -221,15 +239,35 @@ static uint8_t decide(sl_expr_pred *p, const sl_record *r) {
   return p->root == ROOT_AND && !saw_other ? SL_PRED_KEEP : SL_PRED_DROP;
 }
 
+/* The common filter, a range check on one field: its own loop. What it
+ * reads of the test sits in locals, since a store into `verdict` (bytes)
+ * may alias anything for the compiler, which would otherwise load every
+ * member again per record. */
+static void test_range(pred_test *t, sl_record *const *rs, size_t n, uint8_t *verdict) {
+  const sl_name *path = t->path, name = path[0];
+  const uint32_t npath = t->npath;
+  const unsigned num = t->num;
+  const int negated = t->negated;
+  const double d[2] = {t->d[0], t->d[1]};
+  const int64_t bound[2] = {t->i[0], t->i[1]};
+  uint32_t h = t->hints[0];
+  for (size_t k = 0; k < n; k++) {
+    const sl_record *r = rs[k];
+    const sl_value *x;
+    if (npath == 1 && h < r->count && r->fields[h].name == name) {
+      x = &r->fields[h].value;
+    } else {
+      x = sl_record_get_path_hinted(r, path, npath, t->hints);
+      h = t->hints[0];
+    }
+    verdict[k] =
+        !x || x->type == SL_TYPE_NULL ? SL_PRED_DROP : (uint8_t)between(x, num, d, bound, negated);
+  }
+}
+
 void sl_expr_pred_test(sl_expr_pred *p, sl_record *const *rs, size_t n, uint8_t *verdict) {
   if (p->root == ROOT_ONE && p->tests[0].kind == TEST_BETWEEN) {
-    /* The common filter, a range check: its own loop, nothing to dispatch. */
-    pred_test *t = &p->tests[0];
-    for (size_t i = 0; i < n; i++) {
-      const sl_value *x = sl_record_get_path_hinted(rs[i], t->path, t->npath, t->hints);
-      int v = !x || x->type == SL_TYPE_NULL ? T_NULL : test_between(t, x);
-      verdict[i] = v == T_TRUE ? SL_PRED_KEEP : v == T_UNDECIDED ? SL_PRED_EVAL : SL_PRED_DROP;
-    }
+    test_range(&p->tests[0], rs, n, verdict);
     return;
   }
   for (size_t i = 0; i < n; i++)
