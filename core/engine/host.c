@@ -22,10 +22,15 @@ static void host_log(sl_operator *op, sl_log_level level, const char *fmt, ...) 
 }
 
 static int host_emit(sl_emitter *out, sl_record *r) {
-  if (!out->batch)
+  sl_batch *b = out->batch;
+  if (!b)
     return SL_ERR_INVALID;
   out->node->emitted++;
-  return sl_batch_push(out->batch, r);
+  if (b->count < b->cap) { /* per record (decode emits one by one): no call while there is room */
+    b->records[b->count++] = r;
+    return SL_OK;
+  }
+  return sl_batch_push(b, r);
 }
 
 static int host_dead_letter(sl_emitter *out, const sl_record *r, const char *reason,

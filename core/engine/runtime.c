@@ -493,46 +493,73 @@ typedef struct pending_part {
   int64_t committed; /* last committed by this run, -1 if none */
 } pending_part;
 
+/* Partitions below this are found through `hint` (a topic rarely has more;
+ * past it the partitions are searched). */
+#define PENDING_HINTS 256
+
 typedef struct pending_offsets {
   pending_part *items;
   size_t count, cap;
   sl_offset *scratch; /* what one commit sends */
   size_t *holders;    /* operator nodes downstream with held_offset */
   size_t nholders;
+  /* Where partition p was last seen in items: checked before it is used,
+   * since commits drop and move items. Saves the search per record. */
+  uint32_t hint[PENDING_HINTS];
 } pending_offsets;
 
+/* A partition not pending yet; its index in items, or p->count when out of memory. */
+static size_t add_part(pending_offsets *p, int32_t part, int64_t next) {
+  if (p->count == p->cap) {
+    size_t ncap = p->cap ? p->cap * 2 : 8;
+    pending_part *n = realloc(p->items, ncap * sizeof *n);
+    sl_offset *sc = realloc(p->scratch, ncap * sizeof *sc);
+    if (sc)
+      p->scratch = sc;
+    if (n)
+      p->items = n;
+    if (!n || !sc)
+      return p->count;
+    p->cap = ncap;
+  }
+  p->items[p->count] = (pending_part){.partition = part, .next = next, .committed = -1};
+  return p->count++;
+}
+
+/* Where partition `part` is in p->items, added if new (and remembered in
+ * p->hint); p->count when out of memory. The slow path of note_offsets. */
+static size_t __attribute__((noinline)) find_part(pending_offsets *p, int32_t part, int64_t next) {
+  size_t k = 0;
+  while (k < p->count && p->items[k].partition != part)
+    k++;
+  if (k == p->count && (k = add_part(p, part, next)) == p->count)
+    return k;
+  if (part < PENDING_HINTS)
+    p->hint[part] = (uint32_t)k;
+  return k;
+}
+
+/* Per record: the struct's fields rather than a call per accessor, and the
+ * table in locals (stores into it could alias `p` for the compiler). */
 static void note_offsets(pending_offsets *p, const sl_batch *b) {
+  pending_part *items = p->items;
+  size_t count = p->count;
   for (size_t i = 0; i < b->count; i++) {
     const sl_record *r = b->records[i];
-    int32_t part = sl_record_partition(r);
-    int64_t next = sl_record_offset(r) + 1;
+    int32_t part = r->partition;
+    int64_t next = r->offset + 1;
     if (part < 0)
       continue;
-    size_t k = 0;
-    while (k < p->count && p->items[k].partition != part)
-      k++;
-    if (k == p->count) {
-      if (p->count == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 8;
-        pending_part *n = realloc(p->items, ncap * sizeof *n);
-        sl_offset *sc = realloc(p->scratch, ncap * sizeof *sc);
-        if (sc)
-          p->scratch = sc;
-        if (!n || !sc) {
-          if (n)
-            p->items = n;
-          continue;
-        }
-        p->items = n;
-        p->cap = ncap;
-      }
-      p->items[p->count].partition = part;
-      p->items[p->count].next = next;
-      p->items[p->count].committed = -1;
-      p->count++;
-    } else if (next > p->items[k].next) {
-      p->items[k].next = next;
+    size_t k = part < PENDING_HINTS ? p->hint[part] : count;
+    if (k >= count || items[k].partition != part) {
+      k = find_part(p, part, next);
+      items = p->items;
+      count = p->count;
+      if (k == count)
+        continue; /* out of memory: noted again with a later record */
     }
+    if (next > items[k].next)
+      items[k].next = next;
   }
 }
 

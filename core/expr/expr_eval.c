@@ -167,7 +167,7 @@ static int cmp_int_double(int64_t i, double d) {
   return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
 
-static int cmp_bytes(const sl_value *a, const sl_value *b) {
+int ex_cmp_bytes(const sl_value *a, const sl_value *b) {
   size_t n = a->as.str.len < b->as.str.len ? a->as.str.len : b->as.str.len;
   int r = n ? memcmp(a->as.str.ptr, b->as.str.ptr, n) : 0;
   if (r)
@@ -191,7 +191,7 @@ int ex_compare(const ex_node *n, const sl_value *a, const sl_value *b, int *cmp,
     else
       *cmp = (a->as.d > b->as.d) - (a->as.d < b->as.d);
   } else if (a->type == b->type && (a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES)) {
-    *cmp = cmp_bytes(a, b);
+    *cmp = ex_cmp_bytes(a, b);
   } else if (a->type == SL_TYPE_BOOL && b->type == SL_TYPE_BOOL) {
     *cmp = a->as.b - b->as.b;
   } else {
@@ -199,18 +199,6 @@ int ex_compare(const ex_node *n, const sl_value *a, const sl_value *b, int *cmp,
                    sl_type_name(b->type));
   }
   return SL_OK;
-}
-
-static int cmp_holds(ex_op op, int cmp) {
-  switch (op) {
-  case EXOP_EQ: return cmp == 0;
-  case EXOP_NE: return cmp != 0;
-  case EXOP_LT: return cmp < 0;
-  case EXOP_LE: return cmp <= 0;
-  case EXOP_GT: return cmp > 0;
-  case EXOP_GE: return cmp >= 0;
-  default: return 0;
-  }
 }
 
 /* a op b as SQL: null when either side is null; NaN compares unequal. */
@@ -224,7 +212,7 @@ static int compare_op(const ex_node *n, ex_op op, const sl_value *a, const sl_va
   int rc = ex_compare(n, a, b, &cmp, &unordered, err);
   if (rc != SL_OK)
     return rc;
-  *out = sl_value_bool(unordered ? op == EXOP_NE : cmp_holds(op, cmp));
+  *out = sl_value_bool(unordered ? op == EXOP_NE : ex_cmp_holds(op, cmp));
   return SL_OK;
 }
 
@@ -327,7 +315,7 @@ static int set_search(const ex_node *n, const sl_value *x) {
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     const sl_value *m = &n->set[mid];
-    int cmp = n->set_sorted == 1 ? (x->as.i > m->as.i) - (x->as.i < m->as.i) : cmp_bytes(x, m);
+    int cmp = n->set_sorted == 1 ? (x->as.i > m->as.i) - (x->as.i < m->as.i) : ex_cmp_bytes(x, m);
     if (cmp == 0)
       return 1;
     if (cmp < 0)

@@ -172,6 +172,20 @@ int ex_eval_like(const ex_node *n, ex_ctx *c, sl_value *out);
  * *unordered = 1 (a NaN). SL_ERR_TYPE when the types cannot be compared. */
 int ex_compare(const ex_node *n, const sl_value *a, const sl_value *b, int *cmp,
                int *unordered, sl_error *err);
+/* Does `op` (EXOP_EQ..EXOP_GE) hold for a three-way comparison result? */
+static inline int ex_cmp_holds(ex_op op, int cmp) {
+  switch (op) {
+  case EXOP_EQ: return cmp == 0;
+  case EXOP_NE: return cmp != 0;
+  case EXOP_LT: return cmp < 0;
+  case EXOP_LE: return cmp <= 0;
+  case EXOP_GT: return cmp > 0;
+  case EXOP_GE: return cmp >= 0;
+  default: return 0;
+  }
+}
+/* Three-way byte order of two strings (or two bytes values), shorter first on a tie. */
+int ex_cmp_bytes(const sl_value *a, const sl_value *b);
 /* `like` matching: `%` any run, `_` one UTF-8 character, `\` escapes the next byte. */
 int ex_like_match(const char *s, size_t slen, const char *p, size_t plen);
 /* Precompile a constant pattern into `out` (literal parts copied into `a`). */

@@ -4,4 +4,5 @@ list(APPEND SLUICE_SOURCES
   core/expr/expr_func.c
   core/expr/expr_lex.c
   core/expr/expr_parse.c
+  core/expr/expr_pred.c
 )

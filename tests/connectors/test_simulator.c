@@ -14,8 +14,8 @@
 extern const sl_source_desc sl_simulator_source;
 extern const char sl_simulator_schema[];
 
-static sl_connector_env env = {.pipeline = "pl", .state = "memory", .node_name = "simulator#1",
-                               .source_id = 2};
+static sl_connector_env env = {
+    .pipeline = "pl", .state = "memory", .node_name = "simulator#1", .source_id = 2};
 
 static void run_bench(long long machines, long long records, int partitions) {
   sl_config *c = sl_config_new("t.lua", 1);
@@ -57,6 +57,21 @@ static void run_bench(long long machines, long long records, int partitions) {
       bad += !raw || sl_avro_decode(schema, raw, rlen, a, &d, &err) != SL_OK;
       const sl_value *id = d ? sl_record_get_cstr(d, "machine_id") : NULL;
       bad += !id || id->as.str.len != klen || memcmp(id->as.str.ptr, want, klen) != 0;
+      /* The record's time is the reading's own `ts`; no fields, no headers. */
+      const sl_value *ts = d ? sl_record_get_cstr(d, "ts") : NULL;
+      bad += !ts || ts->type != SL_TYPE_INT || sl_record_timestamp(r) != ts->as.i;
+      bad += sl_record_count(r) != 0 || sl_record_header_count(r) != 0;
+      bad += !sl_record_source_name(r) || strcmp(sl_record_source_name(r), "simulator") != 0;
+      bad += sl_record_arena(r) != a;
+    }
+    /* Records of one batch are distinct: a field set on one (a map or enrich
+     * writing in place) reaches no other. */
+    if (sl_batch_count(&b) >= 2) {
+      sl_record *r0 = sl_batch_at(&b, 0), *r1 = sl_batch_at(&b, 1);
+      CU_ASSERT_EQUAL(sl_record_set(r0, sl_name_cstr("x"), sl_value_int(1)), SL_OK);
+      CU_ASSERT_EQUAL(sl_record_count(r0), 1);
+      CU_ASSERT_EQUAL(sl_record_count(r1), 0);
+      CU_ASSERT_PTR_NULL(sl_record_get_cstr(r1, "x"));
     }
   }
   CU_ASSERT_EQUAL(seen, records);
