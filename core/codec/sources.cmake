@@ -6,4 +6,5 @@ list(APPEND SLUICE_SOURCES
   core/codec/format.c
   core/codec/json_decode.c
   core/codec/json_encode.c
+  core/codec/avro_decode_flat.c
 )
