@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena_internal.h"
 #include "base/record_internal.h"
 
 const char *sl_type_name(sl_type t) {
@@ -19,7 +20,7 @@ const char *sl_type_name(sl_type t) {
 sl_record *sl_record_new(sl_arena *a, size_t capacity) {
   if (capacity > (UINT32_MAX - sizeof(sl_record)) / sizeof(sl_field))
     return NULL;
-  sl_record *r = sl_arena_alloc(a, sizeof *r + capacity * sizeof(sl_field));
+  sl_record *r = sl_arena_bump(a, sizeof *r + capacity * sizeof(sl_field));
   if (!r)
     return NULL;
   /* `fields` is never NULL, even with no room: lookups do `fields + count`, and NULL + 0

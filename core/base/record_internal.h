@@ -72,6 +72,34 @@ static inline int sl_record_put_unique(sl_record *r, sl_field_index *ix, sl_name
 /* Spare field slots a decoder gives each top-level record, so that operators owning it
  * (enrich) add fields without growing its table. */
 #define SL_RECORD_ROOM 4
+/* Start `r` (fresh memory) as a record of fields [fields, fields + count), room for `cap`,
+ * in arena `a`, that carries the metadata of `meta` (key, position, timestamp, headers, raw
+ * bytes, all borrowed: `meta` is the record a source read, in the same batch), or none when
+ * `meta` is NULL (as sl_record_new). The header table is shared, so header_cap is cut to
+ * header_count: adding a header to `r` copies the table before writing. What a decoder does
+ * with one struct copy, where a setter per member and a new header table cost ~100
+ * instructions per record. */
+static inline void sl_record_init_meta(sl_record *r, const sl_record *meta, sl_arena *a,
+                                       sl_field *fields, uint32_t count, uint32_t cap) {
+  if (meta) {
+    *r = *meta;
+    r->header_cap = r->header_count;
+  } else {
+    *r = (sl_record){.source_id = -1, .partition = -1, .offset = -1};
+  }
+  r->arena = a;
+  r->fields = fields;
+  r->count = count;
+  r->cap = cap;
+  r->shape = NULL;
+}
+/* The same on a decoded record `r`, keeping its fields and shape. */
+static inline void sl_record_take_meta(sl_record *r, const sl_record *meta) {
+  sl_record body = *r;
+  sl_record_init_meta(r, meta, body.arena, body.fields, body.count, body.cap);
+  r->shape = body.shape;
+}
+
 /* Spare field slots of a copy (sl_record_copy): enrich below a fork adds its fields there. */
 #define SL_RECORD_COPY_ROOM 4
 /* Is none of names[0..n) a field of `r`? One pass over the record's names, a few pointer

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Binary Avro datum -> sl_record, by running a compiled plan (avro_plan.h).
+/* Binary Avro datum -> sl_record, by running a compiled plan (avro_plan.h): the generic
+ * decoder, for every plan and every datum the fast path of flat records (avro_decode_flat.c)
+ * does not take, with every error message and decode limit.
  *
- * The hot path is dec_record: one loop over the record's field instructions with the
+ * Its hot path is dec_record: one loop over the record's field instructions with the
  * common primitives (long, double, string) decoded inline and zigzag varints read in
  * place. Everything is bounds-checked against the end of the input before it is read,
  * so truncated or hostile input yields SL_ERR_PARSE, never an over-read. Block counts
@@ -513,8 +515,8 @@ static int skip_value(av_dec *d, uint32_t ni) {
   return sl_error_set(d->err, SL_ERR_INTERNAL, "bad Avro plan node kind %d", n->kind);
 }
 
-int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
-                        sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err) {
+int sl_avro_decode_generic(const sl_avro_schema *s, const void *buf, size_t len,
+                           sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err) {
   av_dec d = {buf, buf, (const uint8_t *)buf + len, s, a, err, "", 0, NULL, NULL,
               empty_budget(len), SL_DECODE_MAX_FIELDS, SL_REASON_DECODE};
   sl_record *r = NULL;
@@ -536,9 +538,4 @@ int sl_avro_decode_opts(const sl_avro_schema *s, const void *buf, size_t len,
   if (rc == SL_OK)
     *out = r;
   return rc;
-}
-
-int sl_avro_decode(const sl_avro_schema *s, const void *buf, size_t len, sl_arena *a,
-                   sl_record **out, sl_error *err) {
-  return sl_avro_decode_opts(s, buf, len, NULL, a, out, err);
 }

@@ -60,6 +60,7 @@ typedef enum av_op {
   AV_OP_OPT_LONG,
   AV_OP_OPT_DOUBLE,
   AV_OP_OPT_STRING,
+  AV_OP_END, /* ends a flat program (av_flat) */
 } av_op;
 
 #define AV_NONE UINT32_MAX /* "no node": an unresolvable union branch */
@@ -101,6 +102,24 @@ typedef struct av_default {
   sl_value value; /* schema arena: copied into the decode arena when not a scalar */
 } av_default;
 
+/* The fast path's program for a flat root record (avro_decode_flat.c): every field an
+ * inline op (AV_OP_LONG .. AV_OP_OPT_STRING), one field per slot (no writer-only fields to
+ * skip, no reader-only defaults). One entry per field, in wire order, then AV_OP_END. */
+typedef struct av_flat_op {
+  uint8_t op;       /* av_op */
+  uint8_t opt_null; /* AV_OP_OPT_*: index of the null branch */
+  uint32_t off;     /* byte offset of the field's slot in the field table; for AV_OP_END the
+                       first spare slot, so that storing its name there is harmless */
+  sl_name name;
+} av_flat_op;
+
+typedef struct av_flat {
+  uint32_t nslots;  /* fields of the decoded record */
+  uint32_t cap;     /* slots allocated: nslots + SL_RECORD_ROOM */
+  size_t bytes;     /* the record and its field table, before its strings */
+  av_flat_op ops[]; /* nslots + 1 */
+} av_flat;
+
 struct sl_avro_schema {
   av_node *nodes;
   uint32_t node_count, node_cap;
@@ -114,9 +133,10 @@ struct sl_avro_schema {
   av_default *defaults;
   uint32_t default_count, default_cap;
   uint32_t root;
-  int decode_only; /* resolved plans read one schema and produce another */
-  char *json;      /* malloc'd text returned by sl_avro_schema_json */
-  sl_arena *arena; /* default values */
+  int decode_only;     /* resolved plans read one schema and produce another */
+  char *json;          /* malloc'd text returned by sl_avro_schema_json */
+  sl_arena *arena;     /* default values, the flat program */
+  const av_flat *flat; /* the root's, in `arena`; NULL when the root is not flat */
 };
 
 /* Table growth for plan building; return SL_OK or SL_ERR_NOMEM. Indices stay valid. */
@@ -128,9 +148,15 @@ int sl_avro_plan_add_defaults(sl_avro_schema *s, const av_default *d, uint32_t n
 /* An empty plan with its arena; NULL on OOM. */
 sl_avro_schema *sl_avro_plan_new(void);
 /* Once every node exists: compute each node's minimum wire size (linear in the plan,
- * recursive schemas included) and pick each field's op code (the inline fast cases or
- * AV_OP_GENERIC). SL_OK or SL_ERR_NOMEM. */
+ * recursive schemas included), pick each field's op code (the inline fast cases or
+ * AV_OP_GENERIC) and build the flat program of the root (av_flat) when it is flat. SL_OK
+ * or SL_ERR_NOMEM. */
 int sl_avro_plan_finish(sl_avro_schema *s);
+/* The generic decoder (avro_decode.c): any plan, every error message and limit. The fast
+ * path of flat records (sl_avro_decode_opts, avro_decode_flat.c) hands it every datum it
+ * does not take itself. Same contract as sl_avro_decode_opts. */
+int sl_avro_decode_generic(const sl_avro_schema *s, const void *buf, size_t len,
+                           sl_decode_opts *opts, sl_arena *a, sl_record **out, sl_error *err);
 /* Name of a kind for messages ("long", "record", ...). */
 const char *sl_avro_kind_name(int kind);
 

@@ -199,13 +199,40 @@ static void pick_op(const sl_avro_schema *s, av_field *f) {
   f->opt_null = (uint8_t)null_at;
 }
 
+/* The root's flat program (av_flat), when every field of the root decodes inline. */
+static int build_flat(sl_avro_schema *s) {
+  const av_node *n = &s->nodes[s->root];
+  s->flat = NULL;
+  if (n->kind != AV_RECORD || n->def_count || n->count != n->nslots)
+    return SL_OK;
+  const av_field *fs = s->fields + n->first;
+  for (uint32_t k = 0; k < n->count; k++)
+    if (fs[k].op == AV_OP_GENERIC || fs[k].op == AV_OP_SKIP)
+      return SL_OK;
+  av_flat *fp = sl_arena_alloc(s->arena, sizeof *fp + (n->count + 1) * sizeof fp->ops[0]);
+  if (!fp)
+    return SL_ERR_NOMEM;
+  fp->nslots = n->nslots;
+  fp->cap = n->nslots + SL_RECORD_ROOM;
+  fp->bytes = sizeof(sl_record) + fp->cap * sizeof(sl_field);
+  for (uint32_t k = 0; k < n->count; k++)
+    fp->ops[k] = (av_flat_op){.op = fs[k].op,
+                              .opt_null = fs[k].opt_null,
+                              .off = fs[k].slot * (uint32_t)sizeof(sl_field),
+                              .name = fs[k].name};
+  fp->ops[n->count] =
+      (av_flat_op){.op = AV_OP_END, .off = n->nslots * (uint32_t)sizeof(sl_field), .name = NULL};
+  s->flat = fp;
+  return SL_OK;
+}
+
 int sl_avro_plan_finish(sl_avro_schema *s) {
   if (compute_minsizes(s) != SL_OK)
     return SL_ERR_NOMEM;
   for (uint32_t i = 0; i < s->field_count; i++)
     if (s->fields[i].op != AV_OP_SKIP)
       pick_op(s, &s->fields[i]);
-  return SL_OK;
+  return build_flat(s);
 }
 
 /* ---- compiling JSON into a plan --------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/record_internal.h"
 #include "codec/avro_codec.h"
 #include "codec/format.h"
 #include "codec/json_codec.h"
@@ -273,8 +274,9 @@ static const sl_avro_schema *plan_for(const sl_format *f, int32_t id, sl_error *
   return p->plan;
 }
 
-static int wire_decode(const sl_format *f, const unsigned char *p, size_t len, sl_arena *a,
-                       sl_record **out, sl_decode_opts *opts, sl_error *err) {
+static int wire_decode(const sl_format *f, const unsigned char *p, size_t len,
+                       const sl_record *meta, sl_arena *a, sl_record **out, sl_decode_opts *opts,
+                       sl_error *err) {
   if (len == 0)
     return sl_error_set(err, SL_ERR_PARSE, "not Confluent wire format: the payload is empty");
   if (p[0] != 0)
@@ -295,7 +297,7 @@ static int wire_decode(const sl_format *f, const unsigned char *p, size_t len, s
   }
   sl_error e;
   sl_error_clear(&e);
-  int rc = sl_avro_decode_opts(plan, p + 5, len - 5, opts, a, out, &e);
+  int rc = sl_avro_decode_meta(plan, p + 5, len - 5, meta, opts, a, out, &e);
   if (rc != SL_OK)
     return sl_error_set(err, rc, "schema id %d: %s", (int)id, e.message);
   return SL_OK;
@@ -310,7 +312,7 @@ int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *
     rc = sl_json_decode_opts(buf, len, &opts, a, out, err);
     break;
   case FMT_AVRO:
-    rc = f->wire ? wire_decode(f, buf, len, a, out, &opts, err)
+    rc = f->wire ? wire_decode(f, buf, len, NULL, a, out, &opts, err)
                  : sl_avro_decode_opts(f->schema, buf, len, &opts, a, out, err);
     break;
   default: {
@@ -327,6 +329,40 @@ int sl_format_decode(const sl_format *f, const void *buf, size_t len, sl_arena *
   else if (reason)
     *reason = opts.reason ? opts.reason : SL_REASON_DECODE;
   return rc;
+}
+
+/* Decodes `in`'s raw bytes, keeping in's metadata (one record of sl_format_decode_records). */
+static int decode_record(const sl_format *f, const sl_record *in, sl_arena *a, sl_record **out,
+                         const char **reason, sl_error *err) {
+  if (!f->wire) {
+    int rc = sl_format_decode(f, in->raw, in->raw_len, a, out, reason, err);
+    if (rc == SL_OK)
+      sl_record_take_meta(*out, in);
+    return rc;
+  }
+  sl_decode_opts opts = {f->max_fields, NULL};
+  int rc = wire_decode(f, in->raw, in->raw_len, in, a, out, &opts, err);
+  if (rc != SL_OK)
+    *reason = opts.reason ? opts.reason : SL_REASON_DECODE;
+  return rc;
+}
+
+size_t sl_format_decode_records(const sl_format *f, sl_record *const *ins, size_t n, sl_arena *a,
+                                sl_record **outs, const char **reason, sl_error *err) {
+  size_t k = 0;
+  *reason = SL_REASON_DECODE;
+  if (f->kind == FMT_AVRO && !f->wire) {
+    sl_decode_opts opts = {f->max_fields, NULL};
+    k = sl_avro_decode_records(f->schema, ins, n, &opts, a, outs, err);
+    if (k < n && ins[k]->raw && opts.reason)
+      *reason = opts.reason;
+  } else {
+    while (k < n && ins[k]->raw && decode_record(f, ins[k], a, &outs[k], reason, err) == SL_OK)
+      k++;
+  }
+  if (k < n && !ins[k]->raw)
+    sl_error_set(err, SL_ERR_PARSE, "record has no bytes to decode");
+  return k;
 }
 
 int sl_format_encode(const sl_format *f, const sl_record *r, sl_buf *out, sl_error *err) {

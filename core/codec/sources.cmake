@@ -7,4 +7,5 @@ list(APPEND SLUICE_SOURCES
   core/codec/json_decode.c
   core/codec/json_encode.c
   core/codec/json_decode_keys.c
+  core/codec/avro_decode_flat.c
 )

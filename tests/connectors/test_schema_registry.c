@@ -233,8 +233,11 @@ static void test_decode_one_request_per_id(void) {
     } else {
       CU_ASSERT_PTR_NULL(site); /* writer schema v1 has no site */
     }
-    size_t rl;
+    size_t rl, in_len;
+    const void *in_raw = sl_record_raw(in[i], &in_len);
     CU_ASSERT_PTR_NOT_NULL(sl_record_raw(t.out[i], &rl)); /* original bytes kept */
+    CU_ASSERT_EQUAL(rl, in_len); /* all of them: the wire header too */
+    CU_ASSERT(in_raw && rl == in_len && memcmp(sl_record_raw(t.out[i], &rl), in_raw, rl) == 0);
     CU_ASSERT_EQUAL(sl_record_offset(t.out[i]), i);
   }
   CU_ASSERT_EQUAL(fr_gets(&srv, 1), 1);

@@ -131,6 +131,62 @@ static void test_limit_reasons(void) {
   sl_config_destroy(c);
 }
 
+/* Avro: the batch is decoded in runs between failures; every good record is emitted with
+ * its metadata, every bad one dead-lettered with its own reason and message. */
+static void test_avro_runs(void) {
+  sl_config *c = fmt_cfg("avro");
+  sl_config_put_string(c, "schema", SLUICE_SOURCE_DIR "/pipelines/schemas/machine_reading.avsc");
+  th_op t;
+  CU_ASSERT_EQUAL_FATAL(th_op_init(&t, &sl_op_decode, c), SL_OK);
+  /* machine_id "m1", ts 1700000000000, temperature 20.5, vibration 0.25, site null */
+  static const char good[] = "\x04m1\x80\xa0\xab\xfe\xf9\x62"
+                             "\x00\x00\x00\x00\x00\x80\x34\x40"
+                             "\x00\x00\x00\x00\x00\x00\xd0\x3f\x00";
+  size_t n = sizeof good - 1;
+  sl_record *in[6];
+  for (int i = 0; i < 6; i++) {
+    in[i] = sl_record_new(t.arena, 0);
+    char *bytes = sl_arena_alloc(t.arena, n + 1);
+    memcpy(bytes, good, n);
+    bytes[n] = 9;
+    sl_record_set_raw(in[i], bytes, i == 1 ? n - 3 : i == 5 ? n + 1 : n);
+    sl_record_set_position(in[i], 0, "sim", 1, i);
+    sl_record_set_key(in[i], "k", 1);
+    sl_record_set_timestamp(in[i], 100 + i);
+    sl_record_header_add(in[i], "h", "v", 1);
+  }
+  sl_record_set_raw(in[3], NULL, 0);
+  CU_ASSERT_EQUAL(th_process(&t, in, 6), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(t.out_count, 3);
+  CU_ASSERT_EQUAL_FATAL(t.dead_count, 3);
+  for (size_t i = 0; i < 3; i++) {
+    sl_record *o = t.out[i];
+    size_t kl;
+    CU_ASSERT_EQUAL(sl_record_offset(o), (int64_t)(2 * i));
+    CU_ASSERT_EQUAL(sl_record_timestamp(o), 100 + 2 * (int64_t)i);
+    CU_ASSERT_NSTRING_EQUAL(sl_record_key(o, &kl), "k", 1);
+    CU_ASSERT_EQUAL(sl_record_header_count(o), 1);
+    const sl_value *id = th_out_field(&t, i, "machine_id");
+    CU_ASSERT(id && id->type == SL_TYPE_STRING && strcmp(id->as.str.ptr, "m1") == 0);
+    CU_ASSERT_EQUAL(th_out_field(&t, i, "ts")->as.i, 1700000000000LL);
+    CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, i, "temperature")->as.d, 20.5, 0);
+    CU_ASSERT_DOUBLE_EQUAL(th_out_field(&t, i, "vibration")->as.d, 0.25, 0);
+    CU_ASSERT_EQUAL(th_out_field(&t, i, "site")->type, SL_TYPE_NULL);
+  }
+  CU_ASSERT_EQUAL(sl_record_offset(t.dead[0].record), 1);
+  CU_ASSERT_STRING_EQUAL(
+      t.dead[0].message,
+      "truncated record: needed 8 bytes for field 'vibration' at byte 17 (6 left)");
+  CU_ASSERT_EQUAL(sl_record_offset(t.dead[1].record), 3);
+  CU_ASSERT_STRING_EQUAL(t.dead[1].message, "record has no bytes to decode");
+  CU_ASSERT_EQUAL(sl_record_offset(t.dead[2].record), 5);
+  CU_ASSERT_STRING_EQUAL(t.dead[2].message, "1 bytes left after the record");
+  for (size_t i = 0; i < 3; i++)
+    CU_ASSERT_STRING_EQUAL(t.dead[i].reason, "decode");
+  th_op_free(&t);
+  sl_config_destroy(c);
+}
+
 static void test_destroy_null(void) {
   sl_op_decode.destroy(NULL);
   CU_PASS("destroy(NULL) returned");
@@ -143,6 +199,7 @@ int suite_operators_decode(void) {
   CU_add_test(s, "json, metadata carried", test_json_and_metadata);
   CU_add_test(s, "decode errors dead-lettered", test_decode_error_dead_lettered);
   CU_add_test(s, "raw format", test_raw_format);
+  CU_add_test(s, "avro decoded in runs between failures", test_avro_runs);
   CU_add_test(s, "limits dead-lettered with their reason", test_limit_reasons);
   CU_add_test(s, "empty batch", test_empty_batch);
   CU_add_test(s, "bad format", test_bad_format);

@@ -149,6 +149,37 @@ static void test_arena_large_and_reset(void) {
   sl_arena_destroy(NULL);
 }
 
+/* The inline bump (sl_arena_bump) trusts `limit` to be aligned: a chunk size that is not a
+ * multiple of 16 must still give aligned, non-overlapping blocks that fit their chunk, the
+ * used count must add up across chunks, and a size near SIZE_MAX must fail, not wrap. */
+static void test_arena_odd_chunks(void) {
+  sl_arena *a = sl_arena_new(100);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  unsigned char *prev = NULL;
+  size_t want = 0;
+  for (size_t i = 0; i < 200; i++) {
+    size_t n = i % 37;
+    unsigned char *p = sl_arena_alloc(a, n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL((uintptr_t)p % 16, 0);
+    memset(p, (int)i, n); /* ASan: the block is inside its chunk */
+    if (prev && n)
+      CU_ASSERT(p != prev);
+    prev = n ? p : prev;
+    want += (n + 15) & ~(size_t)15;
+  }
+  CU_ASSERT_EQUAL(sl_arena_used(a), want);
+  CU_ASSERT_PTR_NULL(sl_arena_alloc(a, SIZE_MAX - 5));
+  CU_ASSERT_PTR_NULL(sl_arena_calloc(a, SIZE_MAX / 2, 4));
+  CU_ASSERT_EQUAL(sl_arena_used(a), want);
+  /* A block of exactly what is left in the chunk, then one more byte. */
+  sl_arena_reset(a);
+  CU_ASSERT_PTR_NOT_NULL(sl_arena_alloc(a, 96));
+  CU_ASSERT_PTR_NOT_NULL(sl_arena_alloc(a, 1));
+  CU_ASSERT_EQUAL(sl_arena_used(a), 112);
+  sl_arena_destroy(a);
+}
+
 static void test_batch(void) {
   sl_arena *a = sl_arena_new(0);
   sl_batch b;
@@ -317,6 +348,7 @@ int suite_core_record(void) {
       !CU_add_test(s, "nested path and deep clone", test_nested_path_and_clone) ||
       !CU_add_test(s, "a new record is empty, in reused memory too", test_new_record_is_empty) ||
       !CU_add_test(s, "arena large allocations and reset", test_arena_large_and_reset) ||
+      !CU_add_test(s, "arena chunks of odd sizes", test_arena_odd_chunks) ||
       !CU_add_test(s, "batch", test_batch) ||
       !CU_add_test(s, "put_unique equals set, with its index", test_put_unique_matches_set) ||
       !CU_add_test(s, "path lookup with hints", test_path_hinted) ||
