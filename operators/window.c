@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/record_internal.h" /* the fields read per record, without calls */
 #include "base/varint.h"
 #include "builtin.h"
 #include "state/aggregate.h"
@@ -29,7 +30,8 @@
 typedef enum { W_TUMBLING, W_HOPPING, W_SESSION } win_kind;
 
 typedef struct win_path {
-  sl_name *names; /* malloc'd */
+  sl_name *names;  /* malloc'd */
+  uint32_t *hints; /* malloc'd, len entries: sl_record_get_path_hinted's memory */
   size_t len;
 } win_path;
 
@@ -43,12 +45,12 @@ typedef struct win_op {
   size_t nkeys;
   win_path time; /* len 0: the record timestamp */
   sl_agg_set aggs;
-  sl_kstate st;  /* session windows */
-  sl_wstore ws;  /* tumbling and hopping windows: shared by all keys */
+  sl_kstate st; /* session windows */
+  sl_wstore ws; /* tumbling and hopping windows: shared by all keys */
   sl_watermark wm;
-  uint64_t seq;  /* arrival counter for first/last ties */
-  sl_buf key;    /* scratch: canonical key of the current record */
-  sl_buf text;   /* scratch: result key text */
+  uint64_t seq;                      /* arrival counter for first/last ties */
+  sl_buf key;                        /* scratch: canonical key of the current record */
+  sl_buf text;                       /* scratch: result key text */
   sl_kentry **emit, **close, **same; /* scratch lists */
   size_t emit_cap, close_cap, same_cap;
   sl_name n_start, n_end;
@@ -65,7 +67,8 @@ static const sl_config_entry win_config[] = {
     {"time", SL_CFG_STRING, 0, NULL, "event-time field (default: the record timestamp)"},
     {"delay", SL_CFG_DURATION, 0, "0", "how far the watermark trails the newest event time"},
     {"lateness", SL_CFG_DURATION, 0, "0", "how long a fired window still accepts records"},
-    {"idle", SL_CFG_DURATION, 0, "30s", "a partition without data this long stops holding back the watermark"},
+    {"idle", SL_CFG_DURATION, 0, "30s",
+     "a partition without data this long stops holding back the watermark"},
     {"aggregate", SL_CFG_TABLE, SL_CFG_REQUIRED, NULL, "output = \"fn(args)\" pairs"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -75,7 +78,8 @@ static int split_path(const char *text, win_path *p, sl_error *err) {
   for (size_t i = 0; i < len; i++)
     n += text[i] == '.';
   p->names = calloc(n, sizeof *p->names);
-  if (!p->names)
+  p->hints = calloc(n, sizeof *p->hints);
+  if (!p->names || !p->hints)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   p->len = 0;
   size_t start = 0;
@@ -104,7 +108,8 @@ static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
       s = sl_config_has(cfg, "session");
   if (t + h + s != 1)
     return sl_error_set(err, SL_ERR_INVALID,
-                        "window needs exactly one of tumbling, hopping or session (got %d)", t + h + s);
+                        "window needs exactly one of tumbling, hopping or session (got %d)",
+                        t + h + s);
   if (sl_config_has(cfg, "every") && !h)
     return sl_error_set(err, SL_ERR_INVALID, "window: `every` only applies to hopping windows");
   w->kind = t ? W_TUMBLING : h ? W_HOPPING : W_SESSION;
@@ -112,10 +117,12 @@ static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
   if (rc != SL_OK || !h)
     return rc;
   if (!sl_config_has(cfg, "every"))
-    return sl_error_set(err, SL_ERR_INVALID, "window: hopping windows need `every` (e.g. every = \"10s\")");
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "window: hopping windows need `every` (e.g. every = \"10s\")");
   rc = duration_opt(cfg, "every", 0, 1, &w->every, err);
   if (rc == SL_OK && w->every > w->size)
-    return sl_error_set(err, SL_ERR_INVALID, "window: every (%lld ms) must not exceed the hopping size (%lld ms)",
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "window: every (%lld ms) must not exceed the hopping size (%lld ms)",
                         (long long)w->every, (long long)w->size);
   return rc;
 }
@@ -147,14 +154,16 @@ static void config_aggs(win_op *w, const sl_config *cfg, problems *pr) {
   size_t n = sl_config_count(agg);
   sl_error e;
   if (!agg || n == 0) {
-    sl_error_set(&e, SL_ERR_INVALID, "window: aggregate needs at least one output, e.g. n = \"count()\"");
+    sl_error_set(&e, SL_ERR_INVALID,
+                 "window: aggregate needs at least one output, e.g. n = \"count()\"");
     add_problem(pr, &e);
     return;
   }
   for (size_t i = 0; i < n; i++) {
     const char *out = sl_config_key_at(agg, i), *spec = sl_config_string(agg, out, NULL);
     if (!spec) {
-      sl_error_set(&e, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"", out);
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"",
+                   out);
       add_problem(pr, &e);
       continue;
     }
@@ -163,7 +172,8 @@ static void config_aggs(win_op *w, const sl_config *cfg, problems *pr) {
     for (size_t k = 0; k < w->nkeys; k++)
       clash |= name == w->key_out[k];
     if (clash) {
-      sl_error_set(&e, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field", out);
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field",
+                   out);
       add_problem(pr, &e);
       continue;
     }
@@ -213,7 +223,8 @@ static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, 
       w->key_out[i] = sl_name_cstr(k);
     }
   }
-  if (sl_config_has(cfg, "time") && split_path(sl_config_string(cfg, "time", ""), &w->time, &e) != SL_OK)
+  if (sl_config_has(cfg, "time") &&
+      split_path(sl_config_string(cfg, "time", ""), &w->time, &e) != SL_OK)
     add_problem(&pr, &e);
   config_aggs(w, cfg, &pr);
   if (pr.count) {
@@ -242,11 +253,14 @@ static void win_destroy(void *state) {
     sl_kstate_free(&w->st);
   sl_wstore_free(&w->ws);
   sl_watermark_free(&w->wm);
-  for (size_t i = 0; w->keys && i < w->nkeys; i++)
+  for (size_t i = 0; w->keys && i < w->nkeys; i++) {
     free(w->keys[i].names);
+    free(w->keys[i].hints);
+  }
   free(w->keys);
   free(w->key_out);
   free(w->time.names);
+  free(w->time.hints);
   sl_agg_set_free(&w->aggs);
   sl_buf_free(&w->key);
   sl_buf_free(&w->text);
@@ -308,7 +322,7 @@ static int emit_view(win_op *w, const sl_wview *e, sl_emitter *out, sl_error *er
 }
 
 static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
-  sl_wview v = {e->start, e->end, e->partition, sl_kentry_key(&w->st, e), e->key_len,
+  sl_wview v = {e->start,          e->end, e->partition, sl_kentry_key(&w->st, e), e->key_len,
                 sl_kentry_block(e)};
   return emit_view(w, &v, out, err);
 }
@@ -381,15 +395,16 @@ static int fire(win_op *w, sl_emitter *out, sl_error *err) {
 
 /* ---- assigning records -------------------------------------------------- */
 
-static int dead(win_op *w, sl_emitter *out, const sl_record *r, const char *reason,
-                const char *msg, sl_error *err) {
+static int dead(win_op *w, sl_emitter *out, const sl_record *r, const char *reason, const char *msg,
+                sl_error *err) {
   int rc = w->host->dead_letter(out, r, reason, msg);
-  return rc == SL_OK ? SL_OK
-                     : sl_error_set(err, rc, "window: dead-letter sink failed (%s)", sl_strerror(rc));
+  return rc == SL_OK
+             ? SL_OK
+             : sl_error_set(err, rc, "window: dead-letter sink failed (%s)", sl_strerror(rc));
 }
 
-static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm,
-                sl_emitter *out, sl_error *err) {
+static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm, sl_emitter *out,
+                sl_error *err) {
   char msg[160];
   snprintf(msg, sizeof msg, "window [%lld, %lld) closed at watermark %lld", (long long)s,
            (long long)e, (long long)wm);
@@ -406,10 +421,9 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
                   sl_emitter *out, sl_error *err) {
   (void)r; /* its arguments were looked up by sl_agg_check in on_record */
   int rc = sl_agg_update_checked(&w->aggs, sl_kentry_block(e), t, w->seq);
-  e->partition = sl_record_partition(r);
+  e->partition = r->partition;
   if (rc == SL_OK)
-    rc = sl_kstate_hold(&w->st, e, sl_record_source_id(r), sl_record_partition(r),
-                        sl_record_offset(r));
+    rc = sl_kstate_hold(&w->st, e, r->source_id, r->partition, r->offset);
   if (rc == SL_OK)
     rc = sl_kstate_touch(&w->st, e);
   if (rc != SL_OK)
@@ -430,15 +444,15 @@ static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_
   if (rc == SL_OK)
     rc = sl_agg_update_checked(&w->aggs, sl_wstore_block(&w->ws, ref), t, w->seq);
   if (rc == SL_OK)
-    rc = sl_wstore_absorb(&w->ws, ref, sl_record_source_id(r), sl_record_partition(r),
-                          sl_record_offset(r));
+    rc = sl_wstore_absorb(&w->ws, ref, r->source_id, r->partition, r->offset);
   if (rc == SL_OK) /* its end, not e: a window restored with another size keeps its own */
     e = sl_wstore_end(ref);
   if (rc == SL_OK && wm >= e && !sl_wstore_fired(&w->ws, ref))
     rc = sl_wstore_set_fired(&w->ws, ref);
   if (rc != SL_OK)
-    return sl_error_set(err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)"
-                                                    : "window: %s", sl_strerror(rc));
+    return sl_error_set(
+        err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)" : "window: %s",
+        sl_strerror(rc));
   if (wm < e)
     return SL_OK;
   sl_wstore_view(&w->ws, ref, &v);
@@ -476,7 +490,7 @@ static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t 
   if (is_closed(w, e, wm))
     return late(w, r, s, e, wm, out, err);
   if (!keep) {
-    keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, sl_record_partition(r));
+    keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, r->partition);
     if (!keep)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -532,7 +546,8 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
 static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
   sl_buf_reset(&w->key);
   for (size_t i = 0; i < w->nkeys; i++) {
-    const sl_value *v = sl_record_get_path(r, w->keys[i].names, w->keys[i].len);
+    const win_path *k = &w->keys[i];
+    const sl_value *v = sl_record_get_path_hinted(r, k->names, k->len, k->hints);
     int rc = sl_key_encode(v, &w->key);
     if (rc == SL_ERR_TYPE) {
       snprintf(why, why_len, "key field '%s' is a %s, not a scalar", w->key_out[i],
@@ -549,13 +564,21 @@ static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
   return SL_OK;
 }
 
-static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out,
-                     sl_error *err) {
+/* sl_event_time_of, with the common case (integer ms) inline. */
+static inline int event_time(const sl_value *v, int64_t *t) {
+  if (v && v->type == SL_TYPE_INT && v->as.i >= SL_EVENT_TIME_MIN && v->as.i <= SL_EVENT_TIME_MAX) {
+    *t = v->as.i;
+    return SL_OK;
+  }
+  return sl_event_time_of(v, t);
+}
+
+static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out, sl_error *err) {
   int64_t t;
   char why[256];
   if (w->time.len) {
-    const sl_value *v = sl_record_get_path(r, w->time.names, w->time.len);
-    int rc = sl_event_time_of(v, &t);
+    const sl_value *v = sl_record_get_path_hinted(r, w->time.names, w->time.len, w->time.hints);
+    int rc = event_time(v, &t);
     if (rc != SL_OK) {
       snprintf(why, sizeof why, "event time field '%s': %s", w->time.names[w->time.len - 1],
                sl_event_time_problem(v, rc));
@@ -575,25 +598,24 @@ static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
   w->seq++;
-  sl_watermark_admit(&w->wm, sl_record_source_id(r), sl_record_partition(r), t);
+  sl_watermark_admit(&w->wm, r->source_id, r->partition, t);
   rc = assign(w, r, t, out, err);
   if (rc != SL_OK)
     return rc;
   int64_t before = w->wm.current;
-  if (sl_watermark_observe(&w->wm, sl_record_source_id(r), sl_record_partition(r), t, now) !=
-      SL_OK)
+  if (sl_watermark_observe(&w->wm, r->source_id, r->partition, t, now) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
 static int win_process(void *state, const sl_batch *in, sl_emitter *out, sl_error *err) {
   win_op *w = state;
-  size_t n = sl_batch_count(in);
+  size_t n = in->count;
   if (!n)
     return SL_OK;
   int64_t now = w->host->now_ms(w->op);
   for (size_t i = 0; i < n; i++) {
-    int rc = on_record(w, sl_batch_at(in, i), now, out, err);
+    int rc = on_record(w, in->records[i], now, out, err);
     if (rc != SL_OK)
       return rc;
   }
@@ -607,8 +629,7 @@ static int win_on_watermark(void *state, int64_t watermark, sl_emitter *out, sl_
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
-static int win_assign_partition(void *state, int32_t source_id, int32_t partition,
-                                sl_error *err) {
+static int win_assign_partition(void *state, int32_t source_id, int32_t partition, sl_error *err) {
   win_op *w = state;
   if (sl_watermark_assign(&w->wm, source_id, partition, w->host->now_ms(w->op)) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -639,8 +660,8 @@ typedef struct snap_ctx {
   sl_snapshot *snap;
 } snap_ctx;
 
-static int snap_put(void *ctx, int32_t partition, const void *key, size_t key_len,
-                    const void *val, size_t val_len) {
+static int snap_put(void *ctx, int32_t partition, const void *key, size_t key_len, const void *val,
+                    size_t val_len) {
   snap_ctx *c = ctx;
   return c->host->snapshot_put(c->snap, partition, key, key_len, val, val_len);
 }
@@ -674,7 +695,8 @@ static int win_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
   }
   sl_buf_free(&k);
   sl_buf_free(&v);
-  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: snapshot failed (%s)", sl_strerror(rc));
+  return rc == SL_OK ? SL_OK
+                     : sl_error_set(err, rc, "window: snapshot failed (%s)", sl_strerror(rc));
 }
 
 static int win_restore(void *state, int32_t partition, const void *key, size_t key_len,
@@ -705,7 +727,8 @@ static int win_restore(void *state, int32_t partition, const void *key, size_t k
   if (rc == SL_ERR_PARSE)
     return sl_error_set(err, rc, "window: unreadable state entry for partition %d (%zu bytes)",
                         (int)partition, val_len);
-  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: restore failed (%s)", sl_strerror(rc));
+  return rc == SL_OK ? SL_OK
+                     : sl_error_set(err, rc, "window: restore failed (%s)", sl_strerror(rc));
 }
 
 static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
@@ -726,7 +749,7 @@ static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
 static int64_t win_held_offset(void *state, int32_t source_id, int32_t partition) {
   win_op *w = state;
   return w->kind == W_SESSION ? sl_kstate_held_offset(&w->st, source_id, partition)
-                               : sl_wstore_held_offset(&w->ws, source_id, partition);
+                              : sl_wstore_held_offset(&w->ws, source_id, partition);
 }
 
 const sl_operator_desc sl_op_window = {
