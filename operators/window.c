@@ -22,6 +22,7 @@
 #include "base/varint.h"
 #include "builtin.h"
 #include "state/aggregate.h"
+#include "state/key_short.h"
 #include "state/keyed_state.h"
 #include "state/watermark.h"
 #include "state/window_assign.h"
@@ -229,6 +230,11 @@ static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, 
   config_aggs(w, cfg, &pr);
   if (pr.count) {
     rc = err->code;
+    goto out_free;
+  }
+  /* room for one short key field written in place (build_key) */
+  if (sl_buf_reserve(&w->key, 2 * SL_KEY_SHORT_ROOM)) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto out_free;
   }
   sl_watermark_init(&w->wm, delay, idle);
@@ -542,12 +548,21 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
   return SL_OK;
 }
 
-/* Canonical key of r into w->key; a message in `why` when it cannot be a key. */
+/* Canonical key of r into w->key; a message in `why` when it cannot be a key.
+ * Short strings, integers and nulls are written in place (key_short.h),
+ * into the room kept in w->key; the rest goes through sl_key_encode. */
 static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
-  sl_buf_reset(&w->key);
+  w->key.len = 0;
   for (size_t i = 0; i < w->nkeys; i++) {
     const win_path *k = &w->keys[i];
     const sl_value *v = sl_record_get_path_hinted(r, k->names, k->len, k->hints);
+    if (w->key.cap - w->key.len > SL_KEY_SHORT_ROOM) {
+      size_t n = sl_key_put_short(v, (unsigned char *)w->key.data + w->key.len);
+      if (n) {
+        w->key.len += n;
+        continue;
+      }
+    }
     int rc = sl_key_encode(v, &w->key);
     if (rc == SL_ERR_TYPE) {
       snprintf(why, why_len, "key field '%s' is a %s, not a scalar", w->key_out[i],
@@ -557,6 +572,7 @@ static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
     if (rc != SL_OK)
       return rc;
   }
+  w->key.data[w->key.len] = '\0'; /* as sl_buf leaves it */
   if (w->key.len > UINT16_MAX) {
     snprintf(why, why_len, "key is longer than 65535 bytes");
     return SL_ERR_LIMIT;
