@@ -442,25 +442,24 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
 }
 
 /* Tumbling and hopping: the record joins (key, [s, e)) in the shared store. */
-static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_record *r,
-                       int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
+/* Tumbling and hopping: the record joins (key, [j->start, j->end)) in the
+ * shared store. */
+static int join_window(win_op *w, const sl_wjoin *j, int64_t t, int64_t wm, sl_emitter *out,
+                       sl_error *err) {
   sl_wref ref;
-  sl_wview v;
-  int rc = sl_wstore_get(&w->ws, s, e, hash, w->key.data, w->key.len, &ref);
+  int rc = sl_wstore_join(&w->ws, j, &ref);
   if (rc == SL_OK)
-    rc = sl_agg_update_checked(&w->aggs, sl_wstore_block(&w->ws, ref), t, w->seq);
-  if (rc == SL_OK)
-    rc = sl_wstore_absorb(&w->ws, ref, r->source_id, r->partition, r->offset);
-  if (rc == SL_OK) /* its end, not e: a window restored with another size keeps its own */
-    e = sl_wstore_end(ref);
-  if (rc == SL_OK && wm >= e && !sl_wstore_fired(&w->ws, ref))
+    rc = sl_agg_update_checked(&w->aggs, ref.block, t, w->seq);
+  /* its end, not j->end: a window restored with another size keeps its own */
+  if (rc == SL_OK && wm < ref.end)
+    return SL_OK;
+  if (rc == SL_OK && !sl_wstore_fired(&w->ws, ref))
     rc = sl_wstore_set_fired(&w->ws, ref);
   if (rc != SL_OK)
     return sl_error_set(
         err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)" : "window: %s",
         sl_strerror(rc));
-  if (wm < e)
-    return SL_OK;
+  sl_wview v;
   sl_wstore_view(&w->ws, ref, &v);
   return emit_view(w, &v, out, err); /* within lateness: the updated result again */
 }
@@ -526,20 +525,23 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
   uint32_t hash = sl_key_hash(w->key.data, w->key.len);
   if (w->kind == W_SESSION)
     return assign_session(w, hash, r, t, wm, out, err);
+  sl_wjoin j = {0, 0, w->key.data, w->key.len, hash, r->source_id, r->partition, r->offset};
   if (w->kind == W_TUMBLING) {
-    int64_t s = sl_tumbling_start(t, w->size), e = s + w->size;
-    if (is_closed(w, e, wm))
-      return late(w, r, s, e, wm, out, err);
-    return join_window(w, hash, s, e, r, t, wm, out, err);
+    j.start = sl_tumbling_start(t, w->size);
+    j.end = j.start + w->size;
+    if (is_closed(w, j.end, wm))
+      return late(w, r, j.start, j.end, wm, out, err);
+    return join_window(w, &j, t, wm, out, err);
   }
   int64_t k0, k1, joined = 0;
   sl_hopping_range(t, w->size, w->every, &k0, &k1);
   for (int64_t k = k0; k <= k1; k++) { /* ascending k = ascending window end */
-    int64_t s = k * w->every, e = s + w->size;
-    if (is_closed(w, e, wm))
+    j.start = k * w->every;
+    j.end = j.start + w->size;
+    if (is_closed(w, j.end, wm))
       continue;
     joined++;
-    int rc = join_window(w, hash, s, e, r, t, wm, out, err);
+    int rc = join_window(w, &j, t, wm, out, err);
     if (rc != SL_OK)
       return rc;
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sluice/error.h"
+#include "state/key_short.h"
 #include "state/window_assign.h"
 #include "state/window_store.h"
 
@@ -24,25 +25,26 @@ typedef struct went {
 #define KEY_OFF_MAX ((UINT32_C(1) << (32 - WF_BITS)) - 1)
 #define MAX_SLOT_BITS 31u
 
-typedef struct whold { /* smallest offset of a partition the window absorbed */
+struct sl_wsrc { /* a (source, partition) pair records came from */
   int32_t source_id, partition;
-  int64_t offset;
-} whold;
+  uint16_t part; /* its partition's number in sl_wstore.parts */
+};
 
 struct sl_wgroup {
   int64_t start, end;
-  size_t unfired; /* entries not emitted yet: while > 0 the window fires at
-                   * end (again, for a key that joins after a watermark
-                   * moved back for a joining or restored partition) */
-  uint32_t bits;  /* log2 of the slot count */
-  uint32_t *slots; /* 0 empty, else hash tag << bits | (entry number + 1) */
+  size_t unfired;         /* entries not emitted yet: while > 0 the window fires at
+                           * end (again, for a key that joins after a watermark
+                           * moved back for a joining or restored partition) */
+  uint32_t bits;          /* log2 of the slot count */
+  uint32_t *slots;        /* 0 empty, else hash tag << bits | (entry number + 1) */
   unsigned char *entries; /* count entries of s->stride bytes */
   size_t count, cap;
-  sl_buf keys; /* per entry: length (1 byte < 0x80, else 0x80 lo hi), bytes */
+  sl_buf keys;     /* per entry: length (1 byte < 0x80, else 0x80 lo hi), bytes */
   uint32_t *dirty; /* entry numbers flagged WF_DIRTY (may repeat none) */
   size_t ndirty, dirty_cap;
-  whold *holds;
-  size_t nholds, holds_cap;
+  int64_t *held; /* by pair number (sl_wstore.srcs): the smallest offset
+                  * of the pair the window absorbed, -1 none */
+  size_t nheld;
 };
 
 static went *ent(const sl_wstore *s, const sl_wgroup *g, size_t i) {
@@ -90,7 +92,7 @@ static void group_free(const sl_wstore *s, sl_wgroup *g) {
   free(g->entries);
   sl_buf_free(&g->keys);
   free(g->dirty);
-  free(g->holds);
+  free(g->held);
   free(g);
 }
 
@@ -99,6 +101,7 @@ void sl_wstore_free(sl_wstore *s) {
     group_free(s, s->groups[i]);
   free(s->groups);
   free(s->parts);
+  free(s->srcs);
   sl_buf_free(&s->deletes);
   memset(s, 0, sizeof *s);
 }
@@ -143,6 +146,40 @@ static int part_index(sl_wstore *s, int32_t partition, uint16_t *out) {
   return SL_OK;
 }
 
+/* Records of a few partitions come interleaved (a source partitioned by
+ * the window key sends each key's records on one partition): a pair's
+ * number is found by one compare in a small direct-mapped cache. */
+static size_t src_slot(int32_t source_id, int32_t partition) {
+  return ((uint32_t)partition * 0x9e3779b1u + (uint32_t)source_id) >> (32 - 6);
+}
+
+static int src_find(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t *out) {
+  size_t i = 0;
+  while (i < s->nsrcs && (s->srcs[i].source_id != source_id || s->srcs[i].partition != partition))
+    i++;
+  if (i == s->nsrcs) {
+    uint16_t p;
+    int rc = i >= UINT16_MAX ? SL_ERR_LIMIT : part_index(s, partition, &p);
+    if (rc == SL_OK)
+      rc = grow((void **)&s->srcs, &s->srcs_cap, s->nsrcs + 1, sizeof *s->srcs);
+    if (rc != SL_OK)
+      return rc;
+    s->srcs[s->nsrcs++] = (sl_wsrc){source_id, partition, p};
+  }
+  s->src_cache[src_slot(source_id, partition)] = (uint16_t)(i + 1);
+  *out = (uint32_t)i;
+  return SL_OK;
+}
+
+static int src_of(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t *out) {
+  uint32_t i = (uint32_t)s->src_cache[src_slot(source_id, partition)] - 1;
+  if (i < s->nsrcs && s->srcs[i].partition == partition && s->srcs[i].source_id == source_id) {
+    *out = i;
+    return SL_OK;
+  }
+  return src_find(s, source_id, partition, out);
+}
+
 /* ---- index ---------------------------------------------------------------- */
 
 static uint32_t tag_of(uint32_t hash, uint32_t bits) { return hash >> bits; }
@@ -177,15 +214,15 @@ static int reindex(const sl_wstore *s, sl_wgroup *g, uint32_t bits) {
   return SL_OK;
 }
 
-static long lookup(const sl_wstore *s, const sl_wgroup *g, uint32_t hash, const void *key,
-                   size_t len) {
+static inline __attribute__((always_inline)) long
+lookup(const sl_wstore *s, const sl_wgroup *g, uint32_t hash, const void *key, size_t len) {
   uint32_t mask = (UINT32_C(1) << g->bits) - 1, pos = hash & mask, tag = tag_of(hash, g->bits);
   for (uint32_t v; (v = g->slots[pos]) != 0; pos = (pos + 1) & mask) {
     if (v >> g->bits != tag)
       continue;
     size_t idx = (v & mask) - 1, klen;
     const unsigned char *k = key_at(g, ent(s, g, idx), &klen);
-    if (klen == len && memcmp(k, key, len) == 0)
+    if (klen == len && sl_key_same(k, key, len))
       return (long)idx;
   }
   return -1;
@@ -325,6 +362,8 @@ static int get_entry(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, co
   }
   out->g = g;
   out->idx = (uint32_t)idx;
+  out->block = blk(ent(s, g, (size_t)idx));
+  out->end = g->end;
   return SL_OK;
 }
 
@@ -347,28 +386,64 @@ void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out) {
   out->block = blk(e);
 }
 
+/* Hold `offset` of pair i in g: -1 in the pairs' slots it did not have. */
+static int hold(sl_wgroup *g, uint32_t i, int64_t offset) {
+  if (i >= g->nheld) {
+    int64_t *n = realloc(g->held, (i + 1) * sizeof *n);
+    if (!n)
+      return SL_ERR_NOMEM;
+    for (size_t k = g->nheld; k <= i; k++)
+      n[k] = -1;
+    g->held = n;
+    g->nheld = i + 1;
+  }
+  if (g->held[i] < 0 || offset < g->held[i])
+    g->held[i] = offset;
+  return SL_OK;
+}
+
 int sl_wstore_absorb(sl_wstore *s, sl_wref r, int32_t source_id, int32_t partition,
                      int64_t offset) {
-  went *e = ent(s, r.g, r.idx);
-  uint16_t p;
-  int rc = part_index(s, partition, &p);
+  uint32_t i;
+  int rc = src_of(s, source_id, partition, &i);
   if (rc != SL_OK)
     return rc;
-  e->part = p;
   sl_wgroup *g = r.g;
-  if (partition >= 0 && offset >= 0) {
-    size_t i = 0;
-    while (i < g->nholds && (g->holds[i].partition != partition || g->holds[i].source_id != source_id))
-      i++;
-    if (i == g->nholds) {
-      if (grow((void **)&g->holds, &g->holds_cap, g->nholds + 1, sizeof *g->holds) != SL_OK)
-        return SL_ERR_NOMEM;
-      g->holds[g->nholds++] = (whold){source_id, partition, offset};
-    } else if (offset < g->holds[i].offset) {
-      g->holds[i].offset = offset;
-    }
-  }
+  ent(s, g, r.idx)->part = s->srcs[i].part;
+  if (partition >= 0 && offset >= 0 && !(i < g->nheld && g->held[i] >= 0 && g->held[i] <= offset) &&
+      (rc = hold(g, i, offset)) != SL_OK)
+    return rc;
   return touch(s, g, r.idx);
+}
+
+static __attribute__((noinline)) int join_any(sl_wstore *s, const sl_wjoin *j, sl_wref *out) {
+  int rc = sl_wstore_get(s, j->start, j->end, j->hash, j->key, j->len, out);
+  return rc == SL_OK ? sl_wstore_absorb(s, *out, j->source_id, j->partition, j->offset) : rc;
+}
+
+/* The common case inline, calling nothing: the key is in the window of the
+ * record before, the pair is cached, the window already holds an offset
+ * no larger, snapshots do not track the entry (or it is dirty already). */
+int sl_wstore_join(sl_wstore *s, const sl_wjoin *j, sl_wref *out) {
+  sl_wgroup *g = s->last < s->ngroups ? s->groups[s->last] : NULL;
+  if (!g || g->start != j->start)
+    return join_any(s, j, out);
+  long idx = lookup(s, g, j->hash, j->key, j->len);
+  uint32_t i = (uint32_t)s->src_cache[src_slot(j->source_id, j->partition)] - 1;
+  if (idx < 0 || i >= s->nsrcs || s->srcs[i].partition != j->partition ||
+      s->srcs[i].source_id != j->source_id)
+    return join_any(s, j, out);
+  went *e = ent(s, g, (size_t)idx);
+  if ((j->partition >= 0 && j->offset >= 0 &&
+       !(i < g->nheld && g->held[i] >= 0 && g->held[i] <= j->offset)) ||
+      (s->tracking && !(e->key & WF_DIRTY)))
+    return join_any(s, j, out);
+  e->part = s->srcs[i].part;
+  out->g = g;
+  out->idx = (uint32_t)idx;
+  out->block = blk(e);
+  out->end = g->end;
+  return SL_OK;
 }
 
 int sl_wstore_fired(const sl_wstore *s, sl_wref r) {
@@ -437,7 +512,7 @@ static int fire_group(sl_wstore *s, sl_wgroup *g, sl_wstore_emit_fn emit, void *
   qsort_r(order, n, sizeof *order, key_cmp, &oc);
   int rc = SL_OK;
   for (size_t i = 0; i < n && rc == SL_OK; i++) {
-    sl_wref r = {g, order[i].idx};
+    sl_wref r = {.g = g, .idx = order[i].idx};
     sl_wview v;
     sl_wstore_view(s, r, &v);
     rc = emit(ctx, &v);
@@ -582,11 +657,9 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
  * the partition's commits if it ever comes back, below what its owner in
  * between committed). */
 static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
-  size_t n = 0;
-  for (size_t i = 0; i < g->nholds; i++)
-    if (g->holds[i].partition != partition)
-      g->holds[n++] = g->holds[i];
-  g->nholds = n;
+  for (size_t i = 0; i < g->nheld; i++)
+    if (s->srcs[i].partition == partition)
+      g->held[i] = -1;
   if (p < 0)
     return SL_OK; /* no entry of it here */
   /* the only allocation first: past it the group changes shape for good */
@@ -645,13 +718,14 @@ int sl_wstore_drop_partition(sl_wstore *s, int32_t partition) {
 }
 
 int64_t sl_wstore_held_offset(const sl_wstore *s, int32_t source_id, int32_t partition) {
+  size_t k = 0;
+  while (k < s->nsrcs && (s->srcs[k].source_id != source_id || s->srcs[k].partition != partition))
+    k++;
   int64_t min = -1;
-  for (size_t i = 0; i < s->ngroups; i++) {
+  for (size_t i = 0; i < s->ngroups && k < s->nsrcs; i++) {
     const sl_wgroup *g = s->groups[i];
-    for (size_t h = 0; h < g->nholds; h++)
-      if (g->holds[h].source_id == source_id && g->holds[h].partition == partition &&
-          (min < 0 || g->holds[h].offset < min))
-        min = g->holds[h].offset;
+    if (k < g->nheld && g->held[k] >= 0 && (min < 0 || g->held[k] < min))
+      min = g->held[k];
   }
   return min;
 }
