@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/hash64.h"
 #include "sluice/record.h"
 
 /* Type tags of the canonical key; keyed_state.c decodes with these. */
@@ -22,18 +23,6 @@ enum { SL_KT_NULL = 1, SL_KT_BOOL, SL_KT_INT, SL_KT_DOUBLE, SL_KT_STRING, SL_KT_
 
 #define SL_KEY_SHORT_MAX 64                      /* longest string sl_key_put_short encodes */
 #define SL_KEY_SHORT_ROOM (SL_KEY_SHORT_MAX + 3) /* room its output needs */
-
-static inline uint64_t sl_key_load64(const unsigned char *p) {
-  uint64_t x;
-  memcpy(&x, p, 8);
-  return x;
-}
-
-static inline uint32_t sl_key_load32(const unsigned char *p) {
-  uint32_t x;
-  memcpy(&x, p, 4);
-  return x;
-}
 
 /* Non-zero when one of the 8 bytes of x is 0 (exact: no false positives). */
 static inline uint64_t sl_key_has_nul64(uint64_t x) {
@@ -48,17 +37,17 @@ static inline int sl_key_copy_plain(unsigned char *d, const unsigned char *p, si
     uint64_t nul = 0, x;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-      x = sl_key_load64(p + i);
+      x = sl_load64(p + i);
       nul |= sl_key_has_nul64(x);
       memcpy(d + i, &x, 8);
     }
-    x = sl_key_load64(p + n - 8); /* the tail, overlapping what was copied */
+    x = sl_load64(p + n - 8); /* the tail, overlapping what was copied */
     nul |= sl_key_has_nul64(x);
     memcpy(d + n - 8, &x, 8);
     return nul == 0;
   }
   if (n >= 4) {
-    uint32_t a = sl_key_load32(p), b = sl_key_load32(p + n - 4);
+    uint32_t a = (uint32_t)sl_load32(p), b = (uint32_t)sl_load32(p + n - 4);
     memcpy(d, &a, 4);
     memcpy(d + n - 4, &b, 4);
     return (sl_key_has_nul32(a) | sl_key_has_nul32(b)) == 0;
@@ -104,13 +93,12 @@ static inline size_t sl_key_put_short(const sl_value *v, unsigned char *d) {
 static inline int sl_key_same(const unsigned char *a, const unsigned char *b, size_t n) {
   if (n >= 8) {
     for (size_t i = 0; i + 8 <= n; i += 8)
-      if (sl_key_load64(a + i) != sl_key_load64(b + i))
+      if (sl_load64(a + i) != sl_load64(b + i))
         return 0;
-    return sl_key_load64(a + n - 8) == sl_key_load64(b + n - 8);
+    return sl_load64(a + n - 8) == sl_load64(b + n - 8);
   }
   if (n >= 4)
-    return sl_key_load32(a) == sl_key_load32(b) &&
-           sl_key_load32(a + n - 4) == sl_key_load32(b + n - 4);
+    return sl_load32(a) == sl_load32(b) && sl_load32(a + n - 4) == sl_load32(b + n - 4);
   for (size_t i = 0; i < n; i++)
     if (a[i] != b[i])
       return 0;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/hash64.h"
 #include "base/varint.h"
 #include "sluice/operator.h"
 #include "state/key_short.h"
@@ -15,10 +14,6 @@
 #include "state/window_assign.h"
 
 #define NO_IDX UINT32_MAX
-
-uint32_t sl_key_hash(const void *key, size_t len) {
-  return (uint32_t)(sl_hash64(key, len, 0x77696e64) >> 32);
-}
 
 int sl_kstate_init(sl_kstate *s, const sl_agg_set *aggs, int64_t lateness) {
   memset(s, 0, sizeof *s);
