@@ -441,11 +441,25 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
   return emit_entry(w, e, out, err); /* within lateness: the updated result again */
 }
 
-/* Tumbling and hopping: the record joins (key, [s, e)) in the shared store. */
+/* What follows a join that failed (rc) or landed in a window that already
+ * fired (within lateness): mark the entry, emit its updated result again. */
+static __attribute__((noinline)) int join_fired(win_op *w, int rc, const sl_wref *ref,
+                                                sl_emitter *out, sl_error *err) {
+  if (rc == SL_OK && !sl_wstore_fired(&w->ws, *ref))
+    rc = sl_wstore_set_fired(&w->ws, *ref);
+  if (rc != SL_OK)
+    return sl_error_set(
+        err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)" : "window: %s",
+        sl_strerror(rc));
+  sl_wview v;
+  sl_wstore_view(&w->ws, *ref, &v);
+  return emit_view(w, &v, out, err);
+}
+
 /* Tumbling and hopping: the record joins (key, [j->start, j->end)) in the
- * shared store. */
-static int join_window(win_op *w, const sl_wjoin *j, int64_t t, int64_t wm, sl_emitter *out,
-                       sl_error *err) {
+ * shared store. Inline: it runs for every record. */
+static inline __attribute__((always_inline)) int
+join_window(win_op *w, const sl_wjoin *j, int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
   sl_wref ref;
   int rc = sl_wstore_join(&w->ws, j, &ref);
   if (rc == SL_OK)
@@ -453,15 +467,7 @@ static int join_window(win_op *w, const sl_wjoin *j, int64_t t, int64_t wm, sl_e
   /* its end, not j->end: a window restored with another size keeps its own */
   if (rc == SL_OK && wm < ref.end)
     return SL_OK;
-  if (rc == SL_OK && !sl_wstore_fired(&w->ws, ref))
-    rc = sl_wstore_set_fired(&w->ws, ref);
-  if (rc != SL_OK)
-    return sl_error_set(
-        err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)" : "window: %s",
-        sl_strerror(rc));
-  sl_wview v;
-  sl_wstore_view(&w->ws, ref, &v);
-  return emit_view(w, &v, out, err); /* within lateness: the updated result again */
+  return join_fired(w, rc, &ref, out, err);
 }
 
 static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t t, int64_t wm,

@@ -434,8 +434,10 @@ int sl_wstore_join(sl_wstore *s, const sl_wjoin *j, sl_wref *out) {
       s->srcs[i].source_id != j->source_id)
     return join_any(s, j, out);
   went *e = ent(s, g, (size_t)idx);
-  if ((j->partition >= 0 && j->offset >= 0 &&
-       !(i < g->nheld && g->held[i] >= 0 && g->held[i] <= j->offset)) ||
+  /* held[i] is -1 (as unsigned: the largest) when the window holds nothing
+   * of the pair yet */
+  if ((j->offset >= 0 && j->partition >= 0 &&
+       (i >= g->nheld || (uint64_t)g->held[i] > (uint64_t)j->offset)) ||
       (s->tracking && !(e->key & WF_DIRTY)))
     return join_any(s, j, out);
   e->part = s->srcs[i].part;
