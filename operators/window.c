@@ -597,7 +597,9 @@ static inline int event_time(const sl_value *v, int64_t *t) {
   return sl_event_time_of(v, t);
 }
 
-static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out, sl_error *err) {
+/* Inline in win_process's loop: its frame is set up once per batch. */
+static inline __attribute__((always_inline)) int
+on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out, sl_error *err) {
   int64_t t;
   char why[256];
   if (w->time.len) {
