@@ -88,7 +88,7 @@ typedef struct sl_wjoin {
   int32_t source_id, partition; /* where the record came from */
   int64_t offset;
 } sl_wjoin;
-int sl_wstore_join(sl_wstore *s, const sl_wjoin *j, sl_wref *out);
+static inline int sl_wstore_join(sl_wstore *s, const sl_wjoin *j, sl_wref *out); /* below */
 void *sl_wstore_block(const sl_wstore *s, sl_wref r);
 void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out);
 int64_t sl_wstore_end(sl_wref r); /* end of the entry's window */
@@ -118,5 +118,7 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
 int sl_wstore_drop_partition(sl_wstore *s, int32_t partition);
 /* Smallest offset of (source_id, partition) an open window holds, -1 if none. */
 int64_t sl_wstore_held_offset(const sl_wstore *s, int32_t source_id, int32_t partition);
+
+#include "state/window_store_layout.h" /* sl_wstore_join, inline */
 
 #endif
