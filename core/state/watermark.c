@@ -49,6 +49,7 @@ static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t parti
   p->max_t = SL_WATERMARK_NONE;
   p->last_seen = INT64_MIN;
   p->pending = 0;
+  p->memo = 0;
   return p;
 }
 
@@ -61,9 +62,10 @@ static void recompute(sl_watermark *w, int64_t now) {
   int64_t until = sl_sat_add(now, w->idle);
   int any = 0;
   for (size_t i = 0; i < w->count; i++) {
-    const sl_wm_part *p = &w->parts[i];
+    sl_wm_part *p = &w->parts[i];
     int64_t deadline = sl_sat_add(p->last_seen, w->idle);
-    if (p->max_t == SL_WATERMARK_NONE || deadline <= now)
+    p->memo = p->max_t != SL_WATERMARK_NONE && deadline > now;
+    if (!p->memo)
       continue; /* idle (or silent so far): it must not hold the others back */
     int64_t pw = sl_sat_add(p->max_t, -w->delay);
     if (pw < min)

@@ -28,6 +28,7 @@ typedef struct sl_wm_part {
   int64_t max_t;     /* largest event time seen */
   int64_t last_seen; /* processing time of the last record */
   int pending;       /* assigned, no record yet: its first one may rewind */
+  int memo;          /* active at the last recompute (sl_watermark.calc_*) */
 } sl_wm_part;
 
 typedef struct sl_watermark {
@@ -88,16 +89,17 @@ static inline size_t sl_watermark_slot(int32_t source_id, int32_t partition) {
 
 /* Whether a record with event time t on p at time now leaves the result of
  * a recompute unchanged, so the scan can be skipped. It does when p was
- * active at the last recompute and t does not raise p's maximum, and no
- * partition active then can have gone idle by now: the active set and
- * every active maximum are then those of the last recompute, whose minimum
- * the watermark already reached. (p's last_seen may have been moved by
- * skipped records since; each of those needed p active, and moved it to a
- * time >= calc_now, which keeps the test below true.) */
+ * active at the last recompute (p->memo: it had a maximum and was seen
+ * within idle of then) and t does not raise p's maximum, and no partition
+ * active then can have gone idle by now: the active set and every active
+ * maximum are then those of the last recompute, whose minimum the
+ * watermark already reached. (Only a recompute, which sets p->memo again,
+ * or a change that drops the memo (calc_valid = 0) moves p's maximum; its
+ * last_seen moves in skipped records too, to a time >= calc_now, where p
+ * stays active.) */
 static inline int sl_watermark_unchanged(const sl_watermark *w, const sl_wm_part *p, int64_t t,
                                          int64_t now) {
-  return w->calc_valid && p->max_t != SL_WATERMARK_NONE && t <= p->max_t && now >= w->calc_now &&
-         now < w->stable_until && sl_sat_add(p->last_seen, w->idle) > w->calc_now;
+  return w->calc_valid && p->memo && t <= p->max_t && now >= w->calc_now && now < w->stable_until;
 }
 
 static inline int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition,
