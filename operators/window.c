@@ -572,6 +572,14 @@ static inline const sl_value *get_field(const sl_record *r, const win_path *p) {
  * Short strings, integers and nulls are written in place (key_short.h),
  * into the room kept in w->key; the rest goes through sl_key_encode. */
 static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
+  if (w->nkeys == 1) { /* the common key, at the start of the room kept (win_init) */
+    size_t n = sl_key_put_short(get_field(r, &w->keys[0]), (unsigned char *)w->key.data);
+    if (n) {
+      w->key.len = n;
+      w->key.data[n] = '\0'; /* as sl_buf leaves it */
+      return SL_OK;
+    }
+  }
   w->key.len = 0;
   for (size_t i = 0; i < w->nkeys; i++) {
     const win_path *k = &w->keys[i];
@@ -602,7 +610,10 @@ static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
 
 /* sl_event_time_of, with the common case (integer ms) inline. */
 static inline int event_time(const sl_value *v, int64_t *t) {
-  if (v && v->type == SL_TYPE_INT && v->as.i >= SL_EVENT_TIME_MIN && v->as.i <= SL_EVENT_TIME_MAX) {
+  /* |t| <= 2^62 in one unsigned compare */
+  if (v && v->type == SL_TYPE_INT &&
+      (uint64_t)v->as.i - (uint64_t)SL_EVENT_TIME_MIN <=
+          (uint64_t)SL_EVENT_TIME_MAX - (uint64_t)SL_EVENT_TIME_MIN) {
     *t = v->as.i;
     return SL_OK;
   }
