@@ -106,20 +106,20 @@ static int src_find(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t
     i++;
   if (i == s->nsrcs) {
     uint16_t p;
-    int rc = i >= UINT16_MAX ? SL_ERR_LIMIT : part_index(s, partition, &p);
+    int rc = i >= UINT32_MAX - 1 ? SL_ERR_LIMIT : part_index(s, partition, &p);
     if (rc == SL_OK)
       rc = grow((void **)&s->srcs, &s->srcs_cap, s->nsrcs + 1, sizeof *s->srcs);
     if (rc != SL_OK)
       return rc;
     s->srcs[s->nsrcs++] = (sl_wsrc){source_id, partition, p};
   }
-  s->src_cache[sl_wst_src_slot(source_id, partition)] = (uint16_t)(i + 1);
+  s->src_cache[sl_wst_src_slot(source_id, partition)] = (uint32_t)(i + 1);
   *out = (uint32_t)i;
   return SL_OK;
 }
 
 static int src_of(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t *out) {
-  uint32_t i = (uint32_t)s->src_cache[sl_wst_src_slot(source_id, partition)] - 1;
+  uint32_t i = s->src_cache[sl_wst_src_slot(source_id, partition)] - 1;
   if (i < s->nsrcs && s->srcs[i].partition == partition && s->srcs[i].source_id == source_id) {
     *out = i;
     return SL_OK;
@@ -321,14 +321,15 @@ void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out) {
 
 /* Hold `offset` of pair i in g: -1 in the pairs' slots it did not have. */
 static int hold(sl_wgroup *g, uint32_t i, int64_t offset) {
-  if (i >= g->nheld) {
-    int64_t *n = realloc(g->held, (i + 1) * sizeof *n);
+  if (i >= g->nheld) { /* at least doubled: many pairs do not realloc each */
+    size_t size = (size_t)i + 1 > 2 * g->nheld ? (size_t)i + 1 : 2 * g->nheld;
+    int64_t *n = realloc(g->held, size * sizeof *n);
     if (!n)
       return SL_ERR_NOMEM;
-    for (size_t k = g->nheld; k <= i; k++)
+    for (size_t k = g->nheld; k < size; k++)
       n[k] = -1;
     g->held = n;
-    g->nheld = i + 1;
+    g->nheld = size;
   }
   if (g->held[i] < 0 || offset < g->held[i])
     g->held[i] = offset;
@@ -565,7 +566,7 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
  * the partition's commits if it ever comes back, below what its owner in
  * between committed). */
 static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
-  for (size_t i = 0; i < g->nheld; i++)
+  for (size_t i = 0; i < g->nheld && i < s->nsrcs; i++) /* held may have spare room */
     if (s->srcs[i].partition == partition)
       g->held[i] = -1;
   if (p < 0)

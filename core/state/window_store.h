@@ -63,7 +63,7 @@ typedef struct sl_wstore {
   sl_wsrc *srcs; /* (source, partition) pairs seen, never removed: windows
                   * hold offsets per pair, by its number */
   size_t nsrcs, srcs_cap;
-  uint16_t src_cache[64]; /* number + 1 of a pair, by a hash of the pair */
+  uint32_t src_cache[64]; /* number + 1 of a pair, by a hash of the pair */
   int tracking;           /* a snapshot was taken: changes are tracked from then on */
   sl_buf deletes;         /* pending snapshot deletes: int32 partition, uint32 len, key */
   size_t count;           /* entries in all groups */

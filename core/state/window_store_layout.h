@@ -100,7 +100,7 @@ static inline int sl_wstore_join(sl_wstore *s, const sl_wjoin *j, sl_wref *out) 
   if (!g || g->start != j->start)
     return sl_wstore_join_any(s, j, out);
   long idx = sl_wst_find(s, g, j->hash, j->key, j->len);
-  uint32_t i = (uint32_t)s->src_cache[sl_wst_src_slot(j->source_id, j->partition)] - 1;
+  uint32_t i = s->src_cache[sl_wst_src_slot(j->source_id, j->partition)] - 1;
   if (idx < 0 || i >= s->nsrcs || s->srcs[i].partition != j->partition ||
       s->srcs[i].source_id != j->source_id)
     return sl_wstore_join_any(s, j, out);

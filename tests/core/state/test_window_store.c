@@ -357,6 +357,25 @@ static void test_join_is_get_absorb(void) {
   }
 }
 
+/* Pairs of (source, partition) are numbered past 65535 (only partitions
+ * are limited to that many): each keeps its own held offset. */
+static void test_many_source_pairs(void) {
+  sl_wstore s;
+  sl_wstore_init(&s, &AGGS, 0);
+  for (int32_t src = 0; src < 70000; src++) {
+    sl_wjoin j = {0, 10, "k", 1, sl_key_hash("k", 1), src, src % 3, 1000 + src};
+    sl_wref r;
+    CU_ASSERT_EQUAL_FATAL(sl_wstore_join(&s, &j, &r), SL_OK);
+    ++*(int64_t *)r.block;
+  }
+  CU_ASSERT_EQUAL(s.count, 1);
+  CU_ASSERT_EQUAL(s.nsrcs, 70000);
+  for (int32_t src = 0; src < 70000; src += 6999)
+    CU_ASSERT_EQUAL(sl_wstore_held_offset(&s, src, src % 3), 1000 + src);
+  CU_ASSERT_EQUAL(sl_wstore_held_offset(&s, 5, 0), -1); /* source 5 sent on partition 2 */
+  sl_wstore_free(&s);
+}
+
 static int setup(void) {
   sl_error err;
   return sl_agg_set_add(&AGGS, "n", "count()", &err) == SL_OK ? 0 : -1;
@@ -376,7 +395,8 @@ int suite_core_window_store(void) {
       !CU_add_test(s, "restore, restore twice, bad value", test_restore) ||
       !CU_add_test(s, "drop partition compacts entries and keys", test_drop_partition) ||
       !CU_add_test(s, "a failed emit is retried without duplicates", test_emit_failure_retries) ||
-      !CU_add_test(s, "join == get + absorb on random records", test_join_is_get_absorb))
+      !CU_add_test(s, "join == get + absorb on random records", test_join_is_get_absorb) ||
+      !CU_add_test(s, "more than 65535 source pairs", test_many_source_pairs))
     return -1;
   return 0;
 }
