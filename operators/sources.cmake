@@ -8,4 +8,5 @@ list(APPEND SLUICE_SOURCES
   operators/select.c
   operators/window.c
   operators/enrich.c
+  operators/window_state.c
 )

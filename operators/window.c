@@ -11,48 +11,23 @@
  * bytes). Nothing here depends on batch boundaries.
  *
  * The engine is reached only through the sl_host table; the state table,
- * aggregates, sketches and watermark live in core/ as pure computation. */
+ * aggregates, sketches and watermark live in core/ as pure computation.
+ * Checkpoints (snapshot, restore, partitions moving) are in window_state.c. */
 #define _GNU_SOURCE /* qsort_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/varint.h"
+#include "base/record_internal.h" /* the fields read per record, without calls */
 #include "builtin.h"
 #include "state/aggregate.h"
+#include "state/key_short.h"
 #include "state/keyed_state.h"
 #include "state/watermark.h"
 #include "state/window_assign.h"
 #include "state/window_store.h"
-
-typedef enum { W_TUMBLING, W_HOPPING, W_SESSION } win_kind;
-
-typedef struct win_path {
-  sl_name *names; /* malloc'd */
-  size_t len;
-} win_path;
-
-typedef struct win_op {
-  const sl_host *host;
-  sl_operator *op;
-  win_kind kind;
-  int64_t size, every, lateness; /* size is the gap for sessions */
-  win_path *keys;
-  sl_name *key_out; /* output field per key: the full dotted path */
-  size_t nkeys;
-  win_path time; /* len 0: the record timestamp */
-  sl_agg_set aggs;
-  sl_kstate st;  /* session windows */
-  sl_wstore ws;  /* tumbling and hopping windows: shared by all keys */
-  sl_watermark wm;
-  uint64_t seq;  /* arrival counter for first/last ties */
-  sl_buf key;    /* scratch: canonical key of the current record */
-  sl_buf text;   /* scratch: result key text */
-  sl_kentry **emit, **close, **same; /* scratch lists */
-  size_t emit_cap, close_cap, same_cap;
-  sl_name n_start, n_end;
-} win_op;
+#include "window_op.h"
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -65,7 +40,8 @@ static const sl_config_entry win_config[] = {
     {"time", SL_CFG_STRING, 0, NULL, "event-time field (default: the record timestamp)"},
     {"delay", SL_CFG_DURATION, 0, "0", "how far the watermark trails the newest event time"},
     {"lateness", SL_CFG_DURATION, 0, "0", "how long a fired window still accepts records"},
-    {"idle", SL_CFG_DURATION, 0, "30s", "a partition without data this long stops holding back the watermark"},
+    {"idle", SL_CFG_DURATION, 0, "30s",
+     "a partition without data this long stops holding back the watermark"},
     {"aggregate", SL_CFG_TABLE, SL_CFG_REQUIRED, NULL, "output = \"fn(args)\" pairs"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -75,7 +51,8 @@ static int split_path(const char *text, win_path *p, sl_error *err) {
   for (size_t i = 0; i < len; i++)
     n += text[i] == '.';
   p->names = calloc(n, sizeof *p->names);
-  if (!p->names)
+  p->hints = calloc(n, sizeof *p->hints);
+  if (!p->names || !p->hints)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   p->len = 0;
   size_t start = 0;
@@ -104,7 +81,8 @@ static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
       s = sl_config_has(cfg, "session");
   if (t + h + s != 1)
     return sl_error_set(err, SL_ERR_INVALID,
-                        "window needs exactly one of tumbling, hopping or session (got %d)", t + h + s);
+                        "window needs exactly one of tumbling, hopping or session (got %d)",
+                        t + h + s);
   if (sl_config_has(cfg, "every") && !h)
     return sl_error_set(err, SL_ERR_INVALID, "window: `every` only applies to hopping windows");
   w->kind = t ? W_TUMBLING : h ? W_HOPPING : W_SESSION;
@@ -112,10 +90,12 @@ static int config_kind(win_op *w, const sl_config *cfg, sl_error *err) {
   if (rc != SL_OK || !h)
     return rc;
   if (!sl_config_has(cfg, "every"))
-    return sl_error_set(err, SL_ERR_INVALID, "window: hopping windows need `every` (e.g. every = \"10s\")");
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "window: hopping windows need `every` (e.g. every = \"10s\")");
   rc = duration_opt(cfg, "every", 0, 1, &w->every, err);
   if (rc == SL_OK && w->every > w->size)
-    return sl_error_set(err, SL_ERR_INVALID, "window: every (%lld ms) must not exceed the hopping size (%lld ms)",
+    return sl_error_set(err, SL_ERR_INVALID,
+                        "window: every (%lld ms) must not exceed the hopping size (%lld ms)",
                         (long long)w->every, (long long)w->size);
   return rc;
 }
@@ -147,14 +127,16 @@ static void config_aggs(win_op *w, const sl_config *cfg, problems *pr) {
   size_t n = sl_config_count(agg);
   sl_error e;
   if (!agg || n == 0) {
-    sl_error_set(&e, SL_ERR_INVALID, "window: aggregate needs at least one output, e.g. n = \"count()\"");
+    sl_error_set(&e, SL_ERR_INVALID,
+                 "window: aggregate needs at least one output, e.g. n = \"count()\"");
     add_problem(pr, &e);
     return;
   }
   for (size_t i = 0; i < n; i++) {
     const char *out = sl_config_key_at(agg, i), *spec = sl_config_string(agg, out, NULL);
     if (!spec) {
-      sl_error_set(&e, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"", out);
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate %s: expected a string like \"avg(temperature)\"",
+                   out);
       add_problem(pr, &e);
       continue;
     }
@@ -163,7 +145,8 @@ static void config_aggs(win_op *w, const sl_config *cfg, problems *pr) {
     for (size_t k = 0; k < w->nkeys; k++)
       clash |= name == w->key_out[k];
     if (clash) {
-      sl_error_set(&e, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field", out);
+      sl_error_set(&e, SL_ERR_INVALID, "aggregate output '%s' clashes with a key or window field",
+                   out);
       add_problem(pr, &e);
       continue;
     }
@@ -213,11 +196,17 @@ static int win_init(const sl_host *host, sl_operator *op, const sl_config *cfg, 
       w->key_out[i] = sl_name_cstr(k);
     }
   }
-  if (sl_config_has(cfg, "time") && split_path(sl_config_string(cfg, "time", ""), &w->time, &e) != SL_OK)
+  if (sl_config_has(cfg, "time") &&
+      split_path(sl_config_string(cfg, "time", ""), &w->time, &e) != SL_OK)
     add_problem(&pr, &e);
   config_aggs(w, cfg, &pr);
   if (pr.count) {
     rc = err->code;
+    goto out_free;
+  }
+  /* room for one short key field written in place (build_key) */
+  if (sl_buf_reserve(&w->key, 2 * SL_KEY_SHORT_ROOM)) {
+    rc = sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     goto out_free;
   }
   sl_watermark_init(&w->wm, delay, idle);
@@ -242,11 +231,14 @@ static void win_destroy(void *state) {
     sl_kstate_free(&w->st);
   sl_wstore_free(&w->ws);
   sl_watermark_free(&w->wm);
-  for (size_t i = 0; w->keys && i < w->nkeys; i++)
+  for (size_t i = 0; w->keys && i < w->nkeys; i++) {
     free(w->keys[i].names);
+    free(w->keys[i].hints);
+  }
   free(w->keys);
   free(w->key_out);
   free(w->time.names);
+  free(w->time.hints);
   sl_agg_set_free(&w->aggs);
   sl_buf_free(&w->key);
   sl_buf_free(&w->text);
@@ -308,7 +300,7 @@ static int emit_view(win_op *w, const sl_wview *e, sl_emitter *out, sl_error *er
 }
 
 static int emit_entry(win_op *w, sl_kentry *e, sl_emitter *out, sl_error *err) {
-  sl_wview v = {e->start, e->end, e->partition, sl_kentry_key(&w->st, e), e->key_len,
+  sl_wview v = {e->start,          e->end, e->partition, sl_kentry_key(&w->st, e), e->key_len,
                 sl_kentry_block(e)};
   return emit_view(w, &v, out, err);
 }
@@ -381,15 +373,16 @@ static int fire(win_op *w, sl_emitter *out, sl_error *err) {
 
 /* ---- assigning records -------------------------------------------------- */
 
-static int dead(win_op *w, sl_emitter *out, const sl_record *r, const char *reason,
-                const char *msg, sl_error *err) {
+static int dead(win_op *w, sl_emitter *out, const sl_record *r, const char *reason, const char *msg,
+                sl_error *err) {
   int rc = w->host->dead_letter(out, r, reason, msg);
-  return rc == SL_OK ? SL_OK
-                     : sl_error_set(err, rc, "window: dead-letter sink failed (%s)", sl_strerror(rc));
+  return rc == SL_OK
+             ? SL_OK
+             : sl_error_set(err, rc, "window: dead-letter sink failed (%s)", sl_strerror(rc));
 }
 
-static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm,
-                sl_emitter *out, sl_error *err) {
+static int late(win_op *w, const sl_record *r, int64_t s, int64_t e, int64_t wm, sl_emitter *out,
+                sl_error *err) {
   char msg[160];
   snprintf(msg, sizeof msg, "window [%lld, %lld) closed at watermark %lld", (long long)s,
            (long long)e, (long long)wm);
@@ -406,10 +399,9 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
                   sl_emitter *out, sl_error *err) {
   (void)r; /* its arguments were looked up by sl_agg_check in on_record */
   int rc = sl_agg_update_checked(&w->aggs, sl_kentry_block(e), t, w->seq);
-  e->partition = sl_record_partition(r);
+  e->partition = r->partition;
   if (rc == SL_OK)
-    rc = sl_kstate_hold(&w->st, e, sl_record_source_id(r), sl_record_partition(r),
-                        sl_record_offset(r));
+    rc = sl_kstate_hold(&w->st, e, r->source_id, r->partition, r->offset);
   if (rc == SL_OK)
     rc = sl_kstate_touch(&w->st, e);
   if (rc != SL_OK)
@@ -421,28 +413,33 @@ static int add_to(win_op *w, sl_kentry *e, const sl_record *r, int64_t t, int64_
   return emit_entry(w, e, out, err); /* within lateness: the updated result again */
 }
 
-/* Tumbling and hopping: the record joins (key, [s, e)) in the shared store. */
-static int join_window(win_op *w, uint32_t hash, int64_t s, int64_t e, const sl_record *r,
-                       int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
-  sl_wref ref;
-  sl_wview v;
-  int rc = sl_wstore_get(&w->ws, s, e, hash, w->key.data, w->key.len, &ref);
-  if (rc == SL_OK)
-    rc = sl_agg_update_checked(&w->aggs, sl_wstore_block(&w->ws, ref), t, w->seq);
-  if (rc == SL_OK)
-    rc = sl_wstore_absorb(&w->ws, ref, sl_record_source_id(r), sl_record_partition(r),
-                          sl_record_offset(r));
-  if (rc == SL_OK) /* its end, not e: a window restored with another size keeps its own */
-    e = sl_wstore_end(ref);
-  if (rc == SL_OK && wm >= e && !sl_wstore_fired(&w->ws, ref))
-    rc = sl_wstore_set_fired(&w->ws, ref);
+/* What follows a join that failed (rc) or landed in a window that already
+ * fired (within lateness): mark the entry, emit its updated result again. */
+static __attribute__((noinline)) int join_fired(win_op *w, int rc, const sl_wref *ref,
+                                                sl_emitter *out, sl_error *err) {
+  if (rc == SL_OK && !sl_wstore_fired(&w->ws, *ref))
+    rc = sl_wstore_set_fired(&w->ws, *ref);
   if (rc != SL_OK)
-    return sl_error_set(err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)"
-                                                    : "window: %s", sl_strerror(rc));
-  if (wm < e)
+    return sl_error_set(
+        err, rc, rc == SL_ERR_LIMIT ? "window: too many keys or partitions (%s)" : "window: %s",
+        sl_strerror(rc));
+  sl_wview v;
+  sl_wstore_view(&w->ws, *ref, &v);
+  return emit_view(w, &v, out, err);
+}
+
+/* Tumbling and hopping: the record joins (key, [j->start, j->end)) in the
+ * shared store. Inline: it runs for every record. */
+static inline __attribute__((always_inline)) int
+join_window(win_op *w, const sl_wjoin *j, int64_t t, int64_t wm, sl_emitter *out, sl_error *err) {
+  sl_wref ref;
+  int rc = sl_wstore_join(&w->ws, j, &ref);
+  if (rc == SL_OK)
+    rc = sl_agg_update_checked(&w->aggs, ref.block, t, w->seq);
+  /* its end, not j->end: a window restored with another size keeps its own */
+  if (rc == SL_OK && wm < ref.end)
     return SL_OK;
-  sl_wstore_view(&w->ws, ref, &v);
-  return emit_view(w, &v, out, err); /* within lateness: the updated result again */
+  return join_fired(w, rc, &ref, out, err);
 }
 
 static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t t, int64_t wm,
@@ -476,7 +473,7 @@ static int assign_session(win_op *w, uint32_t hash, const sl_record *r, int64_t 
   if (is_closed(w, e, wm))
     return late(w, r, s, e, wm, out, err);
   if (!keep) {
-    keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, sl_record_partition(r));
+    keep = sl_kstate_insert(&w->st, hash, w->key.data, w->key.len, s, e, r->partition);
     if (!keep)
       return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   }
@@ -506,20 +503,23 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
   uint32_t hash = sl_key_hash(w->key.data, w->key.len);
   if (w->kind == W_SESSION)
     return assign_session(w, hash, r, t, wm, out, err);
+  sl_wjoin j = {0, 0, w->key.data, w->key.len, hash, r->source_id, r->partition, r->offset};
   if (w->kind == W_TUMBLING) {
-    int64_t s = sl_tumbling_start(t, w->size), e = s + w->size;
-    if (is_closed(w, e, wm))
-      return late(w, r, s, e, wm, out, err);
-    return join_window(w, hash, s, e, r, t, wm, out, err);
+    j.start = sl_tumbling_start(t, w->size);
+    j.end = j.start + w->size;
+    if (is_closed(w, j.end, wm))
+      return late(w, r, j.start, j.end, wm, out, err);
+    return join_window(w, &j, t, wm, out, err);
   }
   int64_t k0, k1, joined = 0;
   sl_hopping_range(t, w->size, w->every, &k0, &k1);
   for (int64_t k = k0; k <= k1; k++) { /* ascending k = ascending window end */
-    int64_t s = k * w->every, e = s + w->size;
-    if (is_closed(w, e, wm))
+    j.start = k * w->every;
+    j.end = j.start + w->size;
+    if (is_closed(w, j.end, wm))
       continue;
     joined++;
-    int rc = join_window(w, hash, s, e, r, t, wm, out, err);
+    int rc = join_window(w, &j, t, wm, out, err);
     if (rc != SL_OK)
       return rc;
   }
@@ -528,11 +528,41 @@ static int assign(win_op *w, const sl_record *r, int64_t t, sl_emitter *out, sl_
   return SL_OK;
 }
 
-/* Canonical key of r into w->key; a message in `why` when it cannot be a key. */
+/* sl_record_get_path_hinted with its common case inline: a top-level
+ * field where its hint says (one compare; the same hints); anything else
+ * goes to it. */
+static inline const sl_value *get_field(const sl_record *r, const win_path *p) {
+  if (p->len == 1) {
+    uint32_t h = p->hints[0];
+    if (h < r->count && r->fields[h].name == p->names[0])
+      return &r->fields[h].value;
+  }
+  return sl_record_get_path_hinted(r, p->names, p->len, p->hints);
+}
+
+/* Canonical key of r into w->key; a message in `why` when it cannot be a key.
+ * Short strings, integers and nulls are written in place (key_short.h),
+ * into the room kept in w->key; the rest goes through sl_key_encode. */
 static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
-  sl_buf_reset(&w->key);
+  if (w->nkeys == 1) { /* the common key, at the start of the room kept (win_init) */
+    size_t n = sl_key_put_short(get_field(r, &w->keys[0]), (unsigned char *)w->key.data);
+    if (n) {
+      w->key.len = n;
+      w->key.data[n] = '\0'; /* as sl_buf leaves it */
+      return SL_OK;
+    }
+  }
+  w->key.len = 0;
   for (size_t i = 0; i < w->nkeys; i++) {
-    const sl_value *v = sl_record_get_path(r, w->keys[i].names, w->keys[i].len);
+    const win_path *k = &w->keys[i];
+    const sl_value *v = get_field(r, k);
+    if (w->key.cap - w->key.len > SL_KEY_SHORT_ROOM) {
+      size_t n = sl_key_put_short(v, (unsigned char *)w->key.data + w->key.len);
+      if (n) {
+        w->key.len += n;
+        continue;
+      }
+    }
     int rc = sl_key_encode(v, &w->key);
     if (rc == SL_ERR_TYPE) {
       snprintf(why, why_len, "key field '%s' is a %s, not a scalar", w->key_out[i],
@@ -542,6 +572,7 @@ static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
     if (rc != SL_OK)
       return rc;
   }
+  w->key.data[w->key.len] = '\0'; /* as sl_buf leaves it */
   if (w->key.len > UINT16_MAX) {
     snprintf(why, why_len, "key is longer than 65535 bytes");
     return SL_ERR_LIMIT;
@@ -549,13 +580,26 @@ static int build_key(win_op *w, const sl_record *r, char *why, size_t why_len) {
   return SL_OK;
 }
 
-static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out,
-                     sl_error *err) {
+/* sl_event_time_of, with the common case (integer ms) inline. */
+static inline int event_time(const sl_value *v, int64_t *t) {
+  /* |t| <= 2^62 in one unsigned compare */
+  if (v && v->type == SL_TYPE_INT &&
+      (uint64_t)v->as.i - (uint64_t)SL_EVENT_TIME_MIN <=
+          (uint64_t)SL_EVENT_TIME_MAX - (uint64_t)SL_EVENT_TIME_MIN) {
+    *t = v->as.i;
+    return SL_OK;
+  }
+  return sl_event_time_of(v, t);
+}
+
+/* Inline in win_process's loop: its frame is set up once per batch. */
+static inline __attribute__((always_inline)) int
+on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out, sl_error *err) {
   int64_t t;
   char why[256];
   if (w->time.len) {
-    const sl_value *v = sl_record_get_path(r, w->time.names, w->time.len);
-    int rc = sl_event_time_of(v, &t);
+    const sl_value *v = get_field(r, &w->time);
+    int rc = event_time(v, &t);
     if (rc != SL_OK) {
       snprintf(why, sizeof why, "event time field '%s': %s", w->time.names[w->time.len - 1],
                sl_event_time_problem(v, rc));
@@ -575,25 +619,24 @@ static int on_record(win_op *w, const sl_record *r, int64_t now, sl_emitter *out
   if (rc != SL_OK)
     return sl_error_set(err, rc, "out of memory");
   w->seq++;
-  sl_watermark_admit(&w->wm, sl_record_source_id(r), sl_record_partition(r), t);
+  sl_watermark_admit(&w->wm, r->source_id, r->partition, t);
   rc = assign(w, r, t, out, err);
   if (rc != SL_OK)
     return rc;
   int64_t before = w->wm.current;
-  if (sl_watermark_observe(&w->wm, sl_record_source_id(r), sl_record_partition(r), t, now) !=
-      SL_OK)
+  if (sl_watermark_observe(&w->wm, r->source_id, r->partition, t, now) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
 static int win_process(void *state, const sl_batch *in, sl_emitter *out, sl_error *err) {
   win_op *w = state;
-  size_t n = sl_batch_count(in);
+  size_t n = in->count;
   if (!n)
     return SL_OK;
   int64_t now = w->host->now_ms(w->op);
   for (size_t i = 0; i < n; i++) {
-    int rc = on_record(w, sl_batch_at(in, i), now, out, err);
+    int rc = on_record(w, in->records[i], now, out, err);
     if (rc != SL_OK)
       return rc;
   }
@@ -607,8 +650,7 @@ static int win_on_watermark(void *state, int64_t watermark, sl_emitter *out, sl_
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
-static int win_assign_partition(void *state, int32_t source_id, int32_t partition,
-                                sl_error *err) {
+static int win_assign_partition(void *state, int32_t source_id, int32_t partition, sl_error *err) {
   win_op *w = state;
   if (sl_watermark_assign(&w->wm, source_id, partition, w->host->now_ms(w->op)) != SL_OK)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
@@ -627,108 +669,6 @@ static int win_on_tick(void *state, int64_t now_ms, sl_emitter *out, sl_error *e
   return w->wm.current > before ? fire(w, out, err) : SL_OK;
 }
 
-/* ---- checkpoints -------------------------------------------------------- */
-
-/* Watermark state: key 0x00 'P' zigzag(source_id) under the partition;
- * value: zigzag(max event time), zigzag(operator watermark), seq. */
-#define WM_TAG0 0x00
-#define WM_TAG1 'P'
-
-typedef struct snap_ctx {
-  const sl_host *host;
-  sl_snapshot *snap;
-} snap_ctx;
-
-static int snap_put(void *ctx, int32_t partition, const void *key, size_t key_len,
-                    const void *val, size_t val_len) {
-  snap_ctx *c = ctx;
-  return c->host->snapshot_put(c->snap, partition, key, key_len, val, val_len);
-}
-
-static int snap_del(void *ctx, int32_t partition, const void *key, size_t key_len) {
-  snap_ctx *c = ctx;
-  return c->host->snapshot_delete(c->snap, partition, key, key_len);
-}
-
-static int win_snapshot(void *state, sl_snapshot *snap, sl_error *err) {
-  win_op *w = state;
-  snap_ctx c = {w->host, snap};
-  int rc = w->kind == W_SESSION ? sl_kstate_snapshot(&w->st, snap_put, snap_del, &c)
-                                : sl_wstore_snapshot(&w->ws, snap_put, snap_del, &c);
-  sl_buf k = SL_BUF_INIT, v = SL_BUF_INIT;
-  for (size_t i = 0; i < w->wm.count && rc == SL_OK; i++) {
-    const sl_wm_part *p = &w->wm.parts[i];
-    /* A partition that sent nothing has no watermark of its own to save:
-     * an entry would make its next owner treat it as started. */
-    if (p->max_t == SL_WATERMARK_NONE)
-      continue;
-    sl_buf_reset(&k);
-    sl_buf_reset(&v);
-    if (sl_buf_putc(&k, WM_TAG0) || sl_buf_putc(&k, WM_TAG1) ||
-        sl_varint_put(&k, sl_zigzag(p->source_id)) || sl_varint_put(&v, sl_zigzag(p->max_t)) ||
-        sl_varint_put(&v, sl_zigzag(w->wm.current)) || sl_varint_put(&v, w->seq)) {
-      rc = SL_ERR_NOMEM;
-      break;
-    }
-    rc = w->host->snapshot_put(snap, p->partition, k.data, k.len, v.data, v.len);
-  }
-  sl_buf_free(&k);
-  sl_buf_free(&v);
-  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: snapshot failed (%s)", sl_strerror(rc));
-}
-
-static int win_restore(void *state, int32_t partition, const void *key, size_t key_len,
-                       const void *val, size_t val_len, sl_error *err) {
-  win_op *w = state;
-  const unsigned char *k = key;
-  int rc;
-  if (key_len >= 1 && k[0] == SL_KSTATE_TAG) {
-    rc = w->kind == W_SESSION ? sl_kstate_restore(&w->st, partition, key, key_len, val, val_len)
-                              : sl_wstore_restore(&w->ws, partition, key, key_len, val, val_len);
-  } else if (key_len >= 2 && k[0] == WM_TAG0 && k[1] == WM_TAG1) {
-    sl_rd kr = {k + 2, k + key_len, 0}, vr = {val, (const unsigned char *)val + val_len, 0};
-    int64_t source = sl_unzigzag(sl_varint_get(&kr));
-    int64_t max_t = sl_unzigzag(sl_varint_get(&vr));
-    int64_t wm = sl_unzigzag(sl_varint_get(&vr));
-    uint64_t seq = sl_varint_get(&vr);
-    if (kr.bad || vr.bad || source < INT32_MIN || source > INT32_MAX) {
-      rc = SL_ERR_PARSE;
-    } else {
-      rc = sl_watermark_restore_part(&w->wm, (int32_t)source, partition, max_t, wm,
-                                     w->host->now_ms(w->op));
-      if (seq > w->seq)
-        w->seq = seq;
-    }
-  } else {
-    rc = SL_ERR_PARSE;
-  }
-  if (rc == SL_ERR_PARSE)
-    return sl_error_set(err, rc, "window: unreadable state entry for partition %d (%zu bytes)",
-                        (int)partition, val_len);
-  return rc == SL_OK ? SL_OK : sl_error_set(err, rc, "window: restore failed (%s)", sl_strerror(rc));
-}
-
-static int win_drop_partition(void *state, int32_t partition, sl_error *err) {
-  win_op *w = state;
-  if (w->kind == W_SESSION)
-    sl_kstate_drop_partition(&w->st, partition);
-  else if (sl_wstore_drop_partition(&w->ws, partition) != SL_OK)
-    return sl_error_set(err, SL_ERR_NOMEM, "window: out of memory dropping partition %d",
-                        (int)partition);
-  sl_watermark_drop_partition(&w->wm, partition);
-  return SL_OK;
-}
-
-/* Records stay held from the moment their window opens until it is removed
- * (closed after lateness, merged, dropped): a window within lateness still
- * changes with late records, so replaying it after a restart rebuilds the
- * same results rather than a partial one. */
-static int64_t win_held_offset(void *state, int32_t source_id, int32_t partition) {
-  win_op *w = state;
-  return w->kind == W_SESSION ? sl_kstate_held_offset(&w->st, source_id, partition)
-                               : sl_wstore_held_offset(&w->ws, source_id, partition);
-}
-
 const sl_operator_desc sl_op_window = {
     .abi_version = SL_OPERATOR_ABI_VERSION,
     .struct_size = sizeof(sl_operator_desc),
@@ -743,9 +683,9 @@ const sl_operator_desc sl_op_window = {
     .on_watermark = win_on_watermark,
     .on_tick = win_on_tick,
     .assign_partition = win_assign_partition,
-    .snapshot = win_snapshot,
-    .restore = win_restore,
-    .drop_partition = win_drop_partition,
+    .snapshot = sl_window_snapshot,
+    .restore = sl_window_restore,
+    .drop_partition = sl_window_drop_partition,
     .destroy = win_destroy,
-    .held_offset = win_held_offset,
+    .held_offset = sl_window_held_offset,
 };

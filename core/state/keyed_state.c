@@ -7,17 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/hash64.h"
 #include "base/varint.h"
 #include "sluice/operator.h"
+#include "state/key_short.h"
 #include "state/keyed_state.h"
 #include "state/window_assign.h"
 
 #define NO_IDX UINT32_MAX
-
-uint32_t sl_key_hash(const void *key, size_t len) {
-  return (uint32_t)(sl_hash64(key, len, 0x77696e64) >> 32);
-}
 
 int sl_kstate_init(sl_kstate *s, const sl_agg_set *aggs, int64_t lateness) {
   memset(s, 0, sizeof *s);
@@ -189,8 +185,8 @@ static int grow_buckets(sl_kstate *s) {
   return SL_OK;
 }
 
-sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len,
-                            int64_t start, int64_t end, int32_t partition) {
+sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len, int64_t start,
+                            int64_t end, int32_t partition) {
   if (len > UINT16_MAX)
     return NULL;
   if (s->count >= s->nbuckets && grow_buckets(s) != SL_OK)
@@ -464,8 +460,6 @@ void sl_kstate_drop_partition(sl_kstate *s, int32_t partition) {
 
 /* ---- canonical key codec ------------------------------------------------ */
 
-enum { KT_NULL = 1, KT_BOOL, KT_INT, KT_DOUBLE, KT_STRING, KT_BYTES };
-
 static int put_be64(sl_buf *out, uint64_t u) {
   unsigned char b[8];
   for (int i = 0; i < 8; i++)
@@ -476,14 +470,12 @@ static int put_be64(sl_buf *out, uint64_t u) {
 int sl_key_encode(const sl_value *v, sl_buf *out) {
   int rc;
   switch (v ? v->type : SL_TYPE_NULL) {
-  case SL_TYPE_NULL:
-    rc = sl_buf_putc(out, KT_NULL);
-    break;
+  case SL_TYPE_NULL: rc = sl_buf_putc(out, SL_KT_NULL); break;
   case SL_TYPE_BOOL:
-    rc = sl_buf_putc(out, KT_BOOL) || sl_buf_putc(out, (char)(v->as.b != 0));
+    rc = sl_buf_putc(out, SL_KT_BOOL) || sl_buf_putc(out, (char)(v->as.b != 0));
     break;
   case SL_TYPE_INT:
-    rc = sl_buf_putc(out, KT_INT) || put_be64(out, (uint64_t)v->as.i ^ (UINT64_C(1) << 63));
+    rc = sl_buf_putc(out, SL_KT_INT) || put_be64(out, (uint64_t)v->as.i ^ (UINT64_C(1) << 63));
     break;
   case SL_TYPE_DOUBLE: {
     double d = v->as.d == 0 ? 0.0 : v->as.d; /* -0.0 and 0.0 are one key */
@@ -492,7 +484,7 @@ int sl_key_encode(const sl_value *v, sl_buf *out) {
       d = NAN; /* one NaN */
     memcpy(&u, &d, 8);
     u = (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
-    rc = sl_buf_putc(out, KT_DOUBLE) || put_be64(out, u);
+    rc = sl_buf_putc(out, SL_KT_DOUBLE) || put_be64(out, u);
     break;
   }
   case SL_TYPE_STRING:
@@ -507,7 +499,7 @@ int sl_key_encode(const sl_value *v, sl_buf *out) {
     if (sl_buf_reserve(out, v->as.str.len + nuls + 3))
       return SL_ERR_NOMEM;
     char *w = out->data + out->len;
-    *w++ = (char)(v->type == SL_TYPE_STRING ? KT_STRING : KT_BYTES);
+    *w++ = (char)(v->type == SL_TYPE_STRING ? SL_KT_STRING : SL_KT_BYTES);
     if (!nuls) {
       memcpy(w, p, v->as.str.len);
       w += v->as.str.len;
@@ -525,8 +517,7 @@ int sl_key_encode(const sl_value *v, sl_buf *out) {
     rc = 0;
     break;
   }
-  default:
-    return SL_ERR_TYPE;
+  default: return SL_ERR_TYPE;
   }
   return rc ? SL_ERR_NOMEM : SL_OK;
 }
@@ -538,28 +529,25 @@ static uint64_t get_be64(const unsigned char *p) {
   return u;
 }
 
-int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *a,
-                  sl_value *out) {
+int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *a, sl_value *out) {
   const unsigned char *p = *pp;
   if (p >= end)
     return SL_ERR_PARSE;
   unsigned char tag = *p++;
   switch (tag) {
-  case KT_NULL:
-    *out = sl_value_null();
-    break;
-  case KT_BOOL:
+  case SL_KT_NULL: *out = sl_value_null(); break;
+  case SL_KT_BOOL:
     if (p >= end)
       return SL_ERR_PARSE;
     *out = sl_value_bool(*p++);
     break;
-  case KT_INT:
+  case SL_KT_INT:
     if (end - p < 8)
       return SL_ERR_PARSE;
     *out = sl_value_int((int64_t)(get_be64(p) ^ (UINT64_C(1) << 63)));
     p += 8;
     break;
-  case KT_DOUBLE: {
+  case SL_KT_DOUBLE: {
     if (end - p < 8)
       return SL_ERR_PARSE;
     uint64_t u = get_be64(p);
@@ -570,8 +558,8 @@ int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *
     p += 8;
     break;
   }
-  case KT_STRING:
-  case KT_BYTES: {
+  case SL_KT_STRING:
+  case SL_KT_BYTES: {
     size_t n = 0;
     const unsigned char *q = p;
     for (;; q++) { /* measure */
@@ -594,11 +582,10 @@ int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *
     }
     s[n] = 0;
     p = q + 2;
-    *out = tag == KT_STRING ? sl_value_string(s, n) : sl_value_bytes(s, n);
+    *out = tag == SL_KT_STRING ? sl_value_string(s, n) : sl_value_bytes(s, n);
     break;
   }
-  default:
-    return SL_ERR_PARSE;
+  default: return SL_ERR_PARSE;
   }
   *pp = p;
   return SL_OK;
@@ -606,15 +593,10 @@ int sl_key_decode(const unsigned char **pp, const unsigned char *end, sl_arena *
 
 int sl_key_text(const sl_value *v, sl_buf *out) {
   switch (v->type) {
-  case SL_TYPE_NULL:
-    return SL_OK;
-  case SL_TYPE_BOOL:
-    return sl_buf_puts(out, v->as.b ? "true" : "false") ? SL_ERR_NOMEM : SL_OK;
-  case SL_TYPE_INT:
-    return sl_buf_printf(out, "%lld", (long long)v->as.i) ? SL_ERR_NOMEM : SL_OK;
-  case SL_TYPE_DOUBLE:
-    return sl_buf_printf(out, "%.17g", v->as.d) ? SL_ERR_NOMEM : SL_OK;
-  default:
-    return sl_buf_append(out, v->as.str.ptr, v->as.str.len) ? SL_ERR_NOMEM : SL_OK;
+  case SL_TYPE_NULL: return SL_OK;
+  case SL_TYPE_BOOL: return sl_buf_puts(out, v->as.b ? "true" : "false") ? SL_ERR_NOMEM : SL_OK;
+  case SL_TYPE_INT: return sl_buf_printf(out, "%lld", (long long)v->as.i) ? SL_ERR_NOMEM : SL_OK;
+  case SL_TYPE_DOUBLE: return sl_buf_printf(out, "%.17g", v->as.d) ? SL_ERR_NOMEM : SL_OK;
+  default: return sl_buf_append(out, v->as.str.ptr, v->as.str.len) ? SL_ERR_NOMEM : SL_OK;
   }
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/hash64.h"
 #include "sluice/record.h"
 #include "state/aggregate.h"
 
@@ -41,11 +42,11 @@ typedef struct sl_kentry {
   int32_t partition;      /* source partition of the last record */
   int32_t snap_partition; /* where the snapshot holds it (SL_KE_PERSISTED) */
   uint32_t heap_idx;
-  uint32_t dirty_idx;     /* UINT32_MAX when clean */
+  uint32_t dirty_idx; /* UINT32_MAX when clean */
   uint16_t key_len;
-  uint8_t flags;          /* SL_KE_* */
+  uint8_t flags; /* SL_KE_* */
   uint8_t pad_;
-  sl_khold hold;          /* its first source partition (see sl_khold) */
+  sl_khold hold; /* its first source partition (see sl_khold) */
   /* followed by the aggregate block (8-aligned), then key_len key bytes */
 } sl_kentry;
 
@@ -68,7 +69,7 @@ typedef struct sl_kstate {
   size_t heap_len, heap_cap;
   sl_kentry **dirty; /* entries changed since the last snapshot (NULL: removed) */
   size_t dirty_len, dirty_cap;
-  int tracking; /* a snapshot was taken; before that (memory state) nothing is tracked */
+  int tracking;   /* a snapshot was taken; before that (memory state) nothing is tracked */
   sl_buf deletes; /* pending snapshot deletes: int32 partition, uint32 len, bytes */
   const sl_agg_set *aggs;
   int64_t lateness;
@@ -83,7 +84,11 @@ void sl_kstate_free(sl_kstate *s); /* frees every entry */
 
 static inline void *sl_kentry_block(sl_kentry *e) { return (char *)(e + 1); }
 const unsigned char *sl_kentry_key(const sl_kstate *s, const sl_kentry *e);
-uint32_t sl_key_hash(const void *key, size_t len);
+/* Hash of canonical key bytes, for the in-memory tables (never stored:
+ * tables are rebuilt from keys on restore, so it may change). */
+static inline uint32_t sl_key_hash(const void *key, size_t len) {
+  return (uint32_t)(sl_hash64_short(key, len, 0x77696e64) >> 32);
+}
 
 /* The entry of (key, start), or NULL. */
 sl_kentry *sl_kstate_find(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
@@ -92,8 +97,8 @@ sl_kentry *sl_kstate_find(const sl_kstate *s, uint32_t hash, const void *key, si
 size_t sl_kstate_key_entries(const sl_kstate *s, uint32_t hash, const void *key, size_t len,
                              sl_kentry **out, size_t max);
 /* New entry with an initialised aggregate block, in the heap and dirty. NULL on OOM. */
-sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len,
-                            int64_t start, int64_t end, int32_t partition);
+sl_kentry *sl_kstate_insert(sl_kstate *s, uint32_t hash, const void *key, size_t len, int64_t start,
+                            int64_t end, int32_t partition);
 /* Change the window bounds (sessions); keeps the snapshot consistent. */
 int sl_kstate_rebound(sl_kstate *s, sl_kentry *e, int64_t start, int64_t end);
 int sl_kstate_touch(sl_kstate *s, sl_kentry *e); /* mark changed */

@@ -52,45 +52,11 @@ static void entry_release(entry *e) {
     sl_arena_destroy(e->arena); /* the entry lives in it too */
 }
 
-static inline uint64_t load64(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
+#define SEED 0x5eed
 
-static inline uint64_t load32(const unsigned char *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
-/* Device ids are short: up to 16 bytes are read as two overlapping words
- * (every byte counts) and mixed with two multiplies, about a third of the
- * general hash's work; longer keys take sl_hash64. The hash lives in memory
- * only (tables are rebuilt at start), so it may differ from sl_hash64. */
-static inline uint64_t short_mix(uint64_t a, uint64_t b, size_t klen) {
-  const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
-  return sl_hash64_mum(k1 ^ klen, sl_hash64_mum(a ^ k1, b ^ k0 ^ 0x5eed));
-}
-
+/* Keys hash with sl_hash64_short, in memory only (tables are rebuilt at start). */
 static inline __attribute__((always_inline)) uint64_t key_hash(const void *key, size_t klen) {
-  const unsigned char *p = key;
-  uint64_t a, b;
-  if (klen > 16)
-    return sl_hash64(key, klen, 0x5eed);
-  if (klen >= 8) {
-    a = load64(p);
-    b = load64(p + klen - 8);
-  } else if (klen >= 4) {
-    a = load32(p);
-    b = load32(p + klen - 4);
-  } else if (klen) {
-    a = ((uint64_t)p[0] << 16) | ((uint64_t)p[klen / 2] << 8) | p[klen - 1];
-    b = 0;
-  } else {
-    a = b = 0;
-  }
-  return short_mix(a, b, klen);
+  return sl_hash64_short(key, klen, SEED);
 }
 
 /* Equal keys of length n, without a call for short ones (as key_hash reads
@@ -98,9 +64,9 @@ static inline __attribute__((always_inline)) uint64_t key_hash(const void *key, 
 static inline int key_eq(const char *x, const void *key, size_t n) {
   const unsigned char *a = (const unsigned char *)x, *b = key;
   if (n >= 8 && n <= 16)
-    return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    return sl_load64(a) == sl_load64(b) && sl_load64(a + n - 8) == sl_load64(b + n - 8);
   if (n >= 4 && n < 8)
-    return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    return sl_load32(a) == sl_load32(b) && sl_load32(a + n - 4) == sl_load32(b + n - 4);
   return memcmp(a, b, n) == 0;
 }
 
@@ -285,7 +251,7 @@ void sl_table_snap_release(sl_table_snap *s) {
 }
 
 static __attribute__((noinline)) const sl_record *snap_get_any(const sl_table_snap *s,
-                                                                const void *key, size_t klen) {
+                                                               const void *key, size_t klen) {
   if (!s->count)
     return NULL;
   size_t i = probe(s->slots, s->cap, key_hash(key, klen), key, klen);
@@ -298,9 +264,9 @@ const sl_record *sl_table_snap_get(const sl_table_snap *s, const void *key, size
   if (klen < 4 || klen > 16 || !s->count)
     return snap_get_any(s, key, klen);
   const unsigned char *p = key;
-  uint64_t a = klen >= 8 ? load64(p) : load32(p);
-  uint64_t b = klen >= 8 ? load64(p + klen - 8) : load32(p + klen - 4);
-  uint64_t h = short_mix(a, b, klen); /* as key_hash */
+  uint64_t a = klen >= 8 ? sl_load64(p) : sl_load32(p);
+  uint64_t b = klen >= 8 ? sl_load64(p + klen - 8) : sl_load32(p + klen - 4);
+  uint64_t h = sl_hash64_mix2(a, b, klen, SEED); /* as key_hash */
   for (size_t i = (size_t)h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
     const entry *e = s->slots[i];
     if (!e)

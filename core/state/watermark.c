@@ -3,6 +3,7 @@
  * partition count is small (tens), so a linear scan per advance is cheaper
  * than any structure that would need maintenance. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "sluice/operator.h"
 #include "state/watermark.h"
@@ -17,6 +18,7 @@ void sl_watermark_init(sl_watermark *w, int64_t delay, int64_t idle) {
   w->pending_count = 0;
   w->calc_valid = 0;
   w->calc_now = w->stable_until = 0;
+  memset(w->cache, 0, sizeof w->cache);
 }
 
 void sl_watermark_free(sl_watermark *w) {
@@ -26,9 +28,13 @@ void sl_watermark_free(sl_watermark *w) {
 }
 
 static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t partition) {
-  for (size_t i = 0; i < w->count; i++)
-    if (w->parts[i].source_id == source_id && w->parts[i].partition == partition)
-      return &w->parts[i];
+  size_t i = 0;
+  while (i < w->count && (w->parts[i].source_id != source_id || w->parts[i].partition != partition))
+    i++;
+  if (i < UINT16_MAX) /* parts move only when one is dropped, which clears the cache */
+    w->cache[sl_watermark_slot(source_id, partition)] = (uint16_t)(i + 1);
+  if (i < w->count)
+    return &w->parts[i];
   if (w->count == w->cap) {
     size_t ncap = w->cap ? w->cap * 2 : 8;
     sl_wm_part *n = realloc(w->parts, ncap * sizeof *n);
@@ -43,6 +49,7 @@ static sl_wm_part *find_or_add(sl_watermark *w, int32_t source_id, int32_t parti
   p->max_t = SL_WATERMARK_NONE;
   p->last_seen = INT64_MIN;
   p->pending = 0;
+  p->memo = 0;
   return p;
 }
 
@@ -55,9 +62,10 @@ static void recompute(sl_watermark *w, int64_t now) {
   int64_t until = sl_sat_add(now, w->idle);
   int any = 0;
   for (size_t i = 0; i < w->count; i++) {
-    const sl_wm_part *p = &w->parts[i];
+    sl_wm_part *p = &w->parts[i];
     int64_t deadline = sl_sat_add(p->last_seen, w->idle);
-    if (p->max_t == SL_WATERMARK_NONE || deadline <= now)
+    p->memo = p->max_t != SL_WATERMARK_NONE && deadline > now;
+    if (!p->memo)
       continue; /* idle (or silent so far): it must not hold the others back */
     int64_t pw = sl_sat_add(p->max_t, -w->delay);
     if (pw < min)
@@ -73,26 +81,12 @@ static void recompute(sl_watermark *w, int64_t now) {
   w->stable_until = until;
 }
 
-/* Whether a record with event time t on p at time now leaves the result of
- * a recompute unchanged, so the scan can be skipped. It does when p was
- * active at the last recompute and t does not raise p's maximum, and no
- * partition active then can have gone idle by now: the active set and
- * every active maximum are then those of the last recompute, whose minimum
- * the watermark already reached. (p's last_seen may have been moved by
- * skipped records since; each of those needed p active, and moved it to a
- * time >= calc_now, which keeps the test below true.) */
-static int unchanged(const sl_watermark *w, const sl_wm_part *p, int64_t t, int64_t now) {
-  return w->calc_valid && p->max_t != SL_WATERMARK_NONE && t <= p->max_t &&
-         now >= w->calc_now && now < w->stable_until &&
-         sl_sat_add(p->last_seen, w->idle) > w->calc_now;
-}
-
-int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t,
-                         int64_t now) {
+int sl_watermark_observe_any(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t,
+                             int64_t now) {
   sl_wm_part *p = find_or_add(w, source_id, partition);
   if (!p)
     return SL_ERR_NOMEM;
-  if (unchanged(w, p, t, now)) {
+  if (sl_watermark_unchanged(w, p, t, now)) {
     p->last_seen = now;
     return 0;
   }
@@ -103,9 +97,7 @@ int sl_watermark_observe(sl_watermark *w, int32_t source_id, int32_t partition, 
   return 0;
 }
 
-void sl_watermark_admit(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t) {
-  if (!w->pending_count)
-    return;
+void sl_watermark_admit_pending(sl_watermark *w, int32_t source_id, int32_t partition, int64_t t) {
   for (size_t i = 0; i < w->count; i++) {
     sl_wm_part *p = &w->parts[i];
     if (p->source_id != source_id || p->partition != partition || !p->pending)
@@ -142,8 +134,8 @@ void sl_watermark_force(sl_watermark *w, int64_t wm) {
     w->current = wm;
 }
 
-int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition,
-                              int64_t max_t, int64_t wm, int64_t now) {
+int sl_watermark_restore_part(sl_watermark *w, int32_t source_id, int32_t partition, int64_t max_t,
+                              int64_t wm, int64_t now) {
   /* An entry without a maximum (written before this was fixed, for a
    * partition that had sent nothing) says nothing about the partition: it
    * stays pending, and its first record decides its watermark. */
@@ -179,4 +171,5 @@ void sl_watermark_drop_partition(sl_watermark *w, int32_t partition) {
   }
   w->count = j;
   w->calc_valid = 0;
+  memset(w->cache, 0, sizeof w->cache);
 }

@@ -6,59 +6,12 @@
 #include <string.h>
 
 #include "sluice/error.h"
+#include "state/key_short.h"
 #include "state/window_assign.h"
 #include "state/window_store.h"
 
-/* Entry header. `key` packs the key's offset in the group's key bytes
- * (upper 29 bits) and the WF_* flags; part/snap index sl_wstore.parts. */
-typedef struct went {
-  uint32_t key;
-  uint16_t part; /* partition of the last record: where results and snapshots go */
-  uint16_t snap; /* where the snapshot holds it (WF_PERSISTED) */
-} went;
-
-#define WF_FIRED 0x1u     /* emitted at least once */
-#define WF_PERSISTED 0x2u /* a snapshot holds it */
-#define WF_DIRTY 0x4u     /* changed since the last snapshot (tracking on) */
-#define WF_BITS 3u
 #define KEY_OFF_MAX ((UINT32_C(1) << (32 - WF_BITS)) - 1)
 #define MAX_SLOT_BITS 31u
-
-typedef struct whold { /* smallest offset of a partition the window absorbed */
-  int32_t source_id, partition;
-  int64_t offset;
-} whold;
-
-struct sl_wgroup {
-  int64_t start, end;
-  size_t unfired; /* entries not emitted yet: while > 0 the window fires at
-                   * end (again, for a key that joins after a watermark
-                   * moved back for a joining or restored partition) */
-  uint32_t bits;  /* log2 of the slot count */
-  uint32_t *slots; /* 0 empty, else hash tag << bits | (entry number + 1) */
-  unsigned char *entries; /* count entries of s->stride bytes */
-  size_t count, cap;
-  sl_buf keys; /* per entry: length (1 byte < 0x80, else 0x80 lo hi), bytes */
-  uint32_t *dirty; /* entry numbers flagged WF_DIRTY (may repeat none) */
-  size_t ndirty, dirty_cap;
-  whold *holds;
-  size_t nholds, holds_cap;
-};
-
-static went *ent(const sl_wstore *s, const sl_wgroup *g, size_t i) {
-  return (went *)(g->entries + i * s->stride);
-}
-static void *blk(went *e) { return e + 1; }
-
-static const unsigned char *key_at(const sl_wgroup *g, const went *e, size_t *len) {
-  const unsigned char *p = (const unsigned char *)g->keys.data + (e->key >> WF_BITS);
-  if (p[0] < 0x80) {
-    *len = p[0];
-    return p + 1;
-  }
-  *len = (size_t)p[1] | (size_t)p[2] << 8;
-  return p + 3;
-}
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap)
@@ -85,12 +38,12 @@ int sl_wstore_init(sl_wstore *s, const sl_agg_set *aggs, int64_t lateness) {
 
 static void group_free(const sl_wstore *s, sl_wgroup *g) {
   for (size_t i = 0; i < g->count; i++)
-    sl_agg_release(s->aggs, blk(ent(s, g, i)));
+    sl_agg_release(s->aggs, sl_wst_blk(sl_wst_ent(s, g, i)));
   free(g->slots);
   free(g->entries);
   sl_buf_free(&g->keys);
   free(g->dirty);
-  free(g->holds);
+  free(g->held);
   free(g);
 }
 
@@ -99,6 +52,7 @@ void sl_wstore_free(sl_wstore *s) {
     group_free(s, s->groups[i]);
   free(s->groups);
   free(s->parts);
+  free(s->srcs);
   sl_buf_free(&s->deletes);
   memset(s, 0, sizeof *s);
 }
@@ -143,15 +97,43 @@ static int part_index(sl_wstore *s, int32_t partition, uint16_t *out) {
   return SL_OK;
 }
 
-/* ---- index ---------------------------------------------------------------- */
+/* Records of a few partitions come interleaved (a source partitioned by
+ * the window key sends each key's records on one partition): a pair's
+ * number is found by one compare in a small direct-mapped cache. */
+static int src_find(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t *out) {
+  size_t i = 0;
+  while (i < s->nsrcs && (s->srcs[i].source_id != source_id || s->srcs[i].partition != partition))
+    i++;
+  if (i == s->nsrcs) {
+    uint16_t p;
+    int rc = i >= UINT32_MAX - 1 ? SL_ERR_LIMIT : part_index(s, partition, &p);
+    if (rc == SL_OK)
+      rc = grow((void **)&s->srcs, &s->srcs_cap, s->nsrcs + 1, sizeof *s->srcs);
+    if (rc != SL_OK)
+      return rc;
+    s->srcs[s->nsrcs++] = (sl_wsrc){source_id, partition, p};
+  }
+  s->src_cache[sl_wst_src_slot(source_id, partition)] = (uint32_t)(i + 1);
+  *out = (uint32_t)i;
+  return SL_OK;
+}
 
-static uint32_t tag_of(uint32_t hash, uint32_t bits) { return hash >> bits; }
+static int src_of(sl_wstore *s, int32_t source_id, int32_t partition, uint32_t *out) {
+  uint32_t i = s->src_cache[sl_wst_src_slot(source_id, partition)] - 1;
+  if (i < s->nsrcs && s->srcs[i].partition == partition && s->srcs[i].source_id == source_id) {
+    *out = i;
+    return SL_OK;
+  }
+  return src_find(s, source_id, partition, out);
+}
+
+/* ---- index ---------------------------------------------------------------- */
 
 static void slot_put(sl_wgroup *g, uint32_t hash, size_t idx) {
   uint32_t mask = (UINT32_C(1) << g->bits) - 1, pos = hash & mask;
   while (g->slots[pos])
     pos = (pos + 1) & mask;
-  g->slots[pos] = tag_of(hash, g->bits) << g->bits | (uint32_t)(idx + 1);
+  g->slots[pos] = sl_wst_tag(hash, g->bits) << g->bits | (uint32_t)(idx + 1);
 }
 
 /* Index the entries into `slots` (2^bits of them, zeroed): cannot fail. */
@@ -161,7 +143,7 @@ static void index_into(const sl_wstore *s, sl_wgroup *g, uint32_t *slots, uint32
   g->bits = bits;
   for (size_t i = 0; i < g->count; i++) {
     size_t len;
-    const unsigned char *k = key_at(g, ent(s, g, i), &len);
+    const unsigned char *k = sl_wst_key(g, sl_wst_ent(s, g, i), &len);
     slot_put(g, sl_key_hash(k, len), i);
   }
 }
@@ -175,20 +157,6 @@ static int reindex(const sl_wstore *s, sl_wgroup *g, uint32_t bits) {
     return SL_ERR_NOMEM;
   index_into(s, g, slots, bits);
   return SL_OK;
-}
-
-static long lookup(const sl_wstore *s, const sl_wgroup *g, uint32_t hash, const void *key,
-                   size_t len) {
-  uint32_t mask = (UINT32_C(1) << g->bits) - 1, pos = hash & mask, tag = tag_of(hash, g->bits);
-  for (uint32_t v; (v = g->slots[pos]) != 0; pos = (pos + 1) & mask) {
-    if (v >> g->bits != tag)
-      continue;
-    size_t idx = (v & mask) - 1, klen;
-    const unsigned char *k = key_at(g, ent(s, g, idx), &klen);
-    if (klen == len && memcmp(k, key, len) == 0)
-      return (long)idx;
-  }
-  return -1;
 }
 
 /* ---- groups --------------------------------------------------------------- */
@@ -265,7 +233,7 @@ static void group_remove(sl_wstore *s, size_t pos) {
 /* ---- entries -------------------------------------------------------------- */
 
 static int touch(sl_wstore *s, sl_wgroup *g, size_t idx) {
-  went *e = ent(s, g, idx);
+  went *e = sl_wst_ent(s, g, idx);
   if (!s->tracking || (e->key & WF_DIRTY))
     return SL_OK;
   if (grow((void **)&g->dirty, &g->dirty_cap, g->ndirty + 1, sizeof *g->dirty) != SL_OK)
@@ -297,10 +265,10 @@ static int entry_add(sl_wstore *s, sl_wgroup *g, uint32_t hash, const void *key,
   }
   if (sl_buf_append(&g->keys, pre, npre) || sl_buf_append(&g->keys, key, len))
     return SL_ERR_NOMEM;
-  went *e = ent(s, g, g->count);
+  went *e = sl_wst_ent(s, g, g->count);
   e->key = (uint32_t)off << WF_BITS;
   e->part = e->snap = 0;
-  sl_agg_init(s->aggs, blk(e));
+  sl_agg_init(s->aggs, sl_wst_blk(e));
   slot_put(g, hash, g->count);
   *idx = g->count++;
   s->count++;
@@ -315,7 +283,7 @@ static int get_entry(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, co
   int rc = group_get(s, start, end, &g);
   if (rc != SL_OK)
     return rc;
-  long idx = lookup(s, g, hash, key, len);
+  long idx = sl_wst_find(s, g, hash, key, len);
   *created = idx < 0;
   if (idx < 0) {
     size_t n;
@@ -325,6 +293,8 @@ static int get_entry(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, co
   }
   out->g = g;
   out->idx = (uint32_t)idx;
+  out->block = sl_wst_blk(sl_wst_ent(s, g, (size_t)idx));
+  out->end = g->end;
   return SL_OK;
 }
 
@@ -334,49 +304,63 @@ int sl_wstore_get(sl_wstore *s, int64_t start, int64_t end, uint32_t hash, const
   return get_entry(s, start, end, hash, key, len, out, &created);
 }
 
-void *sl_wstore_block(const sl_wstore *s, sl_wref r) { return blk(ent(s, r.g, r.idx)); }
+void *sl_wstore_block(const sl_wstore *s, sl_wref r) {
+  return sl_wst_blk(sl_wst_ent(s, r.g, r.idx));
+}
 
 int64_t sl_wstore_end(sl_wref r) { return r.g->end; }
 
 void sl_wstore_view(const sl_wstore *s, sl_wref r, sl_wview *out) {
-  went *e = ent(s, r.g, r.idx);
+  went *e = sl_wst_ent(s, r.g, r.idx);
   out->start = r.g->start;
   out->end = r.g->end;
   out->partition = s->parts ? s->parts[e->part] : -1;
-  out->key = key_at(r.g, e, &out->key_len);
-  out->block = blk(e);
+  out->key = sl_wst_key(r.g, e, &out->key_len);
+  out->block = sl_wst_blk(e);
+}
+
+/* Hold `offset` of pair i in g: -1 in the pairs' slots it did not have. */
+static int hold(sl_wgroup *g, uint32_t i, int64_t offset) {
+  if (i >= g->nheld) { /* at least doubled: many pairs do not realloc each */
+    size_t size = (size_t)i + 1 > 2 * g->nheld ? (size_t)i + 1 : 2 * g->nheld;
+    int64_t *n = realloc(g->held, size * sizeof *n);
+    if (!n)
+      return SL_ERR_NOMEM;
+    for (size_t k = g->nheld; k < size; k++)
+      n[k] = -1;
+    g->held = n;
+    g->nheld = size;
+  }
+  if (g->held[i] < 0 || offset < g->held[i])
+    g->held[i] = offset;
+  return SL_OK;
 }
 
 int sl_wstore_absorb(sl_wstore *s, sl_wref r, int32_t source_id, int32_t partition,
                      int64_t offset) {
-  went *e = ent(s, r.g, r.idx);
-  uint16_t p;
-  int rc = part_index(s, partition, &p);
+  uint32_t i;
+  int rc = src_of(s, source_id, partition, &i);
   if (rc != SL_OK)
     return rc;
-  e->part = p;
   sl_wgroup *g = r.g;
-  if (partition >= 0 && offset >= 0) {
-    size_t i = 0;
-    while (i < g->nholds && (g->holds[i].partition != partition || g->holds[i].source_id != source_id))
-      i++;
-    if (i == g->nholds) {
-      if (grow((void **)&g->holds, &g->holds_cap, g->nholds + 1, sizeof *g->holds) != SL_OK)
-        return SL_ERR_NOMEM;
-      g->holds[g->nholds++] = (whold){source_id, partition, offset};
-    } else if (offset < g->holds[i].offset) {
-      g->holds[i].offset = offset;
-    }
-  }
+  sl_wst_ent(s, g, r.idx)->part = s->srcs[i].part;
+  if (partition >= 0 && offset >= 0 && !(i < g->nheld && g->held[i] >= 0 && g->held[i] <= offset) &&
+      (rc = hold(g, i, offset)) != SL_OK)
+    return rc;
   return touch(s, g, r.idx);
 }
 
+int sl_wstore_join_any(sl_wstore *s, const sl_wjoin *j, sl_wref *out) {
+  int rc = sl_wstore_get(s, j->start, j->end, j->hash, j->key, j->len, out);
+  return rc == SL_OK ? sl_wstore_absorb(s, *out, j->source_id, j->partition, j->offset) : rc;
+}
+
 int sl_wstore_fired(const sl_wstore *s, sl_wref r) {
-  return (ent(s, r.g, r.idx)->key & WF_FIRED) != 0;
+  return (sl_wst_ent(s, r.g, r.idx)->key & WF_FIRED) != 0;
 }
 
 int sl_wstore_set_fired(sl_wstore *s, sl_wref r) {
-  went *e = ent(s, r.g, r.idx);
+  went *e = sl_wst_ent(s, r.g, r.idx);
   if (!(e->key & WF_FIRED)) {
     e->key |= WF_FIRED;
     r.g->unfired--;
@@ -412,8 +396,8 @@ static int key_cmp(const void *a, const void *b, void *ctx) {
     return x->prefix < y->prefix ? -1 : 1;
   const order_ctx *c = ctx;
   size_t la, lb;
-  const unsigned char *ka = key_at(c->g, ent(c->s, c->g, x->idx), &la);
-  const unsigned char *kb = key_at(c->g, ent(c->s, c->g, y->idx), &lb);
+  const unsigned char *ka = sl_wst_key(c->g, sl_wst_ent(c->s, c->g, x->idx), &la);
+  const unsigned char *kb = sl_wst_key(c->g, sl_wst_ent(c->s, c->g, y->idx), &lb);
   int r = memcmp(ka, kb, la < lb ? la : lb);
   return r ? r : (la > lb) - (la < lb);
 }
@@ -426,18 +410,18 @@ static int fire_group(sl_wstore *s, sl_wgroup *g, sl_wstore_emit_fn emit, void *
   if (!order)
     return SL_ERR_NOMEM;
   for (size_t i = 0; i < g->count; i++) {
-    went *e = ent(s, g, i);
+    went *e = sl_wst_ent(s, g, i);
     if (e->key & WF_FIRED)
       continue;
     size_t len;
-    const unsigned char *k = key_at(g, e, &len);
+    const unsigned char *k = sl_wst_key(g, e, &len);
     order[n++] = (sort_item){key_prefix(k, len), (uint32_t)i};
   }
   order_ctx oc = {s, g};
   qsort_r(order, n, sizeof *order, key_cmp, &oc);
   int rc = SL_OK;
   for (size_t i = 0; i < n && rc == SL_OK; i++) {
-    sl_wref r = {g, order[i].idx};
+    sl_wref r = {.g = g, .idx = order[i].idx};
     sl_wview v;
     sl_wstore_view(s, r, &v);
     rc = emit(ctx, &v);
@@ -451,11 +435,11 @@ static int fire_group(sl_wstore *s, sl_wgroup *g, sl_wstore_emit_fn emit, void *
 /* The snapshot must forget what it holds of a closing window. */
 static int close_group(sl_wstore *s, sl_wgroup *g) {
   for (size_t i = 0; i < g->count; i++) {
-    went *e = ent(s, g, i);
+    went *e = sl_wst_ent(s, g, i);
     if (!(e->key & WF_PERSISTED))
       continue;
     size_t len;
-    const unsigned char *k = key_at(g, e, &len);
+    const unsigned char *k = sl_wst_key(g, e, &len);
     int rc = sl_kstate_deletes_queue(&s->deletes, s->parts[e->snap], g->start, k, len);
     if (rc != SL_OK)
       return rc;
@@ -490,14 +474,14 @@ int sl_wstore_advance(sl_wstore *s, int64_t wm, sl_wstore_emit_fn emit, void *ct
 
 static int write_entry(sl_wstore *s, sl_wgroup *g, size_t idx, sl_kstate_put_fn put,
                        sl_kstate_del_fn del, void *ctx, sl_buf *k, sl_buf *v) {
-  went *e = ent(s, g, idx);
+  went *e = sl_wst_ent(s, g, idx);
   size_t len;
-  const unsigned char *key = key_at(g, e, &len);
+  const unsigned char *key = sl_wst_key(g, e, &len);
   int rc = sl_kstate_snap_key(k, g->start, key, len);
   if (rc == SL_OK && (e->key & WF_PERSISTED) && e->snap != e->part) /* its partition changed */
     rc = del(ctx, s->parts[e->snap], k->data, k->len);
   if (rc == SL_OK)
-    rc = sl_kstate_snap_value(v, g->end, e->key & WF_FIRED, s->aggs, blk(e));
+    rc = sl_kstate_snap_value(v, g->end, e->key & WF_FIRED, s->aggs, sl_wst_blk(e));
   if (rc == SL_OK)
     rc = put(ctx, s->parts[e->part], k->data, k->len, v->data, v->len);
   if (rc == SL_OK) {
@@ -520,7 +504,7 @@ int sl_wstore_snapshot(sl_wstore *s, sl_kstate_put_fn put, sl_kstate_del_fn del,
       continue;
     }
     for (size_t i = 0; i < g->ndirty && rc == SL_OK; i++)
-      if (ent(s, g, g->dirty[i])->key & WF_DIRTY)
+      if (sl_wst_ent(s, g, g->dirty[i])->key & WF_DIRTY)
         rc = write_entry(s, g, g->dirty[i], put, del, ctx, &k, &v);
     if (rc == SL_OK)
       g->ndirty = 0;
@@ -556,10 +540,10 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
     free(tmp);
     return rc;
   }
-  went *e = ent(s, r.g, r.idx);
+  went *e = sl_wst_ent(s, r.g, r.idx);
   if (!created) /* restoring twice replaces */
-    sl_agg_release(s->aggs, blk(e));
-  memcpy(blk(e), tmp, s->aggs->block_size); /* the block now owns what tmp held */
+    sl_agg_release(s->aggs, sl_wst_blk(e));
+  memcpy(sl_wst_blk(e), tmp, s->aggs->block_size); /* the block now owns what tmp held */
   free(tmp);
   if (!(e->key & WF_FIRED) != !sn.fired) { /* a new entry counts as unfired */
     if (sn.fired)
@@ -582,11 +566,9 @@ int sl_wstore_restore(sl_wstore *s, int32_t partition, const void *key, size_t k
  * the partition's commits if it ever comes back, below what its owner in
  * between committed). */
 static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
-  size_t n = 0;
-  for (size_t i = 0; i < g->nholds; i++)
-    if (g->holds[i].partition != partition)
-      g->holds[n++] = g->holds[i];
-  g->nholds = n;
+  for (size_t i = 0; i < g->nheld && i < s->nsrcs; i++) /* held may have spare room */
+    if (s->srcs[i].partition == partition)
+      g->held[i] = -1;
   if (p < 0)
     return SL_OK; /* no entry of it here */
   /* the only allocation first: past it the group changes shape for good */
@@ -595,14 +577,14 @@ static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
     return SL_ERR_NOMEM;
   size_t kept = 0, key_off = 0;
   for (size_t i = 0; i < g->count; i++) {
-    went *e = ent(s, g, i);
+    went *e = sl_wst_ent(s, g, i);
     size_t len;
-    const unsigned char *k = key_at(g, e, &len);
+    const unsigned char *k = sl_wst_key(g, e, &len);
     size_t rec = (size_t)(k - (const unsigned char *)g->keys.data) - (e->key >> WF_BITS) + len;
     if ((long)e->part == p) {
       if (!(e->key & WF_FIRED))
         g->unfired--;
-      sl_agg_release(s->aggs, blk(e));
+      sl_agg_release(s->aggs, sl_wst_blk(e));
       continue;
     }
     /* both the entry and its key bytes only move towards the front */
@@ -610,7 +592,7 @@ static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
     e->key = (uint32_t)key_off << WF_BITS | (e->key & ((1u << WF_BITS) - 1));
     key_off += rec;
     if (kept != i)
-      memmove(ent(s, g, kept), e, s->stride);
+      memmove(sl_wst_ent(s, g, kept), e, s->stride);
     kept++;
   }
   s->count -= g->count - kept;
@@ -619,7 +601,7 @@ static int group_drop(sl_wstore *s, sl_wgroup *g, long p, int32_t partition) {
   /* entries flagged dirty were each listed once: the list has room */
   g->ndirty = 0;
   for (size_t i = 0; i < g->count; i++)
-    if (ent(s, g, i)->key & WF_DIRTY)
+    if (sl_wst_ent(s, g, i)->key & WF_DIRTY)
       g->dirty[g->ndirty++] = (uint32_t)i;
   index_into(s, g, slots, g->bits);
   return SL_OK;
@@ -645,13 +627,14 @@ int sl_wstore_drop_partition(sl_wstore *s, int32_t partition) {
 }
 
 int64_t sl_wstore_held_offset(const sl_wstore *s, int32_t source_id, int32_t partition) {
+  size_t k = 0;
+  while (k < s->nsrcs && (s->srcs[k].source_id != source_id || s->srcs[k].partition != partition))
+    k++;
   int64_t min = -1;
-  for (size_t i = 0; i < s->ngroups; i++) {
+  for (size_t i = 0; i < s->ngroups && k < s->nsrcs; i++) {
     const sl_wgroup *g = s->groups[i];
-    for (size_t h = 0; h < g->nholds; h++)
-      if (g->holds[h].source_id == source_id && g->holds[h].partition == partition &&
-          (min < 0 || g->holds[h].offset < min))
-        min = g->holds[h].offset;
+    if (k < g->nheld && g->held[k] >= 0 && (min < 0 || g->held[k] < min))
+      min = g->held[k];
   }
   return min;
 }

@@ -11,6 +11,7 @@
 
 #include "../../operators/builtin.h"
 #include "harness.h"
+#include "state/keyed_state.h"
 #include "window_ref.h"
 
 static uint64_t rs;
@@ -46,9 +47,10 @@ static sl_config *mk(const char *const *opts, const char *const *aggs) {
   return c;
 }
 
-static const char *const AGGS[] = {"n", "count()", "nv", "count(v)", "s", "sum(v)", "lo", "min(v)",
-                                   "hi", "max(v)", "f", "first(v)", "l", "last(v)", "a", "avg(v)",
-                                   "p", "p50(v)", "d", "distinct(v)", NULL};
+static const char *const AGGS[] = {"n",  "count()",     "nv", "count(v)", "s", "sum(v)",
+                                   "lo", "min(v)",      "hi", "max(v)",   "f", "first(v)",
+                                   "l",  "last(v)",     "a",  "avg(v)",   "p", "p50(v)",
+                                   "d",  "distinct(v)", NULL};
 
 static int init_op(th_op *t, const char *const *opts, const char *const *aggs) {
   sl_config *c = mk(opts, aggs);
@@ -65,6 +67,7 @@ typedef struct scenario {
   char size_s[32], every_s[32], delay_s[32], late_s[32];
   ref_rec *recs;
   int n;
+  const int *ent; /* keys of every kind: the key pool entry of each record */
 } scenario;
 
 static void gen(scenario *sc, int kind) {
@@ -121,13 +124,30 @@ static sl_record *mkrec(th_op *t, const ref_rec *x, int str_keys) {
   return r;
 }
 
-static int init_scenario(th_op *t, const scenario *sc) {
-  const char *kind = sc->kind == REF_TUMBLING ? "tumbling" : sc->kind == REF_HOPPING ? "hopping" : "session";
-  const char *opts[] = {kind, sc->size_s, "key", "k", "time", "ts", "delay", sc->delay_s,
-                        "lateness", sc->late_s, sc->kind == REF_HOPPING ? "every" : NULL, sc->every_s,
+/* The scenario's window keyed by `key` (a comma list) with `aggs`. */
+static int init_keyed(th_op *t, const scenario *sc, const char *key, const char *const *aggs) {
+  const char *kind = sc->kind == REF_TUMBLING  ? "tumbling"
+                     : sc->kind == REF_HOPPING ? "hopping"
+                                               : "session";
+  const char *opts[] = {kind,
+                        sc->size_s,
+                        "key",
+                        key,
+                        "time",
+                        "ts",
+                        "delay",
+                        sc->delay_s,
+                        "lateness",
+                        sc->late_s,
+                        sc->kind == REF_HOPPING ? "every" : NULL,
+                        sc->every_s,
                         NULL};
-  return init_op(t, opts, AGGS);
+  return init_op(t, opts, aggs);
 }
+
+static int init_scenario(th_op *t, const scenario *sc) { return init_keyed(t, sc, "k", AGGS); }
+
+static sl_record *kp_rec(th_op *t, const ref_rec *x, const int *ent);
 
 /* Feed records [from, to) in random batch sizes; snapshot at random batch
  * boundaries when `snap` is set. */
@@ -139,7 +159,8 @@ static void feed(th_op *t, const scenario *sc, int from, int to, int max_batch, 
     if (b > to - i)
       b = to - i;
     for (int k = 0; k < b; k++)
-      batch[k] = mkrec(t, &sc->recs[i + k], sc->str_keys);
+      batch[k] =
+          sc->ent ? kp_rec(t, &sc->recs[i + k], sc->ent) : mkrec(t, &sc->recs[i + k], sc->str_keys);
     CU_ASSERT_EQUAL_FATAL(th_process(t, batch, (size_t)b), SL_OK);
     i += b;
     if (snap && rnd() % 3 == 0)
@@ -193,26 +214,8 @@ static int diff_out(const sl_record *o, const ref_out *e, int str_keys) {
   return 0;
 }
 
-/* Outputs of a (then b, if given) equal the reference, in order. */
-static int matches(const ref *r, th_op *a, th_op *b, int str_keys, const char *what) {
-  size_t na = a->out_count, nb = b ? b->out_count : 0;
-  if (na + nb != (size_t)r->nouts) {
-    printf("\n%s: %zu results, expected %d\n", what, na + nb, r->nouts);
-    return 0;
-  }
-  for (size_t i = 0; i < na + nb; i++) {
-    const sl_record *o = i < na ? a->out[i] : b->out[i - na];
-    int d = diff_out(o, &r->outs[i], str_keys);
-    if (d) {
-      int nul;
-      printf("\n%s: result %zu differs (%d): got [%lld,%lld) n=%lld, want key %lld [%lld,%lld) n=%lld\n",
-             what, i, d, (long long)geti(o, "window_start", &nul),
-             (long long)geti(o, "window_end", &nul), (long long)geti(o, "n", &nul),
-             (long long)r->outs[i].key, (long long)r->outs[i].s, (long long)r->outs[i].e,
-             (long long)r->outs[i].n);
-      return 0;
-    }
-  }
+/* The dead letters of a (then b) are the reference's, ids and reasons. */
+static int dead_match(const ref *r, th_op *a, th_op *b, const char *what) {
   size_t da = a->dead_count, db = b ? b->dead_count : 0;
   if (da + db != (size_t)r->ndead) {
     printf("\n%s: %zu dead letters, expected %d\n", what, da + db, r->ndead);
@@ -228,6 +231,32 @@ static int matches(const ref *r, th_op *a, th_op *b, int str_keys, const char *w
       return 0;
     }
   }
+  return 1;
+}
+
+/* Outputs of a (then b, if given) equal the reference, in order. */
+static int matches(const ref *r, th_op *a, th_op *b, int str_keys, const char *what) {
+  size_t na = a->out_count, nb = b ? b->out_count : 0;
+  if (na + nb != (size_t)r->nouts) {
+    printf("\n%s: %zu results, expected %d\n", what, na + nb, r->nouts);
+    return 0;
+  }
+  for (size_t i = 0; i < na + nb; i++) {
+    const sl_record *o = i < na ? a->out[i] : b->out[i - na];
+    int d = diff_out(o, &r->outs[i], str_keys);
+    if (d) {
+      int nul;
+      printf("\n%s: result %zu differs (%d): got [%lld,%lld) n=%lld, want key %lld [%lld,%lld) "
+             "n=%lld\n",
+             what, i, d, (long long)geti(o, "window_start", &nul),
+             (long long)geti(o, "window_end", &nul), (long long)geti(o, "n", &nul),
+             (long long)r->outs[i].key, (long long)r->outs[i].s, (long long)r->outs[i].e,
+             (long long)r->outs[i].n);
+      return 0;
+    }
+  }
+  if (!dead_match(r, a, b, what))
+    return 0;
   int nlate = 0;
   for (int i = 0; i < r->ndead; i++)
     nlate += r->dead_reason[i] == 'l';
@@ -240,14 +269,166 @@ static int matches(const ref *r, th_op *a, th_op *b, int str_keys, const char *w
   return 1;
 }
 
-static void property(int kind, int iterations, uint64_t seed) {
+/* ---- keys of every kind ---------------------------------------------------- */
+
+/* Key values of every type and length, one or two fields (the second a dotted
+ * path): short strings, integers and nulls take the inline encoder of
+ * key_short.h, the rest sl_key_encode. The reference groups records by
+ * sl_key_encode's bytes (0.0 and -0.0, every NaN, null and a missing field
+ * are one key each) and orders results by them. */
+#define KP_MAX 14
+
+typedef struct key_pool {
+  sl_value v[KP_MAX][2];
+  int missing[KP_MAX][2];
+  char text[KP_MAX][2][128];
+  int cls[KP_MAX];      /* entry -> class: entries whose canonical bytes are equal */
+  sl_buf bytes[KP_MAX]; /* canonical bytes per class */
+  int n, ncls, nfields;
+} key_pool;
+
+static key_pool kp;
+
+static int kp_cmp(int64_t a, int64_t b) {
+  const sl_buf *x = &kp.bytes[a], *y = &kp.bytes[b];
+  int c = memcmp(x->data, y->data, x->len < y->len ? x->len : y->len);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void kp_value(int e, int f) {
+  static const size_t lens[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 63, 64, 65, 100};
+  static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX, 1700000000000};
+  static const double dbls[] = {0.0, -0.0, 1.5, -2.25, 1e300};
+  char *t = kp.text[e][f];
+  kp.missing[e][f] = 0;
+  switch (rnd() % 10) {
+  case 0:
+  case 1:
+  case 2:
+  case 3:
+  case 4: {
+    size_t n = lens[rnd() % 16];
+    for (size_t i = 0; i < n; i++)
+      t[i] = (char)('a' + rnd() % 3); /* few letters: equal keys happen */
+    if (n && rnd() % 4 == 0)
+      t[rnd() % n] = '\0';
+    kp.v[e][f] = rnd() % 4 ? sl_value_string(t, n) : sl_value_bytes(t, n);
+    break;
+  }
+  case 5: kp.v[e][f] = sl_value_int(rnd() % 2 ? ints[rnd() % 6] : (int64_t)(rnd() % 5)); break;
+  case 6: kp.v[e][f] = sl_value_double(rnd() % 5 ? dbls[rnd() % 5] : NAN); break;
+  case 7: kp.v[e][f] = sl_value_bool(rnd() % 2); break;
+  case 8: kp.v[e][f] = sl_value_null(); break;
+  default: kp.missing[e][f] = 1;
+  }
+}
+
+static void kp_gen(void) {
+  for (int i = 0; i < kp.ncls; i++)
+    sl_buf_free(&kp.bytes[i]);
+  memset(&kp, 0, sizeof kp);
+  kp.nfields = 1 + (int)(rnd() % 2);
+  kp.n = 1 + (int)(rnd() % KP_MAX);
+  sl_buf b = SL_BUF_INIT;
+  for (int e = 0; e < kp.n; e++) {
+    sl_buf_reset(&b);
+    for (int f = 0; f < kp.nfields; f++) {
+      kp_value(e, f);
+      CU_ASSERT_EQUAL_FATAL(sl_key_encode(kp.missing[e][f] ? NULL : &kp.v[e][f], &b), SL_OK);
+    }
+    int c = 0;
+    while (c < kp.ncls &&
+           !(kp.bytes[c].len == b.len && memcmp(kp.bytes[c].data, b.data, b.len) == 0))
+      c++;
+    if (c == kp.ncls)
+      sl_buf_append(&kp.bytes[kp.ncls++], b.data, b.len);
+    kp.cls[e] = c;
+  }
+  sl_buf_free(&b);
+}
+
+/* Record x of the scenario with the key of pool entry ent[x->id]. */
+static sl_record *kp_rec(th_op *t, const ref_rec *x, const int *ent) {
+  sl_record *r = sl_record_new(t->arena, 5);
+  int e = ent[x->id];
+  sl_record_set(r, sl_name_cstr("id"), sl_value_int(x->id));
+  sl_record_set(r, sl_name_cstr("ts"), sl_value_int(x->t));
+  if (!kp.missing[e][0])
+    sl_record_set(r, sl_name_cstr("k"), kp.v[e][0]);
+  if (kp.nfields == 2) {
+    sl_record *g = sl_record_new(t->arena, 1);
+    if (!kp.missing[e][1])
+      sl_record_set(g, sl_name_cstr("k2"), kp.v[e][1]);
+    sl_record_set(r, sl_name_cstr("g"), sl_value_record(g));
+  }
+  sl_record_set(r, sl_name_cstr("v"), sl_value_int(x->v));
+  sl_record_set_position(r, 0, "topic", x->part, x->id);
+  return r;
+}
+
+static int kp_init(th_op *t, const scenario *sc) {
+  static const char *const aggs[] = {"n", "count()", "s", "sum(v)", NULL};
+  return init_keyed(t, sc, kp.nfields == 2 ? "k,g.k2" : "k", aggs);
+}
+
+/* Results of a then b equal the reference: bounds, count, sum, and key
+ * fields that encode (sl_key_encode) to the class's bytes. */
+static int kp_matches(const ref *r, th_op *a, th_op *b, const char *what) {
+  size_t na = a->out_count, nb = b ? b->out_count : 0;
+  if (na + nb != (size_t)r->nouts) {
+    printf("\n%s: %zu results, expected %d\n", what, na + nb, r->nouts);
+    return 0;
+  }
+  sl_buf k = SL_BUF_INIT;
+  int ok = 1;
+  for (size_t i = 0; i < na + nb && ok; i++) {
+    const sl_record *o = i < na ? a->out[i] : b->out[i - na];
+    const ref_out *e = &r->outs[i];
+    int nul;
+    sl_buf_reset(&k);
+    sl_key_encode(sl_record_get_cstr(o, "k"), &k);
+    if (kp.nfields == 2)
+      sl_key_encode(sl_record_get_cstr(o, "g.k2"), &k);
+    const sl_buf *want = &kp.bytes[e->key];
+    ok = k.len == want->len && memcmp(k.data, want->data, k.len) == 0 &&
+         geti(o, "window_start", &nul) == e->s && geti(o, "window_end", &nul) == e->e &&
+         geti(o, "n", &nul) == e->n && geti(o, "s", &nul) == e->sum;
+    if (!ok)
+      printf(
+          "\n%s: result %zu differs: got [%lld,%lld) n=%lld, want class %lld [%lld,%lld) n=%lld\n",
+          what, i, (long long)geti(o, "window_start", &nul), (long long)geti(o, "window_end", &nul),
+          (long long)geti(o, "n", &nul), (long long)e->key, (long long)e->s, (long long)e->e,
+          (long long)e->n);
+  }
+  sl_buf_free(&k);
+  return ok && dead_match(r, a, b, what);
+}
+
+static int results_match(const ref *r, th_op *a, th_op *b, const scenario *sc, const char *what) {
+  return sc->ent ? kp_matches(r, a, b, what) : matches(r, a, b, sc->str_keys, what);
+}
+
+/* key_kinds: keys of every kind from a fresh pool per iteration (kp_*). */
+static void property(int kind, int iterations, uint64_t seed, int key_kinds) {
   rs = seed;
   int failures = 0;
   for (int it = 0; it < iterations && failures < 3; it++) {
     scenario sc;
     gen(&sc, kind);
+    int *ent = NULL;
     ref r;
     memset(&r, 0, sizeof r);
+    if (key_kinds) {
+      kp_gen();
+      ent = calloc((size_t)sc.n + 1, sizeof *ent);
+      for (int i = 0; i < sc.n; i++) {
+        ent[i] = (int)(rnd() % (uint64_t)kp.n);
+        sc.recs[i].key = kp.cls[ent[i]];
+        sc.recs[i].has_v = 1; /* kp_rec always sets v */
+      }
+      sc.ent = ent;
+      r.key_cmp = kp_cmp;
+    }
     r.kind = kind;
     r.str_keys = sc.str_keys;
     r.size = sc.size;
@@ -256,30 +437,33 @@ static void property(int kind, int iterations, uint64_t seed) {
     r.lateness = sc.lateness;
     ref_run(&r, sc.recs, sc.n);
 
-    char what[160];
-    snprintf(what, sizeof what, "kind %d iteration %d (size %lld every %lld delay %lld late %lld parts %d)",
+    char what[200];
+    snprintf(what, sizeof what,
+             "kind %d iteration %d (size %lld every %lld delay %lld late %lld parts %d, "
+             "key pool %d of %d fields)",
              kind, it, (long long)sc.size, (long long)sc.every, (long long)sc.delay,
-             (long long)sc.lateness, sc.nparts);
+             (long long)sc.lateness, sc.nparts, key_kinds ? kp.n : 0, kp.nfields);
+    int (*init)(th_op *, const scenario *) = key_kinds ? kp_init : init_scenario;
     /* 1: one record per batch; 2: random batches; 3: snapshot, restore into
      * a fresh operator at a random cut, continue there */
     th_op a, b, c, d;
-    CU_ASSERT_EQUAL_FATAL(init_scenario(&a, &sc), SL_OK);
-    CU_ASSERT_EQUAL_FATAL(init_scenario(&b, &sc), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(init(&a, &sc), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(init(&b, &sc), SL_OK);
     feed(&a, &sc, 0, sc.n, 1, 0);
     feed(&b, &sc, 0, sc.n, 40, 0);
     th_watermark(&a, SL_WATERMARK_END);
     th_watermark(&b, SL_WATERMARK_END);
-    int ok = matches(&r, &a, NULL, sc.str_keys, what) && matches(&r, &b, NULL, sc.str_keys, what);
+    int ok = results_match(&r, &a, NULL, &sc, what) && results_match(&r, &b, NULL, &sc, what);
 
     int cut = sc.n ? (int)(rnd() % (uint64_t)(sc.n + 1)) : 0;
-    CU_ASSERT_EQUAL_FATAL(init_scenario(&c, &sc), SL_OK);
-    CU_ASSERT_EQUAL_FATAL(init_scenario(&d, &sc), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(init(&c, &sc), SL_OK);
+    CU_ASSERT_EQUAL_FATAL(init(&d, &sc), SL_OK);
     feed(&c, &sc, 0, cut, 8, 1);
     CU_ASSERT_EQUAL(th_snapshot(&c), SL_OK);
     CU_ASSERT_EQUAL(th_restore_into(&c, &d), SL_OK);
     feed(&d, &sc, cut, sc.n, 8, 1);
     th_watermark(&d, SL_WATERMARK_END);
-    ok = ok && matches(&r, &c, &d, sc.str_keys, what);
+    ok = ok && results_match(&r, &c, &d, &sc, what);
     CU_ASSERT(ok);
     failures += !ok;
     th_op_free(&a);
@@ -288,13 +472,21 @@ static void property(int kind, int iterations, uint64_t seed) {
     th_op_free(&d);
     ref_free(&r);
     free(sc.recs);
+    free(ent);
   }
+  for (int i = 0; i < kp.ncls; i++)
+    sl_buf_free(&kp.bytes[i]);
+  memset(&kp, 0, sizeof kp);
 }
 
-static void test_property_tumbling(void) { property(REF_TUMBLING, 400, 0x1234567u); }
-static void test_property_hopping(void) { property(REF_HOPPING, 400, 0xabcdefu); }
-static void test_property_session(void) { property(REF_SESSION, 400, 0x5eed5u); }
-
+static void test_property_tumbling(void) { property(REF_TUMBLING, 400, 0x1234567u, 0); }
+static void test_property_hopping(void) { property(REF_HOPPING, 400, 0xabcdefu, 0); }
+static void test_property_session(void) { property(REF_SESSION, 400, 0x5eed5u, 0); }
+static void test_property_key_kinds(void) {
+  property(REF_TUMBLING, 250, 0x6b657973u, 1);
+  property(REF_HOPPING, 150, 0x6b657974u, 1);
+  property(REF_SESSION, 150, 0x6b657975u, 1);
+}
 
 /* ---- edge cases ---------------------------------------------------------- */
 
@@ -365,7 +557,7 @@ static void test_boundaries_and_late(void) {
   CU_ASSERT_EQUAL(outi(&t, 0, "n"), 3); /* a: 0, 8, 9 */
   CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1); /* b: 9 */
   CU_ASSERT_EQUAL(sl_record_timestamp(t.out[0]), 9);
-  one(&t, R(&t, "a", 5, sl_value_int(5)));  /* late */
+  one(&t, R(&t, "a", 5, sl_value_int(5))); /* late */
   CU_ASSERT_EQUAL_FATAL(t.dead_count, 1);
   CU_ASSERT_STRING_EQUAL(t.dead[0].reason, "late");
   CU_ASSERT_STRING_EQUAL(t.dead[0].message, "window [0, 10) closed at watermark 10");
@@ -421,8 +613,9 @@ static void test_event_time_forms(void) {
 static void test_extreme_timestamps(void) {
   th_op t;
   CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, AGGS), SL_OK);
-  int64_t ts[] = {-10, -1, -11, INT64_C(1) << 62, -(INT64_C(1) << 62), (INT64_C(1) << 62) + 1,
-                  INT64_MIN, INT64_MAX};
+  int64_t ts[] = {
+      -10,       -1,       -11, INT64_C(1) << 62, -(INT64_C(1) << 62), (INT64_C(1) << 62) + 1,
+      INT64_MIN, INT64_MAX};
   for (int i = 0; i < 8; i++)
     one(&t, R(&t, "a", ts[i], sl_value_int(i)));
   /* -10 and -1 share [-10, 0), which -1 (= e - 1) closes at once; -11 in
@@ -443,8 +636,8 @@ static void test_extreme_timestamps(void) {
 }
 
 static void test_nan_inf_nulls_types(void) {
-  const char *aggs[] = {"n", "count()", "nv", "count(v)", "lo", "min(v)", "hi", "max(v)", "s", "sum(v)",
-                        "a", "avg(v)", NULL};
+  const char *aggs[] = {"n",      "count()", "nv",     "count(v)", "lo",     "min(v)", "hi",
+                        "max(v)", "s",       "sum(v)", "a",        "avg(v)", NULL};
   th_op t;
   CU_ASSERT_EQUAL_FATAL(init_op(&t, T10, aggs), SL_OK);
   one(&t, R(&t, "a", 1, sl_value_double(NAN)));
@@ -464,7 +657,8 @@ static void test_nan_inf_nulls_types(void) {
   CU_ASSERT(isinf(th_out_field(&t, 0, "hi")->as.d));
   CU_ASSERT(isinf(th_out_field(&t, 0, "a")->as.d));
   CU_ASSERT_EQUAL(outi(&t, 1, "n"), 1);
-  CU_ASSERT_EQUAL(th_out_field(&t, 1, "nv")->type, SL_TYPE_INT); /* count(f) of only nulls: 0 (SPEC 5) */
+  CU_ASSERT_EQUAL(th_out_field(&t, 1, "nv")->type,
+                  SL_TYPE_INT); /* count(f) of only nulls: 0 (SPEC 5) */
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "nv")->as.i, 0);
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "lo")->type, SL_TYPE_NULL);
   CU_ASSERT_EQUAL(th_out_field(&t, 1, "s")->type, SL_TYPE_NULL);
@@ -522,8 +716,8 @@ static void test_composite_and_dotted_keys(void) {
     one(&t, th_rec(&t, "site", th_str(&t, "north"), "dev", sl_value_record(dev), "ts",
                    sl_value_int(i), NULL));
   }
-  sl_record *arr = th_rec(&t, "site", sl_value_array(sl_array_new(t.arena, 1)), "ts",
-                          sl_value_int(1), NULL);
+  sl_record *arr =
+      th_rec(&t, "site", sl_value_array(sl_array_new(t.arena, 1)), "ts", sl_value_int(1), NULL);
   one(&t, arr); /* an array cannot be a key */
   CU_ASSERT_EQUAL(t.dead_count, 1);
   th_watermark(&t, SL_WATERMARK_END);
@@ -666,8 +860,8 @@ static void held_property(int kind, int iterations, uint64_t seed) {
       for (int32_t p = 0; p < 4 && ok; p++) {
         int64_t got = sl_op_window.held_offset(a.state, 0, p), want = ref_held(&r, offs, p);
         if (got != want) {
-          printf("\nheld: kind %d iteration %d record %d partition %d: got %lld, want %lld\n",
-                 kind, it, i, (int)p, (long long)got, (long long)want);
+          printf("\nheld: kind %d iteration %d record %d partition %d: got %lld, want %lld\n", kind,
+                 it, i, (int)p, (long long)got, (long long)want);
           ok = 0;
         }
       }
@@ -735,7 +929,6 @@ static void test_held_drop_restore(void) {
   th_op_free(&t);
   th_op_free(&u);
 }
-
 
 /* ---- partitions joining a worker ------------------------------------------ */
 
@@ -806,8 +999,8 @@ static void test_restored_partition_rewinds(void) {
 
 /* ---- windows that fired meet a watermark that moved back ------------------ */
 
-static const char *const TUMBLE10_L20[] = {"tumbling", "10s", "key", "k", "time", "ts",
-                                           "lateness", "20s", NULL};
+static const char *const TUMBLE10_L20[] = {"tumbling", "10s",      "key", "k", "time",
+                                           "ts",       "lateness", "20s", NULL};
 
 /* How many results of (key, window_start), and the count of the last one. */
 static int results_for(th_op *t, const char *key, int64_t start, int64_t *n) {
@@ -990,6 +1183,7 @@ int suite_operators_window(void) {
       !CU_add_test(s, "a restored window of another size", test_restored_window_of_another_size) ||
       !CU_add_test(s, "property: hopping == reference", test_property_hopping) ||
       !CU_add_test(s, "property: session == reference", test_property_session) ||
+      !CU_add_test(s, "property: keys of every kind == reference", test_property_key_kinds) ||
       !CU_add_test(s, "bad config and destroy(NULL)", test_bad_config) ||
       !CU_add_test(s, "boundaries t = e-1, t = e, late, empty", test_boundaries_and_late) ||
       !CU_add_test(s, "event time forms and bad times", test_event_time_forms) ||
@@ -999,9 +1193,11 @@ int suite_operators_window(void) {
       !CU_add_test(s, "sessions merge three ways", test_sessions_merge_three_ways) ||
       !CU_add_test(s, "composite and dotted keys", test_composite_and_dotted_keys) ||
       !CU_add_test(s, "lateness re-emits", test_lateness_reemits) ||
-      !CU_add_test(s, "hopping: late only when all closed", test_hopping_late_only_when_all_closed) ||
+      !CU_add_test(s, "hopping: late only when all closed",
+                   test_hopping_late_only_when_all_closed) ||
       !CU_add_test(s, "idle partitions (fake clock)", test_idle_partitions) ||
-      !CU_add_test(s, "drop_partition, sketches restored, bad state", test_drop_partition_and_restore_errors) ||
+      !CU_add_test(s, "drop_partition, sketches restored, bad state",
+                   test_drop_partition_and_restore_errors) ||
       !CU_add_test(s, "held_offset == brute force: tumbling", test_held_tumbling) ||
       !CU_add_test(s, "held_offset == brute force: hopping", test_held_hopping) ||
       !CU_add_test(s, "held_offset == brute force: sessions", test_held_session) ||

@@ -40,6 +40,7 @@ typedef struct ref_win {
 
 typedef struct ref {
   int kind, str_keys;
+  int (*key_cmp)(int64_t a, int64_t b); /* when set: the order of keys */
   int64_t size, every, delay, lateness;
   const ref_rec *recs;
   ref_win *wins;
@@ -50,7 +51,7 @@ typedef struct ref {
   int64_t wm;
   ref_out *outs;
   int nouts;
-  int *dead_ids; /* late and eval dead letters, in order */
+  int *dead_ids;     /* late and eval dead letters, in order */
   char *dead_reason; /* 'l' late, 'e' eval */
   int ndead;
 } ref;
@@ -58,6 +59,8 @@ typedef struct ref {
 #define REF_TMAX (INT64_C(1) << 62)
 
 static int ref_key_cmp(const ref *r, int64_t a, int64_t b) {
+  if (r->key_cmp)
+    return r->key_cmp(a, b);
   if (!r->str_keys)
     return (a > b) - (a < b);
   char x[32], y[32];
