@@ -3,6 +3,7 @@
  * grow to the range of indices seen and collapse their lowest buckets past
  * SL_DDS_MAX_BUCKETS, merge and a varint serialisation. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,89 @@ static double dds_inv_log_gamma(void) {
   return v;
 }
 
+/* The definition of a value's bucket. Checkpoints hold bucket indices, so
+ * every version must map every double exactly as this does. */
 static int32_t dds_index(double mag) { return (int32_t)ceil(log(mag) * dds_inv_log_gamma()); }
+
+/* The same index without log() (which costs ~100 instructions) for
+ * magnitudes in [2^-64, 2^64): the exponent and the top FAST_SLICE_BITS
+ * mantissa bits select one of FAST_SLICES slices, each narrower than a
+ * bucket (46 buckets per octave, 128 slices), so a slice holds at most one
+ * bucket boundary. The index is the one of the slice's lowest value, plus
+ * one when the value lies above that bucket's largest member. Both tables
+ * are derived from dds_index itself at the first sketch, so the two agree
+ * wherever dds_index is monotonic; tests/core/state/test_ddsketch.c checks
+ * every boundary and its neighbouring doubles. Other magnitudes use log(). */
+#define FAST_OCT_MIN (-64)
+#define FAST_OCTAVES 128
+#define FAST_SLICE_BITS 7
+#define FAST_SLICES (FAST_OCTAVES << FAST_SLICE_BITS)
+#define FAST_KEY0 ((uint64_t)(1023 + FAST_OCT_MIN) << FAST_SLICE_BITS)
+#define FAST_BUCKETS 6000 /* > 128 octaves * 46.2 buckets, checked at init */
+
+static struct {
+  int ok;                      /* 0: tables unusable, always log() */
+  int32_t lo;                  /* index of top[0] */
+  uint16_t first[FAST_SLICES]; /* index - lo of each slice's lowest value */
+  double top[FAST_BUCKETS];    /* largest double of bucket lo + i */
+} fast;
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+
+static double from_bits(uint64_t u) {
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Largest double whose index is i: near gamma^i, then walk to the boundary. */
+static double bucket_top(int32_t i) {
+  double x = pow(dds_gamma(), (double)i);
+  while (dds_index(x) > i)
+    x = nextafter(x, 0);
+  while (dds_index(nextafter(x, INFINITY)) <= i)
+    x = nextafter(x, INFINITY);
+  return x;
+}
+
+static void fast_init(void) {
+  double lowest = ldexp(1, FAST_OCT_MIN),
+         highest = nextafter(ldexp(1, FAST_OCT_MIN + FAST_OCTAVES), 0);
+  fast.lo = dds_index(lowest);
+  int32_t hi = dds_index(highest);
+  if ((int64_t)hi - fast.lo + 1 > FAST_BUCKETS)
+    return;
+  for (int32_t i = fast.lo; i <= hi; i++)
+    fast.top[i - fast.lo] = bucket_top(i);
+  /* Walk slices and buckets together: a slice's lowest value x is in the
+   * first bucket whose top is >= x. */
+  uint32_t j = 0;
+  for (uint64_t k = 0; k < FAST_SLICES; k++) {
+    double x = from_bits((k + FAST_KEY0) << (52 - FAST_SLICE_BITS));
+    while (fast.top[j] < x)
+      j++;
+    fast.first[k] = (uint16_t)j;
+    /* the slice's highest value must be at most one bucket further */
+    double end = from_bits((k + 1 + FAST_KEY0) << (52 - FAST_SLICE_BITS));
+    if (j + 1 < (uint32_t)(hi - fast.lo + 1) && fast.top[j + 1] < nextafter(end, 0))
+      return;
+  }
+  fast.ok = 1;
+}
+
+static int32_t dds_index_fast(double mag) {
+  uint64_t u;
+  memcpy(&u, &mag, 8);
+  uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
+  if (k >= FAST_SLICES || !fast.ok)
+    return dds_index(mag);
+  uint32_t j = fast.first[k];
+  return fast.lo + (int32_t)j + (mag > fast.top[j]);
+}
+
+int32_t sl_dds_index(double mag) {
+  pthread_once(&fast_once, fast_init);
+  return dds_index_fast(mag);
+}
 
 static double dds_value(int32_t i) {
   double g = dds_gamma();
@@ -30,6 +113,7 @@ static double dds_value(int32_t i) {
 }
 
 sl_ddsketch *sl_dds_new(void) {
+  pthread_once(&fast_once, fast_init); /* sl_dds_add relies on it */
   sl_ddsketch *s = calloc(1, sizeof *s);
   if (s) {
     s->min = INFINITY;
@@ -94,7 +178,7 @@ int sl_dds_add(sl_ddsketch *s, double v) {
   if (mag < DDS_MIN_INDEXABLE)
     s->zero++;
   else
-    rc = store_add(v > 0 ? &s->pos : &s->neg, dds_index(mag), 1);
+    rc = store_add(v > 0 ? &s->pos : &s->neg, dds_index_fast(mag), 1);
   if (rc != SL_OK)
     return rc;
   s->count++;

@@ -34,6 +34,10 @@ sl_ddsketch *sl_dds_new(void);
 void sl_dds_destroy(sl_ddsketch *s); /* NULL is a no-op */
 /* Add a finite value (non-finite values are ignored by the caller). */
 int sl_dds_add(sl_ddsketch *s, double v);
+/* The bucket of a magnitude >= 1e-300 (smaller ones count as zero): the
+ * least i with |v| <= gamma^i, as ceil(log(|v|) / log(gamma)) computes it in
+ * double precision. Exposed for tests. */
+int32_t sl_dds_index(double mag);
 /* Add every value of src to dst. */
 int sl_dds_merge(sl_ddsketch *dst, const sl_ddsketch *src);
 /* The value at rank floor(q * (count - 1)) of the sorted input, within
