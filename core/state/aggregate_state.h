@@ -7,6 +7,18 @@
 #include <stdint.h>
 
 #include "sluice/record.h"
+#include "state/aggregate.h"
+
+struct sl_agg_arg {
+  const sl_name *path; /* borrowed from the first def with this field */
+  size_t path_len;
+  uint32_t *hints;     /* malloc'd, path_len long, for sl_record_get_path_hinted */
+  const sl_value *val; /* this record's value; NULL when null, missing or NaN */
+};
+
+static inline int sl_agg_is_num(const sl_value *v) {
+  return v->type == SL_TYPE_INT || v->type == SL_TYPE_DOUBLE;
+}
 
 /* A scalar kept across batches: strings and bytes are malloc'd copies. */
 typedef struct agg_val {
