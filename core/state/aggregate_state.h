@@ -5,6 +5,7 @@
 #define SLUICE_AGGREGATE_STATE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sluice/record.h"
 #include "state/aggregate.h"
@@ -67,6 +68,32 @@ void sl_agg_box_free(agg_box *b);
 int sl_agg_box_set(agg_box *b, const sl_value *v);
 /* The value (a string borrows the cell); null when empty. */
 sl_value sl_agg_box_get(const agg_box *b);
+
+/* Top 16 bits of the three tagged patterns (aggregate_box.c); any other
+ * pattern is a double. */
+#define SL_AGG_BOX_EMPTY UINT64_C(0xFFF9000000000000)
+#define SL_AGG_BOX_TAG_INT UINT64_C(0xFFFA000000000000)
+#define SL_AGG_BOX_TAG_CELL UINT64_C(0xFFFB000000000000)
+#define SL_AGG_BOX_TAG_MASK UINT64_C(0xFFFF000000000000)
+
+/* min (keep_max 0) or max of the box and x, a double that is not NaN,
+ * when the box is empty or holds a double: SL_OK. 1 when it holds an int
+ * or a cell (the caller compares across types); b is unchanged then.
+ * Inline: max(temperature) runs it per record and window. */
+static inline int sl_agg_box_keep_double(agg_box *b, double x, int keep_max) {
+  uint64_t r = *b ^ SL_AGG_BOX_EMPTY, tag = r & SL_AGG_BOX_TAG_MASK;
+  if (tag == SL_AGG_BOX_TAG_INT || tag == SL_AGG_BOX_TAG_CELL)
+    return 1;
+  if (tag != SL_AGG_BOX_EMPTY) {
+    double cur;
+    memcpy(&cur, &r, 8);
+    if (keep_max ? !(x > cur) : !(x < cur))
+      return SL_OK;
+  }
+  memcpy(&r, &x, 8);
+  *b = r ^ SL_AGG_BOX_EMPTY;
+  return SL_OK;
+}
 
 void sl_agg_val_free(agg_val *a);
 /* Copy v into a (strings into owned memory). SL_OK or SL_ERR_NOMEM. */

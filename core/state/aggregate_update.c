@@ -185,14 +185,54 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
   return SL_OK;
 }
 
+/* update_one for a double argument, the common case, without converting
+ * or boxing it; other cases go to update_one. */
+static inline int update_double(const sl_agg_def *d, void *st, const sl_value *v, int64_t t,
+                                uint64_t seq) {
+  double x = v->as.d;
+  switch (d->fn) {
+  case SL_AGG_AVG: {
+    st_avg *a = st;
+    a->sum += x;
+    a->n++;
+    return SL_OK;
+  }
+  case SL_AGG_MIN:
+    if (sl_agg_box_keep_double(st, x, 0) == SL_OK)
+      return SL_OK;
+    break; /* the box holds an int or a string */
+  case SL_AGG_MAX:
+    if (sl_agg_box_keep_double(st, x, 1) == SL_OK)
+      return SL_OK;
+    break;
+  case SL_AGG_PERCENTILE: {
+    sl_ddsketch **sk = st;
+    if (!isfinite(x))
+      return SL_OK;
+    if (!*sk && !(*sk = sl_dds_new()))
+      return SL_ERR_NOMEM;
+    return sl_dds_add(*sk, x);
+  }
+  default:
+    break;
+  }
+  return update_one(d, st, v, t, seq);
+}
+
 int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
   char *b = block;
-  for (size_t i = 0; i < s->count; i++) {
-    const sl_agg_def *d = &s->defs[i];
-    const sl_value *v = d->arg >= 0 ? s->args[d->arg].val : NULL;
-    if (d->fn != SL_AGG_COUNT_ALL && !v)
+  const sl_agg_arg *args = s->args;
+  for (const sl_agg_def *d = s->defs, *end = d + s->count; d < end; d++) {
+    void *st = b + d->offset;
+    if (d->arg < 0) { /* count() */
+      ++*(int64_t *)st;
       continue;
-    int rc = update_one(d, b + d->offset, v, t, seq);
+    }
+    const sl_value *v = args[d->arg].val;
+    if (!v)
+      continue;
+    int rc = v->type == SL_TYPE_DOUBLE ? update_double(d, st, v, t, seq)
+                                       : update_one(d, st, v, t, seq);
     if (rc != SL_OK)
       return rc;
   }
