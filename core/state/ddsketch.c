@@ -44,7 +44,7 @@ static int32_t dds_index(double mag) { return (int32_t)ceil(log(mag) * dds_inv_l
 #define FAST_BUCKETS 6000 /* > 128 octaves * 46.2 buckets, checked at init */
 
 static struct {
-  int ok;                      /* 0: tables unusable, always log() */
+  uint64_t slices;             /* FAST_SLICES, or 0 when the tables are unusable */
   int32_t lo;                  /* index of top[0] */
   uint16_t first[FAST_SLICES]; /* index - lo of each slice's lowest value */
   double top[FAST_BUCKETS];    /* largest double of bucket lo + i */
@@ -89,14 +89,14 @@ static void fast_init(void) {
     if (j + 1 < (uint32_t)(hi - fast.lo + 1) && fast.top[j + 1] < nextafter(end, 0))
       return;
   }
-  fast.ok = 1;
+  fast.slices = FAST_SLICES;
 }
 
 static int32_t dds_index_fast(double mag) {
   uint64_t u;
   memcpy(&u, &mag, 8);
   uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
-  if (k >= FAST_SLICES || !fast.ok)
+  if (k >= fast.slices)
     return dds_index(mag);
   uint32_t j = fast.first[k];
   return fast.lo + (int32_t)j + (mag > fast.top[j]);
@@ -172,7 +172,8 @@ static int store_add(sl_dds_store *st, int32_t idx, uint64_t n) {
   return SL_OK;
 }
 
-int sl_dds_add(sl_ddsketch *s, double v) {
+/* sl_dds_add for zeros, magnitudes outside the table and new buckets. */
+static __attribute__((noinline)) int add_general(sl_ddsketch *s, double v) {
   double mag = fabs(v);
   int rc = SL_OK;
   if (mag < DDS_MIN_INDEXABLE)
@@ -187,6 +188,32 @@ int sl_dds_add(sl_ddsketch *s, double v) {
   if (v > s->max)
     s->max = v;
   return SL_OK;
+}
+
+/* Inlined table lookup and count for a value in an existing bucket, the
+ * common case (readings of a window are close); no call, so nothing to
+ * save on the way in. */
+int sl_dds_add(sl_ddsketch *s, double v) {
+  double mag = fabs(v);
+  uint64_t u;
+  memcpy(&u, &mag, 8);
+  uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
+  if (k < fast.slices) { /* then mag >= 2^-64: neither zero nor NaN */
+    uint32_t j = fast.first[k];
+    int64_t idx = fast.lo + (int32_t)j + (mag > fast.top[j]);
+    sl_dds_store *st = v > 0 ? &s->pos : &s->neg;
+    uint64_t at = (uint64_t)(idx - st->offset);
+    if (at < st->len) {
+      st->counts[at]++;
+      s->count++;
+      if (v < s->min)
+        s->min = v;
+      if (v > s->max)
+        s->max = v;
+      return SL_OK;
+    }
+  }
+  return add_general(s, v);
 }
 
 static int store_merge(sl_dds_store *dst, const sl_dds_store *src) {
