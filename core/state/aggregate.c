@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/config.h"
+#include "base/record_internal.h"
 #include "state/aggregate.h"
 #include "state/aggregate_state.h"
 #include "state/ddsketch.h"
@@ -186,9 +187,26 @@ static int add_arg(sl_agg_set *s, sl_agg_def *d) {
   uint32_t *hints = calloc(d->path_len, sizeof *hints);
   if (!hints)
     return SL_ERR_NOMEM;
-  n[s->nargs] = (sl_agg_arg){d->path, d->path_len, hints, NULL};
+  n[s->nargs] = (sl_agg_arg){d->path, d->path_len, hints, NULL, 0};
   d->arg = (int32_t)s->nargs++;
   return SL_OK;
+}
+
+/* Order s->ops: count() first, then grouped by argument field. */
+static void plan(sl_agg_set *s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->count; i++)
+    if (s->defs[i].arg < 0)
+      s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
+  s->ncount_all = n;
+  for (size_t k = 0; k < s->nargs; k++) {
+    s->args[k].nops = 0;
+    for (size_t i = 0; i < s->count; i++)
+      if (s->defs[i].arg == (int32_t)k) {
+        s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
+        s->args[k].nops++;
+      }
+  }
 }
 
 int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *err) {
@@ -196,6 +214,10 @@ int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *e
   if (!n)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   s->defs = n;
+  sl_agg_op *ops = realloc(s->ops, (s->count + 1) * sizeof *ops);
+  if (!ops)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->ops = ops;
   sl_agg_def *d = &s->defs[s->count];
   memset(d, 0, sizeof *d);
   int rc = parse_spec(d, spec, err);
@@ -212,6 +234,7 @@ int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *e
   }
   s->block_size += (state_size(d->fn) + 7) & ~(size_t)7;
   s->count++;
+  plan(s);
   return SL_OK;
 }
 
@@ -222,9 +245,11 @@ void sl_agg_set_free(sl_agg_set *s) {
     free(s->args[k].hints);
   free(s->defs);
   free(s->args);
+  free(s->ops);
   s->defs = NULL;
   s->args = NULL;
-  s->count = s->block_size = s->nargs = 0;
+  s->ops = NULL;
+  s->count = s->block_size = s->nargs = s->ncount_all = 0;
 }
 
 /* ---- values ------------------------------------------------------------- */
@@ -301,10 +326,10 @@ static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
   }
 }
 
-int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+/* sl_agg_check the general way: any path, any record order, any type. */
+static __attribute__((noinline)) int check_general(const sl_agg_set *s, const sl_record *r, sl_error *err) {
   int other = 0; /* a value that is neither a number nor ignored */
-  for (size_t k = 0; k < s->nargs; k++) {
-    sl_agg_arg *a = &s->args[k];
+  for (sl_agg_arg *a = s->args, *end = a + s->nargs; a < end; a++) {
     const sl_value *v = sl_record_get_path_hinted(r, a->path, a->path_len, a->hints);
     if (v && v->type != SL_TYPE_DOUBLE && v->type != SL_TYPE_INT) {
       if (v->type == SL_TYPE_NULL)
@@ -318,6 +343,8 @@ int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
   }
   if (!other) /* every function takes numbers */
     return SL_OK;
+  /* The first function, in the order written, that cannot take its value
+   * names the reason (the caller dead-letters the record). */
   for (size_t i = 0; i < s->count; i++) {
     const sl_agg_def *d = &s->defs[i];
     if (d->arg < 0 || d->fn == SL_AGG_COUNT)
@@ -327,6 +354,22 @@ int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
     if (want)
       return sl_error_set(err, SL_ERR_TYPE, "%s: expected %s in field '%s', got %s", d->out, want,
                           d->path[d->path_len - 1], sl_type_name(v->type));
+  }
+  return SL_OK;
+}
+
+/* The common case without a call (so without saving registers): top-level
+ * fields at their remembered positions, holding numbers (not NaN). Anything
+ * else starts over in check_general. */
+int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+  for (sl_agg_arg *a = s->args, *end = a + s->nargs; a < end; a++) {
+    uint32_t h = a->hints[0];
+    if (a->path_len != 1 || h >= r->count || r->fields[h].name != a->path[0])
+      return check_general(s, r, err);
+    const sl_value *v = &r->fields[h].value;
+    if (v->type == SL_TYPE_DOUBLE ? isnan(v->as.d) : v->type != SL_TYPE_INT)
+      return check_general(s, r, err);
+    a->val = v;
   }
   return SL_OK;
 }

@@ -19,6 +19,8 @@
 #define TAG_MASK SL_AGG_BOX_TAG_MASK
 #define TAG_INT SL_AGG_BOX_TAG_INT
 #define TAG_CELL SL_AGG_BOX_TAG_CELL
+_Static_assert(TAG_INT - BOX_EMPTY == UINT64_C(1) << 48 && TAG_CELL - TAG_INT == UINT64_C(1) << 48,
+               "sl_agg_box_keep_double takes the tags as three contiguous values");
 #define PAYLOAD UINT64_C(0x0000FFFFFFFFFFFF)
 #define INT48_MIN (-(INT64_C(1) << 47))
 #define INT48_MAX ((INT64_C(1) << 47) - 1)

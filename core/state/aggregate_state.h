@@ -15,6 +15,7 @@ struct sl_agg_arg {
   size_t path_len;
   uint32_t *hints;     /* malloc'd, path_len long, for sl_record_get_path_hinted */
   const sl_value *val; /* this record's value; NULL when null, missing or NaN */
+  size_t nops;         /* functions of this field in sl_agg_set.ops */
 };
 
 static inline int sl_agg_is_num(const sl_value *v) {
@@ -69,8 +70,8 @@ int sl_agg_box_set(agg_box *b, const sl_value *v);
 /* The value (a string borrows the cell); null when empty. */
 sl_value sl_agg_box_get(const agg_box *b);
 
-/* Top 16 bits of the three tagged patterns (aggregate_box.c); any other
- * pattern is a double. */
+/* Top 16 bits of the three tagged patterns (aggregate_box.c), contiguous;
+ * any other pattern is a double. */
 #define SL_AGG_BOX_EMPTY UINT64_C(0xFFF9000000000000)
 #define SL_AGG_BOX_TAG_INT UINT64_C(0xFFFA000000000000)
 #define SL_AGG_BOX_TAG_CELL UINT64_C(0xFFFB000000000000)
@@ -81,10 +82,11 @@ sl_value sl_agg_box_get(const agg_box *b);
  * or a cell (the caller compares across types); b is unchanged then.
  * Inline: max(temperature) runs it per record and window. */
 static inline int sl_agg_box_keep_double(agg_box *b, double x, int keep_max) {
-  uint64_t r = *b ^ SL_AGG_BOX_EMPTY, tag = r & SL_AGG_BOX_TAG_MASK;
-  if (tag == SL_AGG_BOX_TAG_INT || tag == SL_AGG_BOX_TAG_CELL)
-    return 1;
-  if (tag != SL_AGG_BOX_EMPTY) {
+  uint64_t r = *b ^ SL_AGG_BOX_EMPTY, tag = r >> 48;
+  if (tag - (SL_AGG_BOX_EMPTY >> 48) < 3) { /* one of the three tags */
+    if (tag != SL_AGG_BOX_EMPTY >> 48)
+      return 1;
+  } else {
     double cur;
     memcpy(&cur, &r, 8);
     if (keep_max ? !(x > cur) : !(x < cur))

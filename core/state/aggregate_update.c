@@ -128,8 +128,8 @@ as_int:
   return sl_hash64(buf, 9, 0x5157);
 }
 
-static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t t, uint64_t seq) {
-  switch (d->fn) {
+static int update_one(sl_agg_fn fn, void *st, const sl_value *v, int64_t t, uint64_t seq) {
+  switch (fn) {
   case SL_AGG_COUNT_ALL:
   case SL_AGG_COUNT:
     ++*(int64_t *)st;
@@ -144,7 +144,7 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
   case SL_AGG_MAX: {
     sl_value cur = sl_agg_box_get(st);
     int c = cur.type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
-    if (cur.type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
+    if (cur.type == SL_TYPE_NULL || (fn == SL_AGG_MIN ? c < 0 : c > 0))
       return sl_agg_box_set(st, v);
     return SL_OK;
   }
@@ -156,7 +156,7 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
   }
   case SL_AGG_FIRST:
   case SL_AGG_LAST:
-    return ordered_put(st, v, t, seq, d->fn == SL_AGG_LAST);
+    return ordered_put(st, v, t, seq, fn == SL_AGG_LAST);
   case SL_AGG_STDDEV:
   case SL_AGG_STDDEV_POP: {
     st_var *a = st;
@@ -187,10 +187,10 @@ static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t 
 
 /* update_one for a double argument, the common case, without converting
  * or boxing it; other cases go to update_one. */
-static inline int update_double(const sl_agg_def *d, void *st, const sl_value *v, int64_t t,
+static inline int update_double(sl_agg_fn fn, void *st, const sl_value *v, int64_t t,
                                 uint64_t seq) {
   double x = v->as.d;
-  switch (d->fn) {
+  switch (fn) {
   case SL_AGG_AVG: {
     st_avg *a = st;
     a->sum += x;
@@ -216,25 +216,28 @@ static inline int update_double(const sl_agg_def *d, void *st, const sl_value *v
   default:
     break;
   }
-  return update_one(d, st, v, t, seq);
+  return update_one(fn, st, v, t, seq);
 }
 
 int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
   char *b = block;
-  const sl_agg_arg *args = s->args;
-  for (const sl_agg_def *d = s->defs, *end = d + s->count; d < end; d++) {
-    void *st = b + d->offset;
-    if (d->arg < 0) { /* count() */
-      ++*(int64_t *)st;
+  const sl_agg_op *op = s->ops, *end = op + s->ncount_all;
+  for (; op < end; op++) /* count() */
+    ++*(int64_t *)(b + op->offset);
+  for (const sl_agg_arg *a = s->args, *last = a + s->nargs; a < last; a++) {
+    const sl_value *v = a->val;
+    end = op + a->nops;
+    if (!v) { /* null, missing or NaN: ignored */
+      op = end;
       continue;
     }
-    const sl_value *v = args[d->arg].val;
-    if (!v)
-      continue;
-    int rc = v->type == SL_TYPE_DOUBLE ? update_double(d, st, v, t, seq)
-                                       : update_one(d, st, v, t, seq);
-    if (rc != SL_OK)
-      return rc;
+    int dbl = v->type == SL_TYPE_DOUBLE;
+    for (; op < end; op++) {
+      int rc = dbl ? update_double(op->fn, b + op->offset, v, t, seq)
+                   : update_one(op->fn, b + op->offset, v, t, seq);
+      if (rc != SL_OK)
+        return rc;
+    }
   }
   return SL_OK;
 }
@@ -246,7 +249,7 @@ int sl_agg_update(const sl_agg_set *s, void *block, const sl_record *r, int64_t 
     const sl_value *v = NULL;
     if (d->fn != SL_AGG_COUNT_ALL && !(v = arg_of(d, r)))
       continue;
-    int rc = update_one(d, b + d->offset, v, t, seq);
+    int rc = update_one(d->fn, b + d->offset, v, t, seq);
     if (rc != SL_OK)
       return rc;
   }
@@ -272,7 +275,7 @@ static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
     sl_value v = sl_agg_box_get(src);
     if (v.type == SL_TYPE_NULL)
       return SL_OK;
-    return update_one(d, dst, &v, 0, 0);
+    return update_one(d->fn, dst, &v, 0, 0);
   }
   case SL_AGG_AVG: {
     st_avg *a = dst;
