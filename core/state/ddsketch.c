@@ -57,14 +57,26 @@ static double from_bits(uint64_t u) {
   return d;
 }
 
-/* Largest double whose index is i: near gamma^i, then walk to the boundary. */
+/* Largest double whose index is i. The boundary is near gamma^i, but the
+ * rounding of log() * 1/log(gamma) moves it by up to a few dozen doubles:
+ * bracket it by doubling steps, then bisect the bit patterns (ordered like
+ * the values for positive doubles): ~10 log() calls per bucket. */
 static double bucket_top(int32_t i) {
   double x = pow(dds_gamma(), (double)i);
-  while (dds_index(x) > i)
-    x = nextafter(x, 0);
-  while (dds_index(nextafter(x, INFINITY)) <= i)
-    x = nextafter(x, INFINITY);
-  return x;
+  uint64_t u, lo, hi, step;
+  memcpy(&u, &x, 8);
+  for (step = 1, lo = u; dds_index(from_bits(lo)) > i; step *= 2)
+    lo = u - step; /* lo: index <= i */
+  for (step = 1, hi = u + 1; dds_index(from_bits(hi)) <= i; step *= 2)
+    hi = u + step; /* hi: index > i */
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (dds_index(from_bits(mid)) <= i)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return from_bits(lo);
 }
 
 static void fast_init(void) {

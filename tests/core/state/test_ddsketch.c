@@ -216,6 +216,32 @@ static void test_index_random(void) {
   CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* After every value a store is exactly the buckets from the lowest to the
+ * highest index seen, with the counts of a histogram kept here. */
+static void test_store_growth(void) {
+  rng_state = 4242;
+  for (int trial = 0; trial < 300; trial++) {
+    sl_ddsketch *s = sl_dds_new();
+    static uint64_t hist[512];
+    memset(hist, 0, sizeof hist);
+    int32_t base = sl_dds_index(50), lo = INT32_MAX, hi = INT32_MIN;
+    double spread = 1 + urand() * (trial % 3 ? 10 : 400); /* a few buckets, or hundreds */
+    for (int i = 0; i < 200; i++) {
+      double v = 50 * pow(1.0151, (urand() - 0.5) * spread);
+      int32_t idx = sl_dds_index(v);
+      CU_ASSERT_EQUAL_FATAL(sl_dds_add(s, v), 0);
+      hist[idx - base + 256]++;
+      lo = idx < lo ? idx : lo;
+      hi = idx > hi ? idx : hi;
+      CU_ASSERT_EQUAL_FATAL(s->pos.offset, lo);
+      CU_ASSERT_EQUAL_FATAL(s->pos.len, (uint32_t)(hi - lo + 1));
+    }
+    for (int32_t k = lo; k <= hi; k++)
+      CU_ASSERT_EQUAL(s->pos.counts[k - lo], hist[k - base + 256]);
+    sl_dds_destroy(s);
+  }
+}
+
 /* Bytes recorded before the table index existed: a checkpoint written by
  * that version restores into the same buckets, and new ones match it. */
 static void test_golden_serialisations(void) {
@@ -241,7 +267,9 @@ int suite_core_ddsketch(void) {
       !CU_add_test(s, "collapsing and empty", test_collapse_and_empty) ||
       !CU_add_test(s, "index equals log() at every bucket boundary", test_index_boundaries) ||
       !CU_add_test(s, "index equals log() on random doubles", test_index_random) ||
-      !CU_add_test(s, "serialisations recorded by an earlier version", test_golden_serialisations))
+      !CU_add_test(s, "serialisations recorded by an earlier version",
+                   test_golden_serialisations) ||
+      !CU_add_test(s, "stores hold exactly the buckets seen", test_store_growth))
     return -1;
   return 0;
 }
