@@ -187,12 +187,46 @@ static int add_arg(sl_agg_set *s, sl_agg_def *d) {
   uint32_t *hints = calloc(d->path_len, sizeof *hints);
   if (!hints)
     return SL_ERR_NOMEM;
-  n[s->nargs] = (sl_agg_arg){d->path, d->path_len, hints, NULL, 0};
+  n[s->nargs] = (sl_agg_arg){.path = d->path, .path_len = d->path_len, .hints = hints};
   d->arg = (int32_t)s->nargs++;
   return SL_OK;
 }
 
-/* Order s->ops: count() first, then grouped by argument field. */
+/* Add d to a's straight-line plan; 0 when it does not fit there. */
+static int fuse(agg_fused *f, const sl_agg_def *d) {
+  int32_t *slot = NULL;
+  switch (d->fn) {
+  case SL_AGG_COUNT:
+    slot = &f->count;
+    break;
+  case SL_AGG_SUM:
+    slot = &f->sum;
+    break;
+  case SL_AGG_AVG:
+    slot = &f->avg;
+    break;
+  case SL_AGG_MIN:
+    slot = &f->min;
+    break;
+  case SL_AGG_MAX:
+    slot = &f->max;
+    break;
+  case SL_AGG_PERCENTILE:
+    if (f->npct == sizeof f->pct / sizeof f->pct[0])
+      return 0;
+    f->pct[f->npct++] = d->offset;
+    return 1;
+  default:
+    return 0;
+  }
+  if (*slot >= 0)
+    return 0; /* twice the same function of one field */
+  *slot = (int32_t)d->offset;
+  return 1;
+}
+
+/* Order s->ops: count() first, then grouped by argument field; and the
+ * straight-line plan of each field whose functions allow one. */
 static void plan(sl_agg_set *s) {
   size_t n = 0;
   for (size_t i = 0; i < s->count; i++)
@@ -200,11 +234,15 @@ static void plan(sl_agg_set *s) {
       s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
   s->ncount_all = n;
   for (size_t k = 0; k < s->nargs; k++) {
-    s->args[k].nops = 0;
+    sl_agg_arg *a = &s->args[k];
+    a->nops = 0;
+    a->fused = 1;
+    a->f = (agg_fused){-1, -1, -1, -1, -1, 0, {0, 0, 0, 0}};
     for (size_t i = 0; i < s->count; i++)
       if (s->defs[i].arg == (int32_t)k) {
         s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
-        s->args[k].nops++;
+        a->nops++;
+        a->fused = a->fused && fuse(&a->f, &s->defs[i]);
       }
   }
 }

@@ -128,7 +128,8 @@ as_int:
   return sl_hash64(buf, 9, 0x5157);
 }
 
-static int update_one(sl_agg_fn fn, void *st, const sl_value *v, int64_t t, uint64_t seq) {
+static __attribute__((noinline)) int update_one(sl_agg_fn fn, void *st, const sl_value *v,
+                                                int64_t t, uint64_t seq) {
   switch (fn) {
   case SL_AGG_COUNT_ALL:
   case SL_AGG_COUNT:
@@ -219,6 +220,38 @@ static inline int update_double(sl_agg_fn fn, void *st, const sl_value *v, int64
   return update_one(fn, st, v, t, seq);
 }
 
+/* A double into the functions of a field with a straight-line plan. */
+static inline int update_fused(const agg_fused *f, char *b, const sl_value *v, int64_t t,
+                               uint64_t seq) {
+  double x = v->as.d;
+  int rc;
+  if (f->count >= 0)
+    ++*(int64_t *)(b + f->count);
+  if (f->sum >= 0)
+    sum_add_double((st_sum *)(b + f->sum), x);
+  if (f->avg >= 0) {
+    st_avg *a = (st_avg *)(b + f->avg);
+    a->sum += x;
+    a->n++;
+  }
+  if (f->min >= 0 && sl_agg_box_keep_double((agg_box *)(b + f->min), x, 0) != SL_OK &&
+      (rc = update_one(SL_AGG_MIN, b + f->min, v, t, seq)) != SL_OK)
+    return rc; /* the box holds an int or a string */
+  if (f->max >= 0 && sl_agg_box_keep_double((agg_box *)(b + f->max), x, 1) != SL_OK &&
+      (rc = update_one(SL_AGG_MAX, b + f->max, v, t, seq)) != SL_OK)
+    return rc;
+  if (!isfinite(x)) /* percentiles ignore infinities */
+    return SL_OK;
+  for (uint32_t i = 0; i < f->npct; i++) {
+    sl_ddsketch **sk = (sl_ddsketch **)(b + f->pct[i]);
+    if (!*sk && !(*sk = sl_dds_new()))
+      return SL_ERR_NOMEM;
+    if ((rc = sl_dds_add(*sk, x)) != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
 int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
   char *b = block;
   const sl_agg_op *op = s->ops, *end = op + s->ncount_all;
@@ -232,6 +265,13 @@ int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t 
       continue;
     }
     int dbl = v->type == SL_TYPE_DOUBLE;
+    if (dbl && a->fused) {
+      int rc = update_fused(&a->f, b, v, t, seq);
+      if (rc != SL_OK)
+        return rc;
+      op = end;
+      continue;
+    }
     for (; op < end; op++) {
       int rc = dbl ? update_double(op->fn, b + op->offset, v, t, seq)
                    : update_one(op->fn, b + op->offset, v, t, seq);

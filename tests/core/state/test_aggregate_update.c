@@ -247,14 +247,27 @@ static void run(const char *const *pairs, int strings, int numeric) {
   sl_agg_set_free(&s);
 }
 
-/* Every function on v (numbers only), others on w and a.b. */
+/* Every function on v (numbers only; avg, max and percentiles twice, as
+ * the update runs each kind in a loop of its own), others on w and a.b. */
 static void test_numeric_functions(void) {
   static const char *const defs[] = {
       "n",   "count()",     "nv",  "count(v)",      "sum", "sum(v)",   "min", "min(v)",
       "max", "max(v)",      "avg", "avg(v)",        "fst", "first(v)", "lst", "last(v)",
       "sd",  "stddev(v)",   "sdp", "stddev_pop(v)", "p95", "p95(v)",   "pq",  "percentile(v, 0.3)",
       "d",   "distinct(v)", "ws",  "sum(w)",        "wmx", "max(w)",   "ab",  "avg(a.b)",
-      "abp", "p50(a.b)",    NULL};
+      "abp", "p50(a.b)",    "av2", "avg(v)",        "mx2", "max(v)",   NULL};
+  run(defs, 0, 1);
+}
+
+/* The shape the update runs in a straight line for doubles: count, sum,
+ * avg, min and max once each and four percentiles of one field. */
+static void test_straight_line_functions(void) {
+  static const char *const defs[] = {"p50", "p50(v)",   "n",   "count()",
+                                     "nv",  "count(v)", "max", "max(v)",
+                                     "sum", "sum(v)",   "p95", "p95(v)",
+                                     "avg", "avg(v)",   "min", "min(v)",
+                                     "p99", "p99(v)",   "pq",  "percentile(v, 0.7)",
+                                     NULL};
   run(defs, 0, 1);
 }
 
@@ -265,6 +278,30 @@ static void test_loose_functions(void) {
                                      "max", "max(v)",      "fst", "first(v)", "lst", "last(v)",
                                      "d",   "distinct(v)", "wmn", "min(w)",   NULL};
   run(defs, 1, 0);
+}
+
+/* Sets of more than 64 functions take another path: all of them again,
+ * four times over under other names (68 functions). */
+static void test_many_functions(void) {
+  static const char *const fns[] = {
+      "count()",     "count(v)",      "sum(v)",    "min(v)", "max(v)", "avg(v)",
+      "first(v)",    "last(v)",       "stddev(v)", "p95(v)", "p50(w)", "max(w)",
+      "distinct(v)", "stddev_pop(v)", "avg(a.b)",  "min(w)", "sum(w)"};
+  enum { NF = sizeof fns / sizeof fns[0], N = 4 * NF };
+  static char names[N][8];
+  static const char *pairs[2 * N + 1];
+  for (int i = 0; i < N; i++) {
+    snprintf(names[i], sizeof names[i], "f%d", i);
+    pairs[2 * i] = names[i];
+    pairs[2 * i + 1] = fns[i % NF];
+  }
+  pairs[2 * N] = NULL;
+  strcpy(names[0], "n"); /* run() checks these five against its own sums */
+  strcpy(names[1], "nv");
+  strcpy(names[3], "min");
+  strcpy(names[4], "max");
+  strcpy(names[5], "avg");
+  run(pairs, 0, 1);
 }
 
 /* The dead-letter reason names the first function, in the order written,
@@ -305,6 +342,9 @@ int suite_core_aggregate_update(void) {
   CU_pSuite s = CU_add_suite("core/aggregate_update", setup, teardown);
   if (!s || !CU_add_test(s, "numeric functions: fast == general path", test_numeric_functions) ||
       !CU_add_test(s, "strings and bools: fast == general path", test_loose_functions) ||
+      !CU_add_test(s, "count/sum/avg/min/max/percentiles: fast == general path",
+                   test_straight_line_functions) ||
+      !CU_add_test(s, "more than 64 functions", test_many_functions) ||
       !CU_add_test(s, "type error messages", test_type_error_messages))
     return -1;
   return 0;
