@@ -252,6 +252,21 @@ static inline int update_fused(const agg_fused *f, char *b, const sl_value *v, i
   return SL_OK;
 }
 
+/* The functions of one field one by one: values that are not doubles,
+ * fields without a straight-line plan. */
+static __attribute__((noinline)) int update_ops(const sl_agg_op *op, const sl_agg_op *end,
+                                                char *b, const sl_value *v, int64_t t,
+                                                uint64_t seq) {
+  int dbl = v->type == SL_TYPE_DOUBLE;
+  for (; op < end; op++) {
+    int rc = dbl ? update_double(op->fn, b + op->offset, v, t, seq)
+                 : update_one(op->fn, b + op->offset, v, t, seq);
+    if (rc != SL_OK)
+      return rc;
+  }
+  return SL_OK;
+}
+
 int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
   char *b = block;
   const sl_agg_op *op = s->ops, *end = op + s->ncount_all;
@@ -264,20 +279,11 @@ int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t 
       op = end;
       continue;
     }
-    int dbl = v->type == SL_TYPE_DOUBLE;
-    if (dbl && a->fused) {
-      int rc = update_fused(&a->f, b, v, t, seq);
-      if (rc != SL_OK)
-        return rc;
-      op = end;
-      continue;
-    }
-    for (; op < end; op++) {
-      int rc = dbl ? update_double(op->fn, b + op->offset, v, t, seq)
-                   : update_one(op->fn, b + op->offset, v, t, seq);
-      if (rc != SL_OK)
-        return rc;
-    }
+    int rc = v->type == SL_TYPE_DOUBLE && a->fused ? update_fused(&a->f, b, v, t, seq)
+                                                   : update_ops(op, end, b, v, t, seq);
+    if (rc != SL_OK)
+      return rc;
+    op = end;
   }
   return SL_OK;
 }

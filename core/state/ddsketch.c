@@ -97,8 +97,8 @@ static void fast_init(void) {
       j++;
     fast.first[k] = (uint16_t)j;
     /* the slice's highest value must be at most one bucket further */
-    double end = from_bits((k + 1 + FAST_KEY0) << (52 - FAST_SLICE_BITS));
-    if (j + 1 < (uint32_t)(hi - fast.lo + 1) && fast.top[j + 1] < nextafter(end, 0))
+    double last = from_bits(((k + 1 + FAST_KEY0) << (52 - FAST_SLICE_BITS)) - 1);
+    if (j + 1 < (uint32_t)(hi - fast.lo + 1) && fast.top[j + 1] < last)
       return;
   }
   fast.slices = FAST_SLICES;
