@@ -209,7 +209,9 @@ static void test_index_random(void) {
       bad += !index_agrees(x);
     bad += !index_agrees(ldexp(1 + urand(), (int)(urand() * 140) - 70));
     bad += !index_agrees(urand() * 200);
-    bad += !index_agrees(round(urand() * 20000) / 100); /* two decimals, as JSON gives */
+    double c = round(urand() * 20000) / 100; /* two decimals, as JSON gives */
+    if (c > 0) /* zeros are counted apart, never indexed */
+      bad += !index_agrees(c);
   }
   bad += !index_agrees(DBL_MAX) + !index_agrees(1e-300) + !index_agrees(nudge(1e-300, 1)) +
          !index_agrees(1.0) + !index_agrees(nudge(1.0, 1)) + !index_agrees(nudge(1.0, -1));
