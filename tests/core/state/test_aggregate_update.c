@@ -271,6 +271,15 @@ static void test_straight_line_functions(void) {
   run(defs, 0, 1);
 }
 
+/* One field whose functions have no straight line (first, distinct), and
+ * count() twice. */
+static void test_one_field_one_by_one(void) {
+  static const char *const defs[] = {"n",   "count()", "nv",  "count(v)",    "min", "min(v)",
+                                     "max", "max(v)",  "avg", "avg(v)",      "fst", "first(v)",
+                                     "n2",  "count()", "d",   "distinct(v)", NULL};
+  run(defs, 0, 1);
+}
+
 /* min/max/first/last/distinct take strings and bools: the boxes then hold
  * other types than doubles and the comparison crosses types. */
 static void test_loose_functions(void) {
@@ -344,6 +353,7 @@ int suite_core_aggregate_update(void) {
       !CU_add_test(s, "strings and bools: fast == general path", test_loose_functions) ||
       !CU_add_test(s, "count/sum/avg/min/max/percentiles: fast == general path",
                    test_straight_line_functions) ||
+      !CU_add_test(s, "one field, function by function", test_one_field_one_by_one) ||
       !CU_add_test(s, "more than 64 functions", test_many_functions) ||
       !CU_add_test(s, "type error messages", test_type_error_messages))
     return -1;
