@@ -89,6 +89,13 @@ sl_value sl_agg_box_get(const agg_box *b);
 #define SL_AGG_BOX_TAG_CELL UINT64_C(0xFFFB000000000000)
 #define SL_AGG_BOX_TAG_MASK UINT64_C(0xFFFF000000000000)
 
+/* Whether sl_agg_box_keep_double takes a double into b itself: b is
+ * empty or holds a double. */
+static inline int sl_agg_box_takes_double(const agg_box *b) {
+  uint64_t tag = (*b ^ SL_AGG_BOX_EMPTY) >> 48;
+  return tag == SL_AGG_BOX_EMPTY >> 48 || tag - (SL_AGG_BOX_EMPTY >> 48) >= 3;
+}
+
 /* min (keep_max 0) or max of the box and x, a double that is not NaN,
  * when the box is empty or holds a double: SL_OK. 1 when it holds an int
  * or a cell (the caller compares across types); b is unchanged then.

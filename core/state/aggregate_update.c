@@ -220,11 +220,8 @@ static inline int update_double(sl_agg_fn fn, void *st, const sl_value *v, int64
   return update_one(fn, st, v, t, seq);
 }
 
-/* A double into the functions of a field with a straight-line plan. */
-static __attribute__((noinline)) int update_fused(const agg_fused *f, char *b, const sl_value *v, int64_t t,
-                               uint64_t seq) {
-  double x = v->as.d;
-  int rc;
+/* count, sum and avg of a straight-line field: they take any double. */
+static inline void fused_counts(const agg_fused *f, char *b, double x) {
   if (f->count >= 0)
     ++*(int64_t *)(b + f->count);
   if (f->sum >= 0)
@@ -234,6 +231,16 @@ static __attribute__((noinline)) int update_fused(const agg_fused *f, char *b, c
     a->sum += x;
     a->n++;
   }
+}
+
+/* A double into the functions of a field with a straight-line plan, any
+ * case. */
+static __attribute__((noinline)) int update_fused_general(const agg_fused *f, char *b,
+                                                          const sl_value *v, int64_t t,
+                                                          uint64_t seq) {
+  double x = v->as.d;
+  int rc;
+  fused_counts(f, b, x);
   if (f->min >= 0 && sl_agg_box_keep_double((agg_box *)(b + f->min), x, 0) != SL_OK &&
       (rc = update_one(SL_AGG_MIN, b + f->min, v, t, seq)) != SL_OK)
     return rc; /* the box holds an int or a string */
@@ -250,6 +257,28 @@ static __attribute__((noinline)) int update_fused(const agg_fused *f, char *b, c
       return rc;
   }
   return SL_OK;
+}
+
+/* The common case of update_fused_general with no call but tail calls
+ * (so no registers to save): min/max boxes empty or holding doubles, at
+ * most one percentile, its sketch there. Anything else, checked before
+ * any state changes, goes to update_fused_general. */
+static __attribute__((noinline)) int update_fused(const agg_fused *f, char *b, const sl_value *v,
+                                                  int64_t t, uint64_t seq) {
+  double x = v->as.d;
+  sl_ddsketch *sk = f->npct == 1 ? *(sl_ddsketch **)(b + f->pct[0]) : NULL;
+  if (f->npct > 1 || (f->npct && !sk) ||
+      (f->min >= 0 && !sl_agg_box_takes_double((agg_box *)(b + f->min))) ||
+      (f->max >= 0 && !sl_agg_box_takes_double((agg_box *)(b + f->max))))
+    return update_fused_general(f, b, v, t, seq);
+  fused_counts(f, b, x);
+  if (f->min >= 0)
+    sl_agg_box_keep_double((agg_box *)(b + f->min), x, 0); /* takes it: checked above */
+  if (f->max >= 0)
+    sl_agg_box_keep_double((agg_box *)(b + f->max), x, 1);
+  if (!sk || !isfinite(x)) /* percentiles ignore infinities */
+    return SL_OK;
+  return sl_dds_try_add(sk, x) == 0 ? SL_OK : sl_dds_add(sk, x);
 }
 
 /* The functions of one field one by one: values that are not doubles,

@@ -36,19 +36,15 @@ static int32_t dds_index(double mag) { return (int32_t)ceil(log(mag) * dds_inv_l
  * are derived from dds_index itself at the first sketch, so the two agree
  * wherever dds_index is monotonic; tests/core/state/test_ddsketch.c checks
  * every boundary and its neighbouring doubles. Other magnitudes use log(). */
-#define FAST_OCT_MIN (-64)
+#define FAST_OCT_MIN SL_DDS_FAST_OCT_MIN
 #define FAST_OCTAVES 128
-#define FAST_SLICE_BITS 7
-#define FAST_SLICES (FAST_OCTAVES << FAST_SLICE_BITS)
-#define FAST_KEY0 ((uint64_t)(1023 + FAST_OCT_MIN) << FAST_SLICE_BITS)
-#define FAST_BUCKETS 6000 /* > 128 octaves * 46.2 buckets, checked at init */
+#define FAST_SLICE_BITS SL_DDS_FAST_SLICE_BITS
+#define FAST_SLICES SL_DDS_FAST_SLICES
+#define FAST_KEY0 SL_DDS_FAST_KEY0
+#define FAST_BUCKETS SL_DDS_FAST_BUCKETS
+_Static_assert(FAST_SLICES == FAST_OCTAVES << FAST_SLICE_BITS, "one slice table per octave");
 
-static struct {
-  uint64_t slices;             /* FAST_SLICES, or 0 when the tables are unusable */
-  int32_t lo;                  /* index of top[0] */
-  uint16_t first[FAST_SLICES]; /* index - lo of each slice's lowest value */
-  double top[FAST_BUCKETS];    /* largest double of bucket lo + i */
-} fast;
+sl_dds_tables sl_dds_fast;
 static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
 
 static double from_bits(uint64_t u) {
@@ -82,36 +78,36 @@ static double bucket_top(int32_t i) {
 static void fast_init(void) {
   double lowest = ldexp(1, FAST_OCT_MIN),
          highest = nextafter(ldexp(1, FAST_OCT_MIN + FAST_OCTAVES), 0);
-  fast.lo = dds_index(lowest);
+  sl_dds_fast.lo = dds_index(lowest);
   int32_t hi = dds_index(highest);
-  if ((int64_t)hi - fast.lo + 1 > FAST_BUCKETS)
+  if ((int64_t)hi - sl_dds_fast.lo + 1 > FAST_BUCKETS)
     return;
-  for (int32_t i = fast.lo; i <= hi; i++)
-    fast.top[i - fast.lo] = bucket_top(i);
+  for (int32_t i = sl_dds_fast.lo; i <= hi; i++)
+    sl_dds_fast.top[i - sl_dds_fast.lo] = bucket_top(i);
   /* Walk slices and buckets together: a slice's lowest value x is in the
    * first bucket whose top is >= x. */
   uint32_t j = 0;
   for (uint64_t k = 0; k < FAST_SLICES; k++) {
     double x = from_bits((k + FAST_KEY0) << (52 - FAST_SLICE_BITS));
-    while (fast.top[j] < x)
+    while (sl_dds_fast.top[j] < x)
       j++;
-    fast.first[k] = (uint16_t)j;
+    sl_dds_fast.first[k] = (uint16_t)j;
     /* the slice's highest value must be at most one bucket further */
     double last = from_bits(((k + 1 + FAST_KEY0) << (52 - FAST_SLICE_BITS)) - 1);
-    if (j + 1 < (uint32_t)(hi - fast.lo + 1) && fast.top[j + 1] < last)
+    if (j + 1 < (uint32_t)(hi - sl_dds_fast.lo + 1) && sl_dds_fast.top[j + 1] < last)
       return;
   }
-  fast.slices = FAST_SLICES;
+  sl_dds_fast.slices = FAST_SLICES;
 }
 
 static int32_t dds_index_fast(double mag) {
   uint64_t u;
   memcpy(&u, &mag, 8);
   uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
-  if (k >= fast.slices)
+  if (k >= sl_dds_fast.slices)
     return dds_index(mag);
-  uint32_t j = fast.first[k];
-  return fast.lo + (int32_t)j + (mag > fast.top[j]);
+  uint32_t j = sl_dds_fast.first[k];
+  return sl_dds_fast.lo + (int32_t)j + (mag > sl_dds_fast.top[j]);
 }
 
 int32_t sl_dds_index(double mag) {
@@ -202,30 +198,8 @@ static __attribute__((noinline)) int add_general(sl_ddsketch *s, double v) {
   return SL_OK;
 }
 
-/* Inlined table lookup and count for a value in an existing bucket, the
- * common case (readings of a window are close); no call, so nothing to
- * save on the way in. */
 int sl_dds_add(sl_ddsketch *s, double v) {
-  double mag = fabs(v);
-  uint64_t u;
-  memcpy(&u, &mag, 8);
-  uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
-  if (k < fast.slices) { /* then mag >= 2^-64: neither zero nor NaN */
-    uint32_t j = fast.first[k];
-    int64_t idx = fast.lo + (int32_t)j + (mag > fast.top[j]);
-    sl_dds_store *st = v > 0 ? &s->pos : &s->neg;
-    uint64_t at = (uint64_t)(idx - st->offset);
-    if (at < st->len) {
-      st->counts[at]++;
-      s->count++;
-      if (v < s->min)
-        s->min = v;
-      if (v > s->max)
-        s->max = v;
-      return SL_OK;
-    }
-  }
-  return add_general(s, v);
+  return sl_dds_try_add(s, v) == 0 ? SL_OK : add_general(s, v);
 }
 
 static int store_merge(sl_dds_store *dst, const sl_dds_store *src) {

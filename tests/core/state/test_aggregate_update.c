@@ -271,6 +271,16 @@ static void test_straight_line_functions(void) {
   run(defs, 0, 1);
 }
 
+/* The reference pipeline's shape (sluice bench): count, avg, max and one
+ * percentile of one field, the path with no call when the box holds a
+ * double and the sketch has the bucket. */
+static void test_reference_shape(void) {
+  static const char *const defs[] = {"n",      "count()", "avg",    "avg(v)", "max",
+                                     "max(v)", "p95",     "p95(v)", "nv",     "count(v)",
+                                     "min",    "min(v)",  NULL};
+  run(defs, 0, 1);
+}
+
 /* One field whose functions have no straight line (first, distinct), and
  * count() twice. */
 static void test_one_field_one_by_one(void) {
@@ -353,6 +363,7 @@ int suite_core_aggregate_update(void) {
       !CU_add_test(s, "strings and bools: fast == general path", test_loose_functions) ||
       !CU_add_test(s, "count/sum/avg/min/max/percentiles: fast == general path",
                    test_straight_line_functions) ||
+      !CU_add_test(s, "count/avg/max/p95 of one field", test_reference_shape) ||
       !CU_add_test(s, "one field, function by function", test_one_field_one_by_one) ||
       !CU_add_test(s, "more than 64 functions", test_many_functions) ||
       !CU_add_test(s, "type error messages", test_type_error_messages))
