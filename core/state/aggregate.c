@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Aggregate functions (see aggregate.h): parsing "fn(args)", the state
- * block layout, update, merge, results and serialisation. Sketch-based
- * functions delegate to ddsketch.c and hll.c; serialisation is in
- * aggregate_codec.c. */
+ * block layout, the per-record argument lookup and type check, and results.
+ * Update and merge are in aggregate_update.c, serialisation in
+ * aggregate_codec.c; sketch-based functions delegate to ddsketch.c and
+ * hll.c. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 #include "base/buf.h"
 #include "base/config.h"
-#include "base/hash64.h"
+#include "base/record_internal.h"
 #include "state/aggregate.h"
 #include "state/aggregate_state.h"
 #include "state/ddsketch.h"
@@ -169,11 +170,92 @@ static int parse_spec(sl_agg_def *d, const char *spec, sl_error *err) {
   return parse_path(a1, (size_t)(a1_end - a1), d, spec, err);
 }
 
+/* Point d at the argument slot of its field, adding one for a new field. */
+static int add_arg(sl_agg_set *s, sl_agg_def *d) {
+  for (size_t k = 0; k < s->nargs; k++) {
+    const sl_agg_arg *a = &s->args[k];
+    if (a->path_len == d->path_len &&
+        memcmp(a->path, d->path, d->path_len * sizeof *d->path) == 0) {
+      d->arg = (int32_t)k; /* interned names: equal paths are equal pointers */
+      return SL_OK;
+    }
+  }
+  sl_agg_arg *n = realloc(s->args, (s->nargs + 1) * sizeof *n);
+  if (!n)
+    return SL_ERR_NOMEM;
+  s->args = n;
+  uint32_t *hints = calloc(d->path_len, sizeof *hints);
+  if (!hints)
+    return SL_ERR_NOMEM;
+  n[s->nargs] = (sl_agg_arg){.path = d->path, .path_len = d->path_len, .hints = hints};
+  d->arg = (int32_t)s->nargs++;
+  return SL_OK;
+}
+
+/* Add d to a's straight-line plan; 0 when it does not fit there. */
+static int fuse(agg_fused *f, const sl_agg_def *d) {
+  int32_t *slot = NULL;
+  switch (d->fn) {
+  case SL_AGG_COUNT:
+    slot = &f->count;
+    break;
+  case SL_AGG_SUM:
+    slot = &f->sum;
+    break;
+  case SL_AGG_AVG:
+    slot = &f->avg;
+    break;
+  case SL_AGG_MIN:
+    slot = &f->min;
+    break;
+  case SL_AGG_MAX:
+    slot = &f->max;
+    break;
+  case SL_AGG_PERCENTILE:
+    if (f->npct == sizeof f->pct / sizeof f->pct[0])
+      return 0;
+    f->pct[f->npct++] = d->offset;
+    return 1;
+  default:
+    return 0;
+  }
+  if (*slot >= 0)
+    return 0; /* twice the same function of one field */
+  *slot = (int32_t)d->offset;
+  return 1;
+}
+
+/* Order s->ops: count() first, then grouped by argument field; and the
+ * straight-line plan of each field whose functions allow one. */
+static void plan(sl_agg_set *s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->count; i++)
+    if (s->defs[i].arg < 0)
+      s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
+  s->ncount_all = n;
+  for (size_t k = 0; k < s->nargs; k++) {
+    sl_agg_arg *a = &s->args[k];
+    a->nops = 0;
+    a->fused = 1;
+    a->f = (agg_fused){-1, -1, -1, -1, -1, 0, {0, 0, 0, 0}};
+    for (size_t i = 0; i < s->count; i++)
+      if (s->defs[i].arg == (int32_t)k) {
+        s->ops[n++] = (sl_agg_op){s->defs[i].offset, s->defs[i].fn};
+        a->nops++;
+        a->fused = a->fused && fuse(&a->f, &s->defs[i]);
+      }
+  }
+}
+
 int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *err) {
   sl_agg_def *n = realloc(s->defs, (s->count + 1) * sizeof *n);
   if (!n)
     return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
   s->defs = n;
+  sl_agg_op *ops = realloc(s->ops, (s->count + 1) * sizeof *ops);
+  if (!ops)
+    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
+  s->ops = ops;
   sl_agg_def *d = &s->defs[s->count];
   memset(d, 0, sizeof *d);
   int rc = parse_spec(d, spec, err);
@@ -183,53 +265,32 @@ int sl_agg_set_add(sl_agg_set *s, const char *out, const char *spec, sl_error *e
   }
   d->out = sl_name_cstr(out);
   d->offset = (uint32_t)s->block_size;
-  const sl_value **vals = realloc((void *)s->vals, (s->count + 1) * sizeof *vals);
-  if (vals)
-    s->vals = vals;
-  int *same = vals ? realloc(s->same_as, (s->count + 1) * sizeof *same) : NULL;
-  if (!same) {
+  d->arg = -1;
+  if (d->path_len && (rc = add_arg(s, d)) != SL_OK) {
     free(d->path);
-    return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-  }
-  s->same_as = same;
-  same[s->count] = -1;
-  for (size_t k = 0; k < s->count && d->path_len; k++) {
-    const sl_agg_def *o = &s->defs[k];
-    if (o->path_len == d->path_len &&
-        memcmp(o->path, d->path, d->path_len * sizeof *d->path) == 0) {
-      same[s->count] = (int)k; /* interned names: equal paths are equal pointers */
-      break;
-    }
+    return sl_error_set(err, rc, "out of memory");
   }
   s->block_size += (state_size(d->fn) + 7) & ~(size_t)7;
   s->count++;
+  plan(s);
   return SL_OK;
 }
 
 void sl_agg_set_free(sl_agg_set *s) {
   for (size_t i = 0; i < s->count; i++)
     free(s->defs[i].path);
+  for (size_t k = 0; k < s->nargs; k++)
+    free(s->args[k].hints);
   free(s->defs);
-  free((void *)s->vals);
-  free(s->same_as);
+  free(s->args);
+  free(s->ops);
   s->defs = NULL;
-  s->vals = NULL;
-  s->same_as = NULL;
-  s->count = s->block_size = 0;
+  s->args = NULL;
+  s->ops = NULL;
+  s->count = s->block_size = s->nargs = s->ncount_all = 0;
 }
 
 /* ---- values ------------------------------------------------------------- */
-
-static int is_num(const sl_value *v) { return v->type == SL_TYPE_INT || v->type == SL_TYPE_DOUBLE; }
-static double num(const sl_value *v) { return v->type == SL_TYPE_INT ? (double)v->as.i : v->as.d; }
-
-/* The argument, or NULL when null, missing or NaN (all ignored). */
-static const sl_value *arg_of(const sl_agg_def *d, const sl_record *r) {
-  const sl_value *v = sl_record_get_path(r, d->path, d->path_len);
-  if (!v || v->type == SL_TYPE_NULL || (v->type == SL_TYPE_DOUBLE && isnan(v->as.d)))
-    return NULL;
-  return v;
-}
 
 void sl_agg_val_free(agg_val *a) {
   if (a->type == SL_TYPE_STRING || a->type == SL_TYPE_BYTES)
@@ -283,25 +344,6 @@ sl_value sl_agg_val_get(const agg_val *a) {
   }
 }
 
-/* Order for min/max: numbers (compared exactly across int/double) before strings. */
-static int val_cmp(const sl_value *a, const sl_value *b) {
-  int an = is_num(a), bn = is_num(b);
-  if (an != bn)
-    return an ? -1 : 1;
-  if (an) {
-    if (a->type == SL_TYPE_INT && b->type == SL_TYPE_INT)
-      return (a->as.i > b->as.i) - (a->as.i < b->as.i);
-    long double x = a->type == SL_TYPE_INT ? (long double)a->as.i : a->as.d;
-    long double y = b->type == SL_TYPE_INT ? (long double)b->as.i : b->as.d;
-    return (x > y) - (x < y);
-  }
-  size_t n = a->as.str.len < b->as.str.len ? a->as.str.len : b->as.str.len;
-  int c = memcmp(a->as.str.ptr, b->as.str.ptr, n);
-  if (c)
-    return c;
-  return (a->as.str.len > b->as.str.len) - (a->as.str.len < b->as.str.len);
-}
-
 static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
   switch (fn) {
   case SL_AGG_SUM:
@@ -309,10 +351,10 @@ static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
   case SL_AGG_STDDEV:
   case SL_AGG_STDDEV_POP:
   case SL_AGG_PERCENTILE:
-    return is_num(v) ? NULL : "a number";
+    return sl_agg_is_num(v) ? NULL : "a number";
   case SL_AGG_MIN:
   case SL_AGG_MAX:
-    return is_num(v) || v->type == SL_TYPE_STRING ? NULL : "a number or a string";
+    return sl_agg_is_num(v) || v->type == SL_TYPE_STRING ? NULL : "a number or a string";
   case SL_AGG_FIRST:
   case SL_AGG_LAST:
   case SL_AGG_DISTINCT:
@@ -322,21 +364,50 @@ static const char *expected_for(sl_agg_fn fn, const sl_value *v) {
   }
 }
 
-int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+/* sl_agg_check the general way: any path, any record order, any type. */
+static __attribute__((noinline)) int check_general(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+  int other = 0; /* a value that is neither a number nor ignored */
+  for (sl_agg_arg *a = s->args, *end = a + s->nargs; a < end; a++) {
+    const sl_value *v = sl_record_get_path_hinted(r, a->path, a->path_len, a->hints);
+    if (v && v->type != SL_TYPE_DOUBLE && v->type != SL_TYPE_INT) {
+      if (v->type == SL_TYPE_NULL)
+        v = NULL;
+      else
+        other = 1;
+    } else if (v && v->type == SL_TYPE_DOUBLE && isnan(v->as.d)) {
+      v = NULL;
+    }
+    a->val = v;
+  }
+  if (!other) /* every function takes numbers */
+    return SL_OK;
+  /* The first function, in the order written, that cannot take its value
+   * names the reason (the caller dead-letters the record). */
   for (size_t i = 0; i < s->count; i++) {
     const sl_agg_def *d = &s->defs[i];
-    if (d->fn == SL_AGG_COUNT_ALL) {
-      s->vals[i] = NULL;
+    if (d->arg < 0 || d->fn == SL_AGG_COUNT)
       continue;
-    }
-    const sl_value *v = s->same_as[i] >= 0 ? s->vals[s->same_as[i]] : arg_of(d, r);
-    s->vals[i] = v;
-    if (d->fn == SL_AGG_COUNT)
-      continue;
+    const sl_value *v = s->args[d->arg].val;
     const char *want = v ? expected_for(d->fn, v) : NULL;
     if (want)
       return sl_error_set(err, SL_ERR_TYPE, "%s: expected %s in field '%s', got %s", d->out, want,
                           d->path[d->path_len - 1], sl_type_name(v->type));
+  }
+  return SL_OK;
+}
+
+/* The common case without a call (so without saving registers): top-level
+ * fields at their remembered positions, holding numbers (not NaN). Anything
+ * else starts over in check_general. */
+int sl_agg_check(const sl_agg_set *s, const sl_record *r, sl_error *err) {
+  for (sl_agg_arg *a = s->args, *end = a + s->nargs; a < end; a++) {
+    uint32_t h = a->hints[0];
+    if (a->path_len != 1 || h >= r->count || r->fields[h].name != a->path[0])
+      return check_general(s, r, err);
+    const sl_value *v = &r->fields[h].value;
+    if (v->type == SL_TYPE_DOUBLE ? isnan(v->as.d) : v->type != SL_TYPE_INT)
+      return check_general(s, r, err);
+    a->val = v;
   }
   return SL_OK;
 }
@@ -370,250 +441,6 @@ void sl_agg_release(const sl_agg_set *s, void *block) {
       break;
     }
   }
-}
-
-/* ---- update and merge --------------------------------------------------- */
-
-static void sum_add_int(st_sum *s, int64_t x) {
-  if (s->kind == 0) {
-    s->kind = 1;
-    s->u.i = x;
-  } else if (s->kind == 1) {
-    int64_t r;
-    if (__builtin_add_overflow(s->u.i, x, &r)) {
-      s->kind = 2; /* int overflow: continue in double rather than wrap */
-      s->u.d = (double)s->u.i + (double)x;
-    } else {
-      s->u.i = r;
-    }
-  } else {
-    s->u.d += (double)x;
-  }
-}
-
-static void sum_add_double(st_sum *s, double x) {
-  if (s->kind == 1)
-    s->u.d = (double)s->u.i + x;
-  else if (s->kind == 0)
-    s->u.d = x;
-  else
-    s->u.d += x;
-  s->kind = 2;
-}
-
-static void var_merge(st_var *a, int64_t nb, double mb, double m2b) {
-  if (nb == 0)
-    return;
-  if (a->n == 0) {
-    a->n = nb;
-    a->mean = mb;
-    a->m2 = m2b;
-    return;
-  }
-  double n = (double)(a->n + nb), delta = mb - a->mean;
-  a->mean += delta * (double)nb / n;
-  a->m2 += m2b + delta * delta * (double)a->n * (double)nb / n;
-  a->n += nb;
-}
-
-static int ordered_put(st_ordered *o, const sl_value *v, int64_t t, uint64_t seq, int last) {
-  int take = o->v.type == SL_TYPE_NULL;
-  if (!take)
-    take = last ? (t > o->t || (t == o->t && seq > o->seq))
-                : (t < o->t || (t == o->t && seq < o->seq));
-  if (!take)
-    return SL_OK;
-  int rc = sl_agg_val_set(&o->v, v);
-  o->t = t;
-  o->seq = seq;
-  return rc;
-}
-
-static uint64_t value_hash(const sl_value *v) {
-  unsigned char buf[9];
-  double d;
-  int64_t i;
-  switch (v->type) {
-  case SL_TYPE_STRING:
-  case SL_TYPE_BYTES:
-    return sl_hash64(v->as.str.ptr, v->as.str.len, 0x5157 + v->type);
-  case SL_TYPE_DOUBLE:
-    d = v->as.d;
-    if (d == floor(d) && d >= -9.2e18 && d <= 9.2e18) { /* 3.0 counts as 3 */
-      i = (int64_t)d;
-      goto as_int;
-    }
-    buf[0] = SL_TYPE_DOUBLE;
-    memcpy(buf + 1, &d, 8);
-    return sl_hash64(buf, 9, 0x5157);
-  case SL_TYPE_BOOL:
-    buf[0] = SL_TYPE_BOOL;
-    buf[1] = (unsigned char)v->as.b;
-    return sl_hash64(buf, 2, 0x5157);
-  default:
-    i = v->as.i;
-    goto as_int;
-  }
-as_int:
-  buf[0] = SL_TYPE_INT;
-  memcpy(buf + 1, &i, 8);
-  return sl_hash64(buf, 9, 0x5157);
-}
-
-static int update_one(const sl_agg_def *d, void *st, const sl_value *v, int64_t t, uint64_t seq) {
-  switch (d->fn) {
-  case SL_AGG_COUNT_ALL:
-  case SL_AGG_COUNT:
-    ++*(int64_t *)st;
-    return SL_OK;
-  case SL_AGG_SUM:
-    if (v->type == SL_TYPE_INT)
-      sum_add_int(st, v->as.i);
-    else
-      sum_add_double(st, v->as.d);
-    return SL_OK;
-  case SL_AGG_MIN:
-  case SL_AGG_MAX: {
-    sl_value cur = sl_agg_box_get(st);
-    int c = cur.type == SL_TYPE_NULL ? 0 : val_cmp(v, &cur);
-    if (cur.type == SL_TYPE_NULL || (d->fn == SL_AGG_MIN ? c < 0 : c > 0))
-      return sl_agg_box_set(st, v);
-    return SL_OK;
-  }
-  case SL_AGG_AVG: {
-    st_avg *a = st;
-    a->sum += num(v);
-    a->n++;
-    return SL_OK;
-  }
-  case SL_AGG_FIRST:
-  case SL_AGG_LAST:
-    return ordered_put(st, v, t, seq, d->fn == SL_AGG_LAST);
-  case SL_AGG_STDDEV:
-  case SL_AGG_STDDEV_POP: {
-    st_var *a = st;
-    double x = num(v), delta = x - a->mean;
-    a->n++;
-    a->mean += delta / (double)a->n;
-    a->m2 += delta * (x - a->mean);
-    return SL_OK;
-  }
-  case SL_AGG_PERCENTILE: {
-    sl_ddsketch **sk = st;
-    double x = num(v);
-    if (!isfinite(x))
-      return SL_OK;
-    if (!*sk && !(*sk = sl_dds_new()))
-      return SL_ERR_NOMEM;
-    return sl_dds_add(*sk, x);
-  }
-  case SL_AGG_DISTINCT: {
-    sl_hll **h = st;
-    if (!*h && !(*h = sl_hll_new()))
-      return SL_ERR_NOMEM;
-    return sl_hll_add_hash(*h, value_hash(v));
-  }
-  }
-  return SL_OK;
-}
-
-int sl_agg_update_checked(const sl_agg_set *s, void *block, int64_t t, uint64_t seq) {
-  char *b = block;
-  for (size_t i = 0; i < s->count; i++) {
-    const sl_agg_def *d = &s->defs[i];
-    if (d->fn != SL_AGG_COUNT_ALL && !s->vals[i])
-      continue;
-    int rc = update_one(d, b + d->offset, s->vals[i], t, seq);
-    if (rc != SL_OK)
-      return rc;
-  }
-  return SL_OK;
-}
-
-int sl_agg_update(const sl_agg_set *s, void *block, const sl_record *r, int64_t t, uint64_t seq) {
-  char *b = block;
-  for (size_t i = 0; i < s->count; i++) {
-    const sl_agg_def *d = &s->defs[i];
-    const sl_value *v = NULL;
-    if (d->fn != SL_AGG_COUNT_ALL && !(v = arg_of(d, r)))
-      continue;
-    int rc = update_one(d, b + d->offset, v, t, seq);
-    if (rc != SL_OK)
-      return rc;
-  }
-  return SL_OK;
-}
-
-static int merge_one(const sl_agg_def *d, void *dst, const void *src) {
-  switch (d->fn) {
-  case SL_AGG_COUNT_ALL:
-  case SL_AGG_COUNT:
-    *(int64_t *)dst += *(const int64_t *)src;
-    return SL_OK;
-  case SL_AGG_SUM: {
-    const st_sum *b = src;
-    if (b->kind == 1)
-      sum_add_int(dst, b->u.i);
-    else if (b->kind == 2)
-      sum_add_double(dst, b->u.d);
-    return SL_OK;
-  }
-  case SL_AGG_MIN:
-  case SL_AGG_MAX: {
-    sl_value v = sl_agg_box_get(src);
-    if (v.type == SL_TYPE_NULL)
-      return SL_OK;
-    return update_one(d, dst, &v, 0, 0);
-  }
-  case SL_AGG_AVG: {
-    st_avg *a = dst;
-    const st_avg *b = src;
-    a->sum += b->sum;
-    a->n += b->n;
-    return SL_OK;
-  }
-  case SL_AGG_FIRST:
-  case SL_AGG_LAST: {
-    const st_ordered *b = src;
-    if (b->v.type == SL_TYPE_NULL)
-      return SL_OK;
-    sl_value v = sl_agg_val_get(&b->v);
-    return ordered_put(dst, &v, b->t, b->seq, d->fn == SL_AGG_LAST);
-  }
-  case SL_AGG_STDDEV:
-  case SL_AGG_STDDEV_POP: {
-    const st_var *b = src;
-    var_merge(dst, b->n, b->mean, b->m2);
-    return SL_OK;
-  }
-  case SL_AGG_PERCENTILE: {
-    sl_ddsketch **a = dst, *const *b = src;
-    if (!*b)
-      return SL_OK;
-    if (!*a && !(*a = sl_dds_new()))
-      return SL_ERR_NOMEM;
-    return sl_dds_merge(*a, *b);
-  }
-  case SL_AGG_DISTINCT: {
-    sl_hll **a = dst, *const *b = src;
-    if (!*b)
-      return SL_OK;
-    if (!*a && !(*a = sl_hll_new()))
-      return SL_ERR_NOMEM;
-    return sl_hll_merge(*a, *b);
-  }
-  }
-  return SL_OK;
-}
-
-int sl_agg_merge(const sl_agg_set *s, void *dst, const void *src) {
-  for (size_t i = 0; i < s->count; i++) {
-    int rc = merge_one(&s->defs[i], (char *)dst + s->defs[i].offset,
-                       (const char *)src + s->defs[i].offset);
-    if (rc != SL_OK)
-      return rc;
-  }
-  return SL_OK;
 }
 
 /* ---- results ------------------------------------------------------------ */

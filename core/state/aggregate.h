@@ -46,21 +46,36 @@ typedef struct sl_agg_def {
   size_t path_len;
   double q;         /* SL_AGG_PERCENTILE: rank in [0, 1] */
   uint32_t offset;  /* of this function's state in the block */
+  int32_t arg;      /* index in sl_agg_set.args; -1 for count() */
 } sl_agg_def;
+
+/* One distinct argument field of a set (aggregate_state.h). */
+typedef struct sl_agg_arg sl_agg_arg;
+
+/* A function as sl_agg_update_checked runs it: no parsing leftovers, 8 bytes. */
+typedef struct sl_agg_op {
+  uint32_t offset; /* of its state in the block */
+  uint32_t fn;     /* sl_agg_fn */
+} sl_agg_op;
 
 typedef struct sl_agg_set {
   sl_agg_def *defs; /* malloc'd, in the order added */
   size_t count;
   size_t block_size; /* bytes of one state block, multiple of 8 */
-  /* Per-record argument cache: sl_agg_check looks every argument up once
-   * (once per distinct field, so avg/max/p95 of one field cost one lookup)
-   * and sl_agg_update_checked uses the values for each window the record
-   * joins. malloc'd, `count` long; valid until the next sl_agg_check. */
-  const sl_value **vals;
-  int *same_as; /* index of an earlier def with the same field, or -1 */
+  /* Per-record argument cache: sl_agg_check looks every distinct field up
+   * once (avg/max/p95 of one field cost one lookup) and
+   * sl_agg_update_checked uses the values for each window the record joins.
+   * malloc'd, nargs long; values valid until the next sl_agg_check. */
+  sl_agg_arg *args;
+  size_t nargs;
+  /* The functions in update order: the ncount_all count() first, then those
+   * of args[0] (args[0].nops of them), of args[1]... so a value is checked
+   * once per field, not per function. malloc'd, `count` long. */
+  sl_agg_op *ops;
+  size_t ncount_all;
 } sl_agg_set;
 
-#define SL_AGG_SET_INIT {NULL, 0, 0, NULL, NULL}
+#define SL_AGG_SET_INIT {NULL, 0, 0, NULL, 0, NULL, 0}
 
 /* Parse `spec` ("avg(temperature)", "percentile(latency, 0.999)") and
  * append it as output `out`. SL_ERR_INVALID with a message naming the

@@ -7,16 +7,20 @@
  *   0xFFFB + 48-bit payload pointer to a malloc'd box_cell, shifted right
  *                           by 4 (cells are 16-byte aligned), so addresses
  *                           up to 2^52 fit (other ints, strings, bytes, bools)
- * All three tags are negative quiet NaNs, which min/max never store. */
+ * All three tags are negative quiet NaNs, which min/max never store. The
+ * fast path for doubles, sl_agg_box_keep_double, is inline in
+ * aggregate_state.h. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "state/aggregate_state.h"
 
-#define BOX_EMPTY UINT64_C(0xFFF9000000000000)
-#define TAG_MASK UINT64_C(0xFFFF000000000000)
-#define TAG_INT UINT64_C(0xFFFA000000000000)
-#define TAG_CELL UINT64_C(0xFFFB000000000000)
+#define BOX_EMPTY SL_AGG_BOX_EMPTY
+#define TAG_MASK SL_AGG_BOX_TAG_MASK
+#define TAG_INT SL_AGG_BOX_TAG_INT
+#define TAG_CELL SL_AGG_BOX_TAG_CELL
+_Static_assert(TAG_INT - BOX_EMPTY == UINT64_C(1) << 48 && TAG_CELL - TAG_INT == UINT64_C(1) << 48,
+               "sl_agg_box_keep_double takes the tags as three contiguous values");
 #define PAYLOAD UINT64_C(0x0000FFFFFFFFFFFF)
 #define INT48_MIN (-(INT64_C(1) << 47))
 #define INT48_MAX ((INT64_C(1) << 47) - 1)

@@ -3,6 +3,7 @@
  * grow to the range of indices seen and collapse their lowest buckets past
  * SL_DDS_MAX_BUCKETS, merge and a varint serialisation. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,97 @@ static double dds_inv_log_gamma(void) {
   return v;
 }
 
+/* The definition of a value's bucket. Checkpoints hold bucket indices, so
+ * every version must map every double exactly as this does. */
 static int32_t dds_index(double mag) { return (int32_t)ceil(log(mag) * dds_inv_log_gamma()); }
+
+/* The same index without log() (which costs ~100 instructions) for
+ * magnitudes in [2^-64, 2^64): the exponent and the top FAST_SLICE_BITS
+ * mantissa bits select one of FAST_SLICES slices, each narrower than a
+ * bucket (46 buckets per octave, 128 slices), so a slice holds at most one
+ * bucket boundary. The index is the one of the slice's lowest value, plus
+ * one when the value lies above that bucket's largest member. Both tables
+ * are derived from dds_index itself at the first sketch, so the two agree
+ * wherever dds_index is monotonic; tests/core/state/test_ddsketch.c checks
+ * every boundary and its neighbouring doubles. Other magnitudes use log(). */
+#define FAST_OCT_MIN SL_DDS_FAST_OCT_MIN
+#define FAST_OCTAVES 128
+#define FAST_SLICE_BITS SL_DDS_FAST_SLICE_BITS
+#define FAST_SLICES SL_DDS_FAST_SLICES
+#define FAST_KEY0 SL_DDS_FAST_KEY0
+#define FAST_BUCKETS SL_DDS_FAST_BUCKETS
+_Static_assert(FAST_SLICES == FAST_OCTAVES << FAST_SLICE_BITS, "one slice table per octave");
+
+sl_dds_tables sl_dds_fast;
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+
+static double from_bits(uint64_t u) {
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Largest double whose index is i. The boundary is near gamma^i, but the
+ * rounding of log() * 1/log(gamma) moves it by up to a few dozen doubles:
+ * bracket it by doubling steps, then bisect the bit patterns (ordered like
+ * the values for positive doubles): ~10 log() calls per bucket. */
+static double bucket_top(int32_t i) {
+  double x = pow(dds_gamma(), (double)i);
+  uint64_t u, lo, hi, step;
+  memcpy(&u, &x, 8);
+  for (step = 1, lo = u; dds_index(from_bits(lo)) > i; step *= 2)
+    lo = u - step; /* lo: index <= i */
+  for (step = 1, hi = u + 1; dds_index(from_bits(hi)) <= i; step *= 2)
+    hi = u + step; /* hi: index > i */
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (dds_index(from_bits(mid)) <= i)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return from_bits(lo);
+}
+
+static void fast_init(void) {
+  double lowest = ldexp(1, FAST_OCT_MIN),
+         highest = nextafter(ldexp(1, FAST_OCT_MIN + FAST_OCTAVES), 0);
+  sl_dds_fast.lo = dds_index(lowest);
+  int32_t hi = dds_index(highest);
+  if ((int64_t)hi - sl_dds_fast.lo + 1 > FAST_BUCKETS)
+    return;
+  for (int32_t i = sl_dds_fast.lo; i <= hi; i++)
+    sl_dds_fast.top[i - sl_dds_fast.lo] = bucket_top(i);
+  /* Walk slices and buckets together: a slice's lowest value x is in the
+   * first bucket whose top is >= x. */
+  uint32_t j = 0;
+  for (uint64_t k = 0; k < FAST_SLICES; k++) {
+    double x = from_bits((k + FAST_KEY0) << (52 - FAST_SLICE_BITS));
+    while (sl_dds_fast.top[j] < x)
+      j++;
+    sl_dds_fast.first[k] = (uint16_t)j;
+    /* the slice's highest value must be at most one bucket further */
+    double last = from_bits(((k + 1 + FAST_KEY0) << (52 - FAST_SLICE_BITS)) - 1);
+    if (j + 1 < (uint32_t)(hi - sl_dds_fast.lo + 1) && sl_dds_fast.top[j + 1] < last)
+      return;
+  }
+  sl_dds_fast.slices = FAST_SLICES;
+}
+
+static int32_t dds_index_fast(double mag) {
+  uint64_t u;
+  memcpy(&u, &mag, 8);
+  uint64_t k = (u >> (52 - FAST_SLICE_BITS)) - FAST_KEY0; /* wraps below the range */
+  if (k >= sl_dds_fast.slices)
+    return dds_index(mag);
+  uint32_t j = sl_dds_fast.first[k];
+  return sl_dds_fast.lo + (int32_t)j + (mag > sl_dds_fast.top[j]);
+}
+
+int32_t sl_dds_index(double mag) {
+  pthread_once(&fast_once, fast_init);
+  return dds_index_fast(mag);
+}
 
 static double dds_value(int32_t i) {
   double g = dds_gamma();
@@ -30,6 +121,7 @@ static double dds_value(int32_t i) {
 }
 
 sl_ddsketch *sl_dds_new(void) {
+  pthread_once(&fast_once, fast_init); /* sl_dds_add relies on it */
   sl_ddsketch *s = calloc(1, sizeof *s);
   if (s) {
     s->min = INFINITY;
@@ -88,13 +180,14 @@ static int store_add(sl_dds_store *st, int32_t idx, uint64_t n) {
   return SL_OK;
 }
 
-int sl_dds_add(sl_ddsketch *s, double v) {
+/* sl_dds_add for zeros, magnitudes outside the table and new buckets. */
+static __attribute__((noinline)) int add_general(sl_ddsketch *s, double v) {
   double mag = fabs(v);
   int rc = SL_OK;
   if (mag < DDS_MIN_INDEXABLE)
     s->zero++;
   else
-    rc = store_add(v > 0 ? &s->pos : &s->neg, dds_index(mag), 1);
+    rc = store_add(v > 0 ? &s->pos : &s->neg, dds_index_fast(mag), 1);
   if (rc != SL_OK)
     return rc;
   s->count++;
@@ -103,6 +196,10 @@ int sl_dds_add(sl_ddsketch *s, double v) {
   if (v > s->max)
     s->max = v;
   return SL_OK;
+}
+
+int sl_dds_add(sl_ddsketch *s, double v) {
+  return sl_dds_try_add(s, v) == 0 ? SL_OK : add_general(s, v);
 }
 
 static int store_merge(sl_dds_store *dst, const sl_dds_store *src) {

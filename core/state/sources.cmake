@@ -10,4 +10,5 @@ list(APPEND SLUICE_SOURCES
   core/state/window_assign.c
   core/state/window_store.c
   core/state/table_store.c
+  core/state/aggregate_update.c
 )
