@@ -4,7 +4,6 @@
  * column types, and one record -> one row in COPY text format with its
  * deterministic output id. Runs on the runtime thread; no I/O. */
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "base/record_internal.h"
 #include "codec/json_codec.h"
 #include "postgres.h"
+#include "postgres_libpq.h"
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -23,6 +23,11 @@ static int check_url(const char *url, sl_error *err) {
     return sl_error_set(err, SL_ERR_INVALID,
                         "url is empty: give postgresql://user@host:port/dbname (or "
                         "\"host=... dbname=...\")");
+  /* The first PQ* call of any postgres_sink (open and `sluice check` both
+   * start here): load libpq now. */
+  int rc = sl_libpq_load(err);
+  if (rc != SL_OK)
+    return rc;
   /* libpq's own parser: the same rules the connection will use, offline. */
   PQconninfoOption *opts = PQconninfoParse(url, &why);
   if (!opts) {
@@ -32,7 +37,6 @@ static int check_url(const char *url, sl_error *err) {
     return rc;
   }
   /* libpq takes any text as a port until it connects. */
-  int rc = SL_OK;
   for (PQconninfoOption *o = opts; o->keyword && rc == SL_OK; o++) {
     if (strcmp(o->keyword, "port") || !o->val)
       continue;

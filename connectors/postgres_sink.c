@@ -14,9 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "postgres.h"
+#include "postgres_libpq.h"
 
 #define PG_MAX_BATCHES 8
 #define PG_OPEN_WAIT_MS 12000 /* > libpq's connect_timeout of 10 s */

@@ -16,13 +16,13 @@
  * go to the dead letters; a table that cannot take the rows (class 42) is
  * fatal: the run stops before any checkpoint covers the rows. */
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "postgres.h"
+#include "postgres_libpq.h"
 
 #define PG_BACKOFF_FIRST_MS 100
 #define PG_BACKOFF_MAX_MS 5000

@@ -33,4 +33,5 @@ list(APPEND SLUICE_SOURCES
   connectors/redis_cluster_map.c
   connectors/redis_cluster_async.c
   connectors/redis_backend.c
+  connectors/postgres_libpq.c
 )
